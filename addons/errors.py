@@ -1,0 +1,15 @@
+"""mitmdump -s addons/errors.py: the fault injector and its sibling classifier.
+
+The injector must come first so that the classifier, running after it on the
+same hooks, sees what the fault did.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout too
+
+from faults.annotate import Classifier  # noqa: E402
+from faults.injector import FaultInjector  # noqa: E402
+
+addons = [FaultInjector(), Classifier()]

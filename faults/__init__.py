@@ -1,0 +1,1 @@
+"""A fault-injecting mitmproxy add-on with a k6 error-code classifier."""

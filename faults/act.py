@@ -1,0 +1,72 @@
+"""What a fault may do to a flow, and the record of what it did.
+
+Fault kinds never touch mitmproxy internals directly: they call an ``Act``,
+which goes through ``faults.wire`` and writes down what went out on the wire
+in ``flow.metadata["fault_wire"]``. The classifier reads that record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from faults import wire
+
+WIRE_KEY = "fault_wire"
+
+
+class Act:
+    """``stopping`` is the injector's shutdown event: held flows end when it is set."""
+
+    def __init__(self, flow, stopping: asyncio.Event, rng: random.Random):
+        self.flow = flow
+        self.stopping = stopping
+        self.rng = rng
+
+    # -- the record --------------------------------------------------------
+    def record(self, **facts) -> None:
+        self.flow.metadata.setdefault(WIRE_KEY, {}).update(facts)
+
+    # -- ending the connection ---------------------------------------------
+    def end_connection(self, how: str, phase: str, body_sent: int | None = None) -> None:
+        """``how`` is 'rst' or 'fin'. Kills the flow so mitmproxy sends nothing more."""
+        done = wire.reset(self.flow.client_conn) if how == "rst" else wire.close(self.flow.client_conn)
+        self.record(conn_end=how, phase=phase, body_sent=body_sent, conn_end_ok=done)
+        if self.flow.killable:
+            self.flow.kill()
+
+    async def flushed(self) -> None:
+        await wire.flushed(self.flow.client_conn)
+
+    # -- holding -------------------------------------------------------------
+    def client_gone(self) -> bool:
+        return wire.client_gone(self.flow.client_conn) or wire.stream_cancelled(self.flow)
+
+    async def hold(self, seconds: float | None) -> str:
+        """Wait ``seconds`` (None: forever) unless the client gives up or we
+        shut down. Returns 'elapsed', 'client_gone' or 'stopping'."""
+        stop = self.stopping
+        start = time.monotonic()
+        while True:
+            if self.client_gone():
+                result = "client_gone"
+                break
+            if stop.is_set():
+                result = "stopping"
+                break
+            left = None if seconds is None else seconds - (time.monotonic() - start)
+            if left is not None and left <= 0:
+                result = "elapsed"
+                break
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(0.05, left) if left is not None else 0.05)
+            except asyncio.TimeoutError:
+                pass
+        self.record(held_ms=round((time.monotonic() - start) * 1000), hold_end=result)
+        return result
+
+    def throttle(self, bytes_per_s: int) -> bool:
+        ok = wire.throttle(self.flow.client_conn, bytes_per_s)
+        self.record(throttled_bytes_per_s=bytes_per_s if ok else None)
+        return ok

@@ -1,0 +1,175 @@
+"""The injector addon: pick a fault for each flow from the plan and apply it.
+
+Options (all settable with ``--set``): ``fault_plan`` (YAML file, reloaded on
+change), ``faults`` (``/filter/spec`` strings), ``fault_header`` (honour
+``x-fault: <spec>`` request headers), ``fault_seed`` (seed for option rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+from mitmproxy import ctx, exceptions, http
+
+from faults import plan as planmod
+from faults.act import Act
+from faults.annotate import FAULT_KEY
+from faults.spec import SpecError
+
+log = logging.getLogger(__name__)
+HEADER = "x-fault"
+RELOAD_INTERVAL = 0.5
+
+
+class FaultInjector:
+    def __init__(self):
+        self.file_plan = planmod.Plan()
+        self.option_plan = planmod.Plan()
+        self._plan_mtime: float | None = None
+        self._watch: asyncio.Task | None = None
+        self._active: dict[str, tuple[object, Act]] = {}
+        self._stopping = asyncio.Event()
+
+    # -- options -------------------------------------------------------------
+    def load(self, loader):
+        loader.add_option(
+            "fault_plan", Optional[str], None,
+            "YAML fault plan: rules with match (a flow filter), fault (KIND key=value ...), "
+            "optional name, probability, first, every; top-level seed. Reloaded when the file changes.",
+        )
+        loader.add_option(
+            "faults", Sequence[str], [],
+            'Fault rules as "/flow-filter/fault-spec" (separator: any non-alphanumeric first '
+            'character; no separator: every flow), e.g. "|~u /api|status code=503 retry_after=2". '
+            "Inline name=, probability=, first=, every= are allowed.",
+        )
+        loader.add_option(
+            "fault_header", bool, False,
+            f"Apply the fault spec in a request's {HEADER!r} header to that request "
+            "(and strip the header). Off by default: anyone who can reach the proxy could inject faults.",
+        )
+        loader.add_option("fault_seed", Optional[int], None, "Seed for the draws of rules from the faults option.")
+
+    def configure(self, updated):
+        if "fault_plan" in updated:
+            path = ctx.options.fault_plan
+            if path:
+                try:
+                    self.file_plan = planmod.load_file(path)
+                except SpecError as e:
+                    raise exceptions.OptionsError(f"fault_plan: {e}") from None
+                self._plan_mtime = _mtime(path)
+            else:
+                self.file_plan, self._plan_mtime = planmod.Plan(), None
+        if "faults" in updated or "fault_seed" in updated:
+            seed = ctx.options.fault_seed
+            try:
+                rules = [planmod.rule_from_option(s, i, seed) for i, s in enumerate(ctx.options.faults)]
+            except SpecError as e:
+                raise exceptions.OptionsError(str(e)) from None
+            self.option_plan = planmod.Plan(rules, seed)
+
+    @property
+    def rules(self) -> list[planmod.Rule]:
+        return self.file_plan.rules + self.option_plan.rules
+
+    # -- plan reload ---------------------------------------------------------
+    def running(self):
+        self._stopping = asyncio.Event()
+        if self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_plan())
+
+    async def _watch_plan(self):
+        while True:
+            await asyncio.sleep(RELOAD_INTERVAL)
+            path = ctx.options.fault_plan
+            if not path:
+                continue
+            mtime = _mtime(path)
+            if mtime is None or mtime == self._plan_mtime:
+                continue
+            self._plan_mtime = mtime
+            try:
+                self.file_plan = planmod.load_file(path)
+            except SpecError as e:
+                log.warning(f"fault plan not reloaded, keeping the last good plan: {e}")
+            else:
+                log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
+
+    def done(self):
+        self._stopping.set()
+        if self._watch:
+            self._watch.cancel()
+            self._watch = None
+
+    # -- selection -----------------------------------------------------------
+    def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:
+        if ctx.options.fault_header and HEADER in flow.request.headers:
+            value = flow.request.headers.pop(HEADER)
+            try:
+                return planmod.rule_from_header(value)
+            except SpecError as e:
+                msg = f"invalid {HEADER} header: {e}\n"
+                flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
+                flow.metadata["fault_header_error"] = str(e)
+                return None
+        for rule in self.rules:
+            if rule.select(flow):
+                return rule
+        return None
+
+    # -- hooks ---------------------------------------------------------------
+    async def request(self, flow: http.HTTPFlow):
+        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+            return
+        rule = self._select(flow)
+        if rule is None:
+            return
+        act = Act(flow, self._stopping, rule.rng)
+        self._active[flow.id] = (rule.fault, act)
+        flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+        await self._run(flow, "request")
+
+    def responseheaders(self, flow: http.HTTPFlow):
+        entry = self._active.get(flow.id)
+        hook = getattr(entry[0], "responseheaders", None) if entry else None
+        if hook:
+            self._guard(flow, lambda: hook(flow, entry[1]))
+
+    async def response(self, flow: http.HTTPFlow):
+        await self._run(flow, "response")
+        self._active.pop(flow.id, None)
+
+    def error(self, flow: http.HTTPFlow):
+        self._active.pop(flow.id, None)
+
+    async def _run(self, flow, name: str):
+        entry = self._active.get(flow.id)
+        hook = getattr(entry[0], name, None) if entry else None
+        if hook is None:
+            return
+        try:
+            await hook(flow, entry[1])
+        except Exception as e:  # a fault must never take the connection down with a traceback
+            self._failed(flow, e)
+
+    def _guard(self, flow, fn):
+        try:
+            fn()
+        except Exception as e:
+            self._failed(flow, e)
+
+    def _failed(self, flow, e: Exception):
+        log.error(f"fault {flow.metadata.get(FAULT_KEY, {}).get('spec')!r} failed on {flow.request.pretty_url}: {e!r}")
+        flow.metadata["fault_failed"] = repr(e)
+
+
+def _mtime(path) -> float | None:
+    try:
+        return Path(path).expanduser().stat().st_mtime
+    except OSError:
+        return None

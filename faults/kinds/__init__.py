@@ -1,0 +1,140 @@
+"""Fault kinds: one small module per kind, all with the same tiny interface.
+
+A kind declares its parameters (so the one spec grammar can validate it) and
+implements any of three hooks, each called with the flow and an ``Act`` (the
+only door to the wire, see ``faults/act.py``):
+
+- ``async request(flow, act)``   -- before the request is forwarded;
+- ``responseheaders(flow, act)`` -- response headers are in, body not yet;
+- ``async response(flow, act)``  -- the whole response is in, not yet sent.
+
+A kind says what it did through ``act.record(...)``; the classifier reads that
+record, not the kind's name, to decide what the client saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from faults.spec import SpecError
+
+REQUIRED = object()
+PHASES = ("before_response", "after_headers", "mid_body")
+
+
+@dataclass(frozen=True)
+class Param:
+    type: type = str
+    default: Any = REQUIRED
+    choices: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    help: str = ""
+
+    def convert(self, key: str, value: Any) -> Any:
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+            s = str(value).lower()
+            if s in ("1", "true", "yes", "on"):
+                return True
+            if s in ("0", "false", "no", "off"):
+                return False
+            raise SpecError(f"{key}={value!r}: expected true or false")
+        if self.type in (int, float):
+            if isinstance(value, bool):
+                raise SpecError(f"{key}={value!r}: expected a number")
+            try:
+                v = self.type(value)
+            except (TypeError, ValueError):
+                kind = "a whole number" if self.type is int else "a number"
+                raise SpecError(f"{key}={value!r}: expected {kind}") from None
+            if self.min is not None and v < self.min:
+                raise SpecError(f"{key}={v}: must be >= {self.min:g}")
+            if self.max is not None and v > self.max:
+                raise SpecError(f"{key}={v}: must be <= {self.max:g}")
+            return v
+        v = "" if value is None else str(value)
+        if self.choices is not None:
+            v = v.lower()
+            if v not in self.choices:
+                raise SpecError(f"{key}={value!r}: expected one of {', '.join(self.choices)}")
+        return v
+
+
+class Fault:
+    kind: ClassVar[str]
+    summary: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+    # Keys of the form ``prefix.NAME=value`` (e.g. ``header.X-Foo=1``).
+    prefixed: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.p = spec.params
+
+    @classmethod
+    def validate(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in cls.params:
+                out[key] = cls.params[key].convert(key, value)
+            elif any(key.startswith(p + ".") and len(key) > len(p) + 1 for p in cls.prefixed):
+                out[key] = "" if value is None else str(value)
+            else:
+                known = list(cls.params) + [f"{p}.NAME" for p in cls.prefixed]
+                raise SpecError(
+                    f"unknown key {key!r} for fault {cls.kind!r} (known: {', '.join(known) or 'none'})"
+                )
+        for key, param in cls.params.items():
+            if key not in out:
+                if param.default is REQUIRED:
+                    raise SpecError(f"fault {cls.kind!r} needs {key}=...")
+        cls.check(out)
+        return out
+
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> None:
+        """Cross-parameter checks; raise SpecError."""
+
+    def get(self, key: str) -> Any:
+        return self.p.get(key, self.params[key].default)
+
+
+_REGISTRY: dict[str, type[Fault]] = {}
+
+
+def register(cls: type[Fault]) -> type[Fault]:
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def get(kind: str) -> type[Fault]:
+    _load_builtin()
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise SpecError(
+            f"unknown fault kind {kind!r} (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None
+
+
+def all_kinds() -> dict[str, type[Fault]]:
+    _load_builtin()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def instantiate(spec) -> Fault:
+    return get(spec.kind)(spec)
+
+
+def _load_builtin() -> None:
+    if _REGISTRY:
+        return
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")

@@ -1,0 +1,30 @@
+"""``truncate [keep=N]``: announce the full Content-Length, send only ``keep``
+body bytes (default half), then close the connection."""
+
+import asyncio
+
+from faults import wire
+from faults.kinds import Fault, Param, register
+
+
+@register
+class Truncate(Fault):
+    kind = "truncate"
+    summary = "announce Content-Length, send fewer bytes, then close"
+    params = {"keep": Param(int, default=None, min=0, help="body bytes to send")}
+
+    async def response(self, flow, act):
+        body = flow.response.raw_content or b""
+        announced = max(len(body), 1)
+        keep = self.get("keep")
+        keep = len(body) // 2 if keep is None else min(keep, announced - 1)
+        flow.response.headers.pop("transfer-encoding", None)
+        flow.response.headers["content-length"] = str(announced)
+        flow.response.raw_content = body[:keep]
+        act.record(conn_end="fin", phase="mid_body", body_sent=keep, body_announced=announced)
+
+        async def close_after_sent():
+            await wire.flushed(flow.client_conn)
+            wire.close(flow.client_conn)
+
+        asyncio.get_running_loop().create_task(close_after_sent())

@@ -1,0 +1,121 @@
+"""Start ``mitmdump -s addons/errors.py`` as a subprocess on a free port.
+
+Used by the demo, the end-to-end tests, the pytest plugin and the benchmarks.
+The port is read back from mitmdump's own "listening at" log line, so nothing
+ever binds a fixed port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDON = ROOT / "addons" / "errors.py"
+LISTEN_RE = re.compile(r"listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")
+
+
+def mitmdump_path() -> str:
+    exe = Path(sys.executable).with_name("mitmdump")
+    return str(exe) if exe.exists() else "mitmdump"
+
+
+class ProxyProcess:
+    def __init__(
+        self,
+        mode: str = "regular",
+        options: dict | None = None,
+        confdir: str | Path | None = None,
+        addon: Path | None = ADDON,
+        extra_args: list[str] | None = None,
+    ):
+        self.mode = mode
+        self.options = dict(options or {})
+        self._tmp = None
+        if confdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="faults-proxy-")
+            confdir = self._tmp.name
+        self.confdir = Path(confdir)
+        self.addon = addon
+        self.extra_args = extra_args or []
+        self.port: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+
+    @property
+    def ca_file(self) -> Path:
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def args(self) -> list[str]:
+        args = [mitmdump_path(), "--mode", self.mode, "--listen-host", "127.0.0.1", "--listen-port", "0",
+                "--set", f"confdir={self.confdir}", "--set", "connection_strategy=lazy", "--flow-detail", "0"]
+        if self.addon:
+            args += ["-s", str(self.addon)]
+        for key, value in self.options.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for v in values:
+                if isinstance(v, bool):
+                    v = str(v).lower()
+                args += ["--set", f"{key}={v}"]
+        return args + self.extra_args
+
+    def start(self, timeout: float = 30) -> "ProxyProcess":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            self.args(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._ready.wait(0.1):
+                return self
+            if self.proc.poll() is not None:
+                break
+        out = "\n".join(self.lines[-30:])
+        self.stop()
+        raise RuntimeError(f"mitmdump did not start (exit {self.proc.returncode}):\n{out}")
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            if self.port is None:
+                m = LISTEN_RE.search(line)
+                if m:
+                    self.port = int(m.group(1))
+                    self._ready.set()
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self, timeout: float = 10) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if self._tmp:
+            self._tmp.cleanup()
+            self._tmp = None
+        return self.proc.returncode if self.proc else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

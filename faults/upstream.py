@@ -1,0 +1,157 @@
+"""A small, fast HTTP/1.1 upstream for the demo, the tests and the benchmarks.
+
+One asyncio protocol, keep-alive, no threads per request. Any path answers;
+query parameters shape the answer:
+  ``size=N``   body of N bytes (default 64)      ``status=N`` that status
+  ``ms=N``     wait N ms before answering          ``gzip=1``   gzip-encode the body
+  ``chunked=1`` chunked transfer encoding
+Every response carries ``x-upstream-count`` (requests seen so far), so a test
+can tell whether a request reached the upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+REASONS = {200: "OK", 204: "No Content", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+class _Proto(asyncio.Protocol):
+    def __init__(self, server: "Upstream"):
+        self.server = server
+        self.buf = bytearray()
+        self.transport = None
+        self.busy = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.buf += data
+        if not self.busy:
+            self._next()
+
+    def _next(self):
+        while not self.busy:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buf[:end]).decode("latin-1")
+            lines = head.split("\r\n")
+            headers = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+            length = int(headers.get("content-length", "0") or 0)
+            if len(self.buf) < end + 4 + length:
+                return
+            del self.buf[: end + 4 + length]
+            try:
+                method, target, _ = lines[0].split(" ", 2)
+            except ValueError:
+                self.transport.close()
+                return
+            self.server.count += 1
+            q = {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
+            delay = int(q.get("ms", "0") or 0)
+            if delay:
+                self.busy = True
+                asyncio.get_running_loop().call_later(delay / 1000, self._answer, method, q, headers)
+                return
+            self._answer(method, q, headers)
+
+    def _answer(self, method, q, headers):
+        self.busy = False
+        if self.transport.is_closing():
+            return
+        status = int(q.get("status", "200"))
+        body = b"x" * int(q.get("size", "64"))
+        extra = f"x-upstream-count: {self.server.count}\r\n"
+        if q.get("gzip"):
+            body = gzip.compress(body)
+            extra += "content-encoding: gzip\r\n"
+        if status in (204, 304) or 100 <= status < 200:
+            body = b""
+        if method == "HEAD":
+            body_out = b""
+        else:
+            body_out = body
+        if q.get("chunked"):
+            framing = "transfer-encoding: chunked\r\n"
+            body_out = (b"%x\r\n%s\r\n" % (len(body_out), body_out) if body_out else b"") + b"0\r\n\r\n"
+        else:
+            framing = f"content-length: {len(body)}\r\n"
+        close = headers.get("connection", "").lower() == "close"
+        reason = REASONS.get(status, "Status")
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\n{framing}{extra}"
+            + ("connection: close\r\n" if close else "")
+            + "\r\n"
+        )
+        self.transport.write(head.encode() + body_out)
+        if close:
+            self.transport.close()
+            return
+        self._next()
+
+
+class Upstream:
+    """Run the upstream on 127.0.0.1 (port 0 = a free one) in a background thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host, self.port = host, port
+        self.count = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def serve(self):
+        self._server = await asyncio.get_running_loop().create_server(lambda: _Proto(self), self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self._server
+
+    def start(self) -> "Upstream":
+        ready = threading.Event()
+
+        def run():
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.serve())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="upstream", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("upstream did not start")
+        return self
+
+    def stop(self):
+        if self._loop:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    async def main():
+        up = Upstream(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+        server = await up.serve()
+        print(f"upstream on {up.url}", flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())

@@ -1,0 +1,277 @@
+"""The one module that reaches past mitmproxy's addon API, to the client socket.
+
+mitmproxy has no public way to send a TCP RST, to close a client connection at
+a chosen moment, or to pace the bytes it writes. Its connection handler keeps
+the client's ``asyncio.StreamWriter`` in
+``proxyserver.connections[client.id].transports[client].writer`` (public
+names, undocumented as addon API). Everything that depends on that lives
+here; ``tests/unit/test_wire.py`` fails loudly if a mitmproxy upgrade moves it.
+
+Rules learnt the hard way (see shared/mitmproxy-internals.md): never write raw
+bytes to a TLS connection (they bypass the TLS layer); RST and FIN are safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+import time
+
+from mitmproxy import ctx
+
+log = logging.getLogger(__name__)
+
+# Versions the private lookups below were written against.
+TESTED_MITMPROXY = "12.3"
+
+
+def _handler(client_conn):
+    try:
+        server = ctx.master.addons.get("proxyserver")
+    except Exception:  # no master (unit tests without a proxy)
+        return None
+    if server is None:
+        return None
+    return server.connections.get(client_conn.id)
+
+
+def _transport_io(client_conn):
+    handler = _handler(client_conn)
+    if handler is None:
+        return None
+    return handler.transports.get(handler.client)
+
+
+def client_writer(client_conn) -> asyncio.StreamWriter | None:
+    """The raw TCP writer of a live client connection, or None."""
+    io = _transport_io(client_conn)
+    w = getattr(io, "writer", None)
+    if isinstance(w, PacedWriter):
+        return w.inner
+    return w if isinstance(w, asyncio.StreamWriter) else None
+
+
+def client_gone(client_conn) -> bool:
+    """The client closed (or we lost) its connection. Without a live proxy
+    (unit tests) only the connection's own end timestamp counts."""
+    if client_conn.timestamp_end is not None:
+        return True
+    if _handler(client_conn) is None:
+        return False
+    w = client_writer(client_conn)
+    return w is None or w.is_closing()
+
+
+def reset(client_conn) -> bool:
+    """Abort the client's TCP connection with an RST (SO_LINGER 0 + abort)."""
+    w = client_writer(client_conn)
+    if w is None or w.transport.is_closing():
+        return False
+    sock = w.get_extra_info("socket")
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError as e:  # already dead
+        log.debug("SO_LINGER failed: %s", e)
+    w.transport.abort()
+    return True
+
+
+def close(client_conn) -> bool:
+    """Send the client a plain FIN (after pending bytes) and write nothing more.
+
+    A plain ``close()`` is not enough: if the client's bytes are still unread
+    (HTTP/2 SETTINGS/WINDOW_UPDATE frames, a pipelined request), Linux answers
+    the close with an RST. So we half-close (shutdown SHUT_WR sends the FIN),
+    keep reading so the kernel has nothing to reset for, and swap in a writer
+    that swallows whatever mitmproxy still wants to send; mitmproxy closes the
+    socket itself once the client has closed its side.
+    """
+    io = _transport_io(client_conn)
+    w = getattr(io, "writer", None)
+    if isinstance(w, PacedWriter):
+        w = w.inner
+    if not isinstance(w, asyncio.StreamWriter) or w.transport.is_closing():
+        return False
+    try:
+        w.write_eof()
+    except (OSError, RuntimeError):
+        w.close()
+        return True
+    io.writer = _HalfClosed(w)
+    return True
+
+
+class _HalfClosed:
+    """The writer of a connection we have FIN'd: reports closing, writes nothing."""
+
+    def __init__(self, inner: asyncio.StreamWriter):
+        self.inner = inner
+        self.transport = inner.transport
+
+    def is_closing(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def write_eof(self) -> None:
+        pass
+
+    def get_extra_info(self, name, default=None):
+        return self.inner.get_extra_info(name, default)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    async def drain(self) -> None:
+        pass
+
+    async def wait_closed(self) -> None:
+        await self.inner.wait_closed()
+
+
+async def flushed(client_conn, grace: float = 0.05, limit: float = 5.0) -> None:
+    """Wait until every byte handed to the client socket has left our buffers,
+    then ``grace`` more seconds so the peer has read it before an RST lands."""
+    deadline = time.monotonic() + limit
+    await asyncio.sleep(0)
+    while time.monotonic() < deadline:
+        io = _transport_io(client_conn)
+        w = getattr(io, "writer", None)
+        if w is None or w.is_closing():
+            return
+        pending = w.pending() if isinstance(w, PacedWriter) else w.transport.get_write_buffer_size()
+        if not pending:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(grace)
+
+
+def throttle(client_conn, bytes_per_s: int) -> bool:
+    """Pace everything written to this client until the current burst is out."""
+    io = _transport_io(client_conn)
+    w = getattr(io, "writer", None)
+    if not isinstance(w, asyncio.StreamWriter):
+        return False
+    io.writer = PacedWriter(w, bytes_per_s, restore=lambda pw: _restore(io, pw))
+    return True
+
+
+def _restore(io, paced: "PacedWriter") -> None:
+    if io.writer is paced:
+        io.writer = paced.inner
+
+
+def stream_cancelled(flow) -> bool:
+    """True when the client has reset this flow's HTTP/2 stream.
+
+    While an addon hook is pending, mitmproxy parks the layer's events in the
+    stream's ``_paused_event_queue`` (private); the flow only learns of the
+    cancel after the hook returns. We peek at it, as mitmproxy's own
+    ``check_killed`` does.
+    """
+    from mitmproxy.proxy.layers.http import HttpLayer
+    from mitmproxy.proxy.layers.http import RequestProtocolError
+
+    handler = _handler(flow.client_conn)
+    layer = getattr(handler, "layer", None)
+    seen = 0
+    while layer is not None and seen < 32:
+        seen += 1
+        if isinstance(layer, HttpLayer):
+            for stream in layer.streams.values():
+                if getattr(stream, "flow", None) is flow:
+                    return any(
+                        isinstance(e, RequestProtocolError)
+                        for e in getattr(stream, "_paused_event_queue", ())
+                    )
+            return False
+        layer = getattr(layer, "child_layer", None) or getattr(layer, "layer", None)
+    return False
+
+
+class PacedWriter:
+    """A StreamWriter stand-in that lets bytes out at ``rate`` bytes/s.
+
+    mitmproxy awaits ``drain()`` on every writer after each read, so holding
+    drain until our queue is empty also slows reading from the upstream: the
+    throttle applies backpressure end to end instead of buffering the body.
+    """
+
+    TICK = 0.02
+
+    def __init__(self, inner: asyncio.StreamWriter, rate: int, restore):
+        self.inner = inner
+        self.rate = max(1, int(rate))
+        self._restore = restore
+        self._buf = bytearray()
+        self._pump_task: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._close_after = False
+        self._eof_after = False
+
+    # -- StreamWriter surface used by mitmproxy ---------------------------
+    @property
+    def transport(self):
+        return self.inner.transport
+
+    def get_extra_info(self, name, default=None):
+        return self.inner.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._close_after or self.inner.is_closing()
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._buf += data
+        self._idle.clear()
+        if self._pump_task is None or self._pump_task.done():
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    def write_eof(self) -> None:
+        if self._buf:
+            self._eof_after = True
+        else:
+            self.inner.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self.inner.can_write_eof()
+
+    def close(self) -> None:
+        if self._buf:
+            self._close_after = True
+        else:
+            self.inner.close()
+
+    async def wait_closed(self) -> None:
+        await self.inner.wait_closed()
+
+    async def drain(self) -> None:
+        await self._idle.wait()
+        await self.inner.drain()
+
+    def pending(self) -> int:
+        return len(self._buf) + self.inner.transport.get_write_buffer_size()
+
+    # -- pacing ------------------------------------------------------------
+    async def _pump(self) -> None:
+        step = max(1, int(self.rate * self.TICK))
+        try:
+            while self._buf and not self.inner.is_closing():
+                piece = bytes(self._buf[:step])
+                del self._buf[:step]
+                self.inner.write(piece)
+                await asyncio.sleep(len(piece) / self.rate)
+        finally:
+            self._buf.clear()
+            self._idle.set()
+            if self._close_after:
+                self.inner.close()
+            elif self._eof_after and not self.inner.is_closing():
+                self.inner.write_eof()
+            self._restore(self)

@@ -1,0 +1,27 @@
+import time
+
+import pytest
+
+from faults import report
+from faults.launch import ProxyProcess
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream, tmp_path_factory):
+    rep = tmp_path_factory.mktemp("report") / "report.jsonl"
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", options={"fault_header": True, "fault_report": str(rep)})
+    px.report_path = rep
+    with px:
+        yield px
+    assert "mitmproxy has crashed" not in px.log()
+    assert "Traceback" not in px.log(), px.log()[-3000:]
+
+
+def records_by_case(px, settle: float = 0.5):
+    """Report records grouped by the ``case`` query parameter, in order."""
+    time.sleep(settle)
+    out: dict[str, list] = {}
+    for r in report.read(px.report_path):
+        if "case=" in r["url"]:
+            out.setdefault(r["url"].split("case=")[1].split("&")[0], []).append(r)
+    return out

@@ -1,0 +1,167 @@
+"""The injector and the classifier on mitmproxy's own test doubles."""
+
+import asyncio
+import json
+
+import pytest
+from mitmproxy import exceptions, http
+from mitmproxy.test import taddons, tflow
+
+from faults.annotate import Classifier
+from faults.injector import FaultInjector
+
+
+def run(coro):
+    return asyncio.get_event_loop().run_until_complete(coro) if False else asyncio.run(coro)
+
+
+def make(**opts):
+    inj, cls = FaultInjector(), Classifier()
+    tctx = taddons.context(inj, cls)
+    if opts:
+        tctx.configure(inj, **{k: v for k, v in opts.items() if k != "fault_report"})
+    if "fault_report" in opts:
+        tctx.configure(cls, fault_report=opts["fault_report"])
+    return tctx, inj, cls
+
+
+async def through(inj, cls, flow):
+    cls.requestheaders(flow)
+    await inj.request(flow)
+    if flow.response is None and not flow.error:
+        flow.response = tflow.tresp()
+    if flow.error:
+        inj.error(flow)
+        cls.error(flow)
+    else:
+        await inj.response(flow)
+        cls.response(flow)
+    return flow
+
+
+def test_status_fault_answers_without_upstream_and_is_annotated(tmp_path):
+    rep = tmp_path / "r.jsonl"
+    with make(faults=["|~u /api|status code=503 retry_after=2"], fault_report=str(rep))[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.path = "/api/x"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 503 and f.response.headers["retry-after"] == "2"
+        assert f.metadata["k6_error_code"] == 1503
+        assert f.marked and "status code=503" in f.comment and "1503" in f.comment
+        cls.done()
+    rec = json.loads(rep.read_text().strip())
+    assert rec["k6_error_code"] == 1503 and rec["fault"] == "status code=503 retry_after=2"
+    assert rec["method"] == "GET" and rec["url"].endswith("/api/x") and rec["http_version"] == "HTTP/1.1"
+
+
+def test_unselected_flows_are_untouched_but_still_classified():
+    with make(faults=["|~u /api|status code=503"])[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.path = "/other"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 200 and "fault" not in f.metadata
+        assert f.metadata["k6_error_code"] == 0 and not f.marked
+
+
+def test_natural_upstream_status_and_bad_gzip_are_classified():
+    with make()[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow(resp=True)
+        f.response.status_code = 404
+        cls.response(f)
+        assert f.metadata["k6_error_code"] == 1404
+        g = tflow.tflow(resp=True)
+        g.response.headers["content-encoding"] = "gzip"
+        g.response.raw_content = b"plain text"
+        cls.response(g)
+        assert g.metadata["k6_error_code"] == 1701
+
+
+def test_x_fault_header_off_by_default_on_strips_and_applies():
+    with make()[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.headers["x-fault"] = "status code=418"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 200 and f.request.headers["x-fault"] == "status code=418"
+        tctx.configure(inj, fault_header=True)
+        g = tflow.tflow()
+        g.request.headers["x-fault"] = "status code=418"
+        asyncio.run(through(inj, cls, g))
+        assert g.response.status_code == 418 and "x-fault" not in g.request.headers
+
+
+def test_invalid_x_fault_header_gets_400_naming_the_problem():
+    with make(fault_header=True)[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.headers["x-fault"] = "reset when=sometimes"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 400
+        assert b"invalid x-fault header" in f.response.content and b"when='sometimes'" in f.response.content
+        assert f.metadata["k6_error_code"] == 1400
+
+
+def test_bad_option_and_bad_plan_are_options_errors(tmp_path):
+    inj = FaultInjector()
+    with taddons.context(inj) as tctx:
+        with pytest.raises(exceptions.OptionsError, match=r"faults option entry 0 .*unknown fault kind 'boom'"):
+            tctx.configure(inj, faults=["|~u x|boom"])
+        bad = tmp_path / "plan.yaml"
+        bad.write_text("rules:\n  - match: '~u /a'\n    fault: delay ms=-1\n")
+        with pytest.raises(exceptions.OptionsError, match=r"fault_plan: .*plan.yaml: rule 0 \(line 2\): ms=-1: must be >= 0"):
+            tctx.configure(inj, fault_plan=str(bad))
+        with pytest.raises(exceptions.OptionsError, match="cannot read fault plan"):
+            tctx.configure(inj, fault_plan=str(tmp_path / "missing.yaml"))
+
+
+def test_plan_reload_keeps_last_good_plan(tmp_path, caplog):
+    p = tmp_path / "plan.yaml"
+    p.write_text("rules:\n  - fault: status code=501\n")
+    inj = FaultInjector()
+
+    async def scenario():
+        with taddons.context(inj) as tctx:
+            tctx.configure(inj, fault_plan=str(p))
+            inj.running()
+            assert [r.spec.text for r in inj.rules] == ["status code=501"]
+            p.write_text("rules:\n  - fault: status code=502\n")
+            import os
+            os.utime(p, (1, 1))
+            await asyncio.sleep(1.2)
+            assert [r.spec.text for r in inj.rules] == ["status code=502"]
+            p.write_text("rules:\n  - fault: status code=9999\n")
+            os.utime(p, (2, 2))
+            await asyncio.sleep(1.2)
+            assert [r.spec.text for r in inj.rules] == ["status code=502"]
+            assert "keeping the last good plan" in caplog.text and "status code=9999" not in caplog.text
+            assert "code=9999: must be <= 599" in caplog.text
+            inj.done()
+
+    asyncio.run(scenario())
+
+
+def test_delay_awaits_without_blocking_the_loop():
+    async def scenario():
+        with taddons.context(FaultInjector(), Classifier()) as tctx:
+            inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+            tctx.configure(inj, faults=["|~u /slow|delay ms=300"])
+            slow, fast = tflow.tflow(), tflow.tflow()
+            slow.request.path = "/slow"
+            slow.client_conn.timestamp_end = fast.client_conn.timestamp_end = None  # live clients
+            t0 = asyncio.get_running_loop().time()
+            done_fast = None
+
+            async def fast_one():
+                nonlocal done_fast
+                await through(inj, cls, fast)
+                done_fast = asyncio.get_running_loop().time() - t0
+
+            await asyncio.gather(through(inj, cls, slow), fast_one())
+            total = asyncio.get_running_loop().time() - t0
+            assert done_fast < 0.1 and total >= 0.29
+            assert slow.metadata["fault_wire"]["delay_ms"] == 300
+
+    asyncio.run(scenario())

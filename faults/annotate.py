@@ -73,6 +73,12 @@ class Classifier:
             self.report.close()
             self.report = None
 
+    def connection_record(self, rec: dict) -> None:
+        """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
+        self.codes[rec.get("k6_error_code")] += 1
+        if self.report:
+            self.report.write({"ts": round(time.time(), 3), **rec})
+
     def finish(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.id in self._finished:
             return

@@ -104,7 +104,15 @@ def classify(flow) -> Verdict:
     wire = flow.metadata.get(WIRE_KEY, {})
     facts = {"protocol": flow.request.http_version, "reused_connection": flow.metadata.get(CONN_SEQ_KEY, 0) > 0}
 
-    if wire.get("conn_end"):
+    if wire.get("h2_frame"):
+        from faults.classify_h2 import classify_h2  # HTTP/2 frame faults (GOAWAY, RST_STREAM, ...)
+
+        v = classify_h2(flow, wire)
+    elif wire.get("grpc_status") is not None:
+        from faults.classify_h2 import classify_grpc
+
+        v = classify_grpc(flow, wire)
+    elif wire.get("conn_end"):
         v = _connection_end(flow, wire)
     elif wire.get("client_gave_up") or (flow.error and _client_went_away(flow)):
         v = Verdict(

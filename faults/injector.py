@@ -29,6 +29,7 @@ class FaultInjector:
     def __init__(self):
         self.file_plan = planmod.Plan()
         self.option_plan = planmod.Plan()
+        self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint)
         self._plan_mtime: float | None = None
         self._watch: asyncio.Task | None = None
         self._active: dict[str, tuple[object, Act]] = {}
@@ -75,7 +76,11 @@ class FaultInjector:
 
     @property
     def rules(self) -> list[planmod.Rule]:
-        return self.file_plan.rules + self.option_plan.rules
+        """Every rule, in selection order: runtime, then option, then plan file."""
+        return self.runtime_plan.rules + self.option_plan.rules + self.file_plan.rules
+
+    def rules_for(self, level: str) -> list[planmod.Rule]:
+        return [r for r in self.rules if r.fault.level == level]
 
     # -- plan reload ---------------------------------------------------------
     def running(self):
@@ -117,7 +122,7 @@ class FaultInjector:
                 flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
                 flow.metadata["fault_header_error"] = str(e)
                 return None
-        for rule in self.rules:
+        for rule in self.rules_for("flow"):
             if rule.select(flow):
                 return rule
         return None

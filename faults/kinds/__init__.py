@@ -69,6 +69,9 @@ class Fault:
     params: ClassVar[dict[str, Param]] = {}
     # Keys of the form ``prefix.NAME=value`` (e.g. ``header.X-Foo=1``).
     prefixed: ClassVar[tuple[str, ...]] = ()
+    # "flow": applied to HTTP flows by the injector; "connection": applied by
+    # a connection-level addon (TLS) before any request exists.
+    level: ClassVar[str] = "flow"
 
     def __init__(self, spec):
         self.spec = spec

@@ -1,0 +1,419 @@
+"""``python -m faults``: explain error codes, list the catalog, summarise k6 results.
+
+Commands::
+
+    explain CODE|NAME     every reading of a k6 code, HTTP status, HTTP/2 or gRPC
+                          name/number, catalog id or 32-bit code
+    codes                 the whole catalog as a table
+    report FILE           outcomes by k6 error code from k6's ``--out json=FILE``
+                          output or from the proxy's JSONL report
+    demo [ARGS...]        the demo (faults.demo), loaded only when asked for
+
+``codes``, ``report`` and ``explain`` take ``--format text|json|markdown``.
+Exit status: 0 on success, 1 when nothing matched or the input held no
+requests, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterable, Sequence
+
+from faults import catalog
+from faults.catalog import Entry
+
+FORMATS = ("text", "json", "markdown")
+
+
+# --------------------------------------------------------------------------
+# Table rendering
+# --------------------------------------------------------------------------
+def _cell(value) -> str:
+    if value is None or value == "":
+        return "-"
+    return str(value)
+
+
+def render_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = "text",
+                 right: Iterable[int] = ()) -> str:
+    """A text (aligned columns) or markdown table; ``right`` = right-aligned columns."""
+    rows = [[_cell(c) for c in r] for r in rows]
+    right = set(right)
+    if fmt == "markdown":
+        def esc(s: str) -> str:
+            return s.replace("|", "\\|").replace("\n", " ")
+        out = ["| " + " | ".join(headers) + " |",
+               "|" + "|".join("---:" if i in right else "---" for i in range(len(headers))) + "|"]
+        out += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+        return "\n".join(out)
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = []
+        for i, c in enumerate(cells):
+            last = i == len(cells) - 1
+            parts.append(c.rjust(widths[i]) if i in right else (c if last else c.ljust(widths[i])))
+        return "  ".join(parts).rstrip()
+
+    rule = ["-" * w for w in widths[:-1]] + ["-" * len(headers[-1])]
+    return "\n".join([line(headers), line(rule)] + [line(r) for r in rows])
+
+
+def _pair(p: tuple[str, int] | None, hexa: bool = False) -> str:
+    if p is None:
+        return "-"
+    return f"{p[0]} (0x{p[1]:x})" if hexa else f"{p[0]} ({p[1]})"
+
+
+# --------------------------------------------------------------------------
+# explain
+# --------------------------------------------------------------------------
+def _k6_line(e: Entry) -> str:
+    if e.k6_never_reported:
+        return f"{e.k6_code} (documented by k6, but k6 1.1.0 never reports it)"
+    if e.k6_code is None:
+        if e.grpc_status is not None:
+            return "none: k6/net/grpc never sets error_code (response.status holds the gRPC code)"
+        return "none: k6 has no error_code for this"
+    if e.k6_code == 0:
+        return "0 (k6 reports no error)"
+    go = [a for a in e.aliases if a.endswith("Code") and a[:1].islower()]
+    text = str(e.k6_code) + (f" ({go[0]})" if go else "")
+    if e.k6_message:
+        text += f"; error = {e.k6_message!r}"
+    elif e.k6_code >= 1400 and e.http_status:
+        text += " (1000 + status); the error field is empty"
+    return text
+
+
+def explain_lines(how: str, e: Entry) -> list[str]:
+    """The text block `explain` prints for one reading."""
+    names = [f"id {e.id}", f"code {e.hex_code} ({e.code})"]
+    if e.http_status is not None:
+        names.append(f"HTTP {e.http_status} {e.name}")
+    if e.h2_error is not None:
+        names.append(f"HTTP/2 {e.h2_error[0]} (0x{e.h2_error[1]:x})")
+    if e.grpc_status is not None:
+        names.append(f"gRPC {e.grpc_status[0]} ({e.grpc_status[1]})")
+    if e.cloud_code is not None:
+        names.append(f"hosted-service code {e.cloud_code}")
+    other = [a for a in e.aliases if not (a.endswith("Code") and a[:1].islower())]
+    lines = [
+        f"{how}  ->  {e.id}",
+        f"  name:         {e.name}" + (f" (also: {', '.join(other)})" if other else ""),
+        f"  meaning:      {e.description}",
+    ]
+    if e.cause:
+        lines.append(f"  cause:        {e.cause}")
+    lines += [
+        f"  k6 code:      {_k6_line(e)}",
+        f"  all names:    {'; '.join(names)}",
+        "  produced by:  " + ("; ".join(e.produced_by) if e.produced_by else "no fault of ours (natural outcome only)"),
+    ]
+    return lines
+
+
+def cmd_explain(args) -> int:
+    text = " ".join(args.code)
+    found = catalog.readings(text)
+    if args.format == "json":
+        print(json.dumps({"query": text, "readings": [{"reading": how, **e.as_dict()} for how, e in found]},
+                         indent=2))
+        return 0 if found else 1
+    if not found:
+        print(f"nothing in the catalog matches {text!r}: try a k6 error code (1220), an HTTP status (503), "
+              "an HTTP/2 or gRPC name (ENHANCE_YOUR_CALM, UNAVAILABLE), an id (network.tcp.reset_by_peer) "
+              "or a 32-bit code (0x03030000)", file=sys.stderr)
+        return 1
+    n = len(found)
+    if args.format == "markdown":
+        print(f"**{text}** has {n} reading{'s' if n > 1 else ''}:\n")
+        for how, e in found:
+            block = explain_lines(how, e)
+            print(f"- **{block[0]}**")
+            print("\n".join("  - " + b.strip() for b in block[1:]))
+        return 0
+    print(f"{text!r} has {n} reading{'s' if n > 1 else ''}" + (":" if n > 1 else "."))
+    for i, (how, e) in enumerate(found, 1):
+        block = explain_lines(how, e)
+        print()
+        print((f"[{i}] " if n > 1 else "") + block[0])
+        print("\n".join(block[1:]))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# codes
+# --------------------------------------------------------------------------
+CODE_HEADERS = ("id", "code", "k6", "hosted", "http", "http2", "grpc", "description")
+
+
+def cmd_codes(args) -> int:
+    items = [e for e in catalog.entries() if not args.domain or e.domain == args.domain]
+    if args.format == "json":
+        print(json.dumps([e.as_dict() for e in items], indent=2))
+        return 0
+    rows = []
+    for e in items:
+        k6 = "-" if e.k6_code is None else (f"{e.k6_code}*" if e.k6_never_reported else e.k6_code)
+        rows.append((e.id, e.hex_code, k6, e.cloud_code, e.http_status, _pair(e.h2_error, hexa=True),
+                     _pair(e.grpc_status), e.description))
+    print(render_table(CODE_HEADERS, rows, args.format))
+    print(f"\n{len(items)} entries. * = documented by k6 but never reported by k6 1.1.0.")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    k6_code: int
+    entry: Entry | None
+    count: int = 0
+    messages: Counter = field(default_factory=Counter)
+    faults: Counter = field(default_factory=Counter)
+    statuses: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class Summary:
+    path: str
+    outcomes: dict[tuple[int, str], Outcome] = field(default_factory=dict)
+    sources: Counter = field(default_factory=Counter)
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(o.count for o in self.outcomes.values())
+
+    def add(self, source: str, k6_code: int, entry: Entry | None, message: str = "",
+            fault: str | None = None, status: str | None = None, weight: int = 1) -> None:
+        key = (k6_code, entry.id if entry else "")
+        o = self.outcomes.setdefault(key, Outcome(k6_code, entry))
+        o.count += weight
+        self.sources[source] += weight
+        if message:
+            o.messages[message] += weight
+        if fault:
+            o.faults[fault] += weight
+        if status not in (None, ""):
+            o.statuses[str(status)] += weight
+
+
+def _entry_for(k6_code: int, message: str = "", entry_id: str | None = None) -> Entry | None:
+    if entry_id:
+        try:
+            return catalog.by_id(entry_id)
+        except KeyError:
+            pass
+    try:
+        return catalog.for_k6(k6_code, message or None)
+    except KeyError:
+        return None
+
+
+def _open(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdin
+    p = Path(path)
+    with p.open("rb") as f:
+        magic = f.read(2)
+    if magic == b"\x1f\x8b":  # k6 writes gzip when the file name ends in .gz
+        return gzip.open(p, "rt", encoding="utf-8", errors="replace")
+    return p.open("r", encoding="utf-8", errors="replace")
+
+
+def _proxy_entry_id(obj: dict) -> str | None:
+    for holder in (obj, obj.get("error"), obj.get("annotation")):
+        if isinstance(holder, dict) and isinstance(holder.get("id"), str) and holder.get("id", "").count(".") == 2:
+            return holder["id"]
+    return None
+
+
+def read_report(path: str) -> Summary:
+    """Summarise k6 ``--out json`` output and/or proxy report JSONL, detected per line.
+
+    k6 lines count when ``type`` is ``Point`` and ``metric`` is ``http_reqs``
+    (``error_code`` tag; absent means 0). Proxy lines are objects with a
+    ``k6_error_code``. Other k6 lines (other metrics, ``Metric`` declarations)
+    are ignored; lines that are not JSON objects are counted as skipped.
+    """
+    s = Summary(path)
+    with _open(path) as f:
+        for raw in f:
+            raw = raw.strip()
+            if not raw:
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError:
+                s.skipped += 1
+                continue
+            if not isinstance(obj, dict):
+                s.skipped += 1
+                continue
+            if obj.get("type") == "Point" and obj.get("metric") == "http_reqs":
+                tags = (obj.get("data") or {}).get("tags") or {}
+                try:
+                    code = int(tags.get("error_code") or 0)
+                except ValueError:
+                    s.skipped += 1
+                    continue
+                value = (obj.get("data") or {}).get("value", 1)
+                weight = int(value) if isinstance(value, (int, float)) and value >= 1 else 1
+                msg = tags.get("error") or ""
+                s.add("k6", code, _entry_for(code, msg), msg, None, tags.get("status"), weight)
+            elif "k6_error_code" in obj:
+                try:
+                    code = int(obj.get("k6_error_code") or 0)
+                except (TypeError, ValueError):
+                    s.skipped += 1
+                    continue
+                msg = obj.get("k6_error") or obj.get("k6_message") or ""
+                if not isinstance(msg, str):
+                    msg = ""
+                fault = obj.get("fault")
+                status = obj.get("status", obj.get("http_status"))
+                s.add("proxy", code, _entry_for(code, msg, _proxy_entry_id(obj)), msg,
+                      str(fault) if fault else "none", None if isinstance(status, dict) else status)
+            elif "type" in obj and "metric" in obj:
+                continue  # another k6 metric or a metric declaration
+            else:
+                s.skipped += 1
+    return s
+
+
+def _top(counter: Counter, n: int = 3) -> str:
+    return "; ".join(f"{k} ({v})" if len(counter) > 1 else k for k, v in counter.most_common(n)) or "-"
+
+
+def summary_rows(s: Summary) -> list[dict]:
+    total = s.total
+    rows = []
+    for o in sorted(s.outcomes.values(), key=lambda o: (-o.count, o.k6_code)):
+        e = o.entry
+        rows.append({
+            "k6_error_code": o.k6_code,
+            "count": o.count,
+            "percent": round(100.0 * o.count / total, 1) if total else 0.0,
+            "id": e.id if e else None,
+            "code": e.code if e else None,
+            "name": e.name if e else None,
+            "description": e.description if e else "not in the catalog",
+            "messages": dict(o.messages),
+            "faults": dict(o.faults),
+            "statuses": dict(o.statuses),
+        })
+    return rows
+
+
+def cmd_report(args) -> int:
+    try:
+        s = read_report(args.file)
+    except OSError as e:
+        print(f"cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    rows = summary_rows(s)
+    if args.format == "json":
+        print(json.dumps({"file": s.path, "total": s.total, "sources": dict(s.sources),
+                          "skipped_lines": s.skipped, "outcomes": rows}, indent=2))
+        return 0 if rows else 1
+    if not rows:
+        print(f"{args.file}: no HTTP request samples (k6 http_reqs points) or proxy report records found"
+              + (f"; {s.skipped} line(s) were not understood" if s.skipped else ""), file=sys.stderr)
+        return 1
+    with_faults = any(r["faults"] for r in rows)
+    with_msgs = any(r["messages"] for r in rows)
+    headers = ["k6 code", "count", "percent", "id"]
+    headers += ["faults"] if with_faults else []
+    headers += ["k6 error"] if with_msgs else []
+    headers += ["explanation"]
+    table = []
+    for r in rows:
+        line = [r["k6_error_code"], r["count"], f"{r['percent']:.1f}%", r["id"]]
+        if with_faults:
+            line.append(_top(Counter(r["faults"])))
+        if with_msgs:
+            line.append(_top(Counter(r["messages"]), 2))
+        line.append(r["description"])
+        table.append(line)
+    src = ", ".join(f"{n} from {'k6 JSON output' if k == 'k6' else 'the proxy report'}"
+                    for k, n in s.sources.items())
+    head = f"{s.path}: {s.total} requests ({src})"
+    if args.format == "markdown":
+        print(f"**{head}**\n")
+    else:
+        print(head + "\n")
+    print(render_table(headers, table, args.format, right=(0, 1, 2)))
+    if s.skipped:
+        print(f"\n{s.skipped} line(s) were not understood and were skipped.")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# demo (lazy) and main
+# --------------------------------------------------------------------------
+def cmd_demo(argv: list[str]) -> int:
+    try:
+        from faults.demo import main as demo_main
+    except ImportError as e:
+        print(f"the demo is not available in this installation ({e}); "
+              "faults.demo could not be imported", file=sys.stderr)
+        return 2
+    rc = demo_main(argv)
+    return rc if isinstance(rc, int) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="faults", description="Fault-injecting proxy tools: explain error codes and summarise k6 results.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    e = sub.add_parser("explain", help="explain a k6 code, HTTP status, HTTP/2 or gRPC code, id or 32-bit code",
+                       description="Every name a code has, what causes it and which fault produces it. "
+                                   "Ambiguous input (e.g. 14, UNAVAILABLE) lists each reading.")
+    e.add_argument("code", nargs="+", metavar="CODE|NAME")
+    e.add_argument("--format", choices=FORMATS, default="text")
+    e.set_defaults(func=cmd_explain)
+
+    c = sub.add_parser("codes", help="the whole catalog as a table")
+    c.add_argument("--format", choices=FORMATS, default="text")
+    c.add_argument("--domain", choices=sorted(catalog.DOMAINS), help="only this domain")
+    c.set_defaults(func=cmd_codes)
+
+    r = sub.add_parser("report", help="outcomes by error code from k6 --out json or a proxy report",
+                       description="Read k6's --out json=FILE output (http_reqs points) or the proxy's "
+                                   "JSONL report (records with k6_error_code), detected per line, and "
+                                   "print outcomes by k6 error code with counts, percentages and "
+                                   "explanations. FILE may be gzip-compressed or '-' for stdin.")
+    r.add_argument("file", metavar="FILE")
+    r.add_argument("--format", choices=FORMATS, default="text")
+    r.set_defaults(func=cmd_report)
+
+    sub.add_parser("demo", help="run the demo (proxy + upstream + k6); arguments go to the demo",
+                   add_help=False)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m faults`` and the ``faults`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "demo":
+        return cmd_demo(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # e.g. `faults codes | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -15,6 +15,7 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions, http
 
+from faults import catalog
 from faults.classify import CONN_SEQ_KEY, classify
 from faults.report import Report
 
@@ -91,8 +92,9 @@ class Classifier:
         flow.metadata["k6_error_code"] = verdict.k6_error_code
         flow.metadata["k6_error"] = verdict.k6_error
         flow.metadata["k6"] = verdict.as_dict()
+        flow.metadata["annotation"] = annotation(flow, verdict)
         self.codes[verdict.k6_error_code] += 1
-        comment = f"k6 {verdict.k6_error_code}"
+        comment = f"k6 {verdict.k6_error_code} {flow.metadata['annotation']['id']}"
         if verdict.k6_error:
             comment += f" ({verdict.k6_error})"
         if fault:
@@ -105,6 +107,19 @@ class Classifier:
         flow.comment = comment
         if self.report:
             self.report.write(record(flow, verdict))
+
+
+def annotation(flow: http.HTTPFlow, verdict) -> dict:
+    """The flow's error object (seed 003's shape: status, message, id, code)
+    with every taxonomy's name for it, from the catalog."""
+    obj = catalog.error_object(catalog.for_k6(verdict.k6_error_code, verdict.k6_error), verdict.k6_error or None)
+    code = verdict.k6_error_code
+    if flow.response is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
+        obj["status"] = flow.response.status_code
+    if verdict.facts.get("grpc_status"):
+        obj["grpc_status"] = verdict.facts["grpc_status"]
+    obj["certainty"] = verdict.certainty
+    return obj
 
 
 def record(flow: http.HTTPFlow, verdict) -> dict:
@@ -125,4 +140,5 @@ def record(flow: http.HTTPFlow, verdict) -> dict:
         "note": verdict.note or None,
         "error": flow.error.msg if flow.error else None,
         "facts": verdict.facts,
+        "annotation": flow.metadata.get("annotation"),
     }

@@ -34,6 +34,7 @@ class FaultInjector:
         self._watch: asyncio.Task | None = None
         self._active: dict[str, tuple[object, Act]] = {}
         self._stopping = asyncio.Event()
+        self._started = False
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -56,6 +57,17 @@ class FaultInjector:
         loader.add_option("fault_seed", Optional[int], None, "Seed for the draws of rules from the faults option.")
 
     def configure(self, updated):
+        try:
+            self._configure(updated)
+        except exceptions.OptionsError as e:
+            if self._started:
+                raise  # a runtime --set: mitmproxy rejects the change and says why
+            # At start-up mitmproxy would print our error under a traceback of
+            # its script loader; log it plainly instead: mitmdump's errorcheck
+            # then exits with status 1 ("Error logged during startup").
+            log.error(f"faults: {e}")
+
+    def _configure(self, updated):
         if "fault_plan" in updated:
             path = ctx.options.fault_plan
             if path:
@@ -84,6 +96,7 @@ class FaultInjector:
 
     # -- plan reload ---------------------------------------------------------
     def running(self):
+        self._started = True
         self._stopping = asyncio.Event()
         if self._watch is None:
             self._watch = asyncio.get_running_loop().create_task(self._watch_plan())

@@ -81,7 +81,12 @@ class ProxyProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._ready.wait(0.1):
-                return self
+                if any("Error logged during startup" in l or l.split("] ", 1)[-1].startswith("faults: ") for l in self.lines):
+                    break  # mitmdump reported a start-up error and is exiting
+                time.sleep(0.2)  # errorcheck exits right after "listening at"
+                if self.proc.poll() is None and not any("Error logged during startup" in l for l in self.lines):
+                    return self
+                break
             if self.proc.poll() is not None:
                 break
         out = "\n".join(self.lines[-30:])

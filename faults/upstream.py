@@ -98,11 +98,26 @@ class _Proto(asyncio.Protocol):
         self._next()
 
 
+def _server_tls_context():
+    """A throwaway CA and a certificate for 127.0.0.1/localhost/demo.test (trustme)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost", "demo.test").configure_cert(ctx)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
 class Upstream:
     """Run the upstream on 127.0.0.1 (port 0 = a free one) in a background thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: bool = False):
         self.host, self.port = host, port
+        self.tls = tls
+        self.ssl_context = _server_tls_context() if tls else None
         self.count = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -110,10 +125,10 @@ class Upstream:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def serve(self):
-        self._server = await asyncio.get_running_loop().create_server(lambda: _Proto(self), self.host, self.port)
+        self._server = await asyncio.get_running_loop().create_server(lambda: _Proto(self), self.host, self.port, ssl=self.ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self._server
 

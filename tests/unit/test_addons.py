@@ -52,6 +52,10 @@ def test_status_fault_answers_without_upstream_and_is_annotated(tmp_path):
         cls.done()
     rec = json.loads(rep.read_text().strip())
     assert rec["k6_error_code"] == 1503 and rec["fault"] == "status code=503 retry_after=2"
+    ann = rec["annotation"]
+    assert ann == f.metadata["annotation"]  # the same object in metadata and report
+    assert (ann["status"], ann["id"], ann["k6_error_code"]) == (503, "http.status.service_unavailable", 1503)
+    assert ann["code"] >> 24 == 5 and isinstance(ann["message"], str)
     assert rec["method"] == "GET" and rec["url"].endswith("/api/x") and rec["http_version"] == "HTTP/1.1"
 
 
@@ -104,17 +108,31 @@ def test_invalid_x_fault_header_gets_400_naming_the_problem():
         assert f.metadata["k6_error_code"] == 1400
 
 
-def test_bad_option_and_bad_plan_are_options_errors(tmp_path):
+def test_bad_option_and_bad_plan_are_options_errors_at_runtime(tmp_path):
+    inj = FaultInjector()
+
+    async def scenario():
+        with taddons.context(inj) as tctx:
+            inj.running()
+            with pytest.raises(exceptions.OptionsError, match=r"faults option entry 0 .*unknown fault kind 'boom'"):
+                tctx.configure(inj, faults=["|~u x|boom"])
+            bad = tmp_path / "plan.yaml"
+            bad.write_text("rules:\n  - match: '~u /a'\n    fault: delay ms=-1\n")
+            with pytest.raises(exceptions.OptionsError, match=r"fault_plan: .*plan.yaml: rule 0 \(line 2\): ms=-1: must be >= 0"):
+                tctx.configure(inj, fault_plan=str(bad))
+            with pytest.raises(exceptions.OptionsError, match="cannot read fault plan"):
+                tctx.configure(inj, fault_plan=str(tmp_path / "missing.yaml"))
+            inj.done()
+
+    asyncio.run(scenario())
+
+
+def test_bad_option_at_startup_is_logged_plainly(caplog):
     inj = FaultInjector()
     with taddons.context(inj) as tctx:
-        with pytest.raises(exceptions.OptionsError, match=r"faults option entry 0 .*unknown fault kind 'boom'"):
-            tctx.configure(inj, faults=["|~u x|boom"])
-        bad = tmp_path / "plan.yaml"
-        bad.write_text("rules:\n  - match: '~u /a'\n    fault: delay ms=-1\n")
-        with pytest.raises(exceptions.OptionsError, match=r"fault_plan: .*plan.yaml: rule 0 \(line 2\): ms=-1: must be >= 0"):
-            tctx.configure(inj, fault_plan=str(bad))
-        with pytest.raises(exceptions.OptionsError, match="cannot read fault plan"):
-            tctx.configure(inj, fault_plan=str(tmp_path / "missing.yaml"))
+        tctx.configure(inj, faults=["|~u x|status code=1000"])
+    assert "faults: faults option entry 0 ('|~u x|status code=1000'): code=1000: must be <= 599" in caplog.text
+    assert inj.rules == []
 
 
 def test_plan_reload_keeps_last_good_plan(tmp_path, caplog):

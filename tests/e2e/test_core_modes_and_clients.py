@@ -1,0 +1,126 @@
+"""The core faults seen by other real clients (curl, httpx), both proxy modes,
+natural outcomes (no fault) and bad input at the process level."""
+
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from faults import k6run
+from faults.launch import ProxyProcess
+from faults.upstream import Upstream
+
+from .conftest import records_by_case
+
+# fault -> (curl exit code, httpx exception or status, k6 code we annotate)
+CURL_HTTPX = {
+    "status code=503": (22, 503, 1503),
+    "reset when=before_response": (56, httpx.ReadError, 1220),
+    "reset when=mid_body": (56, httpx.ReadError, 1220),
+    "close when=before_response": (52, httpx.RemoteProtocolError, 1000),
+    "close when=mid_body": (18, httpx.RemoteProtocolError, 1000),
+    "truncate": (18, httpx.RemoteProtocolError, 1000),
+    "bad_gzip": (61, httpx.DecodingError, 1701),
+}
+
+
+@pytest.mark.parametrize("spec", CURL_HTTPX)
+def test_curl_and_httpx_see_the_fault_we_annotate(proxy, spec):
+    curl_exit, httpx_expect, code = CURL_HTTPX[spec]
+    case = "curl-" + spec.replace(" ", "_").replace("=", "-")
+    url = f"http://127.0.0.1:{proxy.port}/c?case={case}&size=20000"
+    r = subprocess.run(["curl", "-sS", "-f", "--compressed", "-m", "5", "-o", "/dev/null", "-H", f"x-fault: {spec}", url],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == curl_exit, r.stderr
+    hcase = "httpx-" + case
+    with httpx.Client(timeout=5) as client:
+        if isinstance(httpx_expect, int):
+            assert client.get(url.replace(case, hcase), headers={"x-fault": spec}).status_code == httpx_expect
+        else:
+            with pytest.raises(httpx_expect):
+                client.get(url.replace(case, hcase), headers={"x-fault": spec}).read()
+    recs = records_by_case(proxy)
+    assert [r["k6_error_code"] for r in recs[case]] == [code]
+    assert recs[hcase][-1]["k6_error_code"] == code
+
+
+def test_httpx_timeout_on_hang_is_classified_as_client_gave_up(proxy):
+    with httpx.Client(timeout=0.5) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.get(f"http://127.0.0.1:{proxy.port}/h?case=httpx-hang", headers={"x-fault": "hang"})
+    (rec,) = records_by_case(proxy, settle=1.0)["httpx-hang"]
+    assert rec["k6_error_code"] == 1050 and rec["facts"]["client_gave_up"] is True
+
+
+def test_natural_outcomes_match_k6(proxy, tmp_path):
+    """No fault injected: upstream statuses, a slow upstream the client gives up on,
+    a healthy gzip body, and an unreachable upstream behind a second proxy."""
+    base = f"http://127.0.0.1:{proxy.port}/n"
+    cases = [
+        {"id": "n503", "url": f"{base}?case=n503&status=503"},
+        {"id": "n404", "url": f"{base}?case=n404&status=404"},
+        {"id": "ngzip", "url": f"{base}?case=ngzip&gzip=1&size=5000"},
+        {"id": "nchunked", "url": f"{base}?case=nchunked&chunked=1&size=5000"},
+        {"id": "nslow", "url": f"{base}?case=nslow&ms=3000", "timeout": "1s"},
+    ]
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    rep = tmp_path / "dead.jsonl"
+    with ProxyProcess(mode=f"reverse:http://127.0.0.1:{dead_port}", options={"fault_report": str(rep)}) as dead_px:
+        cases.append({"id": "nrefused", "url": f"http://127.0.0.1:{dead_px.port}/n?case=nrefused"})
+        got = k6run.run(cases)
+    ours = records_by_case(proxy, settle=1.0)
+    from faults import report
+
+    ours["nrefused"] = report.read(rep)
+    for c in cases:
+        assert ours[c["id"]][-1]["k6_error_code"] == got[c["id"]]["error_code"], (c, got[c["id"]], ours[c["id"]])
+        assert ours[c["id"]][-1]["fault"] is None
+    assert [got[i]["error_code"] for i in ("n503", "n404", "ngzip", "nslow", "nrefused")] == [1503, 1404, 0, 1050, 1502]
+
+
+def test_regular_proxy_mode_http_and_https(tmp_path):
+    """HTTP_PROXY/HTTPS_PROXY with CONNECT; k6 negotiates h2 inside the tunnel.
+    Go never proxies localhost, so k6 asks for demo.test and mitmproxy's own
+    map_remote sends it to 127.0.0.1."""
+    rep = tmp_path / "r.jsonl"
+    with Upstream(tls=True) as tls_up, Upstream() as plain_up:
+        opts = {"fault_header": True, "fault_report": str(rep), "ssl_insecure": True,
+                "map_remote": "|//demo.test:|//127.0.0.1:"}
+        with ProxyProcess(mode="regular", options=opts) as px:
+            env = {"HTTPS_PROXY": px.url, "HTTP_PROXY": px.url, "SSL_CERT_FILE": str(px.ca_file)}
+            cases = [
+                {"id": "ok-https", "url": f"https://demo.test:{tls_up.port}/m?size=100"},
+                {"id": "reset-https", "url": f"https://demo.test:{tls_up.port}/m", "headers": {"x-fault": "reset when=mid_body"}},
+                {"id": "ok-http", "url": f"http://demo.test:{plain_up.port}/m?size=100"},
+                {"id": "status-http", "url": f"http://demo.test:{plain_up.port}/m", "headers": {"x-fault": "status code=502"}},
+            ]
+            got = k6run.run(cases, env=env)
+    from faults import report
+
+    recs = [r for r in report.read(rep)]
+    assert [r["k6_error_code"] for r in recs] == [got[c["id"]]["error_code"] for c in cases] == [0, 1220, 0, 1502]
+    assert got["ok-https"]["proto"] == "HTTP/2.0" and recs[0]["http_version"] == "HTTP/2.0"
+
+
+def test_bad_plan_stops_mitmdump_with_a_clear_message(tmp_path):
+    bad = tmp_path / "plan.yaml"
+    bad.write_text("seed: 1\nrules:\n  - match: '~u /a'\n    fault: status code=200\n  - match: '~u /b'\n    fault: reset when=soon\n")
+    px = ProxyProcess(options={"fault_plan": str(bad)})
+    with pytest.raises(RuntimeError) as e:
+        px.start(timeout=20)
+    out = str(e.value)
+    assert "plan.yaml: rule 1 (line 5): when='soon': expected one of before_response, after_headers, mid_body" in out
+    assert "Traceback" not in out
+
+
+def test_bad_faults_option_is_reported_with_its_entry():
+    px = ProxyProcess(options={"faults": ["|~u /a|status code=503", "|~u /b|delay ms=fast"]})
+    with pytest.raises(RuntimeError) as e:
+        px.start(timeout=20)
+    assert "faults option entry 1" in str(e.value) and "ms='fast': expected a whole number" in str(e.value)
+    assert "Traceback" not in str(e.value)

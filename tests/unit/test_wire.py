@@ -1,0 +1,66 @@
+"""Fails loudly when a mitmproxy upgrade moves what faults/wire.py relies on."""
+
+import asyncio
+import inspect
+
+from mitmproxy.version import VERSION
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.proxy import server
+from mitmproxy.proxy.layer import Layer
+from mitmproxy.proxy.layers.http import HttpLayer, HttpStream
+
+from faults import wire
+
+
+def test_mitmproxy_version_is_the_one_wire_was_written_for():
+    assert VERSION.startswith(wire.TESTED_MITMPROXY + "."), (
+        f"faults/wire.py was written against mitmproxy {wire.TESTED_MITMPROXY}; "
+        f"re-check its private lookups for {VERSION}"
+    )
+
+
+def test_proxyserver_keeps_handlers_by_client_id():
+    assert "connections" in Proxyserver().__dict__
+    src = inspect.getsource(server)
+    assert "self.transports" in src and "class ConnectionIO" in src
+    assert {"handler", "reader", "writer"} <= set(server.ConnectionIO.__dataclass_fields__)
+
+
+def test_server_writes_through_the_writer_and_respects_is_closing():
+    src = inspect.getsource(server.ConnectionHandler.server_event)
+    assert "writer.is_closing()" in src and "writer.write(command.data)" in src
+    assert "await transport.writer.drain()" in inspect.getsource(server.ConnectionHandler.drain_writers)
+
+
+def test_http_layer_exposes_streams_and_paused_events():
+    assert "streams" in inspect.getsource(HttpLayer.__init__)
+    assert "_paused_event_queue" in inspect.getsource(Layer)
+    assert "flow" in HttpStream.__annotations__ and "self.flow = " in inspect.getsource(HttpStream)
+
+
+def test_paced_writer_paces_and_restores():
+    async def scenario():
+        written, restored = [], []
+
+        class Inner:
+            transport = type("T", (), {"get_write_buffer_size": lambda self: 0})()
+
+            def write(self, d):
+                written.append((asyncio.get_running_loop().time(), d))
+
+            def is_closing(self):
+                return False
+
+            async def drain(self):
+                pass
+
+        pw = wire.PacedWriter(Inner(), 10_000, restore=restored.append)
+        t0 = asyncio.get_running_loop().time()
+        pw.write(b"x" * 3000)
+        await pw.drain()
+        took = asyncio.get_running_loop().time() - t0
+        assert b"".join(d for _, d in written) == b"x" * 3000
+        assert len(written) > 5 and took >= 0.25
+        assert restored == [pw]
+
+    asyncio.run(scenario())

@@ -19,22 +19,79 @@ and its gates pass (``first``: only the first N matching flows; ``every``:
 every Nth; ``probability``: a draw). The first rule that applies wins. Each
 rule draws from its own RNG seeded by the plan seed and the rule's identity,
 so adding or removing another rule does not change this rule's draws.
+
+Host index (performance only, same results): a rule whose filter is ``~d RE``
+or a conjunction containing ``~d RE`` conjuncts (``~d api.test & ~u /v1/``)
+cannot match a flow whose host fails those domain regexes. Such a rule keeps a
+per-host memo of that verdict, so rejecting a flow to another host costs one
+dict lookup instead of running the filter; ``Plan.select`` goes further and
+keeps, per host, the ordered list of rules that can match it, so its cost is
+flat in the number of rules that cannot match the host.
 """
 
 from __future__ import annotations
 
 import io
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import flowfilter
+from mitmproxy import flowfilter, http
 
 from faults import kinds, spec as specmod
 from faults.spec import FaultSpec, SpecError
 
 RULE_KEYS = ("name", "match", "fault", "probability", "first", "every")
+HOST_MEMO_MAX = 4096  # per rule / per plan: distinct hosts remembered before the memo is cleared
+
+
+# -- host index ------------------------------------------------------------
+
+def domain_gate(filt) -> tuple[re.Pattern, ...] | None:
+    """The ``~d`` regexes that must all match the host for ``filt`` to match:
+    ``filt`` itself if it is ``~d RE``, its ``~d`` conjuncts if it is an ``&``
+    (nested ``&`` included). None when the filter puts no such condition."""
+    if isinstance(filt, flowfilter.FDomain):
+        return (filt.re,)
+    if isinstance(filt, flowfilter.FAnd):
+        found: list[re.Pattern] = []
+        stack = list(filt.lst)
+        while stack:
+            f = stack.pop(0)
+            if isinstance(f, flowfilter.FDomain):
+                found.append(f.re)
+            elif isinstance(f, flowfilter.FAnd):
+                stack[:0] = f.lst
+        return tuple(found) or None
+    return None
+
+
+_generation = 0  # bumped whenever a rule's filter is set: plan indexes rebuild
+
+_key_memo: list = [None, None, None, None, None]  # flow, host, authority, header fields, key
+
+
+def host_key(flow) -> tuple[str, str] | None:
+    """What ``~d`` looks at: (request.host, request.pretty_host); None for a
+    non-HTTP flow (``~d`` never matches those). Remembered for the most recent
+    flow while its host, authority and headers are unchanged, so a selection
+    pass over many rules computes it once."""
+    if not isinstance(flow, http.HTTPFlow):
+        return None
+    data = flow.request.data
+    m = _key_memo
+    if m[0] is flow and m[1] is data.host and m[2] is data.authority and m[3] is data.headers.fields:
+        return m[4]
+    key = (flow.request.host, flow.request.pretty_host)
+    m[:] = [flow, data.host, data.authority, data.headers.fields, key]
+    return key
+
+
+def _gate_passes(gate: tuple[re.Pattern, ...], key: tuple[str, str]) -> bool:
+    host, pretty = key
+    return all(p.search(host) or p.search(pretty) for p in gate)
 
 
 @dataclass(eq=False)
@@ -49,9 +106,28 @@ class Rule:
     seed: Any = None
     matched: int = 0
     applied: int = 0
-    filter: Any = field(init=False, repr=False)
     fault: kinds.Fault = field(init=False, repr=False)
     rng: random.Random = field(init=False, repr=False)
+    gate: tuple | None = field(init=False, repr=False, default=None)
+    _filter: Any = field(init=False, repr=False, default=None)
+    _exact: bool = field(init=False, repr=False, default=False)
+    _hosts: dict = field(init=False, repr=False, default_factory=dict)
+
+    @property
+    def filter(self):
+        return self._filter
+
+    @filter.setter
+    def filter(self, value) -> None:
+        """Replacing the filter re-derives the host gate and invalidates plan indexes."""
+        global _generation
+        replaced = self._filter is not None
+        self._filter = value
+        self.gate = domain_gate(value)
+        self._exact = isinstance(value, flowfilter.FDomain)  # the gate is the whole filter
+        self._hosts = {}
+        if replaced:  # a new rule is not in any plan's index yet
+            _generation += 1
 
     def __post_init__(self):
         try:
@@ -60,6 +136,26 @@ class Rule:
             raise SpecError(f"invalid flow filter {self.match!r} (see mitmproxy's filter expressions: ~d, ~u, ~m, ~h, ~q, ...)") from None
         self.fault = kinds.instantiate(self.spec)
         self.reseed(self.seed)
+
+    def may_match_host(self, key) -> bool:
+        """False only when a flow with host key ``key`` cannot match the filter."""
+        if self.gate is None:
+            return True
+        if key is None:
+            return False
+        ok = self._hosts.get(key)
+        if ok is None:
+            if len(self._hosts) >= HOST_MEMO_MAX:
+                self._hosts.clear()
+            ok = self._hosts[key] = _gate_passes(self.gate, key)
+        return ok
+
+    def _matches(self, flow) -> bool:
+        if self.gate is None:
+            return bool(self._filter(flow))
+        if not self.may_match_host(host_key(flow)):
+            return False
+        return True if self._exact else bool(self._filter(flow))
 
     @property
     def label(self) -> str:
@@ -75,7 +171,7 @@ class Rule:
 
     def select(self, flow) -> bool:
         """Count a match and decide whether this rule applies to ``flow``."""
-        if not self.filter(flow):
+        if not self._matches(flow):
             return False
         self.matched += 1
         if self.first is not None and self.matched > self.first:
@@ -100,11 +196,39 @@ class Plan:
     rules: list[Rule] = field(default_factory=list)
     seed: Any = None
 
-    def select(self, flow) -> Rule | None:
-        for rule in self.rules:
+    _index: dict = field(init=False, repr=False, default_factory=dict, compare=False)
+    _stamp: tuple = field(init=False, repr=False, default=(), compare=False)
+
+    def select(self, flow, level: str | None = None) -> Rule | None:
+        """The first rule (of fault level ``level``, if given) that applies to
+        ``flow``; rules that cannot match its host are skipped unseen."""
+        for rule in self.candidates(flow, level):
             if rule.select(flow):
                 return rule
         return None
+
+    def candidates(self, flow, level: str | None = None) -> tuple[Rule, ...]:
+        """The rules, in order, that may match ``flow`` given its host (and of
+        fault level ``level``). Rebuilt when ``rules`` is replaced or changes
+        length, or when any rule's filter is replaced; after replacing a list
+        element in place call ``reindex()``."""
+        rules, stamp = self.rules, self._stamp
+        if not stamp or stamp[0] is not rules or stamp[1] != len(rules) or stamp[2] != _generation:
+            self.reindex()
+        key = host_key(flow)
+        slot = (key, level)
+        hit = self._index.get(slot)
+        if hit is None:
+            if len(self._index) >= HOST_MEMO_MAX:
+                self._index.clear()
+            hit = self._index[slot] = tuple(
+                r for r in rules if (level is None or r.fault.level == level) and r.may_match_host(key)
+            )
+        return hit
+
+    def reindex(self) -> None:
+        self._index = {}
+        self._stamp = (self.rules, len(self.rules), _generation)
 
     def __add__(self, other: "Plan") -> "Plan":
         return Plan(self.rules + other.rules, self.seed if self.seed is not None else other.seed)

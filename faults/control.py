@@ -1,0 +1,282 @@
+"""Runtime control of the fault rules: mitmproxy commands and an HTTP endpoint.
+
+Both work on the injector's ``runtime_plan`` (tried before the ``faults``
+option and the plan file) and validate exactly like the plan: option-style
+``/filter/spec`` strings go through ``plan.rule_from_option``, YAML plans
+through ``plan.load_yaml``. Rules set at runtime are seeded with the plan's
+own ``seed`` or else the ``fault_seed`` option, so with a seed the same
+requests get the same faults however often the rules change.
+
+Commands (mitmproxy console, mitmweb's command bar or ``POST /commands/...``)::
+
+    faults.set  "/~u /api/status code=503" ...   replace the runtime rules (one argument per rule)
+    faults.add  "/~u /api/status code=503" ...   append runtime rules
+    faults.load plan.yaml                        replace them with a YAML plan
+    faults.clear                                 drop every runtime rule
+    faults.list                                  every rule (runtime, option, file)
+    faults.stats                                 rules' counters and k6 codes seen
+
+HTTP endpoint (option ``fault_control``, off by default), served by the proxy
+itself for requests to the reserved host ``faults.control`` (option
+``fault_control_host``), like mitmproxy's ``mitm.it``. Through a regular proxy
+use the proxy (``curl -x``); against a reverse proxy send ``Host: faults.control``::
+
+    GET    /            rules and stats          GET /rules, GET /stats
+    POST   /rules       replace runtime rules    (?append=1 to add)
+    DELETE /rules       clear runtime rules      (also POST /clear)
+
+POST bodies: ``text/plain`` one ``/filter/spec`` per line; ``application/yaml``
+a plan (``seed:``/``rules:``); ``application/json`` ``{"faults": [...]}``,
+``{"plan": "<yaml>"}`` or a list of strings. Changes need the token
+(``fault_control_token``) as ``Authorization: Bearer TOKEN`` or
+``x-fault-token: TOKEN``: without it 403 (also when no token is configured);
+a malformed command gets 400 naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import mitmproxy.types
+from mitmproxy import command, ctx, exceptions, http
+
+from faults import plan as planmod
+from faults.spec import SpecError
+
+log = logging.getLogger(__name__)
+CONTROL_HOST = "faults.control"
+TOKEN_HEADER = "x-fault-token"
+CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
+
+
+# -- the shared logic ---------------------------------------------------------
+
+def build_rules(specs: Sequence[str], seed=None) -> list[planmod.Rule]:
+    """Option-style rule strings -> rules, validated like the ``faults`` option."""
+    rules = []
+    for i, text in enumerate(specs):
+        try:
+            rule = planmod.rule_from_option(text, i, seed)
+        except SpecError as e:
+            raise SpecError(e.reason, f"runtime rule {i} ({text.strip()!r})") from None
+        rule.where = f"runtime rule {i} ({text.strip()!r})"
+        rules.append(rule)
+    return rules
+
+
+def build_plan(yaml_text: str, source: str, seed=None) -> list[planmod.Rule]:
+    """A YAML plan -> rules; its own ``seed`` wins, else ``seed``."""
+    plan = planmod.load_yaml(yaml_text, source)
+    if plan.seed is None and seed is not None:
+        for rule in plan.rules:
+            rule.reseed(seed)
+    return plan.rules
+
+
+def looks_like_yaml_plan(text: str) -> bool:
+    stripped = text.lstrip()
+    return stripped.startswith(("seed:", "rules:", "- ", "-\n", "{", "---"))
+
+
+def describe_rules(injector) -> list[dict]:
+    out = []
+    for source, plan in (("runtime", injector.runtime_plan), ("option", injector.option_plan),
+                         ("file", injector.file_plan)):
+        for rule in plan.rules:
+            out.append({"source": source, "label": rule.label, **rule.describe()})
+    return out
+
+
+def stats(injector, classifier=None, status=None) -> dict:
+    out: dict = {"rules": [{k: r[k] for k in ("source", "label", "fault", "matched", "applied")}
+                           for r in describe_rules(injector)]}
+    if classifier is not None:
+        out["codes"] = {str(k): v for k, v in sorted(classifier.codes.items(), key=lambda kv: str(kv[0]))}
+    if status is not None:
+        out["flows"], out["faulted"] = status.flows, status.faulted
+    return out
+
+
+class FaultControl:
+    name = "faultcontrol"
+
+    def load(self, loader):
+        loader.add_option(
+            "fault_control", bool, False,
+            f"Serve the fault control endpoint at http://{CONTROL_HOST}/ (through this proxy). "
+            "Off by default; changes need fault_control_token.",
+        )
+        loader.add_option(
+            "fault_control_token", str, "",
+            f"Token required to change faults through the control endpoint "
+            f"('Authorization: Bearer TOKEN' or '{TOKEN_HEADER}: TOKEN'). Empty: no change is accepted.",
+        )
+        loader.add_option(
+            "fault_control_host", str, CONTROL_HOST, "Reserved host name of the fault control endpoint.",
+        )
+
+    # -- helpers -----------------------------------------------------------------
+    def _injector(self):
+        inj = ctx.master.addons.get("faultinjector")
+        if inj is None:
+            raise exceptions.CommandError("the fault injector addon is not loaded")
+        return inj
+
+    @staticmethod
+    def _seed():
+        return ctx.options.fault_seed
+
+    def _replace(self, rules: list[planmod.Rule], append: bool = False) -> None:
+        inj = self._injector()
+        new = (inj.runtime_plan.rules + rules) if append else rules
+        inj.runtime_plan = planmod.Plan(new, self._seed())
+        log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
+
+    def _stats(self) -> dict:
+        return stats(self._injector(), ctx.master.addons.get("classifier"), ctx.master.addons.get("faultstatus"))
+
+    # -- commands ----------------------------------------------------------------
+    @command.command("faults.set")
+    def cmd_set(self, *specs: str) -> None:
+        """Replace the runtime fault rules with "/filter/spec" strings (validated like the faults option)."""
+        try:
+            self._replace(build_rules(specs, self._seed()))
+        except SpecError as e:
+            raise exceptions.CommandError(str(e)) from None
+
+    @command.command("faults.add")
+    def cmd_add(self, *specs: str) -> None:
+        """Append "/filter/spec" rules to the runtime fault rules."""
+        try:
+            self._replace(build_rules(specs, self._seed()), append=True)
+        except SpecError as e:
+            raise exceptions.CommandError(str(e)) from None
+
+    @command.command("faults.load")
+    def cmd_load(self, path: mitmproxy.types.Path) -> None:
+        """Replace the runtime fault rules with a YAML plan file."""
+        try:
+            text = Path(path).expanduser().read_text()
+        except OSError as e:
+            raise exceptions.CommandError(f"cannot read {path}: {e.strerror}") from None
+        try:
+            self._replace(build_plan(text, str(path), self._seed()))
+        except SpecError as e:
+            raise exceptions.CommandError(str(e)) from None
+
+    @command.command("faults.clear")
+    def cmd_clear(self) -> None:
+        """Drop every runtime fault rule (option and plan-file rules stay)."""
+        self._replace([])
+
+    @command.command("faults.list")
+    def cmd_list(self) -> Sequence[str]:
+        """Every fault rule in selection order: runtime, option, plan file."""
+        return [
+            f"{r['source']:7} {r['label']}: {r['match'] or '*'} -> {r['fault']} "
+            f"(matched {r['matched']}, applied {r['applied']})"
+            for r in describe_rules(self._injector())
+        ]
+
+    @command.command("faults.stats")
+    def cmd_stats(self) -> str:
+        """Rule counters and k6 error codes seen so far, as JSON."""
+        return json.dumps(self._stats(), sort_keys=True)
+
+    # -- HTTP endpoint -------------------------------------------------------
+    def request(self, flow: http.HTTPFlow) -> None:
+        if not ctx.options.fault_control or flow.response or flow.error:
+            return
+        if flow.request.method == "CONNECT" or flow.request.host.lower() != ctx.options.fault_control_host.lower():
+            return
+        flow.metadata[CONTROL_KEY] = True
+        try:
+            status, body = self._handle(flow.request)
+        except Exception as e:  # never a traceback for a control request
+            log.exception("fault control request failed")
+            status, body = 500, {"error": repr(e)}
+        flow.response = http.Response.make(
+            status, json.dumps(body, indent=1, default=str) + "\n",
+            {"content-type": "application/json", "cache-control": "no-store"},
+        )
+
+    def _authorized(self, req: http.Request) -> bool:
+        token = ctx.options.fault_control_token
+        if not token:
+            return False
+        given = req.headers.get(TOKEN_HEADER, "")
+        auth = req.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = given or auth[7:].strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def _handle(self, req: http.Request) -> tuple[int, dict]:
+        path = req.path.split("?", 1)[0].rstrip("/") or "/"
+        query = {k: v[-1] for k, v in parse_qs(req.path.partition("?")[2]).items()}
+        method = req.method.upper()
+        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",)}
+        if path not in routes:
+            return 404, {"error": f"unknown path {path!r}", "paths": sorted(routes)}
+        if method not in routes[path]:
+            return 405, {"error": f"{method} not allowed on {path}", "allowed": routes[path]}
+        if method == "GET":
+            if path == "/rules":
+                return 200, {"rules": describe_rules(self._injector())}
+            if path == "/stats":
+                return 200, self._stats()
+            return 200, {"rules": describe_rules(self._injector()), "stats": self._stats(),
+                         "seed": self._seed()}
+        if not self._authorized(req):
+            why = "no fault_control_token is configured" if not ctx.options.fault_control_token else \
+                f"missing or wrong token (send 'Authorization: Bearer TOKEN' or '{TOKEN_HEADER}: TOKEN')"
+            return 403, {"error": f"forbidden: {why}"}
+        if method == "DELETE" or path == "/clear":
+            self._replace([])
+            return 200, {"ok": True, "rules": describe_rules(self._injector())}
+        try:
+            rules = self._parse_body(req)
+        except SpecError as e:
+            return 400, {"error": str(e)}
+        append = query.get("append", "").lower() in ("1", "true", "yes")
+        self._replace(rules, append=append)
+        return 200, {"ok": True, "rules": describe_rules(self._injector())}
+
+    def _parse_body(self, req: http.Request) -> list[planmod.Rule]:
+        ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            text = (req.content or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise SpecError("request body is not UTF-8") from None
+        seed = self._seed()
+        source = "control request"
+        if ctype == "application/json":
+            try:
+                doc = json.loads(text or "null")
+            except json.JSONDecodeError as e:
+                raise SpecError(f"invalid JSON: {e}", source) from None
+            if isinstance(doc, dict):
+                unknown = [k for k in doc if k not in ("faults", "plan")]
+                if unknown:
+                    raise SpecError(f"unknown key(s) {', '.join(map(repr, unknown))} (known: faults, plan)", source)
+                if "plan" in doc:
+                    if not isinstance(doc["plan"], str):
+                        raise SpecError("'plan' must be the YAML plan as a string", source)
+                    return build_plan(doc["plan"], source, seed)
+                doc = doc.get("faults")
+            if not isinstance(doc, list) or not all(isinstance(s, str) for s in doc):
+                raise SpecError('expected {"faults": ["/filter/spec", ...]}, {"plan": "<yaml>"} '
+                                "or a list of strings", source)
+            return build_rules(doc, seed)
+        if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml") or (
+            looks_like_yaml_plan(text) and not text.lstrip().startswith("{")
+        ):
+            return build_plan(text, source, seed)
+        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        if not lines:
+            raise SpecError("empty body: expected one '/filter/spec' per line (use DELETE /rules to clear)", source)
+        return build_rules(lines, seed)

@@ -1,0 +1,191 @@
+"""Observability: a live status line, a summary at shutdown, an annotated HAR.
+
+- Live line on stderr (mitmdump only; option ``fault_status``, on by default):
+  ``faults: 120 flows, 14 faulted | k6: 0x106 1503x9 1220x5``, at most once a
+  second and only when something changed. On a terminal it rewrites one line;
+  otherwise (a log, a CI job) it prints a plain line.
+- At shutdown (``done``) a summary table by rule and by k6 code (option
+  ``fault_summary``, on by default).
+- ``fault_har``: write a HAR file at shutdown whose entries carry the
+  annotations (``comment`` = the flow comment, ``_fault``, ``_k6_error_code``,
+  ``_k6_error``). mitmproxy's own ``hardump`` does not carry them. For a
+  mitmproxy flow file use mitmproxy's own ``save_stream_file``: flows are
+  written after this addon's classifier ran, so ``flow.metadata``,
+  ``flow.comment`` and ``flow.marked`` are in the file (``mitmweb -r FILE``
+  shows them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import Counter, defaultdict
+
+from mitmproxy import ctx, http
+
+from faults.annotate import FAULT_KEY
+
+log = logging.getLogger(__name__)
+INTERVAL = 1.0
+CONTROL_KEY = "fault_control"
+
+
+class FaultStatus:
+    name = "faultstatus"
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self.flows = 0
+        self.faulted = 0
+        self.codes: Counter = Counter()
+        self.by_rule: dict[str, Counter] = defaultdict(Counter)
+        self.rule_fault: dict[str, str] = {}
+        self.messages: dict = {}
+        self._last = 0.0
+        self._shown: tuple | None = None
+        self._har: list[http.HTTPFlow] = []
+        self._seen: set[str] = set()
+        self._tty_line = False
+
+    def load(self, loader):
+        loader.add_option("fault_status", bool, True,
+                          "Show a live one-line fault status on stderr in mitmdump (at most once a second).")
+        loader.add_option("fault_summary", bool, True,
+                          "Print a summary table by rule and by k6 error code on stderr at shutdown.")
+        loader.add_option("fault_har", str, "",
+                          "Write a HAR file with every flow and its fault annotations (comment, _fault, "
+                          "_k6_error_code, _k6_error) at shutdown. Keeps flows in memory.")
+
+    @property
+    def _out(self):
+        return self.stream or sys.stderr
+
+    def _is_dump(self) -> bool:
+        return type(ctx.master).__name__ == "DumpMaster"
+
+    # -- counting ------------------------------------------------------------
+    def response(self, flow: http.HTTPFlow):
+        self._count(flow)
+
+    def error(self, flow: http.HTTPFlow):
+        self._count(flow)
+
+    def _count(self, flow: http.HTTPFlow):
+        if flow.request.method == "CONNECT" or flow.metadata.get(CONTROL_KEY) or flow.id in self._seen:
+            return
+        if "k6_error_code" not in flow.metadata:
+            return
+        self._seen.add(flow.id)
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        code = flow.metadata["k6_error_code"]
+        self.flows += 1
+        self.codes[code] += 1
+        self.messages.setdefault(code, flow.metadata.get("k6_error") or "")
+        fault = flow.metadata.get(FAULT_KEY)
+        rule = "(no fault)"
+        if fault:
+            self.faulted += 1
+            rule = fault.get("rule") or "?"
+            self.rule_fault.setdefault(rule, fault.get("spec") or "")
+        self.by_rule[rule][code] += 1
+        if ctx.options.fault_har:
+            self._har.append(flow)
+        self.tick()
+
+    # -- live line -------------------------------------------------------------
+    def line(self) -> str:
+        top = " ".join(f"{c}x{n}" for c, n in self.codes.most_common(4))
+        return f"faults: {self.flows} flows, {self.faulted} faulted | k6 codes: {top or '-'}"
+
+    def tick(self, now: float | None = None, force: bool = False):
+        if not (ctx.options.fault_status and (self.stream or self._is_dump())):
+            return
+        now = time.monotonic() if now is None else now
+        state = (self.flows, self.faulted)
+        if state == self._shown or (not force and now - self._last < INTERVAL):
+            return
+        self._last, self._shown = now, state
+        out = self._out
+        if getattr(out, "isatty", lambda: False)():
+            out.write("\r\x1b[K" + self.line())
+            self._tty_line = True
+        else:
+            out.write(self.line() + "\n")
+        out.flush()
+
+    def running(self):
+        import asyncio
+
+        async def refresh():  # show the last counts even when traffic stops
+            while True:
+                await asyncio.sleep(INTERVAL)
+                self.tick()
+
+        self._task = asyncio.get_running_loop().create_task(refresh())
+
+    # -- shutdown ------------------------------------------------------------
+    def summary(self) -> str:
+        rows = [("rule", "fault", "flows", "k6 codes")]
+        for rule, codes in sorted(self.by_rule.items(), key=lambda kv: (kv[0] == "(no fault)", kv[0])):
+            rows.append((rule, self.rule_fault.get(rule, "-"), str(sum(codes.values())),
+                         " ".join(f"{c}x{n}" for c, n in codes.most_common())))
+        table1 = _table(rows)
+        rows = [("k6 code", "flows", "k6 error")]
+        for code, n in sorted(self.codes.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+            rows.append((str(code), str(n), self.messages.get(code) or "-"))
+        table2 = _table(rows)
+        return (f"fault summary: {self.flows} flows, {self.faulted} faulted\n\nby rule:\n{table1}\n\n"
+                f"by k6 error code:\n{table2}\n")
+
+    def done(self):
+        task = getattr(self, "_task", None)
+        if task:
+            task.cancel()
+        if self._tty_line:
+            self._out.write("\n")
+        if ctx.options.fault_summary and (self.stream or self._is_dump()) and self.flows:
+            self._out.write("\n" + self.summary())
+            self._out.flush()
+        if ctx.options.fault_har:
+            write_har(self._har, ctx.options.fault_har)
+
+    def __repr__(self):
+        return f"<FaultStatus {self.line()}>"
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def har_dict(flows: list[http.HTTPFlow]) -> dict:
+    """mitmproxy's own HAR, plus the annotations on each entry."""
+    from mitmproxy.addons.savehar import SaveHar
+
+    har = SaveHar().make_har(flows)
+    for entry, flow in zip(har["log"]["entries"], [f for f in flows if isinstance(f, http.HTTPFlow)]):
+        fault = flow.metadata.get(FAULT_KEY) or {}
+        entry["comment"] = flow.comment
+        entry["_fault"] = fault.get("spec")
+        entry["_fault_rule"] = fault.get("rule")
+        entry["_k6_error_code"] = flow.metadata.get("k6_error_code")
+        entry["_k6_error"] = flow.metadata.get("k6_error")
+        entry["_marked"] = flow.marked
+        if flow.error:
+            entry["_error"] = flow.error.msg
+    return har
+
+
+def write_har(flows: list[http.HTTPFlow], path: str) -> None:
+    try:
+        with open(path, "w") as fh:
+            json.dump(har_dict(flows), fh, indent=1, default=str)
+    except OSError as e:
+        log.error(f"fault_har: cannot write {path}: {e}")
+    else:
+        log.info(f"fault_har: {len(flows)} flow(s) written to {path}")

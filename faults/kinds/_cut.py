@@ -44,6 +44,11 @@ class ConnectionCut(Fault):
 
     async def request(self, flow, act):
         if self.get("when") == "before_response":
+            if flow.request.http_version.startswith("HTTP/2"):
+                # Go's HTTP/2 client writes on its own (SETTINGS ACK, WINDOW_UPDATE);
+                # an RST that lands during such a write is consumed by the write and
+                # the read loop then reports a plain EOF. Let those writes settle.
+                await act.flushed()
             act.end_connection(self.how, "before_response", body_sent=0)
 
     def responseheaders(self, flow, act):

@@ -16,3 +16,4 @@ from faults.status import FaultStatus  # noqa: E402
 
 # FaultControl first: it answers requests to the control host before any fault applies;
 # FaultStatus last: it reads what the classifier wrote.
+addons = [FaultControl(), FaultInjector(), Classifier(), FaultStatus()]

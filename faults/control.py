@@ -19,7 +19,9 @@ Commands (mitmproxy console, mitmweb's command bar or ``POST /commands/...``)::
 HTTP endpoint (option ``fault_control``, off by default), served by the proxy
 itself for requests to the reserved host ``faults.control`` (option
 ``fault_control_host``), like mitmproxy's ``mitm.it``. Through a regular proxy
-use the proxy (``curl -x``); against a reverse proxy send ``Host: faults.control``::
+use the proxy (``curl -x``). A reverse proxy sends every request to its upstream and
+rewrites the Host header: start it with ``--set keep_host_header=true`` and send
+``Host: faults.control`` to it::
 
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
@@ -45,8 +47,12 @@ from urllib.parse import parse_qs
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
-from faults import plan as planmod
+from faults import kinds, plan as planmod
 from faults.spec import SpecError
+
+# Load every fault kind now: runtime rules may name any of them, and a kind module
+# imported directly elsewhere must not leave the registry holding only that kind.
+kinds.all_kinds()
 
 log = logging.getLogger(__name__)
 CONTROL_HOST = "faults.control"
@@ -76,6 +82,13 @@ def build_plan(yaml_text: str, source: str, seed=None) -> list[planmod.Rule]:
         for rule in plan.rules:
             rule.reseed(seed)
     return plan.rules
+
+
+def is_control_host(req: http.Request, host: str) -> bool:
+    """The request's target (regular mode) or its Host header (reverse mode with
+    ``keep_host_header``, where the target is the fixed upstream) is the reserved name."""
+    host = host.lower()
+    return req.host.lower() == host or req.pretty_host.lower() == host
 
 
 def looks_like_yaml_plan(text: str) -> bool:
@@ -192,7 +205,7 @@ class FaultControl:
     def request(self, flow: http.HTTPFlow) -> None:
         if not ctx.options.fault_control or flow.response or flow.error:
             return
-        if flow.request.method == "CONNECT" or flow.request.host.lower() != ctx.options.fault_control_host.lower():
+        if flow.request.method == "CONNECT" or not is_control_host(flow.request, ctx.options.fault_control_host):
             return
         flow.metadata[CONTROL_KEY] = True
         try:

@@ -1,0 +1,96 @@
+"""``tls``: a fault on the client's TLS handshake, chosen per connection.
+
+- ``tls cert=untrusted|wrong_host|expired|not_yet_valid|self_signed|incomplete_chain|weak_key|sha1``
+- ``tls handshake=alert alert=NAME`` (a real fatal alert record), ``handshake=plaintext``
+  (plain HTTP bytes instead of a ServerHello), ``handshake=reset`` / ``handshake=close``
+  (RST / FIN right after the ClientHello), ``handshake=stall`` (never answer)
+- ``tls client_cert=require`` (demand a client certificate from the client CA)
+- ``tls alpn=http1_only``, ``tls max_version=1.2``, ``tls min_version=1.3``
+
+A ``cert`` choice combines with ``client_cert``, ``alpn`` and the version
+limits; ``handshake`` stands alone (nothing of TLS is ever negotiated).
+
+``level = "connection"``: the HTTP injector never applies it to flows; the
+``faults/tls.py`` addon matches these rules against the SNI at ClientHello.
+"""
+
+from __future__ import annotations
+
+from faults.kinds import Fault, Param, register
+from faults.spec import SpecError
+
+CERT_KINDS = ("untrusted", "wrong_host", "expired", "not_yet_valid", "self_signed",
+              "incomplete_chain", "weak_key", "sha1")
+HANDSHAKES = ("alert", "plaintext", "reset", "close", "stall")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+
+#: fatal alert names (RFC 8446 §6 / RFC 5246 §7.2) -> code
+ALERTS = {
+    "unexpected_message": 10,
+    "bad_record_mac": 20,
+    "record_overflow": 22,
+    "handshake_failure": 40,
+    "bad_certificate": 42,
+    "unsupported_certificate": 43,
+    "certificate_revoked": 44,
+    "certificate_expired": 45,
+    "certificate_unknown": 46,
+    "illegal_parameter": 47,
+    "unknown_ca": 48,
+    "access_denied": 49,
+    "decode_error": 50,
+    "decrypt_error": 51,
+    "protocol_version": 70,
+    "insufficient_security": 71,
+    "internal_error": 80,
+    "inappropriate_fallback": 86,
+    "missing_extension": 109,
+    "unsupported_extension": 110,
+    "unrecognized_name": 112,
+    "bad_certificate_status_response": 113,
+    "unknown_psk_identity": 115,
+    "certificate_required": 116,
+    "no_application_protocol": 120,
+}
+
+
+@register
+class Tls(Fault):
+    kind = "tls"
+    summary = "TLS handshake fault on the client connection (bad certificate, alert, mTLS, ALPN/version limits)"
+    level = "connection"
+    params = {
+        "cert": Param(str, "", choices=("",) + CERT_KINDS, help="serve this kind of bad certificate"),
+        "handshake": Param(str, "", choices=("",) + HANDSHAKES, help="answer the ClientHello this way"),
+        "alert": Param(str, "handshake_failure", choices=tuple(ALERTS),
+                       help="the fatal alert for handshake=alert"),
+        "client_cert": Param(str, "", choices=("", "require"), help="demand a client certificate"),
+        "alpn": Param(str, "", choices=("", "http1_only"), help="never negotiate h2"),
+        "max_version": Param(str, "", choices=("",) + VERSIONS, help="highest TLS version offered"),
+        "min_version": Param(str, "", choices=("",) + VERSIONS, help="lowest TLS version accepted"),
+        "stall_ms": Param(int, 300_000, min=1, max=3_600_000,
+                          help="handshake=stall: give up after this long if the client never does"),
+    }
+
+    @classmethod
+    def check(cls, params):
+        effects = [k for k in ("cert", "handshake", "client_cert", "alpn", "max_version", "min_version")
+                   if params.get(k)]
+        if not effects:
+            raise SpecError("fault 'tls' needs one of cert=, handshake=, client_cert=, alpn=, "
+                            "max_version=, min_version=")
+        if params.get("handshake") and len(effects) > 1:
+            raise SpecError("tls handshake=... cannot be combined with "
+                            + ", ".join(f"{k}=" for k in effects if k != "handshake")
+                            + " (no TLS is negotiated)")
+        if "alert" in params and params.get("handshake") != "alert":
+            raise SpecError("tls alert=NAME needs handshake=alert")
+        if "stall_ms" in params and params.get("handshake") != "stall":
+            raise SpecError("tls stall_ms=N needs handshake=stall")
+        lo, hi = params.get("min_version"), params.get("max_version")
+        if lo and hi and VERSIONS.index(lo) > VERSIONS.index(hi):
+            raise SpecError(f"tls min_version={lo} is above max_version={hi}")
+
+    @property
+    def alert_code(self) -> int:
+        return ALERTS[self.get("alert")]

@@ -1,0 +1,391 @@
+"""pytest plugin (entry point ``pytest11``): the ``fault_proxy`` fixture.
+
+One mitmdump with the fault addon is started per session (regular proxy mode,
+control endpoint on, a random token, the session seed). Each test gets a
+clean slate: the runtime rules are cleared before and after it, so a test
+that forgets to clean up cannot leak faults into the next one, and its
+``flows()`` are only the flows of that test::
+
+    def test_retry(fault_proxy, upstream_url):
+        fault_proxy.set("|~u /api|status code=503 retry_after=1 first=1")
+        client = httpx.Client(proxy=fault_proxy.url, verify=str(fault_proxy.ca_file))
+        assert client.get(f"{upstream_url}/api/x").status_code == 503
+        fault_proxy.expect(code=1503, count=1)
+
+``--fault-seed N`` (default 1, or ``$FAULT_SEED``) seeds every rule: the same
+sequence of requests gets the same faults run after run, however the rules
+change between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+CONTROL = "http://faults.control"
+DEFAULT_SEED = 1
+
+
+class FaultSpecError(ValueError):
+    """The proxy refused a rule (HTTP 400): the message names what is wrong."""
+
+
+# -- one proxy process and its control --------------------------------------
+
+class _Proc:
+    def __init__(self, mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str):
+        from faults.launch import ProxyProcess
+
+        self.report_path = workdir / f"report-{name}.jsonl"
+        self.report_path.touch()
+        self.token = token
+        self.mode = mode
+        self.px = ProxyProcess(mode=mode, confdir=confdir, options={
+            "fault_control": True, "fault_control_token": token, "fault_seed": seed,
+            "fault_report": str(self.report_path), "fault_status": False,
+            # reverse mode: keep the Host header so the control host is recognised (see faults.control)
+            **({} if mode == "regular" else {"keep_host_header": True}),
+        })
+        self._offset = 0
+
+    def start(self) -> "_Proc":
+        self.px.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.px.url
+
+    @property
+    def port(self) -> int:
+        return self.px.port
+
+    def control(self, method: str, path: str, body: str | None = None, ctype: str = "text/plain") -> dict:
+        data = body.encode() if body is not None else None
+        if self.mode == "regular":  # through the proxy, like any client would
+            req = urllib.request.Request(CONTROL + path, data=data, method=method)
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self.url}))
+        else:  # reverse proxy: the reserved name in the Host header
+            req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+            req.add_header("Host", CONTROL.split("//")[1])
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        req.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            req.add_header("Content-Type", ctype)
+        try:
+            with opener.open(req, timeout=10) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            text = e.read().decode(errors="replace")
+            try:
+                msg = json.loads(text)["error"]
+            except (ValueError, KeyError):
+                msg = text
+            if e.code == 400:
+                raise FaultSpecError(msg) from None
+            raise RuntimeError(f"fault control {method} {path}: HTTP {e.code}: {msg}") from None
+
+    def mark(self) -> None:
+        self._offset = self.report_path.stat().st_size
+
+    def records(self) -> list[dict]:
+        with self.report_path.open("rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read()
+        out = []
+        for line in data.decode(errors="replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:  # a line being written right now
+                continue
+            if "://faults.control" in (rec.get("url") or ""):
+                continue
+            rec["proxy"] = self.mode
+            out.append(rec)
+        return out
+
+    def stop(self) -> None:
+        self.px.stop()
+
+
+# -- the object a test gets ---------------------------------------------------
+
+class ReverseProxy:
+    """A reverse-mode proxy in front of one upstream (same seed, same rules)."""
+
+    def __init__(self, proc: _Proc, upstream: str, ca_file: Path):
+        self._proc, self.upstream, self.ca_file = proc, upstream, ca_file
+
+    @property
+    def url(self) -> str:
+        return self._proc.url
+
+    @property
+    def port(self) -> int:
+        return self._proc.port
+
+    def __repr__(self):
+        return f"<ReverseProxy {self.url} -> {self.upstream}>"
+
+
+class FaultProxy:
+    """What ``fault_proxy`` yields. See the module docstring and docs/testing.md."""
+
+    def __init__(self, seed: int, workdir: Path):
+        self.seed = seed
+        self.token = secrets.token_urlsafe(16)
+        self.workdir = workdir
+        self._main = _Proc("regular", seed, self.token, workdir, None, "main").start()
+        self._reverse: dict[str, _Proc] = {}
+        self._rules: tuple[str, str] | None = None  # (body, content-type) currently set
+        self.test_name = ""
+
+    # -- where to send traffic ---------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Proxy URL for HTTP_PROXY / HTTPS_PROXY / httpx's ``proxy=``."""
+        return self._main.url
+
+    @property
+    def port(self) -> int:
+        return self._main.port
+
+    @property
+    def ca_file(self) -> Path:
+        """The proxy's CA certificate (PEM) to trust for HTTPS through it."""
+        return self._main.px.ca_file
+
+    control_url = CONTROL
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess client (k6, curl, requests, ...)."""
+        return {"HTTP_PROXY": self.url, "HTTPS_PROXY": self.url, "http_proxy": self.url,
+                "https_proxy": self.url, "SSL_CERT_FILE": str(self.ca_file), "NO_PROXY": ""}
+
+    def reverse(self, upstream: str) -> ReverseProxy:
+        """A reverse-mode proxy for ``upstream`` (started once, cached), with the current rules."""
+        upstream = upstream.rstrip("/")
+        proc = self._reverse.get(upstream)
+        if proc is None:
+            proc = _Proc(f"reverse:{upstream}", self.seed, self.token, self.workdir, self._main.px.confdir,
+                         f"reverse{len(self._reverse)}").start()
+            proc.mark()
+            if self._rules:
+                proc.control("POST", "/rules", *self._rules)
+            self._reverse[upstream] = proc
+        return ReverseProxy(proc, upstream, self.ca_file)
+
+    @property
+    def _procs(self) -> list[_Proc]:
+        return [self._main, *self._reverse.values()]
+
+    # -- faults --------------------------------------------------------------
+    def set(self, *rules: str | Path) -> list[dict]:
+        """Replace this test's faults, on every proxy of the session.
+
+        Each argument is a rule as for the ``faults`` option (``"/~u /api/status code=503"``,
+        ``"reset when=mid_body probability=0.2"``); or give one YAML plan (text with ``rules:``
+        or a path to a ``.yaml`` file). Rules are validated like the plan file: a bad one
+        raises :class:`FaultSpecError` and changes nothing. Returns the rules as the proxy
+        lists them.
+        """
+        if not rules:
+            self.clear()
+            return []
+        if len(rules) == 1 and (isinstance(rules[0], Path) or _is_yaml(str(rules[0]))):
+            r = rules[0]
+            body = Path(r).read_text() if isinstance(r, Path) or str(r).endswith((".yaml", ".yml")) else str(r)
+            payload = (body, "application/yaml")
+        else:
+            for r in rules:
+                if "\n" in str(r):
+                    raise FaultSpecError(f"one rule per argument, got a newline in {r!r}")
+            payload = ("\n".join(str(r) for r in rules) + "\n", "text/plain")
+        listed = self._main.control("POST", "/rules", *payload)  # validates first: all or nothing
+        for proc in self._procs[1:]:
+            proc.control("POST", "/rules", *payload)
+        self._rules = payload
+        return [r for r in listed["rules"] if r["source"] == "runtime"]
+
+    def clear(self) -> None:
+        """Drop every runtime fault (done for you before and after each test)."""
+        for proc in self._procs:
+            proc.control("DELETE", "/rules")
+        self._rules = None
+
+    def rules(self) -> list[dict]:
+        return self._main.control("GET", "/rules")["rules"]
+
+    def stats(self) -> dict:
+        return self._main.control("GET", "/stats")
+
+    # -- what happened in this test -----------------------------------------
+    def flows(self, settle: float = 0.15, timeout: float = 3.0) -> list[dict]:
+        """The report records (one per flow, with fault and k6 code) of the current test so far.
+
+        Waits until no new record arrived for ``settle`` seconds (at most ``timeout``).
+        """
+        deadline = time.monotonic() + timeout
+        last = self._records()
+        while time.monotonic() < deadline:
+            time.sleep(settle)
+            now = self._records()
+            if len(now) == len(last):
+                return now
+            last = now
+        return last
+
+    def _records(self) -> list[dict]:
+        recs = [r for p in self._procs for r in p.records()]
+        return sorted(recs, key=lambda r: r.get("ts") or 0)
+
+    def report(self) -> dict:
+        """A summary of the current test's flows: counts by k6 code and by fault."""
+        recs = self.flows()
+        return {
+            "flows": len(recs),
+            "faulted": sum(1 for r in recs if r.get("fault")),
+            "codes": dict(Counter(r.get("k6_error_code") for r in recs)),
+            "faults": dict(Counter(r.get("fault") for r in recs if r.get("fault"))),
+            "records": recs,
+        }
+
+    def expect(self, code: int | None = None, count: int | None = None, fault: str | bool | None = None,
+               url: str | None = None, timeout: float = 5.0) -> list[dict]:
+        """Assert on this test's flows; fail with a readable table if they differ.
+
+        ``code``: the k6 error code (0 = no error); ``fault``: the fault spec (exact text or
+        just its kind, e.g. ``"reset"``), ``False`` for flows with no fault; ``url``: a
+        substring of the URL; ``count``: how many flows must match (default: at least one).
+        Waits up to ``timeout`` seconds for flows still in flight. Returns the matching records.
+        """
+        def matches(r: dict) -> bool:
+            if code is not None and r.get("k6_error_code") != code:
+                return False
+            if url is not None and url not in (r.get("url") or ""):
+                return False
+            if fault is False and r.get("fault"):
+                return False
+            if isinstance(fault, str):
+                f = r.get("fault") or ""
+                if not (f == fault or f.split(" ", 1)[0] == fault or f.startswith(fault + " ")):
+                    return False
+            return True
+
+        def ok(n: int) -> bool:
+            return n >= 1 if count is None else n == count
+
+        deadline = time.monotonic() + timeout
+        while True:
+            recs = self.flows(timeout=max(0.2, min(1.0, deadline - time.monotonic())))
+            hits = [r for r in recs if matches(r)]
+            if ok(len(hits)) and (count is None or time.monotonic() >= deadline or _stable(self, recs)):
+                return hits
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        crit = ", ".join(f"{k}={v!r}" for k, v in (("code", code), ("fault", fault), ("url", url)) if v is not None)
+        want = "at least 1" if count is None else str(count)
+        pytest.fail(_diff_text(crit or "any flow", want, hits, recs, matches, self.test_name), pytrace=False)
+
+    def __repr__(self):
+        return f"<FaultProxy {self.url} seed={self.seed}>"
+
+    # -- lifecycle (the fixtures call these) ----------------------------------
+    def _begin(self, name: str) -> None:
+        self.test_name = name
+        self.clear()
+        for p in self._procs:
+            p.mark()
+
+    def _end(self) -> None:
+        self.clear()
+
+    def _stop(self) -> None:
+        for p in self._procs:
+            p.stop()
+
+
+def _stable(fp: FaultProxy, recs: list[dict]) -> bool:
+    time.sleep(0.2)
+    return len(fp._records()) == len(recs)
+
+
+def _is_yaml(text: str) -> bool:
+    from faults.control import looks_like_yaml_plan
+
+    return "\n" in text.strip() or looks_like_yaml_plan(text) or text.endswith((".yaml", ".yml"))
+
+
+def _short(s: Any, n: int) -> str:
+    s = "-" if s in (None, "") else str(s)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _diff_text(crit: str, want: str, hits: list, recs: list, matches, test: str) -> str:
+    lines = [f"fault_proxy.expect({crit}): expected {want} matching flow(s), got {len(hits)}"]
+    exp_codes = Counter(r.get("k6_error_code") for r in hits)
+    got_codes = Counter(r.get("k6_error_code") for r in recs)
+    lines.append(f"  k6 codes of all {len(recs)} flow(s) in {test or 'this test'}: "
+                 + (", ".join(f"{c}: {n}" for c, n in sorted(got_codes.items(), key=lambda kv: str(kv[0]))) or "none"))
+    if recs:
+        lines.append("")
+        lines.append(f"    {'method':6}  {'url':44}  {'fault':32}  {'k6 code':7}  k6 error")
+        for r in recs:
+            mark = "+ " if matches(r) else "  "
+            lines.append(f"  {mark}{_short(r.get('method'), 6):6}  {_short(r.get('url'), 44):44}  "
+                         f"{_short(r.get('fault'), 32):32}  {_short(r.get('k6_error_code'), 7):7}  "
+                         f"{_short(r.get('k6_error'), 50)}")
+        lines.append("  (+ = matches)")
+    del exp_codes
+    return "\n".join(lines)
+
+
+# -- pytest hooks and fixtures -------------------------------------------------
+
+def pytest_addoption(parser):
+    group = parser.getgroup("faults", "fault injection proxy (mitm-faults)")
+    group.addoption("--fault-seed", type=int, default=None,
+                    help=f"seed for the fault_proxy's rule draws (default: $FAULT_SEED or {DEFAULT_SEED})")
+
+
+def _seed(config) -> int:
+    seed = config.getoption("--fault-seed", None)
+    if seed is None:
+        seed = int(os.environ.get("FAULT_SEED", DEFAULT_SEED))
+    return seed
+
+
+def pytest_report_header(config):
+    return f"fault_proxy seed: {_seed(config)} (--fault-seed N)"
+
+
+@pytest.fixture(scope="session")
+def _fault_proxy_session(request, tmp_path_factory) -> Iterable[FaultProxy]:
+    fp = FaultProxy(_seed(request.config), tmp_path_factory.mktemp("fault_proxy"))
+    try:
+        yield fp
+    finally:
+        fp._stop()
+
+
+@pytest.fixture
+def fault_proxy(_fault_proxy_session, request) -> Iterable[FaultProxy]:
+    """A fault-injecting proxy (session-wide process), reset before and after this test."""
+    fp = _fault_proxy_session
+    fp._begin(request.node.nodeid)
+    try:
+        yield fp
+    finally:
+        fp._end()

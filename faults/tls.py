@@ -1,0 +1,358 @@
+"""The TLS fault addon: connection-level ``tls`` rules, applied at ClientHello.
+
+A TLS fault is decided before any request exists, so its rule is matched
+against a *connection flow*: an ``http.HTTPFlow`` on the real client/server
+connections whose request is ``GET https://<SNI>:<port>/`` (without SNI the
+host is the connection's target address). Filter expressions that apply to a
+connection (see docs/tls.md):
+
+- ``~d REGEX``   the SNI (or, without SNI, the target host)        <- the one to use
+- ``~dst REGEX`` the upstream address (reverse target, CONNECT target)
+- ``~src REGEX`` the client's address
+- ``~u REGEX``   only ever sees ``https://<SNI>:<port>/``
+- ``~q``, ``~http``, ``~all`` are always true; ``!``, ``&``, ``|`` and ``(..)`` combine;
+- everything about the request or response (``~m``, ``~h``, ``~hq``, ``~b``,
+  ``~bq``, ``~t``, ``~c``, ``~s``, ``~e``...) never matches: no request was read yet.
+
+Hooks:
+- ``tls_clienthello``: select a rule (first matching connection-level rule of
+  the injector, in its order); ``handshake=...`` faults act here, on the raw
+  socket, before any TLS state exists.
+- ``tls_start_client``: for ``cert`` / ``client_cert`` / ``alpn`` / version
+  faults, serve our own pyOpenSSL context (a leaf from ``faults.certs``).
+- ``tls_failed_client``: flush the alert OpenSSL produced (mitmproxy does not)
+  and write the connection record: every failed handshake of a faulted
+  connection is exactly one report line (``Classifier.connection_record``).
+- ``requestheaders``: flows on a faulted connection whose handshake succeeded
+  carry the fault in their normal flow record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from mitmproxy import connection, ctx, http
+from mitmproxy.addons.tlsconfig import AppData, alpn_select_callback
+from mitmproxy.proxy import context as pcontext
+from mitmproxy.proxy.layers import modes
+from mitmproxy.tls import ClientHelloData, TlsData
+from OpenSSL import SSL
+
+from faults import wire
+from faults.annotate import FAULT_KEY
+from faults.classify_tls import classify_handshake
+
+log = logging.getLogger(__name__)
+
+TLS_STATE_KEY = "tls_fault"
+_VERSIONS = {
+    "1.0": SSL.TLS1_VERSION,
+    "1.1": SSL.TLS1_1_VERSION,
+    "1.2": SSL.TLS1_2_VERSION,
+    "1.3": SSL.TLS1_3_VERSION,
+}
+
+
+class ConnFault:
+    """What the addon decided for one client connection."""
+
+    def __init__(self, rule, host: str, sni: str | None):
+        self.rule = rule
+        self.fault = rule.fault
+        self.host = host
+        self.sni = sni
+        self.recorded = False
+        self.raw_action: str | None = None  # handshake=... : what went on the wire
+        self.flushed_alert: int | None = None  # alert code we flushed for OpenSSL
+        self.established = False
+        self.flows = 0
+        self.started = time.time()
+
+    @property
+    def marker(self) -> dict:
+        return {"rule": self.rule.label, "spec": self.rule.spec.text, "kind": self.rule.spec.kind}
+
+
+def connection_flow(context: pcontext.Context, host: str) -> http.HTTPFlow:
+    """A flow-like object for a connection without a request yet, so that
+    mitmproxy's flow filters (``~d``, ``~dst``, ``~src``) work on it."""
+    server = context.server
+    port = server.address[1] if server.address else 443
+    flow = http.HTTPFlow(context.client, server, live=False)
+    flow.request = http.Request(
+        host=host, port=port, method=b"GET", scheme=b"https", authority=b"", path=b"/",
+        http_version=b"HTTP/1.1", headers=http.Headers(), content=b"", trailers=None,
+        timestamp_start=time.time(), timestamp_end=None,
+    )
+    return flow
+
+
+class TlsFaults:
+    def __init__(self):
+        self._conns: dict[str, ConnFault] = {}
+        self._factories: dict[str, object] = {}
+        self._stopping = asyncio.Event()
+
+    # -- plumbing ------------------------------------------------------------
+    def running(self):
+        self._stopping = asyncio.Event()
+
+    def done(self):
+        self._stopping.set()
+
+    def _rules(self):
+        injector = ctx.master.addons.get("faultinjector")
+        return injector.rules_for("connection") if injector else []
+
+    def _classifier(self):
+        return ctx.master.addons.get("classifier")
+
+    def factory(self):
+        from faults.certs import CertFactory
+
+        confdir = str(ctx.options.confdir)
+        f = self._factories.get(confdir)
+        if f is None:
+            f = self._factories[confdir] = CertFactory.from_mitmproxy_confdir(confdir)
+        return f
+
+    def client_disconnected(self, client: connection.Client):
+        state = self._conns.pop(client.id, None)
+        if state is None or state.recorded or state.raw_action is not None:
+            return
+        if not state.established:
+            # the client left before the handshake ended and mitmproxy saw no error
+            self._record(state, client, "connection closed")
+        elif state.flows == 0 and state.fault.get("cert"):
+            # the handshake completed on our side, but the client rejected the
+            # certificate afterwards and left without a request (curl checks the
+            # host name only after the handshake)
+            self._record(state, client, "client closed after the handshake without a request")
+
+    # -- hooks ---------------------------------------------------------------
+    async def tls_clienthello(self, data: ClientHelloData):
+        client = data.context.client
+        if client.id in self._conns:
+            return
+        sni = data.client_hello.sni
+        host = sni or (data.context.server.address[0] if data.context.server.address else None)
+        if not host:
+            return
+        flow = connection_flow(data.context, host)
+        rule = next((r for r in self._rules() if r.select(flow)), None)
+        if rule is None:
+            return
+        state = ConnFault(rule, host, sni)
+        self._conns[client.id] = state
+        how = rule.fault.get("handshake")
+        if how:
+            await self._raw_fault(client, state, how)
+
+    def tls_start_client(self, tls_start: TlsData):
+        if tls_start.ssl_conn is not None or tls_start.is_dtls:
+            return
+        state = self._conns.get(tls_start.conn.id)
+        if state is None:
+            return
+        if state.raw_action is not None:
+            # the raw fault already ended this connection: a context without a
+            # certificate fails at once, and nothing more reaches the client
+            conn = SSL.Connection(SSL.Context(SSL.TLS_SERVER_METHOD))
+            conn.set_accept_state()
+            tls_start.ssl_conn = conn
+            return
+        tls_start.ssl_conn = self._ssl_conn(tls_start, state)
+
+    def tls_established_client(self, tls_start: TlsData):
+        state = self._conns.get(tls_start.conn.id)
+        if state:
+            state.established = True
+
+    def tls_failed_client(self, tls_start: TlsData):
+        state = self._conns.get(tls_start.conn.id)
+        if state is None or state.recorded:
+            return
+        if state.raw_action is None and tls_start.ssl_conn is not None:
+            state.flushed_alert = _flush_pending(tls_start.conn, tls_start.ssl_conn)
+        self._record(state, tls_start.conn, tls_start.conn.error or "")
+
+    def requestheaders(self, flow: http.HTTPFlow):
+        state = self._conns.get(flow.client_conn.id)
+        if state:
+            state.flows += 1
+        if state and FAULT_KEY not in flow.metadata:
+            flow.metadata[FAULT_KEY] = state.marker
+            flow.metadata[TLS_STATE_KEY] = {"host": state.host, "tls_version": flow.client_conn.tls_version,
+                                            "alpn": (flow.client_conn.alpn or b"").decode() or None}
+
+    # -- the fault -----------------------------------------------------------
+    def _ssl_conn(self, tls_start: TlsData, state: ConnFault) -> SSL.Connection:
+        fault = state.fault
+        factory = self.factory()
+        kind = fault.get("cert") or "valid"
+        bundle = factory.leaf(state.host, kind)
+        client_ca = factory.client_ca() if fault.get("client_cert") == "require" else None
+        sslctx = bundle.openssl_context(client_ca_pem=client_ca)
+        if fault.get("min_version"):
+            sslctx.set_min_proto_version(_VERSIONS[fault.get("min_version")])
+        if fault.get("max_version"):
+            sslctx.set_max_proto_version(_VERSIONS[fault.get("max_version")])
+        if fault.get("alpn") == "http1_only":
+            sslctx.set_alpn_select_callback(_http1_only)
+        else:
+            sslctx.set_alpn_select_callback(alpn_select_callback)
+        conn = SSL.Connection(sslctx)
+        client, server = tls_start.conn, tls_start.context.server
+        layers = tls_start.context.layers
+        if len(layers) == 2 and isinstance(layers[0], modes.HttpProxy):
+            client_alpn = b"http/1.1"  # as mitmproxy's TlsConfig: no CONNECT over h2
+        else:
+            client_alpn = client.alpn
+        conn.set_app_data(AppData(client_alpn=client_alpn, server_alpn=server.alpn, http2=ctx.options.http2))
+        conn.set_accept_state()
+        return conn
+
+    async def _raw_fault(self, client: connection.Client, state: ConnFault, how: str):
+        fault = state.fault
+        state.raw_action = how
+        if how == "alert":
+            send_alert(client, fault.alert_code)
+            state.flushed_alert = fault.alert_code
+        elif how == "plaintext":
+            send_plaintext(client)
+        elif how == "reset":
+            wire.reset(client)
+        elif how == "close":
+            wire.close(client)
+        elif how == "stall":
+            gave_up = await stall(client, fault.get("stall_ms") / 1000, self._stopping)
+            state.raw_action = "stall" if gave_up else "stall_released"
+            if not gave_up:
+                wire.close(client)
+        self._record(state, client, "")
+
+    def _record(self, state: ConnFault, client: connection.Client, error: str) -> None:
+        if state.recorded:
+            return
+        state.recorded = True
+        leaf = None
+        if state.fault.get("cert") in ("expired", "not_yet_valid"):
+            try:
+                leaf = self.factory().leaf(state.host, state.fault.get("cert")).leaf_cert
+            except Exception:  # the record must be written anyway
+                leaf = None
+        verdict = classify_handshake(state.fault.p, raw_action=state.raw_action, error=error,
+                                     host=state.host, flushed_alert=state.flushed_alert, leaf=leaf)
+        port = client.sockname[1] if client.sockname else None
+        rec = {
+            "record": "tls_handshake",
+            "url": f"https://{state.host}:{port}/" if port else f"https://{state.host}/",
+            "host": state.host,
+            "sni": state.sni,
+            "client": f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
+            "rule": state.rule.label,
+            "fault": state.rule.spec.text,
+            "k6_error_code": verdict.k6_error_code,
+            "k6_error": verdict.k6_error,
+            "certainty": verdict.certainty,
+            "note": verdict.note or None,
+            "error": error or None,
+            "clients": verdict.facts.get("clients"),
+            "facts": {k: v for k, v in verdict.facts.items() if k != "clients"},
+        }
+        classifier = self._classifier()
+        if classifier is not None:
+            classifier.connection_record(rec)
+        log.info(f"tls fault {rec['fault']!r} on {state.host}: k6 {rec['k6_error_code']} {rec['k6_error']}")
+
+
+def _http1_only(conn: SSL.Connection, options: list[bytes]):
+    return b"http/1.1" if b"http/1.1" in options else SSL.NO_OVERLAPPING_PROTOCOLS
+
+
+# ==========================================================================
+# Raw-socket helpers (NEW; to be moved into faults/wire.py by its owner).
+# They write to the client socket *before* any TLS state exists (or bytes the
+# TLS engine itself produced), using wire.client_writer / wire.close.
+# ==========================================================================
+
+def alert_record(code: int, version: bytes = b"\x03\x03") -> bytes:
+    """A plaintext TLS record holding one fatal alert (level 2)."""
+    return b"\x15" + version + b"\x00\x02" + bytes([2, code])
+
+
+PLAINTEXT_RESPONSE = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 39\r\n"
+    b"connection: close\r\n\r\nThis server does not speak TLS (fault)\n"
+)
+
+
+def send_raw_then_fin(client: connection.Client, data: bytes) -> bool:
+    """Write ``data`` to the raw client socket, then FIN (after the bytes)."""
+    w = wire.client_writer(client)
+    if w is None or w.is_closing():
+        return False
+    w.write(data)
+    return wire.close(client)
+
+
+def send_alert(client: connection.Client, code: int) -> bool:
+    return send_raw_then_fin(client, alert_record(code))
+
+
+def send_plaintext(client: connection.Client) -> bool:
+    return send_raw_then_fin(client, PLAINTEXT_RESPONSE)
+
+
+async def stall(client: connection.Client, limit: float, stopping: asyncio.Event) -> bool:
+    """Answer nothing until the client closes (True) or ``limit``/shutdown (False)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and not stopping.is_set():
+        io = wire._transport_io(client)
+        reader = getattr(io, "reader", None)
+        if io is None or reader is None or reader.at_eof() or client.timestamp_end is not None:
+            return True
+        w = getattr(io, "writer", None)
+        if w is None or w.is_closing():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def _flush_pending(client: connection.Client, ssl_conn: SSL.Connection) -> int | None:
+    """Send the client what OpenSSL produced for a failed handshake (its alert),
+    which mitmproxy leaves in the memory BIO. Returns the alert code if the
+    bytes end in a plaintext alert record, else None (it may be encrypted)."""
+    out = b""
+    while True:
+        try:
+            chunk = ssl_conn.bio_read(65535)
+        except SSL.Error:
+            break
+        if not chunk:
+            break
+        out += chunk
+    if not out:
+        return None
+    w = wire.client_writer(client)
+    if w is None or w.is_closing():
+        return None
+    w.write(out)
+    return _last_alert(out)
+
+
+def _last_alert(data: bytes) -> int | None:
+    """The alert code of the last plaintext alert record in ``data``, or None.
+    TLS 1.3 alerts after the ServerHello are encrypted (type 23): then -1."""
+    pos, last = 0, None
+    while pos + 5 <= len(data):
+        typ, length = data[pos], int.from_bytes(data[pos + 3:pos + 5], "big")
+        body = data[pos + 5:pos + 5 + length]
+        if typ == 0x15 and len(body) == 2:
+            last = body[1]
+        elif typ == 0x17:
+            last = -1  # encrypted: the caller knows which alert OpenSSL sends
+        pos += 5 + length
+    return last

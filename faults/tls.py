@@ -47,6 +47,7 @@ from faults.classify_tls import classify_handshake
 log = logging.getLogger(__name__)
 
 TLS_STATE_KEY = "tls_fault"
+LINGER_S = 1.0  # after an alert + FIN: how long to let the client read it and close
 _VERSIONS = {
     "1.0": SSL.TLS1_VERSION,
     "1.1": SSL.TLS1_1_VERSION,
@@ -170,13 +171,21 @@ class TlsFaults:
         if state:
             state.established = True
 
-    def tls_failed_client(self, tls_start: TlsData):
+    async def tls_failed_client(self, tls_start: TlsData):
         state = self._conns.get(tls_start.conn.id)
         if state is None or state.recorded:
             return
+        flushed = False
         if state.raw_action is None and tls_start.ssl_conn is not None:
-            state.flushed_alert = _flush_pending(tls_start.conn, tls_start.ssl_conn)
+            flushed, state.flushed_alert = _flush_pending(tls_start.conn, tls_start.ssl_conn)
         self._record(state, tls_start.conn, tls_start.conn.error or "")
+        if flushed:
+            # FIN after the alert, then let the client read it: if we closed now,
+            # bytes it is still sending (TLS 1.3: its request follows its
+            # Finished) would make our kernel answer with an RST, which throws
+            # away the unread alert on the client's side ("broken pipe").
+            wire.close(tls_start.conn)
+            await wait_client_closed(tls_start.conn, LINGER_S, self._stopping)
 
     def requestheaders(self, flow: http.HTTPFlow):
         state = self._conns.get(flow.client_conn.id)
@@ -217,6 +226,13 @@ class TlsFaults:
     async def _raw_fault(self, client: connection.Client, state: ConnFault, how: str):
         fault = state.fault
         state.raw_action = how
+        if how == "stall":
+            gave_up = await stall(client, fault.get("stall_ms") / 1000, self._stopping)
+            if not gave_up:
+                state.raw_action = "stall_released"
+                wire.close(client)
+            self._record(state, client, "")
+            return
         if how == "alert":
             send_alert(client, fault.alert_code)
             state.flushed_alert = fault.alert_code
@@ -226,12 +242,10 @@ class TlsFaults:
             wire.reset(client)
         elif how == "close":
             wire.close(client)
-        elif how == "stall":
-            gave_up = await stall(client, fault.get("stall_ms") / 1000, self._stopping)
-            state.raw_action = "stall" if gave_up else "stall_released"
-            if not gave_up:
-                wire.close(client)
         self._record(state, client, "")
+        if how != "reset":
+            # let the client read what we sent before mitmproxy closes the socket
+            await wait_client_closed(client, LINGER_S, self._stopping)
 
     def _record(self, state: ConnFault, client: connection.Client, error: str) -> None:
         if state.recorded:
@@ -321,10 +335,24 @@ async def stall(client: connection.Client, limit: float, stopping: asyncio.Event
     return False
 
 
-def _flush_pending(client: connection.Client, ssl_conn: SSL.Connection) -> int | None:
+async def wait_client_closed(client: connection.Client, limit: float, stopping: asyncio.Event) -> bool:
+    """Keep the connection open (mitmproxy keeps reading it) until the client
+    closes its side, ``limit`` seconds pass or the proxy stops."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and not stopping.is_set():
+        io = wire._transport_io(client)
+        reader = getattr(io, "reader", None)
+        if reader is None or reader.at_eof() or client.timestamp_end is not None:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def _flush_pending(client: connection.Client, ssl_conn: SSL.Connection) -> tuple[bool, int | None]:
     """Send the client what OpenSSL produced for a failed handshake (its alert),
     which mitmproxy leaves in the memory BIO. Returns the alert code if the
-    bytes end in a plaintext alert record, else None (it may be encrypted)."""
+    bytes end in a plaintext alert record, -1 for an encrypted one (TLS 1.3),
+    as (flushed anything, alert)."""
     out = b""
     while True:
         try:
@@ -335,12 +363,12 @@ def _flush_pending(client: connection.Client, ssl_conn: SSL.Connection) -> int |
             break
         out += chunk
     if not out:
-        return None
+        return False, None
     w = wire.client_writer(client)
     if w is None or w.is_closing():
-        return None
+        return False, None
     w.write(out)
-    return _last_alert(out)
+    return True, _last_alert(out)
 
 
 def _last_alert(data: bytes) -> int | None:

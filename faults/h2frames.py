@@ -1,0 +1,355 @@
+"""The one module that reaches into mitmproxy's private HTTP/2 layer.
+
+mitmproxy has no public way to send a GOAWAY or a RST_STREAM with a chosen
+code, or to break the HTTP/2 protocol on purpose. This module does it the
+sans-io way, inside mitmproxy's own layer stack, so every frame still goes
+through the TLS layer as a ``SendData`` command (never raw bytes past
+mitmproxy's back):
+
+- ``H2Frames.next_layer`` lets the built-in ``nextlayer`` addon decide, then
+  swaps the ``HttpLayer`` it chose for ``FaultHttpLayer`` (a subclass);
+- ``FaultHttpLayer``, on ``Start`` for a client that negotiated ``h2``, puts a
+  ``FaultH2Server`` (subclass of the private ``Http2Server``) into
+  ``connections[client]`` before the stock code runs its ``setdefault``;
+- a fault kind stores an *action* in ``flow.metadata[ACTION]`` and, when the
+  stream must end, calls ``flow.kill()``. ``FaultH2Server`` intercepts that
+  stream's ``ResponseProtocolError(KILL)`` and emits the action's frames
+  (through ``h2`` where its state machine allows, through ``hyperframe``
+  where it does not: GOAWAY with any last_stream_id, frames that break the
+  protocol). Actions that must not end the stream fire at the stream's
+  response headers or end of message instead.
+
+``tests/unit/test_h2frames.py`` fails loudly when a mitmproxy upgrade breaks
+any of this (see shared/mitmproxy-internals.md, "HTTP/2 frames").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import h2.errors
+import hyperframe.frame as hf
+from mitmproxy import ctx
+from mitmproxy.proxy import events
+from mitmproxy.proxy.commands import SendData
+from mitmproxy.proxy.layers.http import (
+    ErrorCode,
+    HttpLayer,
+    RequestProtocolError,
+    ResponseEndOfMessage,
+    ResponseHeaders,
+    ResponseProtocolError,
+)
+from mitmproxy.proxy.layers.http._base import HttpEvent, ReceiveHttp
+from mitmproxy.proxy.layers.http._http2 import Http2Server
+
+from faults import wire
+
+log = logging.getLogger(__name__)
+
+TESTED_MITMPROXY = "12.3"
+ACTION = "h2_action"  # flow.metadata key: what the HTTP/2 layer must do for this flow
+
+# RFC 9113 section 7
+ERROR_CODES = {e.name: int(e.value) for e in h2.errors.ErrorCodes}
+ERROR_NAMES = {v: k for k, v in ERROR_CODES.items()}
+
+MAX_FRAME_LEN = 2**24 - 1
+CLOSE_GRACE = 0.05  # s: then make sure the client socket really closed
+MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows larger than this
+
+
+def parse_code(value) -> int:
+    """An RFC 9113 error code name (case-insensitive) or any integer (0x.. allowed)."""
+    s = str(value).strip()
+    if s.upper() in ERROR_CODES:
+        return ERROR_CODES[s.upper()]
+    try:
+        n = int(s, 0)
+    except ValueError:
+        raise ValueError(f"code={value!r}: expected an HTTP/2 error name "
+                         f"({', '.join(ERROR_CODES)}) or a number") from None
+    if not 0 <= n <= 2**32 - 1:
+        raise ValueError(f"code={value!r}: must be 0..2**32-1")
+    return n
+
+
+def code_name(code: int) -> str:
+    return ERROR_NAMES.get(code, f"unknown error code 0x{code:x}")
+
+
+# -- the addon -------------------------------------------------------------------
+class H2Frames:
+    """Addon: install the frame-capable HTTP layer on every connection."""
+
+    def next_layer(self, nextlayer):
+        if nextlayer.layer is None:
+            builtin = ctx.master.addons.get("nextlayer")
+            if builtin is not None:
+                builtin.next_layer(nextlayer)
+        install(nextlayer.layer)
+
+
+def _below(layer):
+    """The next layer down: ``child_layer`` of a layer, ``layer`` of a NextLayer."""
+    return getattr(layer, "child_layer", None) or getattr(layer, "layer", None)
+
+
+def install(layer) -> bool:
+    """Swap a stock ``HttpLayer`` found in ``layer``'s child chain for ours."""
+    seen = 0
+    while layer is not None and seen < 16:
+        seen += 1
+        if type(layer) is HttpLayer:
+            layer.__class__ = FaultHttpLayer
+            return True
+        if isinstance(layer, FaultHttpLayer):
+            return True
+        layer = _below(layer)
+    return False
+
+
+class FaultHttpLayer(HttpLayer):
+    def _handle_event(self, event):
+        if isinstance(event, events.Start) and self.context.client.alpn == b"h2":
+            server = FaultH2Server(self.context.fork())
+            server.http_layer = self
+            self.connections.setdefault(self.context.client, server)
+        yield from super()._handle_event(event)
+
+
+class FaultH2Server(Http2Server):
+    http_layer: HttpLayer | None = None
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.actions: dict[int, dict] = {}  # stream id -> action, cached at ResponseHeaders
+        self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
+        self.goaway_last: int | None = None  # set once we sent a draining GOAWAY
+
+    # -- lookups -------------------------------------------------------------
+    def flow_of(self, stream_id: int):
+        stream = (self.http_layer.streams if self.http_layer else {}).get(stream_id)
+        return getattr(stream, "flow", None)
+
+    def action_of(self, stream_id: int) -> dict | None:
+        act = self.actions.get(stream_id)
+        if act is None:
+            flow = self.flow_of(stream_id)
+            act = flow.metadata.get(ACTION) if flow is not None else None
+            if act is not None:
+                self.actions[stream_id] = act
+        return act
+
+    # -- events ----------------------------------------------------------------
+    def _handle_event(self, event):
+        if isinstance(event, HttpEvent):
+            sid = event.stream_id
+            if sid in self.dead:
+                return
+            act = self.action_of(sid)
+            if act is not None and not act.get("fired"):
+                if isinstance(event, ResponseProtocolError) and event.code == ErrorCode.KILL:
+                    yield from self.fire(sid, act, ending=True)
+                    return
+                if isinstance(event, ResponseHeaders) and act["when"] == "before_response":
+                    yield from self.fire(sid, act, ending=False)
+                    if not self.closed:
+                        yield from super()._handle_event(event)
+                    yield from self.maybe_drained()
+                    return
+                if (isinstance(event, ResponseHeaders) and act["when"] == "after_headers") or (
+                    isinstance(event, ResponseEndOfMessage) and act["when"] == "after_response"
+                ):
+                    yield from super()._handle_event(event)
+                    yield from self.fire(sid, act, ending=False)
+                    yield from self.maybe_drained()
+                    return
+        yield from super()._handle_event(event)
+        yield from self.maybe_drained()
+
+    def handle_h2_event(self, event):
+        import h2.events
+
+        if (
+            self.goaway_last is not None
+            and isinstance(event, h2.events.RequestReceived)
+            and event.stream_id > self.goaway_last
+        ):
+            self.dead.add(event.stream_id)  # after our GOAWAY: ignored, as RFC 9113 6.8 says
+            return False
+        return (yield from super().handle_h2_event(event))
+
+    @property
+    def closed(self) -> bool:
+        return self._handle_event == self.done  # set by close_connection()
+
+    # -- frames ----------------------------------------------------------------
+    def flush(self):
+        data = self.h2_conn.data_to_send()
+        if data:
+            yield SendData(self.conn, data)
+
+    def fire(self, sid: int, act: dict, ending: bool):
+        act["fired"] = True
+        frame = act["frame"]
+        if ending:
+            # Drop the stream first: the kill arrives re-entrantly, and closing the
+            # connection with the stream still listed re-enters it.
+            self.streams.pop(sid, None)
+        if frame == "rst_stream":
+            if not self.is_closed(sid):
+                self.h2_conn.reset_stream(sid, act["code"])
+            else:
+                self.dead.add(sid)
+            yield from self.flush()
+            return
+        if ending:
+            self.dead.add(sid)
+        if frame == "goaway":
+            yield from self.flush()
+            last = act["last"]
+            yield SendData(self.conn, hf.GoAwayFrame(0, last_stream_id=last, error_code=act["code"]).serialize())
+            if act["then"] == "close":
+                yield from self.close_for_real(f"fault: GOAWAY {code_name(act['code'])} then close")
+                return
+            self.goaway_last = last if self.goaway_last is None else min(last, self.goaway_last)
+            yield from self.refuse_above(last)
+            return
+        if frame == "violation":
+            yield from self.violate(sid, act)
+            yield from self.close_for_real(f"fault: HTTP/2 violation {act['kind']}")
+            return
+        raise AssertionError(f"unknown h2 action {frame!r}")
+
+    def close_for_real(self, msg: str):
+        """``close_connection`` plus a safety net. mitmproxy 12.3 closes a client
+        socket by cancelling its reader task; when that task is waiting for the
+        server-event lock (the close came from a hook's continuation while the
+        client's own bytes were being handled), the CancelledError escapes before
+        ``writer.close()`` and the socket stays open: the client waits for its
+        timeout. So we close the writer ourselves shortly after, if still open."""
+        writer = wire.client_writer(self.context.client)
+        yield from self.close_connection(msg)
+        if writer is not None:
+            try:
+                asyncio.get_running_loop().call_later(CLOSE_GRACE, _close_writer, writer)
+            except RuntimeError:  # no loop (unit tests)
+                pass
+
+    def refuse_above(self, last: int):
+        """Streams above a draining GOAWAY's last_stream_id were not processed:
+        end their flows (the client retries them elsewhere) and never answer them."""
+        for sid in [s for s in self.streams if s > last and not self.is_closed(s)]:
+            flow = self.flow_of(sid)
+            if flow is not None and ACTION not in flow.metadata:  # a selected flow keeps its own record
+                flow.metadata.setdefault("fault_wire", {}).update(
+                    h2_frame="goaway", goaway_refused=True, last_stream=last, stream_id=sid,
+                    code=self.actions_code(), phase="refused",
+                )
+            self.streams.pop(sid, None)
+            self.dead.add(sid)
+            yield ReceiveHttp(RequestProtocolError(sid, "refused by a GOAWAY (stream above last_stream_id)",
+                                                   code=ErrorCode.CANCEL))
+
+    def actions_code(self) -> int:
+        for act in self.actions.values():
+            if act.get("frame") == "goaway" and act.get("fired"):
+                return act["code"]
+        return 0
+
+    def maybe_drained(self):
+        if self.goaway_last is None or self.closed:
+            return
+        for sid in list(self.h2_conn.streams):
+            if sid % 2 == 1 and sid <= self.goaway_last and sid not in self.dead and not self.is_closed(sid):
+                return
+        yield from self.flush()
+        yield from self.close_for_real("fault: GOAWAY drained")
+
+    def violate(self, sid: int, act: dict):
+        kind = act["kind"]
+        max_frame = min(self.h2_conn.max_outbound_frame_size, MAX_FRAME_LEN)
+        if kind == "data_on_idle_stream":
+            idle = max(sid, self.h2_conn.highest_inbound_stream_id) + 100
+            act["idle_stream"] = idle
+            yield from self.flush()
+            yield SendData(self.conn, hf.DataFrame(idle, data=b"x" * 16).serialize())
+            return
+        if kind == "bad_hpack":
+            yield from self.flush()
+            # An indexed header field with index 0 is a decoding error (RFC 7541 6.1).
+            f = hf.HeadersFrame(sid, data=b"\x80", flags=["END_HEADERS"])
+            yield SendData(self.conn, f.serialize())
+            return
+        # oversized_frame and window_overflow need an open response first.
+        if not self.is_closed(sid) and not self.h2_conn.streams[sid].state_machine.headers_sent:
+            self.h2_conn.send_headers(sid, [(b":status", b"200"), (b"content-type", b"application/octet-stream")])
+        yield from self.flush()
+        if kind == "oversized_frame":
+            size = min(self.h2_conn.max_outbound_frame_size + 1, MAX_FRAME_LEN)
+            act["frame_size"] = size
+            act["client_max_frame_size"] = self.h2_conn.max_outbound_frame_size
+            yield SendData(self.conn, hf.DataFrame(sid, data=b"x" * size).serialize())
+        elif kind == "window_overflow":
+            window = self.h2_conn.local_flow_control_window(sid) if not self.is_closed(sid) else 65535
+            act["client_window"] = window
+            total = min(window + 1, MAX_OVERFLOW_BYTES)
+            chunk = b"x" * max_frame
+            out = bytearray()
+            left = total
+            while left > 0:
+                n = min(left, max_frame)
+                out += hf.DataFrame(sid, data=chunk[:n]).serialize()
+                left -= n
+            yield SendData(self.conn, bytes(out))
+        else:
+            raise AssertionError(f"unknown violation {kind!r}")
+
+
+def _close_writer(writer) -> None:
+    if not writer.is_closing():
+        log.debug("closing a client socket mitmproxy left open")
+        writer.close()
+
+
+# -- helpers for fault kinds ---------------------------------------------------------
+def _http_layer(flow):
+    try:
+        server = ctx.master.addons.get("proxyserver")
+    except Exception:
+        return None
+    handler = server.connections.get(flow.client_conn.id) if server else None
+    layer = getattr(handler, "layer", None)
+    seen = 0
+    while layer is not None and seen < 32:
+        seen += 1
+        if isinstance(layer, HttpLayer):
+            return layer
+        layer = _below(layer)
+    return None
+
+
+def server_of(flow) -> FaultH2Server | None:
+    layer = _http_layer(flow)
+    conn = layer.connections.get(flow.client_conn) if layer is not None else None
+    return conn if isinstance(conn, FaultH2Server) else None
+
+
+def active(flow) -> bool:
+    """This flow is HTTP/2 and its connection runs our frame-capable layer."""
+    return flow.request.http_version.startswith("HTTP/2") and server_of(flow) is not None
+
+
+def stream_id(flow) -> int | None:
+    layer = _http_layer(flow)
+    for sid, stream in (layer.streams.items() if layer is not None else ()):
+        if getattr(stream, "flow", None) is flow:
+            return sid
+    return None
+
+
+def set_action(flow, **action) -> dict:
+    flow.metadata[ACTION] = action
+    return action

@@ -1,0 +1,75 @@
+"""``goaway code=C last_stream=this|below|N when=before_response|after_headers|after_response
+then=close|drain``: a GOAWAY frame on the selected request's connection.
+
+- ``last_stream=this``: the selected stream may have been processed;
+  ``below``: it was not (stream id - 2), so a client may retry it; ``N``: that number.
+- ``then=close``: the connection closes right after the GOAWAY (streams still
+  open end with it); ``then=drain``: streams at or below last_stream finish,
+  then the connection closes; streams above it are never answered.
+- The selected stream ends at the GOAWAY (no RST) when it cannot finish: with
+  ``then=close``, or when it is above last_stream; otherwise it completes.
+HTTP/1.1 flows: TCP reset (see ``rst_stream.py``).
+"""
+
+from faults import h2frames
+from faults.kinds import Param, register
+from faults.kinds.rst_stream import H2Fault, check_code, code_param
+from faults.spec import SpecError
+
+WHEN = ("before_response", "after_headers", "after_response")
+
+
+@register
+class GoAway(H2Fault):
+    kind = "goaway"
+    frame = "goaway"
+    summary = "HTTP/2 GOAWAY with a chosen code and last_stream_id, then close or drain"
+    params = {
+        "code": code_param("NO_ERROR"),
+        "last_stream": Param(str, default="this", help="this | below | N"),
+        "when": Param(str, default="before_response", choices=WHEN),
+        "then": Param(str, default="close", choices=("close", "drain")),
+    }
+
+    @classmethod
+    def check(cls, params):
+        check_code(params)
+        ls = str(params.get("last_stream", "this")).lower()
+        if ls not in ("this", "below") and not (ls.isdigit() and int(ls) < 2**31):
+            raise SpecError(f"last_stream={ls!r}: expected this, below or a stream number")
+        if "last_stream" in params:
+            params["last_stream"] = ls
+
+    def last_for(self, sid: int) -> int:
+        ls = self.get("last_stream")
+        if ls == "this":
+            return sid
+        if ls == "below":
+            return max(0, sid - 2)
+        return int(ls)
+
+    async def request(self, flow, act):
+        if not h2frames.active(flow):
+            return self.fallback(flow, act)
+        sid = h2frames.stream_id(flow) or 1
+        code, when, then = self.code(), self.get("when"), self.get("then")
+        last = self.last_for(sid)
+        ending = when != "after_response" and (then == "close" or sid > last)
+        h2frames.set_action(flow, frame="goaway", code=code, last=last, when=when, then=then, ending=ending)
+        act.record(h2_frame="goaway", code=code, code_name=h2frames.code_name(code), last_stream=last,
+                   stream_id=sid, phase=when, then=then, stream_ended=ending)
+        if ending and when == "before_response":
+            flow.kill()
+
+    @staticmethod
+    def _ends_after_headers(flow) -> bool:
+        a = flow.metadata.get(h2frames.ACTION) or {}
+        return bool(a.get("ending")) and a.get("when") == "after_headers"
+
+    def responseheaders(self, flow, act):
+        if self._ends_after_headers(flow):
+            self.swallow_body(flow, 0)
+
+    async def response(self, flow, act):
+        if self._ends_after_headers(flow) and flow.killable:
+            flow.kill()

@@ -1,0 +1,34 @@
+"""``h2_violation kind=data_on_idle_stream|oversized_frame|window_overflow|bad_hpack``:
+the proxy breaks HTTP/2 on purpose, before the response, so that the client
+itself detects a connection error, then closes the connection:
+
+- data_on_idle_stream: a DATA frame on a stream the client never opened;
+- oversized_frame: HEADERS, then a DATA frame one byte larger than the
+  client's SETTINGS_MAX_FRAME_SIZE;
+- window_overflow: HEADERS, then one byte more DATA than the client's
+  flow-control window for the stream allows;
+- bad_hpack: a HEADERS frame whose header block cannot be decoded.
+HTTP/1.1 flows: TCP reset (see ``rst_stream.py``).
+"""
+
+from faults import h2frames
+from faults.kinds import Param, register
+from faults.kinds.rst_stream import H2Fault
+
+VIOLATIONS = ("data_on_idle_stream", "oversized_frame", "window_overflow", "bad_hpack")
+
+
+@register
+class H2Violation(H2Fault):
+    kind = "h2_violation"
+    frame = "violation"
+    summary = "break HTTP/2 on purpose so the client detects a connection error"
+    params = {"kind": Param(str, default="data_on_idle_stream", choices=VIOLATIONS)}
+
+    async def request(self, flow, act):
+        if not h2frames.active(flow):
+            return self.fallback(flow, act)
+        kind = self.get("kind")
+        h2frames.set_action(flow, frame="violation", kind=kind, when="before_response")
+        act.record(h2_frame="violation", violation=kind, phase="before_response", stream_id=h2frames.stream_id(flow))
+        flow.kill()

@@ -96,3 +96,42 @@ def test_off_by_default_not_reachable(upstream):
             r = c.post(f"{CONTROL}/rules", content="status code=503", headers={"x-fault-token": TOKEN})
             assert r.status_code == 502
             assert c.get(f"{upstream.url}/x").status_code == 200  # no fault was set
+
+
+def test_k6_example_script_sets_faults_and_report_explains(upstream, tmp_path):
+    """examples/k6_script.js sets its faults through the endpoint (reverse mode, Host header),
+    and `python -m faults report` explains both k6's JSON output and the proxy report."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from faults import k6run
+
+    root = Path(__file__).resolve().parents[2]
+    rep, k6json = tmp_path / "report.jsonl", tmp_path / "k6.json"
+    with ProxyProcess(mode=f"reverse:{upstream.url}", options={
+        "fault_control": True, "fault_control_token": TOKEN, "keep_host_header": True,
+        "fault_seed": 42, "fault_report": str(rep),
+    }) as rp:
+        env = dict(os.environ, K6_NO_USAGE_REPORT="true")
+        proc = subprocess.run(
+            [k6run.k6_path(), "run", "--quiet", "--no-summary", "-e", f"TARGET={rp.url}", "-e", f"FAULT_TOKEN={TOKEN}",
+             "-e", "ITERATIONS=20", "--out", f"json={k6json}", str(root / "examples" / "k6_script.js")],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        with httpx.Client(base_url=rp.url, headers={"host": "faults.control"}, timeout=5) as c:
+            assert [r for r in c.get("/rules").json()["rules"] if r["source"] == "runtime"] == []  # teardown
+        time.sleep(0.3)
+    recs = [r for r in report.read(rep) if "/api/" in r["url"]]
+    codes = {r["k6_error_code"] for r in recs}
+    assert 1503 in codes and 0 in codes, codes
+    assert all(r["fault"] == "delay ms=300" for r in recs if "/api/slow" in r["url"])
+
+    for path in (k6json, rep):
+        out = subprocess.run([sys.executable, "-m", "faults", "report", str(path), "--format", "json"],
+                             cwd=root, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "1503" in out.stdout, out.stdout[:2000]
+        json.loads(out.stdout)

@@ -150,13 +150,6 @@ class Rule:
             ok = self._hosts[key] = _gate_passes(self.gate, key)
         return ok
 
-    def _matches(self, flow) -> bool:
-        if self.gate is None:
-            return bool(self._filter(flow))
-        if not self.may_match_host(host_key(flow)):
-            return False
-        return True if self._exact else bool(self._filter(flow))
-
     @property
     def label(self) -> str:
         return self.name or f"{self.where or 'rule'}"
@@ -171,7 +164,22 @@ class Rule:
 
     def select(self, flow) -> bool:
         """Count a match and decide whether this rule applies to ``flow``."""
-        if not self._matches(flow):
+        if self.gate is not None:
+            # fast path (the injector calls this once per rule per request): the
+            # flow's host key is memoised, then one dict lookup rejects the host
+            m = _key_memo
+            if m[0] is flow:
+                data = flow.request.data
+                key = m[4] if (m[1] is data.host and m[2] is data.authority and m[3] is data.headers.fields) \
+                    else host_key(flow)
+            else:
+                key = host_key(flow)
+            ok = self._hosts.get(key)
+            if ok is None:
+                ok = self.may_match_host(key)
+            if not ok or (not self._exact and not self._filter(flow)):
+                return False
+        elif not self._filter(flow):
             return False
         self.matched += 1
         if self.first is not None and self.matched > self.first:

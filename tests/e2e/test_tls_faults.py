@@ -67,6 +67,8 @@ def tls_proxy(upstream, tmp_path_factory):
     faults = [f"/~d ^{re.escape(host(c, cl))}$/{spec} first=1" for c, (spec, _) in CASES.items() for cl in CLIENTS]
     faults += [f"/~d ^{re.escape(host(c, cl))}$/{spec} first=1"
                for c, (spec, _) in VERSION_CASES.items() for cl in CLIENTS]
+    # without SNI, ~d matches the connection's target host (here the reverse target, 127.0.0.1)
+    faults += ["/~d ^127\\.0\\.0\\.1$/tls handshake=alert alert=internal_error first=1"]
     px = ProxyProcess(mode=f"reverse:{upstream.url}", options={"faults": faults, "fault_report": str(rep)})
     px.report_path = rep
     with px:
@@ -260,3 +262,27 @@ def test_every_failed_handshake_is_one_record(outcomes):
     assert len(hosts) == len(set(hosts)), sorted(hosts)
     for r in hs:
         assert r["fault"] and r["k6_error_code"] is not None and r["host"].endswith(".test")
+
+
+def test_without_sni_the_target_host_matches(outcomes, tls_proxy):
+    """No SNI: ``~d`` sees the target host. First connection: the alert; second: the control."""
+    px = tls_proxy
+    ctx = ssl.create_default_context(cafile=str(px.ca_file))
+    ctx.check_hostname = False  # no server_hostname: no SNI and no host name check
+
+    def handshake():
+        import socket
+
+        with socket.create_connection(("127.0.0.1", px.port), timeout=TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, server_hostname=None) as tls:
+                tls.sendall(b"GET /t?case=nosni HTTP/1.1\r\nHost: nosni\r\nConnection: close\r\n\r\n")
+                return tls.recv(12)
+
+    with pytest.raises(ssl.SSLError, match="tlsv1 alert internal error"):
+        handshake()
+    assert handshake() == b"HTTP/1.1 200"
+    time.sleep(0.3)
+    recs = [r for r in report.read(px.report_path) if r.get("record") == "tls_handshake" and r["sni"] is None]
+    assert len(recs) == 1 and recs[0]["host"] == "127.0.0.1"
+    assert recs[0]["k6_error"] == "remote error: tls: internal error"
+    assert recs[0]["clients"]["python"]["reason"] == "tlsv1 alert internal error"

@@ -79,7 +79,45 @@ def classify_h2(flow, wire: dict) -> Verdict:
         v = _violation(wire)
     else:
         v = Verdict(0, "", certainty="uncertain", note=f"unknown h2_frame {frame!r}")
-    return _with_facts(v, wire)
+    v = _with_facts(v, wire)
+    if is_grpc(flow) and frame in ("rst_stream", "goaway", "violation"):
+        from faults.kinds.grpc_status import GRPC_CODES
+
+        name = grpc_for_h2(v, wire)
+        g = {"name": name, "value": GRPC_CODES[name], "client": "grpcio"}
+        if frame == "goaway" and wire.get("phase") == "before_response" and (
+            wire.get("stream_id") or 1) > wire.get("last_stream", 0):
+            # grpcio retries a call a GOAWAY says was not processed once, transparently
+            g["transparent_retry"] = True
+        wire["grpc_status"] = v.facts["grpc_status"] = g
+    return v
+
+
+# What grpcio (C-core) reports for a RST_STREAM code (measured; the gRPC spec's
+# mapping): every other code, unknown ones included, is INTERNAL.
+GRPC_FOR_RST = {0x7: "UNAVAILABLE", 0x8: "CANCELLED", 0xB: "RESOURCE_EXHAUSTED", 0xC: "PERMISSION_DENIED"}
+GRPC_FOR_VIOLATION = {  # grpcio, measured
+    "data_on_idle_stream": "UNAVAILABLE",  # grpcio ignores the frame; our close ends the call
+    "oversized_frame": "UNKNOWN",  # "Failed parsing HTTP/2 (Frame size ... is larger than max frame size)"
+    "window_overflow": "UNAVAILABLE",  # the close ends the call
+    "bad_hpack": "INTERNAL",  # "Failed parsing HTTP/2 (Illegal hpack op code)"
+}
+
+
+def is_grpc(flow) -> bool:
+    return flow.request.headers.get("content-type", "").startswith("application/grpc")
+
+
+def grpc_for_h2(v: Verdict, wire: dict) -> str:
+    """The gRPC status grpcio reports for an HTTP/2 frame fault on a gRPC call."""
+    frame = wire["h2_frame"]
+    if frame == "rst_stream":
+        return GRPC_FOR_RST.get(wire["code"], "INTERNAL")
+    if frame == "violation":
+        return GRPC_FOR_VIOLATION[wire["violation"]]
+    if v.k6_error_code == 0 and not wire.get("goaway_refused"):
+        return "OK"  # the call finished before the GOAWAY took effect
+    return "UNAVAILABLE"  # grpcio does not retry a call a GOAWAY cut or refused
 
 
 def _with_facts(v: Verdict, wire: dict) -> Verdict:

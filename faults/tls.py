@@ -286,11 +286,10 @@ def _http1_only(conn: SSL.Connection, options: list[bytes]):
     return b"http/1.1" if b"http/1.1" in options else SSL.NO_OVERLAPPING_PROTOCOLS
 
 
-# ==========================================================================
-# Raw-socket helpers (NEW; to be moved into faults/wire.py by its owner).
-# They write to the client socket *before* any TLS state exists (or bytes the
-# TLS engine itself produced), using wire.client_writer / wire.close.
-# ==========================================================================
+# --------------------------------------------------------------------------
+# Bytes for the client before any TLS state exists, or the TLS engine's own
+# unsent output; the socket itself is only touched through faults.wire.
+# --------------------------------------------------------------------------
 
 def alert_record(code: int, version: bytes = b"\x03\x03") -> bytes:
     """A plaintext TLS record holding one fatal alert (level 2)."""
@@ -305,11 +304,7 @@ PLAINTEXT_RESPONSE = (
 
 def send_raw_then_fin(client: connection.Client, data: bytes) -> bool:
     """Write ``data`` to the raw client socket, then FIN (after the bytes)."""
-    w = wire.client_writer(client)
-    if w is None or w.is_closing():
-        return False
-    w.write(data)
-    return wire.close(client)
+    return wire.write_raw(client, data) and wire.close(client)
 
 
 def send_alert(client: connection.Client, code: int) -> bool:
@@ -324,12 +319,7 @@ async def stall(client: connection.Client, limit: float, stopping: asyncio.Event
     """Answer nothing until the client closes (True) or ``limit``/shutdown (False)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and not stopping.is_set():
-        io = wire._transport_io(client)
-        reader = getattr(io, "reader", None)
-        if io is None or reader is None or reader.at_eof() or client.timestamp_end is not None:
-            return True
-        w = getattr(io, "writer", None)
-        if w is None or w.is_closing():
+        if wire.client_eof(client) or wire.client_writer(client) is None:
             return True
         await asyncio.sleep(0.05)
     return False
@@ -340,9 +330,7 @@ async def wait_client_closed(client: connection.Client, limit: float, stopping: 
     closes its side, ``limit`` seconds pass or the proxy stops."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and not stopping.is_set():
-        io = wire._transport_io(client)
-        reader = getattr(io, "reader", None)
-        if reader is None or reader.at_eof() or client.timestamp_end is not None:
+        if wire.client_eof(client):
             return True
         await asyncio.sleep(0.02)
     return False
@@ -362,12 +350,8 @@ def _flush_pending(client: connection.Client, ssl_conn: SSL.Connection) -> tuple
         if not chunk:
             break
         out += chunk
-    if not out:
+    if not out or not wire.write_raw(client, out):
         return False, None
-    w = wire.client_writer(client)
-    if w is None or w.is_closing():
-        return False, None
-    w.write(out)
     return True, _last_alert(out)
 
 

@@ -64,6 +64,27 @@ def client_gone(client_conn) -> bool:
     return w is None or w.is_closing()
 
 
+def client_eof(client_conn) -> bool:
+    """The client has closed its side (or the connection is gone)."""
+    io = _transport_io(client_conn)
+    reader = getattr(io, "reader", None)
+    if reader is None or client_conn.timestamp_end is not None:
+        return True
+    return reader.at_eof()
+
+
+def write_raw(client_conn, data: bytes) -> bool:
+    """Write bytes straight to the client socket. Only for bytes that no layer
+    above would produce: before any TLS state exists (an alert record, plain
+    HTTP in answer to a ClientHello) or the TLS engine's own unsent output.
+    Never on an established TLS connection."""
+    w = client_writer(client_conn)
+    if w is None or w.is_closing():
+        return False
+    w.write(data)
+    return True
+
+
 def reset(client_conn) -> bool:
     """Abort the client's TCP connection with an RST (SO_LINGER 0 + abort)."""
     w = client_writer(client_conn)

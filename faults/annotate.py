@@ -78,7 +78,7 @@ class Classifier:
         """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
         self.codes[rec.get("k6_error_code")] += 1
         if self.report:
-            self.report.write({"ts": round(time.time(), 3), **rec})
+            self.report.write({"ts": round(time.time(), 3), "record": "connection", **rec})
 
     def finish(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.id in self._finished:
@@ -126,6 +126,7 @@ def record(flow: http.HTTPFlow, verdict) -> dict:
     fault = flow.metadata.get(FAULT_KEY) or {}
     return {
         "ts": round(time.time(), 3),
+        "record": "flow",
         "flow_id": flow.id,
         "url": flow.request.pretty_url,
         "method": flow.request.method,

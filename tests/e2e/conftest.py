@@ -22,6 +22,6 @@ def records_by_case(px, settle: float = 0.5):
     time.sleep(settle)
     out: dict[str, list] = {}
     for r in report.read(px.report_path):
-        if "case=" in r["url"]:
+        if "case=" in (r.get("url") or ""):
             out.setdefault(r["url"].split("case=")[1].split("&")[0], []).append(r)
     return out

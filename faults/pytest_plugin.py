@@ -335,7 +335,6 @@ def _short(s: Any, n: int) -> str:
 
 def _diff_text(crit: str, want: str, hits: list, recs: list, matches, test: str) -> str:
     lines = [f"fault_proxy.expect({crit}): expected {want} matching flow(s), got {len(hits)}"]
-    exp_codes = Counter(r.get("k6_error_code") for r in hits)
     got_codes = Counter(r.get("k6_error_code") for r in recs)
     lines.append(f"  k6 codes of all {len(recs)} flow(s) in {test or 'this test'}: "
                  + (", ".join(f"{c}: {n}" for c, n in sorted(got_codes.items(), key=lambda kv: str(kv[0]))) or "none"))
@@ -348,7 +347,6 @@ def _diff_text(crit: str, want: str, hits: list, recs: list, matches, test: str)
                          f"{_short(r.get('fault'), 32):32}  {_short(r.get('k6_error_code'), 7):7}  "
                          f"{_short(r.get('k6_error'), 50)}")
         lines.append("  (+ = matches)")
-    del exp_codes
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ import io
 import json
 
 import pytest
-from mitmproxy import exceptions, http
+from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 
 from faults.annotate import Classifier

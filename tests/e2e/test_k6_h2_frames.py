@@ -141,3 +141,79 @@ def test_graceful_goaway_with_requests_in_flight(proxy, fault):
     refused = sum(len(ours[f"{tag}-{i}"]) - 1 for i in range(6))
     if "below" in fault:  # the slow streams above last_stream were refused and retried
         assert refused >= 1
+
+
+# -- curl and httpx[http2] on a subset ---------------------------------------------------
+OTHER_CLIENT_FAULTS = [
+    "rst_stream code=CANCEL when=before_response",
+    "rst_stream code=ENHANCE_YOUR_CALM when=mid_body",
+    "rst_stream code=0x1f when=after_headers",
+    "goaway code=INTERNAL_ERROR last_stream=this when=before_response then=close",
+    "goaway code=NO_ERROR when=after_response then=drain",
+    "h2_violation kind=data_on_idle_stream",
+    "h2_violation kind=bad_hpack",
+]
+
+
+def _h2_only_context(ca_file):
+    import ssl
+
+    class H2Only(ssl.SSLContext):
+        """httpx offers http/1.1 first and mitmproxy honours the client's order: offer h2 only."""
+
+        def set_alpn_protocols(self, protos):
+            super().set_alpn_protocols(["h2"])
+
+    ctx = H2Only(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(ca_file))
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def other_clients(proxy):
+    import httpx
+
+    out = {}
+    for i, spec in enumerate(OTHER_CLIENT_FAULTS):
+        url = f"https://demo.test:{proxy.port}/o?case=curl-{i}&size=30000"
+        p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--http2", "--cacert",
+                            str(proxy.ca_file), "--resolve", f"demo.test:{proxy.port}:127.0.0.1", "-m", "3",
+                            "-H", f"x-fault: {spec}", url], capture_output=True, text=True, timeout=10)
+        out[f"curl-{i}"] = {"exit": p.returncode, "status": p.stdout, "stderr": p.stderr.strip()}
+        try:
+            with httpx.Client(http2=True, verify=_h2_only_context(proxy.ca_file), timeout=3) as c:
+                r = c.get(f"https://127.0.0.1:{proxy.port}/o?case=httpx-{i}&size=30000",
+                          headers={"x-fault": spec}, extensions={"sni_hostname": "demo.test"})
+                out[f"httpx-{i}"] = {"status": r.status_code, "version": r.http_version, "error": ""}
+        except httpx.HTTPError as e:
+            out[f"httpx-{i}"] = {"status": None, "error": f"{type(e).__name__}: {e}"}
+    return out, records_by_case(proxy)
+
+
+@pytest.mark.parametrize("index", range(len(OTHER_CLIENT_FAULTS)), ids=OTHER_CLIENT_FAULTS)
+def test_curl_and_httpx_report_what_we_annotate(other_clients, index):
+    """curl and httpx name the frame the report says was sent (measured:
+    docs/http2.md has the table)."""
+    got, ours = other_clients
+    spec = OTHER_CLIENT_FAULTS[index]
+    curl, hx = got[f"curl-{index}"], got[f"httpx-{index}"]
+    (rec,) = ours[f"curl-{index}"]
+    (hrec,) = ours[f"httpx-{index}"]
+    assert rec["http_version"] == hrec["http_version"] == "HTTP/2.0"
+    facts = rec["facts"]
+    assert hrec["facts"]["h2_frame"] == facts["h2_frame"] and hrec["facts"]["h2_error"] == facts["h2_error"]
+    err = facts["h2_error"]
+    if facts["h2_frame"] == "rst_stream":
+        curl_name = err["name"] if err["value"] <= 0xD else "unknown"
+        assert curl["exit"] == 92 and curl["stderr"].endswith(f"{curl_name} (err {err['value']})"), curl
+        assert f"StreamReset stream_id:1, error_code:{err['value']}," in hx["error"], hx
+    elif rec["k6_error_code"] == 0:  # GOAWAY after a complete response
+        assert (curl["exit"], curl["status"], hx["status"]) == (0, "200", 200), (curl, hx)
+    elif facts["h2_frame"] == "goaway":
+        assert curl["exit"] == 18 and "not closed cleanly before end of the underlying stream" in curl["stderr"]
+        assert (f"ConnectionTerminated error_code:{err['value']}, last_stream_id:{facts['last_stream']},"
+                in hx["error"]), hx
+    elif facts["violation"] == "bad_hpack":
+        assert curl["exit"] == 52 and hx["error"].startswith("LocalProtocolError: Error decoding header block")
+    else:  # data_on_idle_stream: nghttp2 drops the frame, our close ends the exchange
+        assert curl["exit"] in (52, 55, 56) and hx["error"].startswith("LocalProtocolError"), (curl, hx)

@@ -83,6 +83,9 @@ class Classifier:
     def finish(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.id in self._finished:
             return
+        if flow.metadata.get("fault_control"):  # the control endpoint's own requests are not traffic
+            self._open.pop(flow.id, None)
+            return
         self._finished.add(flow.id)
         self._open.pop(flow.id, None)
         if len(self._finished) > 100_000:  # bounded memory on long runs

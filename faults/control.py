@@ -47,12 +47,8 @@ from urllib.parse import parse_qs
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
-from faults import kinds, plan as planmod
+from faults import plan as planmod
 from faults.spec import SpecError
-
-# Load every fault kind now: runtime rules may name any of them, and a kind module
-# imported directly elsewhere must not leave the registry holding only that kind.
-kinds.all_kinds()
 
 log = logging.getLogger(__name__)
 CONTROL_HOST = "faults.control"

@@ -106,6 +106,7 @@ class Fault:
 
 
 _REGISTRY: dict[str, type[Fault]] = {}
+_loaded = False
 
 
 def register(cls: type[Fault]) -> type[Fault]:
@@ -133,8 +134,12 @@ def instantiate(spec) -> Fault:
 
 
 def _load_builtin() -> None:
-    if _REGISTRY:
+    # A flag, not "registry non-empty": importing one kind module directly
+    # (faults.tls imports kinds.tls) must not hide the others.
+    global _loaded
+    if _loaded:
         return
+    _loaded = True
     import importlib
     import pkgutil
 

@@ -507,6 +507,9 @@ def markdown(res: dict) -> str:
               f"| faulted requests with an unexpected client outcome | {s.get('faulted_wrong_outcome')} |",
               f"| open fds: baseline -> end | {s.get('fd_baseline')} -> {s.get('fd_end')} |",
               f"| RSS: start -> end (growth) | {f(s.get('rss_start_mib'), 1)} -> {f(s.get('rss_end_mib'), 1)} MiB ({f(s.get('rss_growth_mib'), 1)} MiB) |",
+              f"| RSS during the run (s: MiB), max; growth over the second half | "
+              f"{', '.join(f'{t:g}: {m:g}' for t, m in s.get('rss_samples_mib', []))}; max {s.get('rss_max_mib')} MiB; "
+              f"{s.get('rss_growth_second_half_mib')} MiB |",
               f"| report records / missing / duplicates | {s.get('report_records')} / {s.get('report_missing')} / {s.get('report_duplicates')} |",
               f"| fault on a request no rule selected | {s.get('fault_on_unselected')} |",
               f"| client outcomes by fault | {'; '.join(f'{k}: ' + ', '.join(f'{o} {c}' for o, c in v.items()) for k, v in s.get('outcomes', {}).items())} |",

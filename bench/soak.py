@@ -24,6 +24,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -187,8 +188,30 @@ def run_soak(n: int = 20_000, fault_share: float = 0.3, concurrency: int = 50, s
         out["fd_baseline"] = fd_baseline = fd_count(pid)
         out["rss_start_mib"] = rss_kib(pid) / 1024
         t0 = time.monotonic()
-        results = asyncio.run(_client(px.port, plan, concurrency, timeout, hang_timeout))
+        samples: list[tuple[float, float]] = []
+        done = threading.Event()
+
+        def sample():  # RSS over the run: growth that levels off is a cache, steady growth a leak
+            while not done.wait(0.5):
+                try:
+                    samples.append((time.monotonic() - t0, rss_kib(pid) / 1024))
+                except OSError:
+                    return
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            results = asyncio.run(_client(px.port, plan, concurrency, timeout, hang_timeout))
+        finally:
+            done.set()
+            sampler.join(2)
         out["seconds"] = round(time.monotonic() - t0, 2)
+        if samples:
+            step = max(1, len(samples) // 8)
+            out["rss_samples_mib"] = [(round(t, 1), round(m, 1)) for t, m in samples[::step]]
+            out["rss_max_mib"] = round(max(m for _, m in samples), 1)
+            half = samples[len(samples) // 2][1]
+            out["rss_growth_second_half_mib"] = round(samples[-1][1] - half, 1)
         out["alive"] = px.proc.poll() is None
         if not out["alive"]:
             problems.append(f"mitmdump exited with {px.proc.returncode}")

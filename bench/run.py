@@ -74,7 +74,7 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, conns: int, seconds: float, threads: int = 1, headers: dict | None = None) -> dict:
-    args = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    args = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
     for k, v in (headers or {}).items():
         args += ["-H", f"{k}: {v}"]
     out = subprocess.run(args + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -89,7 +89,7 @@ def wrk(url: str, conns: int, seconds: float, threads: int = 1, headers: dict | 
 
 def h2load(url: str, clients: int, streams: int, seconds: float, h1: bool = False) -> dict:
     with tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".log") as lf:
-        args = ["h2load", "-t1", f"-c{clients}", f"-m{streams}", "-D", str(seconds),
+        args = ["h2load", "-t1", f"-c{clients}", f"-m{streams}", "-D", f"{seconds:g}",
                 f"--log-file={lf.name}"] + (["--h1"] if h1 else []) + [url]
         out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60).stdout
         lat = sorted(int(line.split("\t")[2]) / 1000 for line in Path(lf.name).read_text().splitlines()
@@ -554,7 +554,7 @@ def main(argv=None) -> int:
                           "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                           "rounds": rounds, "seconds": seconds}}
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    res["meta"]["git"] = git or "(not a git checkout: " + str(ROOT) + ")"
+    res["meta"]["git"] = git or os.environ.get("BENCH_COMMIT") or "(not a git checkout: " + str(ROOT) + ")"
     tools = ensure_tools()
     res["meta"]["tools"] = tools
     log(f"tools: {tools}")

@@ -127,6 +127,7 @@ class FaultH2Server(Http2Server):
         self.actions: dict[int, dict] = {}  # stream id -> action, cached at ResponseHeaders
         self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
         self.goaway_last: int | None = None  # set once we sent a draining GOAWAY
+        self.closing = False
 
     # -- lookups -------------------------------------------------------------
     def flow_of(self, stream_id: int):
@@ -145,6 +146,8 @@ class FaultH2Server(Http2Server):
     # -- events ----------------------------------------------------------------
     def _handle_event(self, event):
         if isinstance(event, HttpEvent):
+            if self.closing:
+                return  # what the stock done() state does once the connection is closed
             sid = event.stream_id
             if sid in self.dead:
                 return
@@ -224,13 +227,19 @@ class FaultH2Server(Http2Server):
         raise AssertionError(f"unknown h2 action {frame!r}")
 
     def close_for_real(self, msg: str):
-        """``close_connection`` plus a safety net. mitmproxy 12.3 closes a client
+        """``close_connection()`` plus a safety net. mitmproxy 12.3 closes a client
         socket by cancelling its reader task; when that task is waiting for the
         server-event lock (the close came from a hook's continuation while the
         client's own bytes were being handled), the CancelledError escapes before
-        ``writer.close()`` and the socket stays open: the client waits for its
-        timeout. So we close the writer ourselves shortly after, if still open."""
+        ``writer.close()`` and the socket stays open: the client would wait for
+        its timeout. So we close the writer ourselves shortly after, if still open.
+        (A half-close, ``CloseConnection(half_close=True)``, was tried: the
+        clients then saw no EOF and waited for their timeouts.)"""
+        if self.closing:
+            return
+        self.closing = True  # close_connection() re-enters us through the streams it errors
         writer = wire.client_writer(self.context.client)
+        yield from self.flush()
         yield from self.close_connection(msg)
         if writer is not None:
             try:
@@ -260,7 +269,7 @@ class FaultH2Server(Http2Server):
         return 0
 
     def maybe_drained(self):
-        if self.goaway_last is None or self.closed:
+        if self.goaway_last is None or self.closed or self.closing:
             return
         for sid in list(self.h2_conn.streams):
             if sid % 2 == 1 and sid <= self.goaway_last and sid not in self.dead and not self.is_closed(sid):

@@ -217,3 +217,61 @@ def test_curl_and_httpx_report_what_we_annotate(other_clients, index):
         assert curl["exit"] == 52 and hx["error"].startswith("LocalProtocolError: Error decoding header block")
     else:  # data_on_idle_stream: nghttp2 drops the frame, our close ends the exchange
         assert curl["exit"] in (52, 55, 56) and hx["error"].startswith("LocalProtocolError"), (curl, hx)
+
+
+# -- HTTP/1.1 flows: the documented fallback ----------------------------------------------
+def test_frame_faults_on_http1_fall_back_to_a_tcp_reset(proxy):
+    specs = ["goaway code=INTERNAL_ERROR", "rst_stream code=CANCEL when=mid_body", "h2_violation kind=bad_hpack"]
+    cases = [{"id": f"h1-{i}", "url": f"http://127.0.0.1:{proxy.port}/h1?case=h1fb-{i}", "timeout": "2s",
+              "headers": {"x-fault": s}} for i, s in enumerate(specs)]
+    got = k6run.run(cases)
+    ours = records_by_case(proxy)
+    for i, spec in enumerate(specs):
+        (rec,) = ours[f"h1fb-{i}"]
+        assert rec["http_version"] == "HTTP/1.1" and rec["facts"]["fallback"] == "tcp_reset"
+        assert rec["k6_error_code"] == got[f"h1-{i}"]["error_code"] == 1220
+
+
+# -- mixed load ---------------------------------------------------------------------------------
+LOAD_SCRIPT = r"""
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { vus: 20, duration: __ENV.DURATION, hosts: JSON.parse(__ENV.HOSTS),
+                         noVUConnectionReuse: false };
+const FAULTS = JSON.parse(__ENV.FAULTS);
+export default function () {
+  const faulted = Math.random() < 0.2;
+  const headers = faulted ? { 'x-fault': FAULTS[Math.floor(Math.random() * FAULTS.length)] } : {};
+  const res = http.get(`${__ENV.BASE}/load?size=5000&v=${__VU}`, { headers, timeout: '3s' });
+  if (!faulted) {
+    if (res.status !== 200 || res.body.length !== 5000 || res.proto !== 'HTTP/2.0') {
+      console.log(JSON.stringify({ bad: true, status: res.status, error_code: res.error_code, error: res.error }));
+    }
+  }
+}
+"""
+LOAD_FAULTS = [
+    "rst_stream code=CANCEL when=before_response", "rst_stream code=INTERNAL_ERROR when=mid_body",
+    "rst_stream code=ENHANCE_YOUR_CALM when=after_headers", "goaway code=NO_ERROR when=after_response then=drain",
+    "goaway code=INTERNAL_ERROR when=after_response then=close", "h2_violation kind=bad_hpack",
+]
+
+
+def test_mixed_load_no_crash_and_unfaulted_requests_answered(proxy):
+    """20 VUs for 10 s, each VU reusing its HTTP/2 connection, frame faults on
+    ~20 % of requests (stream resets, GOAWAYs, a violation): no mitmproxy
+    connection crashes, and every unfaulted request is answered correctly
+    (a VU whose connection a fault ended reconnects for its next request)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "load.js"
+        script.write_text(LOAD_SCRIPT)
+        log = Path(tmp) / "k6.log"
+        env = dict(os.environ, SSL_CERT_FILE=str(proxy.ca_file), HOSTS=json.dumps({"demo.test": "127.0.0.1"}),
+                   BASE=f"https://demo.test:{proxy.port}", FAULTS=json.dumps(LOAD_FAULTS), DURATION="10s",
+                   K6_NO_USAGE_REPORT="true")
+        subprocess.run([k6run.k6_path(), "run", "--quiet", "--no-summary", "--log-format=raw",
+                        f"--log-output=file={log}", str(script)], env=env, cwd=tmp, timeout=60, check=True)
+        bad = [ln for ln in log.read_text().splitlines() if '"bad"' in ln]
+    assert not bad, bad[:10]
+    text = proxy.log()
+    assert "mitmproxy has crashed" not in text and "Traceback" not in text, text[-3000:]

@@ -32,7 +32,7 @@ import h2.errors
 import hyperframe.frame as hf
 from mitmproxy import ctx
 from mitmproxy.proxy import events
-from mitmproxy.proxy.commands import SendData
+from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
     ErrorCode,
     HttpLayer,
@@ -56,7 +56,8 @@ ERROR_CODES = {e.name: int(e.value) for e in h2.errors.ErrorCodes}
 ERROR_NAMES = {v: k for k, v in ERROR_CODES.items()}
 
 MAX_FRAME_LEN = 2**24 - 1
-CLOSE_GRACE = 0.05  # s: then make sure the client socket really closed
+CLOSE_DELAY = 0.1  # s: between our last frames and the close
+CLOSE_GRACE = 0.05  # s: after the close, make sure the client socket really closed
 MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows larger than this
 
 
@@ -128,6 +129,7 @@ class FaultH2Server(Http2Server):
         self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
         self.goaway_last: int | None = None  # set once we sent a draining GOAWAY
         self.closing = False
+        self.close_msg = ""
 
     # -- lookups -------------------------------------------------------------
     def flow_of(self, stream_id: int):
@@ -145,6 +147,9 @@ class FaultH2Server(Http2Server):
 
     # -- events ----------------------------------------------------------------
     def _handle_event(self, event):
+        if isinstance(event, events.Wakeup) and self.closing:
+            yield from self.close_now()
+            return
         if isinstance(event, HttpEvent):
             if self.closing:
                 return  # what the stock done() state does once the connection is closed
@@ -227,20 +232,30 @@ class FaultH2Server(Http2Server):
         raise AssertionError(f"unknown h2 action {frame!r}")
 
     def close_for_real(self, msg: str):
-        """``close_connection()`` plus a safety net. mitmproxy 12.3 closes a client
-        socket by cancelling its reader task; when that task is waiting for the
-        server-event lock (the close came from a hook's continuation while the
-        client's own bytes were being handled), the CancelledError escapes before
-        ``writer.close()`` and the socket stays open: the client would wait for
-        its timeout. So we close the writer ourselves shortly after, if still open.
-        (A half-close, ``CloseConnection(half_close=True)``, was tried: the
-        clients then saw no EOF and waited for their timeouts.)"""
+        """Close the connection a moment after our last frames, the way a real
+        server does, and make sure the socket really closes.
+
+        - The delay (``CLOSE_DELAY``, a ``RequestWakeup``) lets the client read
+          our frames first: closing a socket with client bytes still unread makes
+          the kernel send an RST, which can overtake them (Go then retried or saw
+          a reset instead of the GOAWAY).
+        - mitmproxy 12.3 closes a client socket by cancelling its reader task;
+          when that task is waiting for the server-event lock (the close came from
+          a hook's continuation or a timer), the CancelledError escapes before
+          ``writer.close()`` and the socket stays open: the client would wait for
+          its timeout. So we close the writer ourselves shortly after, if still open.
+          (``CloseConnection(half_close=True)`` was tried: the clients then saw no
+          EOF and waited for their timeouts.)"""
         if self.closing:
             return
-        self.closing = True  # close_connection() re-enters us through the streams it errors
-        writer = wire.client_writer(self.context.client)
+        self.closing = True  # from now on, stream events are ignored (stock done() state)
+        self.close_msg = msg
         yield from self.flush()
-        yield from self.close_connection(msg)
+        yield RequestWakeup(CLOSE_DELAY)
+
+    def close_now(self):
+        writer = wire.client_writer(self.context.client)
+        yield from self.close_connection(self.close_msg)
         if writer is not None:
             try:
                 asyncio.get_running_loop().call_later(CLOSE_GRACE, _close_writer, writer)

@@ -87,7 +87,19 @@ def _frame_types(cmds):
 
 
 def _kill(srv):
-    return list(srv.handle_event(ResponseProtocolError(1, "killed", ErrorCode.KILL)))
+    """The kill, then (as mitmproxy would) the wakeup the server asked for to close."""
+    cmds = list(srv.handle_event(ResponseProtocolError(1, "killed", ErrorCode.KILL)))
+    return cmds + _wakeups(srv, cmds)
+
+
+def _wakeups(srv, cmds):
+    out = []
+    for c in cmds:
+        if isinstance(c, commands.RequestWakeup):
+            assert c.delay == h2frames.CLOSE_DELAY
+            assert not any(isinstance(x, commands.CloseConnection) for x in cmds)  # frames first, close later
+            out += list(srv.handle_event(events.Wakeup(c)))
+    return out
 
 
 @pytest.mark.parametrize("code", [0x0, 0x7, 0xB, 0x1F])
@@ -117,6 +129,7 @@ def test_goaway_drain_lets_the_stream_finish_then_closes(tctx):
     h2frames.set_action(flow, frame="goaway", code=0, last=1, when="before_response", then="drain", ending=False)
     response = tflow.tresp()
     cmds = list(srv.handle_event(ResponseHeaders(1, response, end_stream=True)))
+    cmds += _wakeups(srv, cmds)
     kinds = _frame_types(cmds)  # h2's client state machine stops at a GOAWAY: read the frames raw
     assert kinds.index("GoAwayFrame") < kinds.index("HeadersFrame"), kinds
     assert any(isinstance(c, commands.CloseConnection) for c in cmds)  # nothing left at or below last_stream

@@ -80,8 +80,11 @@ def test_k6_reports_what_we_annotate(outcomes, index):
     assert final["k6_error"] == (got["error"] or ""), (spec, got, final)
     if spec in EXPECTED:
         assert got["error_code"] == EXPECTED[spec], (spec, got)
-    if len(recs) > 1 or final["client_retry"]:  # every attempt of a retried request says so
-        assert all(r["client_retry"] for r in recs), recs
+    # every attempt k6 retried says so; the last one is what k6 reported. (After a reconnect
+    # storm, k6 may send the next request on a leftover connection, as stream 3 or above:
+    # a GOAWAY is then retryable even with an error code, and the report says so.)
+    assert all(r["client_retry"] for r in recs[:-1]), recs
+    if final["client_retry"]:
         assert got["error_code"] == 1050 and "1050" in final["note"]
     if spec is None:
         assert got["status"] == 200 and got["proto"] == "HTTP/2.0" and got["body_len"] == 30000

@@ -15,7 +15,7 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions, http
 
-from faults import plan as planmod
+from faults import plan as planmod, wire
 from faults.act import Act
 from faults.annotate import FAULT_KEY
 from faults.spec import SpecError
@@ -118,11 +118,18 @@ class FaultInjector:
             else:
                 log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
 
-    def done(self):
+    async def done(self):
+        """Release held flows (hang, delay) and close open client connections
+        before mitmproxy's loop ends, so shutdown is clean and every held flow
+        is reported (as released at shutdown)."""
         self._stopping.set()
         if self._watch:
             self._watch.cancel()
             self._watch = None
+        deadline = asyncio.get_running_loop().time() + 2.0
+        while self._active and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        await wire.close_clients()
 
     # -- selection -----------------------------------------------------------
     def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:

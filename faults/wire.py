@@ -186,6 +186,28 @@ def _restore(io, paced: "PacedWriter") -> None:
         io.writer = paced.inner
 
 
+async def close_clients(timeout: float = 2.0) -> None:
+    """At shutdown: close every client connection still open and wait (bounded)
+    for mitmproxy's connection handlers to finish. Otherwise the event loop
+    cancels them on exit and asyncio prints a CancelledError traceback for
+    each one (held flows and idle keep-alive clients alike)."""
+    try:
+        server = ctx.master.addons.get("proxyserver")
+    except Exception:
+        return
+    if server is None:
+        return
+    for handler in list(server.connections.values()):
+        io = handler.transports.get(handler.client)
+        w = getattr(io, "writer", None)
+        w = getattr(w, "inner", w)  # PacedWriter / _HalfClosed wrap the real one
+        if isinstance(w, asyncio.StreamWriter) and not w.is_closing():
+            w.close()
+    deadline = time.monotonic() + timeout
+    while server.connections and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
 def stream_cancelled(flow) -> bool:
     """True when the client has reset this flow's HTTP/2 stream.
 

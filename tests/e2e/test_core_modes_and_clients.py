@@ -124,3 +124,27 @@ def test_bad_faults_option_is_reported_with_its_entry():
         px.start(timeout=20)
     assert "faults option entry 1" in str(e.value) and "ms='fast': expected a whole number" in str(e.value)
     assert "Traceback" not in str(e.value)
+
+
+def test_shutdown_releases_held_flows_cleanly(upstream, tmp_path):
+    """A hang held at shutdown is released, reported once, and mitmproxy exits
+    without the CancelledError traceback an open connection would print."""
+    from faults import report
+
+    rep = tmp_path / "r.jsonl"
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", options={"fault_header": True, "fault_report": str(rep)}).start()
+    held = subprocess.Popen(["curl", "-s", "-m", "30", "-H", "x-fault: hang", f"http://127.0.0.1:{px.port}/held"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    idle = socket.create_connection(("127.0.0.1", px.port))  # an idle client connection too
+    try:
+        import time
+
+        time.sleep(1.0)
+        assert px.stop() == 0
+        assert held.wait(10) is not None
+    finally:
+        held.kill()
+        idle.close()
+    assert "Traceback" not in px.log() and "CancelledError" not in px.log(), px.log()[-2000:]
+    (rec,) = report.read(rep)
+    assert rec["fault"] == "hang" and rec["facts"]["released_at_shutdown"] is True

@@ -122,7 +122,7 @@ def test_bad_option_and_bad_plan_are_options_errors_at_runtime(tmp_path):
                 tctx.configure(inj, fault_plan=str(bad))
             with pytest.raises(exceptions.OptionsError, match="cannot read fault plan"):
                 tctx.configure(inj, fault_plan=str(tmp_path / "missing.yaml"))
-            inj.done()
+            await inj.done()
 
     asyncio.run(scenario())
 
@@ -156,7 +156,7 @@ def test_plan_reload_keeps_last_good_plan(tmp_path, caplog):
             assert [r.spec.text for r in inj.rules] == ["status code=502"]
             assert "keeping the last good plan" in caplog.text and "status code=9999" not in caplog.text
             assert "code=9999: must be <= 599" in caplog.text
-            inj.done()
+            await inj.done()
 
     asyncio.run(scenario())
 

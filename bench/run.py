@@ -479,7 +479,7 @@ def markdown(res: dict) -> str:
         L.append("")
     if "accuracy" in res:
         a = res["accuracy"]
-        L += ["## 3. Accuracy", "", "`delay ms=100` (x-fault header), HTTP/1.1 with wrk for 10 s-class runs; "
+        L += ["## 3. Accuracy", "", f"`delay ms=100` (x-fault header), HTTP/1.1 with wrk, {meta['seconds']:g} s per point; "
               "error = client-measured latency - 100 ms. The same proxy's latency without the fault at the same "
               "concurrency is shown for context (queueing in the proxy adds to both).", "",
               "| concurrent requests | error p50 ms | error p99 ms | latency p50 / p99 with delay (ms) | without fault p50 / p99 (ms) | req/s with delay |",

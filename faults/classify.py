@@ -127,7 +127,8 @@ def classify(flow) -> Verdict:
         v = Verdict(0, "", certainty="uncertain", note="no response and no error recorded")
     else:
         v = _response(flow)
-    v.facts = {**facts, **{k: val for k, val in wire.items() if val is not None}}
+    # what the wire record says, then what a sub-classifier concluded (it wins)
+    v.facts = {**facts, **{k: val for k, val in wire.items() if val is not None}, **v.facts}
     return v
 
 

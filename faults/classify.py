@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from faults.act import WIRE_KEY
 
@@ -36,7 +36,7 @@ class Verdict:
     facts: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**self.__dict__, "facts": dict(self.facts)}  # asdict's deep copy is a quarter of the cost
 
 
 def _is_h2(flow) -> bool:

@@ -151,16 +151,19 @@ class FaultInjector:
         return None
 
     # -- hooks ---------------------------------------------------------------
-    async def request(self, flow: http.HTTPFlow):
+    # ``request`` and ``response`` are plain methods that return a coroutine
+    # only when a fault has work to do (mitmproxy awaits what a hook returns):
+    # unselected flows never pay for creating and awaiting one.
+    def request(self, flow: http.HTTPFlow):
         if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
-            return
+            return None
         rule = self._select(flow)
         if rule is None:
-            return
+            return None
         act = Act(flow, self._stopping, rule.rng)
         self._active[flow.id] = (rule.fault, act)
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
-        await self._run(flow, "request")
+        return self._run(flow, "request")
 
     def responseheaders(self, flow: http.HTTPFlow):
         entry = self._active.get(flow.id)
@@ -168,7 +171,12 @@ class FaultInjector:
         if hook:
             self._guard(flow, lambda: hook(flow, entry[1]))
 
-    async def response(self, flow: http.HTTPFlow):
+    def response(self, flow: http.HTTPFlow):
+        if flow.id not in self._active:
+            return None
+        return self._finish(flow)
+
+    async def _finish(self, flow):
         await self._run(flow, "response")
         self._active.pop(flow.id, None)
 

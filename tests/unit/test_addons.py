@@ -27,14 +27,16 @@ def make(**opts):
 
 async def through(inj, cls, flow):
     cls.requestheaders(flow)
-    await inj.request(flow)
+    if (pending := inj.request(flow)) is not None:  # as mitmproxy does: await only an awaitable
+        await pending
     if flow.response is None and not flow.error:
         flow.response = tflow.tresp()
     if flow.error:
         inj.error(flow)
         cls.error(flow)
     else:
-        await inj.response(flow)
+        if (pending := inj.response(flow)) is not None:
+            await pending
         cls.response(flow)
     return flow
 

@@ -36,14 +36,20 @@ def control_request(method="GET", path="/", body=b"", headers=None, host="faults
     return f
 
 
+def hook(result):
+    """Run a hook's result the way mitmproxy does: await it only if it is awaitable."""
+    if result is not None:
+        asyncio.run(result)
+
+
 def call(addons, flow):
     control, inj, cls, st = addons
     cls.requestheaders(flow)
     control.request(flow)
-    asyncio.run(inj.request(flow))
+    hook(inj.request(flow))
     if flow.response is None and not flow.error:
         flow.response = tflow.tresp()
-    asyncio.run(inj.response(flow))
+    hook(inj.response(flow))
     cls.response(flow)
     st.response(flow)
     return flow

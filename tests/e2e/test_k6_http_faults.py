@@ -67,6 +67,11 @@ def test_k6_reports_what_we_annotate(outcomes, proto, index):
         assert got["proto"] == PROTOS[proto][2]
     if spec is None or spec.startswith(("delay", "throttle")):  # untouched upstream answer
         assert got["status"] == 200 and got["body_len"] == 30000 and got["error_code"] == 0
+    # the fault's effect on k6's own timing (a lower bound, not a speed check)
+    if spec and spec.startswith("delay"):
+        assert got["duration"] >= 125 and final["facts"]["delay_ms"] >= 130
+    if spec and spec.startswith("throttle"):
+        assert got["duration"] >= 450  # 30,000 bytes at 50,000 B/s
 
 
 def test_faults_fire_once_per_request_on_fresh_connections(outcomes):

@@ -22,7 +22,7 @@ from faults.upstream import Upstream
 
 PLAN = Path(__file__).with_name("demo_plan.yaml")
 PATHS = ["ok", "status", "delay", "hang", "reset0", "reset1", "reset2", "close0", "close2",
-         "truncate", "gzip", "slow", "flaky"]
+         "truncate", "gzip", "slow", "flaky", "goaway", "rst"]
 
 
 def main(argv=None) -> int:
@@ -47,9 +47,9 @@ def main(argv=None) -> int:
                 rows.append((proto, got))
             time.sleep(0.5)
             ours = _by_case(report.read(rep))
-            _print_table(rows, ours)
+            mismatches = _print_table(rows, ours)
             if args.once:
-                return 0
+                return 1 if mismatches else 0
             print(f"\nStill serving. Try:\n  curl -si {proxy.url}/demo/status\n"
                   f"  curl -si {proxy.url}/anything -H 'x-fault: reset when=mid_body'\n"
                   f"Faults land in {rep} (one JSON line per flow); the plan reloads when edited.\n"
@@ -85,6 +85,7 @@ def _print_table(rows, ours):
             print(f"/demo/{p:9} {(o.get('fault') or '-')[:34]:34} {proto:9} {k['error_code']:>11} "
                   f"{o.get('k6_error_code', '?'):>9}  {'yes' if same else 'NO':5}  {k['error'] or ''}")
     print(f"\n{'all annotations match k6' if not mismatches else f'{mismatches} mismatch(es)'}")
+    return mismatches
 
 
 if __name__ == "__main__":

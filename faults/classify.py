@@ -154,6 +154,12 @@ def _natural_error(flow) -> Verdict:
 
 def _response(flow) -> Verdict:
     r = flow.response
+    if r.status_code == 101 and not flow.websocket:
+        return Verdict(0, "unsupported response status: 101 Switching Protocols", certainty="uncertain",
+                       note="k6 throws this as a script exception (GoError) instead of setting error_code")
+    if 100 <= r.status_code < 200 and r.status_code != 101:
+        return Verdict(1050, "request timeout", certainty="likely",
+                       note="a 1xx answer is informational: the client keeps waiting for a final status until its timeout")
     decode = _decode_error(flow)
     if decode and flow.request.method != "HEAD" or decode and decode == "EOF":
         # k6 1.1.0 wraps the decoder error twice (observed with the real binary).

@@ -77,7 +77,8 @@ class ProxyProcess:
             self.args(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
             start_new_session=True,
         )
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._ready.wait(0.1):
@@ -114,6 +115,8 @@ class ProxyProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        if getattr(self, "_reader", None) is not None:
+            self._reader.join(5)  # so log() holds everything mitmdump printed
         if self._tmp:
             self._tmp.cleanup()
             self._tmp = None

@@ -19,11 +19,22 @@ class Status(Fault):
     prefixed = ("header",)
 
     async def request(self, flow, act):
+        code = self.get("code")
+        if code < 200 and flow.request.http_version.startswith("HTTP/2"):
+            # mitmproxy can only send an HTTP/2 response as a final one (END_STREAM),
+            # which h2 refuses for 1xx (the connection would crash). What the client
+            # sees from a lone 1xx is no final answer: hold the exchange instead.
+            act.record(phase="before_response", informational_held=code)
+            result = await act.hold(None)
+            act.record(client_gave_up=result == "client_gone", released_at_shutdown=result == "stopping")
+            if flow.killable:
+                flow.kill()
+            return
         headers = {"content-type": self.get("content_type"), "x-fault-injected": self.spec.text[:200]}
         if self.get("retry_after") is not None:
             headers["retry-after"] = self.get("retry_after")
         for key, value in self.p.items():
             if key.startswith("header."):
                 headers[key[len("header."):]] = value
-        flow.response = http.Response.make(self.get("code"), self.get("body"), headers)
-        act.record(phase="before_response", synthetic_status=self.get("code"))
+        flow.response = http.Response.make(code, self.get("body"), headers)
+        act.record(phase="before_response", synthetic_status=code)

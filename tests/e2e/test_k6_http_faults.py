@@ -12,6 +12,7 @@ FAULTS = [
     "status code=404 body=nope",
     "status code=429 header.x-rate=1",
     "status code=200",
+    "status code=103",  # informational: k6 waits for a final status until its timeout
     "delay ms=150 jitter_ms=20",
     "delay ms=150 when=response",
     "hang",

@@ -185,3 +185,16 @@ def test_delay_awaits_without_blocking_the_loop():
             assert slow.metadata["fault_wire"]["delay_ms"] == 300
 
     asyncio.run(scenario())
+
+
+def test_informational_and_switching_protocols_answers_are_classified():
+    with make()[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow(resp=True)
+        f.response.status_code = 103
+        cls.response(f)
+        assert f.metadata["k6_error_code"] == 1050 and f.metadata["k6"]["certainty"] == "likely"
+        g = tflow.tflow(resp=True)
+        g.response.status_code = 101
+        cls.response(g)
+        assert g.metadata["k6_error_code"] == 0 and "101 Switching Protocols" in g.metadata["k6_error"]

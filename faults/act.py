@@ -66,6 +66,16 @@ class Act:
         self.record(held_ms=round((time.monotonic() - start) * 1000), hold_end=result)
         return result
 
+    async def hold_then_end(self, seconds: float | None) -> str:
+        """Hold the exchange; if it ended before ``seconds`` ran out (the client
+        gave up, or the proxy is stopping), record why and kill the flow."""
+        result = await self.hold(seconds)
+        if result != "elapsed":
+            self.record(client_gave_up=result == "client_gone", released_at_shutdown=result == "stopping")
+            if self.flow.killable:
+                self.flow.kill()
+        return result
+
     def throttle(self, bytes_per_s: int) -> bool:
         ok = wire.throttle(self.flow.client_conn, bytes_per_s)
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)

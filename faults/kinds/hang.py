@@ -13,10 +13,5 @@ class Hang(Fault):
     async def request(self, flow, act):
         ms = self.get("ms")
         act.record(phase="before_response")
-        result = await act.hold(None if ms is None else ms / 1000)
-        if result == "elapsed":
+        if await act.hold_then_end(None if ms is None else ms / 1000) == "elapsed":
             act.end_connection("fin", "before_response", body_sent=0)
-            return
-        act.record(client_gave_up=result == "client_gone", released_at_shutdown=result == "stopping")
-        if flow.killable:
-            flow.kill()

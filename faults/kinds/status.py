@@ -25,10 +25,7 @@ class Status(Fault):
             # which h2 refuses for 1xx (the connection would crash). What the client
             # sees from a lone 1xx is no final answer: hold the exchange instead.
             act.record(phase="before_response", informational_held=code)
-            result = await act.hold(None)
-            act.record(client_gave_up=result == "client_gone", released_at_shutdown=result == "stopping")
-            if flow.killable:
-                flow.kill()
+            await act.hold_then_end(None)
             return
         headers = {"content-type": self.get("content_type"), "x-fault-injected": self.spec.text[:200]}
         if self.get("retry_after") is not None:

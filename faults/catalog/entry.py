@@ -60,6 +60,7 @@ SUBDOMAINS: dict[tuple[str, str], int] = {
     ("grpc", "status"): 0x01,
     ("cloud", "engine"): 0x01,
     ("cloud", "check"): 0x02,
+    ("http2", "frame"): 0x04,
 }
 
 

@@ -127,6 +127,11 @@ def classify(flow) -> Verdict:
         v = Verdict(0, "", certainty="uncertain", note="no response and no error recorded")
     else:
         v = _response(flow)
+        if wire.get("throttled_bytes_per_s") and v.k6_error_code == 0:
+            size = len(flow.response.raw_content or b"")
+            v.certainty = "likely"
+            v.note = (f"the body is paced at {wire['throttled_bytes_per_s']} B/s ({size} bytes: "
+                      f"{size / wire['throttled_bytes_per_s']:.1f} s); a client timeout shorter than that gives 1050")
     # what the wire record says, then what a sub-classifier concluded (it wins)
     v.facts = {**facts, **{k: val for k, val in wire.items() if val is not None}, **v.facts}
     return v

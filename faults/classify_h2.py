@@ -69,7 +69,7 @@ def classify_h2(flow, wire: dict) -> Verdict:
     if wire.get("fallback"):
         v = _connection_end(flow, {**wire, "conn_end": "rst", "phase": "before_response"})
         v.note = (v.note + "; " if v.note else "") + "not an HTTP/2 flow: the fault fell back to a TCP reset"
-        return _with_facts(v, wire)
+        return _with_facts(v, wire.get("code"))
     frame = wire["h2_frame"]
     if frame == "rst_stream":
         v = _rst(wire)
@@ -79,7 +79,7 @@ def classify_h2(flow, wire: dict) -> Verdict:
         v = _violation(wire)
     else:
         v = Verdict(0, "", certainty="uncertain", note=f"unknown h2_frame {frame!r}")
-    v = _with_facts(v, wire)
+    v = _with_facts(v, VIOLATION_CODES[wire["violation"]] if frame == "violation" else wire.get("code"))
     if is_grpc(flow) and frame in ("rst_stream", "goaway", "violation"):
         from faults.kinds.grpc_status import GRPC_CODES
 
@@ -97,7 +97,7 @@ def classify_h2(flow, wire: dict) -> Verdict:
             v.certainty = "uncertain"
             v.note = (v.note + "; " if v.note else "") + (
                 "grpcio reports UNAVAILABLE, or INTERNAL when it processes the overflowing DATA before the close")
-        wire["grpc_status"] = v.facts["grpc_status"] = g
+        v.facts["grpc_status"] = g
     return v
 
 
@@ -128,18 +128,15 @@ def grpc_for_h2(v: Verdict, wire: dict) -> str:
     return "UNAVAILABLE"  # grpcio does not retry a call a GOAWAY cut or refused
 
 
-def _with_facts(v: Verdict, wire: dict) -> Verdict:
-    # faults.classify.classify() replaces v.facts with the wire record, so the
-    # derived facts go into the record itself.
-    code = wire.get("code")
+def _with_facts(v: Verdict, code: int | None) -> Verdict:
     if code is not None:
-        wire["h2_error"] = v.facts["h2_error"] = {"name": go_name(code), "value": code}
+        v.facts["h2_error"] = {"name": go_name(code), "value": code}
     return v
 
 
 def _violation(wire: dict) -> Verdict:
     kind = wire["violation"]
-    wire["code"] = VIOLATION_CODES[kind]  # the connection error a strict client detects
+    code = VIOLATION_CODES[kind]  # the connection error a strict client detects
     if kind == "oversized_frame":
         # Go's framer rejects the frame before it becomes an HTTP/2 ConnectionError
         return Verdict(1000, "http2: frame too large",
@@ -148,13 +145,13 @@ def _violation(wire: dict) -> Verdict:
         # A race in the client: usually k6 has re-opened its window (WINDOW_UPDATE) before
         # the excess lands and only our close ends the body; under load Go sometimes sees
         # the excess first and reports FLOW_CONTROL_ERROR (seen in a loaded CI run).
-        alt = connection_error(wire["code"])
+        alt = connection_error(code)
         v = Verdict(1000, "unexpected EOF", certainty="uncertain",
                     note="k6 usually re-opens its window (WINDOW_UPDATE) before the excess lands, so the close "
                          f"cuts the body; when Go sees the excess first it reports {alt.k6_error_code} instead")
         v.facts["k6_or"] = {"k6_error_code": alt.k6_error_code, "k6_error": alt.k6_error}
         return v
-    return connection_error(wire["code"])
+    return connection_error(code)
 
 
 def _rst(wire: dict) -> Verdict:
@@ -199,9 +196,6 @@ def classify_grpc(flow, wire: dict) -> Verdict:
     from faults.kinds.grpc_status import GRPC_NAMES
 
     code = wire["grpc_status"]
-    if isinstance(code, dict):
-        code = code["value"]
     v = Verdict(0, "", note="gRPC status in the trailers; k6's http module reports the HTTP status (200)")
-    # what a gRPC client reports; written into the record (classify() copies it into facts)
-    wire["grpc_status"] = v.facts["grpc_status"] = {"name": GRPC_NAMES.get(code, str(code)), "value": code}
+    v.facts["grpc_status"] = {"name": GRPC_NAMES.get(code, str(code)), "value": code}  # what a gRPC client reports
     return v

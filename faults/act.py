@@ -14,6 +14,7 @@ import time
 from faults import wire
 
 WIRE_KEY = "fault_wire"
+_pending: set[asyncio.Task] = set()
 
 
 class Act:
@@ -29,12 +30,29 @@ class Act:
         self.flow.metadata.setdefault(WIRE_KEY, {}).update(facts)
 
     # -- ending the connection ---------------------------------------------
+    def _end(self, how: str) -> bool:
+        return wire.reset(self.flow.client_conn) if how == "rst" else wire.close(self.flow.client_conn)
+
     def end_connection(self, how: str, phase: str, body_sent: int | None = None) -> None:
         """``how`` is 'rst' or 'fin'. Kills the flow so mitmproxy sends nothing more."""
-        done = wire.reset(self.flow.client_conn) if how == "rst" else wire.close(self.flow.client_conn)
+        done = self._end(how)
         self.record(conn_end=how, phase=phase, body_sent=body_sent, conn_end_ok=done)
         if self.flow.killable:
             self.flow.kill()
+
+    def end_connection_after_sent(self, how: str, phase: str, body_sent: int, body_announced: int) -> None:
+        """Let mitmproxy send the (doctored) response as a complete message, then
+        end the connection once its bytes have left. Recorded now: the classifier
+        runs before mitmproxy writes the response."""
+        self.record(conn_end=how, phase=phase, body_sent=body_sent, body_announced=body_announced)
+
+        async def after_sent():
+            await wire.flushed(self.flow.client_conn)
+            self._end(how)
+
+        task = asyncio.get_running_loop().create_task(after_sent())
+        _pending.add(task)  # asyncio keeps only weak references to tasks
+        task.add_done_callback(_pending.discard)
 
     async def flushed(self) -> None:
         await wire.flushed(self.flow.client_conn)

@@ -13,9 +13,6 @@ connection; ``flow.kill()`` stops mitmproxy from finishing the message.
 
 from __future__ import annotations
 
-import asyncio
-
-from faults import wire
 from faults.kinds import PHASES, Fault, Param
 
 
@@ -77,11 +74,4 @@ class ConnectionCut(Fault):
         # send the head, then end the connection once it has left.
         flow.response.headers["content-length"] = "1"
         flow.response.raw_content = b""
-        act.record(conn_end=self.how, phase=when, body_sent=0, body_announced=1)
-        end = wire.reset if self.how == "rst" else wire.close
-
-        async def after_sent():
-            await wire.flushed(flow.client_conn)
-            end(flow.client_conn)
-
-        asyncio.get_running_loop().create_task(after_sent())
+        act.end_connection_after_sent(self.how, when, body_sent=0, body_announced=1)

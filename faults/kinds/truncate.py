@@ -1,9 +1,6 @@
 """``truncate [keep=N]``: announce the full Content-Length, send only ``keep``
 body bytes (default half), then close the connection."""
 
-import asyncio
-
-from faults import wire
 from faults.kinds import Fault, Param, register
 
 
@@ -21,10 +18,4 @@ class Truncate(Fault):
         flow.response.headers.pop("transfer-encoding", None)
         flow.response.headers["content-length"] = str(announced)
         flow.response.raw_content = body[:keep]
-        act.record(conn_end="fin", phase="mid_body", body_sent=keep, body_announced=announced)
-
-        async def close_after_sent():
-            await wire.flushed(flow.client_conn)
-            wire.close(flow.client_conn)
-
-        asyncio.get_running_loop().create_task(close_after_sent())
+        act.end_connection_after_sent("fin", "mid_body", body_sent=keep, body_announced=announced)

@@ -4,4 +4,4 @@
 # keeps serving for your own client (Ctrl-C to stop; --once to exit).
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
-exec .venv/bin/python -m faults.demo "$@"
+exec .venv/bin/python -m faults.tools.demo "$@"

@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from faults.annotate import Classifier  # noqa: E402
+from faults.addons.annotate import Classifier  # noqa: E402
 
 addons = [Classifier()]

@@ -1,7 +1,7 @@
 """Benchmark-only variant of addons/errors.py: the injector selects through
 ``Plan.select(flow, level="flow")`` (the host index in faults/plan.py) instead of
 iterating ``rules_for("flow")``. Used by bench/run.py to show what that
-one-method change in faults/injector.py would buy; not used anywhere else."""
+one-method change in faults/addons/injector.py would buy; not used anywhere else."""
 
 import sys
 from pathlib import Path
@@ -10,8 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mitmproxy import ctx  # noqa: E402
 
-from faults.annotate import Classifier  # noqa: E402
-from faults.injector import HEADER, FaultInjector  # noqa: E402
+from faults.addons.annotate import Classifier  # noqa: E402
+from faults.addons.injector import HEADER, FaultInjector  # noqa: E402
 
 
 class IndexedInjector(FaultInjector):

@@ -6,7 +6,7 @@
 
 Load generators: wrk (HTTP/1.1) and h2load (HTTP/2, from nghttp2-client), installed
 with apt-get when missing; if that is not possible, k6 (the test extra) is used.
-The upstream is the asyncio server in faults/upstream.py, in its own process.
+The upstream is the asyncio server in faults/tools/upstream.py, in its own process.
 Every proxy configuration runs at the same time (idle while not measured), and
 the measurements alternate between them round by round; ratios are taken
 within a round against plain mitmdump and the median over rounds is reported.
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import soak as soakmod  # noqa: E402
-from faults.launch import ProxyProcess  # noqa: E402
+from faults.tools.launch import ProxyProcess  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -57,7 +57,7 @@ def ensure_tools() -> dict[str, str | None]:
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
             subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300)
             subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", *missing], env=env, capture_output=True, timeout=600)
-    from faults.k6run import k6_path
+    from faults.tools.k6run import k6_path
     k6 = k6_path()
     return {"wrk": shutil.which("wrk"), "h2load": shutil.which("h2load"),
             "k6": k6 if (Path(k6).exists() or shutil.which(k6)) else None}
@@ -112,7 +112,7 @@ export default function () { http.get(__ENV.URL); }
 
 
 def k6load(url: str, vus: int, seconds: float, hosts: dict | None = None) -> dict:
-    from faults.k6run import k6_path
+    from faults.tools.k6run import k6_path
     with tempfile.TemporaryDirectory(prefix="bench-k6-") as tmp:
         script, summary = Path(tmp) / "s.js", Path(tmp) / "summary.json"
         script.write_text(K6_SCRIPT)
@@ -257,7 +257,7 @@ def run_micro(sizes=(10, 100, 1000, 10_000), budget: float = 0.4) -> list[dict]:
     from mitmproxy.test import taddons, tflow
 
     from faults import plan as planmod
-    from faults.injector import FaultInjector
+    from faults.addons.injector import FaultInjector
     from faults.spec import parse
 
     spec = parse("status code=503")[0]

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from faults.launch import ProxyProcess  # noqa: E402
+from faults.tools.launch import ProxyProcess  # noqa: E402
 
 # kind -> (x-fault spec, expected client-side outcome)
 MIX = [
@@ -60,7 +60,7 @@ def rss_kib(pid: int) -> int:
 
 def start_upstream(timeout: float = 15) -> tuple[subprocess.Popen, str]:
     """The asyncio upstream in its own process (so it never shares a GIL with a client)."""
-    proc = subprocess.Popen([sys.executable, "-m", "faults.upstream", "0"], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "faults.tools.upstream", "0"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + timeout
     line = ""

@@ -1,4 +1,4 @@
-"""The example suite's own upstream: a small local HTTP server (faults.upstream).
+"""The example suite's own upstream: a small local HTTP server (faults.tools.upstream).
 
 The ``fault_proxy`` fixture comes from the installed pytest plugin (entry point
 ``pytest11``), nothing to import.
@@ -6,7 +6,7 @@ The ``fault_proxy`` fixture comes from the installed pytest plugin (entry point
 
 import pytest
 
-from faults.upstream import Upstream
+from faults.tools.upstream import Upstream
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""``python -m faults``: see faults.cli."""
+"""``python -m faults``: see faults.tools.cli."""
 
 import sys
 
-from faults.cli import main
+from faults.tools.cli import main
 
 sys.exit(main())

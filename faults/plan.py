@@ -40,7 +40,8 @@ from typing import Any
 
 from mitmproxy import flowfilter, http
 
-from faults import kinds, spec as specmod
+from faults import kinds
+from faults import spec as specmod
 from faults.spec import FaultSpec, SpecError
 
 RULE_KEYS = ("name", "match", "fault", "probability", "first", "every")

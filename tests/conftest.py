@@ -6,7 +6,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from faults.upstream import Upstream  # noqa: E402
+from faults.tools.upstream import Upstream  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 A kind declares its parameters (so the one spec grammar can validate it) and
 implements any of three hooks, each called with the flow and an ``Act`` (the
-only door to the wire, see ``faults/act.py``):
+only door to the wire, see ``faults/wire/act.py``):
 
 - ``async request(flow, act)``   -- before the request is forwarded;
 - ``responseheaders(flow, act)`` -- response headers are in, body not yet;
@@ -135,7 +135,7 @@ def instantiate(spec) -> Fault:
 
 def _load_builtin() -> None:
     # A flag, not "registry non-empty": importing one kind module directly
-    # (faults.tls imports kinds.tls) must not hide the others.
+    # (faults.addons.tls imports kinds.tls) must not hide the others.
     global _loaded
     if _loaded:
         return

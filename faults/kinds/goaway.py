@@ -11,7 +11,7 @@ then=close|drain``: a GOAWAY frame on the selected request's connection.
 HTTP/1.1 flows: TCP reset (see ``rst_stream.py``).
 """
 
-from faults import h2frames
+from faults.wire import h2layer
 from faults.kinds import Param, register
 from faults.kinds.rst_stream import H2Fault, check_code, code_param
 from faults.spec import SpecError
@@ -49,21 +49,21 @@ class GoAway(H2Fault):
         return int(ls)
 
     async def request(self, flow, act):
-        if not h2frames.active(flow):
+        if not h2layer.active(flow):
             return self.fallback(flow, act)
-        sid = h2frames.stream_id(flow) or 1
+        sid = h2layer.stream_id(flow) or 1
         code, when, then = self.code(), self.get("when"), self.get("then")
         last = self.last_for(sid)
         ending = when != "after_response" and (then == "close" or sid > last)
-        h2frames.set_action(flow, frame="goaway", code=code, last=last, when=when, then=then, ending=ending)
-        act.record(h2_frame="goaway", code=code, code_name=h2frames.code_name(code), last_stream=last,
+        h2layer.set_action(flow, frame="goaway", code=code, last=last, when=when, then=then, ending=ending)
+        act.record(h2_frame="goaway", code=code, code_name=h2layer.code_name(code), last_stream=last,
                    stream_id=sid, phase=when, then=then, stream_ended=ending)
         if ending and when == "before_response":
             flow.kill()
 
     @staticmethod
     def _ends_after_headers(flow) -> bool:
-        a = flow.metadata.get(h2frames.ACTION) or {}
+        a = flow.metadata.get(h2layer.ACTION) or {}
         return bool(a.get("ending")) and a.get("when") == "after_headers"
 
     def responseheaders(self, flow, act):

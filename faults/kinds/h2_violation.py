@@ -11,7 +11,7 @@ itself detects a connection error, then closes the connection:
 HTTP/1.1 flows: TCP reset (see ``rst_stream.py``).
 """
 
-from faults import h2frames
+from faults.wire import h2layer
 from faults.kinds import Param, register
 from faults.kinds.rst_stream import H2Fault
 
@@ -26,9 +26,9 @@ class H2Violation(H2Fault):
     params = {"kind": Param(str, default="data_on_idle_stream", choices=VIOLATIONS)}
 
     async def request(self, flow, act):
-        if not h2frames.active(flow):
+        if not h2layer.active(flow):
             return self.fallback(flow, act)
         kind = self.get("kind")
-        h2frames.set_action(flow, frame="violation", kind=kind, when="before_response")
-        act.record(h2_frame="violation", violation=kind, phase="before_response", stream_id=h2frames.stream_id(flow))
+        h2layer.set_action(flow, frame="violation", kind=kind, when="before_response")
+        act.record(h2_frame="violation", violation=kind, phase="before_response", stream_id=h2layer.stream_id(flow))
         flow.kill()

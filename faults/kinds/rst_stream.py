@@ -4,7 +4,7 @@ connection are untouched.
 
 Also home of ``H2Fault``, the base of ``goaway`` and ``h2_violation``: code
 parsing and the HTTP/1.1 fallback. On a flow that is not HTTP/2 (or whose
-connection does not run the ``faults.h2frames`` layer) there is no stream to
+connection does not run the ``faults.wire.h2layer`` layer) there is no stream to
 reset and no GOAWAY to send: these kinds then reset the TCP connection before
 the response (whatever ``when`` says), log one line, and record
 ``fallback="tcp_reset"``; the classifier reports what k6 says for a reset.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from faults import h2frames
+from faults.wire import h2layer
 from faults.kinds import PHASES, Fault, Param, register
 from faults.kinds._cut import Cutter
 from faults.spec import SpecError
@@ -29,17 +29,17 @@ def code_param(default: str = "INTERNAL_ERROR") -> Param:
 def check_code(params: dict) -> None:
     if "code" in params:
         try:
-            n = h2frames.parse_code(params["code"])
+            n = h2layer.parse_code(params["code"])
         except ValueError as e:
             raise SpecError(str(e)) from None
-        params["code"] = h2frames.ERROR_NAMES.get(n, str(n))
+        params["code"] = h2layer.ERROR_NAMES.get(n, str(n))
 
 
 class H2Fault(Fault):
     frame: str
 
     def code(self) -> int:
-        return h2frames.parse_code(self.get("code"))
+        return h2layer.parse_code(self.get("code"))
 
     def fallback(self, flow, act) -> None:
         """Not HTTP/2: a TCP RST before the response, whatever ``when`` says."""
@@ -73,12 +73,12 @@ class RstStream(H2Fault):
         check_code(params)
 
     async def request(self, flow, act):
-        if not h2frames.active(flow):
+        if not h2layer.active(flow):
             return self.fallback(flow, act)
         code, when = self.code(), self.get("when")
-        h2frames.set_action(flow, frame="rst_stream", code=code, when=when)
-        act.record(h2_frame="rst_stream", code=code, code_name=h2frames.code_name(code), phase=when,
-                   stream_id=h2frames.stream_id(flow))
+        h2layer.set_action(flow, frame="rst_stream", code=code, when=when)
+        act.record(h2_frame="rst_stream", code=code, code_name=h2layer.code_name(code), phase=when,
+                   stream_id=h2layer.stream_id(flow))
         if when == "before_response":
             flow.kill()
 

@@ -11,7 +11,7 @@ A ``cert`` choice combines with ``client_cert``, ``alpn`` and the version
 limits; ``handshake`` stands alone (nothing of TLS is ever negotiated).
 
 ``level = "connection"``: the HTTP injector never applies it to flows; the
-``faults/tls.py`` addon matches these rules against the SNI at ClientHello.
+``faults/addons/tls.py`` addon matches these rules against the SNI at ClientHello.
 """
 
 from __future__ import annotations

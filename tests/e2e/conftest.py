@@ -3,7 +3,7 @@ import time
 import pytest
 
 from faults import report
-from faults.launch import ProxyProcess
+from faults.tools.launch import ProxyProcess
 
 
 @pytest.fixture(scope="module")

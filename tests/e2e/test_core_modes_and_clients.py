@@ -8,9 +8,9 @@ import sys
 import httpx
 import pytest
 
-from faults import k6run
-from faults.launch import ProxyProcess
-from faults.upstream import Upstream
+from faults.tools import k6run
+from faults.tools.launch import ProxyProcess
+from faults.tools.upstream import Upstream
 
 from .conftest import records_by_case
 

@@ -6,7 +6,7 @@ import sys
 
 
 def test_demo_once_matches_k6():
-    r = subprocess.run([sys.executable, "-m", "faults.demo", "--once"], capture_output=True, text=True, timeout=240)
+    r = subprocess.run([sys.executable, "-m", "faults.tools.demo", "--once"], capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "all annotations match k6" in r.stdout
     rows = [line for line in r.stdout.splitlines() if line.startswith("/demo/")]

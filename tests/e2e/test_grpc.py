@@ -10,7 +10,7 @@ import pytest
 grpc = pytest.importorskip("grpc")
 
 from faults import report  # noqa: E402
-from faults.launch import ProxyProcess  # noqa: E402
+from faults.tools.launch import ProxyProcess  # noqa: E402
 
 from .grpc_support import COUNT, SAY, GrpcServer, call  # noqa: E402
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from faults import k6run
+from faults.tools import k6run
 
 from .conftest import records_by_case
 

@@ -3,7 +3,7 @@ and HTTP/2: k6's own error_code must equal the report's k6_error_code."""
 
 import pytest
 
-from faults import k6run
+from faults.tools import k6run
 
 from .conftest import records_by_case
 

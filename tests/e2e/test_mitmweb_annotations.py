@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from faults.launch import ADDON, LISTEN_RE
+from faults.tools.launch import ADDON, LISTEN_RE
 
 
 def free_port() -> int:

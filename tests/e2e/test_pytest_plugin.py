@@ -24,7 +24,7 @@ def run_pytest(args, cwd, timeout=240):
 def write_suite(tmp_path, body: str) -> Path:
     (tmp_path / "conftest.py").write_text(textwrap.dedent('''
         import pytest
-        from faults.upstream import Upstream
+        from faults.tools.upstream import Upstream
 
         @pytest.fixture(scope="session")
         def upstream_url():
@@ -58,7 +58,7 @@ def test_b_is_clean(fault_proxy, upstream_url):
     assert fault_proxy.report()["codes"] == {0: 1}
 
 def test_c_bad_rule_is_refused(fault_proxy):
-    from faults.pytest_plugin import FaultSpecError
+    from faults.tools.pytest_plugin import FaultSpecError
     fault_proxy.set("status code=503")
     with pytest.raises(FaultSpecError, match="unknown key 'cod'"):
         fault_proxy.set("status cod=503")

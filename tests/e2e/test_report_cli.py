@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from faults import k6run, report
+from faults.tools import k6run
+from faults import report
 
 SCRIPT = r"""
 import http from 'k6/http';

@@ -8,7 +8,7 @@ import time
 import httpx
 from mitmproxy import io as mio
 
-from faults.launch import ProxyProcess
+from faults.tools.launch import ProxyProcess
 
 
 def test_status_summary_har_and_flow_file(upstream, tmp_path):

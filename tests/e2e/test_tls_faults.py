@@ -21,8 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from faults import k6run, report
-from faults.launch import ProxyProcess
+from faults.tools import k6run
+from faults import report
+from faults.tools.launch import ProxyProcess
 
 # case -> (spec, k6 code measured with k6 1.1.0; None: the handshake succeeds for every client)
 CASES = {

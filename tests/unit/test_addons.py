@@ -7,8 +7,8 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-from faults.annotate import Classifier
-from faults.injector import FaultInjector
+from faults.addons.annotate import Classifier
+from faults.addons.injector import FaultInjector
 
 
 def run(coro):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from faults import catalog, cli
+from faults import catalog
+from faults.tools import cli
 
 ROOT = Path(__file__).parents[2]
 
@@ -289,14 +290,14 @@ def test_report_empty_and_missing(tmp_path, capsys):
 # --------------------------------------------------------------------------
 def test_demo_is_lazy_and_passes_arguments(monkeypatch, capsys):
     seen = []
-    fake = types.ModuleType("faults.demo")
+    fake = types.ModuleType("faults.tools.demo")
     fake.main = lambda argv: seen.append(argv) or 7
-    monkeypatch.setitem(sys.modules, "faults.demo", fake)
+    monkeypatch.setitem(sys.modules, "faults.tools.demo", fake)
     assert cli.main(["demo", "--no-serve", "-x"]) == 7
     assert seen == [["--no-serve", "-x"]]
 
 
 def test_demo_missing_says_so(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "faults.demo", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, "faults.tools.demo", None)  # makes the import fail
     rc, out, err = run(capsys, "demo")
     assert rc == 2 and "demo is not available" in err

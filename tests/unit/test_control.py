@@ -8,10 +8,10 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 
-from faults.annotate import Classifier
-from faults.control import FaultControl
-from faults.injector import FaultInjector
-from faults.status import FaultStatus, har_dict
+from faults.addons.annotate import Classifier
+from faults.addons.control import FaultControl
+from faults.addons.injector import FaultInjector
+from faults.addons.status import FaultStatus, har_dict
 
 TOKEN = "s3cret"
 
@@ -25,7 +25,7 @@ def ctl():
         yield tctx, control, inj, cls, st
 
 
-def control_request(method="GET", path="/", body=b"", headers=None, host="faults.control"):
+def control_request(method="GET", path="/", body=b"", headers=None, host="faults.addons.control"):
     f = tflow.tflow()
     f.request.method = method
     f.request.host = host

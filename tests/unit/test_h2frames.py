@@ -1,4 +1,4 @@
-"""faults/h2frames.py depends on private mitmproxy HTTP/2 internals. These
+"""faults/wire/h2layer.py depends on private mitmproxy HTTP/2 internals. These
 tests drive the real classes sans-io (no sockets) and fail loudly when a
 mitmproxy upgrade moves any part of the construction: the HttpLayer swap, the
 Http2Server subclass taking the client connection, the KILL interception and
@@ -19,12 +19,12 @@ from mitmproxy.proxy.layers.http import ErrorCode, HTTPMode, HttpLayer, Response
 from mitmproxy.proxy.layers.http import _http2
 from mitmproxy.test import taddons, tflow
 
-from faults import h2frames
+from faults.wire import h2layer
 
 
 def test_pinned_mitmproxy_version():
-    assert mitmproxy.version.VERSION.startswith(h2frames.TESTED_MITMPROXY + "."), (
-        f"faults/h2frames.py was written against mitmproxy {h2frames.TESTED_MITMPROXY}; "
+    assert mitmproxy.version.VERSION.startswith(h2layer.TESTED_MITMPROXY + "."), (
+        f"faults/wire/h2layer.py was written against mitmproxy {h2layer.TESTED_MITMPROXY}; "
         f"this is {mitmproxy.version.VERSION}: re-check the private HTTP/2 construction")
 
 
@@ -37,7 +37,7 @@ def test_private_hooks_we_rely_on_are_still_there():
     assert "self._handle_event = self.done" in inspect.getsource(_http2.Http2Connection.close_connection)
     from mitmproxy.proxy.layers.http import HttpStream
     assert 'ResponseProtocolError(self.stream_id, "killed", ErrorCode.KILL)' in inspect.getsource(HttpStream.check_killed)
-    assert issubclass(h2frames.FaultH2Server, _http2.Http2Server)
+    assert issubclass(h2layer.FaultH2Server, _http2.Http2Server)
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ class _Stream:
 
 
 def _server(ctx, flow):
-    srv = h2frames.FaultH2Server(ctx)
+    srv = h2layer.FaultH2Server(ctx)
     srv.http_layer = type("L", (), {"streams": {1: _Stream(flow)}})()
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
     client.initiate_connection()
@@ -96,7 +96,7 @@ def _wakeups(srv, cmds):
     out = []
     for c in cmds:
         if isinstance(c, commands.RequestWakeup):
-            assert c.delay == h2frames.CLOSE_DELAY
+            assert c.delay == h2layer.CLOSE_DELAY
             assert not any(isinstance(x, commands.CloseConnection) for x in cmds)  # frames first, close later
             out += list(srv.handle_event(events.Wakeup(c)))
     return out
@@ -106,7 +106,7 @@ def _wakeups(srv, cmds):
 def test_rst_stream_with_our_code(tctx, code):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2frames.set_action(flow, frame="rst_stream", code=code, when="before_response")
+    h2layer.set_action(flow, frame="rst_stream", code=code, when="before_response")
     seen = _client_sees(client, _kill(srv))
     resets = [e for e in seen if isinstance(e, h2.events.StreamReset)]
     assert [(r.stream_id, int(r.error_code)) for r in resets] == [(1, code)]
@@ -115,7 +115,7 @@ def test_rst_stream_with_our_code(tctx, code):
 def test_goaway_then_close(tctx):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2frames.set_action(flow, frame="goaway", code=0xC, last=1, when="before_response", then="close", ending=True)
+    h2layer.set_action(flow, frame="goaway", code=0xC, last=1, when="before_response", then="close", ending=True)
     cmds = _kill(srv)
     (gone,) = [e for e in _client_sees(client, cmds) if isinstance(e, h2.events.ConnectionTerminated)]
     assert (int(gone.error_code), gone.last_stream_id) == (0xC, 1)
@@ -126,7 +126,7 @@ def test_goaway_then_close(tctx):
 def test_goaway_drain_lets_the_stream_finish_then_closes(tctx):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2frames.set_action(flow, frame="goaway", code=0, last=1, when="before_response", then="drain", ending=False)
+    h2layer.set_action(flow, frame="goaway", code=0, last=1, when="before_response", then="drain", ending=False)
     response = tflow.tresp()
     cmds = list(srv.handle_event(ResponseHeaders(1, response, end_stream=True)))
     cmds += _wakeups(srv, cmds)
@@ -144,7 +144,7 @@ def test_goaway_drain_lets_the_stream_finish_then_closes(tctx):
 def test_violations_are_detected_by_a_strict_client(tctx, kind, client_error):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2frames.set_action(flow, frame="violation", kind=kind, when="before_response")
+    h2layer.set_action(flow, frame="violation", kind=kind, when="before_response")
     cmds = _kill(srv)
     with pytest.raises(client_error):
         _client_sees(client, cmds)
@@ -153,15 +153,15 @@ def test_violations_are_detected_by_a_strict_client(tctx, kind, client_error):
 
 def test_install_swaps_the_http_layer_and_takes_the_h2_connection(tctx):
     layer = HttpLayer(tctx, HTTPMode.regular)
-    assert h2frames.install(layer)
-    assert type(layer) is h2frames.FaultHttpLayer
+    assert h2layer.install(layer)
+    assert type(layer) is h2layer.FaultHttpLayer
     list(layer.handle_event(events.Start()))
-    assert isinstance(layer.connections[tctx.client], h2frames.FaultH2Server)
+    assert isinstance(layer.connections[tctx.client], h2layer.FaultH2Server)
     assert layer.connections[tctx.client].http_layer is layer
 
 
 def test_codes():
-    assert h2frames.parse_code("enhance_your_calm") == 0xB
-    assert h2frames.parse_code("0x1f") == 31 and h2frames.code_name(31) == "unknown error code 0x1f"
+    assert h2layer.parse_code("enhance_your_calm") == 0xB
+    assert h2layer.parse_code("0x1f") == 31 and h2layer.code_name(31) == "unknown error code 0x1f"
     with pytest.raises(ValueError):
-        h2frames.parse_code("NOPE")
+        h2layer.parse_code("NOPE")

@@ -1,6 +1,7 @@
 import pytest
 
-from faults import plan, spec
+from faults import plan
+from faults import spec
 from faults.spec import SpecError
 
 

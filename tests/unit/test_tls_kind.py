@@ -5,11 +5,13 @@ from mitmproxy import connection, flowfilter
 from mitmproxy.proxy import context as pcontext
 from mitmproxy.test import taddons
 
-from faults import plan, spec
-from faults.classify_tls import GO_ALERT_TEXT, classify_handshake, k6_cert_error
+from faults import plan
+from faults import spec
+from faults.classify.tls import GO_ALERT_TEXT, classify_handshake, k6_cert_error
 from faults.kinds import tls as tlskind
 from faults.spec import SpecError
-from faults.tls import _last_alert, alert_record, connection_flow
+from faults.addons.tls import connection_flow
+from faults.wire.tls import alert_record, last_alert as _last_alert
 
 
 @pytest.mark.parametrize("text", [

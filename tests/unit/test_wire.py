@@ -1,4 +1,4 @@
-"""Fails loudly when a mitmproxy upgrade moves what faults/wire.py relies on."""
+"""Fails loudly when a mitmproxy upgrade moves what faults/wire/sockets.py relies on."""
 
 import asyncio
 import inspect
@@ -9,12 +9,12 @@ from mitmproxy.proxy import server
 from mitmproxy.proxy.layer import Layer
 from mitmproxy.proxy.layers.http import HttpLayer, HttpStream
 
-from faults import wire
+from faults.wire import sockets
 
 
 def test_mitmproxy_version_is_the_one_wire_was_written_for():
-    assert VERSION.startswith(wire.TESTED_MITMPROXY + "."), (
-        f"faults/wire.py was written against mitmproxy {wire.TESTED_MITMPROXY}; "
+    assert VERSION.startswith(sockets.TESTED_MITMPROXY + "."), (
+        f"faults/wire/sockets.py was written against mitmproxy {sockets.TESTED_MITMPROXY}; "
         f"re-check its private lookups for {VERSION}"
     )
 
@@ -54,7 +54,7 @@ def test_paced_writer_paces_and_restores():
             async def drain(self):
                 pass
 
-        pw = wire.PacedWriter(Inner(), 10_000, restore=restored.append)
+        pw = sockets.PacedWriter(Inner(), 10_000, restore=restored.append)
         t0 = asyncio.get_running_loop().time()
         pw.write(b"x" * 3000)
         await pw.drain()

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from faults import k6run, report
-from faults.launch import ProxyProcess
-from faults.upstream import Upstream
+from faults.tools import k6run
+from faults import report
+from faults.tools.launch import ProxyProcess
+from faults.tools.upstream import Upstream
 
 PLAN = Path(__file__).with_name("demo_plan.yaml")
 PATHS = ["ok", "status", "delay", "hang", "reset0", "reset1", "reset2", "close0", "close2",

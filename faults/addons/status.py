@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 
 from mitmproxy import ctx, http
 
-from faults.annotate import FAULT_KEY
+from faults.addons.annotate import FAULT_KEY
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0

@@ -15,9 +15,10 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions, http
 
-from faults import plan as planmod, wire
-from faults.act import Act
-from faults.annotate import FAULT_KEY
+from faults import plan as planmod
+from faults.wire import sockets
+from faults.wire.act import Act
+from faults.addons.annotate import FAULT_KEY
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class FaultInjector:
         deadline = asyncio.get_running_loop().time() + 2.0
         while self._active and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
-        await wire.close_clients()
+        await sockets.close_clients()
 
     # -- selection -----------------------------------------------------------
     def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:

@@ -7,7 +7,7 @@ Commands::
     codes                 the whole catalog as a table
     report FILE           outcomes by k6 error code from k6's ``--out json=FILE``
                           output or from the proxy's JSONL report
-    demo [ARGS...]        the demo (faults.demo), loaded only when asked for
+    demo [ARGS...]        the demo (faults.tools.demo), loaded only when asked for
 
 ``codes``, ``report`` and ``explain`` take ``--format text|json|markdown``.
 Exit status: 0 on success, 1 when nothing matched or the input held no
@@ -362,10 +362,10 @@ def cmd_report(args) -> int:
 # --------------------------------------------------------------------------
 def cmd_demo(argv: list[str]) -> int:
     try:
-        from faults.demo import main as demo_main
+        from faults.tools.demo import main as demo_main
     except ImportError as e:
         print(f"the demo is not available in this installation ({e}); "
-              "faults.demo could not be imported", file=sys.stderr)
+              "faults.tools.demo could not be imported", file=sys.stderr)
         return 2
     rc = demo_main(argv)
     return rc if isinstance(rc, int) else 0

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addons" / "errors.py"
 LISTEN_RE = re.compile(r"listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")
 

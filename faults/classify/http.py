@@ -15,7 +15,7 @@ import gzip
 import zlib
 from dataclasses import dataclass, field
 
-from faults.act import WIRE_KEY
+from faults.wire.act import WIRE_KEY
 
 CONN_SEQ_KEY = "conn_seq"
 
@@ -105,11 +105,11 @@ def classify(flow) -> Verdict:
     facts = {"protocol": flow.request.http_version, "reused_connection": flow.metadata.get(CONN_SEQ_KEY, 0) > 0}
 
     if wire.get("h2_frame"):
-        from faults.classify_h2 import classify_h2  # HTTP/2 frame faults (GOAWAY, RST_STREAM, ...)
+        from faults.classify.h2 import classify_h2  # HTTP/2 frame faults (GOAWAY, RST_STREAM, ...)
 
         v = classify_h2(flow, wire)
     elif wire.get("grpc_status") is not None:
-        from faults.classify_h2 import classify_grpc
+        from faults.classify.h2 import classify_grpc
 
         v = classify_grpc(flow, wire)
     elif wire.get("conn_end"):

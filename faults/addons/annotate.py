@@ -16,7 +16,7 @@ from typing import Optional
 from mitmproxy import ctx, exceptions, http
 
 from faults import catalog
-from faults.classify import CONN_SEQ_KEY, classify
+from faults.classify.http import CONN_SEQ_KEY, classify
 from faults.report import Report
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """HTTP/2 frame faults and gRPC statuses -> what k6 (Go's x/net/http2) reports.
 
-Called by ``faults.classify.classify`` when the wire record has ``h2_frame``
+Called by ``faults.classify.http.classify`` when the wire record has ``h2_frame``
 (GOAWAY, RST_STREAM, protocol violation) or ``grpc_status``. The codes are the
 ones the real k6 1.1.0 reported in ``tests/e2e/test_k6_h2_frames.py``
 (docs/http2.md has the table); k6's formula: GOAWAY 1610+code+1, stream error
@@ -18,7 +18,7 @@ A fault that fires on every attempt (an ``x-fault`` header, a rule without
 
 from __future__ import annotations
 
-from faults.classify import Verdict, _connection_end
+from faults.classify.http import Verdict, _connection_end
 
 RETRY_NOTE = (
     "k6 (Go) retries this request transparently (up to 7 times, back-offs 1-32 s); if every attempt meets "

@@ -44,7 +44,7 @@ from mitmproxy.proxy.layers.http import (
 from mitmproxy.proxy.layers.http._base import HttpEvent, ReceiveHttp
 from mitmproxy.proxy.layers.http._http2 import Http2Server
 
-from faults import wire
+from faults.wire import sockets
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class FaultH2Server(Http2Server):
         yield RequestWakeup(CLOSE_DELAY)
 
     def close_now(self):
-        writer = wire.client_writer(self.context.client)
+        writer = sockets.client_writer(self.context.client)
         yield from self.close_connection(self.close_msg)
         if writer is not None:
             try:

@@ -40,9 +40,9 @@ from mitmproxy.proxy.layers import modes
 from mitmproxy.tls import ClientHelloData, TlsData
 from OpenSSL import SSL
 
-from faults import wire
-from faults.annotate import FAULT_KEY
-from faults.classify_tls import classify_handshake
+from faults.wire import sockets, tls as tlsbytes
+from faults.addons.annotate import FAULT_KEY
+from faults.classify.tls import classify_handshake
 
 log = logging.getLogger(__name__)
 
@@ -177,15 +177,15 @@ class TlsFaults:
             return
         flushed = False
         if state.raw_action is None and tls_start.ssl_conn is not None:
-            flushed, state.flushed_alert = _flush_pending(tls_start.conn, tls_start.ssl_conn)
+            flushed, state.flushed_alert = tlsbytes.flush_pending(tls_start.conn, tls_start.ssl_conn)
         self._record(state, tls_start.conn, tls_start.conn.error or "")
         if flushed:
             # FIN after the alert, then let the client read it: if we closed now,
             # bytes it is still sending (TLS 1.3: its request follows its
             # Finished) would make our kernel answer with an RST, which throws
             # away the unread alert on the client's side ("broken pipe").
-            wire.close(tls_start.conn)
-            await wait_client_closed(tls_start.conn, LINGER_S, self._stopping)
+            sockets.close(tls_start.conn)
+            await tlsbytes.wait_client_closed(tls_start.conn, LINGER_S, self._stopping)
 
     def requestheaders(self, flow: http.HTTPFlow):
         state = self._conns.get(flow.client_conn.id)
@@ -227,25 +227,25 @@ class TlsFaults:
         fault = state.fault
         state.raw_action = how
         if how == "stall":
-            gave_up = await stall(client, fault.get("stall_ms") / 1000, self._stopping)
+            gave_up = await tlsbytes.stall(client, fault.get("stall_ms") / 1000, self._stopping)
             if not gave_up:
                 state.raw_action = "stall_released"
-                wire.close(client)
+                sockets.close(client)
             self._record(state, client, "")
             return
         if how == "alert":
-            send_alert(client, fault.alert_code)
+            tlsbytes.send_alert(client, fault.alert_code)
             state.flushed_alert = fault.alert_code
         elif how == "plaintext":
-            send_plaintext(client)
+            tlsbytes.send_plaintext(client)
         elif how == "reset":
-            wire.reset(client)
+            sockets.reset(client)
         elif how == "close":
-            wire.close(client)
+            sockets.close(client)
         self._record(state, client, "")
         if how != "reset":
             # let the client read what we sent before mitmproxy closes the socket
-            await wait_client_closed(client, LINGER_S, self._stopping)
+            await tlsbytes.wait_client_closed(client, LINGER_S, self._stopping)
 
     def _record(self, state: ConnFault, client: connection.Client, error: str) -> None:
         if state.recorded:
@@ -284,87 +284,3 @@ class TlsFaults:
 
 def _http1_only(conn: SSL.Connection, options: list[bytes]):
     return b"http/1.1" if b"http/1.1" in options else SSL.NO_OVERLAPPING_PROTOCOLS
-
-
-# --------------------------------------------------------------------------
-# Bytes for the client before any TLS state exists, or the TLS engine's own
-# unsent output; the socket itself is only touched through faults.wire.
-# --------------------------------------------------------------------------
-
-def alert_record(code: int, version: bytes = b"\x03\x03") -> bytes:
-    """A plaintext TLS record holding one fatal alert (level 2)."""
-    return b"\x15" + version + b"\x00\x02" + bytes([2, code])
-
-
-PLAINTEXT_RESPONSE = (
-    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 39\r\n"
-    b"connection: close\r\n\r\nThis server does not speak TLS (fault)\n"
-)
-
-
-def send_raw_then_fin(client: connection.Client, data: bytes) -> bool:
-    """Write ``data`` to the raw client socket, then FIN (after the bytes)."""
-    return wire.write_raw(client, data) and wire.close(client)
-
-
-def send_alert(client: connection.Client, code: int) -> bool:
-    return send_raw_then_fin(client, alert_record(code))
-
-
-def send_plaintext(client: connection.Client) -> bool:
-    return send_raw_then_fin(client, PLAINTEXT_RESPONSE)
-
-
-async def stall(client: connection.Client, limit: float, stopping: asyncio.Event) -> bool:
-    """Answer nothing until the client closes (True) or ``limit``/shutdown (False)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and not stopping.is_set():
-        if wire.client_eof(client) or wire.client_writer(client) is None:
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
-async def wait_client_closed(client: connection.Client, limit: float, stopping: asyncio.Event) -> bool:
-    """Keep the connection open (mitmproxy keeps reading it) until the client
-    closes its side, ``limit`` seconds pass or the proxy stops."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and not stopping.is_set():
-        if wire.client_eof(client):
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
-def _flush_pending(client: connection.Client, ssl_conn: SSL.Connection) -> tuple[bool, int | None]:
-    """Send the client what OpenSSL produced for a failed handshake (its alert),
-    which mitmproxy leaves in the memory BIO. Returns the alert code if the
-    bytes end in a plaintext alert record, -1 for an encrypted one (TLS 1.3),
-    as (flushed anything, alert)."""
-    out = b""
-    while True:
-        try:
-            chunk = ssl_conn.bio_read(65535)
-        except SSL.Error:
-            break
-        if not chunk:
-            break
-        out += chunk
-    if not out or not wire.write_raw(client, out):
-        return False, None
-    return True, _last_alert(out)
-
-
-def _last_alert(data: bytes) -> int | None:
-    """The alert code of the last plaintext alert record in ``data``, or None.
-    TLS 1.3 alerts after the ServerHello are encrypted (type 23): then -1."""
-    pos, last = 0, None
-    while pos + 5 <= len(data):
-        typ, length = data[pos], int.from_bytes(data[pos + 3:pos + 5], "big")
-        body = data[pos + 5:pos + 5 + length]
-        if typ == 0x15 and len(body) == 2:
-            last = body[1]
-        elif typ == 0x17:
-            last = -1  # encrypted: the caller knows which alert OpenSSL sends
-        pos += 5 + length
-    return last

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import pytest
 
-CONTROL = "http://faults.control"
+CONTROL = "http://faults.addons.control"
 DEFAULT_SEED = 1
 
 
@@ -43,7 +43,7 @@ class FaultSpecError(ValueError):
 
 class _Proc:
     def __init__(self, mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str):
-        from faults.launch import ProxyProcess
+        from faults.tools.launch import ProxyProcess
 
         self.report_path = workdir / f"report-{name}.jsonl"
         self.report_path.touch()
@@ -52,7 +52,7 @@ class _Proc:
         self.px = ProxyProcess(mode=mode, confdir=confdir, options={
             "fault_control": True, "fault_control_token": token, "fault_seed": seed,
             "fault_report": str(self.report_path), "fault_status": False,
-            # reverse mode: keep the Host header so the control host is recognised (see faults.control)
+            # reverse mode: keep the Host header so the control host is recognised (see faults.addons.control)
             **({} if mode == "regular" else {"keep_host_header": True}),
         })
         self._offset = 0
@@ -109,7 +109,7 @@ class _Proc:
                 rec = json.loads(line)
             except ValueError:  # a line being written right now
                 continue
-            if "://faults.control" in (rec.get("url") or ""):
+            if "://faults.addons.control" in (rec.get("url") or ""):
                 continue
             rec["proxy"] = self.mode
             out.append(rec)
@@ -323,7 +323,7 @@ def _stable(fp: FaultProxy, recs: list[dict]) -> bool:
 
 
 def _is_yaml(text: str) -> bool:
-    from faults.control import looks_like_yaml_plan
+    from faults.addons.control import looks_like_yaml_plan
 
     return "\n" in text.strip() or looks_like_yaml_plan(text) or text.endswith((".yaml", ".yml"))
 

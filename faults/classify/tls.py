@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 
-from faults.classify import Verdict
+from faults.classify.http import Verdict
 from faults.kinds.tls import ALERTS
 
 # Go's crypto/tls alert texts (alert.go)

@@ -1,7 +1,7 @@
 """What a fault may do to a flow, and the record of what it did.
 
 Fault kinds never touch mitmproxy internals directly: they call an ``Act``,
-which goes through ``faults.wire`` and writes down what went out on the wire
+which goes through ``faults.wire.sockets`` and writes down what went out on the wire
 in ``flow.metadata["fault_wire"]``. The classifier reads that record.
 """
 
@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 
-from faults import wire
+from faults.wire import sockets
 
 WIRE_KEY = "fault_wire"
 _pending: set[asyncio.Task] = set()
@@ -31,7 +31,7 @@ class Act:
 
     # -- ending the connection ---------------------------------------------
     def _end(self, how: str) -> bool:
-        return wire.reset(self.flow.client_conn) if how == "rst" else wire.close(self.flow.client_conn)
+        return sockets.reset(self.flow.client_conn) if how == "rst" else sockets.close(self.flow.client_conn)
 
     def end_connection(self, how: str, phase: str, body_sent: int | None = None) -> None:
         """``how`` is 'rst' or 'fin'. Kills the flow so mitmproxy sends nothing more."""
@@ -47,7 +47,7 @@ class Act:
         self.record(conn_end=how, phase=phase, body_sent=body_sent, body_announced=body_announced)
 
         async def after_sent():
-            await wire.flushed(self.flow.client_conn)
+            await sockets.flushed(self.flow.client_conn)
             self._end(how)
 
         task = asyncio.get_running_loop().create_task(after_sent())
@@ -55,11 +55,11 @@ class Act:
         task.add_done_callback(_pending.discard)
 
     async def flushed(self) -> None:
-        await wire.flushed(self.flow.client_conn)
+        await sockets.flushed(self.flow.client_conn)
 
     # -- holding -------------------------------------------------------------
     def client_gone(self) -> bool:
-        return wire.client_gone(self.flow.client_conn) or wire.stream_cancelled(self.flow)
+        return sockets.client_gone(self.flow.client_conn) or sockets.stream_cancelled(self.flow)
 
     async def hold(self, seconds: float | None) -> str:
         """Wait ``seconds`` (None: forever) unless the client gives up or we
@@ -95,6 +95,6 @@ class Act:
         return result
 
     def throttle(self, bytes_per_s: int) -> bool:
-        ok = wire.throttle(self.flow.client_conn, bytes_per_s)
+        ok = sockets.throttle(self.flow.client_conn, bytes_per_s)
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)
         return ok

@@ -1,0 +1,30 @@
+"""The mitmproxy addons, each thin: they read the plan, call the kinds, the
+classifier and the report, and hold no protocol logic of their own.
+
+``FaultAddon`` is the one top-level addon the entry script registers; the
+components are its children, called in this order:
+
+- ``FaultControl`` first: it answers requests to the control host before any fault applies;
+- ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
+- ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
+- ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
+- ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
+- ``FaultStatus`` last: it reads what the classifier wrote.
+
+Children rather than six top-level addons because mitmproxy's dispatch costs
+about 15-20 us per top-level addon per HTTP exchange, even for hooks an addon
+does not have; children share one dispatch (bench/README.md). They are still
+registered: options, commands and ``ctx.master.addons.get(name)`` work.
+"""
+
+from faults.addons.annotate import Classifier
+from faults.addons.control import FaultControl
+from faults.addons.injector import FaultInjector
+from faults.addons.status import FaultStatus
+from faults.addons.tls import TlsFaults
+from faults.wire.h2layer import H2Frames
+
+
+class FaultAddon:
+    def __init__(self):
+        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), Classifier(), FaultStatus()]

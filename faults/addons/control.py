@@ -17,11 +17,11 @@ Commands (mitmproxy console, mitmweb's command bar or ``POST /commands/...``)::
     faults.stats                                 rules' counters and k6 codes seen
 
 HTTP endpoint (option ``fault_control``, off by default), served by the proxy
-itself for requests to the reserved host ``faults.addons.control`` (option
+itself for requests to the reserved host ``faults.control`` (option
 ``fault_control_host``), like mitmproxy's ``mitm.it``. Through a regular proxy
 use the proxy (``curl -x``). A reverse proxy sends every request to its upstream and
 rewrites the Host header: start it with ``--set keep_host_header=true`` and send
-``Host: faults.addons.control`` to it::
+``Host: faults.control`` to it::
 
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
@@ -51,7 +51,7 @@ from faults import plan as planmod
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
-CONTROL_HOST = "faults.addons.control"
+CONTROL_HOST = "faults.control"
 TOKEN_HEADER = "x-fault-token"
 CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
 

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import pytest
 
-CONTROL = "http://faults.addons.control"
+CONTROL = "http://faults.control"
 DEFAULT_SEED = 1
 
 
@@ -109,7 +109,7 @@ class _Proc:
                 rec = json.loads(line)
             except ValueError:  # a line being written right now
                 continue
-            if "://faults.addons.control" in (rec.get("url") or ""):
+            if "://faults.control" in (rec.get("url") or ""):
                 continue
             rec["proxy"] = self.mode
             out.append(rec)

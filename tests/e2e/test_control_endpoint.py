@@ -9,7 +9,7 @@ from faults import report
 from faults.tools.launch import ProxyProcess
 
 TOKEN = "tok-e2e"
-CONTROL = "http://faults.addons.control"
+CONTROL = "http://faults.control"
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_reverse_mode_host_header(upstream):
                       options={"fault_control": True, "fault_control_token": TOKEN,
                                "keep_host_header": True}) as rp:
         with httpx.Client(base_url=rp.url, timeout=5) as c:
-            r = c.post("/rules", content="status code=502", headers={"host": "faults.addons.control", "x-fault-token": TOKEN})
+            r = c.post("/rules", content="status code=502", headers={"host": "faults.control", "x-fault-token": TOKEN})
             assert r.status_code == 200, r.text
             assert c.get("/anything").status_code == 502
 
@@ -121,7 +121,7 @@ def test_k6_example_script_sets_faults_and_report_explains(upstream, tmp_path):
              "-e", "ITERATIONS=20", "--out", f"json={k6json}", str(root / "examples" / "k6_script.js")],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-        with httpx.Client(base_url=rp.url, headers={"host": "faults.addons.control"}, timeout=5) as c:
+        with httpx.Client(base_url=rp.url, headers={"host": "faults.control"}, timeout=5) as c:
             assert [r for r in c.get("/rules").json()["rules"] if r["source"] == "runtime"] == []  # teardown
         time.sleep(0.3)
     recs = [r for r in report.read(rep) if "/api/" in r["url"]]

@@ -25,7 +25,7 @@ def ctl():
         yield tctx, control, inj, cls, st
 
 
-def control_request(method="GET", path="/", body=b"", headers=None, host="faults.addons.control"):
+def control_request(method="GET", path="/", body=b"", headers=None, host="faults.control"):
     f = tflow.tflow()
     f.request.method = method
     f.request.host = host

@@ -1,8 +1,10 @@
-"""The JSONL report: one object per flow, written once, when its outcome is known."""
+"""The JSONL report: it owns its record. One object per flow (or failed TLS handshake),
+written once, when its outcome is known; built, written and read here only."""
 
 from __future__ import annotations
 
 import json
+import time
 import threading
 from pathlib import Path
 
@@ -26,3 +28,66 @@ class Report:
 
 def read(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+# -- records ---------------------------------------------------------------------------
+# Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
+# "flow", "tls_handshake" or "connection"), the k6 fields (``k6_error_code``,
+# ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
+# summary), ``clients`` (what each client profile predicts) and ``facts``.
+FORMAT = 2
+
+
+def _k6_fields(c) -> dict:
+    k6 = c.k6
+    return {
+        "k6_error_code": k6.error,
+        "k6_error": k6.message,
+        "certainty": k6.certainty,
+        "note": k6.note or None,
+    }
+
+
+def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
+    """The record of one finished HTTP flow and its ``Classification``."""
+    fault = fault or {}
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "flow",
+        "flow_id": flow.id,
+        "url": flow.request.pretty_url,
+        "method": flow.request.method,
+        "http_version": flow.request.http_version,
+        "status": flow.response.status_code if flow.response else None,
+        "rule": fault.get("rule"),
+        "fault": fault.get("spec"),
+        **_k6_fields(c),
+        "client_retry": c.k6.retried,
+        "error": flow.error.msg if flow.error else None,
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": c.outcome.facts,
+        "annotation": annotation,
+    }
+
+
+def handshake_record(c, *, url: str, host: str, sni: str | None, client: str | None, rule: str, fault: str,
+                     error: str) -> dict:
+    """The record of one failed (or deliberately ended) TLS handshake."""
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "tls_handshake",
+        "url": url,
+        "host": host,
+        "sni": sni,
+        "client": client,
+        "rule": rule,
+        "fault": fault,
+        **_k6_fields(c),
+        "error": error or None,
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": c.outcome.facts,
+    }

@@ -12,22 +12,15 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from faults import kinds
+from faults.errors import SpecError
+
+__all__ = ["SELECTION_KEYS", "FaultSpec", "SpecError", "build", "parse", "split_words"]
+
 # Keys that choose *which* flows a rule applies to rather than what the fault
 # does; the option and header forms accept them inline, the YAML form as
 # rule fields.
 SELECTION_KEYS = ("name", "probability", "first", "every")
-
-
-class SpecError(ValueError):
-    """A fault spec (or plan rule) that cannot be used; ``where`` says whence."""
-
-    def __init__(self, reason: str, where: str = ""):
-        self.reason = reason
-        self.where = where
-        super().__init__(f"{where}: {reason}" if where else reason)
-
-    def at(self, where: str) -> "SpecError":
-        return SpecError(self.reason, f"{where}: {self.where}" if self.where else where)
 
 
 @dataclass(frozen=True)
@@ -87,7 +80,5 @@ def parse(text: str, *, allow_selection: bool = False) -> tuple[FaultSpec, dict[
 
 def build(kind: str, raw: dict[str, Any]) -> FaultSpec:
     """Validate ``raw`` parameters for ``kind`` (strings or YAML scalars)."""
-    from faults import kinds  # late: kinds import this module
-
     cls = kinds.get(kind)
     return FaultSpec(kind, cls.validate(raw))

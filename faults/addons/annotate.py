@@ -15,12 +15,12 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions, http
 
-from faults import catalog
-from faults.classify.http import CONN_SEQ_KEY, classify
-from faults.report import Report
+from faults import catalog, vocabulary as V
+from faults.classify import Classification, classify
+from faults.report import Report, flow_record
 
 log = logging.getLogger(__name__)
-FAULT_KEY = "fault"
+FAULT_KEY = V.FAULT
 MARKER = ":boom:"
 
 
@@ -54,7 +54,7 @@ class Classifier:
         if flow.request.method == "CONNECT":
             return
         self._conn_seq[flow.client_conn.id] += 1
-        flow.metadata[CONN_SEQ_KEY] = self._conn_seq[flow.client_conn.id] - 1
+        flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
         self._open[flow.id] = flow
 
     def response(self, flow: http.HTTPFlow):
@@ -68,7 +68,7 @@ class Classifier:
 
     def done(self):
         for flow in list(self._open.values()):
-            flow.metadata.setdefault("fault_wire", {})["released_at_shutdown"] = True
+            flow.metadata.setdefault(V.WIRE, {})["released_at_shutdown"] = True
             self.finish(flow)
         if self.report:
             self.report.close()
@@ -78,71 +78,54 @@ class Classifier:
         """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
         self.codes[rec.get("k6_error_code")] += 1
         if self.report:
-            self.report.write({"ts": round(time.time(), 3), "record": "connection", **rec})
+            self.report.write(rec)
 
     def finish(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.id in self._finished:
             return
-        if flow.metadata.get("fault_control"):  # the control endpoint's own requests are not traffic
+        if flow.metadata.get(V.CONTROL):  # the control endpoint's own requests are not traffic
             self._open.pop(flow.id, None)
             return
         self._finished.add(flow.id)
         self._open.pop(flow.id, None)
         if len(self._finished) > 100_000:  # bounded memory on long runs
             self._finished.clear()
-        verdict = classify(flow)
+        c = classify(flow)
+        k6 = c.k6
         fault = flow.metadata.get(FAULT_KEY)
-        flow.metadata["k6_error_code"] = verdict.k6_error_code
-        flow.metadata["k6_error"] = verdict.k6_error
-        flow.metadata["k6"] = verdict.as_dict()
-        flow.metadata["annotation"] = annotation(flow, verdict)
-        self.codes[verdict.k6_error_code] += 1
-        comment = f"k6 {verdict.k6_error_code} {flow.metadata['annotation']['id']}"
-        if verdict.k6_error:
-            comment += f" ({verdict.k6_error})"
+        md = flow.metadata
+        md[V.K6_CODE] = k6.error
+        md[V.K6_ERROR] = k6.message
+        md[V.K6] = k6.as_dict()
+        md[V.OUTCOME] = c.outcome.as_dict()
+        md[V.CLIENTS] = c.clients_dict()
+        md[V.ANNOTATION] = annotation(flow, c)
+        self.codes[k6.error] += 1
+        comment = f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
+        if k6.message:
+            comment += f" ({k6.message})"
         if fault:
             comment = f"fault: {fault['spec']} [{fault['rule']}] -> {comment}"
             flow.marked = MARKER
-        if verdict.client_retry:
+        if k6.retried:
             comment += " [k6 retries: hidden]"
-        if verdict.certainty != "exact":
-            comment += f" [{verdict.certainty}]"
+        if k6.certainty != "exact":
+            comment += f" [{k6.certainty}]"
         flow.comment = comment
         if self.report:
-            self.report.write(record(flow, verdict))
+            self.report.write(flow_record(flow, c, fault, md[V.ANNOTATION]))
 
 
-def annotation(flow: http.HTTPFlow, verdict) -> dict:
+def annotation(flow: http.HTTPFlow, c: Classification) -> dict:
     """The flow's error object (seed 003's shape: status, message, id, code)
-    with every taxonomy's name for it, from the catalog."""
-    obj = catalog.error_object(catalog.for_k6(verdict.k6_error_code, verdict.k6_error), verdict.k6_error or None)
-    code = verdict.k6_error_code
+    with every taxonomy's name for it, from the catalog entry the k6 profile named."""
+    k6 = c.k6
+    obj = catalog.error_object(catalog.by_id(c.entry), k6.message or None)
+    code = k6.error
     if flow.response is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
         obj["status"] = flow.response.status_code
-    if verdict.facts.get("grpc_status"):
-        obj["grpc_status"] = verdict.facts["grpc_status"]
-    obj["certainty"] = verdict.certainty
+    grpc = c.clients.get("grpcio")
+    if grpc is not None:
+        obj["grpc_status"] = {"name": grpc.error, "value": grpc.extra["value"]}
+    obj["certainty"] = k6.certainty
     return obj
-
-
-def record(flow: http.HTTPFlow, verdict) -> dict:
-    fault = flow.metadata.get(FAULT_KEY) or {}
-    return {
-        "ts": round(time.time(), 3),
-        "record": "flow",
-        "flow_id": flow.id,
-        "url": flow.request.pretty_url,
-        "method": flow.request.method,
-        "http_version": flow.request.http_version,
-        "status": flow.response.status_code if flow.response else None,
-        "rule": fault.get("rule"),
-        "fault": fault.get("spec"),
-        "k6_error_code": verdict.k6_error_code,
-        "k6_error": verdict.k6_error,
-        "certainty": verdict.certainty,
-        "client_retry": verdict.client_retry,
-        "note": verdict.note or None,
-        "error": flow.error.msg if flow.error else None,
-        "facts": verdict.facts,
-        "annotation": flow.metadata.get("annotation"),
-    }

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from faults.spec import SpecError
+from faults.errors import SpecError
 
 REQUIRED = object()
 PHASES = ("before_response", "after_headers", "mid_body")

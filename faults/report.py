@@ -26,8 +26,32 @@ class Report:
             self._fh.close()
 
 
+def parse_line(raw: str | bytes) -> dict | None:
+    """One JSONL line -> its object, or None (blank, not JSON, not an object)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def read(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """Every record of a report file (lines that do not parse are skipped)."""
+    return [r for r in map(parse_line, Path(path).read_text().splitlines()) if r is not None]
+
+
+def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
+    """The records written since byte ``offset``, and the offset after the last
+    complete line (a line being written right now is left for the next call)."""
+    with Path(path).open("rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    recs = [r for r in map(parse_line, data[:end].decode(errors="replace").splitlines()) if r is not None]
+    return recs, offset + end
 
 
 # -- records ---------------------------------------------------------------------------

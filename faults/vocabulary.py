@@ -5,6 +5,18 @@ Writers and readers import the names from here; ``Act.record`` refuses a field
 that is not declared in ``WireRecord`` (a typo would otherwise be a fact that no
 classifier ever reads). The HTTP/2 layer's per-flow action uses the same names
 as the record it leads to.
+
+Words that mean different things in different places, said once:
+- ``status``: a report record's ``status`` is the HTTP status the client got (None when none);
+  the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
+  is also the fault kind that answers with a status.
+- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``);
+  ``Act.record(...)`` writes the wire record.
+- ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
+  (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
+  (``faults/classify/tls.py``).
+- ``seed``: a plan file's top-level ``seed`` seeds its rules; the ``fault_seed`` option seeds the
+  rules of the ``faults`` option; the pytest plugin's ``--fault-seed`` sets ``fault_seed``.
 """
 
 from __future__ import annotations

@@ -20,12 +20,14 @@ from faults.classify.outcome import Outcome
 
 def base_facts(flow) -> dict:
     req = flow.request
+    version = req.http_version
     return {
-        "protocol": req.http_version,
+        "protocol": version,
         "reused_connection": flow.metadata.get(vocabulary.CONN_SEQ, 0) > 0,
         "method": req.method,
         "request_body": bool(req.raw_content),
-        "grpc": req.headers.get("content-type", "").startswith("application/grpc"),
+        # gRPC runs over HTTP/2 only: spare HTTP/1.1 flows the header lookup
+        "grpc": version == "HTTP/2.0" and req.headers.get("content-type", "").startswith("application/grpc"),
     }
 
 

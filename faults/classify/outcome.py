@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     event: str
     entry: str  # catalog id of what happened, e.g. "network.tcp.reset_by_peer"
@@ -50,7 +50,7 @@ class Outcome:
         return {"event": self.event, "entry": self.entry, "summary": self.summary}
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientReport:
     """What one client reports. ``error`` is what that client's users match on
     (k6: error_code; curl: exit code; Python: the exception class; grpcio: the

@@ -88,6 +88,7 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
         "fault": fault.get("spec"),
         **_k6_fields(c),
         "client_retry": c.k6.retried,
+        "collateral_of": c.outcome.facts.get("collateral_of"),
         "error": flow.error.msg if flow.error else None,
         "outcome": c.outcome.as_dict(),
         "clients": c.clients_dict(),

@@ -77,6 +77,8 @@ class WireRecord(TypedDict, total=False):
     goaway_refused: bool  # a stream above a draining GOAWAY's last_stream_id: never answered
     violation: str  # h2_violation: which protocol rule was broken
     fallback: Literal["tcp_reset"]  # an HTTP/2 fault on a flow that is not HTTP/2
+    # a flow that ended with its connection because another flow's fault ended it
+    collateral_of: str  # the flow id whose fault ended the connection
     # gRPC
     grpc_status: int  # the status sent in the trailers
     grpc_status_name: str

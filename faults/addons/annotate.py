@@ -8,6 +8,7 @@ the ``fault_report`` file (if set) one JSON object.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -18,10 +19,12 @@ from mitmproxy import ctx, exceptions, http
 from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify
 from faults.report import Report, flow_record
+from faults.wire import ends
 
 log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
 MARKER = ":boom:"
+SWEEP_AFTER = 1.0  # s after a faulted connection closed: finish flows mitmproxy left open on it
 
 
 class Classifier:
@@ -65,6 +68,20 @@ class Classifier:
 
     def client_disconnected(self, client):
         self._conn_seq.pop(client.id, None)
+        if ends.of(client.id) is not None:
+            # A fault ended this connection. mitmproxy ends the flows still open on it
+            # with an error, but a stream that raced the end can stay open until
+            # shutdown; after a grace period, finish those here (each is collateral).
+            try:
+                asyncio.get_running_loop().call_later(SWEEP_AFTER, self._sweep, client.id)
+            except RuntimeError:  # no running loop (unit tests)
+                pass
+
+    def _sweep(self, client_id: str) -> None:
+        for flow in [f for f in self._open.values() if f.client_conn.id == client_id]:
+            if flow.error is None and flow.killable:
+                flow.kill()  # stop the upstream side too
+            self.finish(flow)
 
     def done(self):
         for flow in list(self._open.values()):
@@ -90,6 +107,7 @@ class Classifier:
         self._open.pop(flow.id, None)
         if len(self._finished) > 100_000:  # bounded memory on long runs
             self._finished.clear()
+        collateral(flow)
         c = classify(flow)
         k6 = c.k6
         fault = flow.metadata.get(FAULT_KEY)
@@ -114,6 +132,34 @@ class Classifier:
         flow.comment = comment
         if self.report:
             self.report.write(flow_record(flow, c, fault, md[V.ANNOTATION]))
+
+
+def collateral(flow: http.HTTPFlow) -> None:
+    """If another flow's fault ended this flow's connection before this flow
+    finished, what the client saw is that end: copy it into the wire record.
+    A flow whose own fault already ended its stream or connection keeps its record."""
+    end = ends.of(flow.client_conn.id)
+    if end is None or end["collateral_of"] == flow.id:
+        return
+    own = flow.metadata.get(V.WIRE, {})
+    if own.get("conn_end") or own.get("h2_frame") in ("rst_stream", "violation") or own.get("goaway_refused"):
+        return
+    streamed = flow.response is not None and bool(flow.response.stream)
+    facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
+    if end.get("conn_end"):
+        facts["conn_end"] = end["conn_end"]
+    else:
+        sid = end["streams"].get(flow.id)
+        facts.update(h2_frame=end["h2_frame"], stream_id=sid)
+        if end["h2_frame"] == "violation":
+            facts["violation"] = end["violation"]
+        else:
+            code, last = end["code"], end["last_stream"]
+            facts.update(code=code, last_stream=last, then="close")
+            if sid is not None and sid > last and not (sid == 1 and code != 0):
+                # above last_stream_id: not processed, so the client retries it elsewhere
+                facts.update(goaway_refused=True, phase="refused")
+    flow.metadata[V.WIRE] = {**own, **facts}
 
 
 def annotation(flow: http.HTTPFlow, c: Classification) -> dict:

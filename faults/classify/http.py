@@ -51,6 +51,8 @@ def outcome_of(flow) -> Outcome:
         o = Outcome("unknown", "client.generic.error", "no response and no error recorded")
     else:
         o = _response(flow, facts)
+    if wire.get("collateral_of"):
+        o.summary += f"; ended with its connection by the fault on flow {wire['collateral_of']}"
     o.facts = {**facts, **o.facts}
     return o
 
@@ -123,6 +125,9 @@ def _response(flow, facts: dict) -> Outcome:
     if 100 <= status < 200 and status != 101:
         return Outcome("http.informational", catalog.for_http_status(status).id,
                        f"a {status} as the only answer: no final status", {"status": status})
+    if r.stream:  # streamed through: the proxy kept no body, so it cannot judge its length or encoding
+        return Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response "
+                       "(streamed)", {"status": status, "body_size": 0, "streamed": True})
     problem = decode_problem(flow)
     if problem:
         return Outcome("http.undecodable", "http.body.decompression",

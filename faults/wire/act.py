@@ -13,7 +13,7 @@ import time
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import h2layer, sockets
+from faults.wire import ends, h2layer, sockets
 
 WIRE_KEY = vocabulary.WIRE
 _pending: set[asyncio.Task] = set()
@@ -36,6 +36,7 @@ class Act:
 
     # -- ending the connection ---------------------------------------------
     def _end(self, how: str) -> bool:
+        ends.mark(self.flow.client_conn.id, self.flow.id, conn_end=how)
         return sockets.reset(self.flow.client_conn) if how == "rst" else sockets.close(self.flow.client_conn)
 
     def end_connection(self, how: str, phase: str, body_sent: int | None = None) -> None:

@@ -45,7 +45,7 @@ from mitmproxy.proxy.layers.http._http2 import Http2Server
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import sockets
+from faults.wire import ends, sockets
 
 log = logging.getLogger(__name__)
 
@@ -198,16 +198,26 @@ class FaultH2Server(Http2Server):
             last = act["last_stream"]
             yield SendData(self.conn, hf.GoAwayFrame(0, last_stream_id=last, error_code=act["code"]).serialize())
             if act["then"] == "close":
+                self.mark_ended(sid, h2_frame="goaway", code=act["code"], last_stream=last)
                 yield from self.close_for_real(f"fault: GOAWAY {h2_name(act['code'])} then close")
                 return
             self.goaway_last = last if self.goaway_last is None else min(last, self.goaway_last)
             yield from self.refuse_above(last)
             return
         if frame == "violation":
+            self.mark_ended(sid, h2_frame="violation", violation=act["violation"])
             yield from self.violate(sid, act)
             yield from self.close_for_real(f"fault: HTTP/2 violation {act['violation']}")
             return
         raise AssertionError(f"unknown h2 action {frame!r}")
+
+    def mark_ended(self, sid: int, **how) -> None:
+        """Say that this connection ends here, and which stream each open flow is on:
+        the classifier needs a sibling's stream id to tell what its client saw."""
+        flow = self.flow_of(sid)
+        layer_streams = self.http_layer.streams if self.http_layer else {}
+        streams = {s.flow.id: i for i, s in layer_streams.items() if getattr(s, "flow", None) is not None}
+        ends.mark(self.context.client.id, flow.id if flow is not None else "", streams=streams, **how)
 
     def close_for_real(self, msg: str):
         """Close the connection a moment after our last frames, the way a real

@@ -79,6 +79,7 @@ class WireRecord(TypedDict, total=False):
     fallback: Literal["tcp_reset"]  # an HTTP/2 fault on a flow that is not HTTP/2
     # a flow that ended with its connection because another flow's fault ended it
     collateral_of: str  # the flow id whose fault ended the connection
+    ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)
     # gRPC
     grpc_status: int  # the status sent in the trailers
     grpc_status_name: str

@@ -14,12 +14,12 @@ import time
 from collections import Counter
 from typing import Optional
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import ctx, exceptions, hooks, http
 
 from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify
 from faults.report import Report, flow_record
-from faults.wire import ends
+from faults.wire import ends, h2layer
 
 log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
@@ -33,6 +33,8 @@ class Classifier:
         self._conn_seq: Counter = Counter()
         self._open: dict[str, http.HTTPFlow] = {}
         self._finished: set[str] = set()
+        self._unwritten: set[str] = set()  # HTTP/2 flows whose response is not handed to the client yet
+        self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
         self.codes: Counter = Counter()
 
     def load(self, loader):
@@ -60,11 +62,38 @@ class Classifier:
         flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
         self._open[flow.id] = flow
 
+    def running(self):
+        h2layer.on_stream_settled = self.written
+
     def response(self, flow: http.HTTPFlow):
+        if flow.error is None and self._h2_pending(flow):
+            # On HTTP/2 the response is written after this hook, and a sibling's fault may
+            # end the connection in between: classify once the HTTP/2 layer has it.
+            self._unwritten.add(flow.id)
+            return
         self.finish(flow)
 
     def error(self, flow: http.HTTPFlow):
+        action = flow.metadata.get(V.H2_ACTION)
+        if action and not action.get("fired") and self._h2_pending(flow):
+            # killed for its frames, which the HTTP/2 layer sends next (or drops,
+            # when a sibling's fault already ends the connection)
+            self._unwritten.add(flow.id)
+            return
         self.finish(flow)
+
+    @staticmethod
+    def _h2_pending(flow) -> bool:
+        return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
+
+    def written(self, flow: http.HTTPFlow) -> None:
+        if flow.id in self._unwritten:
+            self._unwritten.discard(flow.id)
+            self.finish(flow)
+            try:  # annotated outside a hook: tell mitmweb and the console
+                ctx.master.addons.trigger(hooks.UpdateHook([flow]))
+            except Exception:  # no master (unit tests)
+                pass
 
     def client_disconnected(self, client):
         self._conn_seq.pop(client.id, None)
@@ -85,7 +114,8 @@ class Classifier:
 
     def done(self):
         for flow in list(self._open.values()):
-            flow.metadata.setdefault(V.WIRE, {})["released_at_shutdown"] = True
+            if flow.id not in self._unwritten:  # those have their whole response
+                flow.metadata.setdefault(V.WIRE, {})["released_at_shutdown"] = True
             self.finish(flow)
         if self.report:
             self.report.close()
@@ -105,6 +135,7 @@ class Classifier:
             return
         self._finished.add(flow.id)
         self._open.pop(flow.id, None)
+        self._unwritten.discard(flow.id)
         if len(self._finished) > 100_000:  # bounded memory on long runs
             self._finished.clear()
         collateral(flow)
@@ -132,6 +163,13 @@ class Classifier:
         flow.comment = comment
         if self.report:
             self.report.write(flow_record(flow, c, fault, md[V.ANNOTATION]))
+        for listener in self.listeners:
+            listener(flow)
+
+
+# wire-record fields that say how a fault ended a stream or connection
+_EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
+            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced"}
 
 
 def collateral(flow: http.HTTPFlow) -> None:
@@ -142,8 +180,9 @@ def collateral(flow: http.HTTPFlow) -> None:
     if end is None or end["collateral_of"] == flow.id:
         return
     own = flow.metadata.get(V.WIRE, {})
-    if own.get("conn_end") or own.get("h2_frame") in ("rst_stream", "violation") or own.get("goaway_refused"):
-        return
+    if own.get("ended_seq", end["seq"]) < end["seq"]:
+        return  # its own fault ended it first
+    own = {k: v for k, v in own.items() if k not in _EFFECTS}  # its own fault never reached the client
     streamed = flow.response is not None and bool(flow.response.stream)
     facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
     if end.get("conn_end"):
@@ -156,7 +195,8 @@ def collateral(flow: http.HTTPFlow) -> None:
         else:
             code, last = end["code"], end["last_stream"]
             facts.update(code=code, last_stream=last, then="close")
-            if sid is not None and sid > last and not (sid == 1 and code != 0):
+            # a stream unknown when the GOAWAY went out arrived after it: its id is higher
+            if (sid is None or sid > last) and not (sid == 1 and code != 0):
                 # above last_stream_id: not processed, so the client retries it elsewhere
                 facts.update(goaway_refused=True, phase="refused")
     flow.metadata[V.WIRE] = {**own, **facts}

@@ -184,6 +184,10 @@ class FaultInjector:
     def error(self, flow: http.HTTPFlow):
         self._active.pop(flow.id, None)
 
+    def client_disconnected(self, client):
+        if self._started:
+            sockets.close_leftovers(client)
+
     async def _run(self, flow, name: str):
         entry = self._active.get(flow.id)
         hook = getattr(entry[0], name, None) if entry else None

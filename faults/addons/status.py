@@ -65,13 +65,7 @@ class FaultStatus:
     def _is_dump(self) -> bool:
         return type(ctx.master).__name__ == "DumpMaster"
 
-    # -- counting ------------------------------------------------------------
-    def response(self, flow: http.HTTPFlow):
-        self._count(flow)
-
-    def error(self, flow: http.HTTPFlow):
-        self._count(flow)
-
+    # -- counting: the classifier calls _count once it annotated a flow ----------
     def _count(self, flow: http.HTTPFlow):
         if flow.request.method == "CONNECT" or flow.metadata.get(CONTROL_KEY) or flow.id in self._seen:
             return

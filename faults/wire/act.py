@@ -36,6 +36,7 @@ class Act:
 
     # -- ending the connection ---------------------------------------------
     def _end(self, how: str) -> bool:
+        self.record(ended_seq=ends.tick())
         ends.mark(self.flow.client_conn.id, self.flow.id, conn_end=how)
         return sockets.reset(self.flow.client_conn) if how == "rst" else sockets.close(self.flow.client_conn)
 

@@ -15,11 +15,19 @@ HTTP/2 layer (GOAWAY then close, violations). Reader: ``faults.addons.annotate``
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 
 MAX_CONNECTIONS = 4096  # connections remembered; old ones are forgotten first
 
 _ended: OrderedDict[str, dict] = OrderedDict()
+_seq = itertools.count(1)
+
+
+def tick() -> int:
+    """A number that orders every end (a flow's own, a connection's): a fault
+    that ended its own stream before its connection died keeps its own record."""
+    return next(_seq)
 
 
 def mark(client_id: str, culprit: str, **how) -> None:
@@ -29,7 +37,7 @@ def mark(client_id: str, culprit: str, **how) -> None:
     The first end wins: later ones cannot change what the client already saw."""
     if client_id in _ended:
         return
-    _ended[client_id] = {"collateral_of": culprit, **how}
+    _ended[client_id] = {"collateral_of": culprit, "seq": tick(), **how}
     while len(_ended) > MAX_CONNECTIONS:
         _ended.popitem(last=False)
 

@@ -52,6 +52,13 @@ log = logging.getLogger(__name__)
 TESTED_MITMPROXY = "12.3"
 ACTION = vocabulary.H2_ACTION  # what the HTTP/2 layer must do for this flow (an H2Action)
 
+# Called with a flow when what its client will see is settled: its response's last
+# event reached this layer (handed to the client now, or dropped because the
+# connection is ending), or its fault's frames went out (or were dropped). The
+# classifier waits for it, so a sibling's fault that ends the connection between
+# a flow's hook and the write is what the flow is classified by.
+on_stream_settled = None
+
 MAX_FRAME_LEN = 2**24 - 1
 CLOSE_DELAY = 0.1  # s: between our last frames and the close
 CLOSE_GRACE = 0.05  # s: after the close, make sure the client socket really closed
@@ -108,11 +115,19 @@ class FaultH2Server(Http2Server):
         self.goaway_last: int | None = None  # set once we sent a draining GOAWAY
         self.closing = False
         self.close_msg = ""
+        # stream id -> flow, remembered on first sight: the HttpLayer may forget a stream
+        # (a killed one, a finished one) before its last event reaches this layer
+        self.known: dict[int, object] = {}
 
     # -- lookups -------------------------------------------------------------
     def flow_of(self, stream_id: int):
-        stream = (self.http_layer.streams if self.http_layer else {}).get(stream_id)
-        return getattr(stream, "flow", None)
+        flow = self.known.get(stream_id)
+        if flow is None:
+            stream = (self.http_layer.streams if self.http_layer else {}).get(stream_id)
+            flow = getattr(stream, "flow", None)
+            if flow is not None:
+                self.known[stream_id] = flow
+        return flow
 
     def action_of(self, stream_id: int) -> dict | None:
         act = self.actions.get(stream_id)
@@ -129,11 +144,15 @@ class FaultH2Server(Http2Server):
             yield from self.close_now()
             return
         if isinstance(event, HttpEvent):
-            if self.closing:
-                return  # what the stock done() state does once the connection is closed
             sid = event.stream_id
-            if sid in self.dead:
-                return
+            if isinstance(event, ResponseHeaders):
+                self.flow_of(sid)  # remember it while the HttpLayer still has it
+            elif isinstance(event, ResponseEndOfMessage):
+                self.settled(sid)  # handed to the client now, or dropped below
+            if self.closing or sid in self.dead:
+                if isinstance(event, (ResponseProtocolError, ResponseHeaders)):
+                    self.settled(sid)  # the frames it asked for, or its answer, never go out
+                return  # what the stock done() state does once the connection is closed
             act = self.action_of(sid)
             if act is not None and not act.get("fired"):
                 if isinstance(event, ResponseProtocolError) and event.code == ErrorCode.KILL:
@@ -177,8 +196,19 @@ class FaultH2Server(Http2Server):
         if data:
             yield SendData(self.conn, data)
 
+    def settled(self, sid: int) -> None:
+        flow = self.flow_of(sid)
+        self.known.pop(sid, None)
+        if flow is not None and on_stream_settled is not None:
+            on_stream_settled(flow)
+
     def fire(self, sid: int, act: dict, ending: bool):
         act["fired"] = True
+        flow = self.flow_of(sid)
+        if flow is not None:
+            flow.metadata.setdefault(vocabulary.WIRE, {})["ended_seq"] = ends.tick()
+            if ending:
+                self.settled(sid)
         frame = act["h2_frame"]
         if ending:
             # Drop the stream first: the kill arrives re-entrantly, and closing the
@@ -216,7 +246,8 @@ class FaultH2Server(Http2Server):
         the classifier needs a sibling's stream id to tell what its client saw."""
         flow = self.flow_of(sid)
         layer_streams = self.http_layer.streams if self.http_layer else {}
-        streams = {s.flow.id: i for i, s in layer_streams.items() if getattr(s, "flow", None) is not None}
+        streams = {f.id: i for i, f in self.known.items()}
+        streams.update({s.flow.id: i for i, s in layer_streams.items() if getattr(s, "flow", None) is not None})
         ends.mark(self.context.client.id, flow.id if flow is not None else "", streams=streams, **how)
 
     def close_for_real(self, msg: str):
@@ -262,6 +293,8 @@ class FaultH2Server(Http2Server):
                 )
             self.streams.pop(sid, None)
             self.dead.add(sid)
+            if flow is not None:
+                flow.metadata.setdefault(vocabulary.WIRE, {})["ended_seq"] = ends.tick()
             yield ReceiveHttp(RequestProtocolError(sid, "refused by a GOAWAY (stream above last_stream_id)",
                                                    code=ErrorCode.CANCEL))
 

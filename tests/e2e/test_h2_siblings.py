@@ -17,7 +17,7 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import records_by_case
+from .conftest import final_record, records_by_case
 
 SCRIPT = r"""
 import http from 'k6/http';
@@ -111,8 +111,7 @@ def test_every_sibling_is_annotated_as_k6_reports_it(outcomes, index):
             key = f"sib{index}r{r}-{role}"
             k6, recs = got[key], ours.get(key)
             assert recs, f"no report record for {key}"
-            assert all(x["client_retry"] for x in recs[:-1]), (key, recs)
-            final = recs[-1]
+            final = final_record(recs)
             assert k6["proto"] == "HTTP/2.0" or k6["error_code"], (key, k6)
             alts = final["clients"]["k6"].get("alt", [])
             expected = [(final["k6_error_code"], final["k6_error"])] + [(a["error"], a["message"]) for a in alts]

@@ -45,6 +45,7 @@ from faults import spec as specmod
 from faults.spec import FaultSpec, SpecError
 
 RULE_KEYS = ("name", "match", "fault", "probability", "first", "every")
+MAX_PLAN_BYTES = 4 * 1024 * 1024  # a plan file (or control request body) larger than this is refused
 HOST_MEMO_MAX = 4096  # per rule / per plan: distinct hosts remembered before the memo is cleared
 
 
@@ -352,14 +353,28 @@ def load_yaml(text: str, source: str) -> Plan:
         except Exception:
             line = None
         where = f"{source}: rule {i}" + (f" (line {line})" if line else "")
-        rules.append(rule_from_mapping(raw, where, seed))
+        try:
+            rules.append(rule_from_mapping(raw, where, seed))
+        except SpecError:
+            raise
+        except Exception as e:  # a value no check foresaw: still one line, never a traceback
+            raise SpecError(f"unusable value: {e!r}", where) from None
     return Plan(rules, seed)
 
 
 def load_file(path: str | Path) -> Plan:
+    """Read and parse a plan file; any failure (missing, a directory,
+    unreadable, too big, not UTF-8, bad content) is a ``SpecError``."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text()
-    except OSError as e:
-        raise SpecError(f"cannot read fault plan: {e.strerror}", str(p)) from None
+        with p.open("rb") as fh:
+            data = fh.read(MAX_PLAN_BYTES + 1)
+    except (OSError, ValueError) as e:  # ValueError: e.g. a NUL byte in the path
+        raise SpecError(f"cannot read fault plan: {getattr(e, 'strerror', None) or e}", str(p)) from None
+    if len(data) > MAX_PLAN_BYTES:
+        raise SpecError(f"fault plan is larger than {MAX_PLAN_BYTES // 1024 // 1024} MiB (the limit)", str(p))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"fault plan is not UTF-8 text (byte {e.start})", str(p)) from None
     return load_yaml(text, str(p))

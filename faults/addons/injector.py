@@ -31,7 +31,7 @@ class FaultInjector:
         self.file_plan = planmod.Plan()
         self.option_plan = planmod.Plan()
         self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint)
-        self._plan_mtime: float | None = None
+        self._plan_sig: tuple | None = None
         self._watch: asyncio.Task | None = None
         self._active: dict[str, tuple[object, Act]] = {}
         self._stopping = asyncio.Event()
@@ -76,9 +76,9 @@ class FaultInjector:
                     self.file_plan = planmod.load_file(path)
                 except SpecError as e:
                     raise exceptions.OptionsError(f"fault_plan: {e}") from None
-                self._plan_mtime = _mtime(path)
+                self._plan_sig = _signature(path)
             else:
-                self.file_plan, self._plan_mtime = planmod.Plan(), None
+                self.file_plan, self._plan_sig = planmod.Plan(), None
         if "faults" in updated or "fault_seed" in updated:
             seed = ctx.options.fault_seed
             try:
@@ -105,19 +105,31 @@ class FaultInjector:
     async def _watch_plan(self):
         while True:
             await asyncio.sleep(RELOAD_INTERVAL)
-            path = ctx.options.fault_plan
-            if not path:
-                continue
-            mtime = _mtime(path)
-            if mtime is None or mtime == self._plan_mtime:
-                continue
-            self._plan_mtime = mtime
             try:
-                self.file_plan = planmod.load_file(path)
-            except SpecError as e:
-                log.warning(f"fault plan not reloaded, keeping the last good plan: {e}")
-            else:
-                log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
+                self.check_plan()
+            except Exception as e:  # whatever happens, one bad edit never stops reload for good
+                log.error(f"fault plan watcher: {e!r} (still watching)")
+
+    def check_plan(self) -> None:
+        """Reload the plan file if it changed. Refusals and a vanished file are
+        logged at ERROR: ``mitmdump -q`` shows only errors (termlog_verbosity=error)."""
+        path = ctx.options.fault_plan
+        if not path:
+            return
+        sig = _signature(path)
+        if sig == self._plan_sig:
+            return
+        self._plan_sig = sig
+        kept = f"keeping the last good plan ({len(self.file_plan.rules)} rule(s))"
+        if sig is None:
+            log.error(f"fault plan {path} is gone: {kept}; it loads again when the file is back")
+            return
+        try:
+            self.file_plan = planmod.load_file(path)
+        except SpecError as e:
+            log.error(f"fault plan not reloaded, {kept}: {e}")
+        else:
+            log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
 
     async def done(self):
         """Release held flows (hang, delay) and close open client connections
@@ -205,8 +217,11 @@ class FaultInjector:
         flow.metadata["fault_failed"] = repr(e)
 
 
-def _mtime(path) -> float | None:
+def _signature(path) -> tuple | None:
+    """What tells a changed file: mtime (ns), size, inode (a replace by rename
+    keeps the size and may keep the mtime tick). None when it cannot be stat'ed."""
     try:
-        return Path(path).expanduser().stat().st_mtime
-    except OSError:
+        st = Path(path).expanduser().stat()
+    except (OSError, ValueError):
         return None
+    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev

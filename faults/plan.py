@@ -45,8 +45,50 @@ from faults import spec as specmod
 from faults.spec import FaultSpec, SpecError
 
 RULE_KEYS = ("name", "match", "fault", "probability", "first", "every")
-MAX_PLAN_BYTES = 4 * 1024 * 1024  # a plan file (or control request body) larger than this is refused
+# Stated limits: past them input is refused with the limit named.
+MAX_PLAN_BYTES = 4 * 1024 * 1024  # a plan file (or control request body)
+MAX_RULES = 10_000  # rules in one plan, option or control request
+MAX_MATCH_CHARS = 4096  # a flow filter
 HOST_MEMO_MAX = 4096  # per rule / per plan: distinct hosts remembered before the memo is cleared
+
+
+# -- filters that cannot work at request time -----------------------------
+
+# flowfilter codes that look only at the response (or the error, or a replayed
+# response): rules are chosen when the request has arrived, so these never
+# mean what they say (``~s`` never matches, ``!~s`` always does).
+RESPONSE_FILTERS = {"s": "~s", "c": "~c", "a": "~a", "ts": "~ts", "hs": "~hs", "bs": "~bs",
+                    "e": "~e", "replays": "~replays"}
+
+
+def response_filter(filt) -> str | None:
+    """The first response-only filter used anywhere in ``filt``, e.g. ``'~c'``."""
+    stack = [filt]
+    while stack:
+        f = stack.pop()
+        code = getattr(type(f), "code", None)
+        if code in RESPONSE_FILTERS:
+            return RESPONSE_FILTERS[code]
+        stack.extend(getattr(f, "lst", ()))
+        if isinstance(f, flowfilter.FNot):
+            stack.append(f.itm)
+    return None
+
+
+def parse_filter(text: str):
+    """A mitmproxy flow filter usable at request time, or a SpecError saying why not."""
+    if len(text) > MAX_MATCH_CHARS:
+        raise SpecError(f"flow filter is {len(text)} characters long (the limit is {MAX_MATCH_CHARS})")
+    try:
+        filt = flowfilter.parse(text)
+    except ValueError:
+        raise SpecError(f"invalid flow filter {text!r} (see mitmproxy's filter expressions: ~d, ~u, ~m, ~h, ~q, ...)") from None
+    bad = response_filter(filt)
+    if bad:
+        raise SpecError(f"flow filter {text!r} uses {bad}, which looks at the response, but rules are "
+                        "chosen when the request arrives: it would never match as meant "
+                        "(request-side filters: ~u, ~d, ~m, ~hq, ~bq, ~tq)")
+    return filt
 
 
 # -- host index ------------------------------------------------------------
@@ -132,10 +174,7 @@ class Rule:
             _generation += 1
 
     def __post_init__(self):
-        try:
-            self.filter = flowfilter.parse(self.match) if self.match else flowfilter.match_all
-        except ValueError as e:
-            raise SpecError(f"invalid flow filter {self.match!r} (see mitmproxy's filter expressions: ~d, ~u, ~m, ~h, ~q, ...)") from None
+        self.filter = parse_filter(self.match) if self.match else flowfilter.match_all
         self.fault = kinds.instantiate(self.spec)
         self.reseed(self.seed)
 
@@ -247,24 +286,40 @@ class Plan:
 # -- building rules --------------------------------------------------------
 
 def _selection(raw: dict[str, Any]) -> dict[str, Any]:
+    """Typed selection keys. Strings come from the option form (``first=3``);
+    YAML gives numbers. Types are exact: no bool, list or float for a count."""
     out: dict[str, Any] = {}
     if raw.get("name") is not None:
-        out["name"] = str(raw["name"])
+        name = raw["name"]
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise SpecError(f"name={name!r}: expected a text")
+        out["name"] = str(name)
     if raw.get("probability") is not None:
+        p = raw["probability"]
         try:
-            p = float(raw["probability"])
+            if isinstance(p, bool) or not isinstance(p, (str, int, float)):
+                raise TypeError
+            p = float(p)
         except (TypeError, ValueError):
             raise SpecError(f"probability={raw['probability']!r}: expected a number from 0 to 1") from None
-        if not 0 <= p <= 1:
+        if not 0 <= p <= 1:  # NaN fails this too
             raise SpecError(f"probability={p}: must be from 0 to 1")
         out["probability"] = p
     for key in ("first", "every"):
         if raw.get(key) is not None:
             v = raw[key]
-            if isinstance(v, bool) or not str(v).isdigit() or int(v) < 1:
+            if isinstance(v, bool) or not isinstance(v, (str, int)) or not str(v).isdigit() \
+                    or len(str(v)) > 18 or int(v) < 1:
                 raise SpecError(f"{key}={v!r}: expected a whole number >= 1")
             out[key] = int(v)
     return out
+
+
+def _seed(value: Any, where: str):
+    """A plan seed is a whole number or a text (it seeds each rule's RNG)."""
+    if value is None or (isinstance(value, (str, int)) and not isinstance(value, bool)):
+        return value if not isinstance(value, int) else int(value)
+    raise SpecError(f"seed={value!r}: expected a whole number or a text", where)
 
 
 def rule_from_option(text: str, index: int, seed=None) -> Rule:
@@ -301,7 +356,9 @@ def rule_from_mapping(raw: Any, where: str, seed=None) -> Rule:
         raise SpecError(f"a rule must be a mapping with match/fault keys, got {type(raw).__name__}", where)
     unknown = [k for k in raw if k not in RULE_KEYS]
     if unknown:
-        raise SpecError(f"unknown rule key(s) {', '.join(map(repr, unknown))} (known: {', '.join(RULE_KEYS)})", where)
+        hints = "".join(specmod.did_you_mean(k, RULE_KEYS) for k in unknown[:1])
+        raise SpecError(f"unknown rule key(s) {', '.join(map(repr, unknown))}{hints} "
+                        f"(known: {', '.join(RULE_KEYS)})", where)
     try:
         fault = raw.get("fault")
         if isinstance(fault, str):
@@ -311,7 +368,9 @@ def rule_from_mapping(raw: Any, where: str, seed=None) -> Rule:
             kind = params.pop("kind", None)
             if not kind:
                 raise SpecError("fault mapping needs a 'kind' key")
-            spec = specmod.build(str(kind).lower(), params)
+            if not isinstance(kind, str):
+                raise SpecError(f"kind={kind!r}: expected a fault kind name")
+            spec = specmod.build(kind.lower(), params)
         else:
             raise SpecError("rule needs a 'fault': a spec string or a mapping with 'kind'")
         match = raw.get("match")
@@ -322,17 +381,43 @@ def rule_from_mapping(raw: Any, where: str, seed=None) -> Rule:
         raise e.at(where) from None
 
 
+def _yaml():
+    """A round-trip loader (for line numbers) that refuses aliases: ``*name``
+    shares a node, and a few lines of nested aliases expand to gigabytes the
+    moment anything walks them (the billion laughs)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.events import AliasEvent
+
+    class NoAliases(Composer):
+        def compose_node(self, parent, index):
+            if self.parser.check_event(AliasEvent):
+                ev = self.parser.peek_event()
+                raise SpecError(f"line {ev.start_mark.line + 1}: YAML alias *{ev.anchor} refused "
+                                "(aliases can expand without bound; repeat the value instead)")
+            return super().compose_node(parent, index)
+
+    yaml = YAML(typ="rt")
+    yaml.Composer = NoAliases
+    return yaml
+
+
 def load_yaml(text: str, source: str) -> Plan:
     """Parse a YAML plan; every error names the file, rule index and line."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    if len(text) > MAX_PLAN_BYTES:
+        raise SpecError(f"plan is larger than {MAX_PLAN_BYTES // 1024 // 1024} MiB (the limit)", source)
     try:
-        doc = YAML(typ="rt").load(io.StringIO(text))
+        doc = _yaml().load(io.StringIO(text))
+    except SpecError as e:
+        raise e.at(source) from None
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
         raise SpecError(f"invalid YAML{line}: {getattr(e, 'problem', None) or e}", source) from None
+    except RecursionError:
+        raise SpecError("invalid YAML: nested too deeply", source) from None
     if doc is None:
         return Plan()
     if isinstance(doc, list):
@@ -341,11 +426,14 @@ def load_yaml(text: str, source: str) -> Plan:
         raise SpecError("a plan is a mapping with 'rules' (and optional 'seed') or a list of rules", source)
     unknown = [k for k in doc if k not in ("seed", "rules")]
     if unknown:
-        raise SpecError(f"unknown top-level key(s) {', '.join(map(repr, unknown))} (known: seed, rules)", source)
-    seed = doc.get("seed")
+        raise SpecError(f"unknown top-level key(s) {', '.join(map(repr, unknown))}"
+                        f"{specmod.did_you_mean(unknown[0], ('seed', 'rules'))} (known: seed, rules)", source)
+    seed = _seed(doc.get("seed"), source)
     rules_raw = doc.get("rules") or []
     if not isinstance(rules_raw, list):
         raise SpecError("'rules' must be a list", source)
+    if len(rules_raw) > MAX_RULES:
+        raise SpecError(f"{len(rules_raw)} rules (the limit is {MAX_RULES})", source)
     rules = []
     for i, raw in enumerate(rules_raw):
         try:

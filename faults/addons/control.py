@@ -60,6 +60,8 @@ CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
 
 def build_rules(specs: Sequence[str], seed=None) -> list[planmod.Rule]:
     """Option-style rule strings -> rules, validated like the ``faults`` option."""
+    if len(specs) > planmod.MAX_RULES:
+        raise SpecError(f"{len(specs)} rules (the limit is {planmod.MAX_RULES})", "runtime rules")
     rules = []
     for i, text in enumerate(specs):
         try:

@@ -81,6 +81,8 @@ class FaultInjector:
                 self.file_plan, self._plan_sig = planmod.Plan(), None
         if "faults" in updated or "fault_seed" in updated:
             seed = ctx.options.fault_seed
+            if len(ctx.options.faults) > planmod.MAX_RULES:
+                raise exceptions.OptionsError(f"faults: {len(ctx.options.faults)} entries (the limit is {planmod.MAX_RULES})")
             try:
                 rules = [planmod.rule_from_option(s, i, seed) for i, s in enumerate(ctx.options.faults)]
             except SpecError as e:

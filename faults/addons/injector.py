@@ -108,11 +108,11 @@ class FaultInjector:
         while True:
             await asyncio.sleep(RELOAD_INTERVAL)
             try:
-                self.check_plan()
+                await self.check_plan()
             except Exception as e:  # whatever happens, one bad edit never stops reload for good
                 log.error(f"fault plan watcher: {e!r} (still watching)")
 
-    def check_plan(self) -> None:
+    async def check_plan(self) -> None:
         """Reload the plan file if it changed. Refusals and a vanished file are
         logged at ERROR: ``mitmdump -q`` shows only errors (termlog_verbosity=error)."""
         path = ctx.options.fault_plan
@@ -126,11 +126,14 @@ class FaultInjector:
         if sig is None:
             log.error(f"fault plan {path} is gone: {kept}; it loads again when the file is back")
             return
-        try:
-            self.file_plan = planmod.load_file(path)
+        try:  # in a thread: a big plan (10,000 rules: seconds) must not freeze traffic
+            loaded = await asyncio.to_thread(planmod.load_file, path)
         except SpecError as e:
             log.error(f"fault plan not reloaded, {kept}: {e}")
         else:
+            if ctx.options.fault_plan != path:  # a --set replaced the plan meanwhile
+                return
+            self.file_plan = loaded
             log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
 
     async def done(self):

@@ -347,6 +347,19 @@ def rule_from_option(text: str, index: int, seed=None) -> Rule:
 
 
 def rule_from_header(value: str) -> Rule:
+    """The ``x-fault`` header: bounded before any parsing (a 1 MiB header costs
+    one length check), UTF-8 only, and only faults that act on one request."""
+    if len(value) > specmod.MAX_SPEC_CHARS:
+        raise SpecError(f"{len(value)} characters long (the limit is {specmod.MAX_SPEC_CHARS})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # mitmproxy decodes header bytes with surrogateescape
+        raise SpecError("not UTF-8 text") from None
+    kind = specmod.split_words(value)[0]
+    cls = kinds.all_kinds().get(kind)
+    if cls is not None and cls.level != "flow":
+        raise SpecError(f"fault {kind!r} acts on the connection (before any request exists), "
+                        "not on one request: set it in the plan or the faults option")
     fault, _ = specmod.parse(value)
     return Rule(spec=fault, where="x-fault header")
 

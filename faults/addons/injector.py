@@ -36,6 +36,7 @@ class FaultInjector:
         self._active: dict[str, tuple[object, Act]] = {}
         self._stopping = asyncio.Event()
         self._started = False
+        self._header_said = False
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -151,15 +152,18 @@ class FaultInjector:
 
     # -- selection -----------------------------------------------------------
     def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:
-        if ctx.options.fault_header and HEADER in flow.request.headers:
-            value = flow.request.headers.pop(HEADER)
-            try:
-                return planmod.rule_from_header(value)
-            except SpecError as e:
-                msg = f"invalid {HEADER} header: {e}\n"
-                flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
-                flow.metadata["fault_header_error"] = str(e)
-                return None
+        if HEADER in flow.request.headers:
+            value = flow.request.headers.pop(HEADER)  # never forwarded upstream, on or off
+            if not ctx.options.fault_header:
+                self._header_ignored()
+            else:
+                try:
+                    return planmod.rule_from_header(value)
+                except SpecError as e:
+                    msg = f"invalid {HEADER} header: {e}\n"
+                    flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
+                    flow.metadata["fault_header_error"] = str(e)
+                    return None
         # Each plan keeps a per-host index, so rules that cannot match this
         # host (a ~d for another one) cost nothing (see bench/README.md).
         for plan in (self.runtime_plan, self.option_plan, self.file_plan):
@@ -167,6 +171,14 @@ class FaultInjector:
             if rule is not None:
                 return rule
         return None
+
+    def _header_ignored(self) -> None:
+        """Said once: a client that sends x-fault to a proxy with fault_header
+        off would otherwise see no fault and no reason."""
+        if not self._header_said:
+            self._header_said = True
+            log.info(f"{HEADER} request header stripped, not applied: fault_header is off "
+                     "(--set fault_header=true to apply it); said once")
 
     # -- hooks ---------------------------------------------------------------
     # ``request`` and ``response`` are plain methods that return a coroutine

@@ -48,6 +48,7 @@ class FaultStatus:
         self._har: list[http.HTTPFlow] = []
         self._seen: set[str] = set()
         self._tty_line = False
+        self._reports: list = []  # every fault_report file of this run, for the dropped count
 
     def load(self, loader):
         loader.add_option("fault_status", bool, True,
@@ -57,6 +58,18 @@ class FaultStatus:
         loader.add_option("fault_har", str, "",
                           "Write a HAR file with every flow and its fault annotations (comment, _fault, "
                           "_k6_error_code, _k6_error) at shutdown. Keeps flows in memory.")
+
+    def configure(self, updated):
+        if "fault_report" in updated:  # the classifier (configured before us) opened it
+            classifier = ctx.master.addons.get("classifier")
+            report = getattr(classifier, "report", None)
+            if report is not None and report not in self._reports:
+                self._reports.append(report)
+
+    @property
+    def dropped(self) -> int:
+        """Report records lost to write errors (a full disk), all files of this run."""
+        return sum(r.dropped for r in self._reports)
 
     @property
     def _out(self):
@@ -137,7 +150,9 @@ class FaultStatus:
         for code, n in sorted(self.codes.items(), key=lambda kv: (-kv[1], str(kv[0]))):
             rows.append((str(code), str(n), self.messages.get(code) or "-"))
         table2 = _table(rows)
-        return (f"fault summary: {self.flows} flows, {self.faulted} faulted\n\nby rule:\n{table1}\n\n"
+        lost = (f"fault_report: {self.dropped} record(s) dropped (write errors, e.g. a full disk)\n"
+                if self.dropped else "")
+        return (f"fault summary: {self.flows} flows, {self.faulted} faulted\n{lost}\nby rule:\n{table1}\n\n"
                 f"by k6 error code:\n{table2}\n")
 
     def done(self):

@@ -29,6 +29,7 @@ from faults.addons.annotate import FAULT_KEY
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
+MAX_SPECS_PER_RULE = 50
 CONTROL_KEY = "fault_control"
 
 
@@ -40,8 +41,10 @@ class FaultStatus:
         self.flows = 0
         self.faulted = 0
         self.codes: Counter = Counter()
-        self.by_rule: dict[str, Counter] = defaultdict(Counter)
-        self.rule_fault: dict[str, str] = {}
+        # keyed by (rule, spec): one rule label can carry many specs (every
+        # x-fault header flow is the rule "x-fault header"; a reloaded rule may change)
+        self.by_rule: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self._specs_of: Counter = Counter()
         self.messages: dict = {}
         self._last = 0.0
         self._shown: tuple | None = None
@@ -98,15 +101,24 @@ class FaultStatus:
         self.codes[code] += 1
         self.messages.setdefault(code, flow.metadata.get("k6_error") or "")
         fault = flow.metadata.get(FAULT_KEY)
-        rule = "(no fault)"
+        key = ("(no fault)", "-")
         if fault:
             self.faulted += 1
-            rule = fault.get("rule") or "?"
-            self.rule_fault.setdefault(rule, fault.get("spec") or "")
-        self.by_rule[rule][code] += 1
+            key = self._row(fault.get("rule") or "?", fault.get("spec") or "")
+        self.by_rule[key][code] += 1
         if ctx.options.fault_har:
             self._har.append(flow)
         self.tick()
+
+    def _row(self, rule: str, spec: str) -> tuple[str, str]:
+        """The summary row of a flow; past MAX_SPECS_PER_RULE specs for one rule
+        (clients choose header specs) the rest share one row, so memory stays bounded."""
+        key = (rule, spec)
+        if key not in self.by_rule:
+            if self._specs_of[rule] >= MAX_SPECS_PER_RULE:
+                return rule, "(other specs)"
+            self._specs_of[rule] += 1
+        return key
 
     # -- live line -------------------------------------------------------------
     def line(self) -> str:
@@ -142,8 +154,8 @@ class FaultStatus:
     # -- shutdown ------------------------------------------------------------
     def summary(self) -> str:
         rows = [("rule", "fault", "flows", "k6 codes")]
-        for rule, codes in sorted(self.by_rule.items(), key=lambda kv: (kv[0] == "(no fault)", kv[0])):
-            rows.append((rule, self.rule_fault.get(rule, "-"), str(sum(codes.values())),
+        for (rule, spec), codes in sorted(self.by_rule.items(), key=lambda kv: (kv[0][0] == "(no fault)", kv[0])):
+            rows.append((rule, spec, str(sum(codes.values())),
                          " ".join(f"{c}x{n}" for c, n in codes.most_common())))
         table1 = _table(rows)
         rows = [("k6 code", "flows", "k6 error")]

@@ -88,7 +88,7 @@ class FaultInjector:
                 rules = [planmod.rule_from_option(s, i, seed) for i, s in enumerate(ctx.options.faults)]
             except SpecError as e:
                 raise exceptions.OptionsError(str(e)) from None
-            self.option_plan = planmod.Plan(rules, seed)
+            self.option_plan = planmod.Plan(rules, seed).warm()
 
     @property
     def rules(self) -> list[planmod.Rule]:

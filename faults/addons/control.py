@@ -48,7 +48,6 @@ import hmac
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import mitmproxy.types
@@ -82,7 +81,11 @@ def build_rules(specs: Sequence[str], seed=None) -> list[planmod.Rule]:
 
 def build_plan(yaml_text: str, source: str, seed=None) -> list[planmod.Rule]:
     """A YAML plan -> rules; its own ``seed`` wins, else ``seed``."""
-    plan = planmod.load_yaml(yaml_text, source)
+    return seeded(planmod.load_yaml(yaml_text, source), seed)
+
+
+def seeded(plan: planmod.Plan, seed=None) -> list[planmod.Rule]:
+    """The plan's rules, reseeded with ``seed`` when the plan has none of its own."""
     if plan.seed is None and seed is not None:
         for rule in plan.rules:
             rule.reseed(seed)
@@ -178,12 +181,8 @@ class FaultControl:
     @command.command("faults.load")
     def cmd_load(self, path: mitmproxy.types.Path) -> None:
         """Replace the runtime fault rules with a YAML plan file."""
-        try:
-            text = Path(path).expanduser().read_text()
-        except OSError as e:
-            raise exceptions.CommandError(f"cannot read {path}: {e.strerror}") from None
-        try:
-            self._replace(build_plan(text, str(path), self._seed()))
+        try:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
+            self._replace(seeded(planmod.load_file(path), self._seed()))
         except SpecError as e:
             raise exceptions.CommandError(str(e)) from None
 

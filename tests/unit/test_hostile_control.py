@@ -121,3 +121,15 @@ def test_control_host_is_answered_locally_when_the_endpoint_is_off(ctl):
     f = req("POST", "/rules", b"status code=503", AUTH)
     status, out = answer(control, f)
     assert status == 404 and "off" in out["error"]
+
+
+def test_load_command_refuses_a_binary_file_with_one_line(ctl, tmp_path):
+    from mitmproxy import exceptions
+    tctx, control, inj = ctl
+    p = tmp_path / "plan.yaml"
+    p.write_bytes(b"rules:\n  - fault: status code=503 body=\xff\n")
+    with pytest.raises(exceptions.CommandError, match="not UTF-8"):
+        tctx.command(control.cmd_load, str(p))
+    with pytest.raises(exceptions.CommandError, match="cannot read fault plan"):
+        tctx.command(control.cmd_load, str(tmp_path))
+    assert inj.runtime_plan.rules == []

@@ -236,9 +236,10 @@ class FaultInjector:
 
 def _signature(path) -> tuple | None:
     """What tells a changed file: mtime (ns), size, inode (a replace by rename
-    keeps the size and may keep the mtime tick). None when it cannot be stat'ed."""
+    keeps the size and may keep the mtime tick), ctime (a chmod that makes an
+    unreadable plan readable again). None when it cannot be stat'ed."""
     try:
         st = Path(path).expanduser().stat()
     except (OSError, ValueError):
         return None
-    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev
+    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev, st.st_ctime_ns

@@ -4,6 +4,7 @@
 import asyncio
 import logging
 import os
+import time
 
 import pytest
 from mitmproxy.test import taddons
@@ -146,3 +147,16 @@ def test_a_refused_edit_is_logged_once_not_every_poll(tmp_path, caplog, monkeypa
 
     asyncio.run(scenario())
     assert len([m for m in errors(caplog) if "is gone" in m]) == 1
+
+
+def test_a_plan_made_readable_again_reloads_without_an_edit(tmp_path, monkeypatch):
+    """chmod changes only the ctime: the watcher must notice it too."""
+    sig = injmod._signature
+    p = tmp_path / "plan.yaml"
+    p.write_text(GOOD.format(501))
+    before = sig(p)
+    st = os.stat(p)
+    time.sleep(0.05)  # past the filesystem's timestamp tick
+    os.chmod(p, 0o600)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime, as a chmod leaves it
+    assert sig(p) != before

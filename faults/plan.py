@@ -462,9 +462,14 @@ def _seed(value: Any, where: str):
     raise SpecError(f"seed={value!r}: expected a whole number or a text", where)
 
 
+def short(text: str, limit: int = 120) -> str:
+    """``text`` for an error message or a label: a huge entry is not echoed whole."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def rule_from_option(text: str, index: int, seed=None) -> Rule:
     """One entry of the ``faults`` option: ``[SEP filter SEP] spec``."""
-    where = f"faults option entry {index} ({text!r})"
+    where = f"faults option entry {index} ({short(text)!r})"
     try:
         text = text.strip()
         if not text:

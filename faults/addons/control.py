@@ -73,8 +73,8 @@ def build_rules(specs: Sequence[str], seed=None) -> list[planmod.Rule]:
         try:
             rule = planmod.rule_from_option(text, i, seed)
         except SpecError as e:
-            raise SpecError(e.reason, f"runtime rule {i} ({text.strip()!r})") from None
-        rule.where = f"runtime rule {i} ({text.strip()!r})"
+            raise SpecError(e.reason, f"runtime rule {i} ({planmod.short(text.strip())!r})") from None
+        rule.where = f"runtime rule {i} ({planmod.short(text.strip())!r})"
         rules.append(rule)
     return rules
 

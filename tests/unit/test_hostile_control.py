@@ -133,3 +133,28 @@ def test_load_command_refuses_a_binary_file_with_one_line(ctl, tmp_path):
     with pytest.raises(exceptions.CommandError, match="cannot read fault plan"):
         tctx.command(control.cmd_load, str(tmp_path))
     assert inj.runtime_plan.rules == []
+
+
+def test_a_huge_line_is_not_echoed_back_whole(ctl):
+    _, control, _ = ctl
+    status, out = answer(control, req("POST", "/rules", b"|~u /a|nokind " + b"x" * 1_000_000, AUTH))
+    assert status == 400 and len(out["error"]) < 1000 and "characters" in out["error"]
+
+
+def test_no_500_for_random_requests(ctl):
+    """Random methods, paths, headers and bodies: every answer is a 2xx/4xx, never a 500."""
+    import random
+    _, control, _ = ctl
+    rnd = random.Random(12)
+    pieces = [b"status code=503", b"|~u /a|", b"rules:\n  - ", b"fault: ", b"{", b"}", b"[", b"]", b'"faults"',
+              b":", b",", b"\xff", b"\x00", b"&x", b"*x", b"~s", b"probability=", b".nan", b"\n", b"'", b"plan"]
+    for _ in range(300):
+        body = b"".join(rnd.choice(pieces) for _ in range(rnd.randrange(0, 12)))
+        headers = {**rnd.choice([{}, AUTH]),
+                   "content-type": rnd.choice(["", "application/json", "application/yaml", "text/plain"])}
+        raw = [(b"x-fault-token", bytes(rnd.randrange(256) for _ in range(rnd.randrange(4))))] if rnd.random() < .3 else []
+        f = req(rnd.choice(["GET", "POST", "PUT", "DELETE", "PATCH"]),
+                rnd.choice(["/", "/rules", "/rules?append=1", "/stats", "/clear", "/%ff", "/rules?append=\xff"]),
+                body, headers, raw)
+        status, _ = answer(control, f)
+        assert status < 500, (f.request.method, f.request.path, body)

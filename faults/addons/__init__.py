@@ -28,5 +28,5 @@ from faults.wire.h2layer import H2Frames
 class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
-        classifier.listeners.append(status._count)  # counted once annotated (HTTP/2: once written)
+        classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
         self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status]

@@ -1,5 +1,13 @@
 """Shared by ``reset`` and ``close``: end the client connection at a phase.
 
+``scope=connection`` (the default: a TCP-level fault, as Toxiproxy and a real
+network give it) ends the whole connection, and on HTTP/2 every other stream
+on it (each annotated with what its client saw). ``scope=stream`` fails only
+this request on HTTP/2, with the nearest single-stream equivalent: ``reset``
+sends RST_STREAM INTERNAL_ERROR; ``close`` ends the stream short (the head, then
+END_STREAM before the announced body is complete), or RST_STREAM NO_ERROR when
+no head was sent. On HTTP/1.1 one request owns the connection: both scopes cut it.
+
 - before_response: the request is not forwarded; the connection ends at once.
 - after_headers:   the response head goes out, then the connection ends.
 - mid_body:        part of the body (``after_bytes``, default half of the
@@ -32,15 +40,49 @@ class Cutter:
         return out
 
 
+SCOPE = Param(str, default="connection", choices=("connection", "stream"),
+              help="HTTP/2: end the whole connection, or only this request's stream")
+
+
+def stream_scope(fault, act) -> bool:
+    """This fault is to end only the flow's HTTP/2 stream (and the flow is one)."""
+    return fault.get("scope") == "stream" and act.h2_stream() is not None
+
+
+def keep_for(flow, after_bytes: int | None) -> int | None:
+    """Body bytes to let through before a mid-body cut: ``after_bytes``, else half
+    the announced length (None: unknown, half the first chunk)."""
+    if after_bytes is not None:
+        return after_bytes
+    length = flow.response.headers.get("content-length", "")
+    return max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else None
+
+
 class ConnectionCut(Fault):
     how: str  # "rst" or "fin"
     params = {
         "when": Param(str, default="before_response", choices=PHASES),
         "after_bytes": Param(int, default=None, min=0, help="mid_body: body bytes to send first"),
+        "scope": SCOPE,
     }
 
+    def _stream_code(self, act) -> int | None:
+        """scope=stream on an HTTP/2 flow: the RST_STREAM code that stands in for the
+        connection's end (None: close after the head, which ends the stream short)."""
+        if self.how == "rst":
+            return 0x2  # INTERNAL_ERROR
+        return 0x0 if self.get("when") == "before_response" else None  # NO_ERROR
+
     async def request(self, flow, act):
-        if self.get("when") == "before_response":
+        when = self.get("when")
+        if stream_scope(self, act):
+            code = self._stream_code(act)
+            if code is not None:
+                act.h2_frame(h2_frame="rst_stream", code=code, phase=when)
+                if when == "before_response":
+                    act.end_stream()
+            return
+        if when == "before_response":
             if flow.request.http_version.startswith("HTTP/2"):
                 # Go's HTTP/2 client writes on its own (SETTINGS ACK, WINDOW_UPDATE);
                 # an RST that lands during such a write is consumed by the write and
@@ -52,16 +94,22 @@ class ConnectionCut(Fault):
         when = self.get("when")
         if when == "before_response":
             return
-        if when == "after_headers":
-            keep = 0
-        elif self.get("after_bytes") is not None:
-            keep = self.get("after_bytes")
-        else:
-            length = flow.response.headers.get("content-length", "")
-            keep = max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else None
+        keep = 0 if when == "after_headers" else keep_for(flow, self.get("after_bytes"))
         flow.response.stream = Cutter(keep)
 
     async def response(self, flow, act):
+        if stream_scope(self, act):
+            sent = getattr(flow.response.stream, "sent", None)
+            if self._stream_code(act) is None:
+                # the stream ends where the cut is, its Content-Length unmet: a short
+                # body on this request only
+                length = flow.response.headers.get("content-length", "")
+                act.record(phase=self.get("when"), body_sent=sent,
+                           body_announced=int(length) if length.isdigit() else None)
+            elif self.get("when") != "before_response" and flow.killable:
+                act.record(body_sent=sent)
+                act.end_stream()
+            return
         when = self.get("when")
         if when == "before_response":
             return

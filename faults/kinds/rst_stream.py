@@ -6,6 +6,7 @@ connection are untouched. HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
+from faults.kinds._cut import keep_for
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
 
@@ -39,11 +40,7 @@ class RstStream(H2Fault):
         if when == "after_headers":
             self.swallow_body(flow, 0)
         elif when == "mid_body":
-            keep = self.get("after_bytes")
-            if keep is None:
-                length = flow.response.headers.get("content-length", "")
-                keep = max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else None
-            self.swallow_body(flow, keep)
+            self.swallow_body(flow, keep_for(flow, self.get("after_bytes")))
 
     async def response(self, flow, act):
         if self.fell_back(flow) or not flow.killable:

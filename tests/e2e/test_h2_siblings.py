@@ -58,6 +58,14 @@ FAULTS = [
     "goaway code=ENHANCE_YOUR_CALM last_stream=below then=close",
     "h2_violation kind=data_on_idle_stream",
     "h2_violation kind=bad_hpack",
+    # scope=stream: only the faulted request fails
+    "reset when=before_response scope=stream",
+    "reset when=mid_body scope=stream",
+    "close when=before_response scope=stream",
+    "close when=after_headers scope=stream",
+    "close when=mid_body scope=stream",
+    "truncate scope=stream",
+    "hang ms=300 scope=stream",
     None,
 ]
 REPS = 2
@@ -129,3 +137,15 @@ def test_siblings_name_the_flow_that_ended_their_connection(outcomes):
         for role in ("A", "D"):  # no response yet when the connection died
             assert ours[f"sib{i}r{r}-{role}"][-1]["collateral_of"] == culprit
         assert ours[f"sib{i}r{r}-pre"][-1]["collateral_of"] is None  # complete before the fault
+
+
+@pytest.mark.parametrize("index", [i for i, f in enumerate(FAULTS) if f and "scope=stream" in f],
+                         ids=[f for f in FAULTS if f and "scope=stream" in f])
+def test_scope_stream_fails_only_its_own_request(outcomes, index):
+    got, ours = outcomes
+    for r in range(REPS):
+        assert got[f"sib{index}r{r}-F"]["error_code"] != 0
+        for role in ROLES:
+            if role != "F":
+                k6 = got[f"sib{index}r{r}-{role}"]
+                assert (k6["error_code"], k6["status"]) == (0, 200), (role, k6)

@@ -8,6 +8,9 @@ Commands::
     report FILE           outcomes by k6 error code from k6's ``--out json=FILE``
                           output or from the proxy's JSONL report
     demo [ARGS...]        the demo (faults.tools.demo), loaded only when asked for
+    proxy [ARGS...]       mitmdump with the fault addon loaded; ARGS go to mitmdump
+    web [ARGS...]         the same for mitmweb
+    addon                 the addon script's path, for ``mitmdump -s "$(faults addon)"``
 
 ``codes``, ``report`` and ``explain`` take ``--format text|json|markdown``.
 Exit status: 0 on success, 1 when nothing matched or the input held no
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -371,6 +375,31 @@ def cmd_demo(argv: list[str]) -> int:
     return rc if isinstance(rc, int) else 0
 
 
+def addon_path() -> Path:
+    from faults.tools.launch import ADDON
+
+    return ADDON
+
+
+def cmd_run_tool(tool: str, argv: list[str]) -> int:
+    """Replace this process with mitmdump/mitmweb plus our addon, so signals,
+    exit status and the terminal are mitmproxy's own."""
+    from faults.tools.launch import tool_path
+
+    exe = tool_path(tool)
+    args = [exe, "-s", str(addon_path()), *argv]
+    try:
+        os.execv(exe, args)
+    except OSError as e:
+        print(f"cannot run {tool} ({exe}): {e.strerror or e}; is mitmproxy installed in this environment?",
+              file=sys.stderr)
+        return 2
+    return 0  # pragma: no cover - execv does not return
+
+
+PASSTHROUGH = {"proxy": "mitmdump", "web": "mitmweb"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="faults", description="Fault-injecting proxy tools: explain error codes and summarise k6 results.")
@@ -400,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="run the demo (proxy + upstream + k6); arguments go to the demo",
                    add_help=False)
+    sub.add_parser("proxy", help="run mitmdump with the fault addon; arguments go to mitmdump", add_help=False)
+    sub.add_parser("web", help="run mitmweb with the fault addon; arguments go to mitmweb", add_help=False)
+    a = sub.add_parser("addon", help="print the addon script's path (mitmdump -s \"$(faults addon)\")")
+    a.set_defaults(func=lambda args: print(addon_path()) or 0)
     return p
 
 
@@ -408,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
         return cmd_demo(argv[1:])
+    if argv and argv[0] in PASSTHROUGH:  # not argparse: every argument is mitmproxy's
+        return cmd_run_tool(PASSTHROUGH[argv[0]], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,4 +1,4 @@
-"""Start ``mitmdump -s addons/errors.py`` as a subprocess on a free port.
+"""Start mitmdump with the fault addon (``faults/addon.py``) as a subprocess on a free port.
 
 Used by the demo, the end-to-end tests, the pytest plugin and the benchmarks.
 The port is read back from mitmdump's own "listening at" log line, so nothing
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,14 +18,20 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ADDON = ROOT / "addons" / "errors.py"
+# The script inside the package, so an installed copy finds its own addon (a
+# checkout's addons/errors.py loads this same file).
+ADDON = Path(__file__).resolve().parents[1] / "addon.py"
 LISTEN_RE = re.compile(r"listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")
 
 
+def tool_path(name: str) -> str:
+    """mitmdump/mitmweb of this Python's environment (the one that has mitmproxy and us)."""
+    exe = Path(sys.executable).with_name(name)
+    return str(exe) if exe.exists() else (shutil.which(name) or name)
+
+
 def mitmdump_path() -> str:
-    exe = Path(sys.executable).with_name("mitmdump")
-    return str(exe) if exe.exists() else "mitmdump"
+    return tool_path("mitmdump")
 
 
 class ProxyProcess:

@@ -216,7 +216,7 @@ def test_status_line_and_summary(ctl):
         call(ctl[1:], f)
     st.tick(force=True)
     out = st.stream.getvalue()
-    assert "3 flows, 2 faulted" in out and "1503x2" in out
+    assert "3 flows, 2 faulted | k6 codes: 1503 x2, 0 x1" in out
     assert out.count("\n") <= 2  # rate-limited: not one line per flow
     s = st.summary()
     assert "by rule" in s and "status code=503" in s and "(no fault)" in s and "1503" in s

@@ -68,7 +68,9 @@ class ProxyProcess:
 
     def args(self) -> list[str]:
         args = [mitmdump_path(), "--mode", self.mode, "--listen-host", "127.0.0.1", "--listen-port", "0",
-                "--set", f"confdir={self.confdir}", "--set", "connection_strategy=lazy", "--flow-detail", "0"]
+                "--set", f"confdir={self.confdir}", "--flow-detail", "0"]
+        if "connection_strategy" not in self.options:
+            args += ["--set", "connection_strategy=lazy"]
         if self.addon:
             args += ["-s", str(self.addon)]
         for key, value in self.options.items():

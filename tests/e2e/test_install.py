@@ -5,7 +5,9 @@ into a fresh venv; then, from an unrelated folder with its own HOME:
   ``.set``, ``.expect``, a TLS fault) passes;
 - ``faults proxy ...`` serves faults, and its certificates land in the user's
   ``~/.mitmproxy``;
-- ``faults addon`` prints a path that mitmdump loads;
+- ``faults addon`` prints a path that mitmdump loads; the installed mitmdump
+  pointed at this checkout's ``addons/errors.py`` says it runs the checkout's
+  code, and refuses to load it beside the installed copy;
 - ``faults demo --once`` passes and removes its temp folder;
 - nothing is written into site-packages while all that runs (pytest's own
   assertion-rewrite bytecode caches aside, see ``listing``).
@@ -224,6 +226,22 @@ def test_installed_package_works_from_anywhere(installed, tmp_path):
         assert get(f"http://127.0.0.1:{md.port()}/any") == 418
     finally:
         md.stop()
+
+    # 3b. the installed mitmdump pointed at a checkout's addons/errors.py: the checkout's code,
+    #     said in the log; with the installed copy already loaded: refused, never mixed
+    checkout_entry = ROOT / "addons" / "errors.py"
+    md = Running([str(bin_ / "mitmdump"), "-s", str(checkout_entry), "--listen-host", "127.0.0.1",
+                  "--listen-port", "0"], env, user)
+    try:
+        line = md.wait_for("faults: running the checkout's code")
+        assert str(ROOT / "faults") in line and str(site / "faults") in line, line
+        md.wait_for("faults: active:")
+    finally:
+        md.stop()
+    r = subprocess.run([str(bin_ / "mitmdump"), "-s", str(addon), "-s", str(checkout_entry), "--listen-host",
+                        "127.0.0.1", "--listen-port", "0"], cwd=user, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and "another copy is already loaded" in r.stdout + r.stderr, r.stdout + r.stderr
 
     # 4. the demo, and the explain command on a k6 text
     r = subprocess.run([str(bin_ / "faults"), "demo", "--once"], cwd=user, env=env, capture_output=True, text=True,

@@ -14,15 +14,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 _here = ROOT / "faults"
+_log = logging.getLogger("faults")
 _loaded = sys.modules.get("faults")
+addons = []
 if _loaded is not None and Path(_loaded.__file__).resolve().parent != _here:
-    raise ImportError(f"{__file__} runs the checkout's faults package ({_here}), but another copy is already "
-                      f"loaded from {Path(_loaded.__file__).parent}: load only one of them")
-_spec = importlib.util.find_spec("faults") if _loaded is None else None
-if _spec and _spec.origin and Path(_spec.origin).resolve().parent != _here:
-    logging.getLogger("faults").warning(
-        f"faults: running the checkout's code from {_here}, not the installed package at "
-        f"{Path(_spec.origin).parent} (for that one: mitmdump -s \"$(faults addon)\")")
-sys.path.insert(0, str(ROOT))
-
-from faults.addon import addons  # noqa: E402,F401
+    # an error at start-up makes mitmdump exit 1, without a traceback
+    _log.error(f"faults: {__file__} runs the checkout's faults package ({_here}), but another copy is already "
+               f"loaded from {Path(_loaded.__file__).parent}: load only one of them")
+else:
+    _spec = importlib.util.find_spec("faults") if _loaded is None else None
+    if _spec and _spec.origin and Path(_spec.origin).resolve().parent != _here:
+        _log.warning(f"faults: running the checkout's code from {_here}, not the installed package at "
+                     f"{Path(_spec.origin).parent} (for that one: mitmdump -s \"$(faults addon)\")")
+    sys.path.insert(0, str(ROOT))
+    from faults.addon import addons  # noqa: E402,F811

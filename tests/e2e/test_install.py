@@ -201,7 +201,8 @@ def test_installed_package_works_from_anywhere(installed, tmp_path):
     with Upstream() as up:
         px = Running([str(bin_ / "faults"), "proxy", "--mode", f"reverse:{up.url}", "--listen-host", "127.0.0.1",
                       "--listen-port", "0", "--set", "faults=|~u /x|status code=503",
-                      "--set", r"faults=/~d ^expired\.test$/tls cert=expired"], env, user)
+                      "--set", r"faults=/~d ^expired\.test$/tls cert=expired",
+                      "--set", f"fault_report={tmp_path / 'report.jsonl'}"], env, user)
         try:
             port = px.port()
             assert "faults: active: no plan file, 2 option rules" in px.wait_for("faults: active:")
@@ -244,14 +245,17 @@ def test_installed_package_works_from_anywhere(installed, tmp_path):
     out = r.stdout + r.stderr
     assert r.returncode == 1 and "another copy is already loaded" in out and "Traceback" not in out, out
 
-    # 4. the demo, and the explain command on a k6 text
+    # 4. the demo, and the other commands
     r = subprocess.run([str(bin_ / "faults"), "demo", "--once"], cwd=user, env=env, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0 and "all annotations match k6" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
     assert list(tmpdir.glob("faults-*")) == []  # the demo's temp folder (with a CA key) is gone
-    r = subprocess.run([str(bin_ / "faults"), "explain", "unexpected EOF"], cwd=user, env=env, capture_output=True,
-                       text=True, timeout=30)
-    assert r.returncode == 0 and "http.body.truncated" in r.stdout
+    for args, needle in ((["explain", "unexpected EOF"], "http.body.truncated"),
+                         (["codes"], "network.tcp.reset_by_peer"),
+                         (["report", str(tmp_path / "report.jsonl")], "http.status.service_unavailable")):
+        r = subprocess.run([str(bin_ / "faults"), *args], cwd=user, env=env, capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0 and needle in r.stdout, (args, r.stdout[-2000:], r.stderr[-2000:])
 
     # 5. nothing was written into the installed package
     after = listing(site)

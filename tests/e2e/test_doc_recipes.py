@@ -3,14 +3,12 @@ proxy, a TLS fault in regular mode with mitmproxy's default connection
 strategy, and mitmweb's command API with its login."""
 
 import json
-import secrets
 import shutil
 import signal
 import ssl
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest

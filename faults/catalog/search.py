@@ -12,8 +12,10 @@ code, a gRPC status, besides everything :func:`faults.catalog.readings` reads.
 - any other text is matched against k6's ``error`` strings (``<...>`` parts
   vary): a whole match first, then k6's text found inside a longer line (a
   k6 log line, ``Get "http://...": read tcp ...: read: connection reset by
-  peer``), the most specific (longest fixed text) first; then the catalog's
-  own readings (numbers, names, ids).
+  peer``), the most specific (longest fixed text) first; a name read from
+  the text's last part (Go's cause, ``...: connect: connection refused``)
+  goes before k6 texts that end in a placeholder; then the catalog's own
+  readings (numbers, names, ids).
 """
 
 from __future__ import annotations
@@ -108,7 +110,16 @@ def readings(text: str) -> list[tuple[str, Entry]]:
         found = special(text)
         if found is not None:
             return found
-    found = _k6_text(text) if re.search(r"[a-z]", text, re.I) else []
-    found += catalog.readings(text)
+    k6 = _k6_text(text) if re.search(r"[a-z]", text, re.I) else []
+    # Go's own text ends in the cause: "dial tcp 127.0.0.1:9: connect: connection
+    # refused" is k6's 1212 (its name, "Connection refused"), not the generic
+    # "dial tcp <address>: <error text>" (1210). Names read from the last part
+    # go before k6 texts whose own last part is a placeholder.
+    tail = text.rsplit(":", 1)[1].strip() if ":" in text else ""
+    by_tail = [(f"{how}, from the last part {tail!r}", e) for how, e in catalog.readings(tail)
+               if not how.startswith("partial")] if re.search(r"[a-z]", tail, re.I) else []
+    specific = [(how, e) for how, e in k6 if not e.k6_message.rstrip().endswith(">")]
+    generic = [(how, e) for how, e in k6 if e.k6_message.rstrip().endswith(">")]
+    found = specific + by_tail + generic + catalog.readings(text)
     seen: set[str] = set()
     return [(how, e) for how, e in found if not (e.id in seen or seen.add(e.id))]

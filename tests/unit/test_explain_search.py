@@ -24,6 +24,8 @@ def ids(text):
     # a whole k6 log line: k6's text is found inside it
     ('request failed error="Get \\"http://127.0.0.1:8080/x\\": read tcp 127.0.0.1:1->127.0.0.1:2: '
      'read: connection reset by peer"', "network.tcp.reset_by_peer"),
+    # Go's full text: the cause at the end outranks k6's generic "dial tcp <address>: <error text>"
+    ("dial tcp 127.0.0.1:9: connect: connection refused", "network.dial.refused"),
     ("curl 56", "network.tcp.reset_by_peer"),
     ("curl: (52) Empty reply from server", "network.tcp.closed"),
     ("curl 61", "http.body.decompression"),

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from faults import report  # noqa: E402
 from faults.tools.launch import ProxyProcess  # noqa: E402
 
 # kind -> (x-fault spec, expected client-side outcome)
@@ -153,12 +154,7 @@ async def _client(port: int, plan: list[tuple[int, str | None]], concurrency: in
 
 
 def read_report(path: Path) -> list[dict]:
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                out.append(json.loads(line))
-    return out
+    return report.read(path) if path.exists() else []
 
 
 def run_soak(n: int = 20_000, fault_share: float = 0.3, concurrency: int = 50, seed: int = 8,

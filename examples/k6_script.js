@@ -15,7 +15,7 @@
 //   python -m faults report report.jsonl     # what the proxy did: fault and k6 code per flow
 //
 // setup() sets the faults through the control endpoint (the reserved host
-// faults.addons.control, here as the Host header of a request to the reverse proxy);
+// faults.control, here as the Host header of a request to the reverse proxy);
 // teardown() clears them. Without FAULT_TOKEN the script leaves the faults
 // alone (set them with --set faults=... instead).
 import http from 'k6/http';
@@ -23,7 +23,7 @@ import { check } from 'k6';
 
 const TARGET = __ENV.TARGET || 'http://127.0.0.1:8080';
 const TOKEN = __ENV.FAULT_TOKEN || '';
-const CONTROL = { headers: { Host: 'faults.addons.control', Authorization: `Bearer ${TOKEN}` } };
+const CONTROL = { headers: { Host: 'faults.control', Authorization: `Bearer ${TOKEN}` } };
 
 export const options = {
   scenarios: {

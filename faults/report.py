@@ -1,28 +1,165 @@
-"""The JSONL report: one object per flow, written once, when its outcome is known."""
+"""The JSONL report: it owns its record. One object per flow (or failed TLS handshake),
+written once, when its outcome is known; built, written and read here only.
+
+A full disk (or any write error) never stops the proxy: the record is dropped
+and counted (the shutdown summary shows the count), one warning says so, and
+writing resumes by itself when the disk has room again. A record is one
+unbuffered write; if only part of it got in, that part is cut off again, so
+the file never holds a partial line.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import time
 import threading
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class Report:
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("a", buffering=1)
+        self._fh = open(self.path, "ab", buffering=0)  # each record: one write we can check
         self._lock = threading.Lock()
+        self.dropped = 0
+        self._failing = False
 
     def write(self, record: dict) -> None:
-        line = json.dumps(record, default=str, separators=(",", ":"))
+        data = (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode("utf-8", "surrogateescape")
         with self._lock:
-            self._fh.write(line + "\n")
+            try:
+                self._append(data)
+            except (OSError, ValueError) as e:  # ValueError: written after close
+                self._drop(e)
+            else:
+                if self._failing:
+                    self._failing = False
+                    log.warning(f"fault_report: writing to {self.path} again ({self.dropped} record(s) dropped so far)")
+
+    def _append(self, data: bytes) -> None:
+        written = 0
+        try:
+            while written < len(data):
+                n = self._fh.write(data[written:])
+                if not n:
+                    raise OSError(f"write to {self.path} made no progress")
+                written += n
+        except OSError:
+            if written:  # a partial line: cut it off again
+                try:
+                    self._fh.truncate(self._fh.seek(0, os.SEEK_END) - written)
+                except OSError as e:
+                    log.error(f"fault_report: {self.path} ends with a partial line, cannot cut it: {e}")
+            raise
+
+    def _drop(self, e: Exception) -> None:
+        self.dropped += 1
+        if not self._failing:
+            self._failing = True
+            why = getattr(e, "strerror", None) or e
+            log.warning(f"fault_report: cannot write to {self.path} ({why}): records are dropped and "
+                        "counted until writing works again (said once)")
 
     def close(self) -> None:
         with self._lock:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+
+
+def parse_line(raw: str | bytes) -> dict | None:
+    """One JSONL line -> its object, or None (blank, not JSON, not an object)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def read(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """Every record of a report file (lines that do not parse are skipped)."""
+    return [r for r in map(parse_line, Path(path).read_text().splitlines()) if r is not None]
+
+
+def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
+    """The records written since byte ``offset``, and the offset after the last
+    complete line (a line being written right now is left for the next call)."""
+    with Path(path).open("rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    recs = [r for r in map(parse_line, data[:end].decode(errors="replace").splitlines()) if r is not None]
+    return recs, offset + end
+
+
+# -- records ---------------------------------------------------------------------------
+# Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
+# "flow", "tls_handshake" or "connection"), the k6 fields (``k6_error_code``,
+# ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
+# summary), ``clients`` (what each client profile predicts) and ``facts``.
+FORMAT = 2
+
+
+def _k6_fields(c) -> dict:
+    k6 = c.k6
+    return {
+        "k6_error_code": k6.error,
+        "k6_error": k6.message,
+        "certainty": k6.certainty,
+        "note": k6.note or None,
+    }
+
+
+def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
+    """The record of one finished HTTP flow and its ``Classification``."""
+    fault = fault or {}
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "flow",
+        "flow_id": flow.id,
+        "url": flow.request.pretty_url,
+        "method": flow.request.method,
+        "http_version": flow.request.http_version,
+        "status": flow.response.status_code if flow.response else None,
+        "rule": fault.get("rule"),
+        "fault": fault.get("spec"),
+        **_k6_fields(c),
+        "client_retry": c.k6.retried,
+        "collateral_of": c.outcome.facts.get("collateral_of"),
+        "error": flow.error.msg if flow.error else None,
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": c.outcome.facts,
+        "annotation": annotation,
+    }
+
+
+def handshake_record(c, *, url: str, host: str, sni: str | None, client: str | None, rule: str, fault: str,
+                     error: str) -> dict:
+    """The record of one failed (or deliberately ended) TLS handshake."""
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "tls_handshake",
+        "url": url,
+        "host": host,
+        "sni": sni,
+        "client": client,
+        "rule": rule,
+        "fault": fault,
+        **_k6_fields(c),
+        "error": error or None,
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": c.outcome.facts,
+    }

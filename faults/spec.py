@@ -8,26 +8,29 @@ typo is reported at load time, with where it came from, never mid-traffic.
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
+
+from faults import kinds
+from faults.errors import SpecError
+
+__all__ = ["SELECTION_KEYS", "FaultSpec", "SpecError", "build", "parse", "split_words"]
 
 # Keys that choose *which* flows a rule applies to rather than what the fault
 # does; the option and header forms accept them inline, the YAML form as
 # rule fields.
 SELECTION_KEYS = ("name", "probability", "first", "every")
+# Longest spec accepted, in every form (the x-fault header is cut off here
+# before any parsing, so a huge header costs nothing).
+MAX_SPEC_CHARS = 8192
 
 
-class SpecError(ValueError):
-    """A fault spec (or plan rule) that cannot be used; ``where`` says whence."""
-
-    def __init__(self, reason: str, where: str = ""):
-        self.reason = reason
-        self.where = where
-        super().__init__(f"{where}: {reason}" if where else reason)
-
-    def at(self, where: str) -> "SpecError":
-        return SpecError(self.reason, f"{where}: {self.where}" if self.where else where)
+def did_you_mean(word: Any, choices) -> str:
+    """`` (did you mean 'probability'?)`` for a near miss, else ``""``."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class FaultSpec:
 
 def split_words(text: str) -> tuple[str, dict[str, str]]:
     """``'reset when=mid_body'`` -> ``('reset', {'when': 'mid_body'})``, no typing yet."""
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"fault spec is {len(text)} characters long (the limit is {MAX_SPEC_CHARS})")
     try:
         words = shlex.split(text)
     except ValueError as e:
@@ -87,7 +92,31 @@ def parse(text: str, *, allow_selection: bool = False) -> tuple[FaultSpec, dict[
 
 def build(kind: str, raw: dict[str, Any]) -> FaultSpec:
     """Validate ``raw`` parameters for ``kind`` (strings or YAML scalars)."""
-    from faults import kinds  # late: kinds import this module
+    known_kinds = kinds.all_kinds()
+    if kind not in known_kinds:
+        raise SpecError(f"unknown fault kind {kind!r}{did_you_mean(kind, known_kinds)} "
+                        f"(known: {', '.join(known_kinds)})")
+    cls = known_kinds[kind]
+    for key, value in raw.items():
+        _check_key(cls, kind, key)
+        if value is not None and not isinstance(value, (str, int, float)):  # header.NAME=[...] too
+            raise SpecError(f"{key}={value!r}: expected a single value, got a "
+                            f"{'list' if isinstance(value, list) else 'mapping' if isinstance(value, dict) else type(value).__name__}")
+    spec = FaultSpec(kind, cls.validate(raw))
+    if len(spec.text) > MAX_SPEC_CHARS:
+        raise SpecError(f"fault spec is {len(spec.text)} characters long (the limit is {MAX_SPEC_CHARS})")
+    return spec
 
-    cls = kinds.get(kind)
-    return FaultSpec(kind, cls.validate(raw))
+
+def _check_key(cls, kind: str, key: Any) -> None:
+    """An unknown key is named with the nearest valid one (fault keys and selection keys)."""
+    if not isinstance(key, str):
+        raise SpecError(f"key {key!r} for fault {kind!r}: keys are names like {next(iter(cls.params), 'ms')!r}")
+    if key in cls.params or any(key.startswith(p + ".") and len(key) > len(p) + 1 for p in cls.prefixed):
+        return
+    if key in SELECTION_KEYS:
+        raise SpecError(f"{key!r} chooses flows, it is not a key of fault {kind!r}: in a YAML plan it is "
+                        "a rule field (next to 'fault'); the x-fault header takes no selection keys")
+    known = list(cls.params) + [f"{p}.NAME" for p in cls.prefixed]
+    hint = did_you_mean(key, [*cls.params, *SELECTION_KEYS])
+    raise SpecError(f"unknown key {key!r} for fault {kind!r}{hint} (known: {', '.join(known) or 'none'})")

@@ -30,5 +30,6 @@ from faults.wire.h2layer import H2Frames
 
 class FaultAddon:
     def __init__(self):
-        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), Classifier(), FaultStatus(),
-                       FaultStartup()]
+        classifier, status = Classifier(), FaultStatus()
+        classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
+        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status, FaultStartup()]

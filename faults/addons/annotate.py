@@ -8,20 +8,23 @@ the ``fault_report`` file (if set) one JSON object.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
 from typing import Optional
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import ctx, exceptions, hooks, http
 
-from faults import catalog
-from faults.classify.http import CONN_SEQ_KEY, classify
-from faults.report import Report
+from faults import catalog, vocabulary as V
+from faults.classify import Classification, classify
+from faults.report import Report, flow_record
+from faults.wire import ends, h2layer
 
 log = logging.getLogger(__name__)
-FAULT_KEY = "fault"
+FAULT_KEY = V.FAULT
 MARKER = ":boom:"
+SWEEP_AFTER = 1.0  # s after a faulted connection closed: finish flows mitmproxy left open on it
 
 
 class Classifier:
@@ -30,6 +33,8 @@ class Classifier:
         self._conn_seq: Counter = Counter()
         self._open: dict[str, http.HTTPFlow] = {}
         self._finished: set[str] = set()
+        self._unwritten: set[str] = set()  # HTTP/2 flows whose response is not handed to the client yet
+        self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
         self.codes: Counter = Counter()
 
     def load(self, loader):
@@ -54,21 +59,63 @@ class Classifier:
         if flow.request.method == "CONNECT":
             return
         self._conn_seq[flow.client_conn.id] += 1
-        flow.metadata[CONN_SEQ_KEY] = self._conn_seq[flow.client_conn.id] - 1
+        flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
         self._open[flow.id] = flow
 
+    def running(self):
+        h2layer.on_stream_settled = self.written
+
     def response(self, flow: http.HTTPFlow):
+        if flow.error is None and self._h2_pending(flow):
+            # On HTTP/2 the response is written after this hook, and a sibling's fault may
+            # end the connection in between: classify once the HTTP/2 layer has it.
+            self._unwritten.add(flow.id)
+            return
         self.finish(flow)
 
     def error(self, flow: http.HTTPFlow):
+        action = flow.metadata.get(V.H2_ACTION)
+        if action and not action.get("fired") and self._h2_pending(flow):
+            # killed for its frames, which the HTTP/2 layer sends next (or drops,
+            # when a sibling's fault already ends the connection)
+            self._unwritten.add(flow.id)
+            return
         self.finish(flow)
+
+    @staticmethod
+    def _h2_pending(flow) -> bool:
+        return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
+
+    def written(self, flow: http.HTTPFlow) -> None:
+        if flow.id in self._unwritten:
+            self._unwritten.discard(flow.id)
+            self.finish(flow)
+            try:  # annotated outside a hook: tell mitmweb and the console
+                ctx.master.addons.trigger(hooks.UpdateHook([flow]))
+            except Exception:  # no master (unit tests)
+                pass
 
     def client_disconnected(self, client):
         self._conn_seq.pop(client.id, None)
+        if ends.of(client.id) is not None:
+            # A fault ended this connection. mitmproxy ends the flows still open on it
+            # with an error, but a stream that raced the end can stay open until
+            # shutdown; after a grace period, finish those here (each is collateral).
+            try:
+                asyncio.get_running_loop().call_later(SWEEP_AFTER, self._sweep, client.id)
+            except RuntimeError:  # no running loop (unit tests)
+                pass
+
+    def _sweep(self, client_id: str) -> None:
+        for flow in [f for f in self._open.values() if f.client_conn.id == client_id]:
+            if flow.error is None and flow.killable:
+                flow.kill()  # stop the upstream side too
+            self.finish(flow)
 
     def done(self):
         for flow in list(self._open.values()):
-            flow.metadata.setdefault("fault_wire", {})["released_at_shutdown"] = True
+            if flow.id not in self._unwritten:  # those have their whole response
+                flow.metadata.setdefault(V.WIRE, {})["released_at_shutdown"] = True
             self.finish(flow)
         if self.report:
             self.report.close()
@@ -78,71 +125,93 @@ class Classifier:
         """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
         self.codes[rec.get("k6_error_code")] += 1
         if self.report:
-            self.report.write({"ts": round(time.time(), 3), "record": "connection", **rec})
+            self.report.write(rec)
 
     def finish(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.id in self._finished:
             return
-        if flow.metadata.get("fault_control"):  # the control endpoint's own requests are not traffic
+        if flow.metadata.get(V.CONTROL):  # the control endpoint's own requests are not traffic
             self._open.pop(flow.id, None)
             return
         self._finished.add(flow.id)
         self._open.pop(flow.id, None)
+        self._unwritten.discard(flow.id)
         if len(self._finished) > 100_000:  # bounded memory on long runs
             self._finished.clear()
-        verdict = classify(flow)
+        collateral(flow)
+        c = classify(flow)
+        k6 = c.k6
         fault = flow.metadata.get(FAULT_KEY)
-        flow.metadata["k6_error_code"] = verdict.k6_error_code
-        flow.metadata["k6_error"] = verdict.k6_error
-        flow.metadata["k6"] = verdict.as_dict()
-        flow.metadata["annotation"] = annotation(flow, verdict)
-        self.codes[verdict.k6_error_code] += 1
-        comment = f"k6 {verdict.k6_error_code} {flow.metadata['annotation']['id']}"
-        if verdict.k6_error:
-            comment += f" ({verdict.k6_error})"
+        md = flow.metadata
+        md[V.K6_CODE] = k6.error
+        md[V.K6_ERROR] = k6.message
+        md[V.K6] = k6.as_dict()
+        md[V.OUTCOME] = c.outcome.as_dict()
+        md[V.CLIENTS] = c.clients_dict()
+        md[V.ANNOTATION] = annotation(flow, c)
+        self.codes[k6.error] += 1
+        comment = f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
+        if k6.message:
+            comment += f" ({k6.message})"
         if fault:
             comment = f"fault: {fault['spec']} [{fault['rule']}] -> {comment}"
             flow.marked = MARKER
-        if verdict.client_retry:
+        if k6.retried:
             comment += " [k6 retries: hidden]"
-        if verdict.certainty != "exact":
-            comment += f" [{verdict.certainty}]"
+        if k6.certainty != "exact":
+            comment += f" [{k6.certainty}]"
         flow.comment = comment
         if self.report:
-            self.report.write(record(flow, verdict))
+            self.report.write(flow_record(flow, c, fault, md[V.ANNOTATION]))
+        for listener in self.listeners:
+            listener(flow)
 
 
-def annotation(flow: http.HTTPFlow, verdict) -> dict:
+# wire-record fields that say how a fault ended a stream or connection
+_EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
+            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced"}
+
+
+def collateral(flow: http.HTTPFlow) -> None:
+    """If another flow's fault ended this flow's connection before this flow
+    finished, what the client saw is that end: copy it into the wire record.
+    A flow whose own fault already ended its stream or connection keeps its record."""
+    end = ends.of(flow.client_conn.id)
+    if end is None or end["collateral_of"] == flow.id:
+        return
+    own = flow.metadata.get(V.WIRE, {})
+    if own.get("ended_seq", end["seq"]) < end["seq"]:
+        return  # its own fault ended it first
+    own = {k: v for k, v in own.items() if k not in _EFFECTS}  # its own fault never reached the client
+    streamed = flow.response is not None and bool(flow.response.stream)
+    facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
+    if end.get("conn_end"):
+        facts["conn_end"] = end["conn_end"]
+    else:
+        sid = end["streams"].get(flow.id)
+        facts.update(h2_frame=end["h2_frame"], stream_id=sid)
+        if end["h2_frame"] == "violation":
+            facts["violation"] = end["violation"]
+        else:
+            code, last = end["code"], end["last_stream"]
+            facts.update(code=code, last_stream=last, then="close")
+            # a stream unknown when the GOAWAY went out arrived after it: its id is higher
+            if (sid is None or sid > last) and not (sid == 1 and code != 0):
+                # above last_stream_id: not processed, so the client retries it elsewhere
+                facts.update(goaway_refused=True, phase="refused")
+    flow.metadata[V.WIRE] = {**own, **facts}
+
+
+def annotation(flow: http.HTTPFlow, c: Classification) -> dict:
     """The flow's error object (seed 003's shape: status, message, id, code)
-    with every taxonomy's name for it, from the catalog."""
-    obj = catalog.error_object(catalog.for_k6(verdict.k6_error_code, verdict.k6_error), verdict.k6_error or None)
-    code = verdict.k6_error_code
+    with every taxonomy's name for it, from the catalog entry the k6 profile named."""
+    k6 = c.k6
+    obj = catalog.error_object(catalog.by_id(c.entry), k6.message or None)
+    code = k6.error
     if flow.response is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
         obj["status"] = flow.response.status_code
-    if verdict.facts.get("grpc_status"):
-        obj["grpc_status"] = verdict.facts["grpc_status"]
-    obj["certainty"] = verdict.certainty
+    grpc = c.clients.get("grpcio")
+    if grpc is not None:
+        obj["grpc_status"] = {"name": grpc.error, "value": grpc.extra["value"]}
+    obj["certainty"] = k6.certainty
     return obj
-
-
-def record(flow: http.HTTPFlow, verdict) -> dict:
-    fault = flow.metadata.get(FAULT_KEY) or {}
-    return {
-        "ts": round(time.time(), 3),
-        "record": "flow",
-        "flow_id": flow.id,
-        "url": flow.request.pretty_url,
-        "method": flow.request.method,
-        "http_version": flow.request.http_version,
-        "status": flow.response.status_code if flow.response else None,
-        "rule": fault.get("rule"),
-        "fault": fault.get("spec"),
-        "k6_error_code": verdict.k6_error_code,
-        "k6_error": verdict.k6_error,
-        "certainty": verdict.certainty,
-        "client_retry": verdict.client_retry,
-        "note": verdict.note or None,
-        "error": flow.error.msg if flow.error else None,
-        "facts": verdict.facts,
-        "annotation": flow.metadata.get("annotation"),
-    }

@@ -17,11 +17,11 @@ Commands (mitmproxy console, mitmweb's command bar or ``POST /commands/...``)::
     faults.stats                                 rules' counters and k6 codes seen
 
 HTTP endpoint (option ``fault_control``, off by default), served by the proxy
-itself for requests to the reserved host ``faults.addons.control`` (option
+itself for requests to the reserved host ``faults.control`` (option
 ``fault_control_host``), like mitmproxy's ``mitm.it``. Through a regular proxy
 use the proxy (``curl -x``). A reverse proxy sends every request to its upstream and
 rewrites the Host header: start it with ``--set keep_host_header=true`` and send
-``Host: faults.addons.control`` to it::
+``Host: faults.control`` to it::
 
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
@@ -29,10 +29,17 @@ rewrites the Host header: start it with ``--set keep_host_header=true`` and send
 
 POST bodies: ``text/plain`` one ``/filter/spec`` per line; ``application/yaml``
 a plan (``seed:``/``rules:``); ``application/json`` ``{"faults": [...]}``,
-``{"plan": "<yaml>"}`` or a list of strings. Changes need the token
-(``fault_control_token``) as ``Authorization: Bearer TOKEN`` or
-``x-fault-token: TOKEN``: without it 403 (also when no token is configured);
-a malformed command gets 400 naming what is wrong.
+``{"plan": "<yaml>"}`` or a list of strings. With a token set
+(``fault_control_token``) every request needs it, reads too (the seed makes
+the draws predictable), as ``Authorization: Bearer TOKEN`` or
+``x-fault-token: TOKEN``: without it 403. With no token set reads are open and
+changes are refused (403). A malformed command gets 400 naming what is wrong;
+no value gives a 500.
+
+Never forwarded upstream: a request to the control host is answered here even
+with the endpoint off (404); a request carrying the token but addressed
+elsewhere (a reverse proxy rewrote its Host header) gets 421; the
+``x-fault-token`` header is stripped from every forwarded request.
 """
 
 from __future__ import annotations
@@ -41,7 +48,6 @@ import hmac
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import mitmproxy.types
@@ -51,7 +57,7 @@ from faults import plan as planmod
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
-CONTROL_HOST = "faults.addons.control"
+CONTROL_HOST = "faults.control"
 TOKEN_HEADER = "x-fault-token"
 CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
 
@@ -60,20 +66,26 @@ CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
 
 def build_rules(specs: Sequence[str], seed=None) -> list[planmod.Rule]:
     """Option-style rule strings -> rules, validated like the ``faults`` option."""
+    if len(specs) > planmod.MAX_RULES:
+        raise SpecError(f"{len(specs)} rules (the limit is {planmod.MAX_RULES})", "runtime rules")
     rules = []
     for i, text in enumerate(specs):
         try:
             rule = planmod.rule_from_option(text, i, seed)
         except SpecError as e:
-            raise SpecError(e.reason, f"runtime rule {i} ({text.strip()!r})") from None
-        rule.where = f"runtime rule {i} ({text.strip()!r})"
+            raise SpecError(e.reason, f"runtime rule {i} ({planmod.short(text.strip())!r})") from None
+        rule.where = f"runtime rule {i} ({planmod.short(text.strip())!r})"
         rules.append(rule)
     return rules
 
 
 def build_plan(yaml_text: str, source: str, seed=None) -> list[planmod.Rule]:
     """A YAML plan -> rules; its own ``seed`` wins, else ``seed``."""
-    plan = planmod.load_yaml(yaml_text, source)
+    return seeded(planmod.load_yaml(yaml_text, source), seed)
+
+
+def seeded(plan: planmod.Plan, seed=None) -> list[planmod.Rule]:
+    """The plan's rules, reseeded with ``seed`` when the plan has none of its own."""
     if plan.seed is None and seed is not None:
         for rule in plan.rules:
             rule.reseed(seed)
@@ -169,12 +181,8 @@ class FaultControl:
     @command.command("faults.load")
     def cmd_load(self, path: mitmproxy.types.Path) -> None:
         """Replace the runtime fault rules with a YAML plan file."""
-        try:
-            text = Path(path).expanduser().read_text()
-        except OSError as e:
-            raise exceptions.CommandError(f"cannot read {path}: {e.strerror}") from None
-        try:
-            self._replace(build_plan(text, str(path), self._seed()))
+        try:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
+            self._replace(seeded(planmod.load_file(path), self._seed()))
         except SpecError as e:
             raise exceptions.CommandError(str(e)) from None
 
@@ -199,20 +207,39 @@ class FaultControl:
 
     # -- HTTP endpoint -------------------------------------------------------
     def request(self, flow: http.HTTPFlow) -> None:
-        if not ctx.options.fault_control or flow.response or flow.error:
+        if flow.response or flow.error or flow.request.method == "CONNECT":
             return
-        if flow.request.method == "CONNECT" or not is_control_host(flow.request, ctx.options.fault_control_host):
+        req = flow.request
+        if is_control_host(req, ctx.options.fault_control_host):
+            # the reserved host is always answered here, on or off: a request
+            # meant for the endpoint (with its token) never leaves the proxy
+            status, body = (self._serve(req) if ctx.options.fault_control else
+                            (404, {"error": "the fault control endpoint is off (--set fault_control=true)"}))
+        elif self._carries_token(req):
+            # e.g. reverse mode without keep_host_header: the Host header was
+            # rewritten to the upstream's before any hook, so only the token
+            # shows this was meant for the endpoint; never forward it
+            status, body = 421, {"error": "this request carries the fault control token but is not addressed "
+                                          f"to {ctx.options.fault_control_host}; not forwarded (reverse mode: "
+                                          "--set keep_host_header=true keeps the Host header)"}
+        else:
+            req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
             return
         flow.metadata[CONTROL_KEY] = True
-        try:
-            status, body = self._handle(flow.request)
-        except Exception as e:  # never a traceback for a control request
-            log.exception("fault control request failed")
-            status, body = 500, {"error": repr(e)}
         flow.response = http.Response.make(
             status, json.dumps(body, indent=1, default=str) + "\n",
             {"content-type": "application/json", "cache-control": "no-store"},
         )
+
+    def _serve(self, req: http.Request) -> tuple[int, dict]:
+        try:
+            return self._handle(req)
+        except Exception as e:  # a bug, never a value: still no traceback for a control request
+            log.exception("fault control request failed")
+            return 500, {"error": repr(e)}
+
+    def _carries_token(self, req: http.Request) -> bool:
+        return bool(ctx.options.fault_control_token) and self._authorized(req)
 
     def _authorized(self, req: http.Request) -> bool:
         token = ctx.options.fault_control_token
@@ -222,7 +249,8 @@ class FaultControl:
         auth = req.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             given = given or auth[7:].strip()
-        return hmac.compare_digest(given.encode(), token.encode())
+        # header values are str decoded with surrogateescape: compare the bytes
+        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape"))
 
     def _handle(self, req: http.Request) -> tuple[int, dict]:
         path = req.path.split("?", 1)[0].rstrip("/") or "/"
@@ -233,6 +261,10 @@ class FaultControl:
             return 404, {"error": f"unknown path {path!r}", "paths": sorted(routes)}
         if method not in routes[path]:
             return 405, {"error": f"{method} not allowed on {path}", "allowed": routes[path]}
+        if ctx.options.fault_control_token and not self._authorized(req):
+            # with a token set, reads need it too: the seed makes every draw predictable
+            return 403, {"error": "forbidden: missing or wrong token (send 'Authorization: Bearer TOKEN' "
+                                  f"or '{TOKEN_HEADER}: TOKEN')"}
         if method == "GET":
             if path == "/rules":
                 return 200, {"rules": describe_rules(self._injector())}
@@ -240,10 +272,8 @@ class FaultControl:
                 return 200, self._stats()
             return 200, {"rules": describe_rules(self._injector()), "stats": self._stats(),
                          "seed": self._seed()}
-        if not self._authorized(req):
-            why = "no fault_control_token is configured" if not ctx.options.fault_control_token else \
-                f"missing or wrong token (send 'Authorization: Bearer TOKEN' or '{TOKEN_HEADER}: TOKEN')"
-            return 403, {"error": f"forbidden: {why}"}
+        if not ctx.options.fault_control_token:
+            return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
         if method == "DELETE" or path == "/clear":
             self._replace([])
             return 200, {"ok": True, "rules": describe_rules(self._injector())}
@@ -257,8 +287,13 @@ class FaultControl:
 
     def _parse_body(self, req: http.Request) -> list[planmod.Rule]:
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+        raw = req.raw_content or b""
+        if len(raw) > planmod.MAX_PLAN_BYTES:
+            raise SpecError(f"request body is larger than {planmod.MAX_PLAN_BYTES // 1024 // 1024} MiB (the limit)")
+        if req.headers.get("content-encoding", "identity").strip().lower() != "identity":
+            raise SpecError("compressed request bodies are not accepted (a small body expands without bound)")
         try:
-            text = (req.content or b"").decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise SpecError("request body is not UTF-8") from None
         seed = self._seed()
@@ -268,6 +303,8 @@ class FaultControl:
                 doc = json.loads(text or "null")
             except json.JSONDecodeError as e:
                 raise SpecError(f"invalid JSON: {e}", source) from None
+            except RecursionError:
+                raise SpecError("invalid JSON: nested too deeply", source) from None
             if isinstance(doc, dict):
                 unknown = [k for k in doc if k not in ("faults", "plan")]
                 if unknown:

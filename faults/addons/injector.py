@@ -31,11 +31,12 @@ class FaultInjector:
         self.file_plan = planmod.Plan()
         self.option_plan = planmod.Plan()
         self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint)
-        self._plan_mtime: float | None = None
+        self._plan_sig: tuple | None = None
         self._watch: asyncio.Task | None = None
         self._active: dict[str, tuple[object, Act]] = {}
         self._stopping = asyncio.Event()
         self._started = False
+        self._header_said = False
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -76,16 +77,18 @@ class FaultInjector:
                     self.file_plan = planmod.load_file(path)
                 except SpecError as e:
                     raise exceptions.OptionsError(f"fault_plan: {e}") from None
-                self._plan_mtime = _mtime(path)
+                self._plan_sig = _signature(path)
             else:
-                self.file_plan, self._plan_mtime = planmod.Plan(), None
+                self.file_plan, self._plan_sig = planmod.Plan(), None
         if "faults" in updated or "fault_seed" in updated:
             seed = ctx.options.fault_seed
+            if len(ctx.options.faults) > planmod.MAX_RULES:
+                raise exceptions.OptionsError(f"faults: {len(ctx.options.faults)} entries (the limit is {planmod.MAX_RULES})")
             try:
                 rules = [planmod.rule_from_option(s, i, seed) for i, s in enumerate(ctx.options.faults)]
             except SpecError as e:
                 raise exceptions.OptionsError(str(e)) from None
-            self.option_plan = planmod.Plan(rules, seed)
+            self.option_plan = planmod.Plan(rules, seed).warm()
 
     @property
     def rules(self) -> list[planmod.Rule]:
@@ -105,19 +108,34 @@ class FaultInjector:
     async def _watch_plan(self):
         while True:
             await asyncio.sleep(RELOAD_INTERVAL)
-            path = ctx.options.fault_plan
-            if not path:
-                continue
-            mtime = _mtime(path)
-            if mtime is None or mtime == self._plan_mtime:
-                continue
-            self._plan_mtime = mtime
             try:
-                self.file_plan = planmod.load_file(path)
-            except SpecError as e:
-                log.warning(f"fault plan not reloaded, keeping the last good plan: {e}")
-            else:
-                log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
+                await self.check_plan()
+            except Exception as e:  # whatever happens, one bad edit never stops reload for good
+                log.error(f"fault plan watcher: {e!r} (still watching)")
+
+    async def check_plan(self) -> None:
+        """Reload the plan file if it changed. Refusals and a vanished file are
+        logged at ERROR: ``mitmdump -q`` shows only errors (termlog_verbosity=error)."""
+        path = ctx.options.fault_plan
+        if not path:
+            return
+        sig = _signature(path)
+        if sig == self._plan_sig:
+            return
+        self._plan_sig = sig
+        kept = f"keeping the last good plan ({len(self.file_plan.rules)} rule(s))"
+        if sig is None:
+            log.error(f"fault plan {path} is gone: {kept}; it loads again when the file is back")
+            return
+        try:  # in a thread: a big plan (10,000 rules: seconds) must not freeze traffic
+            loaded = await asyncio.to_thread(planmod.load_file, path)
+        except SpecError as e:
+            log.error(f"fault plan not reloaded, {kept}: {e}")
+        else:
+            if ctx.options.fault_plan != path:  # a --set replaced the plan meanwhile
+                return
+            self.file_plan = loaded
+            log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
 
     async def done(self):
         """Release held flows (hang, delay) and close open client connections
@@ -134,15 +152,18 @@ class FaultInjector:
 
     # -- selection -----------------------------------------------------------
     def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:
-        if ctx.options.fault_header and HEADER in flow.request.headers:
-            value = flow.request.headers.pop(HEADER)
-            try:
-                return planmod.rule_from_header(value)
-            except SpecError as e:
-                msg = f"invalid {HEADER} header: {e}\n"
-                flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
-                flow.metadata["fault_header_error"] = str(e)
-                return None
+        if HEADER in flow.request.headers:
+            value = flow.request.headers.pop(HEADER)  # never forwarded upstream, on or off
+            if not ctx.options.fault_header:
+                self._header_ignored()
+            else:
+                try:
+                    return planmod.rule_from_header(value)
+                except SpecError as e:
+                    msg = f"invalid {HEADER} header: {e}\n"
+                    flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
+                    flow.metadata["fault_header_error"] = str(e)
+                    return None
         # Each plan keeps a per-host index, so rules that cannot match this
         # host (a ~d for another one) cost nothing (see bench/README.md).
         for plan in (self.runtime_plan, self.option_plan, self.file_plan):
@@ -150,6 +171,14 @@ class FaultInjector:
             if rule is not None:
                 return rule
         return None
+
+    def _header_ignored(self) -> None:
+        """Said once: a client that sends x-fault to a proxy with fault_header
+        off would otherwise see no fault and no reason."""
+        if not self._header_said:
+            self._header_said = True
+            log.info(f"{HEADER} request header stripped, not applied: fault_header is off "
+                     "(--set fault_header=true to apply it); said once")
 
     # -- hooks ---------------------------------------------------------------
     # ``request`` and ``response`` are plain methods that return a coroutine
@@ -184,6 +213,10 @@ class FaultInjector:
     def error(self, flow: http.HTTPFlow):
         self._active.pop(flow.id, None)
 
+    def client_disconnected(self, client):
+        if self._started:
+            sockets.close_leftovers(client)
+
     async def _run(self, flow, name: str):
         entry = self._active.get(flow.id)
         hook = getattr(entry[0], name, None) if entry else None
@@ -205,8 +238,12 @@ class FaultInjector:
         flow.metadata["fault_failed"] = repr(e)
 
 
-def _mtime(path) -> float | None:
+def _signature(path) -> tuple | None:
+    """What tells a changed file: mtime (ns), size, inode (a replace by rename
+    keeps the size and may keep the mtime tick), ctime (a chmod that makes an
+    unreadable plan readable again). None when it cannot be stat'ed."""
     try:
-        return Path(path).expanduser().stat().st_mtime
-    except OSError:
+        st = Path(path).expanduser().stat()
+    except (OSError, ValueError):
         return None
+    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev, st.st_ctime_ns

@@ -29,6 +29,7 @@ from faults.addons.annotate import FAULT_KEY
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
+MAX_SPECS_PER_RULE = 50
 CONTROL_KEY = "fault_control"
 
 
@@ -40,14 +41,17 @@ class FaultStatus:
         self.flows = 0
         self.faulted = 0
         self.codes: Counter = Counter()
-        self.by_rule: dict[str, Counter] = defaultdict(Counter)
-        self.rule_fault: dict[str, str] = {}
+        # keyed by (rule, spec): one rule label can carry many specs (every
+        # x-fault header flow is the rule "x-fault header"; a reloaded rule may change)
+        self.by_rule: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self._specs_of: Counter = Counter()
         self.messages: dict = {}
         self._last = 0.0
         self._shown: tuple | None = None
         self._har: list[http.HTTPFlow] = []
         self._seen: set[str] = set()
         self._tty_line = False
+        self._reports: list = []  # every fault_report file of this run, for the dropped count
 
     def load(self, loader):
         loader.add_option("fault_status", bool, True,
@@ -58,6 +62,18 @@ class FaultStatus:
                           "Write a HAR file with every flow and its fault annotations (comment, _fault, "
                           "_k6_error_code, _k6_error) at shutdown. Keeps flows in memory.")
 
+    def configure(self, updated):
+        if "fault_report" in updated:  # the classifier (configured before us) opened it
+            classifier = ctx.master.addons.get("classifier")
+            report = getattr(classifier, "report", None)
+            if report is not None and report not in self._reports:
+                self._reports.append(report)
+
+    @property
+    def dropped(self) -> int:
+        """Report records lost to write errors (a full disk), all files of this run."""
+        return sum(r.dropped for r in self._reports)
+
     @property
     def _out(self):
         return self.stream or sys.stderr
@@ -65,14 +81,8 @@ class FaultStatus:
     def _is_dump(self) -> bool:
         return type(ctx.master).__name__ == "DumpMaster"
 
-    # -- counting ------------------------------------------------------------
-    def response(self, flow: http.HTTPFlow):
-        self._count(flow)
-
-    def error(self, flow: http.HTTPFlow):
-        self._count(flow)
-
-    def _count(self, flow: http.HTTPFlow):
+    # -- counting: the classifier calls count once it annotated a flow ----------
+    def count(self, flow: http.HTTPFlow):
         if flow.request.method == "CONNECT" or flow.metadata.get(CONTROL_KEY) or flow.id in self._seen:
             return
         if "k6_error_code" not in flow.metadata:
@@ -85,15 +95,24 @@ class FaultStatus:
         self.codes[code] += 1
         self.messages.setdefault(code, flow.metadata.get("k6_error") or "")
         fault = flow.metadata.get(FAULT_KEY)
-        rule = "(no fault)"
+        key = ("(no fault)", "-")
         if fault:
             self.faulted += 1
-            rule = fault.get("rule") or "?"
-            self.rule_fault.setdefault(rule, fault.get("spec") or "")
-        self.by_rule[rule][code] += 1
+            key = self._row(fault.get("rule") or "?", fault.get("spec") or "")
+        self.by_rule[key][code] += 1
         if ctx.options.fault_har:
             self._har.append(flow)
         self.tick()
+
+    def _row(self, rule: str, spec: str) -> tuple[str, str]:
+        """The summary row of a flow; past MAX_SPECS_PER_RULE specs for one rule
+        (clients choose header specs) the rest share one row, so memory stays bounded."""
+        key = (rule, spec)
+        if key not in self.by_rule:
+            if self._specs_of[rule] >= MAX_SPECS_PER_RULE:
+                return rule, "(other specs)"
+            self._specs_of[rule] += 1
+        return key
 
     # -- live line -------------------------------------------------------------
     def line(self) -> str:
@@ -129,15 +148,17 @@ class FaultStatus:
     # -- shutdown ------------------------------------------------------------
     def summary(self) -> str:
         rows = [("rule", "fault", "flows", "k6 codes")]
-        for rule, codes in sorted(self.by_rule.items(), key=lambda kv: (kv[0] == "(no fault)", kv[0])):
-            rows.append((rule, self.rule_fault.get(rule, "-"), str(sum(codes.values())),
+        for (rule, spec), codes in sorted(self.by_rule.items(), key=lambda kv: (kv[0][0] == "(no fault)", kv[0])):
+            rows.append((rule, spec, str(sum(codes.values())),
                          " ".join(f"{c}x{n}" for c, n in codes.most_common())))
         table1 = _table(rows)
         rows = [("k6 code", "flows", "k6 error")]
         for code, n in sorted(self.codes.items(), key=lambda kv: (-kv[1], str(kv[0]))):
             rows.append((str(code), str(n), self.messages.get(code) or "-"))
         table2 = _table(rows)
-        return (f"fault summary: {self.flows} flows, {self.faulted} faulted\n\nby rule:\n{table1}\n\n"
+        lost = (f"fault_report: {self.dropped} record(s) dropped (write errors, e.g. a full disk)\n"
+                if self.dropped else "")
+        return (f"fault summary: {self.flows} flows, {self.faulted} faulted\n{lost}\nby rule:\n{table1}\n\n"
                 f"by k6 error code:\n{table2}\n")
 
     def done(self):

@@ -40,13 +40,15 @@ from mitmproxy.proxy.layers import modes
 from mitmproxy.tls import ClientHelloData, TlsData
 from OpenSSL import SSL
 
+from faults import vocabulary
 from faults.wire import sockets, tls as tlsbytes
 from faults.addons.annotate import FAULT_KEY
-from faults.classify.tls import classify_handshake
+from faults.classify import classify_handshake
+from faults.report import handshake_record
 
 log = logging.getLogger(__name__)
 
-TLS_STATE_KEY = "tls_fault"
+TLS_STATE_KEY = vocabulary.TLS_STATE
 LINGER_S = 1.0  # after an alert + FIN: how long to let the client read it and close
 _VERSIONS = {
     "1.0": SSL.TLS1_VERSION,
@@ -275,25 +277,14 @@ class TlsFaults:
                 leaf = self.factory().leaf(state.host, state.fault.get("cert")).leaf_cert
             except Exception:  # the record must be written anyway
                 leaf = None
-        verdict = classify_handshake(state.fault.p, raw_action=state.raw_action, error=error,
-                                     host=state.host, flushed_alert=state.flushed_alert, leaf=leaf)
+        c = classify_handshake(state.fault.p, raw_action=state.raw_action, error=error,
+                               host=state.host, flushed_alert=state.flushed_alert, leaf=leaf)
         port = client.sockname[1] if client.sockname else None
-        rec = {
-            "record": "tls_handshake",
-            "url": f"https://{state.host}:{port}/" if port else f"https://{state.host}/",
-            "host": state.host,
-            "sni": state.sni,
-            "client": f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
-            "rule": state.rule.label,
-            "fault": state.rule.spec.text,
-            "k6_error_code": verdict.k6_error_code,
-            "k6_error": verdict.k6_error,
-            "certainty": verdict.certainty,
-            "note": verdict.note or None,
-            "error": error or None,
-            "clients": verdict.facts.get("clients"),
-            "facts": {k: v for k, v in verdict.facts.items() if k != "clients"},
-        }
+        rec = handshake_record(
+            c, url=f"https://{state.host}:{port}/" if port else f"https://{state.host}/", host=state.host,
+            sni=state.sni, client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
+            rule=state.rule.label, fault=state.rule.spec.text, error=error,
+        )
         classifier = self._classifier()
         if classifier is not None:
             classifier.connection_record(rec)

@@ -23,13 +23,16 @@ Lookups raise ``KeyError`` for what is not in the catalog.
 from __future__ import annotations
 
 import re
-from faults.catalog.data import (
-    ENTRIES,
-    GRPC_CODES,
-    H2_CODES,
-    K6_H2_BASE,
-    k6_h2_code,
-    unassigned_status_entry,
+from faults.catalog.data import ENTRIES, K6_H2_BASE, k6_h2_code, unassigned_status_entry
+from faults.catalog.tables import (
+    _GRPC_BY_NAME,
+    _GRPC_BY_VALUE,
+    _H2_BY_NAME,
+    _H2_BY_VALUE,
+    grpc_code,
+    grpc_name,
+    h2_code,
+    h2_name,
 )
 from faults.catalog.entry import DOMAINS, SUBDOMAINS, Entry, decode_code, make_code, split_code
 
@@ -69,10 +72,6 @@ for _e in ENTRIES:
     _BY_ID[_e.id] = _e
     _BY_CODE[_e.code] = _e
 
-_H2_BY_NAME = {name: value for value, name, _ in H2_CODES}
-_H2_BY_VALUE = {value: name for value, name, _ in H2_CODES}
-_GRPC_BY_NAME = {name: value for value, name, _ in GRPC_CODES}
-_GRPC_BY_VALUE = {value: name for value, name, _ in GRPC_CODES}
 _HTTP_BY_STATUS = {e.http_status: e for e in ENTRIES if e.subdomain == "status" and e.domain == "http"}
 _UNASSIGNED_RE = re.compile(r"http\.status\.unassigned_(\d{3})")
 
@@ -167,28 +166,8 @@ def k6_code_for_h2(kind: str, code: int | str) -> int:
     return k6_h2_code(kind, h2_code(code))
 
 
-def h2_code(name_or_int: int | str) -> int:
-    """An HTTP/2 error code as an int: from an RFC 9113 name (any case), or a number
-    (int, ``"11"`` or ``"0xb"``); any 32-bit value is accepted, known or not."""
-    if isinstance(name_or_int, str):
-        text = name_or_int.strip()
-        if text.upper() in _H2_BY_NAME:
-            return _H2_BY_NAME[text.upper()]
-        try:
-            value = int(text, 0)
-        except ValueError:
-            raise KeyError(f"{name_or_int!r} is not an HTTP/2 error code name (RFC 9113 section 7)") from None
-    else:
-        value = int(name_or_int)
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise KeyError(f"{value} is not a 32-bit HTTP/2 error code")
-    return value
 
 
-def h2_name(code: int) -> str:
-    """The RFC 9113 name of an HTTP/2 error code, or Go's ``unknown error code 0x1e``."""
-    code = h2_code(code)
-    return _H2_BY_VALUE.get(code, f"unknown error code 0x{code:x}")
 
 
 def for_h2(kind: str, code: int | str) -> Entry:
@@ -201,28 +180,8 @@ def for_h2(kind: str, code: int | str) -> Entry:
     return _BY_ID[f"http2.{kind}.{name.lower() if name else 'unknown'}"]
 
 
-def grpc_code(name_or_int: int | str) -> int:
-    """A gRPC status as an int: from its name (any case, ``CANCELED`` too) or a number."""
-    if isinstance(name_or_int, str):
-        text = name_or_int.strip().upper()
-        text = "CANCELLED" if text == "CANCELED" else text
-        if text in _GRPC_BY_NAME:
-            return _GRPC_BY_NAME[text]
-        try:
-            value = int(text, 0)
-        except ValueError:
-            raise KeyError(f"{name_or_int!r} is not a gRPC status name") from None
-    else:
-        value = int(name_or_int)
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise KeyError(f"{value} is not a gRPC status code")
-    return value
 
 
-def grpc_name(code: int) -> str:
-    """The gRPC status name of ``code``, or ``Code(17)`` (grpc-go's form) if unknown."""
-    code = grpc_code(code)
-    return _GRPC_BY_VALUE.get(code, f"Code({code})")
 
 
 def for_grpc(n_or_name: int | str) -> Entry:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from faults.catalog.entry import Entry, make_code
+from faults.catalog.tables import GRPC_CODES, H2_CODES
 
 # --------------------------------------------------------------------------
 # Hand-written entries: k6's own codes and their real-world variants.
@@ -289,25 +290,6 @@ _HTTP_ROWS: list[tuple[int, str, tuple[str, ...], str]] = [
     (511, "Network Authentication Required", (), "The client must authenticate to gain network access (captive portal)."),
 ]
 
-# --------------------------------------------------------------------------
-# HTTP/2 error codes, RFC 9113 section 7: (value, NAME, meaning)
-# --------------------------------------------------------------------------
-H2_CODES: list[tuple[int, str, str]] = [
-    (0x0, "NO_ERROR", "not an error, e.g. a graceful shutdown"),
-    (0x1, "PROTOCOL_ERROR", "an unspecific protocol error was detected"),
-    (0x2, "INTERNAL_ERROR", "the endpoint hit an unexpected internal error"),
-    (0x3, "FLOW_CONTROL_ERROR", "the peer violated the flow-control protocol"),
-    (0x4, "SETTINGS_TIMEOUT", "a SETTINGS frame was not acknowledged in time"),
-    (0x5, "STREAM_CLOSED", "a frame arrived after the stream was half-closed"),
-    (0x6, "FRAME_SIZE_ERROR", "a frame had an invalid size"),
-    (0x7, "REFUSED_STREAM", "the stream was refused before any application processing"),
-    (0x8, "CANCEL", "the stream is no longer needed"),
-    (0x9, "COMPRESSION_ERROR", "the header compression context could not be maintained"),
-    (0xA, "CONNECT_ERROR", "the connection made for a CONNECT request was reset or closed abnormally"),
-    (0xB, "ENHANCE_YOUR_CALM", "the peer is behaving in a way that might generate excessive load"),
-    (0xC, "INADEQUATE_SECURITY", "the transport does not meet minimum security requirements"),
-    (0xD, "HTTP_1_1_REQUIRED", "HTTP/1.1 must be used instead of HTTP/2"),
-]
 H2_UNKNOWN_ERROR = 0xFFFF  # error part of the "unknown code" entries
 
 #: k6's bases for the three HTTP/2 error types (``errorCodeForError``).
@@ -322,30 +304,6 @@ _H2_VIOLATIONS = {
 }
 # Stream errors that Go retries when they arrive before the response headers.
 _H2_RETRIED_BEFORE_HEADERS = {"REFUSED_STREAM", "PROTOCOL_ERROR"}
-
-# --------------------------------------------------------------------------
-# gRPC status codes: (value, NAME, description)
-# --------------------------------------------------------------------------
-GRPC_CODES: list[tuple[int, str, str]] = [
-    (0, "OK", "Not an error; returned on success."),
-    (1, "CANCELLED", "The operation was cancelled, typically by the caller."),
-    (2, "UNKNOWN", "Unknown error, e.g. a status from an unknown error space or an error without details."),
-    (3, "INVALID_ARGUMENT", "The client gave an invalid argument, whatever the system state."),
-    (4, "DEADLINE_EXCEEDED", "The deadline expired before the operation could complete."),
-    (5, "NOT_FOUND", "A requested entity (e.g. file or directory) was not found."),
-    (6, "ALREADY_EXISTS", "The entity the client tried to create already exists."),
-    (7, "PERMISSION_DENIED", "The caller is not permitted to execute the operation."),
-    (8, "RESOURCE_EXHAUSTED", "A resource ran out, e.g. a per-user quota or the file system."),
-    (9, "FAILED_PRECONDITION", "The system is not in the state the operation requires."),
-    (10, "ABORTED", "The operation was aborted, typically by a concurrency conflict; retry at a higher level."),
-    (11, "OUT_OF_RANGE", "The operation was attempted past the valid range, e.g. reading past end of file."),
-    (12, "UNIMPLEMENTED", "The operation is not implemented or not supported by the service."),
-    (13, "INTERNAL", "Internal error: an invariant of the underlying system is broken."),
-    (14, "UNAVAILABLE", "The service is currently unavailable; a transient condition, retry with backoff."),
-    (15, "DATA_LOSS", "Unrecoverable data loss or corruption."),
-    (16, "UNAUTHENTICATED", "The request lacks valid authentication credentials."),
-]
-
 
 def slug(name: str) -> str:
     """``"Non-Authoritative Information"`` -> ``"non_authoritative_information"``."""

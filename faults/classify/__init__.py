@@ -1,1 +1,49 @@
-"""Classification: what a flow's wire record and outcome mean for the clients that saw it."""
+"""Classification: wire record -> client-neutral outcome -> what each client reports.
+
+    classify(flow)             -> Classification   (an HTTP flow, faulted or not)
+    classify_handshake(...)    -> Classification   (a failed TLS handshake)
+
+``outcome`` (``faults.classify.outcome``) says what the client's socket and
+protocol stack saw; ``clients`` holds one ``ClientReport`` per client profile
+that speaks the protocol (``faults.classify.clients``: k6, curl, httpx, python,
+grpcio). This package imports nothing from ``faults.wire``: it reads the wire
+record, whose fields ``faults.vocabulary`` declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faults.classify import http, tls
+from faults.classify.clients import report_all
+from faults.classify.outcome import ClientReport, Outcome
+
+__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake"]
+
+
+@dataclass
+class Classification:
+    outcome: Outcome
+    clients: dict[str, ClientReport]
+
+    @property
+    def k6(self) -> ClientReport:
+        return self.clients["k6"]
+
+    @property
+    def entry(self) -> str:
+        """The catalog id of what k6 reports (the annotation's id)."""
+        return self.k6.entry or self.outcome.entry
+
+    def clients_dict(self) -> dict:
+        return {name: r.as_dict() for name, r in self.clients.items()}
+
+
+def classify(flow) -> Classification:
+    o = http.outcome_of(flow)
+    return Classification(o, report_all(o))
+
+
+def classify_handshake(params: dict, **kw) -> Classification:
+    o = tls.outcome_of_handshake(params, **kw)
+    return Classification(o, report_all(o))

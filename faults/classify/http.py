@@ -1,140 +1,70 @@
-"""Outcome -> the error k6 reports for it.
+"""An HTTP flow -> its client-neutral ``Outcome``.
 
 The proxy cannot see the client's error, only what went out on the wire. We
-classify from that: the record a fault left in ``flow.metadata['fault_wire']``
-(how the connection ended, at which phase, how many body bytes left), the
+classify from that: the wire record a fault left (``faults.vocabulary.WireRecord``:
+how the connection ended, at which phase, how many body bytes left), the
 response that was sent, mitmproxy's own error for natural failures, the
-protocol, and whether the connection was fresh or reused. The codes below are
-the ones the real k6 1.1.0 reported in ``tests/e2e`` (see README); where k6's
-docs differ, k6 wins.
+protocol, and whether the connection was fresh or reused. What each client
+reports for the outcome is the client profiles' business (``clients/``).
 """
 
 from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import dataclass, field
 
-from faults.wire.act import WIRE_KEY
-
-CONN_SEQ_KEY = "conn_seq"
-
-# Go's net/http retries a request that failed before any response byte on a
-# reused keep-alive connection when the request is replayable: no body (or a
-# rewindable one) and an idempotent method (RFC 9110 safe methods + PUT/DELETE
-# only with an Idempotency-Key; Go: GET, HEAD, OPTIONS, TRACE).
-GO_REPLAYABLE = {"GET", "HEAD", "OPTIONS", "TRACE"}
+from faults import catalog, vocabulary
+from faults.classify import h2
+from faults.classify.outcome import Outcome
 
 
-@dataclass
-class Verdict:
-    k6_error_code: int
-    k6_error: str
-    certainty: str = "exact"  # exact | likely | uncertain
-    note: str = ""
-    client_retry: bool = False  # k6 will retry this request transparently
-    facts: dict = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return {**self.__dict__, "facts": dict(self.facts)}  # asdict's deep copy is a quarter of the cost
-
-
-def _is_h2(flow) -> bool:
-    return flow.request.http_version.startswith("HTTP/2")
+def base_facts(flow) -> dict:
+    req = flow.request
+    version = req.http_version
+    return {
+        "protocol": version,
+        "reused_connection": flow.metadata.get(vocabulary.CONN_SEQ, 0) > 0,
+        "method": req.method,
+        "request_body": bool(req.raw_content),
+        # gRPC runs over HTTP/2 only: spare HTTP/1.1 flows the header lookup
+        "grpc": version == "HTTP/2.0" and req.headers.get("content-type", "").startswith("application/grpc"),
+    }
 
 
-def _go_retries(flow, phase: str) -> bool:
-    """Go's HTTP/1 transport retries on a fresh connection when a reused one
-    failed before any response byte."""
-    return (
-        phase == "before_response"
-        and not _is_h2(flow)
-        and flow.metadata.get(CONN_SEQ_KEY, 0) > 0
-        and flow.request.method in GO_REPLAYABLE
-        and not flow.request.raw_content
-    )
-
-
-def _connection_end(flow, wire: dict) -> Verdict:
-    how, phase = wire["conn_end"], wire.get("phase", "before_response")
-    if how == "rst":
-        v = Verdict(1220, "read: connection reset by peer")
-    elif phase == "before_response" and not _is_h2(flow):
-        v = Verdict(1000, "EOF")  # Go's HTTP/1 reader: EOF before the status line
-    else:
-        v = Verdict(1000, "unexpected EOF")
-    if _go_retries(flow, phase):
-        v.client_retry = True
-        v.certainty = "likely"
-        v.note = (
-            "k6 retries this request on a new connection (it failed before any response byte "
-            "on a reused keep-alive connection); k6 reports the retry's outcome, not this code"
-        )
-    return v
-
-
-def _decode_error(flow) -> str | None:
-    """The text Go gives for a body that does not decode, or None if it decodes."""
-    r = flow.response
-    if r.status_code < 200 or r.status_code in (204, 304):
-        return None
-    enc = [e.strip().lower() for e in r.headers.get("content-encoding", "").split(",") if e.strip()]
-    data = r.raw_content or b""
-    for e in reversed(enc):
-        if e == "gzip":
-            if len(data) < 10:
-                return "EOF" if not data else "unexpected EOF"
-            if data[:2] != b"\x1f\x8b":
-                return "gzip: invalid header"
-            try:
-                data = gzip.decompress(data)
-            except Exception as ex:  # checksum, truncation
-                return f"gzip: {ex}"
-        elif e == "deflate":
-            if not data:
-                return "unexpected EOF"
-            try:
-                data = zlib.decompress(data)
-            except zlib.error:
-                return "zlib: invalid header"
-    return None
-
-
-def classify(flow) -> Verdict:
-    wire = flow.metadata.get(WIRE_KEY, {})
-    facts = {"protocol": flow.request.http_version, "reused_connection": flow.metadata.get(CONN_SEQ_KEY, 0) > 0}
-
+def outcome_of(flow) -> Outcome:
+    wire = flow.metadata.get(vocabulary.WIRE, {})
+    facts = {**base_facts(flow), **{k: v for k, v in wire.items() if v is not None}}
     if wire.get("h2_frame"):
-        from faults.classify.h2 import classify_h2  # HTTP/2 frame faults (GOAWAY, RST_STREAM, ...)
-
-        v = classify_h2(flow, wire)
+        o = h2.outcome_of(wire, facts)
     elif wire.get("grpc_status") is not None:
-        from faults.classify.h2 import classify_grpc
-
-        v = classify_grpc(flow, wire)
+        name = catalog.grpc_name(wire["grpc_status"])
+        o = Outcome("grpc.status", f"grpc.status.{name.lower()}", f"gRPC status {name} in the trailers")
     elif wire.get("conn_end"):
-        v = _connection_end(flow, wire)
+        o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
     elif wire.get("client_gave_up") or (flow.error and _client_went_away(flow)):
-        v = Verdict(
-            1050, "request timeout", certainty="likely",
-            note="the client closed the exchange before any answer; k6 reports 1050 when its own timeout fired",
-        )
+        o = Outcome("client.gave_up", "client.timeout.request", "the client closed the exchange before any answer")
     elif wire.get("released_at_shutdown"):
-        v = Verdict(1000, "EOF", certainty="uncertain", note="released at proxy shutdown")
+        o = Outcome("proxy.released", "network.tcp.closed", "released at proxy shutdown (FIN)")
     elif flow.error:
-        v = _natural_error(flow)
+        o = _natural_error(flow, facts)
     elif flow.response is None:
-        v = Verdict(0, "", certainty="uncertain", note="no response and no error recorded")
+        o = Outcome("unknown", "client.generic.error", "no response and no error recorded")
     else:
-        v = _response(flow)
-        if wire.get("throttled_bytes_per_s") and v.k6_error_code == 0:
-            size = len(flow.response.raw_content or b"")
-            v.certainty = "likely"
-            v.note = (f"the body is paced at {wire['throttled_bytes_per_s']} B/s ({size} bytes: "
-                      f"{size / wire['throttled_bytes_per_s']:.1f} s); a client timeout shorter than that gives 1050")
-    # what the wire record says, then what a sub-classifier concluded (it wins)
-    v.facts = {**facts, **{k: val for k, val in wire.items() if val is not None}, **v.facts}
-    return v
+        o = _response(flow, facts)
+    if wire.get("collateral_of"):
+        o.summary += f"; ended with its connection by the fault on flow {wire['collateral_of']}"
+    o.facts = {**facts, **o.facts}
+    return o
+
+
+def connection_end(how: str, phase: str, facts: dict) -> Outcome:
+    where = {"before_response": "before the response", "after_headers": "after the response head",
+             "mid_body": "mid-body"}.get(phase, phase)
+    conn = f"{'a reused' if facts.get('reused_connection') else 'a fresh'} {facts.get('protocol')} connection"
+    if how == "rst":
+        return Outcome("tcp.rst", "network.tcp.reset_by_peer", f"TCP RST {where} on {conn}", {"phase": phase})
+    entry = "network.tcp.closed" if phase == "before_response" else "http.body.truncated"
+    return Outcome("tcp.fin", entry, f"FIN {where} on {conn}", {"phase": phase})
 
 
 def _client_went_away(flow) -> bool:
@@ -144,34 +74,68 @@ def _client_went_away(flow) -> bool:
     )
 
 
-def _natural_error(flow) -> Verdict:
+def _natural_error(flow, facts: dict) -> Outcome:
     msg = flow.error.msg or ""
     if "killed" in msg.lower():
-        if _is_h2(flow):
-            return Verdict(1633, "http2: stream error with http2 ErrCode INTERNAL_ERROR",
-                           note="mitmproxy kills an HTTP/2 stream with RST_STREAM INTERNAL_ERROR")
-        return Verdict(1000, "EOF", certainty="likely", note="mitmproxy closed the connection for a killed flow")
+        if facts["protocol"].startswith("HTTP/2"):
+            return Outcome("proxy.killed", "http2.stream.internal_error",
+                           "mitmproxy killed the flow: RST_STREAM INTERNAL_ERROR", {"code": 0x2})
+        return Outcome("proxy.killed", "network.tcp.closed", "mitmproxy killed the flow: it closed the connection")
     if flow.response is None:
-        # mitmproxy answers upstream failures itself with 502 Bad Gateway.
-        return Verdict(1502, "", note=f"upstream failed ({msg}); mitmproxy answered 502")
-    return Verdict(1000, "unexpected EOF", certainty="uncertain", note=f"upstream failed mid-response: {msg}")
+        return Outcome("upstream.failed", "http.status.bad_gateway",
+                       f"upstream failed ({msg}); mitmproxy answered 502", {"upstream_error": msg})
+    return Outcome("upstream.cut", "http.body.truncated", f"upstream failed mid-response: {msg}",
+                   {"upstream_error": msg})
 
 
-def _response(flow) -> Verdict:
+def decode_problem(flow) -> tuple[str, str] | None:
+    """(problem, detail) for a body that does not decode, None if it decodes.
+    Problems: empty, short, bad_magic, corrupt (gzip); zlib_bad (deflate)."""
     r = flow.response
-    if r.status_code == 101 and not flow.websocket:
-        return Verdict(0, "unsupported response status: 101 Switching Protocols", certainty="uncertain",
-                       note="k6 throws this as a script exception (GoError) instead of setting error_code")
-    if 100 <= r.status_code < 200 and r.status_code != 101:
-        return Verdict(1050, "request timeout", certainty="likely",
-                       note="a 1xx answer is informational: the client keeps waiting for a final status until its timeout")
-    decode = _decode_error(flow)
-    if decode and flow.request.method != "HEAD" or decode and decode == "EOF":
-        # k6 1.1.0 wraps the decoder error twice (observed with the real binary).
-        return Verdict(1701, f"error decompressing response body (error decompressing response body ({decode}))")
+    if r.status_code < 200 or r.status_code in (204, 304):
+        return None
+    enc = [e.strip().lower() for e in r.headers.get("content-encoding", "").split(",") if e.strip()]
+    data = r.raw_content or b""
+    for e in reversed(enc):
+        if e == "gzip":
+            if len(data) < 10:
+                return ("empty", "") if not data else ("short", "")
+            if data[:2] != b"\x1f\x8b":
+                return "bad_magic", ""
+            try:
+                data = gzip.decompress(data)
+            except Exception as ex:  # checksum, truncation
+                return "corrupt", str(ex)
+        elif e == "deflate":
+            if not data:
+                return "short", ""
+            try:
+                data = zlib.decompress(data)
+            except zlib.error:
+                return "zlib_bad", ""
+    return None
+
+
+def _response(flow, facts: dict) -> Outcome:
+    r = flow.response
+    status = r.status_code
+    if status == 101 and not flow.websocket:
+        return Outcome("http.switching", "http.status.switching_protocols", "101 Switching Protocols on a plain request",
+                       {"status": 101})
+    if 100 <= status < 200 and status != 101:
+        return Outcome("http.informational", catalog.for_http_status(status).id,
+                       f"a {status} as the only answer: no final status", {"status": status})
+    if r.stream:  # streamed through: the proxy kept no body, so it cannot judge its length or encoding
+        return Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response "
+                       "(streamed)", {"status": status, "body_size": 0, "streamed": True})
+    problem = decode_problem(flow)
+    if problem:
+        return Outcome("http.undecodable", "http.body.decompression",
+                       f"a {r.headers.get('content-encoding')} body that does not decode ({problem[0]})",
+                       {"status": status, "decode_problem": problem[0], "decode_detail": problem[1]})
     length = r.headers.get("content-length", "")
     if length.isdigit() and int(length) > len(r.raw_content or b"") and flow.request.method != "HEAD":
-        return Verdict(1000, "unexpected EOF", note="fewer body bytes than Content-Length announced")
-    if r.status_code >= 400:
-        return Verdict(1000 + r.status_code, "")
-    return Verdict(0, "")
+        return Outcome("http.short_body", "http.body.truncated",
+                       f"{len(r.raw_content or b'')} of {length} announced body bytes", {"status": status})
+    return Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response",
+                   {"status": status, "body_size": len(r.raw_content or b"")})

@@ -14,12 +14,14 @@ record, not the kind's name, to decide what the client saw.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from faults.spec import SpecError
+from faults.errors import SpecError
 
 REQUIRED = object()
+NUMBER_MAX = 2**53  # numbers with no stated maximum: still bounded (and exact as floats)
 PHASES = ("before_response", "after_headers", "mid_body")
 
 
@@ -33,6 +35,12 @@ class Param:
     help: str = ""
 
     def convert(self, key: str, value: Any) -> Any:
+        # Types exact: a YAML list or mapping, a float for a whole number, NaN
+        # or infinity are refused, never coerced (``code: 503.9`` is a mistake).
+        if value is not None and not isinstance(value, (str, int, float)):
+            got = "list" if isinstance(value, (list, tuple)) else "mapping" if isinstance(value, dict) \
+                else type(value).__name__
+            raise SpecError(f"{key}={value!r}: expected a single value, got a {got}")
         if self.type is bool:
             if isinstance(value, bool):
                 return value
@@ -43,17 +51,20 @@ class Param:
                 return False
             raise SpecError(f"{key}={value!r}: expected true or false")
         if self.type in (int, float):
-            if isinstance(value, bool):
-                raise SpecError(f"{key}={value!r}: expected a number")
+            what = "a whole number" if self.type is int else "a number"
+            if isinstance(value, bool) or (self.type is int and isinstance(value, float)):
+                raise SpecError(f"{key}={value!r}: expected {what}")
             try:
-                v = self.type(value)
-            except (TypeError, ValueError):
-                kind = "a whole number" if self.type is int else "a number"
-                raise SpecError(f"{key}={value!r}: expected {kind}") from None
+                v = self.type(value.strip() if isinstance(value, str) else value)
+            except (TypeError, ValueError, OverflowError):
+                raise SpecError(f"{key}={value!r}: expected {what}") from None
+            if not math.isfinite(v):
+                raise SpecError(f"{key}={value!r}: expected a finite number")
             if self.min is not None and v < self.min:
                 raise SpecError(f"{key}={v}: must be >= {self.min:g}")
-            if self.max is not None and v > self.max:
-                raise SpecError(f"{key}={v}: must be <= {self.max:g}")
+            top = NUMBER_MAX if self.max is None else self.max
+            if v > top:
+                raise SpecError(f"{key}={v}: must be <= {top:g}")
             return v
         v = "" if value is None else str(value)
         if self.choices is not None:

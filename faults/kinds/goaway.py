@@ -8,13 +8,12 @@ then=close|drain``: a GOAWAY frame on the selected request's connection.
   then the connection closes; streams above it are never answered.
 - The selected stream ends at the GOAWAY (no RST) when it cannot finish: with
   ``then=close``, or when it is above last_stream; otherwise it completes.
-HTTP/1.1 flows: TCP reset (see ``rst_stream.py``).
+HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 """
 
-from faults.wire import h2layer
 from faults.kinds import Param, register
-from faults.kinds.rst_stream import H2Fault, check_code, code_param
-from faults.spec import SpecError
+from faults.kinds._h2 import H2Fault, check_code, code_param
+from faults.errors import SpecError
 
 WHEN = ("before_response", "after_headers", "after_response")
 
@@ -49,27 +48,27 @@ class GoAway(H2Fault):
         return int(ls)
 
     async def request(self, flow, act):
-        if not h2layer.active(flow):
+        sid = act.h2_stream()
+        if sid is None:
             return self.fallback(flow, act)
-        sid = h2layer.stream_id(flow) or 1
-        code, when, then = self.code(), self.get("when"), self.get("then")
+        sid = sid or 1
+        when, then = self.get("when"), self.get("then")
         last = self.last_for(sid)
         ending = when != "after_response" and (then == "close" or sid > last)
-        h2layer.set_action(flow, frame="goaway", code=code, last=last, when=when, then=then, ending=ending)
-        act.record(h2_frame="goaway", code=code, code_name=h2layer.code_name(code), last_stream=last,
-                   stream_id=sid, phase=when, then=then, stream_ended=ending)
+        act.h2_frame(h2_frame="goaway", code=self.code(), last_stream=last, phase=when, then=then,
+                     stream_ended=ending)
         if ending and when == "before_response":
-            flow.kill()
+            act.end_stream()
 
     @staticmethod
-    def _ends_after_headers(flow) -> bool:
-        a = flow.metadata.get(h2layer.ACTION) or {}
-        return bool(a.get("ending")) and a.get("when") == "after_headers"
+    def _ends_after_headers(act) -> bool:
+        a = act.h2_action()
+        return bool(a.get("stream_ended")) and a.get("phase") == "after_headers"
 
     def responseheaders(self, flow, act):
-        if self._ends_after_headers(flow):
+        if self._ends_after_headers(act):
             self.swallow_body(flow, 0)
 
     async def response(self, flow, act):
-        if self._ends_after_headers(flow) and flow.killable:
-            flow.kill()
+        if self._ends_after_headers(act):
+            act.end_stream()

@@ -12,27 +12,19 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from faults.catalog.tables import GRPC_CODES, grpc_code, grpc_known, grpc_name
 from faults.kinds import Fault, Param, register
-from faults.spec import SpecError
-
-GRPC_CODES = {
-    "OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5,
-    "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9,
-    "ABORTED": 10, "OUT_OF_RANGE": 11, "UNIMPLEMENTED": 12, "INTERNAL": 13, "UNAVAILABLE": 14,
-    "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
-}
-GRPC_NAMES = {v: k for k, v in GRPC_CODES.items()}
-
+from faults.errors import SpecError
 
 def parse_grpc_code(value) -> int:
-    s = str(value).strip().upper()
-    if s in GRPC_CODES:
-        return GRPC_CODES[s]
-    if s == "CANCELED":
-        return 1
-    if s.isdigit() and int(s) in GRPC_NAMES:
-        return int(s)
-    raise SpecError(f"code={value!r}: expected 0-16 or a gRPC status name ({', '.join(GRPC_CODES)})")
+    try:
+        n = grpc_code(str(value))
+    except KeyError:
+        n = -1
+    if not grpc_known(n):
+        raise SpecError(f"code={value!r}: expected 0-16 or a gRPC status name "
+                        f"({', '.join(name for _, name, _ in GRPC_CODES)})")
+    return n
 
 
 def percent_encode(text: str) -> str:
@@ -68,14 +60,14 @@ class GrpcStatus(Fault):
     @classmethod
     def check(cls, params):
         if "code" in params:
-            params["code"] = GRPC_NAMES[parse_grpc_code(params["code"])]
+            params["code"] = grpc_name(parse_grpc_code(params["code"]))
 
     def status(self) -> int:
         return parse_grpc_code(self.get("code"))
 
     def _record(self, act, sent: int):
         code = self.status()
-        act.record(grpc_status=code, grpc_status_name=GRPC_NAMES[code], grpc_message=self.get("message"),
+        act.record(grpc_status=code, grpc_status_name=grpc_name(code), grpc_message=self.get("message"),
                    after_messages=self.get("after_messages"), messages_sent=sent)
 
     async def request(self, flow, act):

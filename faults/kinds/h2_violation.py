@@ -11,9 +11,8 @@ itself detects a connection error, then closes the connection:
 HTTP/1.1 flows: TCP reset (see ``rst_stream.py``).
 """
 
-from faults.wire import h2layer
 from faults.kinds import Param, register
-from faults.kinds.rst_stream import H2Fault
+from faults.kinds._h2 import H2Fault
 
 VIOLATIONS = ("data_on_idle_stream", "oversized_frame", "window_overflow", "bad_hpack")
 
@@ -26,9 +25,7 @@ class H2Violation(H2Fault):
     params = {"kind": Param(str, default="data_on_idle_stream", choices=VIOLATIONS)}
 
     async def request(self, flow, act):
-        if not h2layer.active(flow):
+        if act.h2_stream() is None:
             return self.fallback(flow, act)
-        kind = self.get("kind")
-        h2layer.set_action(flow, frame="violation", kind=kind, when="before_response")
-        act.record(h2_frame="violation", violation=kind, phase="before_response", stream_id=h2layer.stream_id(flow))
-        flow.kill()
+        act.h2_frame(h2_frame="violation", violation=self.get("kind"), phase="before_response")
+        act.end_stream()

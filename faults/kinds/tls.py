@@ -16,42 +16,16 @@ limits; ``handshake`` stands alone (nothing of TLS is ever negotiated).
 
 from __future__ import annotations
 
+from faults.catalog.tables import TLS_ALERTS
 from faults.kinds import Fault, Param, register
-from faults.spec import SpecError
+from faults.errors import SpecError
 
 CERT_KINDS = ("untrusted", "wrong_host", "expired", "not_yet_valid", "self_signed",
               "incomplete_chain", "weak_key", "sha1")
 HANDSHAKES = ("alert", "plaintext", "reset", "close", "stall")
 VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 
-#: fatal alert names (RFC 8446 §6 / RFC 5246 §7.2) -> code
-ALERTS = {
-    "unexpected_message": 10,
-    "bad_record_mac": 20,
-    "record_overflow": 22,
-    "handshake_failure": 40,
-    "bad_certificate": 42,
-    "unsupported_certificate": 43,
-    "certificate_revoked": 44,
-    "certificate_expired": 45,
-    "certificate_unknown": 46,
-    "illegal_parameter": 47,
-    "unknown_ca": 48,
-    "access_denied": 49,
-    "decode_error": 50,
-    "decrypt_error": 51,
-    "protocol_version": 70,
-    "insufficient_security": 71,
-    "internal_error": 80,
-    "inappropriate_fallback": 86,
-    "missing_extension": 109,
-    "unsupported_extension": 110,
-    "unrecognized_name": 112,
-    "bad_certificate_status_response": 113,
-    "unknown_psk_identity": 115,
-    "certificate_required": 116,
-    "no_application_protocol": 120,
-}
+ALERTS = TLS_ALERTS  # fatal alert names -> code
 
 
 @register

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
-from faults import catalog
+from faults import catalog, report
 from faults.catalog import Entry, search
 
 FORMATS = ("text", "json", "markdown")
@@ -254,15 +254,10 @@ def read_report(path: str) -> Summary:
     s = Summary(path)
     with _open(path) as f:
         for raw in f:
-            raw = raw.strip()
-            if not raw:
+            if not raw.strip():
                 continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError:
-                s.skipped += 1
-                continue
-            if not isinstance(obj, dict):
+            obj = report.parse_line(raw)
+            if obj is None:
                 s.skipped += 1
                 continue
             if obj.get("type") == "Point" and obj.get("metric") == "http_reqs":

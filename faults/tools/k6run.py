@@ -42,11 +42,15 @@ def k6_path() -> str:
 
 
 def run(cases: list[dict], *, env: dict | None = None, hosts: dict | None = None,
-        reuse: bool = False, timeout: float = 300) -> dict[str, dict]:
+        reuse: bool = False, timeout: float = 300, script: str = SCRIPT, per_case: int = 1,
+        expect_any: bool = False) -> dict[str, dict]:
+    """Run k6 over ``cases`` (one iteration each) and return what it printed, by
+    ``id``. A custom ``script`` prints ``per_case`` JSON objects per case the same way;
+    with ``expect_any`` (a duration-driven script) any number of results is accepted."""
     with tempfile.TemporaryDirectory(prefix="faults-k6-") as tmp:
         tmp = Path(tmp)
         (tmp / "cases.json").write_text(json.dumps(cases))
-        (tmp / "script.js").write_text(SCRIPT)
+        (tmp / "script.js").write_text(script)
         log = tmp / "k6.log"
         full_env = dict(os.environ, CASES_FILE=str(tmp / "cases.json"), REUSE="1" if reuse else "0",
                         HOSTS=json.dumps(hosts or {}), K6_NO_USAGE_REPORT="true", **(env or {}))
@@ -65,7 +69,7 @@ def run(cases: list[dict], *, env: dict | None = None, hosts: dict | None = None
                 except json.JSONDecodeError:
                     continue
                 results[r["id"]] = r
-        if proc.returncode not in (0, 99) or len(results) != len(cases):
-            raise RuntimeError(f"k6 exited {proc.returncode}; {len(results)}/{len(cases)} results\n"
+        if proc.returncode not in (0, 99) or (not expect_any and len(results) != len(cases) * per_case):
+            raise RuntimeError(f"k6 exited {proc.returncode}; {len(results)}/{len(cases) * per_case} results\n"
                                f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}\n{text[-3000:]}")
         return results

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import pytest
 
-CONTROL = "http://faults.addons.control"
+CONTROL = "http://faults.control"
 DEFAULT_SEED = 1
 
 
@@ -98,18 +98,11 @@ class _Proc:
         self._offset = self.report_path.stat().st_size
 
     def records(self) -> list[dict]:
-        with self.report_path.open("rb") as fh:
-            fh.seek(self._offset)
-            data = fh.read()
+        from faults import report
+
         out = []
-        for line in data.decode(errors="replace").splitlines():
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:  # a line being written right now
-                continue
-            if "://faults.addons.control" in (rec.get("url") or ""):
+        for rec in report.read_from(self.report_path, self._offset)[0]:
+            if "://faults.control" in (rec.get("url") or ""):
                 continue
             rec["proxy"] = self.mode
             out.append(rec)

@@ -4,7 +4,7 @@ One asyncio protocol, keep-alive, no threads per request. Any path answers;
 query parameters shape the answer:
   ``size=N``   body of N bytes (default 64)      ``status=N`` that status
   ``ms=N``     wait N ms before answering          ``gzip=1``   gzip-encode the body
-  ``chunked=1`` chunked transfer encoding
+  ``chunked=1`` chunked transfer encoding       ``trickle=N`` the body in 10 parts over N ms
 Every response carries ``x-upstream-count`` (requests seen so far), so a test
 can tell whether a request reached the upstream.
 """
@@ -91,11 +91,34 @@ class _Proto(asyncio.Protocol):
             + ("connection: close\r\n" if close else "")
             + "\r\n"
         )
+        trickle = int(q.get("trickle", "0") or 0)
+        if trickle and body_out and not q.get("chunked"):
+            # the head at once, the body in 10 parts over ``trickle`` ms: a streaming proxy
+            # forwards the head, and its client holds a half-answered response meanwhile
+            self.busy = True
+            self.transport.write(head.encode())
+            step = max(1, len(body_out) // 10)
+            parts = [body_out[i:i + step] for i in range(0, len(body_out), step)]
+            self._trickle(parts, trickle / 1000 / len(parts), close)
+            return
         self.transport.write(head.encode() + body_out)
         if close:
             self.transport.close()
             return
         self._next()
+
+    def _trickle(self, parts: list[bytes], gap: float, close: bool):
+        if self.transport.is_closing():
+            return
+        self.transport.write(parts.pop(0))
+        if parts:
+            asyncio.get_running_loop().call_later(gap, self._trickle, parts, gap, close)
+            return
+        self.busy = False
+        if close:
+            self.transport.close()
+        else:
+            self._next()
 
 
 def _server_tls_context():

@@ -11,9 +11,11 @@ import asyncio
 import random
 import time
 
-from faults.wire import sockets
+from faults import vocabulary
+from faults.catalog.tables import h2_name
+from faults.wire import ends, h2layer, sockets
 
-WIRE_KEY = "fault_wire"
+WIRE_KEY = vocabulary.WIRE
 _pending: set[asyncio.Task] = set()
 
 
@@ -27,10 +29,15 @@ class Act:
 
     # -- the record --------------------------------------------------------
     def record(self, **facts) -> None:
+        unknown = facts.keys() - vocabulary.WIRE_FIELDS
+        if unknown:  # a programming error: a fact no classifier reads
+            raise KeyError(f"not a wire record field (faults.vocabulary.WireRecord): {', '.join(sorted(unknown))}")
         self.flow.metadata.setdefault(WIRE_KEY, {}).update(facts)
 
     # -- ending the connection ---------------------------------------------
     def _end(self, how: str) -> bool:
+        self.record(ended_seq=ends.tick())
+        ends.mark(self.flow.client_conn.id, self.flow.id, conn_end=how)
         return sockets.reset(self.flow.client_conn) if how == "rst" else sockets.close(self.flow.client_conn)
 
     def end_connection(self, how: str, phase: str, body_sent: int | None = None) -> None:
@@ -98,3 +105,28 @@ class Act:
         ok = sockets.throttle(self.flow.client_conn, bytes_per_s)
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)
         return ok
+
+    # -- HTTP/2 frames (through faults.wire.h2layer) ---------------------------
+    def h2_stream(self) -> int | None:
+        """This flow's HTTP/2 stream id when its connection runs our frame-capable
+        layer; None otherwise (HTTP/1.1, or a connection set up before the addon)."""
+        return h2layer.stream_id(self.flow) if h2layer.active(self.flow) else None
+
+    def h2_frame(self, **action) -> None:
+        """Ask the HTTP/2 layer for frames on this stream (an ``H2Action``) and
+        record them under the same names. The layer fires at the action's phase,
+        or at ``end_stream()`` for an action that ends the stream."""
+        h2layer.set_action(self.flow, **action)
+        facts = {k: v for k, v in action.items() if k in vocabulary.WIRE_FIELDS}
+        if "code" in action:
+            facts["code_name"] = h2_name(action["code"])
+        self.record(stream_id=h2layer.stream_id(self.flow), **facts)
+
+    def h2_action(self) -> dict:
+        return self.flow.metadata.get(vocabulary.H2_ACTION) or {}
+
+    def end_stream(self) -> None:
+        """End this flow's stream now: the HTTP/2 layer turns the kill into the
+        action's frames (instead of mitmproxy's own RST_STREAM)."""
+        if self.flow.killable:
+            self.flow.kill()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import h2.errors
 import hyperframe.frame as hf
 from mitmproxy import ctx
 from mitmproxy.proxy import events
@@ -44,40 +43,26 @@ from mitmproxy.proxy.layers.http import (
 from mitmproxy.proxy.layers.http._base import HttpEvent, ReceiveHttp
 from mitmproxy.proxy.layers.http._http2 import Http2Server
 
-from faults.wire import sockets
+from faults import vocabulary
+from faults.catalog.tables import h2_name
+from faults.wire import ends, sockets
 
 log = logging.getLogger(__name__)
 
 TESTED_MITMPROXY = "12.3"
-ACTION = "h2_action"  # flow.metadata key: what the HTTP/2 layer must do for this flow
+ACTION = vocabulary.H2_ACTION  # what the HTTP/2 layer must do for this flow (an H2Action)
 
-# RFC 9113 section 7
-ERROR_CODES = {e.name: int(e.value) for e in h2.errors.ErrorCodes}
-ERROR_NAMES = {v: k for k, v in ERROR_CODES.items()}
+# Called with a flow when what its client will see is settled: its response's last
+# event reached this layer (handed to the client now, or dropped because the
+# connection is ending), or its fault's frames went out (or were dropped). The
+# classifier waits for it, so a sibling's fault that ends the connection between
+# a flow's hook and the write is what the flow is classified by.
+on_stream_settled = None
 
 MAX_FRAME_LEN = 2**24 - 1
 CLOSE_DELAY = 0.1  # s: between our last frames and the close
 CLOSE_GRACE = 0.05  # s: after the close, make sure the client socket really closed
 MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows larger than this
-
-
-def parse_code(value) -> int:
-    """An RFC 9113 error code name (case-insensitive) or any integer (0x.. allowed)."""
-    s = str(value).strip()
-    if s.upper() in ERROR_CODES:
-        return ERROR_CODES[s.upper()]
-    try:
-        n = int(s, 0)
-    except ValueError:
-        raise ValueError(f"code={value!r}: expected an HTTP/2 error name "
-                         f"({', '.join(ERROR_CODES)}) or a number") from None
-    if not 0 <= n <= 2**32 - 1:
-        raise ValueError(f"code={value!r}: must be 0..2**32-1")
-    return n
-
-
-def code_name(code: int) -> str:
-    return ERROR_NAMES.get(code, f"unknown error code 0x{code:x}")
 
 
 # -- the addon -------------------------------------------------------------------
@@ -130,11 +115,19 @@ class FaultH2Server(Http2Server):
         self.goaway_last: int | None = None  # set once we sent a draining GOAWAY
         self.closing = False
         self.close_msg = ""
+        # stream id -> flow, remembered on first sight: the HttpLayer may forget a stream
+        # (a killed one, a finished one) before its last event reaches this layer
+        self.known: dict[int, object] = {}
 
     # -- lookups -------------------------------------------------------------
     def flow_of(self, stream_id: int):
-        stream = (self.http_layer.streams if self.http_layer else {}).get(stream_id)
-        return getattr(stream, "flow", None)
+        flow = self.known.get(stream_id)
+        if flow is None:
+            stream = (self.http_layer.streams if self.http_layer else {}).get(stream_id)
+            flow = getattr(stream, "flow", None)
+            if flow is not None:
+                self.known[stream_id] = flow
+        return flow
 
     def action_of(self, stream_id: int) -> dict | None:
         act = self.actions.get(stream_id)
@@ -151,24 +144,28 @@ class FaultH2Server(Http2Server):
             yield from self.close_now()
             return
         if isinstance(event, HttpEvent):
-            if self.closing:
-                return  # what the stock done() state does once the connection is closed
             sid = event.stream_id
-            if sid in self.dead:
-                return
+            if isinstance(event, ResponseHeaders):
+                self.flow_of(sid)  # remember it while the HttpLayer still has it
+            elif isinstance(event, ResponseEndOfMessage):
+                self.settled(sid)  # handed to the client now, or dropped below
+            if self.closing or sid in self.dead:
+                if isinstance(event, (ResponseProtocolError, ResponseHeaders)):
+                    self.settled(sid)  # the frames it asked for, or its answer, never go out
+                return  # what the stock done() state does once the connection is closed
             act = self.action_of(sid)
             if act is not None and not act.get("fired"):
                 if isinstance(event, ResponseProtocolError) and event.code == ErrorCode.KILL:
                     yield from self.fire(sid, act, ending=True)
                     return
-                if isinstance(event, ResponseHeaders) and act["when"] == "before_response":
+                if isinstance(event, ResponseHeaders) and act["phase"] == "before_response":
                     yield from self.fire(sid, act, ending=False)
                     if not self.closed:
                         yield from super()._handle_event(event)
                     yield from self.maybe_drained()
                     return
-                if (isinstance(event, ResponseHeaders) and act["when"] == "after_headers") or (
-                    isinstance(event, ResponseEndOfMessage) and act["when"] == "after_response"
+                if (isinstance(event, ResponseHeaders) and act["phase"] == "after_headers") or (
+                    isinstance(event, ResponseEndOfMessage) and act["phase"] == "after_response"
                 ):
                     yield from super()._handle_event(event)
                     yield from self.fire(sid, act, ending=False)
@@ -199,9 +196,20 @@ class FaultH2Server(Http2Server):
         if data:
             yield SendData(self.conn, data)
 
+    def settled(self, sid: int) -> None:
+        flow = self.flow_of(sid)
+        self.known.pop(sid, None)
+        if flow is not None and on_stream_settled is not None:
+            on_stream_settled(flow)
+
     def fire(self, sid: int, act: dict, ending: bool):
         act["fired"] = True
-        frame = act["frame"]
+        flow = self.flow_of(sid)
+        if flow is not None:
+            flow.metadata.setdefault(vocabulary.WIRE, {})["ended_seq"] = ends.tick()
+            if ending:
+                self.settled(sid)
+        frame = act["h2_frame"]
         if ending:
             # Drop the stream first: the kill arrives re-entrantly, and closing the
             # connection with the stream still listed re-enters it.
@@ -217,19 +225,30 @@ class FaultH2Server(Http2Server):
             self.dead.add(sid)
         if frame == "goaway":
             yield from self.flush()
-            last = act["last"]
+            last = act["last_stream"]
             yield SendData(self.conn, hf.GoAwayFrame(0, last_stream_id=last, error_code=act["code"]).serialize())
             if act["then"] == "close":
-                yield from self.close_for_real(f"fault: GOAWAY {code_name(act['code'])} then close")
+                self.mark_ended(sid, h2_frame="goaway", code=act["code"], last_stream=last)
+                yield from self.close_for_real(f"fault: GOAWAY {h2_name(act['code'])} then close")
                 return
             self.goaway_last = last if self.goaway_last is None else min(last, self.goaway_last)
             yield from self.refuse_above(last)
             return
         if frame == "violation":
+            self.mark_ended(sid, h2_frame="violation", violation=act["violation"])
             yield from self.violate(sid, act)
-            yield from self.close_for_real(f"fault: HTTP/2 violation {act['kind']}")
+            yield from self.close_for_real(f"fault: HTTP/2 violation {act['violation']}")
             return
         raise AssertionError(f"unknown h2 action {frame!r}")
+
+    def mark_ended(self, sid: int, **how) -> None:
+        """Say that this connection ends here, and which stream each open flow is on:
+        the classifier needs a sibling's stream id to tell what its client saw."""
+        flow = self.flow_of(sid)
+        layer_streams = self.http_layer.streams if self.http_layer else {}
+        streams = {f.id: i for i, f in self.known.items()}
+        streams.update({s.flow.id: i for i, s in layer_streams.items() if getattr(s, "flow", None) is not None})
+        ends.mark(self.context.client.id, flow.id if flow is not None else "", streams=streams, **how)
 
     def close_for_real(self, msg: str):
         """Close the connection a moment after our last frames, the way a real
@@ -268,18 +287,20 @@ class FaultH2Server(Http2Server):
         for sid in [s for s in self.streams if s > last and not self.is_closed(s)]:
             flow = self.flow_of(sid)
             if flow is not None and ACTION not in flow.metadata:  # a selected flow keeps its own record
-                flow.metadata.setdefault("fault_wire", {}).update(
+                flow.metadata.setdefault(vocabulary.WIRE, {}).update(
                     h2_frame="goaway", goaway_refused=True, last_stream=last, stream_id=sid,
                     code=self.actions_code(), phase="refused",
                 )
             self.streams.pop(sid, None)
             self.dead.add(sid)
+            if flow is not None:
+                flow.metadata.setdefault(vocabulary.WIRE, {})["ended_seq"] = ends.tick()
             yield ReceiveHttp(RequestProtocolError(sid, "refused by a GOAWAY (stream above last_stream_id)",
                                                    code=ErrorCode.CANCEL))
 
     def actions_code(self) -> int:
         for act in self.actions.values():
-            if act.get("frame") == "goaway" and act.get("fired"):
+            if act.get("h2_frame") == "goaway" and act.get("fired"):
                 return act["code"]
         return 0
 
@@ -293,7 +314,7 @@ class FaultH2Server(Http2Server):
         yield from self.close_for_real("fault: GOAWAY drained")
 
     def violate(self, sid: int, act: dict):
-        kind = act["kind"]
+        kind = act["violation"]
         max_frame = min(self.h2_conn.max_outbound_frame_size, MAX_FRAME_LEN)
         if kind == "data_on_idle_stream":
             idle = max(sid, self.h2_conn.highest_inbound_stream_id) + 100

@@ -25,3 +25,13 @@ def records_by_case(px, settle: float = 0.5):
         if "case=" in (r.get("url") or ""):
             out.setdefault(r["url"].split("case=")[1].split("&")[0], []).append(r)
     return out
+
+
+def final_record(recs: list[dict]) -> dict:
+    """The record of the attempt whose outcome the client reported. Attempts a
+    client retried say ``client_retry``; their records may be written after the
+    retry's (an attempt is recorded once what its client saw is settled, and a
+    refused stream settles only when its connection closes)."""
+    final = [r for r in recs if not r["client_retry"]]
+    assert len(final) <= 1, [(r["fault"], r["k6_error_code"], r["k6_error"], r["outcome"]["summary"], r["error"]) for r in recs]
+    return final[0] if final else recs[-1]

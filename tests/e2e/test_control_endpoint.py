@@ -9,7 +9,7 @@ from faults import report
 from faults.tools.launch import ProxyProcess
 
 TOKEN = "tok-e2e"
-CONTROL = "http://faults.addons.control"
+CONTROL = "http://faults.control"
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +35,15 @@ def test_set_list_fault_clear_over_http(px, client, upstream):
     r = client.post(f"{CONTROL}/rules", content="|~u /api/|status code=503 retry_after=1\n", headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["rules"][0]["fault"] == "status code=503 retry_after=1"
-    listing = client.get(f"{CONTROL}/").json()
+    assert client.get(f"{CONTROL}/").status_code == 403  # a token is set: reads need it too (the seed)
+    listing = client.get(f"{CONTROL}/", headers=auth).json()
     assert listing["rules"][0]["source"] == "runtime" and listing["seed"] == 11
 
     hit = client.get(f"{upstream.url}/api/x")
     assert hit.status_code == 503 and hit.headers["retry-after"] == "1"
     assert client.get(f"{upstream.url}/other").status_code == 200
 
-    stats = client.get(f"{CONTROL}/stats").json()
+    stats = client.get(f"{CONTROL}/stats", headers=auth).json()
     assert stats["rules"][0]["applied"] == 1 and stats["codes"].get("1503") == 1
 
     assert client.delete(f"{CONTROL}/rules", headers={"x-fault-token": TOKEN}).status_code == 200
@@ -82,19 +83,33 @@ def test_reverse_mode_host_header(upstream):
                       options={"fault_control": True, "fault_control_token": TOKEN,
                                "keep_host_header": True}) as rp:
         with httpx.Client(base_url=rp.url, timeout=5) as c:
-            r = c.post("/rules", content="status code=502", headers={"host": "faults.addons.control", "x-fault-token": TOKEN})
+            r = c.post("/rules", content="status code=502", headers={"host": "faults.control", "x-fault-token": TOKEN})
             assert r.status_code == 200, r.text
             assert c.get("/anything").status_code == 502
 
 
+def test_reverse_mode_without_keep_host_header_never_forwards_the_token(upstream):
+    """mitmproxy rewrites the Host header to the upstream's before any hook: the token
+    is what shows the request was meant for the endpoint, and it must not reach upstream."""
+    with ProxyProcess(mode=f"reverse:{upstream.url}",
+                      options={"fault_control": True, "fault_control_token": TOKEN}) as rp:
+        with httpx.Client(base_url=rp.url, timeout=5) as c:
+            r = c.post("/rules", content="status code=502", headers={"host": "faults.control",
+                                                                      "x-fault-token": TOKEN})
+            assert r.status_code == 421 and "keep_host_header" in r.json()["error"]
+            r = c.get("/echo", headers={"authorization": f"Bearer {TOKEN}"})
+            assert r.status_code == 421
+            assert c.get("/anything").status_code == 200  # no rule was set, ordinary traffic flows
+
+
 def test_off_by_default_not_reachable(upstream):
-    """Endpoint off: a request to the reserved host goes upstream like any other (and fails: no such host)."""
+    """Endpoint off: the proxy still answers the reserved host itself (404), never forwards it."""
     with ProxyProcess(options={"fault_control_token": TOKEN}) as p:
         with httpx.Client(proxy=p.url, timeout=10) as c:
             r = c.get(f"{CONTROL}/")
-            assert r.status_code == 502 and "rules" not in r.text
+            assert r.status_code == 404 and "rules" not in r.text and "fault_control=true" in r.text
             r = c.post(f"{CONTROL}/rules", content="status code=503", headers={"x-fault-token": TOKEN})
-            assert r.status_code == 502
+            assert r.status_code == 404
             assert c.get(f"{upstream.url}/x").status_code == 200  # no fault was set
 
 
@@ -121,7 +136,8 @@ def test_k6_example_script_sets_faults_and_report_explains(upstream, tmp_path):
              "-e", "ITERATIONS=20", "--out", f"json={k6json}", str(root / "examples" / "k6_script.js")],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-        with httpx.Client(base_url=rp.url, headers={"host": "faults.addons.control"}, timeout=5) as c:
+        with httpx.Client(base_url=rp.url, headers={"host": "faults.control", "x-fault-token": TOKEN},
+                          timeout=5) as c:
             assert [r for r in c.get("/rules").json()["rules"] if r["source"] == "runtime"] == []  # teardown
         time.sleep(0.3)
     recs = [r for r in report.read(rep) if "/api/" in r["url"]]

@@ -38,12 +38,21 @@ def test_curl_and_httpx_see_the_fault_we_annotate(proxy, spec):
     with httpx.Client(timeout=5) as client:
         if isinstance(httpx_expect, int):
             assert client.get(url.replace(case, hcase), headers={"x-fault": spec}).status_code == httpx_expect
+            raised = None
         else:
-            with pytest.raises(httpx_expect):
+            with pytest.raises(httpx_expect) as info:
                 client.get(url.replace(case, hcase), headers={"x-fault": spec}).read()
+            raised = info.value
     recs = records_by_case(proxy)
     assert [r["k6_error_code"] for r in recs[case]] == [code]
     assert recs[hcase][-1]["k6_error_code"] == code
+    # the curl and httpx profiles predicted what the real clients did (curl ran with --fail)
+    want = recs[case][0]["clients"]["curl"]
+    assert r.returncode == want.get("fail_exit", want["error"]) and want["message"] in r.stderr, (want, r.stderr)
+    want = recs[hcase][-1]["clients"]["httpx"]
+    assert want["error"] == (type(raised).__name__ if raised else None), (want, raised)
+    if raised is not None:
+        assert want["message"] in str(raised), (want, raised)
 
 
 def test_httpx_timeout_on_hang_is_classified_as_client_gave_up(proxy):

@@ -1,7 +1,7 @@
 """gRPC through mitmdump (TLS both sides, ALPN h2) with a grpcio client and a
 grpcio server: every gRPC status, and RST_STREAM / GOAWAY / violations on a
 gRPC call. The status grpcio reports must equal the report's
-``facts.grpc_status``."""
+``clients.grpcio``."""
 
 import time
 
@@ -67,18 +67,20 @@ def test_grpcio_reports_what_we_annotate(outcomes, index):
     assert len(recs) == (2 if refused else 1), (spec, recs)
     rec = recs[-1]
     if refused:
-        assert all(r["facts"]["grpc_status"]["transparent_retry"] for r in recs)
+        assert all(r["clients"]["grpcio"]["transparent_retry"] for r in recs)
     assert rec["http_version"] == "HTTP/2.0" and rec["url"].endswith(method)
     if spec is None:
         assert got["name"] == "OK" and got["messages"] == [b"echo:hi"]
         return
-    facts = rec["facts"]["grpc_status"]
-    # an annotation names a second outcome only where the client races (and says "uncertain")
-    expected = [(facts["name"], facts["value"])] + ([(facts["or"]["name"], facts["or"]["value"])] if "or" in facts else [])
+    want = rec["clients"]["grpcio"]
+    # a report names a second outcome only where the client races (and says "uncertain")
+    expected = [(want["error"], want["value"])] + [(a["error"], a["value"]) for a in want.get("alt", [])]
     assert (got["name"], got["value"]) in expected, (spec, got, rec)
-    assert ("or" in facts) == (rec["certainty"] == "uncertain" and spec == "h2_violation kind=window_overflow")
+    assert bool(want.get("alt")) == (want["certainty"] == "uncertain" == rec["certainty"]
+                                     and spec == "h2_violation kind=window_overflow")
+    assert rec["annotation"]["grpc_status"] == {"name": want["error"], "value": want["value"]}
     if spec.startswith("grpc_status"):
-        assert got["name"] == GRPC_NAMES[rec["facts"]["grpc_status"]["value"]]
+        assert got["name"] == GRPC_NAMES[rec["facts"]["grpc_status"]]
         assert rec["k6_error_code"] == 0  # k6's http module sees an HTTP 200
         if got["name"] != "OK" and "message=" in spec:
             assert got["details"] == rec["facts"]["grpc_message"] != ""

@@ -77,8 +77,8 @@ def test_k6_reports_what_we_annotate(outcomes, index):
     final = recs[-1]
     assert final["fault"] == (spec and final["fault"])  # canonical text
     # an annotation names a second outcome only where the client races (and says "uncertain")
-    alt = final["facts"].get("k6_or")
-    expected = [(final["k6_error_code"], final["k6_error"])] + ([(alt["k6_error_code"], alt["k6_error"])] if alt else [])
+    alt = final["clients"]["k6"].get("alt", [])
+    expected = [(final["k6_error_code"], final["k6_error"])] + [(a["error"], a["message"]) for a in alt]
     assert (got["error_code"], got["error"] or "") in expected, (spec, got, final)
     assert bool(alt) == (final["certainty"] == "uncertain" and spec == "h2_violation kind=window_overflow")
     if spec in EXPECTED:
@@ -209,6 +209,13 @@ def test_curl_and_httpx_report_what_we_annotate(other_clients, index):
     facts = rec["facts"]
     assert hrec["facts"]["h2_frame"] == facts["h2_frame"] and hrec["facts"]["h2_error"] == facts["h2_error"]
     err = facts["h2_error"]
+    # the curl and httpx profiles predicted what the real clients did
+    want = rec["clients"]["curl"]
+    assert curl["exit"] in [want["error"]] + [a["error"] for a in want.get("alt", [])], (want, curl)
+    assert want["message"] in curl["stderr"], (want, curl)
+    want = hrec["clients"]["httpx"]
+    assert hx["error"].startswith(f"{want['error']}: ") if want["error"] else not hx["error"], (want, hx)
+    assert want["message"] in hx["error"], (want, hx)
     if facts["h2_frame"] == "rst_stream":
         curl_name = err["name"] if err["value"] <= 0xD else "unknown"
         assert curl["exit"] == 92 and curl["stderr"].endswith(f"{curl_name} (err {err['value']})"), curl

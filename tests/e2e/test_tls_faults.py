@@ -231,8 +231,8 @@ def test_curl_error_equals_annotation(outcomes, case):
     else:
         assert len(hs) == 1, (hs, fault)
         want = hs[0]["clients"]["curl"]
-        assert fault["exit"] == want["exit"], (fault, want)
-        assert want["reason"] in fault["stderr"], (fault, want)
+        assert fault["exit"] == want["error"], (fault, want)
+        assert want["message"] in fault["stderr"], (fault, want)
     assert control["exit"] == 0 and control["out"].startswith("200"), control
 
 
@@ -252,7 +252,7 @@ def test_python_error_equals_annotation(outcomes, case):
         assert len(hs) == 1, (hs, fault)
         want = hs[0]["clients"]["python"]
         assert want["error"] in fault["chain"], (fault, want)
-        assert want["reason"] in fault["error"], (fault, want)
+        assert want["message"] in fault["error"], (fault, want)
     assert control.get("status") == 200, control
 
 
@@ -286,4 +286,4 @@ def test_without_sni_the_target_host_matches(outcomes, tls_proxy):
     recs = [r for r in report.read(px.report_path) if r.get("record") == "tls_handshake" and r["sni"] is None]
     assert len(recs) == 1 and recs[0]["host"] == "127.0.0.1"
     assert recs[0]["k6_error"] == "remote error: tls: internal error"
-    assert recs[0]["clients"]["python"]["reason"] == "tlsv1 alert internal error"
+    assert recs[0]["clients"]["python"]["message"] == "tlsv1 alert internal error"

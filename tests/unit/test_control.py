@@ -19,13 +19,14 @@ TOKEN = "s3cret"
 @pytest.fixture
 def ctl():
     control, inj, cls, st = FaultControl(), FaultInjector(), Classifier(), FaultStatus(stream=io.StringIO())
+    cls.listeners.append(st.count)
     with taddons.context(control, inj, cls, st) as tctx:
         tctx.configure(control, fault_control=True, fault_control_token=TOKEN)
         tctx.configure(inj, fault_seed=7)
         yield tctx, control, inj, cls, st
 
 
-def control_request(method="GET", path="/", body=b"", headers=None, host="faults.addons.control"):
+def control_request(method="GET", path="/", body=b"", headers=None, host="faults.control"):
     f = tflow.tflow()
     f.request.method = method
     f.request.host = host
@@ -51,7 +52,6 @@ def call(addons, flow):
         flow.response = tflow.tresp()
     hook(inj.response(flow))
     cls.response(flow)
-    st.response(flow)
     return flow
 
 
@@ -106,13 +106,13 @@ def test_command_load_yaml(ctl, tmp_path):
 def test_endpoint_get_lists_rules_and_stats(ctl):
     tctx, control, inj, cls, st = ctl
     tctx.command(control.cmd_set, "status code=503")
-    f = call(ctl[1:], control_request("GET", "/"))
+    f = call(ctl[1:], control_request("GET", "/", headers=AUTH))
     assert f.response.status_code == 200 and f.response.headers["content-type"] == "application/json"
     body = jbody(f)
     assert body["rules"][0]["fault"] == "status code=503" and body["seed"] == 7 and "codes" in body["stats"]
     # the control request itself is never faulted
     assert "fault" not in f.metadata
-    assert jbody(call(ctl[1:], control_request("GET", "/rules")))["rules"][0]["source"] == "runtime"
+    assert jbody(call(ctl[1:], control_request("GET", "/rules", headers=AUTH)))["rules"][0]["source"] == "runtime"
     assert call(ctl[1:], control_request("GET", "/nope")).response.status_code == 404
     assert call(ctl[1:], control_request("PATCH", "/rules")).response.status_code == 405
 
@@ -170,12 +170,13 @@ def test_endpoint_set_forms_and_append_and_clear(ctl):
     assert post(b"", path="/clear").response.status_code == 200 and inj.runtime_plan.rules == []
 
 
-def test_endpoint_off_by_default_passes_through():
+def test_endpoint_off_by_default_answers_404_and_never_forwards():
     control, inj = FaultControl(), FaultInjector()
     with taddons.context(control, inj):
         f = control_request("GET", "/")
         control.request(f)
-        assert f.response is None and "fault_control" not in f.metadata
+        assert f.response.status_code == 404 and "fault_control=true" in jbody(f)["error"]
+        assert f.metadata["fault_control"]  # not traffic: never classified or counted
 
 
 def test_other_hosts_untouched(ctl):
@@ -240,7 +241,7 @@ def test_har_carries_annotations(ctl, tmp_path):
     f = call(ctl[1:], tflow.tflow())
     e = tflow.tflow(err=True)
     e.metadata["k6_error_code"] = 1000
-    st.error(e)
+    st.count(e)
     st.done()
     har = json.loads((tmp_path / "f.har").read_text())
     entry = har["log"]["entries"][0]

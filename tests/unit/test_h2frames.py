@@ -106,7 +106,7 @@ def _wakeups(srv, cmds):
 def test_rst_stream_with_our_code(tctx, code):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, frame="rst_stream", code=code, when="before_response")
+    h2layer.set_action(flow, h2_frame="rst_stream", code=code, phase="before_response")
     seen = _client_sees(client, _kill(srv))
     resets = [e for e in seen if isinstance(e, h2.events.StreamReset)]
     assert [(r.stream_id, int(r.error_code)) for r in resets] == [(1, code)]
@@ -115,7 +115,7 @@ def test_rst_stream_with_our_code(tctx, code):
 def test_goaway_then_close(tctx):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, frame="goaway", code=0xC, last=1, when="before_response", then="close", ending=True)
+    h2layer.set_action(flow, h2_frame="goaway", code=0xC, last_stream=1, phase="before_response", then="close", stream_ended=True)
     cmds = _kill(srv)
     (gone,) = [e for e in _client_sees(client, cmds) if isinstance(e, h2.events.ConnectionTerminated)]
     assert (int(gone.error_code), gone.last_stream_id) == (0xC, 1)
@@ -126,7 +126,7 @@ def test_goaway_then_close(tctx):
 def test_goaway_drain_lets_the_stream_finish_then_closes(tctx):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, frame="goaway", code=0, last=1, when="before_response", then="drain", ending=False)
+    h2layer.set_action(flow, h2_frame="goaway", code=0, last_stream=1, phase="before_response", then="drain", stream_ended=False)
     response = tflow.tresp()
     cmds = list(srv.handle_event(ResponseHeaders(1, response, end_stream=True)))
     cmds += _wakeups(srv, cmds)
@@ -144,7 +144,7 @@ def test_goaway_drain_lets_the_stream_finish_then_closes(tctx):
 def test_violations_are_detected_by_a_strict_client(tctx, kind, client_error):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, frame="violation", kind=kind, when="before_response")
+    h2layer.set_action(flow, h2_frame="violation", violation=kind, phase="before_response")
     cmds = _kill(srv)
     with pytest.raises(client_error):
         _client_sees(client, cmds)
@@ -158,10 +158,3 @@ def test_install_swaps_the_http_layer_and_takes_the_h2_connection(tctx):
     list(layer.handle_event(events.Start()))
     assert isinstance(layer.connections[tctx.client], h2layer.FaultH2Server)
     assert layer.connections[tctx.client].http_layer is layer
-
-
-def test_codes():
-    assert h2layer.parse_code("enhance_your_calm") == 0xB
-    assert h2layer.parse_code("0x1f") == 31 and h2layer.code_name(31) == "unknown error code 0x1f"
-    with pytest.raises(ValueError):
-        h2layer.parse_code("NOPE")

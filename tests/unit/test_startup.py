@@ -43,7 +43,7 @@ def test_start_up_line_says_what_is_active(tmp_path, caplog):
             top.addons[-1].running()  # said once
     lines = [r.getMessage() for r in caplog.records if "faults: active" in r.getMessage()]
     assert lines == [f"faults: active: plan {plan} (2 rules), 1 option rule, x-fault header on, control endpoint "
-                     "on at http://faults.addons.control/ through this proxy (token set)"]
+                     "on at http://faults.control/ through this proxy (token set)"]
 
 
 def test_start_up_line_defaults(caplog):

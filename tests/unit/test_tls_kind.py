@@ -7,7 +7,7 @@ from mitmproxy.test import taddons
 
 from faults import plan
 from faults import spec
-from faults.classify.tls import GO_ALERT_TEXT, classify_handshake, k6_cert_error
+from faults.classify.clients.k6 import GO_ALERT_TEXT
 from faults.kinds import tls as tlskind
 from faults.spec import SpecError
 from faults.addons.tls import connection_flow
@@ -77,49 +77,6 @@ def test_alert_bytes():
     assert _last_alert(b"\x17\x03\x03\x00\x13" + b"\x00" * 19) == -1
     assert _last_alert(b"") is None
 
-
-def test_classify_raw_actions():
-    v = classify_handshake({"handshake": "alert", "alert": "unrecognized_name"}, raw_action="alert",
-                           error="", host="h", flushed_alert=112)
-    assert (v.k6_error_code, v.k6_error) == (1010, "remote error: tls: unrecognized name")
-    assert v.facts["clients"]["python"]["reason"] == "tlsv1 unrecognized name"
-    assert classify_handshake({}, raw_action="plaintext", error="", host="h").k6_error_code == 1301
-    assert classify_handshake({}, raw_action="reset", error="", host="h").k6_error_code == 1220
-    assert classify_handshake({}, raw_action="close", error="", host="h").k6_error == "EOF"
-    assert classify_handshake({}, raw_action="stall", error="", host="h").k6_error_code == 1050
-
-
-def test_classify_cert_and_mtls():
-    rejected = "The client does not trust the proxy's certificate for h (tlsv1 alert unknown ca)"
-    v = classify_handshake({"cert": "untrusted"}, raw_action=None, error=rejected, host="h")
-    assert (v.k6_error_code, v.k6_error) == (1310, "x509: unknown authority")
-    v = classify_handshake({"cert": "wrong_host"}, raw_action=None, error=rejected, host="h")
-    assert v.k6_error_code == 1311 and "'h'" in v.facts["clients"]["python"]["reason"]
-    v = classify_handshake({"cert": "weak_key"}, raw_action=None, error=rejected, host="h")
-    assert v.k6_error_code == 0 and v.certainty == "likely"
-    no_cert = "OpenSSL Error([('SSL routines', '', 'peer did not return a certificate')])"
-    v = classify_handshake({"client_cert": "require"}, raw_action=None, error=no_cert, host="h", flushed_alert=-1)
-    assert v.k6_error == "remote error: tls: certificate required"
-    v = classify_handshake({"client_cert": "require"}, raw_action=None, error=no_cert, host="h", flushed_alert=40)
-    assert v.k6_error == "remote error: tls: handshake failure"
-    # a cert fault the client rejected wins over an alert OpenSSL may have left behind
-    v = classify_handshake({"cert": "self_signed", "client_cert": "require"}, raw_action=None,
-                           error=rejected, host="h", flushed_alert=48)
-    assert v.k6_error_code == 1310
-
-
-def test_expired_text_uses_the_leaf():
-    import datetime
-
-    class Leaf:
-        not_valid_after_utc = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
-        not_valid_before_utc = not_valid_after_utc
-
-    now = datetime.datetime(2026, 2, 1, tzinfo=datetime.timezone.utc)
-    assert k6_cert_error("expired", "h", Leaf, now) == (
-        1000, "x509: certificate has expired or is not yet valid: current time 2026-02-01T00:00:00Z "
-              "is after 2026-01-02T03:04:05Z")
-    assert "is before" in k6_cert_error("not_yet_valid", "h", Leaf, now)[1]
 
 
 def test_every_alert_has_a_go_text():

@@ -64,3 +64,37 @@ def test_paced_writer_paces_and_restores():
         assert restored == [pw]
 
     asyncio.run(scenario())
+
+
+def test_leftover_sockets_are_closed_after_the_client_left(monkeypatch):
+    """mitmproxy closes a connection's writer at the end of its reader task
+    (handle_connection) and cancels server tasks when the client leaves: the
+    two facts close_leftovers works around."""
+    src = inspect.getsource(server.ConnectionHandler.handle_connection)
+    assert "writer.close()" in src and "await self.server_event(events.ConnectionClosed(connection))" in src
+    assert 'io.handler.cancel("client disconnected")' in inspect.getsource(server.ConnectionHandler.handle_client)
+
+    async def scenario():
+        closed = []
+
+        class W(asyncio.StreamWriter):
+            def __init__(self, name):
+                self.name = name
+
+            def __del__(self):
+                pass
+
+            def is_closing(self):
+                return self.name in closed
+
+            def close(self):
+                closed.append(self.name)
+
+        io = lambda w: type("IO", (), {"writer": w})()  # noqa: E731
+        handler = type("H", (), {"client": "c", "transports": {"c": io(W("client")), "s": io(W("server"))}})()
+        monkeypatch.setattr(sockets, "_handler", lambda conn: handler)
+        assert sockets.close_leftovers(object(), delay=0.01)
+        await asyncio.sleep(0.05)
+        assert sorted(closed) == ["client", "server"]
+
+    asyncio.run(scenario())

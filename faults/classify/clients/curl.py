@@ -1,0 +1,89 @@
+"""curl 7.88 (OpenSSL 3, nghttp2): its exit code and the text it prints, as
+measured in ``tests/e2e`` (test_core_modes_and_clients, test_k6_h2_frames,
+test_tls_faults). ``error`` is the exit code of plain ``curl -sS``; where a
+flag changes it, ``extra`` says so (``fail_exit``: with ``--fail``)."""
+
+from __future__ import annotations
+
+from faults import catalog
+from faults.classify.clients.python import CERT_REASONS, alert_reason
+from faults.classify.outcome import ClientReport, Outcome
+
+NAME = "curl"
+CURL_CERT = {
+    "untrusted": "self-signed certificate in certificate chain",
+    "self_signed": "self-signed certificate",
+    "incomplete_chain": "unable to get local issuer certificate",
+    "wrong_host": "no alternative certificate subject name matches target host name '{host}'",
+    "expired": "certificate has expired",
+    "not_yet_valid": "certificate is not yet valid",
+    "weak_key": "EE certificate key too weak",
+    "sha1": "CA signature digest algorithm too weak",
+}
+assert CURL_CERT.keys() == CERT_REASONS.keys()
+
+
+def curl(exit_code: int, message: str = "", **kw) -> ClientReport:
+    return ClientReport(NAME, exit_code, message, **kw)
+
+
+def _status(status: int) -> ClientReport:
+    r = curl(0, "")
+    if status >= 400:
+        r.extra["fail_exit"] = 22  # with --fail: "The requested URL returned error: N"
+    return r
+
+
+def report(o: Outcome) -> ClientReport | None:
+    f, ev = o.facts, o.event
+    h2 = str(f.get("protocol", "")).startswith("HTTP/2")
+    if ev in ("tcp.rst", "h2.fallback"):
+        return curl(56, "Recv failure: Connection reset by peer")
+    if ev == "tcp.fin" and not h2:
+        if f.get("phase") == "before_response":
+            return curl(52, "Empty reply from server")
+        return curl(18, "transfer closed")
+    if ev == "http.short_body" and not h2:
+        return curl(18, "transfer closed")
+    if ev == "http.undecodable":
+        return curl(61, "Error while processing content unencoding",
+                    note="with --compressed; without it curl does not decode and exits 0")
+    if ev in ("http.response", "grpc.status"):
+        return _status(f.get("status", 200))
+    if ev == "upstream.failed":
+        return _status(502)
+    if ev == "client.gave_up":
+        return curl(28, "timed out", certainty="likely", note="when curl's own -m/--max-time fired")
+    if ev == "h2.rst_stream":
+        code = f["code"]
+        name = catalog.h2_name(code) if catalog.tables.h2_known(code) else "unknown"
+        return curl(92, f"{name} (err {code})")
+    if ev == "h2.goaway":
+        sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
+        if f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last):
+            return curl(0, "")
+        if sid <= last:
+            return curl(18, "not closed cleanly before end of the underlying stream")
+        return None  # not measured
+    if ev == "h2.violation":
+        v = f["violation"]
+        if v == "data_on_idle_stream":
+            return curl(52, "", note="curl reports the close that follows the violation").also(55).also(56)
+        if v == "bad_hpack":
+            return curl(52, "", note="curl reports the close that follows the violation").also(55)
+        if v == "window_overflow":
+            return curl(18, "").also(56)
+        return None  # oversized_frame: curl allows 2^24-1, so it cannot be made
+    if ev == "tls.alert":
+        return curl(56 if f.get("encrypted") else 35, alert_reason(f["alert"]))
+    if ev == "tls.plaintext":
+        return curl(35, "wrong version number")
+    if ev == "tls.rst":
+        return curl(35, "Connection reset by peer")
+    if ev == "tls.fin":
+        return curl(35, "SSL_ERROR_SYSCALL")
+    if ev in ("tls.stall", "tls.stall_released"):
+        return curl(28, "timed out")
+    if ev == "tls.bad_cert":
+        return curl(60, CURL_CERT[f["cert"]].format(host=f.get("host", "")))
+    return None

@@ -1,0 +1,51 @@
+"""httpx (httpcore, h11, h2): the exception a request raises, as measured in
+``tests/e2e`` (test_core_modes_and_clients, test_k6_h2_frames). ``error`` is the
+exception class (None: no exception, the response is returned), ``message`` a
+part of its text. HTTP/2 needs ``http2=True`` and a TLS context offering only h2."""
+
+from __future__ import annotations
+
+from faults.classify.outcome import ClientReport, Outcome
+
+NAME = "httpx"
+
+
+def hx(error: str | None, message: str = "", **kw) -> ClientReport:
+    return ClientReport(NAME, error, message, **kw)
+
+
+def report(o: Outcome) -> ClientReport | None:
+    f, ev = o.facts, o.event
+    h2 = str(f.get("protocol", "")).startswith("HTTP/2")
+    if ev in ("tcp.rst", "h2.fallback") and not h2:
+        return hx("ReadError", "Connection reset by peer")
+    if ev == "tcp.fin" and not h2:
+        if f.get("phase") == "before_response":
+            return hx("RemoteProtocolError", "Server disconnected without sending a response")
+        return hx("RemoteProtocolError", "peer closed connection without sending complete message body")
+    if ev == "http.short_body" and not h2:
+        return hx("RemoteProtocolError", "peer closed connection without sending complete message body")
+    if ev == "http.undecodable":
+        return hx("DecodingError", "", note="when the body is read (response.read() / .text)")
+    if ev in ("http.response", "grpc.status", "upstream.failed"):
+        return hx(None, "", extra={"status": f.get("status", 502)})
+    if ev == "client.gave_up":
+        return hx("ReadTimeout", "", certainty="likely", note="when httpx's own timeout fired")
+    if ev == "h2.rst_stream":
+        sid = f.get("stream_id")
+        return hx("RemoteProtocolError", f"StreamReset stream_id:{sid}, error_code:{f['code']},")
+    if ev == "h2.goaway":
+        sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
+        if f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last):
+            return hx(None, "", extra={"status": f.get("status", 200)})
+        if sid <= last:
+            return hx("RemoteProtocolError", f"ConnectionTerminated error_code:{f['code']}, last_stream_id:{last},")
+        return None  # not measured
+    if ev == "h2.violation":
+        v = f["violation"]
+        if v == "bad_hpack":
+            return hx("LocalProtocolError", "Error decoding header block")
+        if v == "data_on_idle_stream":  # h2 refuses a frame for a stream it never opened
+            return hx("LocalProtocolError", "")
+        return None
+    return None

@@ -1,0 +1,302 @@
+"""k6 1.1.0 (Go's net/http and x/net/http2): what ``error_code`` and ``error`` it reports.
+
+The codes are the ones the real k6 reported in ``tests/e2e`` (README tables);
+where k6's docs differ, k6 wins. k6's formula for HTTP/2 errors: GOAWAY
+1610+code+1, stream error 1630+code+1, connection error 1650+code+1 for codes
+<= 0xd, else the bare base.
+
+Retries decide whether a code is seen at all:
+- Go's HTTP/1 transport retries, on a new connection, a request that failed
+  before any response byte on a reused keep-alive connection, when it is
+  replayable (GET/HEAD/OPTIONS/TRACE without a body);
+- Go's HTTP/2 transport retries (up to 7 times, back-offs 0, 1, 2, 4, 8, 16,
+  32 s) a RST_STREAM REFUSED_STREAM or PROTOCOL_ERROR before the response
+  headers, and a stream a GOAWAY left unprocessed (above last_stream_id),
+  except stream 1 with a code other than NO_ERROR, which fails at once.
+A fault that fires on every attempt therefore ends in k6's own timeout: 1050.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from faults import catalog
+from faults.classify.outcome import ClientReport, Outcome
+
+NAME = "k6"
+GO_REPLAYABLE = {"GET", "HEAD", "OPTIONS", "TRACE"}
+TIMEOUT = (1050, "request timeout", "client.timeout.request")
+RETRY_NOTE = (
+    "k6 (Go) retries this request transparently (up to 7 times, back-offs 1-32 s); if every attempt meets "
+    "this fault, k6 reports its request timeout (1050, as here); if a retry succeeds, k6 reports the retry's "
+    "outcome. Use 'first: 1' or 'probability' to let a retry through"
+)
+UNKNOWN_AUTHORITY = "x509: unknown authority"  # k6 1.1.0 shortens Go's text (measured)
+# Go's crypto/tls alert texts (alert.go)
+GO_ALERT_TEXT = {
+    10: "unexpected message", 20: "bad record MAC", 22: "record overflow", 40: "handshake failure",
+    42: "bad certificate", 43: "unsupported certificate", 44: "revoked certificate",
+    45: "expired certificate", 46: "unknown certificate", 47: "illegal parameter",
+    48: "unknown certificate authority", 49: "access denied", 50: "error decoding message",
+    51: "error decrypting message", 70: "protocol version not supported",
+    71: "insufficient security level", 80: "internal error", 86: "inappropriate fallback",
+    109: "missing extension", 110: "unsupported extension", 112: "unrecognized name",
+    113: "bad certificate status response", 115: "unknown PSK identity", 116: "certificate required",
+    120: "no application protocol",
+}
+# certificate kind -> (k6 code, k6 error | None when computed, entry)
+CERT = {
+    "untrusted": (1310, UNKNOWN_AUTHORITY, "tls.x509.unknown_authority"),
+    "self_signed": (1310, UNKNOWN_AUTHORITY, "tls.x509.unknown_authority"),
+    "incomplete_chain": (1310, UNKNOWN_AUTHORITY, "tls.x509.unknown_authority"),
+    # Go finds no acceptable chain (the SHA-1 signature is refused while building it):
+    # UnknownAuthorityError, not the InsecureAlgorithmError k6's docs suggest (measured)
+    "sha1": (1310, UNKNOWN_AUTHORITY, "tls.x509.unknown_authority"),
+    "wrong_host": (1311, "x509: certificate doesn't match hostname", "tls.x509.hostname_mismatch"),
+    "expired": (1000, None, "tls.x509.invalid_certificate"),
+    "not_yet_valid": (1000, None, "tls.x509.invalid_certificate"),
+    "weak_key": (0, "", "ok.none.success"),  # Go accepts RSA-1024
+}
+
+
+def k6(code: int, error: str, entry: str, **kw) -> ClientReport:
+    return ClientReport(NAME, code, error, entry=entry, **kw)
+
+
+def h2_code(kind: str, code: int) -> int:
+    return catalog.k6_code_for_h2(kind, code)
+
+
+def h2_error(kind: str, code: int) -> ClientReport:
+    text = {"goaway": "http2: received GoAway with http2 ErrCode", "stream": "http2: stream error with http2 ErrCode",
+            "connection": "http2: connection error with http2 ErrCode"}[kind]
+    return k6(h2_code(kind, code), f"{text} {catalog.h2_name(code)}", catalog.for_h2(kind, code).id)
+
+
+def retried(note: str = RETRY_NOTE) -> ClientReport:
+    return k6(*TIMEOUT, certainty="likely", note=note, retried=True)
+
+
+def report(o: Outcome) -> ClientReport | None:
+    handler = _HANDLERS.get(o.event) or _HANDLERS.get(o.event.split(".")[0] + ".*")
+    return handler(o, o.facts) if handler else None
+
+
+# -- HTTP ------------------------------------------------------------------------
+def _is_h2(f: dict) -> bool:
+    return str(f.get("protocol", "")).startswith("HTTP/2")
+
+
+def _go_retries(f: dict, phase: str) -> bool:
+    return (phase == "before_response" and not _is_h2(f) and f.get("reused_connection")
+            and f.get("method") in GO_REPLAYABLE and not f.get("request_body"))
+
+
+def _conn_end(o: Outcome, f: dict) -> ClientReport:
+    phase = f.get("phase", "before_response")
+    if o.event in ("tcp.rst", "h2.fallback"):
+        r = k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
+    elif phase == "before_response" and not _is_h2(f):
+        r = k6(1000, "EOF", "network.tcp.closed")  # Go's HTTP/1 reader: EOF before the status line
+    else:
+        r = k6(1000, "unexpected EOF", "http.body.truncated")
+    if _go_retries(f, phase):
+        r.retried, r.certainty = True, "likely"
+        r.note = ("k6 retries this request on a new connection (it failed before any response byte "
+                  "on a reused keep-alive connection); k6 reports the retry's outcome, not this code")
+    if o.event == "h2.fallback":
+        r.note = (r.note + "; " if r.note else "") + "not an HTTP/2 flow: the fault fell back to a TCP reset"
+    return r
+
+
+def _gave_up(o, f):
+    return k6(*TIMEOUT, certainty="likely",
+              note="the client closed the exchange before any answer; k6 reports 1050 when its own timeout fired")
+
+
+def _released(o, f):
+    return k6(1000, "EOF", "network.tcp.closed", certainty="uncertain", note="released at proxy shutdown")
+
+
+def _killed(o, f):
+    if _is_h2(f):
+        return k6(1633, "http2: stream error with http2 ErrCode INTERNAL_ERROR", "http2.stream.internal_error",
+                  note="mitmproxy kills an HTTP/2 stream with RST_STREAM INTERNAL_ERROR")
+    return k6(1000, "EOF", "network.tcp.closed", certainty="likely",
+              note="mitmproxy closed the connection for a killed flow")
+
+
+def _upstream_failed(o, f):
+    return k6(1502, "", "http.status.bad_gateway", note=o.summary)
+
+
+def _upstream_cut(o, f):
+    return k6(1000, "unexpected EOF", "http.body.truncated", certainty="uncertain", note=o.summary)
+
+
+def _unknown(o, f):
+    return k6(0, "", "ok.none.success", certainty="uncertain", note=o.summary)
+
+
+def _status(status: int) -> ClientReport:
+    if status >= 400:
+        return k6(1000 + status, "", catalog.for_http_status(status).id)
+    return k6(0, "", "ok.none.success")
+
+
+def _response(o, f):
+    r = _status(f["status"])
+    rate = f.get("throttled_bytes_per_s")
+    if rate and r.error == 0:
+        size = f.get("body_size", 0)
+        r.certainty = "likely"
+        r.note = (f"the body is paced at {rate} B/s ({size} bytes: {size / rate:.1f} s); "
+                  "a client timeout shorter than that gives 1050")
+    return r
+
+
+def _informational(o, f):
+    return k6(*TIMEOUT, certainty="likely",
+              note="a 1xx answer is informational: the client keeps waiting for a final status until its timeout")
+
+
+def _switching(o, f):
+    return k6(0, "unsupported response status: 101 Switching Protocols", "ok.none.success", certainty="uncertain",
+              note="k6 throws this as a script exception (GoError) instead of setting error_code")
+
+
+_GO_DECODE = {"empty": "EOF", "short": "unexpected EOF", "bad_magic": "gzip: invalid header",
+              "zlib_bad": "zlib: invalid header"}
+
+
+def _undecodable(o, f):
+    problem = f["decode_problem"]
+    if f.get("method") == "HEAD" and problem != "empty":
+        return _status(f["status"])  # Go does not read a HEAD response's body
+    text = _GO_DECODE.get(problem) or f"gzip: {f.get('decode_detail', '')}"
+    # k6 1.1.0 wraps the decoder error twice (observed with the real binary)
+    return k6(1701, f"error decompressing response body (error decompressing response body ({text}))",
+              "http.body.decompression")
+
+
+def _short_body(o, f):
+    return k6(1000, "unexpected EOF", "http.body.truncated", note="fewer body bytes than Content-Length announced")
+
+
+def _grpc(o, f):
+    return k6(0, "", "ok.none.success",
+              note="gRPC status in the trailers; k6's http module reports the HTTP status (200)")
+
+
+# -- HTTP/2 frames ----------------------------------------------------------------
+def _rst_stream(o, f):
+    code, phase = f["code"], f.get("phase")
+    if phase == "before_response" and code in (0x1, 0x7):
+        return retried(
+            f"Go retries a stream reset with {catalog.h2_name(code)} that arrives before the response headers "
+            "(REFUSED_STREAM: at once, then after 1, 2, 4 ... s; PROTOCOL_ERROR: on a new connection each "
+            "time, a reconnect storm); " + RETRY_NOTE)
+    return h2_error("stream", code)
+
+
+def _goaway(o, f):
+    code, phase = f["code"], f.get("phase")
+    sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
+    if f.get("goaway_refused"):
+        return k6(0, "", "ok.none.success", certainty="likely", retried=True,
+                  note="this stream was above a draining GOAWAY's last_stream_id: k6 retries it on a new "
+                       "connection and reports the retry's outcome")
+    if phase == "after_response":
+        return k6(0, "", "ok.none.success", note="the GOAWAY followed a complete response")
+    if sid > last:
+        if sid == 1 and code != 0:
+            return k6(1000, f"http2: Transport received GOAWAY from server ErrCode:{catalog.h2_name(code)}",
+                      "http2.goaway.first_stream_aborted",
+                      note="Go aborts the first stream of a connection on a GOAWAY with an error code above it, "
+                           "and does not retry it")
+        if phase == "after_headers":
+            return k6(1000, "http2: Transport received Server's graceful shutdown GOAWAY", "client.generic.error",
+                      note="the GOAWAY said this stream was not processed, but its response had begun: no retry")
+        return retried("the GOAWAY said this stream was not processed (above last_stream_id): Go retries at "
+                       "once on a new connection, again and again (a reconnect storm, ~130 attempts/s measured); "
+                       + RETRY_NOTE)
+    if f.get("then") == "drain":
+        return k6(0, "", "ok.none.success",
+                  note="draining GOAWAY: this stream was at or below last_stream_id and finished")
+    return h2_error("goaway", code)
+
+
+def _violation(o, f):
+    kind, code = f["violation"], f["code"]
+    if kind == "oversized_frame":
+        # Go's framer rejects the frame before it becomes an HTTP/2 ConnectionError
+        return k6(1000, "http2: frame too large", "http2.frame.too_large",
+                  note="Go's framer reports ErrFrameTooLarge, which k6 does not map to 1657")
+    if kind == "window_overflow":
+        # A race in the client: usually k6 has re-opened its window (WINDOW_UPDATE) before
+        # the excess lands and only our close ends the body; under load Go sometimes sees
+        # the excess first and reports FLOW_CONTROL_ERROR (seen in a loaded CI run).
+        alt = h2_error("connection", code)
+        return k6(1000, "unexpected EOF", "http.body.truncated",
+                  note="k6 usually re-opens its window (WINDOW_UPDATE) before the excess lands, so the close "
+                       f"cuts the body; when Go sees the excess first it reports {alt.error} instead",
+                  ).also(alt.error, alt.message)
+    return h2_error("connection", code)
+
+
+# -- TLS ----------------------------------------------------------------------------
+def _go_time(t: datetime.datetime) -> str:
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cert_error(cert: str, now: datetime.datetime | None = None, bound: datetime.datetime | None = None
+               ) -> tuple[int, str]:
+    """(code, error) k6 reports for a certificate of this kind (Go verifier order:
+    validity period, then host name, then chain)."""
+    code, text, _ = CERT[cert]
+    if text is None:
+        text = "x509: certificate has expired or is not yet valid"
+        if bound is not None:
+            now = now or datetime.datetime.now(datetime.timezone.utc)
+            rel = "after" if cert == "expired" else "before"
+            text += f": current time {_go_time(now)} is {rel} {_go_time(bound)}"
+    return code, text
+
+
+def _tls(o, f):
+    ev = o.event
+    if ev == "tls.alert":
+        return k6(1010, f"remote error: tls: {GO_ALERT_TEXT.get(f['alert'], 'alert(%d)' % f['alert'])}",
+                  "tls.alert.remote")
+    if ev == "tls.plaintext":
+        return k6(1301, "tls: first record does not look like a TLS handshake", "tls.record.header")
+    if ev == "tls.rst":
+        return k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
+    if ev == "tls.fin":
+        return k6(1000, "EOF", "network.tcp.closed")
+    if ev == "tls.stall":
+        return k6(*TIMEOUT, certainty="likely",
+                  note="the client gave up on a handshake that was never answered; k6 reports 1050 "
+                       "when its request timeout fires (k6 sets no TLS handshake timeout)")
+    if ev == "tls.stall_released":
+        return k6(1000, "EOF", "network.tcp.closed", certainty="likely",
+                  note="the stall ended (stall_ms or shutdown) with a FIN")
+    if ev == "tls.bad_cert":
+        cert = f["cert"]
+        code, text = cert_error(cert, f.get("now"), f.get("bound"))
+        r = k6(code, text, CERT[cert][2])
+        if code == 0:
+            r.note, r.certainty = "k6 (Go) accepts this certificate; this client rejected it", "likely"
+        return r
+    return k6(1000, "EOF", "network.tcp.closed", certainty="uncertain", note=o.summary)
+
+
+_HANDLERS = {
+    "tcp.rst": _conn_end, "tcp.fin": _conn_end, "h2.fallback": _conn_end,
+    "client.gave_up": _gave_up, "proxy.released": _released, "proxy.killed": _killed,
+    "upstream.failed": _upstream_failed, "upstream.cut": _upstream_cut, "unknown": _unknown,
+    "http.response": _response, "http.informational": _informational, "http.switching": _switching,
+    "http.undecodable": _undecodable, "http.short_body": _short_body, "grpc.status": _grpc,
+    "h2.rst_stream": _rst_stream, "h2.goaway": _goaway, "h2.violation": _violation,
+    "tls.*": _tls,
+}

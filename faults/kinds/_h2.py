@@ -1,0 +1,53 @@
+"""Shared by ``rst_stream``, ``goaway`` and ``h2_violation``: the HTTP/2 error
+code parameter, and the HTTP/1.1 fallback.
+
+On a flow that is not HTTP/2 (or whose connection does not run the
+``faults.wire.h2layer`` layer) there is no stream to reset and no GOAWAY to
+send: these kinds then reset the TCP connection before the response (whatever
+``when`` says), log one line, and record ``fallback="tcp_reset"``; the
+classifier reports what the clients say for a reset.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faults.catalog.tables import h2_code, h2_known, h2_name
+from faults.kinds import Fault, Param
+from faults.kinds._cut import Cutter
+from faults.errors import SpecError
+
+log = logging.getLogger(__name__)
+
+
+def code_param(default: str = "INTERNAL_ERROR") -> Param:
+    return Param(str, default=default, help="RFC 9113 error name (case-insensitive) or any integer")
+
+
+def check_code(params: dict) -> None:
+    if "code" in params:
+        try:
+            n = h2_code(params["code"])
+        except KeyError as e:
+            raise SpecError(f"code={params['code']!r}: {e.args[0]}") from None
+        params["code"] = h2_name(n) if h2_known(n) else str(n)
+
+
+class H2Fault(Fault):
+    def code(self) -> int:
+        return h2_code(self.get("code"))
+
+    def fallback(self, flow, act) -> None:
+        """Not HTTP/2: a TCP RST before the response, whatever ``when`` says."""
+        log.info(f"{self.kind}: {flow.request.http_version} flow has no HTTP/2 stream: TCP reset instead "
+                 f"({flow.request.pretty_url})")
+        act.record(h2_frame=self.frame, fallback="tcp_reset")
+        act.end_connection("rst", "before_response", body_sent=0)
+
+    @staticmethod
+    def fell_back(flow) -> bool:
+        return bool(flow.metadata.get("fault_wire", {}).get("fallback"))
+
+    @staticmethod
+    def swallow_body(flow, keep: int | None = 0) -> None:
+        flow.response.stream = Cutter(keep)

@@ -1,0 +1,109 @@
+"""The declared vocabulary: every ``flow.metadata`` key this project writes, and
+the fields of the wire record, each with what it means and which values it takes.
+
+Writers and readers import the names from here; ``Act.record`` refuses a field
+that is not declared in ``WireRecord`` (a typo would otherwise be a fact that no
+classifier ever reads). The HTTP/2 layer's per-flow action uses the same names
+as the record it leads to.
+
+Words that mean different things in different places, said once:
+- ``status``: a report record's ``status`` is the HTTP status the client got (None when none);
+  the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
+  is also the fault kind that answers with a status.
+- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``);
+  ``Act.record(...)`` writes the wire record.
+- ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
+  (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
+  (``faults/classify/tls.py``).
+- ``seed``: a plan file's top-level ``seed`` seeds its rules; the ``fault_seed`` option seeds the
+  rules of the ``faults`` option; the pytest plugin's ``--fault-seed`` sets ``fault_seed``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+# -- flow.metadata keys ------------------------------------------------------------
+FAULT = "fault"  # the rule that selected this flow: {"rule": label, "spec": canonical text, "kind": kind}
+WIRE = "fault_wire"  # the wire record (WireRecord): what the fault put on the wire
+H2_ACTION = "h2_action"  # H2Action: what the HTTP/2 layer must do for this flow's stream
+CONN_SEQ = "conn_seq"  # 0 for the first request on its client connection, 1 for the next, ...
+TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_version", "alpn"}
+HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
+FAILED = "fault_failed"  # repr() of an exception a fault kind raised (logged; the flow went on)
+CONTROL = "fault_control"  # True on the control endpoint's own requests (never classified)
+# Written by the classifier (faults.addons.annotate), read by the status line, mitmweb and tests:
+K6_CODE = "k6_error_code"  # int: what k6 reports for this flow (0: no error)
+K6_ERROR = "k6_error"  # str: k6's error text ("" when none)
+K6 = "k6"  # the k6 profile's report (ClientReport.as_dict())
+OUTCOME = "outcome"  # the client-neutral outcome (Outcome.as_dict())
+CLIENTS = "clients"  # {client name: its report} for every profile that speaks this protocol
+ANNOTATION = "annotation"  # the error object (seed 003's shape) of what k6 reports
+
+Phase = Literal["before_request_forwarded", "before_response", "after_headers", "mid_body", "after_response",
+                "refused"]
+
+
+class WireRecord(TypedDict, total=False):
+    """``flow.metadata[WIRE]``: facts only, written through ``Act.record`` (or,
+    for streams a fault did not select, by the HTTP/2 layer)."""
+
+    # where in the exchange the fault acted
+    phase: Phase
+    # connection ends (reset, close, truncate, HTTP/2 fallback)
+    conn_end: Literal["rst", "fin"]  # how the client connection ended: TCP RST or FIN
+    conn_end_ok: bool  # False when the connection was already gone
+    body_sent: int | None  # response body bytes the client got before the end
+    body_announced: int  # Content-Length we announced (truncate, empty-body cuts)
+    # holding (hang, delay, status 1xx on HTTP/2)
+    held_ms: int  # how long the exchange was held
+    hold_end: Literal["elapsed", "client_gone", "stopping"]
+    client_gave_up: bool  # the client closed or reset first
+    released_at_shutdown: bool  # the proxy stopped while the flow was held or open
+    delay_ms: float  # delay: the pause applied
+    throttled_bytes_per_s: int | None  # throttle: the pace of the response
+    # answers made by the proxy
+    synthetic_status: int  # status: the status we answered with
+    informational_held: int  # status 1xx on HTTP/2: held instead of sent (h2 cannot send a lone 1xx)
+    body_encoding: str  # bad_gzip: what we claimed the body was
+    # HTTP/2 frames (same names as H2Action)
+    h2_frame: Literal["rst_stream", "goaway", "violation"]
+    code: int  # the HTTP/2 error code sent (RST_STREAM, GOAWAY)
+    code_name: str  # its RFC 9113 name, or Go's "unknown error code 0x.."
+    stream_id: int | None  # this flow's stream
+    last_stream: int  # GOAWAY's last_stream_id
+    then: Literal["close", "drain"]  # after a GOAWAY
+    stream_ended: bool  # the GOAWAY ended this stream (no response for it)
+    goaway_refused: bool  # a stream above a draining GOAWAY's last_stream_id: never answered
+    violation: str  # h2_violation: which protocol rule was broken
+    fallback: Literal["tcp_reset"]  # an HTTP/2 fault on a flow that is not HTTP/2
+    # a flow that ended with its connection because another flow's fault ended it
+    collateral_of: str  # the flow id whose fault ended the connection
+    ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)
+    # gRPC
+    grpc_status: int  # the status sent in the trailers
+    grpc_status_name: str
+    grpc_message: str
+    after_messages: int  # messages let through before the status
+    messages_sent: int  # how many there were
+
+
+WIRE_FIELDS = frozenset(WireRecord.__annotations__)
+
+
+class H2Action(TypedDict, total=False):
+    """``flow.metadata[H2_ACTION]``: what ``faults.wire.h2layer`` does for one stream."""
+
+    h2_frame: Literal["rst_stream", "goaway", "violation"]
+    code: int
+    phase: Phase  # when to fire: before_response (at the kill), after_headers, after_response
+    last_stream: int  # GOAWAY
+    then: Literal["close", "drain"]  # GOAWAY
+    stream_ended: bool  # GOAWAY: the selected stream ends at the frame
+    violation: str  # h2_violation kind
+    fired: bool  # set by the layer once the frames went out
+    # what the layer measured while firing a violation
+    idle_stream: int
+    frame_size: int
+    client_max_frame_size: int
+    client_window: int

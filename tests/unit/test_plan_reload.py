@@ -1,0 +1,162 @@
+"""Plan hot reload under bad edits: never dies, says why at a level `mitmdump -q` shows
+(termlog_verbosity=error), keeps the last good plan, loads the next good edit."""
+
+import asyncio
+import logging
+import os
+import time
+
+import pytest
+from mitmproxy.test import taddons
+
+from faults import plan as planmod
+from faults.addons import injector as injmod
+from faults.addons.injector import FaultInjector
+
+GOOD = "rules:\n  - fault: status code={}\n"
+
+
+async def settle(inj, want, timeout=3.0):
+    """Wait (bounded) until the rules are ``want``."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if [r.spec.text for r in inj.rules] == want:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def bump(path, n):
+    os.utime(path, ns=(n * 10**9, n * 10**9))
+
+
+def errors(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _binary(p):
+    p.write_bytes(b"rules:\n  - fault: status code=503 body=\xff\xfe\n")
+
+
+def _wrong_type(p):
+    p.write_text("rules:\n  - fault: {kind: delay, ms: .inf}\n")
+
+
+def _directory(p):
+    p.unlink()
+    p.mkdir()
+
+
+def _deleted(p):
+    p.unlink()
+
+
+@pytest.mark.parametrize("bad_edit, needle", [
+    (_binary, "not UTF-8"),
+    (_wrong_type, "ms=inf"),
+    (_directory, "cannot read fault plan"),
+    (_deleted, "is gone"),
+])
+def test_bad_edit_is_an_error_line_and_the_next_good_edit_loads(tmp_path, caplog, monkeypatch, bad_edit, needle):
+    monkeypatch.setattr(injmod, "RELOAD_INTERVAL", 0.01)
+    p = tmp_path / "plan.yaml"
+    p.write_text(GOOD.format(501))
+    inj = FaultInjector()
+
+    async def scenario():
+        with taddons.context(inj) as tctx:
+            tctx.configure(inj, fault_plan=str(p))
+            inj.running()
+            bad_edit(p)
+            if p.exists():
+                bump(p, 1)
+            await asyncio.sleep(0.2)
+            assert [r.spec.text for r in inj.rules] == ["status code=501"]  # the last good plan
+            assert any(needle in m for m in errors(caplog)), caplog.text
+            if p.is_dir():
+                p.rmdir()
+            p.write_text(GOOD.format(502))
+            bump(p, 2)
+            assert await settle(inj, ["status code=502"]), caplog.text
+            await inj.done()
+
+    asyncio.run(scenario())
+    assert "Traceback" not in caplog.text
+
+
+def test_unreadable_file_is_refused_with_the_reason(tmp_path, monkeypatch):
+    p = tmp_path / "plan.yaml"
+    p.write_text(GOOD.format(501))
+    real_open = type(p).open
+
+    def deny(self, *a, **kw):
+        if self == p:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *a, **kw)
+
+    monkeypatch.setattr(type(p), "open", deny)  # as root, chmod 000 does not stop reads
+    with pytest.raises(planmod.SpecError, match="cannot read fault plan: Permission denied"):
+        planmod.load_file(p)
+
+
+def test_watcher_survives_an_unexpected_exception(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(injmod, "RELOAD_INTERVAL", 0.01)
+    p = tmp_path / "plan.yaml"
+    p.write_text(GOOD.format(501))
+    inj = FaultInjector()
+    real = planmod.load_file
+    calls = []
+
+    def flaky(path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise RuntimeError("a bug nobody foresaw")
+        return real(path)
+
+    async def scenario():
+        with taddons.context(inj) as tctx:
+            tctx.configure(inj, fault_plan=str(p))
+            monkeypatch.setattr(planmod, "load_file", flaky)
+            inj.running()
+            p.write_text(GOOD.format(502))
+            bump(p, 1)
+            await asyncio.sleep(0.2)
+            p.write_text(GOOD.format(503))
+            bump(p, 2)
+            assert await settle(inj, ["status code=503"]), caplog.text
+            await inj.done()
+
+    asyncio.run(scenario())
+    assert any("a bug nobody foresaw" in m for m in errors(caplog))
+
+
+def test_a_refused_edit_is_logged_once_not_every_poll(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(injmod, "RELOAD_INTERVAL", 0.01)
+    p = tmp_path / "plan.yaml"
+    p.write_text(GOOD.format(501))
+    inj = FaultInjector()
+
+    async def scenario():
+        with taddons.context(inj) as tctx:
+            tctx.configure(inj, fault_plan=str(p))
+            inj.running()
+            p.unlink()
+            await asyncio.sleep(0.3)
+            await inj.done()
+
+    asyncio.run(scenario())
+    assert len([m for m in errors(caplog) if "is gone" in m]) == 1
+
+
+def test_a_plan_made_readable_again_reloads_without_an_edit(tmp_path, monkeypatch):
+    """chmod changes only the ctime: the watcher must notice it too."""
+    sig = injmod._signature
+    p = tmp_path / "plan.yaml"
+    p.write_text(GOOD.format(501))
+    before = sig(p)
+    st = os.stat(p)
+    time.sleep(0.05)  # past the filesystem's timestamp tick
+    os.chmod(p, 0o600)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime, as a chmod leaves it
+    assert sig(p) != before

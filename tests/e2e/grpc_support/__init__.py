@@ -27,7 +27,7 @@ def _say(request: bytes, context) -> bytes:
     return b"echo:" + request
 
 
-def count(request: bytes, context):
+def _count(request: bytes, context):
     for i in range(request[0] if request else 0):
         yield bytes([i])
 

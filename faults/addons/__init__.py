@@ -9,9 +9,11 @@ components are its children, called in this order:
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
-- ``FaultStatus`` last: it reads what the classifier wrote.
+- ``FaultStatus``: it reads what the classifier wrote;
+- ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
+  and logs the one line saying what is active.
 
-Children rather than six top-level addons because mitmproxy's dispatch costs
+Children rather than seven top-level addons because mitmproxy's dispatch costs
 about 15-20 us per top-level addon per HTTP exchange, even for hooks an addon
 does not have; children share one dispatch (bench/README.md). They are still
 registered: options, commands and ``ctx.master.addons.get(name)`` work.
@@ -20,6 +22,7 @@ registered: options, commands and ``ctx.master.addons.get(name)`` work.
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.injector import FaultInjector
+from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
 from faults.wire.h2layer import H2Frames
@@ -29,4 +32,4 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status]
+        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status, FaultStartup()]

@@ -1,7 +1,7 @@
 """Observability: a live status line, a summary at shutdown, an annotated HAR.
 
 - Live line on stderr (mitmdump only; option ``fault_status``, on by default):
-  ``faults: 120 flows, 14 faulted | k6: 0x106 1503x9 1220x5``, at most once a
+  ``faults: 120 flows, 14 faulted | k6 codes: 0 x106, 1503 x9, 1220 x5``, at most once a
   second and only when something changed. On a terminal it rewrites one line;
   otherwise (a log, a CI job) it prints a plain line.
 - At shutdown (``done``) a summary table by rule and by k6 code (option
@@ -116,7 +116,7 @@ class FaultStatus:
 
     # -- live line -------------------------------------------------------------
     def line(self) -> str:
-        top = " ".join(f"{c}x{n}" for c, n in self.codes.most_common(4))
+        top = ", ".join(f"{c} x{n}" for c, n in self.codes.most_common(4))  # "0x146" would read as hex
         return f"faults: {self.flows} flows, {self.faulted} faulted | k6 codes: {top or '-'}"
 
     def tick(self, now: float | None = None, force: bool = False):

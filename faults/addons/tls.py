@@ -78,11 +78,11 @@ class ConnFault:
         return {"rule": self.rule.label, "spec": self.rule.spec.text, "kind": self.rule.spec.kind}
 
 
-def connection_flow(context: pcontext.Context, host: str) -> http.HTTPFlow:
+def connection_flow(context: pcontext.Context, host: str, port: int | None = None) -> http.HTTPFlow:
     """A flow-like object for a connection without a request yet, so that
     mitmproxy's flow filters (``~d``, ``~dst``, ``~src``) work on it."""
     server = context.server
-    port = server.address[1] if server.address else 443
+    port = port or (server.address[1] if server.address else 443)
     flow = http.HTTPFlow(context.client, server, live=False)
     flow.request = http.Request(
         host=host, port=port, method=b"GET", scheme=b"https", authority=b"", path=b"/",
@@ -135,6 +135,21 @@ class TlsFaults:
             self._record(state, client, "client closed after the handshake without a request")
 
     # -- hooks ---------------------------------------------------------------
+    def http_connect(self, flow: http.HTTPFlow):
+        """Regular mode with mitmproxy's default ``connection_strategy=eager``
+        connects to a CONNECT target before answering, and fails the CONNECT
+        (502) when it cannot: a TLS fault on a made-up host (``expired.test``)
+        would never get its ClientHello. For targets a TLS rule may select,
+        answer the CONNECT at once, as ``lazy`` does (counters untouched)."""
+        if ctx.options.connection_strategy != "eager" or flow.response is not None:
+            return
+        host, port = flow.request.host, flow.request.port
+        cflow = connection_flow(pcontext.Context(flow.client_conn, ctx.options), host, port)
+        if any(r.filter(cflow) for r in self._rules()):
+            now = time.time()
+            flow.response = http.Response(flow.request.data.http_version, 200, b"Connection established",
+                                          http.Headers(), b"", None, now, now)
+
     async def tls_clienthello(self, data: ClientHelloData):
         client = data.context.client
         if client.id in self._conns:
@@ -149,6 +164,9 @@ class TlsFaults:
             return
         state = ConnFault(rule, host, sni)
         self._conns[client.id] = state
+        # eager mode would handshake with the upstream first (to mirror its
+        # certificate): not needed for a fault we serve, and fatal on a made-up host
+        data.establish_server_tls_first = False
         how = rule.fault.get("handshake")
         if how:
             await self._raw_fault(client, state, how)

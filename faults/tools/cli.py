@@ -2,12 +2,16 @@
 
 Commands::
 
-    explain CODE|NAME     every reading of a k6 code, HTTP status, HTTP/2 or gRPC
-                          name/number, catalog id or 32-bit code
+    explain CODE|TEXT     every reading of a k6 code or k6 error text, a curl exit
+                          code (curl 56), a gRPC status (grpc 14), an HTTP status,
+                          HTTP/2 name, catalog id or 32-bit code; most likely first
     codes                 the whole catalog as a table
     report FILE           outcomes by k6 error code from k6's ``--out json=FILE``
                           output or from the proxy's JSONL report
     demo [ARGS...]        the demo (faults.tools.demo), loaded only when asked for
+    proxy [ARGS...]       mitmdump with the fault addon loaded; ARGS go to mitmdump
+    web [ARGS...]         the same for mitmweb
+    addon                 the addon script's path, for ``mitmdump -s "$(faults addon)"``
 
 ``codes``, ``report`` and ``explain`` take ``--format text|json|markdown``.
 Exit status: 0 on success, 1 when nothing matched or the input held no
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from faults import catalog, report
-from faults.catalog import Entry
+from faults.catalog import Entry, search
 
 FORMATS = ("text", "json", "markdown")
 
@@ -121,25 +126,26 @@ def explain_lines(how: str, e: Entry) -> list[str]:
 
 def cmd_explain(args) -> int:
     text = " ".join(args.code)
-    found = catalog.readings(text)
+    found = search.readings(text)
     if args.format == "json":
         print(json.dumps({"query": text, "readings": [{"reading": how, **e.as_dict()} for how, e in found]},
                          indent=2))
         return 0 if found else 1
     if not found:
-        print(f"nothing in the catalog matches {text!r}: try a k6 error code (1220), an HTTP status (503), "
-              "an HTTP/2 or gRPC name (ENHANCE_YOUR_CALM, UNAVAILABLE), an id (network.tcp.reset_by_peer) "
-              "or a 32-bit code (0x03030000)", file=sys.stderr)
+        print(f"nothing in the catalog matches {text!r}: try k6's error text (\"unexpected EOF\"), a k6 error "
+              "code (1220), a curl exit code (curl 56), an HTTP status (503), an HTTP/2 or gRPC name "
+              "(ENHANCE_YOUR_CALM, grpc UNAVAILABLE), an id (network.tcp.reset_by_peer) or a 32-bit code "
+              "(0x03030000)", file=sys.stderr)
         return 1
     n = len(found)
     if args.format == "markdown":
-        print(f"**{text}** has {n} reading{'s' if n > 1 else ''}:\n")
+        print(f"**{text}** has {n} reading{'s' if n > 1 else ''}" + (", most likely first" if n > 1 else "") + ":\n")
         for how, e in found:
             block = explain_lines(how, e)
             print(f"- **{block[0]}**")
             print("\n".join("  - " + b.strip() for b in block[1:]))
         return 0
-    print(f"{text!r} has {n} reading{'s' if n > 1 else ''}" + (":" if n > 1 else "."))
+    print(f"{text!r} has {n} reading{'s' if n > 1 else ''}" + (", most likely first:" if n > 1 else "."))
     for i, (how, e) in enumerate(found, 1):
         block = explain_lines(how, e)
         print()
@@ -366,16 +372,47 @@ def cmd_demo(argv: list[str]) -> int:
     return rc if isinstance(rc, int) else 0
 
 
+def addon_path() -> Path:
+    from faults.tools.launch import ADDON
+
+    return ADDON
+
+
+def cmd_run_tool(tool: str, argv: list[str]) -> int:
+    """Replace this process with mitmdump/mitmweb plus our addon, so signals,
+    exit status and the terminal are mitmproxy's own."""
+    from faults.tools.launch import tool_path
+
+    exe = tool_path(tool)
+    args = [exe, "-s", str(addon_path()), *argv]
+    try:
+        os.execv(exe, args)
+    except OSError as e:
+        print(f"cannot run {tool} ({exe}): {e.strerror or e}; is mitmproxy installed in this environment?",
+              file=sys.stderr)
+        return 2
+    return 0  # pragma: no cover - execv does not return
+
+
+PASSTHROUGH = {"proxy": "mitmdump", "web": "mitmweb"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="faults", description="Fault-injecting proxy tools: explain error codes and summarise k6 results.")
+        prog="faults", description="Fault-injecting proxy tools: run the proxy with the addon, explain error "
+                                   "codes and client error texts, summarise k6 results.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    e = sub.add_parser("explain", help="explain a k6 code, HTTP status, HTTP/2 or gRPC code, id or 32-bit code",
+    e = sub.add_parser("explain", help="explain a k6 code or error text, curl exit code, HTTP status, HTTP/2 "
+                                       "or gRPC code, id or 32-bit code",
                        description="Every name a code has, what causes it and which fault produces it. "
-                                   "Ambiguous input (e.g. 14, UNAVAILABLE) lists each reading.")
-    e.add_argument("code", nargs="+", metavar="CODE|NAME")
+                                   "Takes what clients print: k6's error text ('read: connection reset by "
+                                   "peer', 'unexpected EOF', 'request timeout', or a whole k6 log line), "
+                                   "'curl 56' or 'curl: (56) ...', 'grpc 14' or 'StatusCode.UNAVAILABLE'. "
+                                   "Ambiguous input (e.g. 14, UNAVAILABLE, curl 35) lists each reading, "
+                                   "most likely first.")
+    e.add_argument("code", nargs="+", metavar="CODE|TEXT")
     e.add_argument("--format", choices=FORMATS, default="text")
     e.set_defaults(func=cmd_explain)
 
@@ -395,6 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="run the demo (proxy + upstream + k6); arguments go to the demo",
                    add_help=False)
+    sub.add_parser("proxy", help="run mitmdump with the fault addon; arguments go to mitmdump", add_help=False)
+    sub.add_parser("web", help="run mitmweb with the fault addon; arguments go to mitmweb", add_help=False)
+    a = sub.add_parser("addon", help="print the addon script's path (mitmdump -s \"$(faults addon)\")")
+    a.set_defaults(func=lambda args: print(addon_path()) or 0)
     return p
 
 
@@ -403,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
         return cmd_demo(argv[1:])
+    if argv and argv[0] in PASSTHROUGH:  # not argparse: every argument is mitmproxy's
+        return cmd_run_tool(PASSTHROUGH[argv[0]], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

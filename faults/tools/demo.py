@@ -32,7 +32,12 @@ def main(argv=None) -> int:
     ap.add_argument("--plan", default=str(PLAN), help="fault plan (default: the demo plan)")
     args = ap.parse_args(argv)
 
-    workdir = Path(tempfile.mkdtemp(prefix="faults-demo-"))
+    # The temp folder holds mitmproxy's CA private key: removed on every exit path.
+    with tempfile.TemporaryDirectory(prefix="faults-demo-") as tmp:
+        return _run(args, Path(tmp))
+
+
+def _run(args, workdir: Path) -> int:
     rep = workdir / "report.jsonl"
     with Upstream() as up:
         proxy = ProxyProcess(mode=f"reverse:{up.url}", confdir=workdir / "conf",
@@ -53,8 +58,8 @@ def main(argv=None) -> int:
                 return 1 if mismatches else 0
             print(f"\nStill serving. Try:\n  curl -si {proxy.url}/demo/status\n"
                   f"  curl -si {proxy.url}/anything -H 'x-fault: reset when=mid_body'\n"
-                  f"Faults land in {rep} (one JSON line per flow); the plan reloads when edited.\n"
-                  "Ctrl-C to stop.")
+                  f"Faults land in {rep} (one JSON line per flow, removed at exit); "
+                  "the plan reloads when edited.\nCtrl-C to stop.")
             signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
             while proxy.proc.poll() is None:
                 time.sleep(0.5)
@@ -75,7 +80,8 @@ def _by_case(records):
 
 
 def _print_table(rows, ours):
-    print(f"{"path":15} {'fault':34} {'proto':9} {'k6 reported':>11} {'annotated':>9}  match  k6 error")
+    w = max([5] + [len(r.get("fault") or "-") for r in ours.values()])  # whole fault names, never cut
+    print(f"{'path':15} {'fault':{w}} {'proto':9} {'k6 reported':>11} {'annotated':>9}  match  k6 error")
     mismatches = 0
     for proto, got in rows:
         for p in PATHS:
@@ -83,7 +89,7 @@ def _print_table(rows, ours):
             o = ours.get(f"{proto}-{p}", {})
             same = o.get("k6_error_code") == k["error_code"]
             mismatches += not same
-            print(f"/demo/{p:9} {(o.get('fault') or '-')[:34]:34} {proto:9} {k['error_code']:>11} "
+            print(f"/demo/{p:9} {o.get('fault') or '-':{w}} {proto:9} {k['error_code']:>11} "
                   f"{o.get('k6_error_code', '?'):>9}  {'yes' if same else 'NO':5}  {k['error'] or ''}")
     print(f"\n{'all annotations match k6' if not mismatches else f'{mismatches} mismatch(es)'}")
     return mismatches

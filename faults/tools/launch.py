@@ -1,4 +1,4 @@
-"""Start ``mitmdump -s addons/errors.py`` as a subprocess on a free port.
+"""Start mitmdump with the fault addon (``faults/addon.py``) as a subprocess on a free port.
 
 Used by the demo, the end-to-end tests, the pytest plugin and the benchmarks.
 The port is read back from mitmdump's own "listening at" log line, so nothing
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,14 +18,21 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ADDON = ROOT / "addons" / "errors.py"
+# The script inside the package, so an installed copy finds its own addon (a
+# checkout's addons/errors.py loads this same file).
+ADDON = Path(__file__).resolve().parents[1] / "addon.py"
+ACTIVE = "faults: active: "  # faults.addons.startup's line
 LISTEN_RE = re.compile(r"listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")
 
 
+def tool_path(name: str) -> str:
+    """mitmdump/mitmweb of this Python's environment (the one that has mitmproxy and us)."""
+    exe = Path(sys.executable).with_name(name)
+    return str(exe) if exe.exists() else (shutil.which(name) or name)
+
+
 def mitmdump_path() -> str:
-    exe = Path(sys.executable).with_name("mitmdump")
-    return str(exe) if exe.exists() else "mitmdump"
+    return tool_path("mitmdump")
 
 
 class ProxyProcess:
@@ -60,7 +68,9 @@ class ProxyProcess:
 
     def args(self) -> list[str]:
         args = [mitmdump_path(), "--mode", self.mode, "--listen-host", "127.0.0.1", "--listen-port", "0",
-                "--set", f"confdir={self.confdir}", "--set", "connection_strategy=lazy", "--flow-detail", "0"]
+                "--set", f"confdir={self.confdir}", "--flow-detail", "0"]
+        if "connection_strategy" not in self.options:
+            args += ["--set", "connection_strategy=lazy"]
         if self.addon:
             args += ["-s", str(self.addon)]
         for key, value in self.options.items():
@@ -79,17 +89,26 @@ class ProxyProcess:
         )
         self._reader = threading.Thread(target=self._pump, daemon=True)
         self._reader.start()
+        # Up once the proxy listens and the addon said what is active (it logs
+        # that only when start-up found no error; errors make mitmdump exit).
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._ready.wait(0.1):
-                if any("Error logged during startup" in l or l.split("] ", 1)[-1].startswith("faults: ") for l in self.lines):
-                    break  # mitmdump reported a start-up error and is exiting
-                time.sleep(0.2)  # errorcheck exits right after "listening at"
-                if self.proc.poll() is None and not any("Error logged during startup" in l for l in self.lines):
+        ready_at = None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if ready_at is None and self._ready.wait(0.05):
+                ready_at = time.monotonic()
+            if ready_at is not None:
+                if any("Error logged during startup" in ln for ln in self.lines):
+                    try:
+                        self.proc.wait(5)  # it is exiting: keep its own exit status
+                    except subprocess.TimeoutExpired:
+                        pass
+                    break
+                if any(ACTIVE in ln for ln in self.lines) or (
+                        self.addon != ADDON and time.monotonic() - ready_at > 0.3):
                     return self
-                break
-            if self.proc.poll() is not None:
-                break
+                if time.monotonic() - ready_at > 3:  # e.g. -q hides the info line
+                    return self
+                time.sleep(0.05)
         out = "\n".join(self.lines[-30:])
         self.stop()
         raise RuntimeError(f"mitmdump did not start (exit {self.proc.returncode}):\n{out}")

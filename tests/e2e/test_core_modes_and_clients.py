@@ -123,7 +123,7 @@ def test_bad_plan_stops_mitmdump_with_a_clear_message(tmp_path):
     with pytest.raises(RuntimeError) as e:
         px.start(timeout=20)
     out = str(e.value)
-    assert "plan.yaml: rule 1 (line 5): when='soon': expected one of before_response, after_headers, mid_body" in out
+    assert "plan.yaml: rule 2 (line 5): when='soon': expected one of before_response, after_headers, mid_body" in out
     assert "Traceback" not in out
 
 

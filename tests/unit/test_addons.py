@@ -120,7 +120,7 @@ def test_bad_option_and_bad_plan_are_options_errors_at_runtime(tmp_path):
                 tctx.configure(inj, faults=["|~u x|boom"])
             bad = tmp_path / "plan.yaml"
             bad.write_text("rules:\n  - match: '~u /a'\n    fault: delay ms=-1\n")
-            with pytest.raises(exceptions.OptionsError, match=r"fault_plan: .*plan.yaml: rule 0 \(line 2\): ms=-1: must be >= 0"):
+            with pytest.raises(exceptions.OptionsError, match=r"fault_plan: .*plan.yaml: rule 1 \(line 2\): ms=-1: must be >= 0"):
                 tctx.configure(inj, fault_plan=str(bad))
             with pytest.raises(exceptions.OptionsError, match="cannot read fault plan"):
                 tctx.configure(inj, fault_plan=str(tmp_path / "missing.yaml"))

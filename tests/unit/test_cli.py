@@ -301,3 +301,29 @@ def test_demo_missing_says_so(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "faults.tools.demo", None)  # makes the import fail
     rc, out, err = run(capsys, "demo")
     assert rc == 2 and "demo is not available" in err
+
+
+# --------------------------------------------------------------------------
+# addon, proxy, web: the installed entry points
+# --------------------------------------------------------------------------
+def test_addon_prints_the_script_inside_the_package(capsys):
+    rc, out, _ = run(capsys, "addon")
+    path = Path(out.strip())
+    assert rc == 0 and path.is_file() and path.parent == Path(cli.__file__).resolve().parents[1]
+    assert "addons = [FaultAddon()]" in path.read_text()
+
+
+def test_proxy_and_web_exec_mitmproxy_with_the_addon(monkeypatch):
+    calls = []
+
+    def fake_execv(exe, args):
+        calls.append(args)
+        raise OSError(2, "stopped here by the test")
+
+    monkeypatch.setattr(os, "execv", fake_execv)
+    assert cli.main(["proxy", "--mode", "reverse:http://127.0.0.1:3000", "--set", "fault_plan=p.yaml"]) == 2
+    assert cli.main(["web", "-q"]) == 2
+    (dump, *a), (web, *b) = calls
+    assert Path(dump).name == "mitmdump" and Path(web).name == "mitmweb"
+    assert a == ["-s", str(cli.addon_path()), "--mode", "reverse:http://127.0.0.1:3000", "--set", "fault_plan=p.yaml"]
+    assert b == ["-s", str(cli.addon_path()), "-q"]

@@ -99,7 +99,7 @@ def test_command_load_yaml(ctl, tmp_path):
     tctx.command(control.cmd_load, str(p))
     assert inj.runtime_plan.rules[0].name == "flaky" and inj.runtime_plan.rules[0].seed == 7
     p.write_text("rules:\n  - match: '~u /v1/'\n    fault: status cod=503\n")
-    with pytest.raises(exceptions.CommandError, match=r"rule 0.*cod"):
+    with pytest.raises(exceptions.CommandError, match=r"rule 1 \(line 2\).*cod"):
         tctx.command(control.cmd_load, str(p))
 
 
@@ -139,7 +139,7 @@ def test_no_token_configured_means_no_change(ctl):
 @pytest.mark.parametrize("body,ctype,needle", [
     (b"status code=99", "text/plain", "code=99"),
     (b"|~u /a|status code=503\nreset when=sometimes", "text/plain", "runtime rule 1"),
-    (b"rules:\n  - fault: delay ms=-1\n", "application/yaml", "rule 0"),
+    (b"rules:\n  - fault: delay ms=-1\n", "application/yaml", "rule 1 (line 2)"),
     (b"{not json", "application/json", "invalid JSON"),
     (b'{"faults": "status code=503"}', "application/json", "expected"),
     (b'{"fautls": []}', "application/json", "fautls"),
@@ -217,7 +217,7 @@ def test_status_line_and_summary(ctl):
         call(ctl[1:], f)
     st.tick(force=True)
     out = st.stream.getvalue()
-    assert "3 flows, 2 faulted" in out and "1503x2" in out
+    assert "3 flows, 2 faulted | k6 codes: 1503 x2, 0 x1" in out
     assert out.count("\n") <= 2  # rate-limited: not one line per flow
     s = st.summary()
     assert "by rule" in s and "status code=503" in s and "(no fault)" in s and "1503" in s

@@ -21,7 +21,7 @@ def yaml_error(text):
 
 
 @pytest.mark.parametrize("rule, needle", [
-    ("fault: {kind: status, code: 503.9}", "rule 0 (line 2): code=503.9: expected a whole number"),
+    ("fault: {kind: status, code: 503.9}", "rule 1 (line 2): code=503.9: expected a whole number"),
     ("fault: {kind: status, code: 503.0}", "code=503.0: expected a whole number"),
     ("fault: {kind: status, code: 503, body: [1, 2]}", "body=[1, 2]: expected a single value, got a list"),
     ("fault: {kind: status, code: 503, body: {a: 1}}", "got a mapping"),
@@ -126,7 +126,7 @@ def test_option_typo_of_a_selection_key_gets_a_did_you_mean():
 ])
 def test_response_filters_are_refused_with_the_reason(match, code):
     msg = yaml_error(f"rules:\n  - fault: hang\n    match: '{match}'\n")
-    assert f"rule 0 (line 2): flow filter {match!r} uses {code}, which looks at the response" in msg
+    assert f"rule 1 (line 2): flow filter {match!r} uses {code}, which looks at the response" in msg
     with pytest.raises(SpecError, match="rules are chosen when the request arrives"):
         plan.rule_from_option(f"#{match}#hang", 0)
 

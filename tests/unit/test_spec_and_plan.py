@@ -33,7 +33,7 @@ def test_yaml_errors_name_file_rule_and_line():
     text = "seed: 1\nrules:\n  - match: '~u /a'\n    fault: delay ms=5\n  - match: '~u /b'\n    fault: reset when=never\n"
     with pytest.raises(SpecError) as e:
         plan.load_yaml(text, "plan.yaml")
-    assert str(e.value).startswith("plan.yaml: rule 1 (line 5): when='never'")
+    assert str(e.value).startswith("plan.yaml: rule 2 (line 5): when='never'")
 
 
 @pytest.mark.parametrize("text, reason", [

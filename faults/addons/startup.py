@@ -1,0 +1,78 @@
+"""Start-up checks and the one line that says what is active.
+
+- mitmproxy keeps a ``--set NAME=V`` it does not know in ``options.deferred``,
+  in case a script loaded later adds that option, and never complains: a
+  misspelt ``fault_plam`` would silently run with no faults. Once every addon
+  is loaded (``running``), a deferred ``fault*`` name can only be a typo of
+  ours: it is logged as an error (mitmdump then exits with status 1) with a
+  did-you-mean.
+- Then one info line: plan file and its rule count, option rules, the
+  ``x-fault`` header, the control endpoint (``-q`` hides it, as it should).
+
+Reads the other addons through ``ctx.master.addons.get``; owns no option.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+
+from mitmproxy import ctx
+
+log = logging.getLogger(__name__)
+PREFIX = "fault"  # every option of ours starts with it: fault_*, faults
+
+
+def unknown_options(deferred, known) -> list[str]:
+    """One message per deferred ``fault*`` name, with the closest known option."""
+    ours = sorted(k for k in known if k.startswith(PREFIX))
+    by_rest = {_rest(k): k for k in ours}  # compare what follows the shared prefix
+    out = []
+    for name in sorted(n for n in deferred if n.lower().startswith(PREFIX)):
+        close = difflib.get_close_matches(_rest(name), list(by_rest), n=1, cutoff=0.6)
+        hint = f"did you mean {by_rest[close[0]]}?" if close else "options: " + ", ".join(ours)
+        out.append(f"faults: unknown option {name!r} (--set {name}=...): {hint}")
+    return out
+
+
+def _rest(name: str) -> str:
+    return re.sub(r"^faults?_?", "", name.lower())
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
+
+
+def active_line(opts, injector) -> str:
+    parts = []
+    if opts.fault_plan:
+        n = len(injector.file_plan.rules) if injector else 0
+        parts.append(f"plan {opts.fault_plan} ({_n(n, 'rule')})")
+    else:
+        parts.append("no plan file")
+    parts.append(_n(len(injector.option_plan.rules) if injector else 0, "option rule"))
+    parts.append(f"x-fault header {'on' if opts.fault_header else 'off'}")
+    if opts.fault_control:
+        token = "token set" if opts.fault_control_token else "no token: changes refused"
+        parts.append(f"control endpoint on at http://{opts.fault_control_host}/ through this proxy ({token})")
+    else:
+        parts.append("control endpoint off")
+    return "faults: active: " + ", ".join(parts)
+
+
+class FaultStartup:
+    name = "faultstartup"
+
+    def __init__(self):
+        self._said = False
+
+    def running(self):
+        if self._said:  # running runs once per master; say it once
+            return
+        self._said = True
+        problems = unknown_options(ctx.options.deferred, ctx.options.keys())
+        for p in problems:
+            log.error(p)
+        if not problems:
+            log.info(active_line(ctx.options, ctx.master.addons.get("faultinjector")))

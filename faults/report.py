@@ -129,6 +129,8 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
         "flow_id": flow.id,
         "url": flow.request.pretty_url,
         "method": flow.request.method,
+        # the client's own id for the request, if it sends one: correlates its log with this record
+        "request_id": flow.request.headers.get("x-request-id"),
         "http_version": flow.request.http_version,
         "status": flow.response.status_code if flow.response else None,
         "rule": fault.get("rule"),

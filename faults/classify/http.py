@@ -11,6 +11,7 @@ reports for the outcome is the client profiles' business (``clients/``).
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 
 from faults import catalog, vocabulary
@@ -74,8 +75,16 @@ def _client_went_away(flow) -> bool:
     )
 
 
+_CLIENT_GOAWAY = re.compile(r"HTTP/2 connection closed: <ConnectionTerminated error_code:(\d+)")
+
+
 def _natural_error(flow, facts: dict) -> Outcome:
     msg = flow.error.msg or ""
+    m = _CLIENT_GOAWAY.search(msg)
+    if m:  # the client itself ended the connection (its GOAWAY), e.g. after a sibling's fault it refused
+        code = int(m.group(1))
+        return Outcome("client.goaway", catalog.for_h2("goaway", code).id,
+                       f"the client closed the connection itself with GOAWAY {catalog.h2_name(code)}", {"code": code})
     if "killed" in msg.lower():
         if facts["protocol"].startswith("HTTP/2"):
             return Outcome("proxy.killed", "http2.stream.internal_error",
@@ -141,5 +150,10 @@ def _response(flow, facts: dict) -> Outcome:
     if length.isdigit() and int(length) > len(r.raw_content or b"") and flow.request.method != "HEAD":
         return Outcome("http.short_body", "http.body.truncated",
                        f"{len(r.raw_content or b'')} of {length} announced body bytes", {"status": status})
-    return Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response",
-                   {"status": status, "body_size": len(r.raw_content or b"")})
+    o = Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response",
+                {"status": status, "body_size": len(r.raw_content or b"")})
+    if facts.get("grpc"):  # the call's own status, from the trailers (or a trailers-only answer)
+        seen = (r.trailers or {}).get("grpc-status") or r.headers.get("grpc-status")
+        if seen and seen.isdigit():
+            o.facts["grpc_status_seen"] = int(seen)
+    return o

@@ -37,7 +37,7 @@ def _status(status: int) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    if ev in ("tcp.rst", "h2.fallback"):
+    if ev == "h2.fallback" or (ev == "tcp.rst" and not h2):  # curl over HTTP/2 on an RST: not measured
         return curl(56, "Recv failure: Connection reset by peer")
     if ev == "tcp.fin" and not h2:
         if f.get("phase") == "before_response":

@@ -114,6 +114,12 @@ def _gave_up(o, f):
               note="the client closed the exchange before any answer; k6 reports 1050 when its own timeout fired")
 
 
+def _client_goaway(o, f):
+    return k6(1000, "", "client.generic.error", certainty="uncertain",
+              note="the client closed the connection itself (GOAWAY); Go's transport does not, so k6 was not "
+                   "the client here")
+
+
 def _released(o, f):
     return k6(1000, "EOF", "network.tcp.closed", certainty="uncertain", note="released at proxy shutdown")
 
@@ -293,7 +299,7 @@ def _tls(o, f):
 
 _HANDLERS = {
     "tcp.rst": _conn_end, "tcp.fin": _conn_end, "h2.fallback": _conn_end,
-    "client.gave_up": _gave_up, "proxy.released": _released, "proxy.killed": _killed,
+    "client.gave_up": _gave_up, "client.goaway": _client_goaway, "proxy.released": _released, "proxy.killed": _killed,
     "upstream.failed": _upstream_failed, "upstream.cut": _upstream_cut, "unknown": _unknown,
     "http.response": _response, "http.informational": _informational, "http.switching": _switching,
     "http.undecodable": _undecodable, "http.short_body": _short_body, "grpc.status": _grpc,

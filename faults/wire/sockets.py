@@ -346,3 +346,73 @@ class PacedWriter:
             elif self._eof_after and not self.inner.is_closing():
                 self.inner.write_eof()
             self._restore(self)
+
+
+# -- listeners the DNS faults point clients at -------------------------------------
+
+def http_listen_address() -> tuple[str, int] | None:
+    """(IPv4 address, port) of the proxy's first non-DNS listener: the address the DNS
+    mode answers for names no fault selects. A wildcard bind answers 127.0.0.1."""
+    try:
+        servers = ctx.master.addons.get("proxyserver").servers
+    except Exception:  # no master (unit tests)
+        return None
+    for inst in servers:
+        if type(inst.mode).__name__ in ("DnsMode", "WireGuardMode"):
+            continue
+        for addr in inst.listen_addrs:
+            host, port = addr[0], addr[1]
+            if ":" in host:
+                continue
+            return ("127.0.0.1" if host == "0.0.0.0" else host), port
+    return None
+
+
+_blackholes: dict[tuple[str, int], list[socket.socket]] = {}
+
+
+def blackhole(address: str, port: int) -> bool:
+    """A listener on ``address:port`` that never accepts, its accept queue filled
+    (backlog 0 holds one connection), so the kernel drops every further SYN: a
+    client's dial times out. Opened once, kept until ``close_blackholes``."""
+    key = (address, port)
+    if key in _blackholes:
+        return True
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(key)
+        lsock.listen(0)
+        filler.settimeout(1.0)
+        filler.connect(key)  # completes: the queue had room for this one, and is full now
+    except OSError as e:
+        log.warning(f"blackhole {address}:{port}: cannot open ({e.strerror or e})")
+        lsock.close()
+        filler.close()
+        return False
+    _blackholes[key] = [lsock, filler]
+    return True
+
+
+def close_blackholes() -> None:
+    for socks in _blackholes.values():
+        for s in socks:
+            s.close()
+    _blackholes.clear()
+
+
+def refused(address: str, port: int, timeout: float = 0.2) -> bool | None:
+    """True when a connect to ``address:port`` is refused (what ``refuse`` promises),
+    False when something accepts it, None when it neither does within ``timeout``."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((address, port))
+        return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return None
+    finally:
+        s.close()

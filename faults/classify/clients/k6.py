@@ -291,6 +291,35 @@ def _tls(o, f):
     return k6(1000, "EOF", "network.tcp.closed", certainty="uncertain", note=o.summary)
 
 
+# -- DNS and dialing (faults/classify/dns.py) -------------------------------------------
+def _dns(o, f):
+    ev = o.event
+    if ev == "dns.no_such_host":
+        return k6(1101, "lookup: no such host", "dns.lookup.no_such_host")
+    if ev == "dns.error":  # Go: every rcode but NXDOMAIN is "server misbehaving" (it asks twice)
+        return k6(1100, f"lookup {f['name']} on {f['server']}: server misbehaving", "dns.lookup.error")
+    if ev == "dns.drop":  # Go's DNSError IsTimeout: k6's timeout swap makes it 1050, never 1100
+        return k6(*TIMEOUT, note="no DNS reply: the resolver times out (resolv.conf timeout x attempts)")
+    r = k6(0, "", "ok.none.success", note="the lookup succeeded; the request's own record says what k6 reports")
+    if f.get("delay_ms"):
+        r.certainty = "likely"
+        r.note += "; a delay above the resolver's timeout (resolv.conf, default 5 s) gives 1050"
+    return r
+
+
+def _dial(o, f):
+    if o.event == "dial.refused":
+        r = k6(1212, "dial: connection refused", "network.dial.refused")
+        if f.get("refused_checked") is False:
+            r.certainty, r.note = "uncertain", "something accepted a test connection there (a wildcard listener?)"
+        return r
+    r = k6(1211, "dial: i/o timeout", "network.dial.timeout",
+           note="k6's dialer gives up after 30 s: 1211 when the request timeout is longer, else 1050")
+    r.alt.append({"error": TIMEOUT[0], "message": TIMEOUT[1]})
+    r.certainty = "likely"
+    return r
+
+
 _HANDLERS = {
     "tcp.rst": _conn_end, "tcp.fin": _conn_end, "h2.fallback": _conn_end,
     "client.gave_up": _gave_up, "proxy.released": _released, "proxy.killed": _killed,
@@ -298,5 +327,5 @@ _HANDLERS = {
     "http.response": _response, "http.informational": _informational, "http.switching": _switching,
     "http.undecodable": _undecodable, "http.short_body": _short_body, "grpc.status": _grpc,
     "h2.rst_stream": _rst_stream, "h2.goaway": _goaway, "h2.violation": _violation,
-    "tls.*": _tls,
+    "tls.*": _tls, "dns.*": _dns, "dial.*": _dial,
 }

@@ -86,4 +86,10 @@ def report(o: Outcome) -> ClientReport | None:
         return curl(28, "timed out")
     if ev == "tls.bad_cert":
         return curl(60, CURL_CERT[f["cert"]].format(host=f.get("host", "")))
+    if ev in ("dns.no_such_host", "dns.error", "dns.drop"):  # glibc's resolver, any failure
+        return curl(6, f"Could not resolve host: {f['name']}")
+    if ev == "dial.refused":
+        return curl(7, "Couldn't connect to server")
+    if ev == "dial.blackhole":
+        return curl(28, "Connection timed out", certainty="likely", note="when -m/--connect-timeout fired")
     return None

@@ -48,4 +48,23 @@ def report(o: Outcome) -> ClientReport | None:
         if v == "data_on_idle_stream":  # h2 refuses a frame for a stream it never opened
             return hx("LocalProtocolError", "")
         return None
+    if ev.startswith(("dns.", "dial.")):
+        return _dns(ev, f)
+    return None
+
+
+# glibc's getaddrinfo errors, as socket.gaierror inside httpx.ConnectError
+_GAI = {"NXDOMAIN": "[Errno -2] Name or service not known",
+        "NOERROR": "[Errno -5] No address associated with hostname"}
+
+
+def _dns(ev: str, f: dict) -> ClientReport | None:
+    if ev == "dns.no_such_host":
+        return hx("ConnectError", _GAI.get(f.get("rcode"), _GAI["NXDOMAIN"]))
+    if ev in ("dns.error", "dns.drop"):
+        return hx("ConnectError", "[Errno -3] Temporary failure in name resolution")
+    if ev == "dial.refused":
+        return hx("ConnectError", "[Errno 111] Connection refused")
+    if ev == "dial.blackhole":
+        return hx("ConnectTimeout", "", certainty="likely", note="when httpx's connect timeout fired")
     return None

@@ -416,3 +416,44 @@ def refused(address: str, port: int, timeout: float = 0.2) -> bool | None:
         return None
     finally:
         s.close()
+
+
+# -- the request side: answering before the body, pacing uploads ----------------------
+
+def answer_early(client_conn, data: bytes) -> bool:
+    """Plain HTTP/1.1 only: write a complete response now, before the request body is
+    read, then FIN and keep reading (a lingering close: mitmproxy still consumes the
+    body, so the kernel has no unread bytes to answer with an RST). What mitmproxy
+    writes afterwards is swallowed (``close``)."""
+    if client_conn.tls:
+        return False
+    return write_raw(client_conn, data) and close(client_conn)
+
+
+def throttle_reads(client_conn, bytes_per_s: int) -> bool:
+    """Read from this client at ``bytes_per_s`` until ``unthrottle_reads``: mitmproxy's
+    read loop looks ``reader.read`` up on every pass, so an instance attribute paces it;
+    the kernel's buffers then fill and the client's writes wait (slow upload reading)."""
+    io = _transport_io(client_conn)
+    reader = getattr(io, "reader", None)
+    if not isinstance(reader, asyncio.StreamReader) or "read" in vars(reader):
+        return False
+    inner = reader.read
+    rate = max(1, int(bytes_per_s))
+    step = max(1, rate // 50)
+
+    async def paced(n: int = -1) -> bytes:
+        data = await inner(step if n < 0 else min(n, step))
+        if data:
+            await asyncio.sleep(len(data) / rate)
+        return data
+
+    reader.read = paced
+    return True
+
+
+def unthrottle_reads(client_conn) -> None:
+    io = _transport_io(client_conn)
+    reader = getattr(io, "reader", None)
+    if reader is not None and "read" in vars(reader):
+        del reader.read

@@ -92,8 +92,26 @@ def _go_retries(f: dict, phase: str) -> bool:
             and f.get("method") in GO_REPLAYABLE and not f.get("request_body"))
 
 
+def _upload_cut(o: Outcome, f: dict) -> ClientReport:
+    """The connection ended while k6 was still writing the request body."""
+    if o.event in ("tcp.rst", "h2.fallback"):
+        # the RST lands on a write (ECONNRESET) or, when it came first, the next write is EPIPE;
+        # on HTTP/2 Go's frame reader may see the end first
+        r = k6(1220, "write: connection reset by peer", "network.tcp.reset_by_peer",
+               note="an RST during the upload: usually the write sees it").also(1201, "write: broken pipe")
+        return r.also(1000, "unexpected EOF") if _is_h2(f) else r
+    if _is_h2(f):
+        return k6(1000, "unexpected EOF", "http.body.truncated", note="a FIN during the upload, on HTTP/2")
+    # Go's reader sees the FIN, closes the connection, and the body writer's next write fails
+    conn = f"{f.get('client_addr')}->{f.get('proxy_addr')}"
+    return k6(1200, f"write tcp {conn}: use of closed network connection", "network.tcp.error", certainty="likely",
+              note="a FIN during the upload: Go's reader closes the connection under its body writer")
+
+
 def _conn_end(o: Outcome, f: dict) -> ClientReport:
     phase = f.get("phase", "before_response")
+    if phase == "mid_request":
+        return _upload_cut(o, f)
     if o.event in ("tcp.rst", "h2.fallback"):
         r = k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
     elif phase == "before_response" and not _is_h2(f):
@@ -146,6 +164,10 @@ def _status(status: int) -> ClientReport:
 
 def _response(o, f):
     r = _status(f["status"])
+    up = f.get("throttled_request_bytes_per_s")
+    if up and r.error == 0:
+        r.certainty = "likely"
+        r.note = f"the upload was read at {up} B/s; a client timeout shorter than the upload gives 1050"
     rate = f.get("throttled_bytes_per_s")
     if rate and r.error == 0:
         size = f.get("body_size", 0)
@@ -191,6 +213,9 @@ def _grpc(o, f):
 # -- HTTP/2 frames ----------------------------------------------------------------
 def _rst_stream(o, f):
     code, phase = f["code"], f.get("phase")
+    if phase == "mid_request" and code == 0x7:
+        return retried("Go re-sends the request (body included) after a RST_STREAM REFUSED_STREAM during the "
+                       "upload; " + RETRY_NOTE)
     if phase == "before_response" and code in (0x1, 0x7):
         return retried(
             f"Go retries a stream reset with {catalog.h2_name(code)} that arrives before the response headers "

@@ -89,7 +89,7 @@ _K6_ROWS: list[tuple] = [
      "<OpError text, e.g. write tcp 127.0.0.1:5000->127.0.0.1:8080: use of closed network connection>", 1200,
      "Generic TCP error after the connection was established: a read or write failed for another reason.",
      "A tcp *net.OpError (not dial) that is not a reset, a broken pipe or a bare errno.",
-     (), ("defaultTCPErrorCode",), False),
+     ("close when=mid_request",), ("defaultTCPErrorCode",), False),
     ("network.tcp.broken_pipe", 1201, "Broken pipe", 1201, "<op>: broken pipe", 1203,
      "Broken pipe: a write failed because the other side had already closed the connection.",
      "A tcp *net.OpError wrapping EPIPE (any operation).",
@@ -102,7 +102,8 @@ _K6_ROWS: list[tuple] = [
     ("network.tcp.reset_by_peer", 1220, "Reset by peer", 1220, "<op>: connection reset by peer", 1202,
      "Connection reset by peer: the server (or a middlebox) aborted the TCP connection with an RST.",
      "A tcp *net.OpError wrapping ECONNRESET (any operation, dial included).",
-     ("reset when=before_response", "reset when=after_headers", "reset when=mid_body", "tls handshake=reset"),
+     ("reset when=before_response", "reset when=after_headers", "reset when=mid_body", "tls handshake=reset",
+      "reset when=mid_request"),
      ("tcpResetByPeerErrorCode", "ECONNRESET"), False),
     ("network.tcp.closed", 1, "Connection closed (EOF)", 1000, "EOF", None,
      "The server closed the connection (FIN) before sending any response; k6 reports the bare EOF as "

@@ -37,6 +37,11 @@ async def _exchange(fault, flow, client_gives_up: bool):
     act = Act(flow, asyncio.Event(), random.Random(1))
     if client_gives_up:
         flow.client_conn.timestamp_end = time.time()
+    if fault.level == "request_head":  # an upload: the head, then the body through the request stream
+        flow.request.headers["content-length"] = str(len(BODY))
+        fault.requestheaders(flow, act)
+        if callable(flow.request.stream):
+            flow.request.stream(BODY)
     if hasattr(fault, "request"):
         await fault.request(flow, act)
     if flow.response is None and flow.error is None and not flow.metadata.get("fault_wire", {}).get("conn_end"):

@@ -40,7 +40,7 @@ def report(o: Outcome) -> ClientReport | None:
     if ev in ("tcp.rst", "h2.fallback"):
         return curl(56, "Recv failure: Connection reset by peer")
     if ev == "tcp.fin" and not h2:
-        if f.get("phase") == "before_response":
+        if f.get("phase") in ("before_response", "mid_request"):
             return curl(52, "Empty reply from server")
         return curl(18, "transfer closed")
     if ev == "http.short_body" and not h2:

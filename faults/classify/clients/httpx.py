@@ -17,6 +17,9 @@ def hx(error: str | None, message: str = "", **kw) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
+    if ev in ("tcp.rst", "tcp.fin", "h2.fallback") and not h2 and f.get("phase") == "mid_request":
+        # httpx writes the whole body before it reads: it sees the end as no response
+        return hx("RemoteProtocolError", "Server disconnected without sending a response")
     if ev in ("tcp.rst", "h2.fallback") and not h2:
         return hx("ReadError", "Connection reset by peer")
     if ev == "tcp.fin" and not h2:

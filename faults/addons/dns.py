@@ -179,6 +179,7 @@ class DnsFaults:
                 state["lookup_empty"] = True
                 flow.response = flow.request.succeed([])
             elif answer:
+                state["pointed"] = True
                 flow.response = flow.request.succeed(records(q, answer))
             elif default == "passthrough":
                 return
@@ -230,7 +231,7 @@ class DnsFaults:
                            rcode=resp.response_code if resp else 0, addresses=addresses,
                            dropped=bool(state.get("dropped")), delay_ms=state.get("delay_ms", 0),
                            refused=state.get("refused"), blackholed=state.get("blackholed"),
-                           lookup_empty=bool(state.get("lookup_empty")))
+                           lookup_empty=bool(state.get("lookup_empty")), pointed=bool(state.get("pointed")))
         peer = flow.client_conn.peername
         rec = dns_record(c, name=state["name"], qtype=qtype, server=server,
                          client=f"{peer[0]}:{peer[1]}" if peer else None, rule=state.get("rule"),

@@ -21,10 +21,11 @@ RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOT
 
 def outcome_of_query(*, kind: str | None, name: str, qtype: str, server: str, rcode: int, addresses: list[str],
                      dropped: bool = False, delay_ms: int = 0, refused: bool | None = None,
-                     blackholed: bool | None = None, lookup_empty: bool = False) -> Outcome:
-    """``lookup_empty``: no query of this lookup (A and AAAA) gets an address."""
+                     blackholed: bool | None = None, lookup_empty: bool = False, pointed: bool = False) -> Outcome:
+    """``lookup_empty``: no query of this lookup (A and AAAA) gets an address;
+    ``pointed``: a fault chose the address (``dns answer=IP``)."""
     facts = {"name": name, "qtype": qtype, "server": server, "rcode": RCODE_NAMES.get(rcode, rcode),
-             "addresses": addresses, "delay_ms": delay_ms}
+             "addresses": addresses, "delay_ms": delay_ms, "pointed": pointed}
     late = f" after {delay_ms} ms" if delay_ms else ""
     if dropped:
         return Outcome("dns.drop", "client.timeout.request",

@@ -70,3 +70,18 @@ def test_k6_reports_what_the_dns_records_say(run, label, proto):
         for r in queries:
             assert r["k6_error_code"] == k6["error_code"], (r, k6)
             assert r["k6_error"] == k6["error"], (r, k6)
+
+
+def test_answer_inside_k6_blacklist_is_1110(upstream, tmp_path, monkeypatch):
+    """An answer in k6's blacklistIPs: k6 refuses to dial it (1110). The proxy cannot
+    know the client's list: the record says where the name pointed (0, uncertain)."""
+    script = k6run.SCRIPT.replace("insecureSkipTLSVerify: false,",
+                                  "insecureSkipTLSVerify: false, blacklistIPs: ['127.66.0.0/16'],")
+    monkeypatch.setattr(k6run, "SCRIPT", script)
+    with dns_proxy(upstream.url, tmp_path / "r.jsonl", ["|~d ^black\\.|dns answer=127.66.0.5"]) as px:
+        got = k6run.run([{"id": "b", "url": f"http://black.test:{px.port}/"}], resolv_conf=resolv_conf(px.ns))
+        time.sleep(0.3)
+        recs = [r for r in report.read(px.report_path) if r.get("name") == "black.test"]
+    assert (got["b"]["error_code"], got["b"]["error"]) == (1110, "ip is blacklisted")
+    a = next(r for r in recs if r["qtype"] == "A")
+    assert a["facts"]["addresses"] == ["127.66.0.5"] and a["certainty"] != "exact"

@@ -326,6 +326,10 @@ def _dns(o, f):
     if ev == "dns.drop":  # Go's DNSError IsTimeout: k6's timeout swap makes it 1050, never 1100
         return k6(*TIMEOUT, note="no DNS reply: the resolver times out (resolv.conf timeout x attempts)")
     r = k6(0, "", "ok.none.success", note="the lookup succeeded; the request's own record says what k6 reports")
+    if f.get("pointed"):  # answer=IP: whatever answers there (or k6's blacklistIPs, 1110) decides
+        r.certainty = "uncertain"
+        r.note = (f"the name points at {', '.join(f['addresses']) or 'no address of this type'}: what k6 reports "
+                  "depends on what listens there (nothing: 1212; inside k6's blacklistIPs: 1110)")
     if f.get("delay_ms"):
         r.certainty = "likely"
         r.note += "; a delay above the resolver's timeout (resolv.conf, default 5 s) gives 1050"

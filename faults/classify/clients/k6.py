@@ -94,17 +94,19 @@ def _go_retries(f: dict, phase: str) -> bool:
 
 def _upload_cut(o: Outcome, f: dict) -> ClientReport:
     """The connection ended while k6 was still writing the request body."""
+    conn = f"{f.get('client_addr')}->{f.get('proxy_addr')}"
+    closed = f"write tcp {conn}: use of closed network connection"
     if o.event in ("tcp.rst", "h2.fallback"):
-        # the RST lands on a write (ECONNRESET) or, when it came first, the next write is EPIPE;
+        # the RST lands on a write (ECONNRESET); when it came first, the next write is EPIPE,
+        # or Go's reader saw it and closed the connection under the writer (seen under load);
         # on HTTP/2 Go's frame reader may see the end first
         r = k6(1220, "write: connection reset by peer", "network.tcp.reset_by_peer",
                note="an RST during the upload: usually the write sees it").also(1201, "write: broken pipe")
-        return r.also(1000, "unexpected EOF") if _is_h2(f) else r
+        return r.also(1000, "unexpected EOF") if _is_h2(f) else r.also(1200, closed)
     if _is_h2(f):
         return k6(1000, "unexpected EOF", "http.body.truncated", note="a FIN during the upload, on HTTP/2")
     # Go's reader sees the FIN, closes the connection, and the body writer's next write fails
-    conn = f"{f.get('client_addr')}->{f.get('proxy_addr')}"
-    return k6(1200, f"write tcp {conn}: use of closed network connection", "network.tcp.error", certainty="likely",
+    return k6(1200, closed, "network.tcp.error", certainty="likely",
               note="a FIN during the upload: Go's reader closes the connection under its body writer")
 
 

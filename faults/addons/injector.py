@@ -246,7 +246,9 @@ class FaultInjector:
         self._active.pop(flow.id, None)
 
     def error(self, flow: http.HTTPFlow):
-        self._active.pop(flow.id, None)
+        entry = self._active.pop(flow.id, None)
+        if entry and flow.metadata.get("fault_wire", {}).get("throttled_request_bytes_per_s"):
+            entry[1].unthrottle_reads()  # the upload ended early: the connection reads at full speed again
 
     def client_disconnected(self, client):
         if self._started:

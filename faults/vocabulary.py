@@ -10,7 +10,7 @@ Words that mean different things in different places, said once:
 - ``status``: a report record's ``status`` is the HTTP status the client got (None when none);
   the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
   is also the fault kind that answers with a status.
-- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``);
+- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``dns``);
   ``Act.record(...)`` writes the wire record.
 - ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
@@ -32,6 +32,7 @@ TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
 FAILED = "fault_failed"  # repr() of an exception a fault kind raised (logged; the flow went on)
 CONTROL = "fault_control"  # True on the control endpoint's own requests (never classified)
+DNS_STATE = "dns_fault"  # on a DNS flow: what faults.addons.dns decided and sent (name, lookup, rule, fault, ...)
 # Written by the classifier (faults.addons.annotate), read by the status line, mitmweb and tests:
 K6_CODE = "k6_error_code"  # int: what k6 reports for this flow (0: no error)
 K6_ERROR = "k6_error"  # str: k6's error text ("" when none)

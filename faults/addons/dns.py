@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from mitmproxy import ctx, dns, exceptions, http
 from mitmproxy.proxy import mode_specs
 
+from faults import vocabulary
 from faults.classify import classify_query
 from faults.kinds.dns import RCODES
 from faults.report import dns_record
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 LOOKUP_S = 1.0  # queries for a name closer than this (from one client) are one lookup
 MEMO_MAX = 4096
 TTL = 1  # seconds: resolvers between the client and us should not keep a faulted answer
-STATE = "dns_fault"  # flow.metadata key of a DNS flow: what this addon decided and sent
+STATE = vocabulary.DNS_STATE
 MARKER = ":boom:"
 # answer=drop: mitmproxy answers every query it does not forward (and its dumper needs
 # a response), so a drop holds the query this long, then sends a SERVFAIL nobody waits

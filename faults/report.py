@@ -103,7 +103,7 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
 
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
-# "flow", "tls_handshake" or "connection"), the k6 fields (``k6_error_code``,
+# "flow", "tls_handshake", "dns" or "connection"), the k6 fields (``k6_error_code``,
 # ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
 # summary), ``clients`` (what each client profile predicts) and ``facts``.
 FORMAT = 2
@@ -161,6 +161,28 @@ def handshake_record(c, *, url: str, host: str, sni: str | None, client: str | N
         "fault": fault,
         **_k6_fields(c),
         "error": error or None,
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": c.outcome.facts,
+    }
+
+
+def dns_record(c, *, name: str, qtype: str, server: str, client: str | None, rule: str | None,
+               fault: str | None, lookup: int) -> dict:
+    """The record of one DNS query the DNS mode answered (or dropped). ``lookup``
+    numbers the lookups of this name from this client: its queries share one."""
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "dns",
+        "name": name,
+        "qtype": qtype,
+        "server": server,
+        "client": client,
+        "lookup": lookup,
+        "rule": rule,
+        "fault": fault,
+        **_k6_fields(c),
         "outcome": c.outcome.as_dict(),
         "clients": c.clients_dict(),
         "facts": c.outcome.facts,

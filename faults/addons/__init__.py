@@ -7,13 +7,14 @@ components are its children, called in this order:
 - ``FaultControl`` first: it answers requests to the control host before any fault applies;
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
+- ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
 - ``FaultStatus``: it reads what the classifier wrote;
 - ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
   and logs the one line saying what is active.
 
-Children rather than seven top-level addons because mitmproxy's dispatch costs
+Children rather than eight top-level addons because mitmproxy's dispatch costs
 about 15-20 us per top-level addon per HTTP exchange, even for hooks an addon
 does not have; children share one dispatch (bench/README.md). They are still
 registered: options, commands and ``ctx.master.addons.get(name)`` work.
@@ -21,6 +22,7 @@ registered: options, commands and ``ctx.master.addons.get(name)`` work.
 
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
+from faults.addons.dns import DnsFaults
 from faults.addons.injector import FaultInjector
 from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
@@ -32,4 +34,4 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status, FaultStartup()]
+        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), classifier, status, FaultStartup()]

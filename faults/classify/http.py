@@ -40,7 +40,14 @@ def outcome_of(flow) -> Outcome:
     elif wire.get("grpc_status") is not None:
         name = catalog.grpc_name(wire["grpc_status"])
         o = Outcome("grpc.status", f"grpc.status.{name.lower()}", f"gRPC status {name} in the trailers")
+    elif wire.get("early_status") and wire.get("synthetic_status"):
+        # sent before the body was read: the client's abort after it is no failure
+        status = wire["synthetic_status"]
+        o = Outcome("http.response", catalog.for_http_status(status).id,
+                    f"a {status} sent before the request body was read, then a lingering close", {"status": status})
     elif wire.get("conn_end"):
+        if wire.get("phase") == "mid_request":  # Go names both ends in some write errors
+            facts.update(client_addr=_addr(flow.client_conn.peername), proxy_addr=_addr(flow.client_conn.sockname))
         o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
     elif wire.get("client_gave_up") or (flow.error and _client_went_away(flow)):
         o = Outcome("client.gave_up", "client.timeout.request", "the client closed the exchange before any answer")
@@ -58,8 +65,12 @@ def outcome_of(flow) -> Outcome:
     return o
 
 
+def _addr(a) -> str | None:
+    return f"{a[0]}:{a[1]}" if a else None
+
+
 def connection_end(how: str, phase: str, facts: dict) -> Outcome:
-    where = {"before_response": "before the response", "after_headers": "after the response head",
+    where = {"mid_request": "during the upload", "before_response": "before the response", "after_headers": "after the response head",
              "mid_body": "mid-body"}.get(phase, phase)
     conn = f"{'a reused' if facts.get('reused_connection') else 'a fresh'} {facts.get('protocol')} connection"
     if how == "rst":

@@ -17,6 +17,9 @@ def hx(error: str | None, message: str = "", **kw) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
+    if ev in ("tcp.rst", "tcp.fin", "h2.fallback") and not h2 and f.get("phase") == "mid_request":
+        # httpx writes the whole body before it reads: it sees the end as no response
+        return hx("RemoteProtocolError", "Server disconnected without sending a response")
     if ev in ("tcp.rst", "h2.fallback"):
         return hx("ReadError", "" if h2 else "Connection reset by peer")
     if ev == "tcp.fin" and h2:  # measured with several streams in flight; a read can race the FIN
@@ -59,4 +62,23 @@ def report(o: Outcome) -> ClientReport | None:
         if v == "data_on_idle_stream":  # h2 refuses a frame for a stream it never opened
             return hx("LocalProtocolError", "").also("RemoteProtocolError", "Server disconnected").also("ReadError")
         return None
+    if ev.startswith(("dns.", "dial.")):
+        return _dns(ev, f)
+    return None
+
+
+# glibc's getaddrinfo errors, as socket.gaierror inside httpx.ConnectError
+_GAI = {"NXDOMAIN": "[Errno -2] Name or service not known",
+        "NOERROR": "[Errno -5] No address associated with hostname"}
+
+
+def _dns(ev: str, f: dict) -> ClientReport | None:
+    if ev == "dns.no_such_host":
+        return hx("ConnectError", _GAI.get(f.get("rcode"), _GAI["NXDOMAIN"]))
+    if ev in ("dns.error", "dns.drop"):
+        return hx("ConnectError", "[Errno -3] Temporary failure in name resolution")
+    if ev == "dial.refused":
+        return hx("ConnectError", "[Errno 111] Connection refused")
+    if ev == "dial.blackhole":
+        return hx("ConnectTimeout", "", certainty="likely", note="when httpx's connect timeout fired")
     return None

@@ -65,7 +65,7 @@ def test_grpcio_reports_what_we_annotate(outcomes, index):
     refused = spec and "last_stream=below when=before_response" in spec
     # grpcio retries a call a GOAWAY refused once, transparently; no other call is retried
     assert len(recs) == (2 if refused else 1), (spec, recs)
-    rec = recs[-1]
+    rec = recs[-1]  # with a refused call, both attempts carry the same grpcio prediction
     if refused:
         assert all(r["clients"]["grpcio"]["transparent_retry"] for r in recs)
     assert rec["http_version"] == "HTTP/2.0" and rec["url"].endswith(method)

@@ -5,7 +5,7 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import records_by_case
+from .conftest import final_record, records_by_case
 
 FAULTS = [
     "status code=503 retry_after=2",
@@ -58,7 +58,7 @@ def test_k6_reports_what_we_annotate(outcomes, proto, index):
     got = k6[case]
     recs = ours.get(case)
     assert recs, f"no report record for {case}"
-    final = recs[-1]
+    final = final_record(recs)
     assert final["fault"] == spec
     assert final["k6_error_code"] == got["error_code"], (spec, got, final)
     assert final["k6_error"] == (got["error"] or ""), (spec, got, final)

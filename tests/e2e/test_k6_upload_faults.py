@@ -7,7 +7,7 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import records_by_case
+from .conftest import final_record, records_by_case
 
 SCRIPT = k6run.SCRIPT.replace("c.body || null", "c.body_size ? 'x'.repeat(c.body_size) : null")
 MIB = 1024 * 1024
@@ -52,7 +52,7 @@ def test_k6_reports_what_we_annotate_for_uploads(outcomes, index):
     k6 = got[f"up{index}"]
     recs = ours.get(f"up{index}")
     assert recs, f"no report record for {spec} on {proto}"
-    final = recs[-1]
+    final = final_record(recs)
     print(spec, proto, k6["error_code"], k6["error"], "| ours:", final["k6_error_code"], final["k6_error"],
           final["certainty"], final.get("note"))
     assert final["fault"] == spec

@@ -102,7 +102,9 @@ def _upload_cut(o: Outcome, f: dict) -> ClientReport:
         # on HTTP/2 Go's frame reader may see the end first
         r = k6(1220, "write: connection reset by peer", "network.tcp.reset_by_peer",
                note="an RST during the upload: usually the write sees it").also(1201, "write: broken pipe")
-        return r.also(1000, "unexpected EOF") if _is_h2(f) else r.also(1200, closed)
+        # on HTTP/2 Go's frame reader may see the RST (1220 read) or the end (1000) first
+        return r.also(1220, "read: connection reset by peer").also(1000, "unexpected EOF") if _is_h2(f) \
+            else r.also(1200, closed)
     if _is_h2(f):
         return k6(1000, "unexpected EOF", "http.body.truncated", note="a FIN during the upload, on HTTP/2")
     # Go's reader sees the FIN, closes the connection, and the body writer's next write fails

@@ -5,6 +5,7 @@ classifier and the report, and hold no protocol logic of their own.
 components are its children, called in this order:
 
 - ``FaultControl`` first: it answers requests to the control host before any fault applies;
+- ``ToxiproxyApi``: Toxiproxy's API and its proxies (listeners, raw TCP toxics, http toxics);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
@@ -13,7 +14,7 @@ components are its children, called in this order:
 - ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
   and logs the one line saying what is active.
 
-Children rather than seven top-level addons because mitmproxy's dispatch costs
+Children rather than eight top-level addons because mitmproxy's dispatch costs
 about 15-20 us per top-level addon per HTTP exchange, even for hooks an addon
 does not have; children share one dispatch (bench/README.md). They are still
 registered: options, commands and ``ctx.master.addons.get(name)`` work.
@@ -25,6 +26,7 @@ from faults.addons.injector import FaultInjector
 from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
+from faults.addons.toxiproxy import ToxiproxyApi
 from faults.wire.h2layer import H2Frames
 
 
@@ -32,4 +34,4 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status, FaultStartup()]
+        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status, FaultStartup()]

@@ -174,6 +174,7 @@ class Proxy:
     upstream: str
     enabled: bool = False
     toxics: list[ToxicEntry] = field(default_factory=list)
+    connections: int = 0  # counted from creation: the n-th connection's seeded draws
 
     def ordered_toxics(self) -> list[ToxicEntry]:
         """Upstream chain, then downstream (Toxiproxy's GetToxicArray)."""

@@ -46,7 +46,6 @@ class Listeners(Backend):
         self.conns: dict[str, Conn] = {}          # client.id -> Conn
         self.proxies: dict[str, Proxy] = {}
         self.plans: dict[str, planmod.Plan] = {}  # proxy -> its http toxics as rules
-        self.counter: dict[str, int] = {}
         self._lock = asyncio.Lock()
 
     # -- modes -----------------------------------------------------------------------------
@@ -142,12 +141,15 @@ class Listeners(Backend):
                 raise ApiError(f"bad request body: toxic {entry.name!r}: {e}", 400) from None
 
     def _rule(self, entry: ToxicEntry, i: int) -> planmod.Rule:
-        sep = "\x1f"  # never in a filter or a spec
-        text = f"{sep}{entry.toxic.match}{sep}{entry.toxic.spec}"
+        # the option form "|filter|spec"; the separator is a character the filter does not use
+        match, spec = entry.toxic.match.strip(), entry.toxic.spec
+        sep = next(c for c in "|#!%,;~/" if c not in match) if match else ""
+        text = f"{sep}{match}{sep}{spec}" if match else spec
         if entry.toxicity < 1:
             text += f" probability={entry.toxicity:.6g}"
         rule = planmod.rule_from_option(text, i, self.seed())
-        rule.label = f"toxiproxy {entry.name}"
+        rule.name = f"toxiproxy {entry.name}"
+        rule.reseed(self.seed())  # its draws follow its name
         return rule
 
     def _rebuild_plan(self, proxy: Proxy) -> None:
@@ -200,7 +202,9 @@ class Listeners(Backend):
         name = self.proxy_of(client)
         if name is None or name not in self.proxies:
             return
-        n = self.counter[name] = self.counter.get(name, 0) + 1
+        proxy = self.proxies[name]
+        proxy.connections += 1
+        n = proxy.connections
         conn = Conn(name, connection_rng(self.seed(), name, n), lambda: wire_links.reset(client))
         conn.n = n
 

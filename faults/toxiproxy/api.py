@@ -140,8 +140,8 @@ def assign(doc, struct_name: str, fields: dict[str, str], into: dict) -> dict:
         }[gotype]
         if not ok:
             kind = _JSON_KIND.get(type(value), "value")
-            if kind == "number":
-                kind = f"number {value}"
+            if kind == "number" and gotype in ("int64", "float32"):
+                kind = f"number {value}"  # Go names the value only when a number does not fit
             first_err = first_err or bad_body(
                 f"json: cannot unmarshal {kind} into Go struct field {struct_name}.{name} of type {gotype}")
             continue

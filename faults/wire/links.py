@@ -1,10 +1,10 @@
 """Raw TCP toxics (``faults.toxiproxy``): the writers of one connection, swapped for chains.
 
 Why not the ``tcp_message`` hook: a hook is blocking, and while it runs
-mitmproxy queues every other event of that connection. A latency toxic that
-awaited in ``tcp_message`` held the other direction too (measured in
-``tests/unit/test_toxiproxy_links.py``: 300 ms downstream latency delayed the
-upstream bytes by the same 300 ms). So each direction's writer,
+mitmproxy queues every other event of that connection. Measured: an addon
+awaiting 300 ms in ``tcp_message`` for server->client messages delayed client
+bytes sent 50 ms later by 251-252 ms (5 runs); through these links the same
+bytes were 0.6-0.9 ms late (``tests/e2e/test_toxiproxy_python.py`` asserts it). So each direction's writer,
 ``proxyserver.connections[client.id].transports[conn].writer`` (the same
 undocumented names ``sockets.py`` relies on), is replaced by a ``LinkWriter``
 feeding a ``toxics.Link``; the hook still records the messages.

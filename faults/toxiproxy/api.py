@@ -197,7 +197,7 @@ class Backend:
     async def stop(self, proxy: Proxy) -> None:
         raise NotImplementedError
 
-    def toxics_changed(self, proxy: Proxy, removed: list[str] = ()) -> None:
+    async def toxics_changed(self, proxy: Proxy, removed: list[str] = ()) -> None:
         pass
 
     def check_toxic(self, entry: ToxicEntry) -> None:  # an http toxic's spec: raise ApiError
@@ -287,7 +287,7 @@ class Api:
             removed = [t.name for t in proxy.toxics]
             proxy.toxics.clear()
             if removed:
-                self.backend.toxics_changed(proxy, removed)
+                await self.backend.toxics_changed(proxy, removed)
 
     async def populate(self, body: bytes) -> tuple[list[Proxy], ApiError | None]:
         doc = first_value(body)
@@ -319,7 +319,7 @@ class Api:
             done.append(proxy)
         return done, None
 
-    def add_toxic(self, name: str, body: bytes) -> ToxicEntry:
+    async def add_toxic(self, name: str, body: bytes) -> ToxicEntry:
         proxy = self.get(name)
         doc = first_value(body)
         data = assign(doc, "ToxicWrapper", TOXIC_FIELDS,
@@ -339,10 +339,10 @@ class Api:
                            cls(**attrs))
         self.backend.check_toxic(entry)
         proxy.toxics.append(entry)
-        self.backend.toxics_changed(proxy)
+        await self.backend.toxics_changed(proxy)
         return entry
 
-    def update_toxic(self, name: str, toxic_name: str, body: bytes) -> ToxicEntry:
+    async def update_toxic(self, name: str, toxic_name: str, body: bytes) -> ToxicEntry:
         proxy = self.get(name)
         entry = proxy.find(toxic_name)
         if entry is None:
@@ -357,16 +357,16 @@ class Api:
                          cls(**attrs))
         self.backend.check_toxic(new)
         proxy.toxics[proxy.toxics.index(entry)] = new
-        self.backend.toxics_changed(proxy)
+        await self.backend.toxics_changed(proxy)
         return new
 
-    def remove_toxic(self, name: str, toxic_name: str) -> None:
+    async def remove_toxic(self, name: str, toxic_name: str) -> None:
         proxy = self.get(name)
         entry = proxy.find(toxic_name)
         if entry is None:
             raise ApiError(*TOXIC_NOT_FOUND)
         proxy.toxics.remove(entry)
-        self.backend.toxics_changed(proxy, [entry.name])
+        await self.backend.toxics_changed(proxy, [entry.name])
 
     # -- HTTP ------------------------------------------------------------------------------
     ROUTES = [
@@ -431,7 +431,7 @@ class Api:
         return ok([t.json() for t in self.get(name).ordered_toxics()])
 
     async def _h_add_toxic(self, name, body):
-        return ok(self.add_toxic(name, body).json())
+        return ok((await self.add_toxic(name, body)).json())
 
     async def _h_toxic(self, name, toxic, body):
         entry = self.get(name).find(toxic)
@@ -440,10 +440,10 @@ class Api:
         return ok(entry.json())
 
     async def _h_update_toxic(self, name, toxic, body):
-        return ok(self.update_toxic(name, toxic, body).json())
+        return ok((await self.update_toxic(name, toxic, body)).json())
 
     async def _h_remove_toxic(self, name, toxic, body):
-        self.remove_toxic(name, toxic)
+        await self.remove_toxic(name, toxic)
         return 204, {}, b""
 
     async def _h_version(self, body):

@@ -19,7 +19,7 @@ import logging
 import os
 import random
 
-from mitmproxy import ctx
+from mitmproxy import ctx, exceptions
 
 from faults import plan as planmod
 from faults.spec import SpecError
@@ -59,7 +59,11 @@ class Listeners(Backend):
         modes = [m for m in ctx.options.mode if m != remove]
         if add and add not in modes:
             modes.append(add)
-        ctx.options.update(mode=modes)  # the proxyserver validates, then (re)starts servers
+        try:
+            ctx.options.update(mode=modes)  # the proxyserver validates, then (re)starts servers
+        except exceptions.OptionsError as e:  # e.g. the address of another listener
+            log.info(f"toxiproxy: cannot listen: {e}")
+            return False
         server = ctx.master.addons.get("proxyserver")
         await server.setup_servers()
         if add is None:
@@ -156,7 +160,7 @@ class Listeners(Backend):
         rules = [self._rule(t, i) for i, t in enumerate(proxy.toxics) if t.type == "http"]
         self.plans[proxy.name] = planmod.Plan(rules, self.seed())
 
-    def toxics_changed(self, proxy: Proxy, removed=()) -> None:
+    async def toxics_changed(self, proxy: Proxy, removed=()) -> None:
         self._rebuild_plan(proxy)
         for cid in list(self.clients.get(proxy.name, {})):
             conn = self.conns.get(cid)
@@ -164,8 +168,9 @@ class Listeners(Backend):
                 self._apply(conn, proxy, removed)
         spec = self.specs.get(proxy.name)
         if spec is not None and spec != self._spec(proxy, spec.rsplit("@", 1)[1]):
-            # http toxics added or all removed: re-listen on the same port in the other mode
-            asyncio.get_running_loop().create_task(self._switch(proxy, spec))
+            # http toxics added or all removed: re-listen on the same port in the
+            # other mode, before the API answers (the client's next connection uses it)
+            await self._switch(proxy, spec)
 
     async def _switch(self, proxy: Proxy, old: str) -> None:
         async with self._lock:

@@ -160,11 +160,14 @@ class Slicer(Toxic):
     attributes = {"average_size": 0, "size_variation": 0, "delay": 0}  # delay in microseconds
 
     def cuts(self, start: int, end: int, rng: random.Random) -> list[tuple[int, int]]:
-        if (end - start) - self.average_size <= self.size_variation:
+        if (end - start) - self.average_size <= self.size_variation or end - start < 2:
             return [(start, end)]
         mid = start + (end - start) // 2
         if self.size_variation > 0:
             mid += rng.randrange(self.size_variation * 2) - self.size_variation
+        # Go recurses without end (and crashes) for average_size 0 or a variation
+        # larger than the average; here a slice is at least 1 byte
+        mid = min(max(mid, start + 1), end - 1)
         return self.cuts(start, mid, rng) + self.cuts(mid, end, rng)
 
     async def run(self, stub):

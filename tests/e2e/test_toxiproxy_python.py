@@ -43,6 +43,11 @@ def server(px):
     t.destroy_all()
 
 
+def server_port(server) -> int:
+    from toxiproxy.api import APIConsumer
+    return APIConsumer.port
+
+
 def test_version_create_list_get_destroy(server, echo):
     assert server.running()
     assert server.version() == b'{"version": "2.12.0"}\n'
@@ -204,13 +209,11 @@ def test_populate_and_http_toxic_in_the_report(server, upstream, px):
     web = server.get_proxy("web")
     # beyond Toxiproxy: one of this proxy's own fault kinds, on matching requests only
     web.add_toxic(type="http", name="orders_503", attributes={"spec": "status code=503", "match": "~u /orders"})
-    time.sleep(0.3)  # the listener switches to HTTP parsing
     base = f"http://{web.listen}"
     with httpx.Client(timeout=5) as c:
         assert c.get(base + "/orders?case=tp503").status_code == 503
         assert c.get(base + "/items?case=tp200").status_code == 200
-    web.destroy_toxic("orders_503")
-    time.sleep(0.3)
+    web.destroy_toxic("orders_503")  # answered once the listener is raw TCP again
     with httpx.Client(timeout=5) as c:
         assert c.get(base + "/orders?case=tpok").status_code == 200
     time.sleep(0.5)
@@ -230,6 +233,18 @@ def test_raw_connections_are_in_the_report(server, echo, px):
     recs = [r for r in report.read(px.report_path) if r.get("record") == "connection" and r["proxy"] == "rec"]
     assert recs and recs[-1]["end"] == "rst" and recs[-1]["k6_error_code"] == 1220
     assert recs[-1]["toxics"]["downstream"] == ["reset_peer_downstream"]
+
+
+def test_listen_conflicts_are_api_errors(server, echo):
+    a = server.create(upstream=echo.addr, name="a")
+    with pytest.raises(Exception) as e:  # the client raises nothing of its own for a 500: requests' JSON error
+        server.create(upstream="127.0.0.1:9", name="b", listen=a.listen)
+    assert "b" not in server.proxies()
+    r = httpx.post(f"http://127.0.0.1:{server_port(server)}/proxies",
+                   json={"name": "b", "upstream": "127.0.0.1:9", "listen": a.listen})
+    assert r.status_code == 500 and r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.json() == {"error": f"listen tcp {a.listen}: bind: address already in use", "status": 500}
+    assert round_trip(a.listen)[0] == b"hello"  # the first proxy still works
 
 
 def test_no_leak_when_proxies_are_deleted(server, echo, px):

@@ -21,7 +21,7 @@ class FakeBackend(Backend):
     async def stop(self, proxy):
         pass
 
-    def toxics_changed(self, proxy, removed=()):
+    async def toxics_changed(self, proxy, removed=()):
         self.changed.append((proxy.name, list(removed)))
 
 

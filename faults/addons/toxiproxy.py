@@ -19,7 +19,7 @@ from mitmproxy import ctx, exceptions
 
 from faults.report import connection_record
 from faults.toxiproxy import httpd
-from faults.toxiproxy.api import Api, ApiError, first_value
+from faults.toxiproxy.api import PROXY_FIELDS, Api, ApiError, assign, first_value
 from faults.toxiproxy.addr import split_hostport
 from faults.toxiproxy.listeners import Listeners
 from faults.wire import links as wire_links
@@ -48,6 +48,14 @@ class ToxiproxyApi:
                           "connection number) and for http toxics.")
 
     def configure(self, updated):
+        try:
+            self._configure(updated)
+        except exceptions.OptionsError as e:
+            if self._running:
+                raise  # a runtime --set: mitmproxy rejects it and says why
+            log.error(f"faults: {e}")  # at start: one line, then mitmdump exits (as the injector does)
+
+    def _configure(self, updated):
         if "toxiproxy_api" in updated and ctx.options.toxiproxy_api:
             try:
                 split_hostport(ctx.options.toxiproxy_api)
@@ -61,10 +69,15 @@ class ToxiproxyApi:
                 raise exceptions.OptionsError(f"toxiproxy_config: cannot read {path}: {e.strerror}") from None
             try:
                 doc = first_value(data)
+                if not isinstance(doc, list):
+                    raise ApiError("expected a JSON list of proxies", 400)
+                for i, item in enumerate(doc, 1):  # Toxiproxy logs these and starts anyway; we refuse
+                    d = assign(item, "Proxy", PROXY_FIELDS, {"name": "", "upstream": ""})
+                    if not d["name"] or not d["upstream"]:
+                        raise ApiError(f"proxy {i}: missing required field {'name' if not d['name'] else 'upstream'}", 400)
             except ApiError as e:
-                raise exceptions.OptionsError(f"toxiproxy_config: {path}: {e.message}") from None
-            if not isinstance(doc, list):
-                raise exceptions.OptionsError(f"toxiproxy_config: {path}: expected a JSON list of proxies")
+                raise exceptions.OptionsError(
+                    f"toxiproxy_config: {path}: {e.message.removeprefix('bad request body: ')}") from None
             self._config = data
         if self._running and "toxiproxy_api" in updated:
             asyncio.get_running_loop().create_task(self._serve())

@@ -5,6 +5,7 @@ delete and reset. The client's API address is its class attributes (its own
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -14,6 +15,7 @@ import toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from faults import report
+from faults.tools.launch import ProxyProcess
 from tests.e2e.toxiproxy_support import (Echo, connect, open_fds, recv_exactly, round_trip,
                                          start_toxiproxy)
 
@@ -262,3 +264,21 @@ def test_no_leak_when_proxies_are_deleted(server, echo, px):
             s.close()
     time.sleep(0.5)
     assert open_fds(px.proc.pid) <= before + 1, (before, open_fds(px.proc.pid))
+
+
+def test_config_file_populates_at_start_and_a_bad_one_stops_it(tmp_path, echo):
+    cfg = tmp_path / "toxiproxy.json"
+    cfg.write_text(json.dumps([{"name": "cfg", "listen": "127.0.0.1:0", "upstream": echo.addr}]))
+    p = start_toxiproxy(tmp_path, toxiproxy_config=str(cfg))
+    try:
+        proxies = httpx.get(f"http://127.0.0.1:{p.api_port}/proxies").json()
+        assert proxies["cfg"]["enabled"] is True
+        assert round_trip(proxies["cfg"]["listen"])[0] == b"hello"
+    finally:
+        p.stop()
+    cfg.write_text('[{"name": "x"}]')
+    bad = ProxyProcess("regular", {"toxiproxy_api": "127.0.0.1:0", "toxiproxy_config": str(cfg)})
+    with pytest.raises(RuntimeError) as e:
+        bad.start()
+    assert f"toxiproxy_config: {cfg}: proxy 1: missing required field upstream" in str(e.value)
+    assert "Traceback" not in str(e.value)

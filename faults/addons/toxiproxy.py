@@ -10,7 +10,6 @@ reproducible; ``http`` toxics use it as their rules' seed).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import Optional
@@ -31,7 +30,7 @@ class ToxiproxyApi:
     name = "toxiproxy"
 
     def __init__(self):
-        self.listeners = Listeners(seed=lambda: ctx.options.toxiproxy_seed)
+        self.listeners = Listeners(seed=lambda: ctx.options.toxiproxy_seed, on_conn_end=self._record)
         self.api = Api(self.listeners)
         self.server: asyncio.Server | None = None
         self._running = False
@@ -125,6 +124,7 @@ class ToxiproxyApi:
             self.server = None
         for name in list(self.listeners.specs):
             self.listeners.close_connections(name, "shutdown")
+        self.listeners.shutdown_all("shutdown")
 
     # -- traffic ------------------------------------------------------------------------
     def _select(self, flow):
@@ -141,7 +141,7 @@ class ToxiproxyApi:
         self.listeners.client_connected(client)
 
     def server_connected(self, data):
-        if self.listeners.is_tcp(data.client):
+        if self.listeners.is_ours(data.client):  # raw TCP toxics on http-mode proxies too
             self.listeners.server_connected(data.client, data.server)
 
     def tcp_message(self, flow):
@@ -149,22 +149,20 @@ class ToxiproxyApi:
             del flow.messages[:-16]  # a long-lived connection must not keep every chunk
 
     def client_disconnected(self, client):
-        name = self.listeners.proxy_of(client)
-        conn = self.listeners.client_disconnected(client)
-        if conn is None or name is None:
-            return
+        self.listeners.client_disconnected(client)
+
+    def _record(self, conn):
+        """One report record per connection, once its links are done."""
         classifier = ctx.master.addons.get("classifier")
         report = getattr(classifier, "report", None)
-        if report is not None:
-            proxy = self.listeners.proxies.get(name)
-            report.write(connection_record(
-                proxy=name, listen=proxy.listen if proxy else None, upstream=proxy.upstream if proxy else None,
-                client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
-                n=conn.n, end=conn.end or "fin", why=conn.why,
-                bytes_up=conn.links["upstream"].bytes if "upstream" in conn.links else 0,
-                bytes_down=conn.links["downstream"].bytes if "downstream" in conn.links else 0,
-                toxics={d: [s.name for s in link.stubs if s.active] for d, link in conn.links.items()},
-            ))
-
-    def dump_state(self) -> str:
-        return json.dumps({n: p.json() for n, p in self.api.proxies.items()})
+        if report is None:
+            return
+        client = conn.client
+        report.write(connection_record(
+            proxy=conn.proxy_name, listen=conn.listen, upstream=conn.upstream,
+            client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
+            n=conn.n, end=conn.end or "fin", why=conn.why,
+            bytes_up=conn.links["upstream"].bytes if "upstream" in conn.links else 0,
+            bytes_down=conn.links["downstream"].bytes if "downstream" in conn.links else 0,
+            toxics={d: [s.name for s in link.stubs if s.active] for d, link in conn.links.items()},
+        ))

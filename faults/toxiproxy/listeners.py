@@ -29,6 +29,7 @@ from faults.toxiproxy.toxics import Conn, Link
 from faults.wire import links as wire_links
 
 log = logging.getLogger(__name__)
+LINGER = 60.0  # seconds a closed connection's links may still deliver held bytes
 
 
 def connection_rng(seed, proxy: str, n: int) -> random.Random:
@@ -126,11 +127,12 @@ class Listeners(Backend):
             log.info(f"toxiproxy: proxy {proxy.name!r} stopped")
 
     def close_connections(self, name: str, why: str) -> None:
-        for cid, client in list(self.clients.get(name, {}).items()):
+        for cid, client in list(self.clients.get(name, {}).items()):  # not yet linked ones too
             conn = self.conns.get(cid)
             if conn is not None:
                 conn.abort(why)
             wire_links.close(client)
+        self.shutdown_all(why, name)
 
     async def stop_all(self) -> None:
         for name in list(self.specs):
@@ -194,6 +196,9 @@ class Listeners(Backend):
         mode = getattr(client, "proxy_mode", None)
         return self.owner.get(mode.full_spec) if mode is not None else None
 
+    def is_ours(self, client) -> bool:
+        return self.proxy_of(client) is not None
+
     def is_tcp(self, client) -> bool:
         mode = getattr(client, "proxy_mode", None)
         return mode is not None and mode.full_spec.startswith("reverse:tcp://") and mode.full_spec in self.owner
@@ -208,10 +213,12 @@ class Listeners(Backend):
         if name is None or name not in self.proxies:
             return
         proxy = self.proxies[name]
-        proxy.connections += 1
-        n = proxy.connections
-        conn = Conn(name, connection_rng(self.seed(), name, n), lambda: wire_links.reset(client))
-        conn.n = n
+        conn = self.conns.get(client.id)
+        if conn is None:
+            proxy.connections += 1
+            conn = Conn(name, connection_rng(self.seed(), name, proxy.connections), lambda: wire_links.reset(client))
+            conn.n, conn.client = proxy.connections, client
+            conn.listen, conn.upstream = proxy.listen, proxy.upstream
 
         def make(direction, raw, source):
             link = Link(conn, direction, raw, source)
@@ -220,10 +227,34 @@ class Listeners(Backend):
 
         if wire_links.install(client, server, make):
             self.conns[client.id] = conn
-            self._apply(conn, self.proxies[name])
+            self._apply(conn, proxy)
 
-    def client_disconnected(self, client) -> Conn | None:
+    def client_disconnected(self, client) -> None:
         name = self.proxy_of(client)
         if name is not None:
             self.clients.get(name, {}).pop(client.id, None)
-        return self.conns.pop(client.id, None)
+        conn = self.conns.get(client.id)
+        if conn is not None:
+            # its links may still deliver what toxics hold (latency, slow_close): let
+            # them, for at most LINGER seconds, then close what is left
+            asyncio.get_running_loop().create_task(self._linger(client.id, conn))
+
+    async def _linger(self, cid: str, conn: Conn) -> None:
+        try:
+            await asyncio.wait_for(conn.done.wait(), LINGER)
+        except TimeoutError:
+            conn.shutdown(f"still held {LINGER:.0f} s after mitmproxy closed it")
+        finally:
+            if self.conns.get(cid) is conn:
+                del self.conns[cid]
+            if self.on_conn_end is not None:
+                self.on_conn_end(conn)
+
+    def shutdown_all(self, why: str, proxy: str | None = None) -> None:
+        """Close every connection (of ``proxy``), lingering ones included."""
+        for cid, conn in list(self.conns.items()):
+            if proxy is None or conn.proxy_name == proxy:
+                client = getattr(conn, "client", None)
+                conn.shutdown(why)
+                if client is not None:
+                    wire_links.close(client)

@@ -416,6 +416,7 @@ class Conn:
         self.links: dict[str, Link] = {}
         self.end: str | None = None  # "fin", "rst", "closed"
         self.why: str | None = None
+        self.done = asyncio.Event()
 
     def add(self, link: Link) -> None:
         self.links[link.direction] = link
@@ -447,7 +448,18 @@ class Conn:
             link.abort()
         self._finished()
 
+    def shutdown(self, why: str) -> None:
+        """Stop both links and close both sockets (a connection left lingering, shutdown)."""
+        self.abort(why)
+        for link in self.links.values():
+            try:
+                if not link.raw.is_closing():
+                    link.raw.close()
+            except (OSError, RuntimeError):
+                pass
+
     def _finished(self) -> None:
+        self.done.set()
         if self._on_end is not None:
             cb, self._on_end = self._on_end, None
             cb(self)

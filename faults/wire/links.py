@@ -37,6 +37,8 @@ class LinkWriter:
     one lock after each read, so waiting here would stall the other direction.
     The link pauses reading from its source instead (``toxics.HIGH_WATER``)."""
 
+    wraps_stream = True  # sockets.py looks through it for the raw socket (RST, FIN, pacing)
+
     def __init__(self, inner: asyncio.StreamWriter, link):
         self.inner, self.link = inner, link
 
@@ -72,7 +74,8 @@ class LinkWriter:
 def install(client, server, make_link) -> bool:
     """Swap the writers of ``client``'s connection and its ``server``
     connection for links: ``make_link(direction, raw_writer, source_transport)``
-    returns the Link. Call from ``server_connected``, before any byte is relayed."""
+    returns the Link. Call from ``server_connected``, before any byte is relayed.
+    A client already linked (HTTP: a new upstream connection) keeps its link."""
     handler = _handler(client)
     if handler is None:
         return False
@@ -80,10 +83,9 @@ def install(client, server, make_link) -> bool:
     c_raw, s_raw = _raw(getattr(c_io, "writer", None)), _raw(getattr(s_io, "writer", None))
     if c_raw is None or s_raw is None:
         return False
-    up = make_link("upstream", s_raw, c_raw.transport)
-    down = make_link("downstream", c_raw, s_raw.transport)
-    s_io.writer = LinkWriter(s_raw, up)
-    c_io.writer = LinkWriter(c_raw, down)
+    s_io.writer = LinkWriter(s_raw, make_link("upstream", s_raw, c_raw.transport))
+    if not isinstance(c_io.writer, LinkWriter):
+        c_io.writer = LinkWriter(c_raw, make_link("downstream", c_raw, s_raw.transport))
     return True
 
 

@@ -215,6 +215,17 @@ def test_populate_and_http_toxic_in_the_report(server, upstream, px):
     with httpx.Client(timeout=5) as c:
         assert c.get(base + "/orders?case=tp503").status_code == 503
         assert c.get(base + "/items?case=tp200").status_code == 200
+    # raw toxics still apply on a proxy that parses HTTP, and socket-level faults work through them
+    web.add_toxic(type="latency", attributes={"latency": 200})
+    web.add_toxic(type="http", name="rst", attributes={"spec": "reset when=mid_body", "match": "~u /big"})
+    with httpx.Client(timeout=5) as c:
+        t0 = time.monotonic()
+        assert c.get(base + "/items?case=tpslow").status_code == 200
+        assert 0.2 <= time.monotonic() - t0 < 0.6
+        with pytest.raises(httpx.ReadError):
+            c.get(base + "/big?size=100000&case=tprst")
+    web.destroy_toxic("rst")
+    web.destroy_toxic("latency_downstream")
     web.destroy_toxic("orders_503")  # answered once the listener is raw TCP again
     with httpx.Client(timeout=5) as c:
         assert c.get(base + "/orders?case=tpok").status_code == 200
@@ -222,6 +233,7 @@ def test_populate_and_http_toxic_in_the_report(server, upstream, px):
     recs = {r["url"].split("case=")[1]: r for r in report.read(px.report_path) if "case=tp" in (r.get("url") or "")}
     assert recs["tp503"]["k6_error_code"] == 1503 and recs["tp503"]["rule"] == "toxiproxy orders_503"
     assert recs["tp200"]["k6_error_code"] == 0
+    assert recs["tprst"]["k6_error_code"] == 1220 and recs["tprst"]["rule"] == "toxiproxy rst"
 
 
 def test_raw_connections_are_in_the_report(server, echo, px):

@@ -29,6 +29,8 @@ import struct
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from faults import plan as planmod
+from faults.spec import SpecError
 from faults.toxiproxy.addr import resolve
 from faults.toxiproxy.toxics import DOWNSTREAM, TYPES, UPSTREAM, Toxic
 
@@ -200,8 +202,28 @@ class Backend:
     async def toxics_changed(self, proxy: Proxy, removed: list[str] = ()) -> None:
         pass
 
-    def check_toxic(self, entry: ToxicEntry) -> None:  # an http toxic's spec: raise ApiError
-        pass
+    def check_toxic(self, entry: ToxicEntry) -> None:
+        """An http toxic's spec and filter are validated like the ``faults`` option."""
+        if entry.type == "http":
+            try:
+                http_rule(entry, 0)
+            except SpecError as e:
+                raise ApiError(f"bad request body: toxic {entry.name!r}: {e}", 400) from None
+
+
+def http_rule(entry: ToxicEntry, i: int, seed=None) -> planmod.Rule:
+    """An http toxic as a rule, in the ``faults`` option form "|filter|spec"."""
+    match, spec = entry.toxic.match.strip(), entry.toxic.spec
+    sep = next((c for c in "|#!%,;~/" if c not in match), None) if match else ""
+    if sep is None:
+        raise SpecError("the match filter uses every separator character |#!%,;~/")
+    text = f"{sep}{match}{sep}{spec}" if match else spec
+    if entry.toxicity < 1:
+        text += f" probability={max(entry.toxicity, 0):.6g}"
+    rule = planmod.rule_from_option(text, i, seed)
+    rule.name = f"toxiproxy {entry.name}"
+    rule.reseed(seed)  # its draws follow its name
+    return rule
 
 
 PROXY_FIELDS = {"name": "string", "listen": "string", "upstream": "string", "enabled": "bool"}

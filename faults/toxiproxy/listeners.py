@@ -22,9 +22,8 @@ import random
 from mitmproxy import ctx, exceptions
 
 from faults import plan as planmod
-from faults.spec import SpecError
 from faults.toxiproxy.addr import free_port, resolve, split_hostport
-from faults.toxiproxy.api import ApiError, Backend, Proxy, ToxicEntry
+from faults.toxiproxy.api import ApiError, Backend, Proxy, ToxicEntry, http_rule
 from faults.toxiproxy.toxics import Conn, Link
 from faults.wire import links as wire_links
 
@@ -139,24 +138,8 @@ class Listeners(Backend):
             await self.stop(self.proxies[name])
 
     # -- toxics -----------------------------------------------------------------------------
-    def check_toxic(self, entry: ToxicEntry) -> None:
-        if entry.type == "http":
-            try:
-                self._rule(entry, 0)
-            except SpecError as e:
-                raise ApiError(f"bad request body: toxic {entry.name!r}: {e}", 400) from None
-
     def _rule(self, entry: ToxicEntry, i: int) -> planmod.Rule:
-        # the option form "|filter|spec"; the separator is a character the filter does not use
-        match, spec = entry.toxic.match.strip(), entry.toxic.spec
-        sep = next(c for c in "|#!%,;~/" if c not in match) if match else ""
-        text = f"{sep}{match}{sep}{spec}" if match else spec
-        if entry.toxicity < 1:
-            text += f" probability={entry.toxicity:.6g}"
-        rule = planmod.rule_from_option(text, i, self.seed())
-        rule.name = f"toxiproxy {entry.name}"
-        rule.reseed(self.seed())  # its draws follow its name
-        return rule
+        return http_rule(entry, i, self.seed())
 
     def _rebuild_plan(self, proxy: Proxy) -> None:
         rules = [self._rule(t, i) for i, t in enumerate(proxy.toxics) if t.type == "http"]

@@ -102,3 +102,45 @@ def test_update_disables_and_version(api):
 
 def test_float32_prints_like_go():
     assert [f32(x) for x in (1.0, 0.5, 0.1, 0.3)] == [1, 0.5, 0.1, 0.3]
+
+
+@pytest.mark.parametrize("body, error", [
+    (b"[" * 100_000, "bad request body: invalid JSON: nested too deeply"),
+    (b"\xff\xfe", "bad request body: invalid UTF-8"),
+    (b"x" * (5 << 20), "bad request body: larger than 4 MiB"),
+    (b'{"type": "latency", "attributes": [1]}',
+     "bad request body: json: cannot unmarshal array into Go value of type LatencyToxic"),
+    (b'{"type": "latency", "attributes": {"latency": 1.5}}',
+     "bad request body: json: cannot unmarshal number 1.5 into Go struct field LatencyToxic.latency of type int64"),
+    (b'{"type": "latency", "toxicity": "high"}',
+     "bad request body: json: cannot unmarshal string into Go struct field ToxicWrapper.toxicity of type float32"),
+    (b'{"type": "http", "attributes": {"spec": "explode now"}}', None),
+])
+def test_hostile_toxic_bodies_get_one_line_400s(api, body, error):
+    call(api, "POST", "/proxies", {"name": "p", "upstream": "x:1"})
+    status, hdrs, out = call(api, "POST", "/proxies/p/toxics", body)
+    assert status == 400 and out.count(b"\n") == 1, out
+    if error:
+        assert json.loads(out)["error"] == error
+
+
+def test_http_server_answers_malformed_requests_with_400():
+    from faults.toxiproxy import httpd
+
+    async def go():
+        server = await httpd.start(Api(FakeBackend()).handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"NONSENSE\r\n\r\n")
+        head = await asyncio.wait_for(r.read(200), 2)
+        w.close()
+        r, w = await asyncio.open_connection("127.0.0.1", port)  # keep-alive: two requests, one connection
+        w.write(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\nGET /proxies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        both = await asyncio.wait_for(r.read(), 2)
+        w.close()
+        await httpd.close(server)
+        return head, both
+
+    head, both = asyncio.run(go())
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert both.count(b"HTTP/1.1 200 OK") == 2 and both.endswith(b"{}")

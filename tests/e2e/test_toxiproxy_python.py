@@ -81,14 +81,14 @@ def test_latency_is_measured_and_does_not_hold_the_other_direction(server, echo)
         got, _ = recv_exactly(s, 2)
         rtt = time.monotonic() - t0
     assert got == b"ab"
-    assert 0.4 <= rtt < 0.4 + 0.25 + base, rtt
+    assert 0.4 <= rtt < 0.4 + 0.4 + base, rtt  # generous above: 2 shared cores
     # upstream bytes are not held by the downstream delay: "b" reached the
     # server 0.1 s after it was sent, not after a's 0.4 s
     b_at = next(t for t, d in reversed(echo.arrivals) if d == b"b")
     assert b_at - t0 < 0.3, b_at - t0
     p.add_toxic(type="latency", stream="upstream", attributes={"latency": 200})  # stacked: both add up
     got, rtt = round_trip(p.listen)
-    assert got == b"hello" and 0.6 <= rtt < 0.9, rtt
+    assert got == b"hello" and 0.6 <= rtt < 1.0, rtt
     p.destroy_toxic("latency_downstream")
     p.destroy_toxic("latency_upstream")
     assert round_trip(p.listen)[1] < 0.2
@@ -104,7 +104,7 @@ def test_bandwidth_is_measured_and_rate_0_stalls(server, echo):
         got, _ = recv_exactly(s, len(data))
         took = time.monotonic() - t0
     assert got == data
-    assert 0.45 <= took < 0.8, took  # 100 KB at 200 KB/s: 0.5 s
+    assert 0.45 <= took < 1.0, took  # 100 KB at 200 KB/s: 0.5 s
     p.destroy_toxic("bandwidth_downstream")
     p.add_toxic(type="bandwidth", name="cut", attributes={"rate": 0})
     with connect(p.listen) as s:
@@ -124,7 +124,7 @@ def test_timeout_closes_after_silence(server, echo):
         s.sendall(b"dropped")
         got, _ = recv_exactly(s, 7)
         took = time.monotonic() - t0
-    assert got == b"" and 0.25 <= took < 0.8, (got, took)
+    assert got == b"" and 0.25 <= took < 1.0, (got, took)
 
 
 def test_reset_peer(server, echo):
@@ -159,14 +159,14 @@ def test_slow_close(server, echo):
         t0 = time.monotonic()
         s.shutdown(socket.SHUT_WR)  # the echo server closes; its FIN reaches us 300 ms late
         assert s.recv(10) == b""
-        assert 0.28 <= time.monotonic() - t0 < 0.8
+        assert 0.28 <= time.monotonic() - t0 < 1.0
 
 
 def test_toxicity_is_seeded_per_connection(server, echo):
     def pattern():
         p = server.create(upstream=echo.addr, name="tox")
-        p.add_toxic(type="latency", toxicity=0.5, attributes={"latency": 150})
-        out = [round_trip(p.listen)[1] >= 0.15 for _ in range(8)]
+        p.add_toxic(type="latency", toxicity=0.5, attributes={"latency": 300})
+        out = [round_trip(p.listen)[1] >= 0.3 for _ in range(8)]
         p.destroy()
         return out
 
@@ -247,6 +247,24 @@ def test_raw_connections_are_in_the_report(server, echo, px):
     recs = [r for r in report.read(px.report_path) if r.get("record") == "connection" and r["proxy"] == "rec"]
     assert recs and recs[-1]["end"] == "rst" and recs[-1]["k6_error_code"] == 1220
     assert recs[-1]["toxics"]["downstream"] == ["reset_peer_downstream"]
+
+
+def test_tls_stays_raw_on_a_tcp_proxy(server):
+    """next_layer keeps TLS raw: the client sees the upstream's own certificate, not mitmproxy's."""
+    import ssl
+
+    from faults.tools.upstream import Upstream
+
+    def peer_cert(host, port):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with socket.create_connection((host, port), timeout=5) as raw, ctx.wrap_socket(raw) as s:
+            return s.getpeercert(binary_form=True)
+
+    with Upstream(tls=True) as up:
+        p = server.create(upstream=f"127.0.0.1:{up.port}", name="tls")
+        host, port = p.listen.rsplit(":", 1)
+        assert peer_cert(host, int(port)) == peer_cert("127.0.0.1", up.port)
 
 
 def test_listen_conflicts_are_api_errors(server, echo):

@@ -22,6 +22,7 @@ holds the state and is tested without mitmproxy.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -243,6 +244,7 @@ class Api:
     def __init__(self, backend: Backend):
         self.backend = backend
         self.proxies: dict[str, Proxy] = {}
+        self._lock = None  # one request at a time, as Toxiproxy's collection lock (made on the loop)
 
     # -- operations (each raises ApiError) ------------------------------------------------
     async def create_proxy(self, body: bytes) -> Proxy:
@@ -414,10 +416,13 @@ class Api:
             if method not in methods:
                 return 405, {}, b""
             args = [unquote(a) for a in m.groups()]
-            try:
-                return await getattr(self, "_h_" + methods[method])(*args, body=body)
-            except ApiError as e:
-                return api_error(e)
+            if self._lock is None:
+                self._lock = asyncio.Lock()
+            async with self._lock:  # two creates of one name must not both pass the check
+                try:
+                    return await getattr(self, "_h_" + methods[method])(*args, body=body)
+                except ApiError as e:
+                    return api_error(e)
         return text_error(404, "404 page not found")
 
     async def _h_reset(self, body):

@@ -144,3 +144,18 @@ def test_http_server_answers_malformed_requests_with_400():
     head, both = asyncio.run(go())
     assert head.startswith(b"HTTP/1.1 400 ")
     assert both.count(b"HTTP/1.1 200 OK") == 2 and both.endswith(b"{}")
+
+
+def test_concurrent_creates_of_one_name_one_wins():
+    class Slow(FakeBackend):
+        async def start(self, proxy):
+            await asyncio.sleep(0.02)  # binding takes a while: the second create must still see the first
+            return await super().start(proxy)
+
+    api = Api(Slow())
+    body = json.dumps({"name": "same", "upstream": "x:1"}).encode()
+
+    async def go():
+        return await asyncio.gather(*(api.handle("POST", "/proxies", {}, body) for _ in range(2)))
+
+    assert sorted(r[0] for r in asyncio.run(go())) == [201, 409]

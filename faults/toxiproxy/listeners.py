@@ -86,6 +86,8 @@ class Listeners(Backend):
     async def start(self, proxy: Proxy) -> str:
         try:
             split_hostport(proxy.upstream)
+            if any(c in proxy.upstream for c in "@/ \t\r\n"):  # would change the listener spec's meaning
+                raise ValueError("unexpected character")
         except ValueError as e:
             raise ApiError(f"upstream {proxy.upstream!r}: {e} (expected HOST:PORT)", 400) from None
         try:
@@ -132,10 +134,6 @@ class Listeners(Backend):
                 conn.abort(why)
             wire_links.close(client)
         self.shutdown_all(why, name)
-
-    async def stop_all(self) -> None:
-        for name in list(self.specs):
-            await self.stop(self.proxies[name])
 
     # -- toxics -----------------------------------------------------------------------------
     def _rule(self, entry: ToxicEntry, i: int) -> planmod.Rule:

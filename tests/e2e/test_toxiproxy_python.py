@@ -269,7 +269,7 @@ def test_tls_stays_raw_on_a_tcp_proxy(server):
 
 def test_listen_conflicts_are_api_errors(server, echo):
     a = server.create(upstream=echo.addr, name="a")
-    with pytest.raises(Exception) as e:  # the client raises nothing of its own for a 500: requests' JSON error
+    with pytest.raises(Exception):  # the client raises nothing of its own for a 500: requests' JSON error
         server.create(upstream="127.0.0.1:9", name="b", listen=a.listen)
     assert "b" not in server.proxies()
     r = httpx.post(f"http://127.0.0.1:{server_port(server)}/proxies",

@@ -141,7 +141,7 @@ class ToxiproxyApi:
         self.listeners.client_connected(client)
 
     def server_connected(self, data):
-        if self.listeners.is_ours(data.client):  # raw TCP toxics on http-mode proxies too
+        if self.listeners.is_ours(data.client):  # raw toxics on http-mode proxies too
             self.listeners.server_connected(data.client, data.server)
 
     def tcp_message(self, flow):

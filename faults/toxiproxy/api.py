@@ -222,6 +222,8 @@ def http_rule(entry: ToxicEntry, i: int, seed=None) -> planmod.Rule:
     if entry.toxicity < 1:
         text += f" probability={max(entry.toxicity, 0):.6g}"
     rule = planmod.rule_from_option(text, i, seed)
+    if rule.fault.level != "flow":  # tls acts at the ClientHello, before this proxy knows the flow
+        raise SpecError(f"{rule.spec.kind!r} acts on the connection, not on a request: not available as an http toxic")
     rule.name = f"toxiproxy {entry.name}"
     rule.reseed(seed)  # its draws follow its name
     return rule

@@ -167,8 +167,10 @@ class Listeners(Backend):
             self.owner[new] = proxy.name
 
     @staticmethod
-    def _apply(conn: Conn, proxy: Proxy, removed=()) -> None:
+    def _apply(conn: Conn, proxy: Proxy, removed=(), only: str | None = None) -> None:
         for direction, link in conn.links.items():
+            if only is not None and direction != only:
+                continue
             link.set_toxics([(t.name, t.toxic, t.toxicity) for t in proxy.toxics
                              if t.direction == direction and t.type != "http"], removed)
 
@@ -186,29 +188,31 @@ class Listeners(Backend):
 
     def client_connected(self, client) -> None:
         name = self.proxy_of(client)
-        if name is not None:
-            self.clients.setdefault(name, {})[client.id] = client
-
-    def server_connected(self, client, server) -> None:
-        name = self.proxy_of(client)
         if name is None or name not in self.proxies:
             return
+        self.clients.setdefault(name, {})[client.id] = client
         proxy = self.proxies[name]
-        conn = self.conns.get(client.id)
-        if conn is None:
-            proxy.connections += 1
-            conn = Conn(name, connection_rng(self.seed(), name, proxy.connections), lambda: wire_links.reset(client))
-            conn.n, conn.client = proxy.connections, client
-            conn.listen, conn.upstream = proxy.listen, proxy.upstream
-
-        def make(direction, raw, source):
-            link = Link(conn, direction, raw, source)
-            conn.add(link)
-            return link
-
-        if wire_links.install(client, server, make):
+        proxy.connections += 1
+        conn = Conn(name, connection_rng(self.seed(), name, proxy.connections), lambda: wire_links.reset(client))
+        conn.n, conn.client = proxy.connections, client
+        conn.listen, conn.upstream = proxy.listen, proxy.upstream
+        # the downstream link from the first byte (TLS handshakes included), as
+        # Toxiproxy links at accept; the upstream one once the server is connected
+        if wire_links.link_client(client, lambda d, raw: self._link(conn, d, raw)):
             self.conns[client.id] = conn
             self._apply(conn, proxy)
+
+    def server_connected(self, client, server) -> None:
+        conn = self.conns.get(client.id)
+        proxy = self.proxies.get(conn.proxy_name) if conn is not None else None
+        if proxy is not None and wire_links.link_server(client, server, lambda d, raw: self._link(conn, d, raw)):
+            self._apply(conn, proxy, only="upstream")
+
+    @staticmethod
+    def _link(conn: Conn, direction: str, raw) -> Link:
+        link = Link(conn, direction, raw)
+        conn.add(link)
+        return link
 
     def client_disconnected(self, client) -> None:
         name = self.proxy_of(client)

@@ -71,11 +71,22 @@ class LinkWriter:
         await self.inner.wait_closed()
 
 
-def install(client, server, make_link) -> bool:
-    """Swap the writers of ``client``'s connection and its ``server``
-    connection for links: ``make_link(direction, raw_writer, source_transport)``
-    returns the Link. Call from ``server_connected``, before any byte is relayed.
-    A client already linked (HTTP: a new upstream connection) keeps its link."""
+def link_client(client, make_link) -> bool:
+    """At ``client_connected``, before any byte: what is written to the client
+    goes through ``make_link("downstream", raw_writer)``."""
+    handler = _handler(client)
+    io = handler.transports.get(client) if handler is not None else None
+    raw = _raw(getattr(io, "writer", None))
+    if raw is None:
+        return False
+    io.writer = LinkWriter(raw, make_link("downstream", raw))
+    return True
+
+
+def link_server(client, server, make_link) -> bool:
+    """At ``server_connected``: what is written to this server connection goes
+    through ``make_link("upstream", raw_writer)``; each link's source (paused
+    when too much waits in it) is the other socket."""
     handler = _handler(client)
     if handler is None:
         return False
@@ -83,9 +94,11 @@ def install(client, server, make_link) -> bool:
     c_raw, s_raw = _raw(getattr(c_io, "writer", None)), _raw(getattr(s_io, "writer", None))
     if c_raw is None or s_raw is None:
         return False
-    s_io.writer = LinkWriter(s_raw, make_link("upstream", s_raw, c_raw.transport))
-    if not isinstance(c_io.writer, LinkWriter):
-        c_io.writer = LinkWriter(c_raw, make_link("downstream", c_raw, s_raw.transport))
+    up = make_link("upstream", s_raw)
+    up.source = c_raw.transport
+    s_io.writer = LinkWriter(s_raw, up)
+    if isinstance(c_io.writer, LinkWriter):
+        c_io.writer.link.source = s_raw.transport
     return True
 
 

@@ -115,6 +115,8 @@ def test_float32_prints_like_go():
     (b'{"type": "latency", "toxicity": "high"}',
      "bad request body: json: cannot unmarshal string into Go struct field ToxicWrapper.toxicity of type float32"),
     (b'{"type": "http", "attributes": {"spec": "explode now"}}', None),
+    (b'{"type": "http", "attributes": {"spec": "tls cert=expired"}}', "bad request body: toxic 'http_downstream': "
+     "'tls' acts on the connection, not on a request: not available as an http toxic"),
 ])
 def test_hostile_toxic_bodies_get_one_line_400s(api, body, error):
     call(api, "POST", "/proxies", {"name": "p", "upstream": "x:1"})

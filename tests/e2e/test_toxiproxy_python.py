@@ -312,3 +312,29 @@ def test_config_file_populates_at_start_and_a_bad_one_stops_it(tmp_path, echo):
         bad.start()
     assert f"toxiproxy_config: {cfg}: proxy 1: missing required field upstream" in str(e.value)
     assert "Traceback" not in str(e.value)
+
+
+def test_http_toxic_over_tls_and_http2_and_latency_on_the_handshake(server, upstream, px):
+    """A proxy with http toxics terminates TLS like any reverse proxy here (mitmproxy's CA), speaks
+    HTTP/2, and raw toxics apply from the first byte: the handshake is delayed too."""
+    import ssl
+
+    class H2First(ssl.SSLContext):  # httpx offers http/1.1 first (README, HTTPS and HTTP/2)
+        def set_alpn_protocols(self, protocols):
+            super().set_alpn_protocols(sorted(protocols, key=lambda p: p != "h2"))
+
+    ctx = H2First(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(px.ca_file))
+    ctx.check_hostname = False
+    p = server.create(upstream=f"127.0.0.1:{upstream.port}", name="h2")
+    p.add_toxic(type="http", name="o503", attributes={"spec": "status code=503", "match": "~u /orders"})
+    with httpx.Client(http2=True, verify=ctx, timeout=5) as c:
+        r = c.get(f"https://{p.listen}/orders")
+        assert (r.status_code, r.http_version) == (503, "HTTP/2")
+        assert c.get(f"https://{p.listen}/items").status_code == 200
+    p.add_toxic(type="latency", attributes={"latency": 200})
+    with httpx.Client(http2=True, verify=ctx, timeout=5) as c:
+        t0 = time.monotonic()
+        assert c.get(f"https://{p.listen}/items").status_code == 200
+        took = time.monotonic() - t0
+    assert 0.4 <= took < 1.2, took  # the server's handshake flight and the response: 2 x 200 ms

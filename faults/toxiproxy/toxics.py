@@ -315,14 +315,15 @@ class Link:
         if self.ended:
             return
         old = {s.name: s for s in self.stubs}
-        pending: list[Chunk] = []
-        for s in reversed(self.stubs):  # the last stub holds the oldest bytes
+        for s in self.stubs:
             if s.task:
                 s.task.cancel()
-            pending += s.pending()
-        for name in removed:
+        for name in removed:  # before collecting: a cleanup's close is pending like any chunk
             if name in old:
                 old[name].toxic.cleanup(old[name])
+        pending: list[Chunk] = []
+        for s in reversed(self.stubs):  # the last stub holds the oldest bytes
+            pending += s.pending()
         stubs = []
         for name, toxic, toxicity in toxics:
             prev = old.get(name)

@@ -80,3 +80,17 @@ def test_limit_data_closes_the_connection_and_toxicity_zero_passes():
         await asyncio.sleep(0.02)
         assert b"".join(d for _, d in raw2.got) == b"12345" and not raw2.closed
     asyncio.run(go())
+
+
+def test_removing_a_timeout_closes_the_connections_it_held():
+    from faults.toxiproxy.toxics import Timeout
+
+    async def go():
+        lat = Latency(latency=10)
+        lk, raw, conn = link([("to", Timeout(timeout=0), 1.0), ("lat", lat, 1.0)])
+        lk.write(b"dropped")
+        await asyncio.sleep(0.02)
+        lk.set_toxics([("lat", lat, 1.0)], removed=["to"])  # Toxiproxy's Cleanup: the stub closes
+        await asyncio.sleep(0.05)
+        assert raw.got == [] and raw.closed
+    asyncio.run(go())

@@ -502,8 +502,9 @@ def rule_from_header(value: str) -> Rule:
         raise SpecError("not UTF-8 text") from None
     kind = specmod.split_words(value)[0]
     cls = kinds.all_kinds().get(kind)
-    if cls is not None and cls.level != "flow":
-        raise SpecError(f"fault {kind!r} acts on the connection (before any request exists), "
+    if cls is not None and cls.level in ("connection", "dns"):
+        what = "the DNS query" if cls.level == "dns" else "the connection"
+        raise SpecError(f"fault {kind!r} acts on {what} (before any request exists), "
                         "not on one request: set it in the plan or the faults option")
     fault, _ = specmod.parse(value)
     return Rule(spec=fault, where="x-fault header")

@@ -103,7 +103,7 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
 
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
-# "flow", "tls_handshake" or "connection"), the k6 fields (``k6_error_code``,
+# "flow", "tls_handshake", "dns" or "connection"), the k6 fields (``k6_error_code``,
 # ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
 # summary), ``clients`` (what each client profile predicts) and ``facts``.
 FORMAT = 2
@@ -129,6 +129,8 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
         "flow_id": flow.id,
         "url": flow.request.pretty_url,
         "method": flow.request.method,
+        # the client's own id for the request, if it sends one: correlates its log with this record
+        "request_id": flow.request.headers.get("x-request-id"),
         "http_version": flow.request.http_version,
         "status": flow.response.status_code if flow.response else None,
         "rule": fault.get("rule"),
@@ -195,4 +197,26 @@ def connection_record(*, proxy: str, listen: str | None, upstream: str | None, c
         "k6_error": msg,
         "certainty": "likely" if code else None,
         "note": "if the connection carried one HTTP/1.1 exchange" if code else None,
+    }
+
+
+def dns_record(c, *, name: str, qtype: str, server: str, client: str | None, rule: str | None,
+               fault: str | None, lookup: int) -> dict:
+    """The record of one DNS query the DNS mode answered (or dropped). ``lookup``
+    numbers the lookups of this name from this client: its queries share one."""
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "dns",
+        "name": name,
+        "qtype": qtype,
+        "server": server,
+        "client": client,
+        "lookup": lookup,
+        "rule": rule,
+        "fault": fault,
+        **_k6_fields(c),
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": c.outcome.facts,
     }

@@ -10,7 +10,8 @@ Words that mean different things in different places, said once:
 - ``status``: a report record's ``status`` is the HTTP status the client got (None when none);
   the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
   is also the fault kind that answers with a status.
-- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.connection_record``);
+- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``dns``,
+  ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.connection_record``);
   ``Act.record(...)`` writes the wire record.
 - ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
@@ -32,6 +33,7 @@ TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
 FAILED = "fault_failed"  # repr() of an exception a fault kind raised (logged; the flow went on)
 CONTROL = "fault_control"  # True on the control endpoint's own requests (never classified)
+DNS_STATE = "dns_fault"  # on a DNS flow: what faults.addons.dns decided and sent (name, lookup, rule, fault, ...)
 # Written by the classifier (faults.addons.annotate), read by the status line, mitmweb and tests:
 K6_CODE = "k6_error_code"  # int: what k6 reports for this flow (0: no error)
 K6_ERROR = "k6_error"  # str: k6's error text ("" when none)
@@ -40,8 +42,8 @@ OUTCOME = "outcome"  # the client-neutral outcome (Outcome.as_dict())
 CLIENTS = "clients"  # {client name: its report} for every profile that speaks this protocol
 ANNOTATION = "annotation"  # the error object (seed 003's shape) of what k6 reports
 
-Phase = Literal["before_request_forwarded", "before_response", "after_headers", "mid_body", "after_response",
-                "refused"]
+Phase = Literal["before_request_forwarded", "mid_request", "before_response", "after_headers", "mid_body",
+                "after_response", "refused"]
 
 
 class WireRecord(TypedDict, total=False):
@@ -62,8 +64,12 @@ class WireRecord(TypedDict, total=False):
     released_at_shutdown: bool  # the proxy stopped while the flow was held or open
     delay_ms: float  # delay: the pause applied
     throttled_bytes_per_s: int | None  # throttle: the pace of the response
+    throttled_request_bytes_per_s: int | None  # throttle direction=request: the pace we read the upload at
+    request_body_received: int  # mid_request cuts: request body bytes read before the end
+    request_body_announced: int | None  # the request's Content-Length (None: chunked / HTTP/2 without one)
     # answers made by the proxy
     synthetic_status: int  # status: the status we answered with
+    early_status: bool  # status when=early: sent before the request body was read (False: TLS, sent after)
     informational_held: int  # status 1xx on HTTP/2: held instead of sent (h2 cannot send a lone 1xx)
     body_encoding: str  # bad_gzip: what we claimed the body was
     # HTTP/2 frames (same names as H2Action)
@@ -101,6 +107,8 @@ class H2Action(TypedDict, total=False):
     then: Literal["close", "drain"]  # GOAWAY
     stream_ended: bool  # GOAWAY: the selected stream ends at the frame
     violation: str  # h2_violation kind
+    after_bytes: int  # phase mid_request: request body bytes to let in before the frame
+    received: int  # phase mid_request: request body bytes counted so far
     fired: bool  # set by the layer once the frames went out
     # what the layer measured while firing a violation
     idle_stream: int

@@ -8,6 +8,7 @@ components are its children, called in this order:
 - ``ToxiproxyApi``: Toxiproxy's API and its proxies (listeners, raw TCP toxics, http toxics);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
+- ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
 - ``FaultStatus``: it reads what the classifier wrote;
@@ -22,6 +23,7 @@ registered: options, commands and ``ctx.master.addons.get(name)`` work.
 
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
+from faults.addons.dns import DnsFaults
 from faults.addons.injector import FaultInjector
 from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
@@ -34,4 +36,5 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status, FaultStartup()]
+        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), classifier,
+                       status, FaultStartup()]

@@ -179,6 +179,25 @@ class FaultInjector:
                 return rule
         return None
 
+    def _select_head(self, flow: http.HTTPFlow) -> planmod.Rule | None:
+        """At the request head: rules whose fault acts while the body arrives (an
+        upload cut, an early status, a paced upload). An ``x-fault`` header naming
+        such a fault is taken now; any other header is left for ``request``."""
+        if HEADER in flow.request.headers and ctx.options.fault_header:
+            try:
+                rule = planmod.rule_from_header(flow.request.headers[HEADER])
+            except SpecError:
+                return None  # ``request`` answers it with a 400
+            if rule.fault.level != "request_head":
+                return None
+            flow.request.headers.pop(HEADER)
+            return rule
+        for plan in (self.runtime_plan, self.option_plan, self.file_plan):
+            rule = plan.select(flow, level="request_head")
+            if rule is not None:
+                return rule
+        return None
+
     def _header_ignored(self) -> None:
         """Said once: a client that sends x-fault to a proxy with fault_header
         off would otherwise see no fault and no reason."""
@@ -191,15 +210,31 @@ class FaultInjector:
     # ``request`` and ``response`` are plain methods that return a coroutine
     # only when a fault has work to do (mitmproxy awaits what a hook returns):
     # unselected flows never pay for creating and awaiting one.
+    def requestheaders(self, flow: http.HTTPFlow):
+        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+            return
+        rule = self._select_head(flow)
+        if rule is None:
+            return
+        self._start(flow, rule)
+        entry = self._active[flow.id]
+        hook = getattr(entry[0], "requestheaders", None)
+        if hook:
+            self._guard(flow, lambda: hook(flow, entry[1]))
+
+    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule) -> None:
+        self._active[flow.id] = (rule.fault, Act(flow, self._stopping, rule.rng))
+        flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+
     def request(self, flow: http.HTTPFlow):
+        if flow.id in self._active:  # chosen at the request head
+            return self._run(flow, "request")
         if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
             return None
         rule = self._select(flow)
         if rule is None:
             return None
-        act = Act(flow, self._stopping, rule.rng)
-        self._active[flow.id] = (rule.fault, act)
-        flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+        self._start(flow, rule)
         return self._run(flow, "request")
 
     def responseheaders(self, flow: http.HTTPFlow):
@@ -218,7 +253,9 @@ class FaultInjector:
         self._active.pop(flow.id, None)
 
     def error(self, flow: http.HTTPFlow):
-        self._active.pop(flow.id, None)
+        entry = self._active.pop(flow.id, None)
+        if entry and flow.metadata.get("fault_wire", {}).get("throttled_request_bytes_per_s"):
+            entry[1].unthrottle_reads()  # the upload ended early: the connection reads at full speed again
 
     def client_disconnected(self, client):
         if self._started:

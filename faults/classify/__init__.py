@@ -2,6 +2,7 @@
 
     classify(flow)             -> Classification   (an HTTP flow, faulted or not)
     classify_handshake(...)    -> Classification   (a failed TLS handshake)
+    classify_query(...)        -> Classification   (a DNS query the DNS mode answered)
 
 ``outcome`` (``faults.classify.outcome``) says what the client's socket and
 protocol stack saw; ``clients`` holds one ``ClientReport`` per client profile
@@ -14,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faults.classify import http, tls
+from faults.classify import dns, http, tls
 from faults.classify.clients import report_all
 from faults.classify.outcome import ClientReport, Outcome
 
-__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake"]
+__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake", "classify_query"]
 
 
 @dataclass
@@ -46,4 +47,9 @@ def classify(flow) -> Classification:
 
 def classify_handshake(params: dict, **kw) -> Classification:
     o = tls.outcome_of_handshake(params, **kw)
+    return Classification(o, report_all(o))
+
+
+def classify_query(**kw) -> Classification:
+    o = dns.outcome_of_query(**kw)
     return Classification(o, report_all(o))

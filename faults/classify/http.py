@@ -11,6 +11,7 @@ reports for the outcome is the client profiles' business (``clients/``).
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 
 from faults import catalog, vocabulary
@@ -39,7 +40,14 @@ def outcome_of(flow) -> Outcome:
     elif wire.get("grpc_status") is not None:
         name = catalog.grpc_name(wire["grpc_status"])
         o = Outcome("grpc.status", f"grpc.status.{name.lower()}", f"gRPC status {name} in the trailers")
+    elif wire.get("early_status") and wire.get("synthetic_status"):
+        # sent before the body was read: the client's abort after it is no failure
+        status = wire["synthetic_status"]
+        o = Outcome("http.response", catalog.for_http_status(status).id,
+                    f"a {status} sent before the request body was read, then a lingering close", {"status": status})
     elif wire.get("conn_end"):
+        if wire.get("phase") == "mid_request":  # Go names both ends in some write errors
+            facts.update(client_addr=_addr(flow.client_conn.peername), proxy_addr=_addr(flow.client_conn.sockname))
         o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
     elif wire.get("client_gave_up") or (flow.error and _client_went_away(flow)):
         o = Outcome("client.gave_up", "client.timeout.request", "the client closed the exchange before any answer")
@@ -57,8 +65,12 @@ def outcome_of(flow) -> Outcome:
     return o
 
 
+def _addr(a) -> str | None:
+    return f"{a[0]}:{a[1]}" if a else None
+
+
 def connection_end(how: str, phase: str, facts: dict) -> Outcome:
-    where = {"before_response": "before the response", "after_headers": "after the response head",
+    where = {"mid_request": "during the upload", "before_response": "before the response", "after_headers": "after the response head",
              "mid_body": "mid-body"}.get(phase, phase)
     conn = f"{'a reused' if facts.get('reused_connection') else 'a fresh'} {facts.get('protocol')} connection"
     if how == "rst":
@@ -74,8 +86,16 @@ def _client_went_away(flow) -> bool:
     )
 
 
+_CLIENT_GOAWAY = re.compile(r"HTTP/2 connection closed: <ConnectionTerminated error_code:(\d+)")
+
+
 def _natural_error(flow, facts: dict) -> Outcome:
     msg = flow.error.msg or ""
+    m = _CLIENT_GOAWAY.search(msg)
+    if m:  # the client itself ended the connection (its GOAWAY), e.g. after a sibling's fault it refused
+        code = int(m.group(1))
+        return Outcome("client.goaway", catalog.for_h2("goaway", code).id,
+                       f"the client closed the connection itself with GOAWAY {catalog.h2_name(code)}", {"code": code})
     if "killed" in msg.lower():
         if facts["protocol"].startswith("HTTP/2"):
             return Outcome("proxy.killed", "http2.stream.internal_error",
@@ -141,5 +161,10 @@ def _response(flow, facts: dict) -> Outcome:
     if length.isdigit() and int(length) > len(r.raw_content or b"") and flow.request.method != "HEAD":
         return Outcome("http.short_body", "http.body.truncated",
                        f"{len(r.raw_content or b'')} of {length} announced body bytes", {"status": status})
-    return Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response",
-                   {"status": status, "body_size": len(r.raw_content or b"")})
+    o = Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response",
+                {"status": status, "body_size": len(r.raw_content or b"")})
+    if facts.get("grpc"):  # the call's own status, from the trailers (or a trailers-only answer)
+        seen = (r.trailers or {}).get("grpc-status") or r.headers.get("grpc-status")
+        if seen and seen.isdigit():
+            o.facts["grpc_status_seen"] = int(seen)
+    return o

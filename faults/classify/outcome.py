@@ -13,6 +13,7 @@ Events:
 ====================  ================================================================
 tcp.rst / tcp.fin     the client connection ended (facts: phase, protocol, reused, ...)
 client.gave_up        the client closed the exchange before any answer
+client.goaway         the client closed the whole connection itself (its GOAWAY, facts: code)
 proxy.released        the proxy stopped while the exchange was held or open
 proxy.killed          mitmproxy killed the flow itself (no fault)
 upstream.failed       the upstream failed before a response: mitmproxy answered 502

@@ -4,6 +4,7 @@ A kind declares its parameters (so the one spec grammar can validate it) and
 implements any of three hooks, each called with the flow and an ``Act`` (the
 only door to the wire, see ``faults/wire/act.py``):
 
+- ``requestheaders(flow, act)``  -- request head in, body not yet (level "request_head" only);
 - ``async request(flow, act)``   -- before the request is forwarded;
 - ``responseheaders(flow, act)`` -- response headers are in, body not yet;
 - ``async response(flow, act)``  -- the whole response is in, not yet sent.
@@ -81,12 +82,20 @@ class Fault:
     # Keys of the form ``prefix.NAME=value`` (e.g. ``header.X-Foo=1``).
     prefixed: ClassVar[tuple[str, ...]] = ()
     # "flow": applied to HTTP flows by the injector; "connection": applied by
-    # a connection-level addon (TLS) before any request exists.
+    # a connection-level addon (TLS) before any request exists; "dns": by the
+    # DNS addon to DNS queries. An instance may say "request_head" (level_for).
     level: ClassVar[str] = "flow"
 
     def __init__(self, spec):
         self.spec = spec
         self.p = spec.params
+        self.level = self.level_for(spec.params)
+
+    @classmethod
+    def level_for(cls, params: dict[str, Any]) -> str:
+        """This fault's level given its parameters: "request_head" for faults that act
+        while the request body arrives (chosen at the request head, e.g. an upload cut)."""
+        return cls.level
 
     @classmethod
     def validate(cls, raw: dict[str, Any]) -> dict[str, Any]:

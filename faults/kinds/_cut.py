@@ -8,6 +8,10 @@ sends RST_STREAM INTERNAL_ERROR; ``close`` ends the stream short (the head, then
 END_STREAM before the announced body is complete), or RST_STREAM NO_ERROR when
 no head was sent. On HTTP/1.1 one request owns the connection: both scopes cut it.
 
+- mid_request:     during the upload: ``after_bytes`` of the request body (default
+                   half its Content-Length) are read and forwarded, then the
+                   connection ends while the client is still writing. Chosen at
+                   the request head and the request streamed (``RequestCutter``).
 - before_response: the request is not forwarded; the connection ends at once.
 - after_headers:   the response head goes out, then the connection ends.
 - mid_body:        part of the body (``after_bytes``, default half of the
@@ -40,6 +44,32 @@ class Cutter:
         return out
 
 
+class RequestCutter:
+    """A request ``stream`` callable: forwards ``keep`` body bytes, then ends the
+    client connection (the client is still writing its upload)."""
+
+    def __init__(self, fault, act, keep: int):
+        self.fault, self.act, self.keep = fault, act, keep
+        self.seen = 0
+        self.fired = False
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if self.fired:
+            return b""
+        out = chunk[:max(0, self.keep - self.seen)]
+        self.seen += len(out)
+        if self.seen >= self.keep and chunk:
+            self.fire("mid_request")
+        return out
+
+    def fire(self, phase: str) -> None:
+        self.fired = True
+        length = self.act.flow.request.headers.get("content-length", "")
+        self.act.record(request_body_received=self.seen,
+                        request_body_announced=int(length) if length.isdigit() else None)
+        self.act.end_connection(self.fault.how, phase, body_sent=0)
+
+
 SCOPE = Param(str, default="connection", choices=("connection", "stream"),
               help="HTTP/2: end the whole connection, or only this request's stream")
 
@@ -61,8 +91,9 @@ def keep_for(flow, after_bytes: int | None) -> int | None:
 class ConnectionCut(Fault):
     how: str  # "rst" or "fin"
     params = {
-        "when": Param(str, default="before_response", choices=PHASES),
-        "after_bytes": Param(int, default=None, min=0, help="mid_body: body bytes to send first"),
+        "when": Param(str, default="before_response", choices=PHASES + ("mid_request",)),
+        "after_bytes": Param(int, default=None, min=0,
+                             help="mid_body: response body bytes to send first; mid_request: request body bytes to read"),
         "scope": SCOPE,
     }
 
@@ -73,8 +104,34 @@ class ConnectionCut(Fault):
             return 0x2  # INTERNAL_ERROR
         return 0x0 if self.get("when") == "before_response" else None  # NO_ERROR
 
+    @classmethod
+    def level_for(cls, params):
+        return "request_head" if params.get("when") == "mid_request" else cls.level
+
+    def requestheaders(self, flow, act):
+        length = flow.request.headers.get("content-length", "")
+        keep = self.get("after_bytes")
+        if keep is None:
+            keep = max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else 1
+        if stream_scope(self, act):  # the HTTP/2 layer resets the stream at ``keep`` bytes
+            act.h2_frame(h2_frame="rst_stream", code=0x2 if self.how == "rst" else 0x0, phase="mid_request",
+                         after_bytes=keep)
+            return
+        flow.request.stream = RequestCutter(self, act, keep)
+
     async def request(self, flow, act):
         when = self.get("when")
+        if when == "mid_request":
+            if stream_scope(self, act):
+                if not act.h2_action().get("fired"):  # the body was shorter than after_bytes
+                    act.h2_action()["phase"] = "before_response"
+                    act.record(phase="before_response")
+                    act.end_stream()
+                return
+            cutter = flow.request.stream
+            if isinstance(cutter, RequestCutter) and not cutter.fired:
+                cutter.fire("before_response")  # the body was shorter than after_bytes
+            return
         if stream_scope(self, act):
             code = self._stream_code(act)
             if code is not None:
@@ -92,7 +149,7 @@ class ConnectionCut(Fault):
 
     def responseheaders(self, flow, act):
         when = self.get("when")
-        if when == "before_response":
+        if when in ("before_response", "mid_request"):
             return
         keep = 0 if when == "after_headers" else keep_for(flow, self.get("after_bytes"))
         flow.response.stream = Cutter(keep)
@@ -111,7 +168,7 @@ class ConnectionCut(Fault):
                 act.end_stream()
             return
         when = self.get("when")
-        if when == "before_response":
+        if when in ("before_response", "mid_request"):
             return
         cutter = flow.response.stream
         if isinstance(cutter, Cutter):

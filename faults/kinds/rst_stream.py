@@ -1,12 +1,15 @@
-"""``rst_stream code=C when=before_response|after_headers|mid_body [after_bytes=N]``:
+"""``rst_stream code=C when=mid_request|before_response|after_headers|mid_body [after_bytes=N]``:
 RST_STREAM with code C on the selected request's stream; other streams on the
 connection are untouched. HTTP/1.1 flows: TCP reset (see ``_h2.py``).
+
+``when=mid_request``: during the upload, once ``after_bytes`` of the request body
+(default half its Content-Length) arrived (the HTTP/2 layer counts and fires).
 """
 
 from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
-from faults.kinds._cut import keep_for
+from faults.kinds._cut import RequestCutter, keep_for
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
 
@@ -17,18 +20,44 @@ class RstStream(H2Fault):
     summary = "HTTP/2 RST_STREAM with a chosen error code at the chosen phase"
     params = {
         "code": code_param(),
-        "when": Param(str, default="before_response", choices=PHASES),
-        "after_bytes": Param(int, default=None, min=0, help="mid_body: body bytes to send first"),
+        "when": Param(str, default="before_response", choices=("mid_request",) + PHASES),
+        "after_bytes": Param(int, default=None, min=0,
+                             help="mid_body: response body bytes to send first; mid_request: request body bytes"),
     }
 
     @classmethod
     def check(cls, params):
         check_code(params)
 
+    @classmethod
+    def level_for(cls, params):
+        return "request_head" if params.get("when") == "mid_request" else cls.level
+
+    def requestheaders(self, flow, act):
+        length = flow.request.headers.get("content-length", "")
+        keep = self.get("after_bytes")
+        if keep is None:
+            keep = max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else 1
+        if act.h2_stream() is None:  # HTTP/1.1: a TCP reset at the same point of the upload
+            act.record(fallback="tcp_reset")
+            flow.request.stream = RequestCutter(_TcpReset(), act, keep)
+            return
+        act.h2_frame(h2_frame="rst_stream", code=self.code(), phase="mid_request", after_bytes=keep)
+
     async def request(self, flow, act):
+        when = self.get("when")
+        if when == "mid_request":
+            if act.h2_stream() is None:
+                cutter = flow.request.stream
+                if isinstance(cutter, RequestCutter) and not cutter.fired:
+                    cutter.fire("before_response")
+            elif not act.h2_action().get("fired"):  # the body was shorter than after_bytes
+                act.h2_action()["phase"] = "before_response"
+                act.record(phase="before_response")
+                act.end_stream()
+            return
         if act.h2_stream() is None:
             return self.fallback(flow, act)
-        when = self.get("when")
         act.h2_frame(h2_frame="rst_stream", code=self.code(), phase=when)
         if when == "before_response":
             act.end_stream()
@@ -47,3 +76,8 @@ class RstStream(H2Fault):
             return
         act.record(body_sent=getattr(flow.response.stream, "sent", None))
         act.end_stream()
+
+
+class _TcpReset:
+    """What ``RequestCutter`` needs of a fault: an RST on the connection."""
+    how = "rst"

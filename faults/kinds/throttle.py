@@ -1,7 +1,10 @@
-"""``throttle bytes_per_s=N``: let the response out at N bytes per second.
+"""``throttle bytes_per_s=N [direction=response|request]``: let the response out
+at N bytes per second, or (``direction=request``) read the request body (an upload)
+at N bytes per second.
 
-The cap applies to the client connection while this response is being sent
-(on HTTP/2 that includes other streams' bytes in the same window)."""
+The response cap applies to the client connection while this response is being
+sent (on HTTP/2 that includes other streams' bytes in the same window); the request
+cap to everything read from the client connection until the body is in."""
 
 from faults.kinds import Fault, Param, register
 
@@ -9,9 +12,27 @@ from faults.kinds import Fault, Param, register
 @register
 class Throttle(Fault):
     kind = "throttle"
-    summary = "cap the response rate at N bytes/s"
-    params = {"bytes_per_s": Param(int, min=1, max=10**10, help="bytes per second")}
+    summary = "cap the response rate (or the upload's, direction=request) at N bytes/s"
+    params = {
+        "bytes_per_s": Param(int, min=1, max=10**10, help="bytes per second"),
+        "direction": Param(str, default="response", choices=("response", "request"),
+                           help="request: pace reading the upload instead"),
+    }
+
+    @classmethod
+    def level_for(cls, params):
+        return "request_head" if params.get("direction") == "request" else cls.level
+
+    def requestheaders(self, flow, act):
+        act.record(phase="mid_request")
+        act.throttle_reads(self.get("bytes_per_s"))
+
+    async def request(self, flow, act):
+        if self.get("direction") == "request":
+            act.unthrottle_reads()  # the body is in
 
     async def response(self, flow, act):
+        if self.get("direction") == "request":
+            return
         act.record(phase="after_response")
         act.throttle(self.get("bytes_per_s"))

@@ -43,10 +43,11 @@ def k6_path() -> str:
 
 def run(cases: list[dict], *, env: dict | None = None, hosts: dict | None = None,
         reuse: bool = False, timeout: float = 300, script: str | None = None, per_case: int = 1,
-        expect_any: bool = False) -> dict[str, dict]:
+        expect_any: bool = False, resolv_conf: str | None = None) -> dict[str, dict]:
     """Run k6 over ``cases`` (one iteration each) and return what it printed, by
     ``id``. A custom ``script`` prints ``per_case`` JSON objects per case the same way;
-    with ``expect_any`` (a duration-driven script) any number of results is accepted."""
+    with ``expect_any`` (a duration-driven script) any number of results is accepted.
+    ``resolv_conf``: k6 runs with this text as its /etc/resolv.conf (``private_resolv``)."""
     with tempfile.TemporaryDirectory(prefix="faults-k6-") as tmp:
         tmp = Path(tmp)
         (tmp / "cases.json").write_text(json.dumps(cases))
@@ -54,8 +55,12 @@ def run(cases: list[dict], *, env: dict | None = None, hosts: dict | None = None
         log = tmp / "k6.log"
         full_env = dict(os.environ, CASES_FILE=str(tmp / "cases.json"), REUSE="1" if reuse else "0",
                         HOSTS=json.dumps(hosts or {}), K6_NO_USAGE_REPORT="true", **(env or {}))
+        wrap = []
+        if resolv_conf is not None:
+            (tmp / "resolv.conf").write_text(resolv_conf)
+            wrap = private_resolv(tmp / "resolv.conf")
         proc = subprocess.run(
-            [k6_path(), "run", "--quiet", "--no-summary", "--log-format=raw", f"--log-output=file={log}",
+            wrap + [k6_path(), "run", "--quiet", "--no-summary", "--log-format=raw", f"--log-output=file={log}",
              str(tmp / "script.js")],
             env=full_env, cwd=tmp, capture_output=True, text=True, timeout=timeout,
         )
@@ -73,3 +78,10 @@ def run(cases: list[dict], *, env: dict | None = None, hosts: dict | None = None
             raise RuntimeError(f"k6 exited {proc.returncode}; {len(results)}/{len(cases) * per_case} results\n"
                                f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}\n{text[-3000:]}")
         return results
+
+
+def private_resolv(path) -> list[str]:
+    """A command prefix that runs a program with ``path`` as its /etc/resolv.conf: a
+    private mount namespace (root only) where that file is bind-mounted over the real one.
+    The machine's own resolv.conf is never touched; the mount ends with the process."""
+    return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(path)]

@@ -22,7 +22,7 @@ from pathlib import Path
 # checkout's addons/errors.py loads this same file).
 ADDON = Path(__file__).resolve().parents[1] / "addon.py"
 ACTIVE = "faults: active: "  # faults.addons.startup's line
-LISTEN_RE = re.compile(r"listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")
+LISTEN_RE = re.compile(r"^(?!.*DNS server).*listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")  # the HTTP listener
 
 
 def tool_path(name: str) -> str:

@@ -101,6 +101,20 @@ class Act:
                 self.flow.kill()
         return result
 
+    def answer_early(self, data: bytes) -> bool:
+        """Plain HTTP/1.1: the whole response ``data`` now, before the request body is
+        read, then a lingering close (FIN; the body is still read). False on TLS."""
+        return sockets.answer_early(self.flow.client_conn, data)
+
+    def throttle_reads(self, bytes_per_s: int) -> bool:
+        """Read this client's request (upload) at ``bytes_per_s``."""
+        ok = sockets.throttle_reads(self.flow.client_conn, bytes_per_s)
+        self.record(throttled_request_bytes_per_s=bytes_per_s if ok else None)
+        return ok
+
+    def unthrottle_reads(self) -> None:
+        sockets.unthrottle_reads(self.flow.client_conn)
+
     def throttle(self, bytes_per_s: int) -> bool:
         ok = sockets.throttle(self.flow.client_conn, bytes_per_s)
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)

@@ -177,6 +177,23 @@ class FaultH2Server(Http2Server):
     def handle_h2_event(self, event):
         import h2.events
 
+        if isinstance(event, h2.events.DataReceived) and event.stream_id in self.streams:
+            act = self.action_of(event.stream_id)
+            if act is not None and act.get("phase") == "mid_request" and not act.get("fired"):
+                # an upload cut: count the request body; at after_bytes, reset the stream
+                # while the client is still sending, and end the flow as a client reset would
+                sid = event.stream_id
+                act["received"] = act.get("received", 0) + len(event.data)
+                if act["received"] < act.get("after_bytes", 0):
+                    return (yield from super().handle_h2_event(event))
+                self.h2_conn.acknowledge_received_data(event.flow_controlled_length, sid)
+                flow = self.flow_of(sid)
+                if flow is not None:
+                    flow.metadata.setdefault(vocabulary.WIRE, {})["request_body_received"] = act["received"]
+                yield from self.fire(sid, act, ending=True)
+                yield ReceiveHttp(RequestProtocolError(sid, f"fault: RST_STREAM {h2_name(act['code'])} "
+                                                       "during the upload", code=ErrorCode.CANCEL))
+                return False
         if (
             self.goaway_last is not None
             and isinstance(event, h2.events.RequestReceived)

@@ -346,3 +346,114 @@ class PacedWriter:
             elif self._eof_after and not self.inner.is_closing():
                 self.inner.write_eof()
             self._restore(self)
+
+
+# -- listeners the DNS faults point clients at -------------------------------------
+
+def http_listen_address() -> tuple[str, int] | None:
+    """(IPv4 address, port) of the proxy's first non-DNS listener: the address the DNS
+    mode answers for names no fault selects. A wildcard bind answers 127.0.0.1."""
+    try:
+        servers = ctx.master.addons.get("proxyserver").servers
+    except Exception:  # no master (unit tests)
+        return None
+    for inst in servers:
+        if type(inst.mode).__name__ in ("DnsMode", "WireGuardMode"):
+            continue
+        for addr in inst.listen_addrs:
+            host, port = addr[0], addr[1]
+            if ":" in host:
+                continue
+            return ("127.0.0.1" if host == "0.0.0.0" else host), port
+    return None
+
+
+_blackholes: dict[tuple[str, int], list[socket.socket]] = {}
+
+
+def blackhole(address: str, port: int) -> bool:
+    """A listener on ``address:port`` that never accepts, its accept queue filled
+    (backlog 0 holds one connection), so the kernel drops every further SYN: a
+    client's dial times out. Opened once, kept until ``close_blackholes``."""
+    key = (address, port)
+    if key in _blackholes:
+        return True
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(key)
+        lsock.listen(0)
+        filler.settimeout(1.0)
+        filler.connect(key)  # completes: the queue had room for this one, and is full now
+    except OSError as e:
+        log.warning(f"blackhole {address}:{port}: cannot open ({e.strerror or e})")
+        lsock.close()
+        filler.close()
+        return False
+    _blackholes[key] = [lsock, filler]
+    return True
+
+
+def close_blackholes() -> None:
+    for socks in _blackholes.values():
+        for s in socks:
+            s.close()
+    _blackholes.clear()
+
+
+def refused(address: str, port: int, timeout: float = 0.2) -> bool | None:
+    """True when a connect to ``address:port`` is refused (what ``refuse`` promises),
+    False when something accepts it, None when it neither does within ``timeout``."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((address, port))
+        return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+# -- the request side: answering before the body, pacing uploads ----------------------
+
+def answer_early(client_conn, data: bytes) -> bool:
+    """Plain HTTP/1.1 only: write a complete response now, before the request body is
+    read, then FIN and keep reading (a lingering close: mitmproxy still consumes the
+    body, so the kernel has no unread bytes to answer with an RST). What mitmproxy
+    writes afterwards is swallowed (``close``)."""
+    if client_conn.tls:
+        return False
+    return write_raw(client_conn, data) and close(client_conn)
+
+
+def throttle_reads(client_conn, bytes_per_s: int) -> bool:
+    """Read from this client at ``bytes_per_s`` until ``unthrottle_reads``: mitmproxy's
+    read loop looks ``reader.read`` up on every pass, so an instance attribute paces it;
+    the kernel's buffers then fill and the client's writes wait (slow upload reading)."""
+    io = _transport_io(client_conn)
+    reader = getattr(io, "reader", None)
+    if not isinstance(reader, asyncio.StreamReader) or "read" in vars(reader):
+        return False
+    inner = reader.read
+    rate = max(1, int(bytes_per_s))
+    step = max(1, rate // 50)
+
+    async def paced(n: int = -1) -> bytes:
+        data = await inner(step if n < 0 else min(n, step))
+        if data:
+            await asyncio.sleep(len(data) / rate)
+        return data
+
+    reader.read = paced
+    return True
+
+
+def unthrottle_reads(client_conn) -> None:
+    io = _transport_io(client_conn)
+    reader = getattr(io, "reader", None)
+    if reader is not None and "read" in vars(reader):
+        del reader.read

@@ -100,3 +100,114 @@ def test_no_leak_and_no_traceback(load):
     _, _, before, after, log = load
     assert after <= before, (before, after)
     assert "Traceback" not in log and "mitmproxy has crashed" not in log, log[-3000:]
+
+
+# -- the same with httpx[http2] and with grpcio: four requests in flight per connection ---------
+def _readings(report: dict | None) -> list:
+    if report is None:
+        return ["(no prediction)"]
+    return [report["error"]] + [a["error"] for a in report.get("alt", [])]
+
+
+def _compare(got: dict, recs: list[dict], client: str):
+    """got: request id -> what the client raised; recs: the proxy's report."""
+    by_id: dict[str, list] = {}
+    for r in recs:
+        if r.get("request_id"):
+            by_id.setdefault(r["request_id"], []).append(r)
+    missing = [rid for rid in got if rid not in by_id]
+    wrong = []
+    for rid, seen in got.items():
+        if rid in by_id:
+            final = final_record(by_id[rid])
+            if seen not in _readings(final["clients"].get(client)):
+                wrong.append((rid, final["fault"], seen, _readings(final["clients"].get(client)),
+                              final["outcome"]["summary"]))
+    return missing, wrong
+
+
+@pytest.fixture(scope="module")
+def h2_clients(upstream, tmp_path_factory):
+    import asyncio
+    import random
+    import ssl
+
+    import httpx
+
+    from faults import report
+    from faults.tools.launch import ProxyProcess
+
+    from .grpc_support import SAY, GrpcServer, _ident, channel
+
+    grpc = pytest.importorskip("grpc")
+    rnd = random.Random(20261202)
+    out = {}
+
+    class H2Only(ssl.SSLContext):  # httpx offers http/1.1 first; offer h2 only
+        def set_alpn_protocols(self, protos):
+            super().set_alpn_protocols(["h2"])
+
+    rep = tmp_path_factory.mktemp("h2clients") / "httpx.jsonl"
+    with ProxyProcess(mode=f"reverse:{upstream.url}", options={"fault_header": True, "fault_report": str(rep)}) as px:
+        ctx = H2Only(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(str(px.ca_file))
+        got = {}
+
+        async def batch(b):
+            async with httpx.AsyncClient(http2=True, verify=ctx, timeout=3) as c:
+                async def one(j):
+                    rid, f = f"hx{b}r{j}", rnd.choice(FAULTS)
+                    try:
+                        await c.get(f"https://127.0.0.1:{px.port}/c?size=20000&ms={rnd.randrange(150)}",
+                                    headers={"x-request-id": rid, **({"x-fault": f} if f else {})},
+                                    extensions={"sni_hostname": "demo.test"})
+                        got[rid] = None
+                    except Exception as e:  # noqa: BLE001 -- h2's own errors escape httpx at times
+                        got[rid] = type(e).__name__
+                await asyncio.gather(*(one(j) for j in range(4)))
+
+        async def main():
+            for b in range(50):
+                await batch(b)
+        asyncio.run(main())
+        time.sleep(2.5)
+        out["httpx"] = (got, report.read(rep), px.log())
+
+    rep = tmp_path_factory.mktemp("h2clients") / "grpc.jsonl"
+    with GrpcServer() as server, ProxyProcess(mode=f"reverse:{server.url}", options={
+            "fault_header": True, "ssl_insecure": True, "fault_report": str(rep)}) as px:
+        got = {}
+        for b in range(30):
+            with channel(px.port, px.ca_file) as ch:  # one channel: one HTTP/2 connection
+                rpc = ch.unary_unary(SAY, request_serializer=_ident, response_deserializer=_ident)
+                calls = []
+                for j in range(4):
+                    rid, f = f"g{b}r{j}", rnd.choice(FAULTS)
+                    calls.append((rid, rpc.future(b"hi", timeout=3, metadata=[("x-request-id", rid)] + (
+                        [("x-fault", f)] if f else []))))
+                for rid, fut in calls:
+                    try:
+                        fut.result()
+                        got[rid] = "OK"
+                    except grpc.RpcError as e:
+                        got[rid] = e.code().name
+        time.sleep(2.5)
+        out["grpcio"] = (got, report.read(rep), px.log())
+    return out
+
+
+@pytest.mark.parametrize("client", ["httpx", "grpcio"])
+def test_other_clients_under_concurrency(h2_clients, client):
+    got, recs, log = h2_clients[client]
+    missing, wrong = _compare(got, recs, client)
+    # a request the connection's end cut before the proxy parsed it has no flow, so no
+    # record: only a request the client saw fail may be missing, and rarely
+    assert all(got[rid] not in (None, "OK") for rid in missing), [(rid, got[rid]) for rid in missing]
+    assert len(missing) <= len(got) // 50, missing
+    # httpx (h2) closes the whole connection when one stream breaks the protocol rules it
+    # checks, and then fails even complete siblings with whatever exception it meets first
+    # (WriteError, EndOfStream, LocalProtocolError, ...): a client-side race the proxy cannot
+    # see. Measured: 2-4% of requests under this mix; grpcio: none.
+    limit = len(got) // 20 if client == "httpx" else len(got) // 100
+    assert len(wrong) <= limit, "\n".join(map(str, wrong))
+    assert "Traceback" not in log, log[-3000:]

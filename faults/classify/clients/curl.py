@@ -37,10 +37,10 @@ def _status(status: int) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    if ev in ("tcp.rst", "h2.fallback"):
+    if ev == "h2.fallback" or (ev == "tcp.rst" and not h2):  # curl over HTTP/2 on an RST: not measured
         return curl(56, "Recv failure: Connection reset by peer")
     if ev == "tcp.fin" and not h2:
-        if f.get("phase") == "before_response":
+        if f.get("phase") in ("before_response", "mid_request"):
             return curl(52, "Empty reply from server")
         return curl(18, "transfer closed")
     if ev == "http.short_body" and not h2:
@@ -86,4 +86,10 @@ def report(o: Outcome) -> ClientReport | None:
         return curl(28, "timed out")
     if ev == "tls.bad_cert":
         return curl(60, CURL_CERT[f["cert"]].format(host=f.get("host", "")))
+    if ev in ("dns.no_such_host", "dns.error", "dns.drop"):  # glibc's resolver, any failure
+        return curl(6, f"Could not resolve host: {f['name']}")
+    if ev == "dial.refused":
+        return curl(7, "Couldn't connect to server")
+    if ev == "dial.blackhole":
+        return curl(28, "Connection timed out", certainty="likely", note="when -m/--connect-timeout fired")
     return None

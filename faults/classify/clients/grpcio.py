@@ -22,10 +22,29 @@ def status(name: str, **kw) -> ClientReport:
                         **kw)
 
 
+# an HTTP status other than 200 on a gRPC call -> the status grpcio reports (the gRPC spec's table)
+FOR_HTTP = {400: "INTERNAL", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "UNIMPLEMENTED",
+            429: "UNAVAILABLE", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "UNAVAILABLE"}
+
+
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     if not f.get("grpc"):
         return None
+    if ev in ("tcp.rst", "h2.fallback"):
+        return status("UNAVAILABLE", message="Stream removed (recvmsg:Connection reset by peer)")
+    if ev == "tcp.fin":
+        r = status("UNAVAILABLE", message="Stream removed (Socket closed)")
+        if f.get("phase") == "mid_body":  # measured: a whole small message may have arrived before the FIN
+            r.also("OK", value=0)
+        return r
+    if ev == "upstream.failed":
+        return status("UNAVAILABLE")
+    if ev == "http.response":
+        code = f.get("status", 200)
+        if code != 200:
+            return status(FOR_HTTP.get(code, "UNKNOWN"), message=f"Received http2 header with status: {code}")
+        return status(catalog.grpc_name(f.get("grpc_status_seen", 0)))
     if ev == "grpc.status":
         return status(catalog.grpc_name(f["grpc_status"]), message=f.get("grpc_message", ""))
     if ev == "h2.rst_stream":

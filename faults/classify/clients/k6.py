@@ -92,8 +92,28 @@ def _go_retries(f: dict, phase: str) -> bool:
             and f.get("method") in GO_REPLAYABLE and not f.get("request_body"))
 
 
+def _upload_cut(o: Outcome, f: dict) -> ClientReport:
+    """The connection ended while k6 was still writing the request body."""
+    conn = f"{f.get('client_addr')}->{f.get('proxy_addr')}"
+    closed = f"write tcp {conn}: use of closed network connection"
+    if o.event in ("tcp.rst", "h2.fallback"):
+        # the RST lands on a write (ECONNRESET); when it came first, the next write is EPIPE,
+        # or Go's reader saw it and closed the connection under the writer (seen under load);
+        # on HTTP/2 Go's frame reader may see the end first
+        r = k6(1220, "write: connection reset by peer", "network.tcp.reset_by_peer",
+               note="an RST during the upload: usually the write sees it").also(1201, "write: broken pipe")
+        return r.also(1000, "unexpected EOF") if _is_h2(f) else r.also(1200, closed)
+    if _is_h2(f):
+        return k6(1000, "unexpected EOF", "http.body.truncated", note="a FIN during the upload, on HTTP/2")
+    # Go's reader sees the FIN, closes the connection, and the body writer's next write fails
+    return k6(1200, closed, "network.tcp.error", certainty="likely",
+              note="a FIN during the upload: Go's reader closes the connection under its body writer")
+
+
 def _conn_end(o: Outcome, f: dict) -> ClientReport:
     phase = f.get("phase", "before_response")
+    if phase == "mid_request":
+        return _upload_cut(o, f)
     if o.event in ("tcp.rst", "h2.fallback"):
         r = k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
     elif phase == "before_response" and not _is_h2(f):
@@ -112,6 +132,12 @@ def _conn_end(o: Outcome, f: dict) -> ClientReport:
 def _gave_up(o, f):
     return k6(*TIMEOUT, certainty="likely",
               note="the client closed the exchange before any answer; k6 reports 1050 when its own timeout fired")
+
+
+def _client_goaway(o, f):
+    return k6(1000, "", "client.generic.error", certainty="uncertain",
+              note="the client closed the connection itself (GOAWAY); Go's transport does not, so k6 was not "
+                   "the client here")
 
 
 def _released(o, f):
@@ -146,6 +172,10 @@ def _status(status: int) -> ClientReport:
 
 def _response(o, f):
     r = _status(f["status"])
+    up = f.get("throttled_request_bytes_per_s")
+    if up and r.error == 0:
+        r.certainty = "likely"
+        r.note = f"the upload was read at {up} B/s; a client timeout shorter than the upload gives 1050"
     rate = f.get("throttled_bytes_per_s")
     if rate and r.error == 0:
         size = f.get("body_size", 0)
@@ -191,6 +221,9 @@ def _grpc(o, f):
 # -- HTTP/2 frames ----------------------------------------------------------------
 def _rst_stream(o, f):
     code, phase = f["code"], f.get("phase")
+    if phase == "mid_request" and code == 0x7:
+        return retried("Go re-sends the request (body included) after a RST_STREAM REFUSED_STREAM during the "
+                       "upload; " + RETRY_NOTE)
     if phase == "before_response" and code in (0x1, 0x7):
         return retried(
             f"Go retries a stream reset with {catalog.h2_name(code)} that arrives before the response headers "
@@ -291,12 +324,45 @@ def _tls(o, f):
     return k6(1000, "EOF", "network.tcp.closed", certainty="uncertain", note=o.summary)
 
 
+# -- DNS and dialing (faults/classify/dns.py) -------------------------------------------
+def _dns(o, f):
+    ev = o.event
+    if ev == "dns.no_such_host":
+        return k6(1101, "lookup: no such host", "dns.lookup.no_such_host")
+    if ev == "dns.error":  # Go: every rcode but NXDOMAIN is "server misbehaving" (it asks twice)
+        return k6(1100, f"lookup {f['name']} on {f['server']}: server misbehaving", "dns.lookup.error")
+    if ev == "dns.drop":  # Go's DNSError IsTimeout: k6's timeout swap makes it 1050, never 1100
+        return k6(*TIMEOUT, note="no DNS reply: the resolver times out (resolv.conf timeout x attempts)")
+    r = k6(0, "", "ok.none.success", note="the lookup succeeded; the request's own record says what k6 reports")
+    if f.get("pointed"):  # answer=IP: whatever answers there (or k6's blacklistIPs, 1110) decides
+        r.certainty = "uncertain"
+        r.note = (f"the name points at {', '.join(f['addresses']) or 'no address of this type'}: what k6 reports "
+                  "depends on what listens there (nothing: 1212; inside k6's blacklistIPs: 1110)")
+    if f.get("delay_ms"):
+        r.certainty = "likely"
+        r.note += "; a delay above the resolver's timeout (resolv.conf, default 5 s) gives 1050"
+    return r
+
+
+def _dial(o, f):
+    if o.event == "dial.refused":
+        r = k6(1212, "dial: connection refused", "network.dial.refused")
+        if f.get("refused_checked") is False:
+            r.certainty, r.note = "uncertain", "something accepted a test connection there (a wildcard listener?)"
+        return r
+    r = k6(1211, "dial: i/o timeout", "network.dial.timeout",
+           note="k6's dialer gives up after 30 s: 1211 when the request timeout is longer, else 1050")
+    r.alt.append({"error": TIMEOUT[0], "message": TIMEOUT[1]})
+    r.certainty = "likely"
+    return r
+
+
 _HANDLERS = {
     "tcp.rst": _conn_end, "tcp.fin": _conn_end, "h2.fallback": _conn_end,
-    "client.gave_up": _gave_up, "proxy.released": _released, "proxy.killed": _killed,
+    "client.gave_up": _gave_up, "client.goaway": _client_goaway, "proxy.released": _released, "proxy.killed": _killed,
     "upstream.failed": _upstream_failed, "upstream.cut": _upstream_cut, "unknown": _unknown,
     "http.response": _response, "http.informational": _informational, "http.switching": _switching,
     "http.undecodable": _undecodable, "http.short_body": _short_body, "grpc.status": _grpc,
     "h2.rst_stream": _rst_stream, "h2.goaway": _goaway, "h2.violation": _violation,
-    "tls.*": _tls,
+    "tls.*": _tls, "dns.*": _dns, "dial.*": _dial,
 }

@@ -167,6 +167,39 @@ def handshake_record(c, *, url: str, host: str, sni: str | None, client: str | N
     }
 
 
+def connection_record(*, proxy: str, listen: str | None, upstream: str | None, client: str | None, n: int,
+                      end: str, why: str | None, bytes_up: int, bytes_down: int, toxics: dict) -> dict:
+    """The record of one raw TCP connection through a Toxiproxy proxy
+    (``faults.toxiproxy``). The k6 fields say what k6 reports if the connection
+    carried one HTTP/1.1 exchange (``likely``): a reset is 1220; a close before
+    any byte reached the client is 1000 ``EOF``; otherwise nothing is known."""
+    if end == "rst":
+        code, msg = 1220, "read: connection reset by peer"
+    elif end == "closed" and bytes_down == 0:
+        code, msg = 1000, "EOF"
+    else:
+        code, msg = None, None
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "connection",
+        "proxy": proxy,
+        "listen": listen,
+        "upstream": upstream,
+        "client": client,
+        "connection": n,
+        "end": end,
+        "why": why,
+        "bytes_up": bytes_up,
+        "bytes_down": bytes_down,
+        "toxics": toxics,
+        "k6_error_code": code,
+        "k6_error": msg,
+        "certainty": "likely" if code else None,
+        "note": "if the connection carried one HTTP/1.1 exchange" if code else None,
+    }
+
+
 def dns_record(c, *, name: str, qtype: str, server: str, client: str | None, rule: str | None,
                fault: str | None, lookup: int) -> dict:
     """The record of one DNS query the DNS mode answered (or dropped). ``lookup``

@@ -10,7 +10,8 @@ Words that mean different things in different places, said once:
 - ``status``: a report record's ``status`` is the HTTP status the client got (None when none);
   the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
   is also the fault kind that answers with a status.
-- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``dns``);
+- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``dns``,
+  ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.connection_record``);
   ``Act.record(...)`` writes the wire record.
 - ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier

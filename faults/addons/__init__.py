@@ -5,6 +5,7 @@ classifier and the report, and hold no protocol logic of their own.
 components are its children, called in this order:
 
 - ``FaultControl`` first: it answers requests to the control host before any fault applies;
+- ``ToxiproxyApi``: Toxiproxy's API and its proxies (listeners, raw TCP toxics, http toxics);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
 - ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
@@ -27,6 +28,7 @@ from faults.addons.injector import FaultInjector
 from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
+from faults.addons.toxiproxy import ToxiproxyApi
 from faults.wire.h2layer import H2Frames
 
 
@@ -34,4 +36,5 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), classifier, status, FaultStartup()]
+        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), classifier,
+                       status, FaultStartup()]

@@ -37,6 +37,9 @@ class FaultInjector:
         self._stopping = asyncio.Event()
         self._started = False
         self._header_said = False
+        # callables flow -> Rule | None tried before every plan (a Toxiproxy
+        # proxy's http toxics apply to its own listener's flows only)
+        self.selectors: list = []
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -164,6 +167,10 @@ class FaultInjector:
                     flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
                     flow.metadata["fault_header_error"] = str(e)
                     return None
+        for select in self.selectors:
+            rule = select(flow)
+            if rule is not None:
+                return rule
         # Each plan keeps a per-host index, so rules that cannot match this
         # host (a ~d for another one) cost nothing (see bench/README.md).
         for plan in (self.runtime_plan, self.option_plan, self.file_plan):

@@ -58,6 +58,8 @@ def active_line(opts, injector) -> str:
         parts.append(f"control endpoint on at http://{opts.fault_control_host}/ through this proxy ({token})")
     else:
         parts.append("control endpoint off")
+    if getattr(opts, "toxiproxy_api", ""):  # only when on: the line stays as it was otherwise
+        parts.append(f"toxiproxy API on {opts.toxiproxy_api} (no authentication)")
     return "faults: active: " + ", ".join(parts)
 
 

@@ -48,8 +48,8 @@ def client_writer(client_conn) -> asyncio.StreamWriter | None:
     """The raw TCP writer of a live client connection, or None."""
     io = _transport_io(client_conn)
     w = getattr(io, "writer", None)
-    if isinstance(w, PacedWriter):
-        return w.inner
+    while isinstance(w, PacedWriter) or getattr(w, "wraps_stream", False):  # links.LinkWriter too
+        w = w.inner
     return w if isinstance(w, asyncio.StreamWriter) else None
 
 
@@ -112,7 +112,7 @@ def close(client_conn) -> bool:
     """
     io = _transport_io(client_conn)
     w = getattr(io, "writer", None)
-    if isinstance(w, PacedWriter):
+    while isinstance(w, PacedWriter) or getattr(w, "wraps_stream", False):  # links.LinkWriter too
         w = w.inner
     if not isinstance(w, asyncio.StreamWriter) or w.transport.is_closing():
         return False
@@ -175,7 +175,7 @@ def throttle(client_conn, bytes_per_s: int) -> bool:
     """Pace everything written to this client until the current burst is out."""
     io = _transport_io(client_conn)
     w = getattr(io, "writer", None)
-    if not isinstance(w, asyncio.StreamWriter):
+    if not (isinstance(w, asyncio.StreamWriter) or getattr(w, "wraps_stream", False)):
         return False
     io.writer = PacedWriter(w, bytes_per_s, restore=lambda pw: _restore(io, pw))
     return True

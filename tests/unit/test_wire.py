@@ -98,3 +98,25 @@ def test_leftover_sockets_are_closed_after_the_client_left(monkeypatch):
         assert sorted(closed) == ["client", "server"]
 
     asyncio.run(scenario())
+
+
+def test_links_rely_on_writer_swap_next_layer_and_runtime_modes():
+    """faults/wire/links.py and faults/toxiproxy/listeners.py: each direction's
+    writer is looked up on every write (so a swapped writer is used), hooks
+    block the layer (why toxics do not await in tcp_message), next_layer may
+    replace the layer, and listeners are (re)started from the mode option."""
+    from mitmproxy.addons.proxyserver import Servers
+    from mitmproxy.addons.next_layer import NextLayer
+    from mitmproxy.proxy import mode_servers
+    from mitmproxy.proxy.layers import TCPLayer
+
+    assert "writer = self.transports[command.connection].writer" in inspect.getsource(server.ConnectionHandler.server_event)
+    assert "writer.write_eof()" in inspect.getsource(server.ConnectionHandler.close_connection)
+    assert "_paused_event_queue" in inspect.getsource(Layer)  # a blocking hook queues the other events
+    assert "async def setup_servers" in inspect.getsource(Proxyserver)
+    assert "last_exception" in inspect.getsource(mode_servers.ServerInstance.start)
+    assert "def is_running" in inspect.getsource(mode_servers.AsyncioServerInstance)
+    assert "self._instances" in inspect.getsource(Servers.update)
+    assert "def next_layer" in inspect.getsource(NextLayer)
+    assert "ignore" in inspect.signature(TCPLayer.__init__).parameters
+    assert "proxy_mode=mode" in inspect.getsource(server.LiveConnectionHandler.__init__)

@@ -1,0 +1,168 @@
+"""Toxiproxy's API served from this proxy (``faults.toxiproxy``), off by default.
+
+Options: ``toxiproxy_api`` (HOST:PORT to serve the API on; Toxiproxy's default
+is 127.0.0.1:8474; no authentication, as Toxiproxy: keep it on loopback),
+``toxiproxy_config`` (a JSON file of proxies, Toxiproxy's ``-config``, made at
+start), ``toxiproxy_seed`` (toxicity, jitter and slicer draws per connection
+reproducible; ``http`` toxics use it as their rules' seed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Optional
+
+from mitmproxy import ctx, exceptions
+
+from faults.report import connection_record
+from faults.toxiproxy import httpd
+from faults.toxiproxy.api import PROXY_FIELDS, Api, ApiError, assign, first_value
+from faults.toxiproxy.addr import split_hostport
+from faults.toxiproxy.listeners import Listeners
+from faults.wire import links as wire_links
+
+log = logging.getLogger(__name__)
+
+
+class ToxiproxyApi:
+    name = "toxiproxy"
+
+    def __init__(self):
+        self.listeners = Listeners(seed=lambda: ctx.options.toxiproxy_seed, on_conn_end=self._record)
+        self.api = Api(self.listeners)
+        self.server: asyncio.Server | None = None
+        self._running = False
+        self._config: bytes | None = None
+
+    def load(self, loader):
+        loader.add_option("toxiproxy_api", str, "",
+                          "Serve Toxiproxy's HTTP API on HOST:PORT (e.g. 127.0.0.1:8474). Off when empty. "
+                          "No authentication, as Toxiproxy: keep it on loopback.")
+        loader.add_option("toxiproxy_config", str, "",
+                          "JSON file of Toxiproxy proxies to create at start (Toxiproxy's -config).")
+        loader.add_option("toxiproxy_seed", Optional[int], None,
+                          "Seed for the toxicity, jitter and slicer draws of Toxiproxy proxies (per proxy and "
+                          "connection number) and for http toxics.")
+
+    def configure(self, updated):
+        try:
+            self._configure(updated)
+        except exceptions.OptionsError as e:
+            if self._running:
+                raise  # a runtime --set: mitmproxy rejects it and says why
+            log.error(f"faults: {e}")  # at start: one line, then mitmdump exits (as the injector does)
+
+    def _configure(self, updated):
+        if "toxiproxy_api" in updated and ctx.options.toxiproxy_api:
+            try:
+                split_hostport(ctx.options.toxiproxy_api)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"toxiproxy_api: {e} (expected HOST:PORT)") from None
+        if "toxiproxy_config" in updated and ctx.options.toxiproxy_config:
+            path = Path(ctx.options.toxiproxy_config).expanduser()
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise exceptions.OptionsError(f"toxiproxy_config: cannot read {path}: {e.strerror}") from None
+            try:
+                doc = first_value(data)
+                if not isinstance(doc, list):
+                    raise ApiError("expected a JSON list of proxies", 400)
+                for i, item in enumerate(doc, 1):  # Toxiproxy logs these and starts anyway; we refuse
+                    d = assign(item, "Proxy", PROXY_FIELDS, {"name": "", "upstream": ""})
+                    if not d["name"] or not d["upstream"]:
+                        raise ApiError(f"proxy {i}: missing required field {'name' if not d['name'] else 'upstream'}", 400)
+            except ApiError as e:
+                raise exceptions.OptionsError(
+                    f"toxiproxy_config: {path}: {e.message.removeprefix('bad request body: ')}") from None
+            self._config = data
+        if self._running and "toxiproxy_api" in updated:
+            asyncio.get_running_loop().create_task(self._serve())
+        if self._running and "toxiproxy_config" in updated and self._config:
+            asyncio.get_running_loop().create_task(self._populate())
+
+    def running(self):
+        self._running = True
+        injector = ctx.master.addons.get("faultinjector")
+        if injector is not None and self._select not in injector.selectors:
+            injector.selectors.append(self._select)
+        return self._start()
+
+    async def _start(self):
+        if self._config:
+            await self._populate()
+        await self._serve()
+
+    async def _populate(self):
+        proxies, err = await self.api.populate(self._config)
+        if err:
+            log.error(f"toxiproxy_config: {err.message}")
+        else:
+            log.info(f"toxiproxy_config: {len(proxies)} proxies")
+
+    async def _serve(self):
+        if self.server is not None:
+            await httpd.close(self.server)
+            self.server = None
+        addr = ctx.options.toxiproxy_api
+        if not addr:
+            return
+        host, port = split_hostport(addr)
+        try:
+            self.server = await httpd.start(self.api.handle, host or "127.0.0.1", port)
+        except OSError as e:
+            log.error(f"toxiproxy_api: cannot listen on {addr}: {e.strerror}")
+            return
+        bound = self.server.sockets[0].getsockname()
+        log.info(f"toxiproxy API listening at http://{bound[0]}:{bound[1]}")
+
+    async def done(self):
+        if self.server is not None:
+            await httpd.close(self.server)
+            self.server = None
+        for name in list(self.listeners.specs):
+            self.listeners.close_connections(name, "shutdown")
+        self.listeners.shutdown_all("shutdown")
+
+    # -- traffic ------------------------------------------------------------------------
+    def _select(self, flow):
+        name = self.listeners.proxy_of(flow.client_conn)
+        plan = self.listeners.plans.get(name) if name else None
+        return plan.select(flow, level="flow") if plan and plan.rules else None
+
+    def next_layer(self, nextlayer):
+        # a Toxiproxy proxy forwards bytes: TLS stays raw, nothing is parsed
+        if self.listeners.is_tcp(nextlayer.context.client):
+            wire_links.raw_tcp(nextlayer)
+
+    def client_connected(self, client):
+        self.listeners.client_connected(client)
+
+    def server_connected(self, data):
+        if self.listeners.is_ours(data.client):  # raw toxics on http-mode proxies too
+            self.listeners.server_connected(data.client, data.server)
+
+    def tcp_message(self, flow):
+        if len(flow.messages) > 64 and self.listeners.proxy_of(flow.client_conn):
+            del flow.messages[:-16]  # a long-lived connection must not keep every chunk
+
+    def client_disconnected(self, client):
+        self.listeners.client_disconnected(client)
+
+    def _record(self, conn):
+        """One report record per connection, once its links are done."""
+        classifier = ctx.master.addons.get("classifier")
+        report = getattr(classifier, "report", None)
+        if report is None:
+            return
+        client = conn.client
+        report.write(connection_record(
+            proxy=conn.proxy_name, listen=conn.listen, upstream=conn.upstream,
+            client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
+            n=conn.n, end=conn.end or "fin", why=conn.why,
+            bytes_up=conn.links["upstream"].bytes if "upstream" in conn.links else 0,
+            bytes_down=conn.links["downstream"].bytes if "downstream" in conn.links else 0,
+            toxics={d: [s.name for s in link.stubs if s.active] for d, link in conn.links.items()},
+        ))

@@ -1,0 +1,340 @@
+"""toxiproxy-python 0.1.1 (PyPI), unchanged, against this proxy's Toxiproxy API:
+create proxies, add every toxic, send real TCP traffic and measure the effect,
+delete and reset. The client's API address is its class attributes (its own
+``update_api_consumer``), so only the address changes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import httpx
+import pytest
+import toxiproxy
+from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
+
+from faults import report
+from faults.tools.launch import ProxyProcess
+from tests.e2e.toxiproxy_support import (Echo, connect, open_fds, recv_exactly, round_trip,
+                                         start_toxiproxy)
+
+
+@pytest.fixture(scope="module")
+def px(tmp_path_factory):
+    p = start_toxiproxy(tmp_path_factory.mktemp("toxi"), toxiproxy_seed=7)
+    yield p
+    p.stop()
+    assert "Traceback" not in p.log(), p.log()[-3000:]
+    assert "mitmproxy has crashed" not in p.log()
+
+
+@pytest.fixture(scope="module")
+def echo():
+    e = Echo()
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def server(px):
+    t = toxiproxy.Toxiproxy()
+    t.update_api_consumer("127.0.0.1", px.api_port)
+    t.destroy_all()
+    yield t
+    t.destroy_all()
+
+
+def server_port(server) -> int:
+    from toxiproxy.api import APIConsumer
+    return APIConsumer.port
+
+
+def test_version_create_list_get_destroy(server, echo):
+    assert server.running()
+    assert server.version() == b'{"version": "2.12.0"}\n'
+    p = server.create(upstream=echo.addr, name="echo")  # listen: the client sends 127.0.0.1:0
+    assert p.enabled is True and p.listen.startswith("127.0.0.1:") and not p.listen.endswith(":0")
+    assert round_trip(p.listen)[0] == b"hello"
+    assert set(server.proxies()) == {"echo"}
+    assert server.get_proxy("echo").listen == p.listen
+    with pytest.raises(ProxyExists):
+        server.create(upstream=echo.addr, name="echo")
+    assert p.destroy()
+    assert server.proxies() == {}
+    with pytest.raises(ConnectionRefusedError):
+        round_trip(p.listen)
+    with pytest.raises(NotFound):
+        p.destroy()
+
+
+def test_latency_is_measured_and_does_not_hold_the_other_direction(server, echo):
+    p = server.create(upstream=echo.addr, name="lat")
+    base = min(round_trip(p.listen)[1] for _ in range(3))
+    p.add_toxic(type="latency", attributes={"latency": 400})
+    assert p.toxics()["latency_downstream"].attributes == {"latency": 400, "jitter": 0}
+    with connect(p.listen) as s:
+        t0 = time.monotonic()
+        s.sendall(b"a")
+        time.sleep(0.1)
+        s.sendall(b"b")
+        got, _ = recv_exactly(s, 2)
+        rtt = time.monotonic() - t0
+    assert got == b"ab"
+    assert 0.4 <= rtt < 0.4 + 0.4 + base, rtt  # generous above: 2 shared cores
+    # upstream bytes are not held by the downstream delay: "b" reached the
+    # server 0.1 s after it was sent, not after a's 0.4 s
+    b_at = next(t for t, d in reversed(echo.arrivals) if d == b"b")
+    assert b_at - t0 < 0.3, b_at - t0
+    p.add_toxic(type="latency", stream="upstream", attributes={"latency": 200})  # stacked: both add up
+    got, rtt = round_trip(p.listen)
+    assert got == b"hello" and 0.6 <= rtt < 1.0, rtt
+    p.destroy_toxic("latency_downstream")
+    p.destroy_toxic("latency_upstream")
+    assert round_trip(p.listen)[1] < 0.2
+
+
+def test_bandwidth_is_measured_and_rate_0_stalls(server, echo):
+    p = server.create(upstream=echo.addr, name="bw")
+    p.add_toxic(type="bandwidth", attributes={"rate": 200})  # KB/s
+    data = b"x" * 100_000
+    with connect(p.listen) as s:
+        t0 = time.monotonic()
+        s.sendall(data)
+        got, _ = recv_exactly(s, len(data))
+        took = time.monotonic() - t0
+    assert got == data
+    assert 0.45 <= took < 1.0, took  # 100 KB at 200 KB/s: 0.5 s
+    p.destroy_toxic("bandwidth_downstream")
+    p.add_toxic(type="bandwidth", name="cut", attributes={"rate": 0})
+    with connect(p.listen) as s:
+        s.sendall(b"held")
+        s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            s.recv(10)
+        p.destroy_toxic("cut")  # what was held is delivered, as Toxiproxy does
+        assert recv_exactly(s, 4)[0] == b"held"
+
+
+def test_timeout_closes_after_silence(server, echo):
+    p = server.create(upstream=echo.addr, name="to")
+    p.add_toxic(type="timeout", attributes={"timeout": 300})
+    with connect(p.listen) as s:
+        t0 = time.monotonic()
+        s.sendall(b"dropped")
+        got, _ = recv_exactly(s, 7)
+        took = time.monotonic() - t0
+    assert got == b"" and 0.25 <= took < 1.0, (got, took)
+
+
+def test_reset_peer(server, echo):
+    p = server.create(upstream=echo.addr, name="rp")
+    p.add_toxic(type="reset_peer", stream="upstream", attributes={"timeout": 100})
+    with connect(p.listen) as s:
+        s.sendall(b"x")
+        with pytest.raises(ConnectionResetError):
+            recv_exactly(s, 1)
+
+
+def test_limit_data_and_slicer(server, echo):
+    p = server.create(upstream=echo.addr, name="ld")
+    p.add_toxic(type="limit_data", attributes={"bytes": 10})
+    with connect(p.listen) as s:
+        s.sendall(b"0123456789abcdef")
+        assert recv_exactly(s, 16)[0] == b"0123456789"  # then EOF
+    p.destroy_toxic("limit_data_downstream")
+    p.add_toxic(type="slicer", attributes={"average_size": 10, "size_variation": 2, "delay": 20_000})
+    with connect(p.listen) as s:
+        s.sendall(b"y" * 100)
+        got, calls = recv_exactly(s, 100)
+    assert got == b"y" * 100 and calls >= 6, calls  # ~10 slices, 20 ms apart
+
+
+def test_slow_close(server, echo):
+    p = server.create(upstream=echo.addr, name="sc")
+    p.add_toxic(type="slow_close", attributes={"delay": 300})
+    with connect(p.listen) as s:
+        s.sendall(b"bye")
+        assert recv_exactly(s, 3)[0] == b"bye"
+        t0 = time.monotonic()
+        s.shutdown(socket.SHUT_WR)  # the echo server closes; its FIN reaches us 300 ms late
+        assert s.recv(10) == b""
+        assert 0.28 <= time.monotonic() - t0 < 1.0
+
+
+def test_toxicity_is_seeded_per_connection(server, echo):
+    def pattern():
+        p = server.create(upstream=echo.addr, name="tox")
+        p.add_toxic(type="latency", toxicity=0.5, attributes={"latency": 300})
+        out = [round_trip(p.listen)[1] >= 0.3 for _ in range(8)]
+        p.destroy()
+        return out
+
+    first = pattern()
+    assert 0 < sum(first) < 8, first
+    assert pattern() == first  # toxiproxy_seed=7: the same connections are slowed
+
+
+def test_disable_refuses_and_closes_live_connections_enable_and_reset(server, echo, px):
+    p = server.create(upstream=echo.addr, name="dn")
+    live = connect(p.listen)
+    live.sendall(b"1")
+    assert recv_exactly(live, 1)[0] == b"1"
+    with p.down():
+        with pytest.raises(ConnectionRefusedError):
+            round_trip(p.listen)
+        live.settimeout(2)
+        assert live.recv(10) == b""  # the live connection was closed, as Toxiproxy does
+    live.close()
+    assert round_trip(p.listen)[0] == b"hello"
+    p.add_toxic(type="latency", attributes={"latency": 300})
+    p.disable()
+    server.reset()  # re-enables every proxy and removes every toxic
+    assert server.get_proxy("dn").enabled is True
+    assert p.toxics() == {}
+    assert round_trip(p.listen)[1] < 0.2
+
+
+def test_invalid_toxic_and_unknown_proxy(server, echo):
+    p = server.create(upstream=echo.addr, name="bad")
+    with pytest.raises(InvalidToxic):
+        p.add_toxic(type="nope")
+    with pytest.raises(InvalidToxic):
+        p.add_toxic(type="latency", stream="sideways")
+    with pytest.raises(NotFound):
+        p.destroy_toxic("missing")
+
+
+def test_populate_and_http_toxic_in_the_report(server, upstream, px):
+    made = server.populate([{"name": "web", "upstream": f"127.0.0.1:{upstream.port}", "listen": "127.0.0.1:0"}])
+    assert [m.name for m in made] == ["web"]
+    web = server.get_proxy("web")
+    # beyond Toxiproxy: one of this proxy's own fault kinds, on matching requests only
+    web.add_toxic(type="http", name="orders_503", attributes={"spec": "status code=503", "match": "~u /orders"})
+    base = f"http://{web.listen}"
+    with httpx.Client(timeout=5) as c:
+        assert c.get(base + "/orders?case=tp503").status_code == 503
+        assert c.get(base + "/items?case=tp200").status_code == 200
+    # raw toxics still apply on a proxy that parses HTTP, and socket-level faults work through them
+    web.add_toxic(type="latency", attributes={"latency": 200})
+    web.add_toxic(type="http", name="rst", attributes={"spec": "reset when=mid_body", "match": "~u /big"})
+    with httpx.Client(timeout=5) as c:
+        t0 = time.monotonic()
+        assert c.get(base + "/items?case=tpslow").status_code == 200
+        assert 0.2 <= time.monotonic() - t0 < 0.6
+        with pytest.raises(httpx.ReadError):
+            c.get(base + "/big?size=100000&case=tprst")
+    web.destroy_toxic("rst")
+    web.destroy_toxic("latency_downstream")
+    web.destroy_toxic("orders_503")  # answered once the listener is raw TCP again
+    with httpx.Client(timeout=5) as c:
+        assert c.get(base + "/orders?case=tpok").status_code == 200
+    time.sleep(0.5)
+    recs = {r["url"].split("case=")[1]: r for r in report.read(px.report_path) if "case=tp" in (r.get("url") or "")}
+    assert recs["tp503"]["k6_error_code"] == 1503 and recs["tp503"]["rule"] == "toxiproxy orders_503"
+    assert recs["tp200"]["k6_error_code"] == 0
+    assert recs["tprst"]["k6_error_code"] == 1220 and recs["tprst"]["rule"] == "toxiproxy rst"
+
+
+def test_raw_connections_are_in_the_report(server, echo, px):
+    p = server.create(upstream=echo.addr, name="rec")
+    p.add_toxic(type="reset_peer", attributes={"timeout": 0})
+    with connect(p.listen) as s:
+        s.sendall(b"x")
+        with pytest.raises(ConnectionResetError):
+            recv_exactly(s, 1)
+    time.sleep(0.5)
+    recs = [r for r in report.read(px.report_path) if r.get("record") == "connection" and r["proxy"] == "rec"]
+    assert recs and recs[-1]["end"] == "rst" and recs[-1]["k6_error_code"] == 1220
+    assert recs[-1]["toxics"]["downstream"] == ["reset_peer_downstream"]
+
+
+def test_tls_stays_raw_on_a_tcp_proxy(server):
+    """next_layer keeps TLS raw: the client sees the upstream's own certificate, not mitmproxy's."""
+    import ssl
+
+    from faults.tools.upstream import Upstream
+
+    def peer_cert(host, port):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with socket.create_connection((host, port), timeout=5) as raw, ctx.wrap_socket(raw) as s:
+            return s.getpeercert(binary_form=True)
+
+    with Upstream(tls=True) as up:
+        p = server.create(upstream=f"127.0.0.1:{up.port}", name="tls")
+        host, port = p.listen.rsplit(":", 1)
+        assert peer_cert(host, int(port)) == peer_cert("127.0.0.1", up.port)
+
+
+def test_listen_conflicts_are_api_errors(server, echo):
+    a = server.create(upstream=echo.addr, name="a")
+    with pytest.raises(Exception):  # the client raises nothing of its own for a 500: requests' JSON error
+        server.create(upstream="127.0.0.1:9", name="b", listen=a.listen)
+    assert "b" not in server.proxies()
+    r = httpx.post(f"http://127.0.0.1:{server_port(server)}/proxies",
+                   json={"name": "b", "upstream": "127.0.0.1:9", "listen": a.listen})
+    assert r.status_code == 500 and r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.json() == {"error": f"listen tcp {a.listen}: bind: address already in use", "status": 500}
+    assert round_trip(a.listen)[0] == b"hello"  # the first proxy still works
+
+
+def test_no_leak_when_proxies_are_deleted(server, echo, px):
+    time.sleep(0.3)
+    before = open_fds(px.proc.pid)
+    for i in range(5):
+        p = server.create(upstream=echo.addr, name=f"leak{i}")
+        p.add_toxic(type="latency", attributes={"latency": 50})
+        held = [connect(p.listen) for _ in range(3)]
+        for s in held:
+            s.sendall(b"z")
+        assert recv_exactly(held[0], 1)[0] == b"z"
+        p.destroy()  # closes the listener and its live connections
+        for s in held:
+            s.close()
+    time.sleep(0.5)
+    assert open_fds(px.proc.pid) <= before + 1, (before, open_fds(px.proc.pid))
+
+
+def test_config_file_populates_at_start_and_a_bad_one_stops_it(tmp_path, echo):
+    cfg = tmp_path / "toxiproxy.json"
+    cfg.write_text(json.dumps([{"name": "cfg", "listen": "127.0.0.1:0", "upstream": echo.addr}]))
+    p = start_toxiproxy(tmp_path, toxiproxy_config=str(cfg))
+    try:
+        proxies = httpx.get(f"http://127.0.0.1:{p.api_port}/proxies").json()
+        assert proxies["cfg"]["enabled"] is True
+        assert round_trip(proxies["cfg"]["listen"])[0] == b"hello"
+    finally:
+        p.stop()
+    cfg.write_text('[{"name": "x"}]')
+    bad = ProxyProcess("regular", {"toxiproxy_api": "127.0.0.1:0", "toxiproxy_config": str(cfg)})
+    with pytest.raises(RuntimeError) as e:
+        bad.start()
+    assert f"toxiproxy_config: {cfg}: proxy 1: missing required field upstream" in str(e.value)
+    assert "Traceback" not in str(e.value)
+
+
+def test_http_toxic_over_tls_and_http2_and_latency_on_the_handshake(server, upstream, px):
+    """A proxy with http toxics terminates TLS like any reverse proxy here (mitmproxy's CA), speaks
+    HTTP/2, and raw toxics apply from the first byte: the handshake is delayed too."""
+    import ssl
+
+    class H2First(ssl.SSLContext):  # httpx offers http/1.1 first (README, HTTPS and HTTP/2)
+        def set_alpn_protocols(self, protocols):
+            super().set_alpn_protocols(sorted(protocols, key=lambda p: p != "h2"))
+
+    ctx = H2First(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(px.ca_file))
+    ctx.check_hostname = False
+    p = server.create(upstream=f"127.0.0.1:{upstream.port}", name="h2")
+    p.add_toxic(type="http", name="o503", attributes={"spec": "status code=503", "match": "~u /orders"})
+    with httpx.Client(http2=True, verify=ctx, timeout=5) as c:
+        r = c.get(f"https://{p.listen}/orders")
+        assert (r.status_code, r.http_version) == (503, "HTTP/2")
+        assert c.get(f"https://{p.listen}/items").status_code == 200
+    p.add_toxic(type="latency", attributes={"latency": 200})
+    with httpx.Client(http2=True, verify=ctx, timeout=5) as c:
+        t0 = time.monotonic()
+        assert c.get(f"https://{p.listen}/items").status_code == 200
+        took = time.monotonic() - t0
+    assert 0.4 <= took < 1.2, took  # the server's handshake flight and the response: 2 x 200 ms

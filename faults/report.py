@@ -103,7 +103,7 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
 
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
-# "flow", "tls_handshake" or "connection"), the k6 fields (``k6_error_code``,
+# "flow", "tls_handshake", "websocket" or "connection"), the k6 fields (``k6_error_code``,
 # ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
 # summary), ``clients`` (what each client profile predicts) and ``facts``.
 FORMAT = 2
@@ -162,4 +162,32 @@ def handshake_record(c, *, url: str, host: str, sni: str | None, client: str | N
         "outcome": c.outcome.as_dict(),
         "clients": c.clients_dict(),
         "facts": c.outcome.facts,
+    }
+
+
+def websocket_record(flow, c, fault: dict | None) -> dict:
+    """The record of one WebSocket session, written when it ended. ``ws_close_code`` is
+    the close code k6/ws's script sees, ``ws_error`` its error event text (k6 sets no
+    error_code for a session); a refused upgrade is a flow record instead."""
+    fault, f, k6 = fault or {}, c.outcome.facts, c.k6
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "websocket",
+        "flow_id": flow.id,
+        "url": flow.request.pretty_url,
+        "http_version": flow.request.http_version,
+        "status": f.get("status"),
+        "rule": fault.get("rule"),
+        "fault": fault.get("spec"),
+        "messages_to_client": f.get("messages_to_client"),
+        "messages_from_client": f.get("messages_from_client"),
+        "ended": c.outcome.event,
+        "ws_close_code": k6.extra.get("close_code"),
+        "ws_error": k6.message,
+        "certainty": k6.certainty,
+        "note": k6.note or None,
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": f,
     }

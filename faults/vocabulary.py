@@ -10,7 +10,7 @@ Words that mean different things in different places, said once:
 - ``status``: a report record's ``status`` is the HTTP status the client got (None when none);
   the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
   is also the fault kind that answers with a status.
-- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``);
+- ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``websocket``);
   ``Act.record(...)`` writes the wire record.
 - ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
@@ -27,6 +27,7 @@ from typing import Literal, TypedDict
 FAULT = "fault"  # the rule that selected this flow: {"rule": label, "spec": canonical text, "kind": kind}
 WIRE = "fault_wire"  # the wire record (WireRecord): what the fault put on the wire
 H2_ACTION = "h2_action"  # H2Action: what the HTTP/2 layer must do for this flow's stream
+WS_ACTION = "ws_action"  # WsAction: what the WebSocket layer must do for this session
 CONN_SEQ = "conn_seq"  # 0 for the first request on its client connection, 1 for the next, ...
 TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_version", "alpn"}
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
@@ -41,7 +42,7 @@ CLIENTS = "clients"  # {client name: its report} for every profile that speaks t
 ANNOTATION = "annotation"  # the error object (seed 003's shape) of what k6 reports
 
 Phase = Literal["before_request_forwarded", "before_response", "after_headers", "mid_body", "after_response",
-                "refused"]
+                "refused", "websocket"]
 
 
 class WireRecord(TypedDict, total=False):
@@ -86,9 +87,30 @@ class WireRecord(TypedDict, total=False):
     grpc_message: str
     after_messages: int  # messages let through before the status
     messages_sent: int  # how many there were
+    # WebSocket sessions (ws_* kinds; conn_end with phase "websocket" for ws_drop)
+    ws_fault: Literal["close", "drop", "stall", "delay", "corrupt"]  # what the fault did to the session
+    ws_close_code: int  # ws_close: the code in the close frame we sent the client
+    ws_close_reason: str
+    ws_corrupt: Literal["bad_opcode", "masked", "invalid_utf8"]  # ws_corrupt: the frame we sent
+    ws_passed: int  # counted messages relayed before the fault acted
+    ws_direction: Literal["server", "client", "any"]  # which messages the fault counts and acts on
+    ws_dropped: int  # ws_stall: messages not relayed
+    # streamed bodies (SSE and any streamed response)
+    events_sent: int  # text/event-stream: whole events the client got before the fault
+    after_events: int  # the fault acted after this many events
 
 
 WIRE_FIELDS = frozenset(WireRecord.__annotations__)
+
+
+class WsAction(TypedDict, total=False):
+    """``flow.metadata[WS_ACTION]``: what ``faults.wire.wslayer`` does for one session."""
+
+    ws_action: Literal["close", "corrupt"]
+    code: int  # close: the close code (1005: a close frame with no code)
+    reason: str
+    corrupt: Literal["bad_opcode", "masked", "invalid_utf8"]
+    fired: bool  # set by the layer once the frame went out
 
 
 class H2Action(TypedDict, total=False):

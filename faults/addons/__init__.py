@@ -8,6 +8,7 @@ components are its children, called in this order:
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
+- ``WsFrames``: the same for WebSocket sessions (``faults.wire.wslayer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
 - ``FaultStatus``: it reads what the classifier wrote;
 - ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
@@ -26,10 +27,11 @@ from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
 from faults.wire.h2layer import H2Frames
+from faults.wire.wslayer import WsFrames
 
 
 class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), classifier, status, FaultStartup()]
+        self.addons = [FaultControl(), FaultInjector(), TlsFaults(), H2Frames(), WsFrames(), classifier, status, FaultStartup()]

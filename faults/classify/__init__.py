@@ -2,6 +2,7 @@
 
     classify(flow)             -> Classification   (an HTTP flow, faulted or not)
     classify_handshake(...)    -> Classification   (a failed TLS handshake)
+    classify_websocket(flow)   -> Classification   (a WebSocket session, once it ended)
 
 ``outcome`` (``faults.classify.outcome``) says what the client's socket and
 protocol stack saw; ``clients`` holds one ``ClientReport`` per client profile
@@ -14,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faults.classify import http, tls
-from faults.classify.clients import report_all
+from faults.classify import http, tls, ws
+from faults.classify.clients import k6_ws, report_all, websockets
 from faults.classify.outcome import ClientReport, Outcome
 
-__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake"]
+__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake", "classify_websocket"]
 
 
 @dataclass
@@ -47,3 +48,10 @@ def classify(flow) -> Classification:
 def classify_handshake(params: dict, **kw) -> Classification:
     o = tls.outcome_of_handshake(params, **kw)
     return Classification(o, report_all(o))
+
+
+def classify_websocket(flow) -> Classification:
+    """WebSocket clients report a session's end, not an HTTP error: their own profiles."""
+    o = ws.outcome_of(flow)
+    clients = {p.NAME: r for p in (k6_ws, websockets) if (r := p.report(o)) is not None}
+    return Classification(o, clients)

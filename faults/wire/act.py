@@ -13,7 +13,7 @@ import time
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, h2layer, sockets
+from faults.wire import ends, h2layer, sockets, wslayer
 
 WIRE_KEY = vocabulary.WIRE
 _pending: set[asyncio.Task] = set()
@@ -26,6 +26,7 @@ class Act:
         self.flow = flow
         self.stopping = stopping
         self.rng = rng
+        self.state: dict = {}  # a kind's per-flow state (a rule's Fault instance serves many flows)
 
     # -- the record --------------------------------------------------------
     def record(self, **facts) -> None:
@@ -130,3 +131,22 @@ class Act:
         action's frames (instead of mitmproxy's own RST_STREAM)."""
         if self.flow.killable:
             self.flow.kill()
+
+    # -- WebSocket sessions (through faults.wire.wslayer) ------------------------
+    def ws_close(self, code: int, reason: str) -> bool:
+        """Close the session with this code: the layer sends the frame when the
+        current message hook returns (or at once, outside one)."""
+        wslayer.set_action(self.flow, ws_action="close", code=code, reason=reason)
+        self.record(ws_fault="close", ws_close_code=code, ws_close_reason=reason)
+        return wslayer.active(self.flow)
+
+    def ws_corrupt(self, kind: str) -> bool:
+        wslayer.set_action(self.flow, ws_action="corrupt", corrupt=kind)
+        self.record(ws_fault="corrupt", ws_corrupt=kind)
+        return wslayer.active(self.flow)
+
+    def ws_end_connection(self, how: str) -> None:
+        """RST or FIN on a WebSocket session, no close frame. The flow is not
+        killed: mitmproxy ends the session once it sees the connection gone."""
+        done = self._end(how)
+        self.record(ws_fault="drop", conn_end=how, phase="websocket", conn_end_ok=done)

@@ -111,6 +111,7 @@ class WsAction(TypedDict, total=False):
     reason: str
     corrupt: Literal["bad_opcode", "masked", "invalid_utf8"]
     fired: bool  # set by the layer once the frame went out
+    stall: Literal["server", "client", "any"]  # ws_stall: data from this side is held from now on
 
 
 class H2Action(TypedDict, total=False):
@@ -124,6 +125,7 @@ class H2Action(TypedDict, total=False):
     stream_ended: bool  # GOAWAY: the selected stream ends at the frame
     violation: str  # h2_violation kind
     fired: bool  # set by the layer once the frames went out
+    cut_now: bool  # a streamed cut is due: fire after the stream's next data (the kept part)
     # what the layer measured while firing a violation
     idle_stream: int
     frame_size: int

@@ -52,8 +52,7 @@ def outcome_of(flow) -> Outcome:
     elif fault == "corrupt":
         o = Outcome("ws.corrupt", "websocket.protocol_error", f"a frame the client must reject ({wire['ws_corrupt']})")
     elif fault == "stall":
-        o = Outcome("ws.stall", "websocket.stalled", f"messages stopped ({wire.get('ws_dropped', 0)} not relayed); "
-                    "the connection stayed open")
+        o = Outcome("ws.stall", "websocket.stalled", "messages stopped (close frames too); the connection stayed open")
     elif wire.get("released_at_shutdown"):
         o = Outcome("proxy.released", "network.tcp.closed", "open at proxy shutdown (closed)")
     elif ws is not None and ws.closed_by_client:

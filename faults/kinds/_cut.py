@@ -21,15 +21,26 @@ connection; ``flow.kill()`` stops mitmproxy from finishing the message.
 
 from __future__ import annotations
 
+import asyncio
+import re
+
+from faults.errors import SpecError
 from faults.kinds import PHASES, Fault, Param
+
+EVENT_END = re.compile(rb"\r?\n\r?\n")  # a blank line ends a text/event-stream event
+_tasks: set = set()
 
 
 class Cutter:
-    """A response ``stream`` callable that lets ``keep`` body bytes through."""
+    """A response ``stream`` callable that lets ``keep`` body bytes through; with
+    ``on_cut``, called once when they are out (a stream cut where it is, not when
+    the upstream ends)."""
 
-    def __init__(self, keep: int | None):
+    def __init__(self, keep: int | None, on_cut=None):
         self.keep = keep
         self.sent = 0
+        self.on_cut = on_cut
+        self.fired = False
 
     def __call__(self, chunk: bytes) -> bytes:
         if self.keep is None and chunk:
@@ -37,7 +48,68 @@ class Cutter:
         room = max(0, (self.keep or 0) - self.sent)
         out = chunk[:room]
         self.sent += len(out)
+        if self.keep is not None and self.sent >= self.keep:
+            self.cut()
         return out
+
+    def cut(self) -> None:
+        if not self.fired:
+            self.fired = True
+            if self.on_cut:
+                self.on_cut(self)
+
+
+class EventCutter(Cutter):
+    """Lets ``events`` whole server-sent events through (the client sees each as it
+    comes), then nothing: the cut is at an event boundary."""
+
+    def __init__(self, events: int, on_cut=None):
+        super().__init__(None, on_cut)
+        self.events, self.passed, self.buf = events, 0, b""
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if self.fired:
+            return b""
+        self.buf += chunk
+        out = b""
+        while self.passed < self.events and (m := EVENT_END.search(self.buf)):
+            out, self.buf = out + self.buf[:m.end()], self.buf[m.end():]
+            self.passed += 1
+        self.sent += len(out)
+        if self.passed >= self.events:
+            self.buf = b""
+            self.cut()
+        return out
+
+
+def streamed_cutter(flow, fault, on_cut) -> Cutter | None:
+    """For ``after_events`` (a text/event-stream) or ``after_bytes`` on a body of
+    unknown length: a cutter that acts as soon as its part is out (a stream may
+    run for minutes). None: cut the usual way, when the upstream body is in."""
+    events, after_bytes = fault.get("after_events"), fault.get("after_bytes")
+    is_sse = flow.response.headers.get("content-type", "").startswith("text/event-stream")
+    if events is not None and is_sse:
+        return EventCutter(events, on_cut)
+    if events is not None or (after_bytes is not None and "content-length" not in flow.response.headers):
+        return Cutter(after_bytes if after_bytes is not None else 0, on_cut)  # not SSE: after_bytes, else at once
+    return None
+
+
+def later(coro) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _tasks.add(task)  # asyncio keeps only weak references to tasks
+    task.add_done_callback(_tasks.discard)
+
+
+def check_streamed(params: dict) -> None:
+    """``after_events`` means mid-body: it sets ``when`` (and refuses another phase)."""
+    if params.get("after_events") is not None:
+        if params.get("when", "mid_body") != "mid_body":
+            raise SpecError(f"after_events needs when=mid_body (got when={params['when']})")
+        params["when"] = "mid_body"
+
+
+AFTER_EVENTS = Param(int, default=None, min=0, help="text/event-stream: whole events to send first (implies mid_body)")
 
 
 SCOPE = Param(str, default="connection", choices=("connection", "stream"),
@@ -63,8 +135,16 @@ class ConnectionCut(Fault):
     params = {
         "when": Param(str, default="before_response", choices=PHASES),
         "after_bytes": Param(int, default=None, min=0, help="mid_body: body bytes to send first"),
+        "after_events": AFTER_EVENTS,
         "scope": SCOPE,
     }
+
+    @classmethod
+    def check(cls, params):
+        check_streamed(params)
+        if params.get("after_events") is not None and cls.how == "fin" and params.get("scope") == "stream":
+            raise SpecError("close scope=stream after_events: an HTTP/2 stream cut at an event boundary is "
+                            "rst_stream after_events=N (or reset scope=stream)")
 
     def _stream_code(self, act) -> int | None:
         """scope=stream on an HTTP/2 flow: the RST_STREAM code that stands in for the
@@ -94,10 +174,32 @@ class ConnectionCut(Fault):
         when = self.get("when")
         if when == "before_response":
             return
+        if when == "mid_body":
+            cutter = streamed_cutter(flow, self, lambda c: self._cut_now(flow, act, c))
+            if cutter is not None:
+                flow.response.stream = cutter
+                return
         keep = 0 if when == "after_headers" else keep_for(flow, self.get("after_bytes"))
         flow.response.stream = Cutter(keep)
 
+    def _cut_now(self, flow, act, cutter) -> None:
+        """A streamed body's part is out: end the stream or connection now."""
+        if isinstance(cutter, EventCutter):
+            act.record(events_sent=cutter.passed, after_events=cutter.events)
+        if stream_scope(self, act):
+            act.record(body_sent=cutter.sent)
+            act.h2_action()["cut_now"] = True  # the HTTP/2 layer resets the stream after this data
+            return
+
+        async def end():
+            await act.flushed()
+            act.end_connection(self.how, "mid_body", body_sent=cutter.sent)
+
+        later(end())
+
     async def response(self, flow, act):
+        if getattr(flow.response.stream, "on_cut", None) is not None:
+            return  # a streamed cut: it acted (or acts) as its part went out
         if stream_scope(self, act):
             sent = getattr(flow.response.stream, "sent", None)
             if self._stream_code(act) is None:

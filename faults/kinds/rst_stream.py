@@ -6,7 +6,7 @@ connection are untouched. HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
-from faults.kinds._cut import keep_for
+from faults.kinds._cut import AFTER_EVENTS, check_streamed, keep_for, streamed_cutter
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
 
@@ -19,11 +19,13 @@ class RstStream(H2Fault):
         "code": code_param(),
         "when": Param(str, default="before_response", choices=PHASES),
         "after_bytes": Param(int, default=None, min=0, help="mid_body: body bytes to send first"),
+        "after_events": AFTER_EVENTS,
     }
 
     @classmethod
     def check(cls, params):
         check_code(params)
+        check_streamed(params)
 
     async def request(self, flow, act):
         if act.h2_stream() is None:
@@ -40,10 +42,23 @@ class RstStream(H2Fault):
         if when == "after_headers":
             self.swallow_body(flow, 0)
         elif when == "mid_body":
-            self.swallow_body(flow, keep_for(flow, self.get("after_bytes")))
+            cutter = streamed_cutter(flow, self, lambda c: self._cut_now(act, c))
+            if cutter is not None:
+                flow.response.stream = cutter
+            else:
+                self.swallow_body(flow, keep_for(flow, self.get("after_bytes")))
+
+    @staticmethod
+    def _cut_now(act, cutter) -> None:
+        if hasattr(cutter, "passed"):
+            act.record(events_sent=cutter.passed, after_events=cutter.events)
+        act.record(body_sent=cutter.sent)
+        act.h2_action()["cut_now"] = True  # the HTTP/2 layer resets the stream after this data
 
     async def response(self, flow, act):
         if self.fell_back(flow) or not flow.killable:
             return
+        if getattr(flow.response.stream, "on_cut", None) is not None and flow.response.stream.fired:
+            return  # reset as its part went out
         act.record(body_sent=getattr(flow.response.stream, "sent", None))
         act.end_stream()

@@ -1,5 +1,6 @@
-"""``ws_stall``: stop relaying the session's counted messages (from the one it acts
-on), keep the connection open: the client waits until it gives up."""
+"""``ws_stall``: from the message it acts on, relay nothing more from that side
+(``direction``; ``any``: both): no messages, no close frame, no FIN; the connection
+stays open and the client waits until it gives up."""
 
 from __future__ import annotations
 
@@ -14,5 +15,4 @@ class WsStall(WsFault):
 
     async def act_on(self, flow, act, msg):
         msg.drop()
-        act.state["dropped"] = act.state.get("dropped", 0) + 1
-        act.record(ws_fault="stall", ws_dropped=act.state["dropped"])
+        act.ws_stall(self.get("direction"))

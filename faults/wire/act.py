@@ -107,6 +107,30 @@ class Act:
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)
         return ok
 
+    def stall(self, seconds: float | None) -> None:
+        """Hold what mitmproxy writes to this client from now on, for ``seconds``
+        (None: until the client goes away). On HTTP/2 that holds the whole connection."""
+        self.state["stall"] = (sockets.hold_writes(self.flow.client_conn, seconds), time.monotonic())
+
+    async def stall_over(self) -> str:
+        """Wait until the stall ends: 'elapsed', 'client_gone' or 'stopping' (recorded)."""
+        held, start = self.state.get("stall", (None, time.monotonic()))
+        result = "elapsed"
+        while held is not None and not held.released.is_set():
+            if self.client_gone():
+                result = "client_gone"
+                break
+            if self.stopping.is_set():
+                held.release()
+                result = "stopping"
+                break
+            await asyncio.sleep(0.05)
+        if held is not None and held.released.is_set() and self.client_gone():
+            result = "client_gone"
+        self.record(held_ms=round((time.monotonic() - start) * 1000), hold_end=result,
+                    client_gave_up=result == "client_gone", released_at_shutdown=result == "stopping")
+        return result
+
     # -- HTTP/2 frames (through faults.wire.h2layer) ---------------------------
     def h2_stream(self) -> int | None:
         """This flow's HTTP/2 stream id when its connection runs our frame-capable
@@ -143,6 +167,12 @@ class Act:
     def ws_corrupt(self, kind: str) -> bool:
         wslayer.set_action(self.flow, ws_action="corrupt", corrupt=kind)
         self.record(ws_fault="corrupt", ws_corrupt=kind)
+        return wslayer.active(self.flow)
+
+    def ws_stall(self, side: str) -> bool:
+        """Hold every byte from ``side`` from now on (messages, close frames, its FIN)."""
+        wslayer.set_action(self.flow, stall=side, fired=True)
+        self.record(ws_fault="stall", ws_dropped=1)
         return wslayer.active(self.flow)
 
     def ws_end_connection(self, how: str) -> None:

@@ -36,6 +36,7 @@ from mitmproxy.proxy.layers.http import (
     ErrorCode,
     HttpLayer,
     RequestProtocolError,
+    ResponseData,
     ResponseEndOfMessage,
     ResponseHeaders,
     ResponseProtocolError,
@@ -163,6 +164,11 @@ class FaultH2Server(Http2Server):
                     if not self.closed:
                         yield from super()._handle_event(event)
                     yield from self.maybe_drained()
+                    return
+                if isinstance(event, ResponseData) and act.get("cut_now"):
+                    # a streamed cut (SSE after_events, after_bytes): the kept data, then the frames
+                    yield from super()._handle_event(event)
+                    yield from self.fire(sid, act, ending=False)
                     return
                 if (isinstance(event, ResponseHeaders) and act["phase"] == "after_headers") or (
                     isinstance(event, ResponseEndOfMessage) and act["phase"] == "after_response"

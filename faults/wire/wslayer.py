@@ -12,6 +12,7 @@ and TLS layers below as a ``SendData`` command (ws:// and wss:// alike):
   ``websocket_message`` hook (fired when the hook returns: the message that
   triggered it is not relayed) or from anywhere else (``fire_soon``: an injected
   event wakes the layer);
+- a stall (``stall``: the side whose data is held) is checked on every event;
 - the layer sends the close frame (through wsproto, so its state machine knows
   we closed) or the raw frame, ends both connections, and ends the session
   (``websocket_end``) the way the stock layer does for a relayed close.
@@ -27,7 +28,7 @@ import time
 
 import wsproto.events as wse
 from mitmproxy import ctx
-from mitmproxy.proxy import commands
+from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import HttpLayer
 from mitmproxy.proxy.layers.websocket import (
     WebsocketEndHook,
@@ -87,6 +88,8 @@ class FaultWebsocketLayer(WebsocketLayer):
         if isinstance(event, _Fire):
             yield from self.fire_pending()
             return
+        if stalled(self.flow, event, self.context.client):
+            return  # a stall holds everything from that side, close frames and FIN included
         # The stock relay, step by step: after a message hook, a pending action
         # replaces what the stock code would do next (relay the message).
         gen = WebsocketLayer.relay_messages(self, event)
@@ -129,6 +132,13 @@ class FaultWebsocketLayer(WebsocketLayer):
         yield WebsocketEndHook(self.flow)
         self.flow.live = False
         self._handle_event = self.done
+
+
+def stalled(flow, event, client) -> bool:
+    side = (flow.metadata.get(ACTION) or {}).get("stall")
+    if not side or not isinstance(event, (events.DataReceived, events.ConnectionClosed)):
+        return False
+    return side == "any" or (side == "client") == (event.connection == client)
 
 
 def pending(flow) -> dict | None:

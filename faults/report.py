@@ -120,8 +120,13 @@ def _k6_fields(c) -> dict:
 
 
 def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
-    """The record of one finished HTTP flow and its ``Classification``."""
+    """The record of one finished HTTP flow and its ``Classification``. A
+    text/event-stream response a fault cut or paused also says how many whole
+    events reached the client first (``events_sent``)."""
     fault = fault or {}
+    extra = {}
+    if flow.response is not None and flow.response.headers.get("content-type", "").startswith("text/event-stream"):
+        extra["events_sent"] = c.outcome.facts.get("events_sent")
     return {
         "v": FORMAT,
         "ts": round(time.time(), 3),
@@ -141,6 +146,7 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
         "clients": c.clients_dict(),
         "facts": c.outcome.facts,
         "annotation": annotation,
+        **extra,
     }
 
 

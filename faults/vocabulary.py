@@ -98,6 +98,7 @@ class WireRecord(TypedDict, total=False):
     # streamed bodies (SSE and any streamed response)
     events_sent: int  # text/event-stream: whole events the client got before the fault
     after_events: int  # the fault acted after this many events
+    stalled: bool  # stall: the stream was paused (a flow that errors meanwhile: the client gave up)
 
 
 WIRE_FIELDS = frozenset(WireRecord.__annotations__)

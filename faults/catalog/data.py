@@ -46,7 +46,8 @@ _K6_ROWS: list[tuple] = [
      "A timeout error (context deadline, i/o timeout, DNS timeout) outside dialing, or the body read "
      "hit the deadline; also a dial timeout when the request timeout is under 30 s.",
      ("hang", "delay ms=<N above the client timeout>",
-      "throttle bytes_per_s=<N too slow to finish within the client timeout>", "tls handshake=stall"),
+      "throttle bytes_per_s=<N too slow to finish within the client timeout>", "tls handshake=stall",
+      "stall after_events=<K>"),
      ("requestTimeoutErrorCode", "context deadline exceeded"), False),
     ("client.request.canceled", 1, "Request canceled", 1000, "context canceled", 1301,
      "Request canceled: the request's context was canceled (typically at the end of a test or after "

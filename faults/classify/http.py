@@ -41,8 +41,9 @@ def outcome_of(flow) -> Outcome:
         o = Outcome("grpc.status", f"grpc.status.{name.lower()}", f"gRPC status {name} in the trailers")
     elif wire.get("conn_end"):
         o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
-    elif wire.get("client_gave_up") or (flow.error and _client_went_away(flow)):
-        o = Outcome("client.gave_up", "client.timeout.request", "the client closed the exchange before any answer")
+    elif wire.get("client_gave_up") or (flow.error and (_client_went_away(flow) or wire.get("stalled"))):
+        o = Outcome("client.gave_up", "client.timeout.request", "the client gave up while the stream was paused"
+                    if wire.get("stalled") else "the client closed the exchange before any answer")
     elif wire.get("released_at_shutdown"):
         o = Outcome("proxy.released", "network.tcp.closed", "released at proxy shutdown (FIN)")
     elif flow.error:

@@ -6,7 +6,7 @@ connection are untouched. HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
-from faults.kinds._cut import AFTER_EVENTS, check_streamed, keep_for, streamed_cutter
+from faults.kinds._cut import AFTER_EVENTS, AFTER_MESSAGES, check_streamed, keep_for, record_passed, streamed_cutter
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
 
@@ -20,6 +20,7 @@ class RstStream(H2Fault):
         "when": Param(str, default="before_response", choices=PHASES),
         "after_bytes": Param(int, default=None, min=0, help="mid_body: body bytes to send first"),
         "after_events": AFTER_EVENTS,
+        "after_messages": AFTER_MESSAGES,
     }
 
     @classmethod
@@ -50,10 +51,10 @@ class RstStream(H2Fault):
 
     @staticmethod
     def _cut_now(act, cutter) -> None:
-        if hasattr(cutter, "passed"):
-            act.record(events_sent=cutter.passed, after_events=cutter.events)
+        record_passed(act, cutter)
         act.record(body_sent=cutter.sent)
         act.h2_action()["cut_now"] = True  # the HTTP/2 layer resets the stream after this data
+        cutter.wake = True
 
     async def response(self, flow, act):
         if self.fell_back(flow) or not flow.killable:

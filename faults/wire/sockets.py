@@ -188,8 +188,8 @@ def _restore(io, paced) -> None:
 
 def hold_writes(client_conn, seconds: float | None) -> "HeldWriter | None":
     """Hold everything written to this client for ``seconds`` (None: until it goes
-    away), then let it out in order. mitmproxy awaits ``drain()``, so the upstream
-    is held back too instead of buffered without bound."""
+    away), then let it out in order. Past ``HeldWriter.LIMIT`` held bytes, ``drain()``
+    waits, so the upstream is held back too instead of buffered without bound."""
     io = _transport_io(client_conn)
     w = getattr(io, "writer", None)
     if not isinstance(w, asyncio.StreamWriter):
@@ -204,6 +204,7 @@ def hold_writes(client_conn, seconds: float | None) -> "HeldWriter | None":
 class HeldWriter:
     """A StreamWriter stand-in that keeps what is written until ``release()``."""
 
+    LIMIT = 1 << 20  # bytes held before drain() makes mitmproxy wait
     def __init__(self, inner: asyncio.StreamWriter, restore):
         self.inner = inner
         self._restore = restore
@@ -243,8 +244,16 @@ class HeldWriter:
         await self.inner.wait_closed()
 
     async def drain(self) -> None:
-        await self.released.wait()
-        await self.inner.drain()
+        # mitmproxy awaits drain with the connection's event lock held: blocking here
+        # would also stop it from seeing the client give up (a cancel, its FIN). So only
+        # a large backlog waits (backpressure to the upstream), in bounded steps.
+        while len(self._buf) > self.LIMIT and not self.released.is_set() and not self.inner.is_closing():
+            try:
+                await asyncio.wait_for(self.released.wait(), 0.05)
+            except asyncio.TimeoutError:
+                pass
+        if not self.inner.is_closing():
+            await self.inner.drain()
 
     def pending(self) -> int:
         return len(self._buf) + self.inner.transport.get_write_buffer_size()

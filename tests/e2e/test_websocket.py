@@ -131,6 +131,8 @@ async def _session(url, headers, ssl_ctx, wait=1.5):
         return got, type(e).__name__, str(e)
     except TimeoutError as e:
         return got, "TimeoutError", str(e)
+    except Exception as e:  # a refused upgrade
+        return got, type(e).__name__, str(e)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +149,10 @@ def py_outcomes(wsproxy):
                 out[cid], out[cid + "-sib"] = await asyncio.gather(
                     _session(f"{base}&case={cid}", {"x-fault": f} if f else {}, tls),
                     _session(f"{base}&case={cid}-sib", {}, tls))
+            for i, f in enumerate(UPGRADE):
+                cid = _case_id("py-up", scheme, i)
+                out[cid] = await _session(f"{scheme}://127.0.0.1:{wsproxy.port}/ws?msgs=5&case={cid}",
+                                          {"x-fault": f}, ctx if scheme == "wss" else None)
         return out
 
     got = asyncio.run(main())
@@ -172,3 +178,13 @@ def test_python_websockets_sees_what_the_record_says(py_outcomes, scheme, index)
                    "received 1000 (OK) upstream done; then sent 1000 (OK) upstream done"), sib
     sib_rec = _one(recs.get(cid + "-sib"))
     assert sib_rec["fault"] is None and sib_rec["ws_close_code"] == 1000 and sib_rec["ws_error"] == ""
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_python_websockets_on_refused_upgrades(py_outcomes, scheme):
+    got, recs = py_outcomes
+    seen = [got[_case_id("py-up", scheme, i)][1:] for i in range(len(UPGRADE))]
+    assert seen == [("InvalidStatus", "server rejected WebSocket connection: HTTP 403"),
+                    ("InvalidStatus", "server rejected WebSocket connection: HTTP 503"),
+                    ("InvalidMessage", "did not receive a valid HTTP response")], seen
+    assert [_one(recs.get(_case_id("py-up", scheme, i)))["status"] for i in range(len(UPGRADE))] == [403, 503, None]

@@ -27,6 +27,7 @@ CASES = [
     "reset scope=stream after_messages=2",
     "stall after_messages=2",
     "stall after_messages=2 ms=300",
+    "goaway code=INTERNAL_ERROR after_messages=2",
 ]
 
 

@@ -32,6 +32,7 @@ FAULTS = [
     "close when=before_response",
     "stall after_events=3",
     "stall after_events=3 ms=400",
+    "goaway code=INTERNAL_ERROR after_events=3",
 ]
 PROTOS = ("h1", "h2")
 ALL = 10

@@ -41,6 +41,23 @@ class _Pauser(Cutter):
         return self.out(out)
 
 
+def pauser(fault, act, start) -> _Pauser:
+    """A _Pauser for ``fault``'s after_events/after_messages/after_bytes that records
+    where it paused and calls ``start(cutter)`` once that part has been written."""
+    def pause(cutter):
+        if cutter.end is grpc_end:
+            act.record(messages_sent=cutter.passed, after_messages=cutter.events)
+        elif cutter.events is not None:
+            act.record(events_sent=cutter.passed, after_events=cutter.events)
+        act.record(phase="mid_body", body_sent=cutter.sent, stalled=True)
+        # soon, not now: the bytes returned with this call are written first
+        asyncio.get_running_loop().call_soon(start, cutter)
+
+    grpc = fault.get("after_messages") is not None
+    events = fault.get("after_messages") if grpc else fault.get("after_events")
+    return _Pauser(events, fault.get("after_bytes"), pause, end=grpc_end if grpc else sse_end)
+
+
 @register
 class Stall(Fault):
     kind = "stall"
@@ -58,19 +75,8 @@ class Stall(Fault):
             raise SpecError("stall needs exactly one of after_events=K (SSE), after_messages=K (gRPC) or after_bytes=N")
 
     def responseheaders(self, flow, act):
-        def pause(cutter):
-            if cutter.end is grpc_end:
-                act.record(messages_sent=cutter.passed, after_messages=cutter.events)
-            elif cutter.events is not None:
-                act.record(events_sent=cutter.passed, after_events=cutter.events)
-            act.record(phase="mid_body", body_sent=cutter.sent, stalled=True)
-            ms = self.get("ms")
-            # soon, not now: the bytes returned with this call are written first
-            asyncio.get_running_loop().call_soon(act.stall, None if ms is None else ms / 1000)
-
-        grpc = self.get("after_messages") is not None
-        events = self.get("after_messages") if grpc else self.get("after_events")
-        flow.response.stream = _Pauser(events, self.get("after_bytes"), pause, end=grpc_end if grpc else sse_end)
+        ms = self.get("ms")
+        flow.response.stream = pauser(self, act, lambda cutter: act.stall(None if ms is None else ms / 1000))
 
     async def response(self, flow, act):
         if getattr(flow.response.stream, "fired", False):

@@ -8,6 +8,7 @@ in ``flow.metadata["fault_wire"]``. The classifier reads that record.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 
@@ -15,6 +16,7 @@ from faults import vocabulary
 from faults.catalog.tables import h2_name
 from faults.wire import ends, h2layer, sockets, wslayer
 
+log = logging.getLogger(__name__)
 WIRE_KEY = vocabulary.WIRE
 _pending: set[asyncio.Task] = set()
 
@@ -159,15 +161,28 @@ class Act:
     # -- WebSocket sessions (through faults.wire.wslayer) ------------------------
     def ws_close(self, code: int, reason: str) -> bool:
         """Close the session with this code: the layer sends the frame when the
-        current message hook returns (or at once, outside one)."""
+        current message hook returns."""
+        if not self._ws_layer("ws_close"):
+            return False
         wslayer.set_action(self.flow, ws_action="close", code=code, reason=reason)
         self.record(ws_fault="close", ws_close_code=code, ws_close_reason=reason)
-        return wslayer.active(self.flow)
+        return True
 
     def ws_corrupt(self, kind: str) -> bool:
+        if not self._ws_layer("ws_corrupt"):
+            return False
         wslayer.set_action(self.flow, ws_action="corrupt", corrupt=kind)
         self.record(ws_fault="corrupt", ws_corrupt=kind)
-        return wslayer.active(self.flow)
+        return True
+
+    def _ws_layer(self, kind: str) -> bool:
+        """Without our layer under the session (it started before the addon), a frame
+        cannot be sent: end the connection with a FIN instead, and say so."""
+        if wslayer.active(self.flow):
+            return True
+        log.warning(f"{kind}: no fault-capable WebSocket layer on {self.flow.request.pretty_url}: FIN instead")
+        self.ws_end_connection("fin")
+        return False
 
     def ws_stall(self, side: str) -> bool:
         """Hold every byte from ``side`` from now on (messages, close frames, its FIN)."""

@@ -121,7 +121,10 @@ def test_websocket_filter_selects_the_upgrade_request():
     assert inj._select(plain) is None
 
 
-def test_ws_kinds_count_direction_and_match():
+def test_ws_kinds_count_direction_and_match(monkeypatch):
+    from faults.wire import wslayer
+
+    monkeypatch.setattr(wslayer, "active", lambda flow: True)
     spec = parse("ws_close code=4000 after_messages=1 direction=client match=^ping")[0]
     fault = kinds.instantiate(spec)
     flow = tflow.twebsocketflow(messages=False)
@@ -140,3 +143,16 @@ def test_ws_kinds_count_direction_and_match():
     m = send("ping 3", True)
     assert m.dropped and flow.metadata["fault_wire"]["ws_close_code"] == 4000
     assert flow.metadata["ws_action"] == {"ws_action": "close", "code": 4000, "reason": ""}
+
+
+def test_ws_close_without_the_layer_ends_with_a_fin_and_says_so(caplog):
+    fault = kinds.instantiate(parse("ws_close code=4000")[0])
+    flow = tflow.twebsocketflow(messages=False)
+    act = Act(flow, asyncio.Event(), random.Random(1))
+    from mitmproxy.websocket import WebSocketMessage
+    from wsproto.frame_protocol import Opcode
+
+    flow.websocket.messages.append(WebSocketMessage(Opcode.TEXT, False, b"m1"))
+    asyncio.run(fault.websocket_message(flow, act))
+    assert flow.metadata["fault_wire"]["ws_fault"] == "drop" and flow.metadata["fault_wire"]["conn_end"] == "fin"
+    assert "FIN instead" in caplog.text

@@ -118,7 +118,7 @@ class WsAction(TypedDict, total=False):
 class H2Action(TypedDict, total=False):
     """``flow.metadata[H2_ACTION]``: what ``faults.wire.h2layer`` does for one stream."""
 
-    h2_frame: Literal["rst_stream", "goaway", "violation"]
+    h2_frame: Literal["rst_stream", "goaway", "violation", "hold"]
     code: int
     phase: Phase  # when to fire: before_response (at the kill), after_headers, after_response
     last_stream: int  # GOAWAY
@@ -127,6 +127,8 @@ class H2Action(TypedDict, total=False):
     violation: str  # h2_violation kind
     fired: bool  # set by the layer once the frames went out
     cut_now: bool  # a streamed cut is due: fire after the stream's next data (the kept part)
+    hold_now: bool  # stall: after the stream's next data, hold its response events (hold_ms, or until it ends)
+    hold_ms: int | None
     # what the layer measured while firing a violation
     idle_stream: int
     frame_size: int

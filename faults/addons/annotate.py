@@ -82,7 +82,7 @@ class Classifier:
         if _session(flow):
             return  # mitmproxy ends the session next (websocket_end)
         action = flow.metadata.get(V.H2_ACTION)
-        if action and not action.get("fired") and self._h2_pending(flow):
+        if action and not action.get("fired") and action.get("h2_frame") != "hold" and self._h2_pending(flow):
             # killed for its frames, which the HTTP/2 layer sends next (or drops,
             # when a sibling's fault already ends the connection)
             self._unwritten.add(flow.id)

@@ -2,7 +2,8 @@
 through, and once K whole events (text/event-stream), K gRPC messages or N body
 bytes have reached the client,
 pause it: for ``ms`` (then the rest follows), or until the client gives up.
-The pause holds the client connection's writes (on HTTP/2: every stream on it)."""
+On HTTP/1.1 the pause holds the client connection's writes; on HTTP/2 the HTTP/2
+layer holds this stream's response events only (the other streams go on)."""
 
 from __future__ import annotations
 
@@ -41,17 +42,20 @@ class _Pauser(Cutter):
         return self.out(out)
 
 
-def pauser(fault, act, start) -> _Pauser:
+def pauser(fault, act, start, now=None) -> _Pauser:
     """A _Pauser for ``fault``'s after_events/after_messages/after_bytes that records
-    where it paused and calls ``start(cutter)`` once that part has been written."""
+    where it paused and calls ``start(cutter)`` once that part has been written (or
+    ``now(cutter)`` at once, before the part is handed on)."""
     def pause(cutter):
         if cutter.end is grpc_end:
             act.record(messages_sent=cutter.passed, after_messages=cutter.events)
         elif cutter.events is not None:
             act.record(events_sent=cutter.passed, after_events=cutter.events)
         act.record(phase="mid_body", body_sent=cutter.sent, stalled=True)
-        # soon, not now: the bytes returned with this call are written first
-        asyncio.get_running_loop().call_soon(start, cutter)
+        if now is not None:
+            now(cutter)
+        else:  # soon, not now: the bytes returned with this call are written first
+            asyncio.get_running_loop().call_soon(start, cutter)
 
     grpc = fault.get("after_messages") is not None
     events = fault.get("after_messages") if grpc else fault.get("after_events")
@@ -76,6 +80,14 @@ class Stall(Fault):
 
     def responseheaders(self, flow, act):
         ms = self.get("ms")
+        if act.stall_stream(ms):
+            # HTTP/2: this stream only, in the HTTP/2 layer (siblings on the connection go on)
+            def on_h2(cutter):
+                act.h2_action()["hold_now"] = True
+                cutter.wake = True
+
+            flow.response.stream = pauser(self, act, None, now=on_h2)
+            return
         flow.response.stream = pauser(self, act, lambda cutter: act.stall(None if ms is None else ms / 1000))
 
     async def response(self, flow, act):

@@ -111,8 +111,16 @@ class Act:
 
     def stall(self, seconds: float | None) -> None:
         """Hold what mitmproxy writes to this client from now on, for ``seconds``
-        (None: until the client goes away). On HTTP/2 that holds the whole connection."""
+        (None: until the client goes away); on HTTP/2 see ``stall_stream``."""
         self.state["stall"] = (sockets.hold_writes(self.flow.client_conn, seconds), time.monotonic())
+
+    def stall_stream(self, ms: int | None) -> bool:
+        """HTTP/2: hold only this stream's response after its next data (the HTTP/2
+        layer keeps its events), for ``ms`` or until the stream ends. False: not HTTP/2."""
+        if self.h2_stream() is None:
+            return False
+        h2layer.set_action(self.flow, h2_frame="hold", phase="mid_body", hold_now=False, hold_ms=ms)
+        return True
 
     async def stall_over(self) -> str:
         """Wait until the stall ends: 'elapsed', 'client_gone' or 'stopping' (recorded)."""

@@ -7,10 +7,17 @@ export const options = {
   noVUConnectionReuse: true,
   hosts: JSON.parse(__ENV.HOSTS || '{}'),
 };
+// The case's request and an unfaulted sibling in flight beside it (http.batch: its own
+// connection on HTTP/1.1, the same connection on HTTP/2).
 export default function () {
   const c = cases[exec.scenario.iterationInTest];
-  const res = http.get(c.url, { headers: c.headers || {}, timeout: c.timeout || '3s' });
-  const body = res.body || '';
-  console.log(JSON.stringify({ id: c.id, error_code: res.error_code, error: res.error, status: res.status,
-                               proto: res.proto, events: (body.match(/^data: /gm) || []).length }));
+  const params = { headers: c.headers || {}, timeout: c.timeout || '3s' };
+  const sib = c.url.replace(`case=${c.id}`, `case=${c.id}-sib`);
+  const out = http.batch([['GET', c.url, null, params], ['GET', sib, null, { timeout: c.timeout || '3s' }]]);
+  [c.id, `${c.id}-sib`].forEach((id, i) => {
+    const res = out[i];
+    const body = res.body || '';
+    console.log(JSON.stringify({ id, error_code: res.error_code, error: res.error, status: res.status,
+                                 proto: res.proto, events: (body.match(/^data: /gm) || []).length }));
+  });
 }

@@ -18,7 +18,7 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import records_by_case
+from .conftest import final_record, records_by_case
 
 SCRIPT = (Path(__file__).parent / "k6_sse.js").read_text()
 FAULTS = [
@@ -64,9 +64,26 @@ def _url(px, proto, cid, host="demo.test"):
 def k6_outcomes(sseproxy):
     cases = [{"id": f"k6-{p}-{i}", "url": _url(sseproxy, p, f"k6-{p}-{i}"), "headers": {"x-fault": f} if f else {}}
              for i, f in enumerate(FAULTS) for p in PROTOS]
-    got = k6run.run(cases, script=SCRIPT, hosts={"demo.test": "127.0.0.1"},
+    got = k6run.run(cases, script=SCRIPT, hosts={"demo.test": "127.0.0.1"}, per_case=2,
                     env={"SSL_CERT_FILE": str(sseproxy.ca_file)})
     return got, records_by_case(sseproxy, settle=1.0)
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("index", range(len(FAULTS)), ids=[f or "no-fault" for f in FAULTS])
+def test_k6_sibling_in_flight_is_annotated_as_k6_saw_it(k6_outcomes, proto, index):
+    """HTTP/1.1: its own connection, untouched. HTTP/2: the same connection, so a
+    connection-level fault (or a stall, which holds the connection) reaches it too,
+    and its record must say what k6 saw; a stream-level fault leaves it alone."""
+    got, recs = k6_outcomes
+    cid = f"k6-{proto}-{index}-sib"
+    k6, rec = got[cid], final_record(recs.get(cid))  # a GOAWAY's sibling may be retried by k6
+    assert rec["fault"] is None
+    assert (k6["error_code"], k6["error"]) == (rec["k6_error_code"], rec["k6_error"]), (k6, rec["outcome"])
+    fault = FAULTS[index] or ""
+    if proto == "h1" or not fault or "scope=stream" in fault or fault.startswith("rst_stream") \
+            or fault.startswith("stall after_events=3 ms"):
+        assert (k6["error_code"], k6["events"]) == (0, ALL), k6
 
 
 def _one(recs):

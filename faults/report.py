@@ -103,7 +103,7 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
 
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
-# "flow", "tls_handshake", "dns" or "connection"), the k6 fields (``k6_error_code``,
+# "flow", "tls_handshake", "dns", "websocket" or "connection"), the k6 fields (``k6_error_code``,
 # ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
 # summary), ``clients`` (what each client profile predicts) and ``facts``.
 FORMAT = 2
@@ -120,8 +120,13 @@ def _k6_fields(c) -> dict:
 
 
 def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
-    """The record of one finished HTTP flow and its ``Classification``."""
+    """The record of one finished HTTP flow and its ``Classification``. A
+    text/event-stream response a fault cut or paused also says how many whole
+    events reached the client first (``events_sent``)."""
     fault = fault or {}
+    extra = {}
+    if flow.response is not None and flow.response.headers.get("content-type", "").startswith("text/event-stream"):
+        extra["events_sent"] = c.outcome.facts.get("events_sent")
     return {
         "v": FORMAT,
         "ts": round(time.time(), 3),
@@ -143,6 +148,7 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
         "clients": c.clients_dict(),
         "facts": c.outcome.facts,
         "annotation": annotation,
+        **extra,
     }
 
 
@@ -219,4 +225,32 @@ def dns_record(c, *, name: str, qtype: str, server: str, client: str | None, rul
         "outcome": c.outcome.as_dict(),
         "clients": c.clients_dict(),
         "facts": c.outcome.facts,
+    }
+
+
+def websocket_record(flow, c, fault: dict | None) -> dict:
+    """The record of one WebSocket session, written when it ended. ``ws_close_code`` is
+    the close code k6/ws's script sees, ``ws_error`` its error event text (k6 sets no
+    error_code for a session); a refused upgrade is a flow record instead."""
+    fault, f, k6 = fault or {}, c.outcome.facts, c.k6
+    return {
+        "v": FORMAT,
+        "ts": round(time.time(), 3),
+        "record": "websocket",
+        "flow_id": flow.id,
+        "url": flow.request.pretty_url,
+        "http_version": flow.request.http_version,
+        "status": f.get("status"),
+        "rule": fault.get("rule"),
+        "fault": fault.get("spec"),
+        "messages_to_client": f.get("messages_to_client"),
+        "messages_from_client": f.get("messages_from_client"),
+        "ended": c.outcome.event,
+        "ws_close_code": k6.extra.get("close_code"),
+        "ws_error": k6.message,
+        "certainty": k6.certainty,
+        "note": k6.note or None,
+        "outcome": c.outcome.as_dict(),
+        "clients": c.clients_dict(),
+        "facts": f,
     }

@@ -11,7 +11,7 @@ Words that mean different things in different places, said once:
   the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
   is also the fault kind that answers with a status.
 - ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``dns``,
-  ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.connection_record``);
+  ``websocket``, ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.connection_record``);
   ``Act.record(...)`` writes the wire record.
 - ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
@@ -28,6 +28,7 @@ from typing import Literal, TypedDict
 FAULT = "fault"  # the rule that selected this flow: {"rule": label, "spec": canonical text, "kind": kind}
 WIRE = "fault_wire"  # the wire record (WireRecord): what the fault put on the wire
 H2_ACTION = "h2_action"  # H2Action: what the HTTP/2 layer must do for this flow's stream
+WS_ACTION = "ws_action"  # WsAction: what the WebSocket layer must do for this session
 CONN_SEQ = "conn_seq"  # 0 for the first request on its client connection, 1 for the next, ...
 TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_version", "alpn"}
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
@@ -43,7 +44,7 @@ CLIENTS = "clients"  # {client name: its report} for every profile that speaks t
 ANNOTATION = "annotation"  # the error object (seed 003's shape) of what k6 reports
 
 Phase = Literal["before_request_forwarded", "mid_request", "before_response", "after_headers", "mid_body",
-                "after_response", "refused"]
+                "after_response", "refused", "websocket"]
 
 
 class WireRecord(TypedDict, total=False):
@@ -92,15 +93,38 @@ class WireRecord(TypedDict, total=False):
     grpc_message: str
     after_messages: int  # messages let through before the status
     messages_sent: int  # how many there were
+    # WebSocket sessions (ws_* kinds; conn_end with phase "websocket" for ws_drop)
+    ws_fault: Literal["close", "drop", "stall", "delay", "corrupt"]  # what the fault did to the session
+    ws_close_code: int  # ws_close: the code in the close frame we sent the client
+    ws_close_reason: str
+    ws_corrupt: Literal["bad_opcode", "masked", "invalid_utf8"]  # ws_corrupt: the frame we sent
+    ws_passed: int  # counted messages relayed before the fault acted
+    ws_direction: Literal["server", "client", "any"]  # which messages the fault counts and acts on
+    ws_dropped: int  # ws_stall: messages not relayed
+    # streamed bodies (SSE and any streamed response)
+    events_sent: int  # text/event-stream: whole events the client got before the fault
+    after_events: int  # the fault acted after this many events
+    stalled: bool  # stall: the stream was paused (a flow that errors meanwhile: the client gave up)
 
 
 WIRE_FIELDS = frozenset(WireRecord.__annotations__)
 
 
+class WsAction(TypedDict, total=False):
+    """``flow.metadata[WS_ACTION]``: what ``faults.wire.wslayer`` does for one session."""
+
+    ws_action: Literal["close", "corrupt"]
+    code: int  # close: the close code (1005: a close frame with no code)
+    reason: str
+    corrupt: Literal["bad_opcode", "masked", "invalid_utf8"]
+    fired: bool  # set by the layer once the frame went out
+    stall: Literal["server", "client", "any"]  # ws_stall: data from this side is held from now on
+
+
 class H2Action(TypedDict, total=False):
     """``flow.metadata[H2_ACTION]``: what ``faults.wire.h2layer`` does for one stream."""
 
-    h2_frame: Literal["rst_stream", "goaway", "violation"]
+    h2_frame: Literal["rst_stream", "goaway", "violation", "hold"]
     code: int
     phase: Phase  # when to fire: before_response (at the kill), after_headers, after_response
     last_stream: int  # GOAWAY
@@ -110,6 +134,9 @@ class H2Action(TypedDict, total=False):
     after_bytes: int  # phase mid_request: request body bytes to let in before the frame
     received: int  # phase mid_request: request body bytes counted so far
     fired: bool  # set by the layer once the frames went out
+    cut_now: bool  # a streamed cut is due: fire after the stream's next data (the kept part)
+    hold_now: bool  # stall: after the stream's next data, hold its response events (hold_ms, or until it ends)
+    hold_ms: int | None
     # what the layer measured while firing a violation
     idle_stream: int
     frame_size: int

@@ -10,6 +10,7 @@ components are its children, called in this order:
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
 - ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
+- ``WsFrames``: the same for WebSocket sessions (``faults.wire.wslayer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
 - ``FaultStatus``: it reads what the classifier wrote;
 - ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
@@ -30,11 +31,12 @@ from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
 from faults.addons.toxiproxy import ToxiproxyApi
 from faults.wire.h2layer import H2Frames
+from faults.wire.wslayer import WsFrames
 
 
 class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), classifier,
-                       status, FaultStartup()]
+        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), WsFrames(),
+                       classifier, status, FaultStartup()]

@@ -17,8 +17,8 @@ from typing import Optional
 from mitmproxy import ctx, exceptions, hooks, http
 
 from faults import catalog, vocabulary as V
-from faults.classify import Classification, classify
-from faults.report import Report, flow_record
+from faults.classify import Classification, classify, classify_websocket
+from faults.report import Report, flow_record, websocket_record
 from faults.wire import ends, h2layer
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class Classifier:
         h2layer.on_stream_settled = self.written
 
     def response(self, flow: http.HTTPFlow):
+        if _session(flow):
+            return  # a WebSocket session: one record when it ends (websocket_end)
         if flow.error is None and self._h2_pending(flow):
             # On HTTP/2 the response is written after this hook, and a sibling's fault may
             # end the connection in between: classify once the HTTP/2 layer has it.
@@ -73,9 +75,14 @@ class Classifier:
             return
         self.finish(flow)
 
+    def websocket_end(self, flow: http.HTTPFlow):
+        self.finish(flow)
+
     def error(self, flow: http.HTTPFlow):
+        if _session(flow):
+            return  # mitmproxy ends the session next (websocket_end)
         action = flow.metadata.get(V.H2_ACTION)
-        if action and not action.get("fired") and self._h2_pending(flow):
+        if action and not action.get("fired") and action.get("h2_frame") != "hold" and self._h2_pending(flow):
             # killed for its frames, which the HTTP/2 layer sends next (or drops,
             # when a sibling's fault already ends the connection)
             self._unwritten.add(flow.id)
@@ -138,6 +145,8 @@ class Classifier:
         self._unwritten.discard(flow.id)
         if len(self._finished) > 100_000:  # bounded memory on long runs
             self._finished.clear()
+        if _session(flow):
+            return self._finish_session(flow)
         collateral(flow)
         c = classify(flow)
         k6 = c.k6
@@ -165,6 +174,33 @@ class Classifier:
             self.report.write(flow_record(flow, c, fault, md[V.ANNOTATION]))
         for listener in self.listeners:
             listener(flow)
+
+
+    def _finish_session(self, flow: http.HTTPFlow) -> None:
+        c = classify_websocket(flow)
+        k6, fault, md = c.k6, flow.metadata.get(FAULT_KEY), flow.metadata
+        md[V.K6_CODE] = None  # k6 sets no error_code for a WebSocket session
+        md[V.K6_ERROR] = k6.message
+        md[V.K6] = k6.as_dict()
+        md[V.OUTCOME] = c.outcome.as_dict()
+        md[V.CLIENTS] = c.clients_dict()
+        comment = f"websocket: {c.outcome.summary} -> k6 close {k6.extra.get('close_code')}"
+        if k6.message:
+            comment += f" ({k6.message})"
+        if fault:
+            comment = f"fault: {fault['spec']} [{fault['rule']}] -> {comment}"
+            flow.marked = MARKER
+        flow.comment = comment
+        self.codes["ws"] += 1
+        if self.report:
+            self.report.write(websocket_record(flow, c, fault))
+        for listener in self.listeners:
+            listener(flow)
+
+
+def _session(flow) -> bool:
+    """A WebSocket session (an upgrade answered 101); a refused upgrade is a plain flow."""
+    return flow.websocket is not None and flow.response is not None and flow.response.status_code == 101
 
 
 # wire-record fields that say how a fault ended a stream or connection

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.websocket import WebSocketData
 
 from faults import plan as planmod
 from faults.wire import sockets
@@ -167,17 +168,26 @@ class FaultInjector:
                     flow.response = http.Response.make(400, msg, {"content-type": "text/plain"})
                     flow.metadata["fault_header_error"] = str(e)
                     return None
-        for select in self.selectors:
-            rule = select(flow)
-            if rule is not None:
-                return rule
-        # Each plan keeps a per-host index, so rules that cannot match this
-        # host (a ~d for another one) cost nothing (see bench/README.md).
-        for plan in (self.runtime_plan, self.option_plan, self.file_plan):
-            rule = plan.select(flow, level="flow")
-            if rule is not None:
-                return rule
-        return None
+        # mitmproxy sets flow.websocket only with the 101; so that ``~websocket``
+        # selects an upgrade request, it is set for the selection only.
+        upgrade = flow.websocket is None and flow.request.headers.get("upgrade", "").lower() == "websocket"
+        if upgrade:
+            flow.websocket = WebSocketData()
+        try:
+            for select in self.selectors:
+                rule = select(flow)
+                if rule is not None:
+                    return rule
+            # Each plan keeps a per-host index, so rules that cannot match this
+            # host (a ~d for another one) cost nothing (see bench/README.md).
+            for plan in (self.runtime_plan, self.option_plan, self.file_plan):
+                rule = plan.select(flow, level="flow")
+                if rule is not None:
+                    return rule
+            return None
+        finally:
+            if upgrade:
+                flow.websocket = None
 
     def _select_head(self, flow: http.HTTPFlow) -> planmod.Rule | None:
         """At the request head: rules whose fault acts while the body arrives (an
@@ -250,12 +260,21 @@ class FaultInjector:
 
     async def _finish(self, flow):
         await self._run(flow, "response")
-        self._active.pop(flow.id, None)
+        if flow.websocket is None:  # a WebSocket session's fault acts on its messages next
+            self._active.pop(flow.id, None)
 
     def error(self, flow: http.HTTPFlow):
         entry = self._active.pop(flow.id, None)
         if entry and flow.metadata.get("fault_wire", {}).get("throttled_request_bytes_per_s"):
             entry[1].unthrottle_reads()  # the upload ended early: the connection reads at full speed again
+
+    def websocket_message(self, flow: http.HTTPFlow):
+        if flow.id not in self._active:
+            return None
+        return self._run(flow, "websocket_message")
+
+    def websocket_end(self, flow: http.HTTPFlow):
+        self._active.pop(flow.id, None)
 
     def client_disconnected(self, client):
         if self._started:

@@ -47,7 +47,7 @@ _K6_ROWS: list[tuple] = [
      "hit the deadline; also a dial timeout when the request timeout is under 30 s.",
      ("hang", "delay ms=<N above the client timeout>",
       "throttle bytes_per_s=<N too slow to finish within the client timeout>", "tls handshake=stall",
-      "dns answer=drop"),
+      "dns answer=drop", "stall after_events=<K>"),
      ("requestTimeoutErrorCode", "context deadline exceeded"), False),
     ("client.request.canceled", 1, "Request canceled", 1000, "context canceled", 1301,
      "Request canceled: the request's context was canceled (typically at the end of a test or after "

@@ -3,6 +3,7 @@
     classify(flow)             -> Classification   (an HTTP flow, faulted or not)
     classify_handshake(...)    -> Classification   (a failed TLS handshake)
     classify_query(...)        -> Classification   (a DNS query the DNS mode answered)
+    classify_websocket(flow)   -> Classification   (a WebSocket session, once it ended)
 
 ``outcome`` (``faults.classify.outcome``) says what the client's socket and
 protocol stack saw; ``clients`` holds one ``ClientReport`` per client profile
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faults.classify import dns, http, tls
-from faults.classify.clients import report_all
+from faults.classify import dns, http, tls, ws
+from faults.classify.clients import k6_ws, report_all, websockets
 from faults.classify.outcome import ClientReport, Outcome
 
-__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake", "classify_query"]
+__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake", "classify_query",
+           "classify_websocket"]
 
 
 @dataclass
@@ -53,3 +55,10 @@ def classify_handshake(params: dict, **kw) -> Classification:
 def classify_query(**kw) -> Classification:
     o = dns.outcome_of_query(**kw)
     return Classification(o, report_all(o))
+
+
+def classify_websocket(flow) -> Classification:
+    """WebSocket clients report a session's end, not an HTTP error: their own profiles."""
+    o = ws.outcome_of(flow)
+    clients = {p.NAME: r for p in (k6_ws, websockets) if (r := p.report(o)) is not None}
+    return Classification(o, clients)

@@ -25,15 +25,35 @@ connection; ``flow.kill()`` stops mitmproxy from finishing the message.
 
 from __future__ import annotations
 
+import asyncio
+import re
+
+from faults.errors import SpecError
 from faults.kinds import PHASES, Fault, Param
+
+EVENT_END = re.compile(rb"\r?\n\r?\n")  # a blank line ends a text/event-stream event
+_tasks: set = set()
 
 
 class Cutter:
-    """A response ``stream`` callable that lets ``keep`` body bytes through."""
+    """A response ``stream`` callable that lets ``keep`` body bytes through; with
+    ``on_cut``, called once when they are out (a stream cut where it is, not when
+    the upstream ends)."""
 
-    def __init__(self, keep: int | None):
+    def __init__(self, keep: int | None, on_cut=None):
         self.keep = keep
         self.sent = 0
+        self.on_cut = on_cut
+        self.fired = False
+        self.wake = False  # pass one empty chunk: an HTTP/2 cut fires on the stream's next data
+
+    def out(self, data: bytes):
+        """Nothing is ``[]``, not ``b""``: on a chunked HTTP/1.1 response mitmproxy writes
+        an empty chunk as the last-chunk marker, which would end the body cleanly."""
+        if data:
+            return data
+        wake, self.wake = self.wake, False
+        return [b""] if wake else []
 
     def __call__(self, chunk: bytes) -> bytes:
         if self.keep is None and chunk:
@@ -41,7 +61,100 @@ class Cutter:
         room = max(0, (self.keep or 0) - self.sent)
         out = chunk[:room]
         self.sent += len(out)
-        return out
+        if self.keep is not None and self.sent >= self.keep:
+            self.cut()
+        return self.out(out)
+
+    def cut(self) -> None:
+        if not self.fired:
+            self.fired = True
+            if self.on_cut:
+                self.on_cut(self)
+
+
+def sse_end(buf: bytes, start: int) -> int | None:
+    """Where the server-sent event starting at ``start`` ends (after its blank line)."""
+    m = EVENT_END.search(buf, start)
+    return m.end() if m else None
+
+
+def grpc_end(buf: bytes, start: int) -> int | None:
+    """Where the length-prefixed gRPC message starting at ``start`` ends."""
+    if len(buf) < start + 5:
+        return None
+    end = start + 5 + int.from_bytes(buf[start + 1:start + 5], "big")
+    return end if end <= len(buf) else None
+
+
+class EventCutter(Cutter):
+    """Lets ``events`` whole server-sent events (or gRPC messages: ``end=grpc_end``)
+    through, each as it comes, then nothing: the cut is at a message boundary."""
+
+    def __init__(self, events: int, on_cut=None, end=sse_end):
+        super().__init__(None, on_cut)
+        self.events, self.passed, self.buf, self.end = events, 0, b"", end
+
+    def __call__(self, chunk: bytes):
+        if self.fired:
+            return []
+        self.buf += chunk
+        out = b""
+        while self.passed < self.events and (n := self.end(self.buf, 0)) is not None:
+            out, self.buf = out + self.buf[:n], self.buf[n:]
+            self.passed += 1
+        self.sent += len(out)
+        if self.passed >= self.events:
+            self.buf = b""
+            self.cut()
+        return self.out(out)
+
+
+def streamed_cutter(flow, fault, on_cut) -> Cutter | None:
+    """For ``after_events`` (a text/event-stream), ``after_messages`` (a gRPC stream)
+    or ``after_bytes`` on a body of unknown length: a cutter that acts as soon as its
+    part is out (a stream may run for minutes). None: cut the usual way, when the
+    upstream body is in."""
+    events, after_bytes = fault.get("after_events"), fault.get("after_bytes")
+    messages = fault.get("after_messages") if "after_messages" in fault.params else None
+    ctype = flow.response.headers.get("content-type", "")
+    if events is not None and ctype.startswith("text/event-stream"):
+        return EventCutter(events, on_cut)
+    if messages is not None and ctype.startswith("application/grpc"):
+        return EventCutter(messages, on_cut, end=grpc_end)
+    if events is not None or messages is not None or (
+            after_bytes is not None and "content-length" not in flow.response.headers):
+        return Cutter(after_bytes if after_bytes is not None else 0, on_cut)  # not SSE: after_bytes, else at once
+    return None
+
+
+def record_passed(act, cutter) -> None:
+    if isinstance(cutter, EventCutter):
+        if cutter.end is grpc_end:
+            act.record(messages_sent=cutter.passed, after_messages=cutter.events)
+        else:
+            act.record(events_sent=cutter.passed, after_events=cutter.events)
+
+
+def later(coro) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _tasks.add(task)  # asyncio keeps only weak references to tasks
+    task.add_done_callback(_tasks.discard)
+
+
+def check_streamed(params: dict) -> None:
+    """``after_events`` means mid-body: it sets ``when`` (and refuses another phase);
+    ``after_bytes`` without a ``when`` means mid-body too (so does ``after_messages``)."""
+    if params.get("after_bytes") is not None and "when" not in params:
+        params["when"] = "mid_body"
+    for key in ("after_events", "after_messages"):
+        if params.get(key) is not None:
+            if params.get("when", "mid_body") != "mid_body":
+                raise SpecError(f"{key} needs when=mid_body (got when={params['when']})")
+            params["when"] = "mid_body"
+
+
+AFTER_EVENTS = Param(int, default=None, min=0, help="text/event-stream: whole events to send first (implies mid_body)")
+AFTER_MESSAGES = Param(int, default=None, min=0, help="gRPC stream: whole messages to send first (implies mid_body)")
 
 
 class RequestCutter:
@@ -94,8 +207,18 @@ class ConnectionCut(Fault):
         "when": Param(str, default="before_response", choices=PHASES + ("mid_request",)),
         "after_bytes": Param(int, default=None, min=0,
                              help="mid_body: response body bytes to send first; mid_request: request body bytes to read"),
+        "after_events": AFTER_EVENTS,
+        "after_messages": AFTER_MESSAGES,
         "scope": SCOPE,
     }
+
+    @classmethod
+    def check(cls, params):
+        check_streamed(params)
+        streamed = params.get("after_events") is not None or params.get("after_messages") is not None
+        if streamed and cls.how == "fin" and params.get("scope") == "stream":
+            raise SpecError("close scope=stream after_events/after_messages: an HTTP/2 stream cut at a message "
+                            "boundary is rst_stream after_events=N (or reset scope=stream)")
 
     def _stream_code(self, act) -> int | None:
         """scope=stream on an HTTP/2 flow: the RST_STREAM code that stands in for the
@@ -151,10 +274,32 @@ class ConnectionCut(Fault):
         when = self.get("when")
         if when in ("before_response", "mid_request"):
             return
+        if when == "mid_body":
+            cutter = streamed_cutter(flow, self, lambda c: self._cut_now(flow, act, c))
+            if cutter is not None:
+                flow.response.stream = cutter
+                return
         keep = 0 if when == "after_headers" else keep_for(flow, self.get("after_bytes"))
         flow.response.stream = Cutter(keep)
 
+    def _cut_now(self, flow, act, cutter) -> None:
+        """A streamed body's part is out: end the stream or connection now."""
+        record_passed(act, cutter)
+        if stream_scope(self, act):
+            act.record(body_sent=cutter.sent)
+            act.h2_action()["cut_now"] = True  # the HTTP/2 layer resets the stream after this data
+            cutter.wake = True
+            return
+
+        async def end():
+            await act.flushed()
+            act.end_connection(self.how, "mid_body", body_sent=cutter.sent)
+
+        later(end())
+
     async def response(self, flow, act):
+        if getattr(flow.response.stream, "on_cut", None) is not None:
+            return  # a streamed cut: it acted (or acts) as its part went out
         if stream_scope(self, act):
             sent = getattr(flow.response.stream, "sent", None)
             if self._stream_code(act) is None:

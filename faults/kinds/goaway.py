@@ -8,14 +8,17 @@ then=close|drain``: a GOAWAY frame on the selected request's connection.
   then the connection closes; streams above it are never answered.
 - The selected stream ends at the GOAWAY (no RST) when it cannot finish: with
   ``then=close``, or when it is above last_stream; otherwise it completes.
+- ``after_events=N`` (SSE) / ``after_messages=N`` (gRPC) / ``after_bytes=N``: the
+  response streams through and the GOAWAY (then close) follows the Nth event.
 HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 """
 
 from faults.kinds import Param, register
+from faults.kinds._cut import AFTER_EVENTS, AFTER_MESSAGES, Cutter, record_passed, streamed_cutter
 from faults.kinds._h2 import H2Fault, check_code, code_param
 from faults.errors import SpecError
 
-WHEN = ("before_response", "after_headers", "after_response")
+WHEN = ("before_response", "after_headers", "mid_body", "after_response")
 
 
 @register
@@ -28,6 +31,9 @@ class GoAway(H2Fault):
         "last_stream": Param(str, default="this", help="this | below | N"),
         "when": Param(str, default="before_response", choices=WHEN),
         "then": Param(str, default="close", choices=("close", "drain")),
+        "after_events": AFTER_EVENTS,
+        "after_messages": AFTER_MESSAGES,
+        "after_bytes": Param(int, default=None, min=0, help="body bytes to send first"),
     }
 
     @classmethod
@@ -38,6 +44,12 @@ class GoAway(H2Fault):
             raise SpecError(f"last_stream={ls!r}: expected this, below or a stream number")
         if "last_stream" in params:
             params["last_stream"] = ls
+        streamed = any(params.get(k) is not None for k in ("after_events", "after_messages", "after_bytes"))
+        if streamed or params.get("when") == "mid_body":
+            if not streamed or params.get("then", "close") != "close" or params.get("when", "mid_body") != "mid_body":
+                raise SpecError("a mid-stream GOAWAY needs after_events, after_messages or after_bytes, and "
+                                "then=close (no other when)")
+            params["when"] = "mid_body"
 
     def last_for(self, sid: int) -> int:
         ls = self.get("last_stream")
@@ -66,9 +78,25 @@ class GoAway(H2Fault):
         return bool(a.get("stream_ended")) and a.get("phase") == "after_headers"
 
     def responseheaders(self, flow, act):
-        if self._ends_after_headers(act):
+        if self.fell_back(flow):
+            return
+        if self.get("when") == "mid_body":
+            on_cut = lambda c: self._cut_now(act, c)  # noqa: E731
+            flow.response.stream = streamed_cutter(flow, self, on_cut) or Cutter(self.get("after_bytes") or 0, on_cut)
+        elif self._ends_after_headers(act):
             self.swallow_body(flow, 0)
 
+    @staticmethod
+    def _cut_now(act, cutter) -> None:
+        record_passed(act, cutter)
+        act.record(body_sent=cutter.sent)
+        act.h2_action()["cut_now"] = True  # the HTTP/2 layer sends the GOAWAY after this data
+        cutter.wake = True
+
     async def response(self, flow, act):
+        if self.get("when") == "mid_body":
+            if not getattr(flow.response.stream, "fired", True) and flow.killable:
+                act.end_stream()  # fewer than N: the GOAWAY at the end of the body
+            return
         if self._ends_after_headers(act):
             act.end_stream()

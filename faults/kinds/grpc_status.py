@@ -3,7 +3,8 @@ call with that status and ``grpc-message``.
 
 - ``after_messages=0`` (default): trailers-only, the upstream is never called.
 - ``after_messages=N``: the call goes upstream; the first N response messages
-  are kept, then the trailers carry our status (the upstream's are replaced).
+  are streamed through as they come, the rest dropped, then the trailers carry
+  our status (the upstream's are replaced) when the upstream's stream ends.
 Select calls with a flow filter on the path, which is ``/package.Service/Method``
 (e.g. ``~u /helloworld.Greeter/SayHello``) and ``~h content-type:.application/grpc``.
 """
@@ -14,6 +15,7 @@ from mitmproxy import http
 
 from faults.catalog.tables import GRPC_CODES, grpc_code, grpc_known, grpc_name
 from faults.kinds import Fault, Param, register
+from faults.kinds._cut import EventCutter, grpc_end
 from faults.errors import SpecError
 
 def parse_grpc_code(value) -> int:
@@ -79,12 +81,21 @@ class GrpcStatus(Fault):
         flow.response = http.Response.make(200, b"", headers)
         self._record(act, 0)
 
+    def responseheaders(self, flow, act):
+        # streamed: each of the first N messages reaches the client as it comes; the
+        # status follows in the trailers when the upstream's stream ends
+        if self.get("after_messages") > 0:
+            flow.response.stream = EventCutter(self.get("after_messages"), end=grpc_end)
+
     async def response(self, flow, act):
         if self.get("after_messages") == 0 or flow.response is None:
             return
         r = flow.response
-        kept = split_messages(r.raw_content or b"")[: self.get("after_messages")]
-        r.raw_content = b"".join(kept)
+        if isinstance(r.stream, EventCutter):
+            kept = [b""] * r.stream.passed
+        else:
+            kept = split_messages(r.raw_content or b"")[: self.get("after_messages")]
+            r.raw_content = b"".join(kept)
         r.headers.pop("content-length", None)
         for k in ("grpc-status", "grpc-message"):
             r.headers.pop(k, None)

@@ -9,7 +9,8 @@ connection are untouched. HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
-from faults.kinds._cut import RequestCutter, keep_for
+from faults.kinds._cut import (AFTER_EVENTS, AFTER_MESSAGES, RequestCutter, check_streamed, keep_for, record_passed,
+                             streamed_cutter)
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
 
@@ -23,11 +24,14 @@ class RstStream(H2Fault):
         "when": Param(str, default="before_response", choices=("mid_request",) + PHASES),
         "after_bytes": Param(int, default=None, min=0,
                              help="mid_body: response body bytes to send first; mid_request: request body bytes"),
+        "after_events": AFTER_EVENTS,
+        "after_messages": AFTER_MESSAGES,
     }
 
     @classmethod
     def check(cls, params):
         check_code(params)
+        check_streamed(params)
 
     @classmethod
     def level_for(cls, params):
@@ -69,11 +73,24 @@ class RstStream(H2Fault):
         if when == "after_headers":
             self.swallow_body(flow, 0)
         elif when == "mid_body":
-            self.swallow_body(flow, keep_for(flow, self.get("after_bytes")))
+            cutter = streamed_cutter(flow, self, lambda c: self._cut_now(act, c))
+            if cutter is not None:
+                flow.response.stream = cutter
+            else:
+                self.swallow_body(flow, keep_for(flow, self.get("after_bytes")))
+
+    @staticmethod
+    def _cut_now(act, cutter) -> None:
+        record_passed(act, cutter)
+        act.record(body_sent=cutter.sent)
+        act.h2_action()["cut_now"] = True  # the HTTP/2 layer resets the stream after this data
+        cutter.wake = True
 
     async def response(self, flow, act):
         if self.fell_back(flow) or not flow.killable:
             return
+        if getattr(flow.response.stream, "on_cut", None) is not None and flow.response.stream.fired:
+            return  # reset as its part went out
         act.record(body_sent=getattr(flow.response.stream, "sent", None))
         act.end_stream()
 

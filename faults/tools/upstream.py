@@ -5,6 +5,10 @@ query parameters shape the answer:
   ``size=N``   body of N bytes (default 64)      ``status=N`` that status
   ``ms=N``     wait N ms before answering          ``gzip=1``   gzip-encode the body
   ``chunked=1`` chunked transfer encoding       ``trickle=N`` the body in 10 parts over N ms
+  ``sse=N``    a ``text/event-stream`` of N events (``gap=MS`` apart, default 50), chunked
+A WebSocket upgrade (``Upgrade: websocket``) is accepted: the server sends ``msgs=N``
+text messages ``m1``..``mN`` (``gap=MS`` apart), then echoes what the client sends
+and answers its close; ``close=CODE`` closes with CODE after the N messages.
 Every response carries ``x-upstream-count`` (requests seen so far), so a test
 can tell whether a request reached the upstream.
 """
@@ -12,7 +16,9 @@ can tell whether a request reached the upstream.
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
+import hashlib
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -56,6 +62,12 @@ class _Proto(asyncio.Protocol):
                 return
             self.server.count += 1
             q = {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
+            if headers.get("upgrade", "").lower() == "websocket":
+                self._websocket(headers, q)
+                return
+            if q.get("sse"):
+                self._sse(q, headers)
+                return
             delay = int(q.get("ms", "0") or 0)
             if delay:
                 self.busy = True
@@ -106,6 +118,72 @@ class _Proto(asyncio.Protocol):
             self.transport.close()
             return
         self._next()
+
+    # -- streams -------------------------------------------------------------
+    def _sse(self, q, headers):
+        """N events, each in its own chunk, ``gap`` ms apart; then the end of the body."""
+        self.busy = True
+        head = ("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+                f"transfer-encoding: chunked\r\nx-upstream-count: {self.server.count}\r\n\r\n")
+        self.transport.write(head.encode())
+        events = [f"id: {i}\ndata: event {i}\n\n".encode() for i in range(1, int(q["sse"]) + 1)]
+        self._events(events, int(q.get("gap", "50")) / 1000)
+
+    def _events(self, events: list[bytes], gap: float):
+        if self.transport.is_closing():
+            return
+        if not events:
+            self.transport.write(b"0\r\n\r\n")
+            self.busy = False
+            self._next()
+            return
+        e = events.pop(0)
+        self.transport.write(b"%x\r\n%s\r\n" % (len(e), e))
+        asyncio.get_running_loop().call_later(gap, self._events, events, gap)
+
+    def _websocket(self, headers, q):
+        import wsproto
+        from wsproto import events as wse
+
+        self.busy = True  # this connection is a WebSocket from now on
+        accept = base64.b64encode(hashlib.sha1(
+            (headers.get("sec-websocket-key", "") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+        self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+                             b"sec-websocket-accept: " + accept + b"\r\n\r\n")
+        ws = wsproto.Connection(wsproto.ConnectionType.SERVER)
+        out = [f"m{i}" for i in range(1, int(q.get("msgs", "0")) + 1)]
+        gap = int(q.get("gap", "50")) / 1000
+        close = int(q.get("close", "0"))
+        loop = asyncio.get_running_loop()
+
+        def send(event):
+            if not self.transport.is_closing() and ws.state == wsproto.ConnectionState.OPEN:
+                self.transport.write(ws.send(event))
+
+        def tick():
+            if out:
+                send(wse.TextMessage(out.pop(0)))
+                loop.call_later(gap, tick)
+            elif close:
+                send(wse.CloseConnection(close, "upstream done"))
+
+        def received(data: bytes):
+            ws.receive_data(data)
+            for ev in ws.events():
+                if isinstance(ev, wse.Message):
+                    send(type(ev)(ev.data))
+                elif isinstance(ev, wse.Ping):
+                    send(ev.response())
+                elif isinstance(ev, wse.CloseConnection):
+                    if ws.state == wsproto.ConnectionState.REMOTE_CLOSING:
+                        self.transport.write(ws.send(ev.response()))
+                    self.transport.close()
+
+        self.data_received = received  # the HTTP parser is done with this connection
+        if self.buf:
+            received(bytes(self.buf))
+            self.buf.clear()
+        loop.call_later(gap, tick)
 
     def _trickle(self, parts: list[bytes], gap: float, close: bool):
         if self.transport.is_closing():

@@ -8,13 +8,15 @@ in ``flow.metadata["fault_wire"]``. The classifier reads that record.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, h2layer, sockets
+from faults.wire import ends, h2layer, sockets, wslayer
 
+log = logging.getLogger(__name__)
 WIRE_KEY = vocabulary.WIRE
 _pending: set[asyncio.Task] = set()
 
@@ -26,6 +28,7 @@ class Act:
         self.flow = flow
         self.stopping = stopping
         self.rng = rng
+        self.state: dict = {}  # a kind's per-flow state (a rule's Fault instance serves many flows)
 
     # -- the record --------------------------------------------------------
     def record(self, **facts) -> None:
@@ -120,6 +123,38 @@ class Act:
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)
         return ok
 
+    def stall(self, seconds: float | None) -> None:
+        """Hold what mitmproxy writes to this client from now on, for ``seconds``
+        (None: until the client goes away); on HTTP/2 see ``stall_stream``."""
+        self.state["stall"] = (sockets.hold_writes(self.flow.client_conn, seconds), time.monotonic())
+
+    def stall_stream(self, ms: int | None) -> bool:
+        """HTTP/2: hold only this stream's response after its next data (the HTTP/2
+        layer keeps its events), for ``ms`` or until the stream ends. False: not HTTP/2."""
+        if self.h2_stream() is None:
+            return False
+        h2layer.set_action(self.flow, h2_frame="hold", phase="mid_body", hold_now=False, hold_ms=ms)
+        return True
+
+    async def stall_over(self) -> str:
+        """Wait until the stall ends: 'elapsed', 'client_gone' or 'stopping' (recorded)."""
+        held, start = self.state.get("stall", (None, time.monotonic()))
+        result = "elapsed"
+        while held is not None and not held.released.is_set():
+            if self.client_gone():
+                result = "client_gone"
+                break
+            if self.stopping.is_set():
+                held.release()
+                result = "stopping"
+                break
+            await asyncio.sleep(0.05)
+        if held is not None and held.released.is_set() and self.client_gone():
+            result = "client_gone"
+        self.record(held_ms=round((time.monotonic() - start) * 1000), hold_end=result,
+                    client_gave_up=result == "client_gone", released_at_shutdown=result == "stopping")
+        return result
+
     # -- HTTP/2 frames (through faults.wire.h2layer) ---------------------------
     def h2_stream(self) -> int | None:
         """This flow's HTTP/2 stream id when its connection runs our frame-capable
@@ -144,3 +179,41 @@ class Act:
         action's frames (instead of mitmproxy's own RST_STREAM)."""
         if self.flow.killable:
             self.flow.kill()
+
+    # -- WebSocket sessions (through faults.wire.wslayer) ------------------------
+    def ws_close(self, code: int, reason: str) -> bool:
+        """Close the session with this code: the layer sends the frame when the
+        current message hook returns."""
+        if not self._ws_layer("ws_close"):
+            return False
+        wslayer.set_action(self.flow, ws_action="close", code=code, reason=reason)
+        self.record(ws_fault="close", ws_close_code=code, ws_close_reason=reason)
+        return True
+
+    def ws_corrupt(self, kind: str) -> bool:
+        if not self._ws_layer("ws_corrupt"):
+            return False
+        wslayer.set_action(self.flow, ws_action="corrupt", corrupt=kind)
+        self.record(ws_fault="corrupt", ws_corrupt=kind)
+        return True
+
+    def _ws_layer(self, kind: str) -> bool:
+        """Without our layer under the session (it started before the addon), a frame
+        cannot be sent: end the connection with a FIN instead, and say so."""
+        if wslayer.active(self.flow):
+            return True
+        log.warning(f"{kind}: no fault-capable WebSocket layer on {self.flow.request.pretty_url}: FIN instead")
+        self.ws_end_connection("fin")
+        return False
+
+    def ws_stall(self, side: str) -> bool:
+        """Hold every byte from ``side`` from now on (messages, close frames, its FIN)."""
+        wslayer.set_action(self.flow, stall=side, fired=True)
+        self.record(ws_fault="stall", ws_dropped=1)
+        return wslayer.active(self.flow)
+
+    def ws_end_connection(self, how: str) -> None:
+        """RST or FIN on a WebSocket session, no close frame. The flow is not
+        killed: mitmproxy ends the session once it sees the connection gone."""
+        done = self._end(how)
+        self.record(ws_fault="drop", conn_end=how, phase="websocket", conn_end_ok=done)

@@ -36,6 +36,7 @@ from mitmproxy.proxy.layers.http import (
     ErrorCode,
     HttpLayer,
     RequestProtocolError,
+    ResponseData,
     ResponseEndOfMessage,
     ResponseHeaders,
     ResponseProtocolError,
@@ -112,6 +113,8 @@ class FaultH2Server(Http2Server):
         super().__init__(context)
         self.actions: dict[int, dict] = {}  # stream id -> action, cached at ResponseHeaders
         self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
+        self.held: dict[int, list] = {}  # stalled streams: their response events, kept until released
+        self.hold_wakeups: dict = {}  # RequestWakeup command -> the stream it releases
         self.goaway_last: int | None = None  # set once we sent a draining GOAWAY
         self.closing = False
         self.close_msg = ""
@@ -140,9 +143,21 @@ class FaultH2Server(Http2Server):
 
     # -- events ----------------------------------------------------------------
     def _handle_event(self, event):
+        if isinstance(event, events.Wakeup) and event.command in self.hold_wakeups:
+            yield from self.release(self.hold_wakeups.pop(event.command))
+            return
         if isinstance(event, events.Wakeup) and self.closing:
             yield from self.close_now()
             return
+        if isinstance(event, events.ConnectionClosed) and event.connection == self.conn:
+            for sid in list(self.held):
+                self.gave_up(sid)
+        if isinstance(event, HttpEvent) and event.stream_id in self.held and not self.closing:
+            if isinstance(event, ResponseProtocolError):
+                self.held.pop(event.stream_id)  # the stream ends: what was held never goes out
+            else:
+                self.held[event.stream_id].append(event)
+                return
         if isinstance(event, HttpEvent):
             sid = event.stream_id
             if isinstance(event, ResponseHeaders):
@@ -164,6 +179,25 @@ class FaultH2Server(Http2Server):
                         yield from super()._handle_event(event)
                     yield from self.maybe_drained()
                     return
+                if isinstance(event, ResponseData) and act.get("hold_now"):
+                    # a stall on this stream only: the data up to the pause, then hold the rest
+                    yield from super()._handle_event(event)
+                    act["fired"] = True
+                    self.held[sid] = []
+                    if act.get("hold_ms") is not None:
+                        wake = RequestWakeup(act["hold_ms"] / 1000)
+                        self.hold_wakeups[wake] = sid
+                        yield wake
+                    return
+                if act.get("h2_frame") == "hold":  # no frames of its own: the stock layer goes on
+                    yield from super()._handle_event(event)
+                    yield from self.maybe_drained()
+                    return
+                if isinstance(event, ResponseData) and act.get("cut_now"):
+                    # a streamed cut (SSE after_events, after_bytes): the kept data, then the frames
+                    yield from super()._handle_event(event)
+                    yield from self.fire(sid, act, ending=False)
+                    return
                 if (isinstance(event, ResponseHeaders) and act["phase"] == "after_headers") or (
                     isinstance(event, ResponseEndOfMessage) and act["phase"] == "after_response"
                 ):
@@ -177,6 +211,9 @@ class FaultH2Server(Http2Server):
     def handle_h2_event(self, event):
         import h2.events
 
+        if isinstance(event, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+            for sid in [event.stream_id] if isinstance(event, h2.events.StreamReset) else list(self.held):
+                self.gave_up(sid)
         if isinstance(event, h2.events.DataReceived) and event.stream_id in self.streams:
             act = self.action_of(event.stream_id)
             if act is not None and act.get("phase") == "mid_request" and not act.get("fired"):
@@ -202,6 +239,21 @@ class FaultH2Server(Http2Server):
             self.dead.add(event.stream_id)  # after our GOAWAY: ignored, as RFC 9113 6.8 says
             return False
         return (yield from super().handle_h2_event(event))
+
+    def gave_up(self, sid: int) -> None:
+        """The client left a held stream (reset it, or the connection): what it saw is
+        the pause; the classifier may go on."""
+        if self.held.pop(sid, None) is None:
+            return
+        flow = self.flow_of(sid)
+        if flow is not None:
+            flow.metadata.setdefault(vocabulary.WIRE, {}).update(client_gave_up=True, hold_end="client_gone")
+        self.settled(sid)
+
+    def release(self, sid: int):
+        """A stall's time is up: what the stream held goes out, in order."""
+        for ev in self.held.pop(sid, []):
+            yield from self._handle_event(ev)
 
     @property
     def closed(self) -> bool:

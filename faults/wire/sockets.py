@@ -48,7 +48,7 @@ def client_writer(client_conn) -> asyncio.StreamWriter | None:
     """The raw TCP writer of a live client connection, or None."""
     io = _transport_io(client_conn)
     w = getattr(io, "writer", None)
-    while isinstance(w, PacedWriter) or getattr(w, "wraps_stream", False):  # links.LinkWriter too
+    while isinstance(w, (PacedWriter, HeldWriter)) or getattr(w, "wraps_stream", False):  # links.LinkWriter too
         w = w.inner
     return w if isinstance(w, asyncio.StreamWriter) else None
 
@@ -112,7 +112,7 @@ def close(client_conn) -> bool:
     """
     io = _transport_io(client_conn)
     w = getattr(io, "writer", None)
-    while isinstance(w, PacedWriter) or getattr(w, "wraps_stream", False):  # links.LinkWriter too
+    while isinstance(w, (PacedWriter, HeldWriter)) or getattr(w, "wraps_stream", False):  # links.LinkWriter too
         w = w.inner
     if not isinstance(w, asyncio.StreamWriter) or w.transport.is_closing():
         return False
@@ -164,7 +164,7 @@ async def flushed(client_conn, grace: float = 0.05, limit: float = 5.0) -> None:
         w = getattr(io, "writer", None)
         if w is None or w.is_closing():
             return
-        pending = w.pending() if isinstance(w, PacedWriter) else w.transport.get_write_buffer_size()
+        pending = w.pending() if isinstance(w, (PacedWriter, HeldWriter)) else w.transport.get_write_buffer_size()
         if not pending:
             break
         await asyncio.sleep(0.01)
@@ -181,9 +181,91 @@ def throttle(client_conn, bytes_per_s: int) -> bool:
     return True
 
 
-def _restore(io, paced: "PacedWriter") -> None:
+def _restore(io, paced) -> None:
     if io.writer is paced:
         io.writer = paced.inner
+
+
+def hold_writes(client_conn, seconds: float | None) -> "HeldWriter | None":
+    """Hold everything written to this client for ``seconds`` (None: until it goes
+    away), then let it out in order. Past ``HeldWriter.LIMIT`` held bytes, ``drain()``
+    waits, so the upstream is held back too instead of buffered without bound."""
+    io = _transport_io(client_conn)
+    w = getattr(io, "writer", None)
+    if not isinstance(w, asyncio.StreamWriter):
+        return None
+    held = HeldWriter(w, restore=lambda hw: _restore(io, hw))
+    io.writer = held
+    if seconds is not None:
+        asyncio.get_running_loop().call_later(seconds, held.release)
+    return held
+
+
+class HeldWriter:
+    """A StreamWriter stand-in that keeps what is written until ``release()``."""
+
+    LIMIT = 1 << 20  # bytes held before drain() makes mitmproxy wait
+    def __init__(self, inner: asyncio.StreamWriter, restore):
+        self.inner = inner
+        self._restore = restore
+        self._buf = bytearray()
+        self.released = asyncio.Event()
+
+    @property
+    def transport(self):
+        return self.inner.transport
+
+    def get_extra_info(self, name, default=None):
+        return self.inner.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self.inner.is_closing()
+
+    def write(self, data: bytes) -> None:
+        if self.released.is_set():
+            self.inner.write(data)
+        else:
+            self._buf += data
+
+    def write_eof(self) -> None:
+        self.release()
+        self.inner.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self.inner.can_write_eof()
+
+    def close(self) -> None:  # the connection ends (the client went away): nothing more to send
+        self._buf.clear()
+        self.released.set()
+        self._restore(self)
+        self.inner.close()
+
+    async def wait_closed(self) -> None:
+        await self.inner.wait_closed()
+
+    async def drain(self) -> None:
+        # mitmproxy awaits drain with the connection's event lock held: blocking here
+        # would also stop it from seeing the client give up (a cancel, its FIN). So only
+        # a large backlog waits (backpressure to the upstream), in bounded steps.
+        while len(self._buf) > self.LIMIT and not self.released.is_set() and not self.inner.is_closing():
+            try:
+                await asyncio.wait_for(self.released.wait(), 0.05)
+            except asyncio.TimeoutError:
+                pass
+        if not self.inner.is_closing():
+            await self.inner.drain()
+
+    def pending(self) -> int:
+        return len(self._buf) + self.inner.transport.get_write_buffer_size()
+
+    def release(self) -> None:
+        if self.released.is_set():
+            return
+        self.released.set()
+        self._restore(self)
+        if self._buf and not self.inner.is_closing():
+            self.inner.write(bytes(self._buf))
+        self._buf.clear()
 
 
 def close_leftovers(client_conn, delay: float = 1.0) -> bool:

@@ -49,6 +49,10 @@ def report(o: Outcome) -> ClientReport | None:
         return status(catalog.grpc_name(f["grpc_status"]), message=f.get("grpc_message", ""))
     if ev == "h2.rst_stream":
         return status(FOR_RST.get(f["code"], "INTERNAL"))
+    if ev in ("tcp.rst", "tcp.fin") and f.get("phase") == "mid_body":
+        return status("UNAVAILABLE")  # "Stream removed": measured on server streams (tests/e2e/test_grpc_streams.py)
+    if ev == "client.gave_up" and f.get("stalled"):
+        return status("DEADLINE_EXCEEDED", certainty="likely", note="when the call's deadline passed during the stall")
     if ev == "h2.violation":
         r = status(FOR_VIOLATION[f["violation"]])
         if f["violation"] == "window_overflow":

@@ -32,6 +32,13 @@ def report(o: Outcome) -> ClientReport | None:
         if f.get("phase") == "before_response":
             return hx("RemoteProtocolError", "Server disconnected without sending a response")
         return hx("RemoteProtocolError", "peer closed connection without sending complete message body")
+    if ev == "tcp.fin" and h2 and f.get("phase") == "before_response":
+        return hx("RemoteProtocolError", "Server disconnected")  # measured in tests/e2e/test_sse.py
+    if ev in ("tcp.rst", "tcp.fin") and h2 and f.get("phase") == "mid_body":
+        # measured on streamed bodies (tests/e2e/test_sse.py): the h2 connection just ends;
+        # an RST is read as a reset, or, when h2 saw the end first, as a disconnect
+        r = hx("RemoteProtocolError", "Server disconnected")
+        return hx("ReadError", "").also("RemoteProtocolError", "Server disconnected") if ev == "tcp.rst" else r
     if ev == "http.short_body" and not h2:
         return hx("RemoteProtocolError", "peer closed connection without sending complete message body")
     if ev == "http.undecodable":

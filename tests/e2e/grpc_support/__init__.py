@@ -9,6 +9,7 @@ protobuf or codegen is needed. The server speaks TLS with a trustme cert for
 
 from __future__ import annotations
 
+import time
 from concurrent import futures
 
 import grpc
@@ -17,6 +18,8 @@ import trustme
 SERVICE = "test.Echo"
 SAY = f"/{SERVICE}/Say"
 COUNT = f"/{SERVICE}/Count"
+TICK = f"/{SERVICE}/Tick"
+TICK_GAP = 0.1
 
 
 def _ident(b: bytes) -> bytes:
@@ -32,6 +35,16 @@ def _count(request: bytes, context):
         yield bytes([i])
 
 
+def _tick(request: bytes, context):
+    """Server streaming at a pace: n messages, TICK_GAP s apart (a live feed)."""
+    import time
+
+    for i in range(request[0] if request else 0):
+        if i:
+            time.sleep(TICK_GAP)
+        yield bytes([i])
+
+
 class GrpcServer:
     def __init__(self):
         self.ca = trustme.CA()
@@ -41,6 +54,8 @@ class GrpcServer:
             "Say": grpc.unary_unary_rpc_method_handler(_say, request_deserializer=_ident, response_serializer=_ident),
             "Count": grpc.unary_stream_rpc_method_handler(_count, request_deserializer=_ident,
                                                           response_serializer=_ident),
+            "Tick": grpc.unary_stream_rpc_method_handler(_tick, request_deserializer=_ident,
+                                                         response_serializer=_ident),
         })
         self.server.add_generic_rpc_handlers((handler,))
         creds = grpc.ssl_server_credentials([(cert.private_key_pem.bytes(), cert.cert_chain_pems[0].bytes())])
@@ -73,18 +88,21 @@ def call(port: int, ca_file, fault: str | None = None, *, method: str = SAY, req
     if case:
         md.append(("x-case", case))
     with channel(port, ca_file) as ch:
-        if method == COUNT:
+        if method in (COUNT, TICK):
             rpc = ch.unary_stream(method, request_serializer=_ident, response_deserializer=_ident)
         else:
             rpc = ch.unary_unary(method, request_serializer=_ident, response_deserializer=_ident)
-        messages = []
+        messages, arrived = [], []
+        start = time.monotonic()
         try:
-            if method == COUNT:
+            if method in (COUNT, TICK):
                 for m in rpc(request, timeout=timeout, metadata=md):
                     messages.append(m)
+                    arrived.append(round(time.monotonic() - start, 3))
             else:
                 messages.append(rpc(request, timeout=timeout, metadata=md))
             code, details = grpc.StatusCode.OK, ""
         except grpc.RpcError as e:
             code, details = e.code(), e.details() or ""
-    return {"name": code.name, "value": code.value[0], "details": details, "messages": messages}
+    return {"name": code.name, "value": code.value[0], "details": details, "messages": messages,
+            "arrived": arrived, "ended": round(time.monotonic() - start, 3)}

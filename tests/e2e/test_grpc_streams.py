@@ -1,0 +1,74 @@
+"""gRPC server streaming through the proxy with grpcio: the stream cuts and the
+status after N messages reach the client as a live stream (messages before the
+fault arrive as the upstream sends them, not when it ends), and grpcio's status
+equals the report's ``clients.grpcio``. The upstream's ``Tick`` sends 10
+messages 100 ms apart; each faulted call runs beside an unfaulted sibling call."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+grpc = pytest.importorskip("grpc")
+
+from faults import report  # noqa: E402
+from faults.tools.launch import ProxyProcess  # noqa: E402
+
+from .grpc_support import TICK, TICK_GAP, GrpcServer, call  # noqa: E402
+
+N = 10
+CASES = [
+    "grpc_status code=DEADLINE_EXCEEDED message=late after_messages=2",
+    "grpc_status code=OK after_messages=3",
+    "reset after_messages=2",
+    "close after_messages=2",
+    "rst_stream after_messages=2",
+    "rst_stream code=CANCEL after_messages=3",
+    "reset scope=stream after_messages=2",
+    "stall after_messages=2",
+    "stall after_messages=2 ms=300",
+    "goaway code=INTERNAL_ERROR after_messages=2",
+]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    rep = tmp_path_factory.mktemp("grpcs") / "report.jsonl"
+    results = []
+    with GrpcServer() as server:
+        px = ProxyProcess(mode=f"reverse:{server.url}",
+                          options={"fault_header": True, "ssl_insecure": True, "fault_report": str(rep)})
+        with px, ThreadPoolExecutor(2) as pool:
+            for i, spec in enumerate(CASES):
+                before = len(report.read(rep)) if rep.exists() else 0
+                sib = pool.submit(call, px.port, px.ca_file, None, method=TICK, request=bytes([N]), timeout=5)
+                got = call(px.port, px.ca_file, spec, method=TICK, request=bytes([N]), timeout=2)
+                sib = sib.result()
+                deadline = time.monotonic() + 3
+                while time.monotonic() < deadline and len(report.read(rep)[before:]) < 2:
+                    time.sleep(0.05)
+                recs = [r for r in report.read(rep)[before:] if r["fault"]]
+                results.append((got, sib, recs))
+        log = px.log()
+    assert "Traceback" not in log, log[-3000:]
+    return results
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=CASES)
+def test_grpcio_sees_a_live_stream_and_the_recorded_status(outcomes, index):
+    got, sib, recs = outcomes[index]
+    assert len(recs) == 1, recs
+    rec = recs[0]
+    if rec["outcome"]["event"] == "http.response":  # a pause that ended: the upstream's own status
+        assert "grpcio" not in rec["clients"] and got["name"] == "OK"
+    else:
+        want = rec["clients"]["grpcio"]
+        assert (got["name"], got["value"]) == (want["error"], want["value"]), (got, rec["outcome"])
+    kept = rec["facts"]["messages_sent"]
+    paused_only = "ms=" in CASES[index]
+    assert len(got["messages"]) == (N if paused_only else kept), (got, kept)
+    # streamed: the first message arrived long before the upstream's last one was sent
+    assert got["arrived"][0] < (N - 1) * TICK_GAP / 2, got["arrived"]
+    if not paused_only and not CASES[index].startswith("grpc_status"):
+        assert got["ended"] < (N - 1) * TICK_GAP or got["name"] == "DEADLINE_EXCEEDED", got  # cut, not at the end
+    assert (sib["name"], len(sib["messages"])) == ("OK", N), sib  # the sibling call is untouched

@@ -52,6 +52,7 @@ H2_FAULTS = HTTP_FAULTS + [
     "goaway code=INTERNAL_ERROR last_stream=this when=before_response then=close",
     "goaway code=NO_ERROR last_stream=this when=after_headers then=drain",
     "goaway code=NO_ERROR last_stream=below when=before_response",
+    "goaway code=NO_ERROR last_stream=this when=after_response then=drain",
     "h2_violation kind=data_on_idle_stream",
     "h2_violation kind=bad_hpack",
     "h2_violation kind=oversized_frame",
@@ -66,11 +67,12 @@ TLS_FAULTS = {
     "mtls": "tls client_cert=require", "h1only": "tls alpn=http1_only", "max12": "tls max_version=1.2",
 }
 # which tables each client is measured on: HTTP/2 only where it offers h2 first
-PROTOCOLS = {"node": ("h1", "tls")}
+PROTOCOLS = {"node": ("h1", "tls"), "requests": ("h1", "tls"), "aiohttp": ("h1", "tls"),
+             }
 
 
 def proxy_options(report_path: Path) -> dict:
-    rules = [f"/~d ^{re.escape(host(cl, 'tls', c))}$/{spec} first=1"
+    rules = [f"/~d ^{re.escape(host(cl, 'tls', c))}$/{spec}"
              for cl in PROTOCOLS for c, spec in TLS_FAULTS.items()]
     return {"fault_header": True, "fault_report": str(report_path), "faults": rules}
 

@@ -68,7 +68,7 @@ TLS_FAULTS = {
 }
 # which tables each client is measured on: HTTP/2 only where it offers h2 first
 PROTOCOLS = {"node": ("h1", "tls"), "requests": ("h1", "tls"), "aiohttp": ("h1", "tls"),
-             }
+             "java": ("h1", "h2", "tls")}
 
 
 def proxy_options(report_path: Path) -> dict:

@@ -8,10 +8,10 @@ module here plus its end-to-end table against the real client (docs/creating-kin
 
 from __future__ import annotations
 
-from faults.classify.clients import aiohttp, curl, grpcio, httpx, k6, node, python, requests
+from faults.classify.clients import aiohttp, curl, grpcio, httpx, java, k6, node, python, requests
 from faults.classify.outcome import ClientReport, Outcome
 
-PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp)  # k6 first: the annotation is k6's
+PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java)  # k6 first: the annotation is k6's
 
 
 def report_all(outcome: Outcome) -> dict[str, ClientReport]:

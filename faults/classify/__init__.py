@@ -6,7 +6,7 @@
 ``outcome`` (``faults.classify.outcome``) says what the client's socket and
 protocol stack saw; ``clients`` holds one ``ClientReport`` per client profile
 that speaks the protocol (``faults.classify.clients``: k6, curl, httpx, python,
-grpcio). This package imports nothing from ``faults.wire``: it reads the wire
+grpcio, node, requests, aiohttp, java). This package imports nothing from ``faults.wire``: it reads the wire
 record, whose fields ``faults.vocabulary`` declares.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faults.classify import http, tls
+from faults.classify import clients as profiles, http, tls
 from faults.classify.clients import report_all
 from faults.classify.outcome import ClientReport, Outcome
 
@@ -36,7 +36,8 @@ class Classification:
         return self.k6.entry or self.outcome.entry
 
     def clients_dict(self) -> dict:
-        return {name: r.as_dict() for name, r in self.clients.items()}
+        """The reports of the profiles option ``fault_clients`` shows."""
+        return {name: r.as_dict() for name, r in self.clients.items() if name in profiles.shown}
 
 
 def classify(flow) -> Classification:

@@ -21,51 +21,16 @@ import time
 from pathlib import Path
 
 from faults import report
+from faults.classify import matrix
 
 DRIVERS = Path(__file__).with_name("drivers")
 TIMEOUT_MS = 2000
 
-HTTP_FAULTS = [
-    "status code=503 retry_after=2",
-    "status code=404 body=nope",
-    "status code=200",
-    "status code=103",
-    "delay ms=150",
-    "hang",
-    "hang ms=300",
-    "reset when=before_response",
-    "reset when=after_headers",
-    "reset when=mid_body",
-    "close when=before_response",
-    "close when=after_headers",
-    "close when=mid_body",
-    "truncate",
-    "bad_gzip",
-    "throttle bytes_per_s=200000",
-    None,
-]
-H2_FAULTS = HTTP_FAULTS + [
-    "rst_stream code=INTERNAL_ERROR when=after_headers",
-    "rst_stream code=CANCEL when=mid_body",
-    "rst_stream code=INTERNAL_ERROR when=before_response",
-    "rst_stream code=REFUSED_STREAM when=before_response",
-    "goaway code=INTERNAL_ERROR last_stream=this when=before_response then=close",
-    "goaway code=NO_ERROR last_stream=this when=after_headers then=drain",
-    "goaway code=NO_ERROR last_stream=below when=before_response",
-    "goaway code=NO_ERROR last_stream=this when=after_response then=drain",
-    "h2_violation kind=data_on_idle_stream",
-    "h2_violation kind=bad_hpack",
-    "h2_violation kind=oversized_frame",
-    "h2_violation kind=window_overflow",
-]
-TLS_FAULTS = {
-    "untrusted": "tls cert=untrusted", "wronghost": "tls cert=wrong_host", "expired": "tls cert=expired",
-    "notyet": "tls cert=not_yet_valid", "selfsigned": "tls cert=self_signed",
-    "incomplete": "tls cert=incomplete_chain", "weakkey": "tls cert=weak_key", "sha1": "tls cert=sha1",
-    "alert": "tls handshake=alert alert=handshake_failure", "plaintext": "tls handshake=plaintext",
-    "reset": "tls handshake=reset", "close": "tls handshake=close", "stall": "tls handshake=stall",
-    "mtls": "tls client_cert=require", "h1only": "tls alpn=http1_only", "max12": "tls max_version=1.2",
-}
+# the rows of the README's matrices (faults.classify.matrix), plus a control without a fault
+HTTP_FAULTS = [spec for spec, _ in matrix.rows("HTTP/1.1")] + [None]
+H2_FAULTS = [spec for spec, _ in matrix.rows("HTTP/2")] + [None]
+# keys become host names: letters, digits and hyphens only (Java refuses "_" in a host)
+TLS_FAULTS = {re.sub(r"[^a-z0-9]+", "-", spec.split(None, 1)[1]): spec for spec, _ in matrix.rows("TLS")}
 # which tables each client is measured on: HTTP/2 only where it offers h2 first
 PROTOCOLS = {"node": ("h1", "tls"), "requests": ("h1", "tls"), "aiohttp": ("h1", "tls"),
              "java": ("h1", "h2", "tls")}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from faults.classify import matrix
 from faults.tools.launch import ProxyProcess
 
 from . import clientmatrix as cm
@@ -46,3 +47,8 @@ def test_profile_predicts_the_real_client(measured, client, case):
     c, got, recs = measured(client)[case]
     assert recs, f"the proxy saw no request for {case} ({c['spec']}): {got}"
     assert cm.mismatch(client, got, recs) is None, (c["spec"], cm.mismatch(client, got, recs), got)
+    if c["spec"] is not None:  # the README's matrix row (computed from the same profile) says the same
+        table = {"h1": "HTTP/1.1", "h2": "HTTP/2", "tls": "TLS"}[c["proto"]]
+        row = dict(matrix.rows(table))[c["spec"]][client]
+        want = recs[-1]["clients"][client]
+        assert (row.error, int(row.retried)) == (want["error"], int(want.get("retried", 0))), (row, want)

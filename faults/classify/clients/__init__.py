@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import difflib
 
-from faults.classify.clients import aiohttp, curl, grpcio, httpx, java, k6, node, python, requests
+from faults.classify.clients import aiohttp, chromium, curl, grpcio, httpx, java, k6, node, python, requests
 from faults.classify.outcome import ClientReport, Outcome
 
-PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java)  # k6 first: the annotation is k6's
+PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chromium)  # k6 first: the annotation is k6's
 
 
 NAMES = tuple(p.NAME for p in PROFILES)

@@ -12,12 +12,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Optional
+from typing import Optional, Sequence
 
 from mitmproxy import ctx, exceptions, hooks, http
 
 from faults import catalog, vocabulary as V
-from faults.classify import Classification, classify, classify_websocket
+from faults.classify import Classification, classify, classify_websocket, clients as profiles
 from faults.report import Report, flow_record, websocket_record
 from faults.wire import ends, h2layer
 
@@ -44,7 +44,18 @@ class Classifier:
             "http_version, rule, fault, k6_error_code and the full annotation.",
         )
 
+        loader.add_option(
+            "fault_clients", Sequence[str], list(profiles.NAMES),
+            "Client profiles whose report each flow's metadata and report record carry (default: all); "
+            "a selection also puts the chosen profiles' errors in the flow comment.",
+        )
+
     def configure(self, updated):
+        if "fault_clients" in updated:
+            try:
+                profiles.shown = profiles.choose(ctx.options.fault_clients)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"fault_clients: {e}") from e
         if "fault_report" in updated:
             if self.report:
                 self.report.close()
@@ -167,6 +178,11 @@ class Classifier:
             flow.marked = MARKER
         if k6.retried:
             comment += " [k6 retries: hidden]"
+        if profiles.shown != profiles.NAMES:  # the user picked their clients: name what each reports
+            for name in profiles.shown:
+                r = c.clients.get(name)
+                if name != "k6" and r is not None:
+                    comment += f" | {name} {r.error}" + (f" (re-sent {int(r.retried)}x)" if r.retried else "")
         if k6.certainty != "exact":
             comment += f" [{k6.certainty}]"
         flow.comment = comment

@@ -8,7 +8,7 @@
 ``outcome`` (``faults.classify.outcome``) says what the client's socket and
 protocol stack saw; ``clients`` holds one ``ClientReport`` per client profile
 that speaks the protocol (``faults.classify.clients``: k6, curl, httpx, python,
-grpcio). This package imports nothing from ``faults.wire``: it reads the wire
+grpcio, node, requests, aiohttp, java). This package imports nothing from ``faults.wire``: it reads the wire
 record, whose fields ``faults.vocabulary`` declares.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faults.classify import dns, http, tls, ws
+from faults.classify import clients as profiles, dns, http, tls, ws
 from faults.classify.clients import k6_ws, report_all, websockets
 from faults.classify.outcome import ClientReport, Outcome
 
@@ -39,7 +39,10 @@ class Classification:
         return self.k6.entry or self.outcome.entry
 
     def clients_dict(self) -> dict:
-        return {name: r.as_dict() for name, r in self.clients.items()}
+        """The reports of the profiles option ``fault_clients`` shows (it chooses among the
+        HTTP profiles; a WebSocket session's own profiles are always shown)."""
+        return {name: r.as_dict() for name, r in self.clients.items()
+                if name in profiles.shown or name not in profiles.NAMES}
 
 
 def classify(flow) -> Classification:

@@ -56,7 +56,9 @@ class ClientReport:
     """What one client reports. ``error`` is what that client's users match on
     (k6: error_code; curl: exit code; Python: the exception class; grpcio: the
     status name); ``message`` its text. ``retried``: the client retries this
-    transparently, so its user sees the retry's outcome instead. ``alt``: other
+    transparently, so its user sees the retry's outcome instead (k6: True on
+    the attempt it re-sends; the other profiles: how many silent re-sends
+    follow, each meeting the fault again when the rule selects it again). ``alt``: other
     reports a racing client gives (then ``certainty`` is "uncertain")."""
 
     client: str
@@ -64,7 +66,7 @@ class ClientReport:
     message: str = ""
     certainty: str = "exact"  # exact | likely | uncertain
     note: str = ""
-    retried: bool = False
+    retried: bool | int = False
     entry: str | None = None  # catalog id of this report, where the catalog has one
     alt: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
@@ -80,7 +82,7 @@ class ClientReport:
         if self.note:
             out["note"] = self.note
         if self.retried:
-            out["retried"] = True
+            out["retried"] = self.retried
         if self.alt:
             out["alt"] = [dict(a) for a in self.alt]
         out.update(self.extra)

@@ -4,7 +4,9 @@ Commands::
 
     explain CODE|TEXT     every reading of a k6 code or k6 error text, a curl exit
                           code (curl 56), a gRPC status (grpc 14), an HTTP status,
-                          HTTP/2 name, catalog id or 32-bit code; most likely first
+                          HTTP/2 name, catalog id or 32-bit code, a client's own
+                          error (ECONNRESET, ChunkedEncodingError, net::ERR_...):
+                          the faults that make it report that; most likely first
     codes                 the whole catalog as a table
     report FILE           outcomes by k6 error code from k6's ``--out json=FILE``
                           output or from the proxy's JSONL report
@@ -32,6 +34,7 @@ from typing import IO, Iterable, Sequence
 
 from faults import catalog, report
 from faults.catalog import Entry, search
+from faults.classify import matrix
 
 FORMATS = ("text", "json", "markdown")
 
@@ -124,13 +127,32 @@ def explain_lines(how: str, e: Entry) -> list[str]:
     return lines
 
 
+def client_lines(text: str) -> list[str]:
+    """Which faults make which client report ``text`` (ECONNRESET, ChunkedEncodingError, curl 56),
+    from the client profiles (faults.classify.matrix)."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for client, table, spec, _ in matrix.produced_by(text):
+        by.setdefault((client, table), []).append(spec)
+    if not by:
+        return []
+    lines = [f"{text!r} is what these clients report, for these faults:"]
+    for (client, table), specs in by.items():
+        lines.append(f"  {client} ({table}): " + "; ".join(specs))
+    return lines
+
+
 def cmd_explain(args) -> int:
     text = " ".join(args.code)
     found = search.readings(text)
+    clients = matrix.produced_by(text)
     if args.format == "json":
-        print(json.dumps({"query": text, "readings": [{"reading": how, **e.as_dict()} for how, e in found]},
-                         indent=2))
-        return 0 if found else 1
+        print(json.dumps({"query": text, "readings": [{"reading": how, **e.as_dict()} for how, e in found],
+                          "clients": [{"client": c, "protocol": t, "fault": spec, **r.as_dict()}
+                                      for c, t, spec, r in clients]}, indent=2))
+        return 0 if found or clients else 1
+    if clients and not found:
+        print("\n".join(client_lines(text)))
+        return 0
     if not found:
         print(f"nothing in the catalog matches {text!r}: try k6's error text (\"unexpected EOF\"), a k6 error "
               "code (1220), a curl exit code (curl 56), an HTTP status (503), an HTTP/2 or gRPC name "
@@ -151,6 +173,9 @@ def cmd_explain(args) -> int:
         print()
         print((f"[{i}] " if n > 1 else "") + block[0])
         print("\n".join(block[1:]))
+    if clients:
+        print()
+        print("\n".join(client_lines(text)))
     return 0
 
 

@@ -255,16 +255,36 @@ class FaultProxy:
         }
 
     def expect(self, code: int | None = None, count: int | None = None, fault: str | bool | None = None,
-               url: str | None = None, timeout: float = 5.0) -> list[dict]:
+               url: str | None = None, timeout: float = 5.0, client: str | None = None,
+               error=None) -> list[dict]:
         """Assert on this test's flows; fail with a readable table if they differ.
 
         ``code``: the k6 error code (0 = no error); ``fault``: the fault spec (exact text or
         just its kind, e.g. ``"reset"``), ``False`` for flows with no fault; ``url``: a
-        substring of the URL; ``count``: how many flows must match (default: at least one).
+        substring of the URL; ``client`` and ``error``: what that client profile predicts
+        (``client="node", error="ECONNRESET"``; ``error`` alone: any client; ``"ok"``: no error);
+        ``count``: how many flows must match (default: at least one).
         Waits up to ``timeout`` seconds for flows still in flight. Returns the matching records.
         """
+        if client is not None:
+            from faults.classify import clients as profiles
+
+            try:
+                profiles.choose([client])
+            except ValueError as e:
+                pytest.fail(f"expect(client={client!r}): {e}", pytrace=False)
+
+        def client_matches(r: dict) -> bool:
+            reports = r.get("clients") or {}
+            chosen = [reports.get(client)] if client is not None else list(reports.values())
+            return any(rep is not None and (error is None or error == rep.get("error")
+                                            or error in [a.get("error") for a in rep.get("alt", [])])
+                       for rep in chosen)
+
         def matches(r: dict) -> bool:
             if code is not None and r.get("k6_error_code") != code:
+                return False
+            if (client is not None or error is not None) and not client_matches(r):
                 return False
             if url is not None and url not in (r.get("url") or ""):
                 return False
@@ -288,7 +308,8 @@ class FaultProxy:
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
-        crit = ", ".join(f"{k}={v!r}" for k, v in (("code", code), ("fault", fault), ("url", url)) if v is not None)
+        crit = ", ".join(f"{k}={v!r}" for k, v in (("code", code), ("fault", fault), ("url", url), ("client", client),
+                                                   ("error", error)) if v is not None)
         want = "at least 1" if count is None else str(count)
         pytest.fail(_diff_text(crit or "any flow", want, hits, recs, matches, self.test_name), pytrace=False)
 

@@ -8,10 +8,28 @@ module here plus its end-to-end table against the real client (docs/creating-kin
 
 from __future__ import annotations
 
-from faults.classify.clients import curl, grpcio, httpx, k6, python
+import difflib
+
+from faults.classify.clients import aiohttp, chromium, curl, grpcio, httpx, java, k6, node, python, requests
 from faults.classify.outcome import ClientReport, Outcome
 
-PROFILES = (k6, curl, httpx, python, grpcio)  # k6 first: the annotation is k6's
+PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chromium)  # k6 first: the annotation is k6's
+
+
+NAMES = tuple(p.NAME for p in PROFILES)
+# The profiles the record, metadata and comment show (option fault_clients). Every
+# profile is still computed: the annotation needs k6's report and grpcio's status.
+shown: tuple[str, ...] = NAMES
+
+
+def choose(names) -> tuple[str, ...]:
+    """Validate a selection of profile names (empty: all); ValueError with a did-you-mean."""
+    for n in names:
+        if n not in NAMES:
+            close = difflib.get_close_matches(n, NAMES, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]}?" if close else "profiles: " + ", ".join(NAMES)
+            raise ValueError(f"unknown client profile {n!r}: {hint}")
+    return tuple(names) or NAMES
 
 
 def report_all(outcome: Outcome) -> dict[str, ClientReport]:

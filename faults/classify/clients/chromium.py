@@ -1,0 +1,88 @@
+"""Chromium (Debian's chromium 156, headless): the ``net::ERR_...`` name DevTools
+reports (``Network.loadingFailed``; what playwright's ``requestfailed`` gives) for a
+top-level navigation, as measured in ``tests/e2e/test_client_matrix.py``. ``"ok"``:
+the page loaded, with the status; ``"timeout"``: Chromium itself waits, the page's
+own timeout ends it. Page scripts' ``fetch()`` only see ``TypeError: Failed to fetch``.
+
+What it hides: it silently re-sends a request whose connection ended before any
+response byte, a stream refused by REFUSED_STREAM or a GOAWAY, and re-tries failed
+handshakes (``retried``: the count varies run to run, preconnects race; at least
+one); an HTTP/2 stream that ends short of its Content-Length loads as 200."""
+
+from __future__ import annotations
+
+from faults.classify.outcome import ClientReport, Outcome
+
+NAME = "chromium"
+CERT = {
+    "untrusted": "net::ERR_CERT_AUTHORITY_INVALID", "self_signed": "net::ERR_CERT_AUTHORITY_INVALID",
+    "incomplete_chain": "net::ERR_CERT_AUTHORITY_INVALID", "wrong_host": "net::ERR_CERT_COMMON_NAME_INVALID",
+    "expired": "net::ERR_CERT_DATE_INVALID", "not_yet_valid": "net::ERR_CERT_DATE_INVALID",
+    "sha1": "net::ERR_CERT_INVALID",
+}
+RETRIES_NOTE = "Chromium re-sends silently; the count varies run to run (1 or 2 seen)"
+
+
+def cr(error: str, **kw) -> ClientReport:
+    return ClientReport(NAME, error, error if error.startswith("net::") else "", **kw)
+
+
+def _resent(error: str, n: int) -> ClientReport:
+    return cr(error, retried=n, note=RETRIES_NOTE)
+
+
+def report(o: Outcome) -> ClientReport | None:
+    f, ev = o.facts, o.event
+    if ev == "grpc.status":
+        return None
+    h2 = str(f.get("protocol", "")).startswith("HTTP/2")
+    before = f.get("phase", "before_response") == "before_response"
+    if ev == "tcp.rst":
+        return _resent("net::ERR_CONNECTION_RESET", 2) if before and not h2 else cr("net::ERR_CONNECTION_RESET")
+    if ev == "tcp.fin":
+        if h2:
+            if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
+                return cr("ok", extra={"status": 200}, note="HTTP/2: the short body loads as 200, no error")
+            return cr("net::ERR_CONNECTION_CLOSED")
+        return _resent("net::ERR_EMPTY_RESPONSE", 2) if before else cr("net::ERR_CONTENT_LENGTH_MISMATCH")
+    if ev == "http.undecodable":
+        return cr("net::ERR_CONTENT_DECODING_FAILED")
+    if ev in ("http.response", "upstream.failed"):
+        status = f.get("status", 502)
+        if status >= 400 and not f.get("body_size"):  # an error status with no body: Chromium's own error page
+            return cr("net::ERR_HTTP_RESPONSE_CODE_FAILURE")
+        return cr("ok", extra={"status": status})
+    if ev in ("client.gave_up", "http.informational"):
+        return cr("timeout", certainty="likely", note="Chromium keeps waiting; the page's own timeout ended it")
+    if ev == "tls.stall":  # a second connection stalls too
+        return cr("timeout", certainty="likely", retried=1, note="Chromium keeps waiting; the page's own timeout ended it")
+    if ev == "h2.rst_stream":
+        if f["code"] == 0x7 and before:
+            return _resent("net::ERR_HTTP2_SERVER_REFUSED_STREAM", 2)
+        return cr("net::ERR_HTTP2_PROTOCOL_ERROR") if f["code"] in (0x2, 0x8) else None  # codes measured
+    if ev == "h2.goaway":
+        sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
+        if f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last):
+            return cr("ok", extra={"status": 200})
+        if sid > last and before:
+            return _resent("net::ERR_HTTP2_SERVER_REFUSED_STREAM", 2)
+        return cr("net::ERR_CONNECTION_CLOSED") if f.get("then") == "close" and before else None
+    if ev == "h2.violation":
+        return {"data_on_idle_stream": cr("net::ERR_CONNECTION_CLOSED"),
+                "bad_hpack": cr("net::ERR_HTTP2_COMPRESSION_ERROR"),
+                "oversized_frame": cr("net::ERR_ABORTED"), "window_overflow": cr("net::ERR_ABORTED")}[f["violation"]]
+    if ev == "tls.bad_cert":
+        if f["cert"] == "weak_key":  # a first handshake fails, the next one loads: not understood, not predicted
+            return None
+        return _resent(CERT[f["cert"]], 1)
+    if ev == "tls.alert":
+        if f.get("encrypted"):  # TLS 1.3 CertificateRequest: Chromium has no client certificate to send
+            return _resent("net::ERR_BAD_SSL_CLIENT_AUTH_CERT", 2)
+        return _resent("net::ERR_SSL_VERSION_OR_CIPHER_MISMATCH", 3)
+    if ev == "tls.plaintext":
+        return _resent("net::ERR_SSL_PROTOCOL_ERROR", 3)
+    if ev == "tls.rst":
+        return _resent("net::ERR_CONNECTION_RESET", 3)
+    if ev == "tls.fin":
+        return _resent("net::ERR_CONNECTION_CLOSED", 3)
+    return None  # not measured

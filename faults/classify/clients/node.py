@@ -1,0 +1,70 @@
+"""Node 20's built-in fetch (undici): what a ``fetch()`` rejects with, as measured in
+``tests/e2e/test_client_matrix.py``. ``error`` is ``err.cause.code`` (what Node code
+matches on: ``ECONNRESET``, ``UND_ERR_SOCKET``, ``CERT_HAS_EXPIRED``), else the
+error's name (``TimeoutError`` from an AbortSignal), or ``"ok"``: fetch resolved.
+``message`` is a part of ``err.cause.message``. fetch offers only ``http/1.1`` by
+ALPN (undici's ``allowH2`` is off), so it never speaks HTTP/2 through the proxy:
+HTTP/2 outcomes return None."""
+
+from __future__ import annotations
+
+from faults.classify.clients.python import alert_reason
+from faults.classify.outcome import ClientReport, Outcome
+
+NAME = "node"
+# OpenSSL's verify error -> Node's err.code (measured)
+CERT = {
+    "untrusted": ("SELF_SIGNED_CERT_IN_CHAIN", "self-signed certificate in certificate chain"),
+    "self_signed": ("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"),
+    "incomplete_chain": ("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate"),
+    "wrong_host": ("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames"),
+    "expired": ("CERT_HAS_EXPIRED", "certificate has expired"),
+    "not_yet_valid": ("CERT_NOT_YET_VALID", "certificate is not yet valid"),
+    "sha1": ("UNSPECIFIED", "CA signature digest algorithm too weak"),
+    "weak_key": ("ok", ""),  # Node 20's OpenSSL (security level 1) accepts RSA-1024
+}
+MEASURED_ALERTS = {40}  # handshake_failure; other alerts follow OpenSSL's reason text (likely)
+
+
+def node(error: str, message: str = "", **kw) -> ClientReport:
+    return ClientReport(NAME, error, message, **kw)
+
+
+def report(o: Outcome) -> ClientReport | None:
+    f, ev = o.facts, o.event
+    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == "grpc.status":
+        return None
+    if ev == "tcp.rst":
+        # before the head fetch() rejects ("fetch failed"); after it, reading the body does ("terminated")
+        return node("ECONNRESET", "read ECONNRESET")
+    if ev == "tcp.fin":
+        return node("UND_ERR_SOCKET", "other side closed")
+    if ev == "http.undecodable" and f.get("decode_problem") == "bad_magic":
+        # undici's gunzip errors, but the body promise never settles, even when the AbortSignal fires
+        return node("never_settles", "", note="fetch resolves with the status; reading the body hangs forever, "
+                                              "its AbortSignal ignored")
+    if ev in ("http.response", "upstream.failed"):
+        return node("ok", extra={"status": f.get("status", 502)})
+    if ev in ("client.gave_up", "http.informational"):
+        return node("TimeoutError", "aborted due to timeout", certainty="likely",
+                    note="when the fetch's own AbortSignal.timeout fired (a 1xx alone: fetch waits for a final status)")
+    if ev == "tls.bad_cert":
+        code, text = CERT[f["cert"]]
+        if code == "ok":
+            return node("ok", certainty="likely", note="Node accepts this certificate; the client that saw it did not")
+        return node(code, text)
+    if ev == "tls.alert":
+        if f.get("encrypted"):  # TLS 1.3: the alert follows the handshake; undici sees the socket close
+            return node("UND_ERR_SOCKET", "other side closed")
+        reason = alert_reason(f["alert"])
+        return node("ERR_SSL_" + reason.upper().replace(" ", "_"), reason,
+                    certainty="exact" if f["alert"] in MEASURED_ALERTS else "likely")
+    if ev == "tls.plaintext":
+        return node("ERR_SSL_WRONG_VERSION_NUMBER", "wrong version number")
+    if ev == "tls.rst":
+        return node("ECONNRESET", "read ECONNRESET")
+    if ev == "tls.fin":
+        return node("ECONNRESET", "Client network socket disconnected before secure TLS connection was established")
+    if ev == "tls.stall":
+        return node("TimeoutError", "aborted due to timeout", certainty="likely", note="when the fetch's own timeout fired")
+    return None  # not measured

@@ -1,0 +1,170 @@
+"""The client matrix: every fault of the README's HTTP/1.1, HTTP/2 and TLS tables,
+driven through one mitmdump by one process per real client (a driver in
+``drivers/``), each case on its own host name and so its own fresh connection.
+
+``measure(px, client)`` returns, per case, what the client did and every report
+record the proxy wrote for it (more than one: the client silently re-sent it).
+``python -m tests.e2e.clientmatrix CLIENT`` prints both side by side (how the
+profiles were written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from faults import report
+from faults.classify import matrix
+
+DRIVERS = Path(__file__).with_name("drivers")
+TIMEOUT_MS = 2000
+
+# the rows of the README's matrices (faults.classify.matrix), plus a control without a fault
+HTTP_FAULTS = [spec for spec, _ in matrix.rows("HTTP/1.1")] + [None]
+H2_FAULTS = [spec for spec, _ in matrix.rows("HTTP/2")] + [None]
+# keys become host names: letters, digits and hyphens only (Java refuses "_" in a host)
+TLS_FAULTS = {re.sub(r"[^a-z0-9]+", "-", spec.split(None, 1)[1]): spec for spec, _ in matrix.rows("TLS")}
+# which tables each client is measured on: HTTP/2 only where it offers h2 first
+PROTOCOLS = {"node": ("h1", "tls"), "requests": ("h1", "tls"), "aiohttp": ("h1", "tls"),
+             "java": ("h1", "h2", "tls"), "chromium": ("h1", "h2", "tls")}
+
+
+def proxy_options(report_path: Path) -> dict:
+    rules = [f"/~d ^{re.escape(host(cl, 'tls', c))}$/{spec}"
+             for cl in PROTOCOLS for c, spec in TLS_FAULTS.items()]
+    return {"fault_header": True, "fault_report": str(report_path), "faults": rules}
+
+
+def host(client: str, proto: str, key) -> str:
+    return f"{client}-{proto}-{key}.test"
+
+
+def cases(port: int, client: str) -> list[dict]:
+    """[{id, url, fault, timeout_ms, spec, proto}] in the order the driver runs them."""
+    out = []
+    for proto in PROTOCOLS[client]:
+        if proto == "tls":
+            items = TLS_FAULTS.items()
+        else:
+            items = enumerate(HTTP_FAULTS if proto == "h1" else H2_FAULTS)
+        for key, spec in items:
+            h = host(client, proto, key)
+            scheme = "http" if proto == "h1" else "https"
+            cid = h.removesuffix(".test")
+            out.append({"id": cid, "url": f"{scheme}://{h}:{port}/m?case={cid}&size=30000",
+                        "fault": spec if proto != "tls" else None, "timeout_ms": TIMEOUT_MS,
+                        "spec": spec, "proto": proto, "host": h})
+    return out
+
+
+# -- drivers: one process per client, all cases in it --------------------------------
+def missing(client: str) -> str | None:
+    """Why this client cannot run here (the test skips with it), or None."""
+    if client == "node" and not shutil.which("node"):
+        return "node is not installed (Node 20+: apt-get install nodejs)"
+    if client == "java" and not shutil.which("java"):
+        return "java is not installed (Java 17+: apt-get install openjdk-17-jdk-headless)"
+    if client == "chromium":
+        if not shutil.which(os.environ.get("CHROMIUM", "chromium")):
+            return "chromium is not installed (apt-get install chromium; .ci/run does)"
+        if not shutil.which("certutil"):
+            return "certutil is not installed (apt-get install libnss3-tools; .ci/run does)"
+        if not shutil.which("node") or not (DRIVERS / "node_modules" / "playwright-core").is_dir():
+            return "playwright-core is not installed (npm ci --prefix tests/e2e/drivers; .ci/run does)"
+    if client in ("requests", "aiohttp"):
+        try:
+            __import__(client)
+        except ImportError:
+            return f"{client} is not installed (pip install '.[test]')"
+    return None
+
+
+def run_driver(client: str, todo: list[dict], ca_file: Path) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"matrix-{client}-") as tmp:
+        path = Path(tmp) / "cases.json"
+        path.write_text(json.dumps([{k: c[k] for k in ("id", "url", "fault", "timeout_ms")} for c in todo]))
+        env = dict(os.environ)
+        if client == "node":
+            cmd = ["node", str(DRIVERS / "node_fetch.mjs"), str(path)]
+            env["NODE_EXTRA_CA_CERTS"] = str(ca_file)
+        elif client == "java":
+            hosts = Path(tmp) / "hosts"
+            hosts.write_text("".join(f"127.0.0.1 {c['host']}\n" for c in todo))
+            cmd = ["java", f"-Djdk.net.hosts.file={hosts}", str(DRIVERS / "JavaHttpClient.java"), str(path),
+                   str(ca_file)]
+        elif client == "chromium":
+            # chromium trusts CAs from the NSS database in $HOME (no CA-file flag): a fresh one
+            nss = Path(tmp) / ".pki" / "nssdb"
+            nss.mkdir(parents=True)
+            subprocess.run(["certutil", "-d", f"sql:{nss}", "-N", "--empty-password"], check=True, timeout=30)
+            subprocess.run(["certutil", "-d", f"sql:{nss}", "-A", "-t", "C,,", "-n", "mitmproxy", "-i", str(ca_file)],
+                           check=True, timeout=30)
+            env["HOME"] = tmp
+            cmd = ["node", str(DRIVERS / "chromium.mjs"), str(path), str(Path(tmp) / "profile")]
+        else:
+            cmd = [sys.executable, str(DRIVERS / "python_clients.py"), client, str(path), str(ca_file)]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60 + 5 * len(todo))
+        assert p.returncode == 0 and p.stdout, (cmd, p.returncode, p.stderr[-3000:])
+        return json.loads(p.stdout)
+
+
+def records_for(recs: list[dict], c: dict) -> list[dict]:
+    """Every record of this case: failed handshakes on its host, flows with its id."""
+    return [r for r in recs if (r.get("record") == "tls_handshake" and r.get("host") == c["host"])
+            or (r.get("record") != "tls_handshake" and f"case={c['id']}&" in (r.get("url") or ""))]
+
+
+def measure(px, client: str) -> list[tuple[dict, dict, list[dict]]]:
+    todo = cases(px.port, client)
+    got = run_driver(client, todo, px.ca_file)
+    time.sleep(1.0)  # the last records settle
+    recs = report.read(px.report_path)
+    return [(c, got[c["id"]], records_for(recs, c)) for c in todo]
+
+
+def prediction(recs: list[dict], client: str) -> dict | None:
+    """The profile's report on the attempt the client reported (the last one)."""
+    return recs[-1].get("clients", {}).get(client) if recs else None
+
+
+def mismatch(client: str, got: dict, recs: list[dict]) -> str | None:
+    """Why the prediction differs from what the client did, or None."""
+    want = prediction(recs, client)
+    if want is None:
+        return f"no {client} prediction"
+    if want["error"] != got["error"] and got["error"] not in [a["error"] for a in want.get("alt", [])]:
+        return f"error: predicted {want['error']!r}, got {got['error']!r} ({got['message']})"
+    if want["error"] == got["error"] and want["message"] not in got["message"]:
+        return f"message: predicted {want['message']!r} in {got['message']!r}"
+    if client == "chromium":  # its re-send count varies run to run (preconnects race, at times an
+        # extra one where none is predicted): a predicted re-send must be seen
+        if want.get("retried") and len(recs) < 2:
+            return f"retried: predicted {want.get('retried', 0)}, the proxy saw {len(recs)} attempts"
+    elif int(want.get("retried", 0)) != len(recs) - 1:
+        return f"retried: predicted {int(want.get('retried', 0))}, the proxy saw {len(recs)} attempts"
+    if "status" in want and want["status"] != got["status"]:
+        return f"status: predicted {want['status']}, got {got['status']}"
+    return None
+
+
+if __name__ == "__main__":  # measure by hand: python -m tests.e2e.clientmatrix CLIENT
+    from faults.tools.launch import ProxyProcess
+    from faults.tools.upstream import Upstream
+
+    who = sys.argv[1]
+    with tempfile.TemporaryDirectory() as d, Upstream() as up:
+        with ProxyProcess(mode=f"reverse:{up.url}", options=proxy_options(Path(d) / "r.jsonl")) as px:
+            px.report_path = Path(d) / "r.jsonl"
+            for c, got, recs in measure(px, who):
+                want = prediction(recs, who)
+                print(json.dumps({"case": c["id"], "spec": c["spec"], "got": got, "n": len(recs),
+                                  "version": recs[-1].get("http_version") if recs else None,
+                                  "event": recs[-1]["outcome"]["event"] if recs else None,
+                                  "want": want, "bad": mismatch(who, got, recs)}))

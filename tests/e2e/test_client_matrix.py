@@ -1,0 +1,59 @@
+"""Each client profile against its real client: every fault of the README's HTTP/1.1,
+HTTP/2 (where the client offers h2 first) and TLS tables, one client process per
+client running all of them (tests/e2e/clientmatrix.py). The profile's prediction on
+the case's last record must equal what the client raised, its text must contain the
+predicted message, and ``retried`` must equal the silent re-sends the proxy saw."""
+
+from __future__ import annotations
+
+import pytest
+
+from faults.classify import matrix
+from faults.tools.launch import ProxyProcess
+
+from . import clientmatrix as cm
+
+# measured, not understood, so the profile says nothing (rather than guess)
+NOT_PREDICTED = {("chromium", "tls cert=weak_key"): "chromium fails a first handshake with an RSA-1024 "
+                 "certificate, then loads the page on a second connection: not predicted"}
+CASES = [(client, c["id"]) for client in cm.PROTOCOLS for c in cm.cases(0, client)]
+
+
+@pytest.fixture(scope="module")
+def matrix_proxy(upstream, tmp_path_factory):
+    rep = tmp_path_factory.mktemp("matrix") / "report.jsonl"
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", options=cm.proxy_options(rep))
+    px.report_path = rep
+    with px:
+        yield px
+    assert "Traceback" not in px.log(), px.log()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def measured(matrix_proxy):
+    cache: dict[str, dict] = {}
+
+    def get(client: str) -> dict:
+        if client not in cache:
+            why = cm.missing(client)
+            cache[client] = {"skip": why} if why else {
+                c["id"]: (c, got, recs) for c, got, recs in cm.measure(matrix_proxy, client)}
+        if "skip" in cache[client]:
+            pytest.skip(cache[client]["skip"])
+        return cache[client]
+
+    return get
+
+
+@pytest.mark.parametrize("client,case", CASES, ids=[f"{cl}:{c}" for cl, c in CASES])
+def test_profile_predicts_the_real_client(measured, client, case):
+    c, got, recs = measured(client)[case]
+    if (client, c["spec"]) in NOT_PREDICTED:
+        pytest.skip(NOT_PREDICTED[client, c["spec"]])
+    assert recs, f"the proxy saw no request for {case} ({c['spec']}): {got}"
+    assert cm.mismatch(client, got, recs) is None, (c["spec"], cm.mismatch(client, got, recs), got)
+    if c["spec"] is not None:  # the README's matrix row (computed from the same profile) says the same
+        table = {"h1": "HTTP/1.1", "h2": "HTTP/2", "tls": "TLS"}[c["proto"]]
+        row = dict(matrix.rows(table))[c["spec"]][client]
+        want = recs[-1]["clients"][client]
+        assert (row.error, int(row.retried)) == (want["error"], int(want.get("retried", 0))), (row, want)

@@ -192,6 +192,15 @@ def stream_scope(fault, act) -> bool:
     return fault.get("scope") == "stream" and act.h2_stream() is not None
 
 
+def request_keep(flow, after_bytes: int | None) -> int:
+    """Request body bytes to read before an upload cut: ``after_bytes``, else half
+    the announced length (1 when unknown)."""
+    if after_bytes is not None:
+        return after_bytes
+    length = flow.request.headers.get("content-length", "")
+    return max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else 1
+
+
 def keep_for(flow, after_bytes: int | None) -> int | None:
     """Body bytes to let through before a mid-body cut: ``after_bytes``, else half
     the announced length (None: unknown, half the first chunk)."""
@@ -232,10 +241,7 @@ class ConnectionCut(Fault):
         return "request_head" if params.get("when") == "mid_request" else cls.level
 
     def requestheaders(self, flow, act):
-        length = flow.request.headers.get("content-length", "")
-        keep = self.get("after_bytes")
-        if keep is None:
-            keep = max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else 1
+        keep = request_keep(flow, self.get("after_bytes"))
         if stream_scope(self, act):  # the HTTP/2 layer resets the stream at ``keep`` bytes
             act.h2_frame(h2_frame="rst_stream", code=0x2 if self.how == "rst" else 0x0, phase="mid_request",
                          after_bytes=keep)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
 from faults.kinds._cut import (AFTER_EVENTS, AFTER_MESSAGES, RequestCutter, check_streamed, keep_for, record_passed,
-                             streamed_cutter)
+                             request_keep, streamed_cutter)
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
 
@@ -38,10 +38,7 @@ class RstStream(H2Fault):
         return "request_head" if params.get("when") == "mid_request" else cls.level
 
     def requestheaders(self, flow, act):
-        length = flow.request.headers.get("content-length", "")
-        keep = self.get("after_bytes")
-        if keep is None:
-            keep = max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else 1
+        keep = request_keep(flow, self.get("after_bytes"))
         if act.h2_stream() is None:  # HTTP/1.1: a TCP reset at the same point of the upload
             act.record(fallback="tcp_reset")
             flow.request.stream = RequestCutter(_TcpReset(), act, keep)

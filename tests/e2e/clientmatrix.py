@@ -143,9 +143,9 @@ def mismatch(client: str, got: dict, recs: list[dict]) -> str | None:
         return f"error: predicted {want['error']!r}, got {got['error']!r} ({got['message']})"
     if want["error"] == got["error"] and want["message"] not in got["message"]:
         return f"message: predicted {want['message']!r} in {got['message']!r}"
-    if client == "chromium":  # its re-send count varies run to run (preconnects race, at times an
-        # extra one where none is predicted): a predicted re-send must be seen
-        if want.get("retried") and len(recs) < 2:
+    if client == "chromium":  # its re-send count varies run to run (preconnects race: 0 to 2 seen
+        # where one is predicted, at times an extra one where none is); the profile says "likely"
+        if want.get("retried") and len(recs) < 2 and want.get("certainty") == "exact":
             return f"retried: predicted {want.get('retried', 0)}, the proxy saw {len(recs)} attempts"
     elif int(want.get("retried", 0)) != len(recs) - 1:
         return f"retried: predicted {int(want.get('retried', 0))}, the proxy saw {len(recs)} attempts"

@@ -20,7 +20,7 @@ CERT = {
     "expired": "net::ERR_CERT_DATE_INVALID", "not_yet_valid": "net::ERR_CERT_DATE_INVALID",
     "sha1": "net::ERR_CERT_INVALID",
 }
-RETRIES_NOTE = "Chromium re-sends silently; the count varies run to run (1 or 2 seen)"
+RETRIES_NOTE = "Chromium re-sends silently; the count varies run to run (0 to 2 seen)"
 
 
 def cr(error: str, **kw) -> ClientReport:
@@ -28,7 +28,7 @@ def cr(error: str, **kw) -> ClientReport:
 
 
 def _resent(error: str, n: int) -> ClientReport:
-    return cr(error, retried=n, note=RETRIES_NOTE)
+    return cr(error, retried=n, certainty="likely", note=RETRIES_NOTE)  # the error is exact, the count is not
 
 
 def report(o: Outcome) -> ClientReport | None:

@@ -17,7 +17,8 @@ from typing import Optional, Sequence
 from mitmproxy import ctx, exceptions, hooks, http
 
 from faults import catalog, vocabulary as V
-from faults.classify import Classification, classify, classify_websocket, clients as profiles
+from faults.classify import Classification, classify_websocket, clients as profiles
+from faults.classify.http import outcome_of
 from faults.report import Report, flow_record, websocket_record
 from faults.wire import ends, h2layer
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
 MARKER = ":boom:"
 SWEEP_AFTER = 1.0  # s after a faulted connection closed: finish flows mitmproxy left open on it
+MEMO_MAX = 1024  # distinct outcomes remembered (cleared when full)
 
 
 class Classifier:
@@ -36,6 +38,7 @@ class Classifier:
         self._unwritten: set[str] = set()  # HTTP/2 flows whose response is not handed to the client yet
         self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
         self.codes: Counter = Counter()
+        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts): see _classified
 
     def load(self, loader):
         loader.add_option(
@@ -159,16 +162,16 @@ class Classifier:
         if _session(flow):
             return self._finish_session(flow)
         collateral(flow)
-        c = classify(flow)
+        c, shared = self._classified(flow)
         k6 = c.k6
         fault = flow.metadata.get(FAULT_KEY)
         md = flow.metadata
         md[V.K6_CODE] = k6.error
         md[V.K6_ERROR] = k6.message
-        md[V.K6] = k6.as_dict()
-        md[V.OUTCOME] = c.outcome.as_dict()
-        md[V.CLIENTS] = c.clients_dict()
-        md[V.ANNOTATION] = annotation(flow, c)
+        # each flow gets its own dicts (copies of the shared ones), as if computed for it alone
+        md[V.K6], md[V.OUTCOME] = dict(shared[0]), dict(shared[1])
+        md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
+        md[V.ANNOTATION] = dict(shared[3])
         self.codes[k6.error] += 1
         comment = f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
         if k6.message:
@@ -192,6 +195,24 @@ class Classifier:
             listener(flow)
 
 
+    def _classified(self, flow: http.HTTPFlow) -> tuple[Classification, tuple]:
+        """The flow's classification and its metadata dicts (k6, outcome, clients,
+        annotation). The client profiles are pure functions of the outcome, so
+        flows with the same outcome (most unfaulted traffic: a complete 200 on a
+        reused connection) share one computation, remembered by outcome."""
+        o = outcome_of(flow)
+        key = _outcome_key(o, flow, profiles.shown)
+        hit = self._memo.get(key) if key is not None else None
+        if hit is not None:
+            return Classification(o, hit[0]), hit[1]
+        c = Classification(o, profiles.report_all(o))
+        shared = (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c))
+        if key is not None:
+            if len(self._memo) >= MEMO_MAX:
+                self._memo.clear()
+            self._memo[key] = (c.clients, shared)
+        return c, shared
+
     def _finish_session(self, flow: http.HTTPFlow) -> None:
         c = classify_websocket(flow)
         k6, fault, md = c.k6, flow.metadata.get(FAULT_KEY), flow.metadata
@@ -212,6 +233,19 @@ class Classifier:
             self.report.write(websocket_record(flow, c, fault))
         for listener in self.listeners:
             listener(flow)
+
+
+def _outcome_key(o, flow, shown) -> tuple | None:
+    """What the profiles and the annotation read: the outcome (event, entry,
+    summary, facts), the status sent and the profiles shown; None when a fact
+    is not hashable (then nothing is remembered)."""
+    try:
+        key = (o.event, o.entry, o.summary, tuple(o.facts.items()),
+               flow.response.status_code if flow.response is not None else None, shown)
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _session(flow) -> bool:

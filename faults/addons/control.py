@@ -54,11 +54,13 @@ import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
 from faults import plan as planmod
+from faults.addons.headers import names as header_names
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
 CONTROL_HOST = "faults.control"
 TOKEN_HEADER = "x-fault-token"
+_TOKEN_B = TOKEN_HEADER.encode()
 CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
 
 
@@ -223,7 +225,8 @@ class FaultControl:
                                           f"to {ctx.options.fault_control_host}; not forwarded (reverse mode: "
                                           "--set keep_host_header=true keeps the Host header)"}
         else:
-            req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
+            if _TOKEN_B in header_names(req.headers):
+                req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
             return
         flow.metadata[CONTROL_KEY] = True
         flow.response = http.Response.make(

@@ -20,10 +20,12 @@ from faults import plan as planmod
 from faults.wire import sockets
 from faults.wire.act import Act
 from faults.addons.annotate import FAULT_KEY
+from faults.addons.headers import names as header_names
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
 HEADER = "x-fault"
+_HEADER_B, _UPGRADE_B = HEADER.encode(), b"upgrade"
 RELOAD_INTERVAL = 0.5
 
 
@@ -155,8 +157,13 @@ class FaultInjector:
         await sockets.close_clients()
 
     # -- selection -----------------------------------------------------------
+    def _plans(self) -> list[planmod.Plan]:
+        """The plans with rules, in selection order (an empty plan is not asked)."""
+        return [p for p in (self.runtime_plan, self.option_plan, self.file_plan) if p.rules]
+
     def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:
-        if HEADER in flow.request.headers:
+        present = header_names(flow.request.headers)
+        if _HEADER_B in present:
             value = flow.request.headers.pop(HEADER)  # never forwarded upstream, on or off
             if not ctx.options.fault_header:
                 self._header_ignored()
@@ -170,7 +177,11 @@ class FaultInjector:
                     return None
         # mitmproxy sets flow.websocket only with the 101; so that ``~websocket``
         # selects an upgrade request, it is set for the selection only.
-        upgrade = flow.websocket is None and flow.request.headers.get("upgrade", "").lower() == "websocket"
+        plans = self._plans()
+        if not plans and not self.selectors:
+            return None
+        upgrade = flow.websocket is None and _UPGRADE_B in present \
+            and flow.request.headers.get("upgrade", "").lower() == "websocket"
         if upgrade:
             flow.websocket = WebSocketData()
         try:
@@ -180,7 +191,7 @@ class FaultInjector:
                     return rule
             # Each plan keeps a per-host index, so rules that cannot match this
             # host (a ~d for another one) cost nothing (see bench/README.md).
-            for plan in (self.runtime_plan, self.option_plan, self.file_plan):
+            for plan in plans:
                 rule = plan.select(flow, level="flow")
                 if rule is not None:
                     return rule
@@ -193,7 +204,7 @@ class FaultInjector:
         """At the request head: rules whose fault acts while the body arrives (an
         upload cut, an early status, a paced upload). An ``x-fault`` header naming
         such a fault is taken now; any other header is left for ``request``."""
-        if HEADER in flow.request.headers and ctx.options.fault_header:
+        if _HEADER_B in header_names(flow.request.headers) and ctx.options.fault_header:
             try:
                 rule = planmod.rule_from_header(flow.request.headers[HEADER])
             except SpecError:
@@ -202,7 +213,7 @@ class FaultInjector:
                 return None
             flow.request.headers.pop(HEADER)
             return rule
-        for plan in (self.runtime_plan, self.option_plan, self.file_plan):
+        for plan in self._plans():
             rule = plan.select(flow, level="request_head")
             if rule is not None:
                 return rule

@@ -128,6 +128,8 @@ class ToxiproxyApi:
 
     # -- traffic ------------------------------------------------------------------------
     def _select(self, flow):
+        if not self.listeners.plans:  # no http toxic anywhere: every flow's answer is None
+            return None
         name = self.listeners.proxy_of(flow.client_conn)
         plan = self.listeners.plans.get(name) if name else None
         return plan.select(flow, level="flow") if plan and plan.rules else None

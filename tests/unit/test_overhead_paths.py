@@ -1,0 +1,55 @@
+"""The unfaulted path's shortcuts give the same answers as the long way."""
+
+from mitmproxy.test import taddons, tflow
+
+from faults import vocabulary as V
+from faults.addons import FaultAddon
+from faults.addons.annotate import annotation
+from faults.addons.headers import names
+from faults.classify import classify
+
+
+def _classifier(fa):
+    return next(a for a in fa.addons if type(a).__name__ == "Classifier")
+
+
+def test_remembered_outcome_gives_the_same_metadata_as_classifying_alone():
+    fa = FaultAddon()
+    with taddons.context(*fa.addons):
+        cl = _classifier(fa)
+        flows = [tflow.tflow(resp=True) for _ in range(3)]
+        for f in flows:
+            cl.finish(f)
+        assert len(cl._memo) == 1  # three flows, one outcome computed
+        for f in flows:
+            c = classify(f)
+            assert f.metadata[V.K6] == c.k6.as_dict()
+            assert f.metadata[V.OUTCOME] == c.outcome.as_dict()
+            assert f.metadata[V.CLIENTS] == c.clients_dict()
+            assert f.metadata[V.ANNOTATION] == annotation(f, c)
+        # each flow owns its dicts: changing one flow's metadata leaves the others alone
+        flows[0].metadata[V.CLIENTS]["k6"]["error"] = "changed"
+        flows[0].metadata[V.ANNOTATION]["status"] = -1
+        assert flows[1].metadata[V.CLIENTS]["k6"]["error"] == 0
+        assert flows[1].metadata[V.ANNOTATION]["status"] == 200
+
+
+def test_a_different_status_is_a_different_outcome():
+    fa = FaultAddon()
+    with taddons.context(*fa.addons):
+        cl = _classifier(fa)
+        ok, bad = tflow.tflow(resp=True), tflow.tflow(resp=True)
+        bad.response.status_code = 503
+        cl.finish(ok)
+        cl.finish(bad)
+        assert (ok.metadata[V.K6_CODE], bad.metadata[V.K6_CODE]) == (0, 1503)
+        assert len(cl._memo) == 2
+
+
+def test_header_names_follow_changes():
+    f = tflow.tflow()
+    assert b"x-fault" not in names(f.request.headers)
+    f.request.headers["X-Fault"] = "status code=503"
+    assert b"x-fault" in names(f.request.headers)
+    del f.request.headers["x-fault"]
+    assert b"x-fault" not in names(f.request.headers)

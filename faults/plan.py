@@ -145,6 +145,26 @@ def _gate_passes(gate: tuple[re.Pattern, ...], key: tuple[str, str]) -> bool:
     return all(p.search(host) or p.search(pretty) for p in gate)
 
 
+def may_select_host(rules, names) -> bool:
+    """Whether any of ``rules`` can select a flow or connection whose host is
+    one of ``names`` (the fast path for traffic no rule can touch,
+    ``faults.addons.passthrough``). DNS rules act on queries, not on
+    connections, so they never count. A rule counts unless its filter is
+    host-gated (``~d RE``, or ``&`` with ``~d`` conjuncts) and some gate regex
+    matches none of ``names``: any other filter (``~u``, ``~h``, ``~m``, ``|``,
+    ``!``, ``~src``, ...) may select any host. Conservative: the names are all
+    the host names a flow on the connection may show (target, SNI, Host), and
+    a gate counts as passed when each of its regexes matches one of them."""
+    names = tuple(names)
+    for rule in rules:
+        if rule.fault.level == "dns":
+            continue
+        gate = rule.gate
+        if gate is None or all(any(p.search(n) for n in names) for p in gate):
+            return True
+    return False
+
+
 # -- URL index ---------------------------------------------------------------
 
 URL_INDEX_MIN = 32  # URL-gated rules in a plan before the index pays for itself

@@ -10,6 +10,9 @@ components are its children, called in this order:
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
 - ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
+- ``FaultPassthrough``: relays connections no rule can select as bytes (option
+  ``fault_passthrough``, off); after ``H2Frames``, which may ask mitmproxy's own
+  ``next_layer`` again, so that waiting for more bytes (a split ClientHello) holds;
 - ``WsFrames``: the same for WebSocket sessions (``faults.wire.wslayer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
 - ``FaultStatus``: it reads what the classifier wrote;
@@ -26,6 +29,7 @@ from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.dns import DnsFaults
 from faults.addons.injector import FaultInjector
+from faults.addons.passthrough import FaultPassthrough
 from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
@@ -38,5 +42,6 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), WsFrames(),
+        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(),
+                       FaultPassthrough(), WsFrames(),
                        classifier, status, FaultStartup()]

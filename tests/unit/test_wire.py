@@ -120,3 +120,19 @@ def test_links_rely_on_writer_swap_next_layer_and_runtime_modes():
     assert "def next_layer" in inspect.getsource(NextLayer)
     assert "ignore" in inspect.signature(TCPLayer.__init__).parameters
     assert "proxy_mode=mode" in inspect.getsource(server.LiveConnectionHandler.__init__)
+
+
+def test_passthrough_relies_on_layers_registering_in_their_context():
+    """faults/wire/passthrough.py: a layer appends itself to context.layers when made,
+    a NextLayer does not stay there and asks again on new data while no layer is set;
+    TCPLayer takes ``ignore``; an incomplete ClientHello parses to None."""
+    from mitmproxy.proxy.layer import NextLayer
+    from mitmproxy.proxy.layers import TCPLayer
+    from mitmproxy.proxy.layers.tls import parse_client_hello
+
+    assert "self.context.layers.append(self)" in inspect.getsource(Layer.__init__)
+    assert "self.context.layers.remove(self)" in inspect.getsource(NextLayer.__init__)
+    ask = inspect.getsource(NextLayer._handle_event) + inspect.getsource(NextLayer._ask)
+    assert "DataReceived" in ask and "if self.layer:" in ask
+    assert "ignore" in inspect.signature(TCPLayer.__init__).parameters
+    assert parse_client_hello(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") is None

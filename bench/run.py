@@ -39,7 +39,6 @@ from faults.tools.launch import ProxyProcess  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-INDEXED_ADDON = BENCH / "addon_indexed.py"
 
 
 def log(*a):
@@ -147,22 +146,34 @@ def write_plan(path: Path, n: int) -> Path:
     return path
 
 
-def overhead_configs(tmp: Path, big: bool) -> dict[str, dict]:
+def overhead_configs(tmp: Path, big: bool, baseline: Path | None = None) -> dict[str, dict]:
     plan1k = write_plan(tmp / "plan-1000.yaml", 1000)
     cfg = {
         "plain": {"addon": None, "label": "plain mitmdump (no addon)"},
         "a": {"label": "(a) addon, no plan"},
         "b": {"options": {"fault_plan": str(plan1k)}, "label": "(b) 1,000 non-matching rules"},
-        "b_idx": {"options": {"fault_plan": str(plan1k)}, "addon": INDEXED_ADDON,
-                  "label": "(b') 1,000 rules, injector using Plan.select index"},
         "c": {"options": {"faults": ["status code=503 probability=0.1"]}, "label": "(c) 10% faulted (status 503)"},
+        # the fast path: the same 1,000 rules, none can select the upstream's host, so
+        # HTTP/1.1 connections are relayed as bytes; HTTP/2 here is TLS to a reverse:http
+        # proxy, which is never relayed (mitmproxy must terminate TLS): intercepted as (b)
+        "p": {"options": {"fault_plan": str(plan1k), "fault_passthrough": True},
+              "label": "(p) fault_passthrough on, 1,000 non-matching rules"},
     }
+    if baseline is not None:  # the same configurations with another checkout's code: before/after in one run
+        entry = baseline / "addons" / "errors.py"
+        tag = _describe(baseline)
+        cfg["a_base"] = {"addon": entry, "label": f"(a) addon, no plan, before ({tag})"}
+        cfg["b_base"] = {"addon": entry, "options": {"fault_plan": str(plan1k)},
+                         "label": f"(b) 1,000 non-matching rules, before ({tag})"}
     if big:
         plan10k = write_plan(tmp / "plan-10000.yaml", 10_000)
         cfg["b10k"] = {"options": {"fault_plan": str(plan10k)}, "label": "10,000 non-matching rules", "h1_only": True}
-        cfg["b10k_idx"] = {"options": {"fault_plan": str(plan10k)}, "addon": INDEXED_ADDON,
-                           "label": "10,000 rules, injector using Plan.select index", "h1_only": True}
     return cfg
+
+
+def _describe(checkout: Path) -> str:
+    out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=checkout, capture_output=True, text=True)
+    return out.stdout.strip() or str(checkout)
 
 
 def start_proxy(up_url: str, cfg: dict) -> ProxyProcess:
@@ -172,8 +183,9 @@ def start_proxy(up_url: str, cfg: dict) -> ProxyProcess:
 
 # -- 1. overhead -------------------------------------------------------------
 
-def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Path, big: bool) -> dict:
-    cfgs = overhead_configs(tmp, big)
+def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Path, big: bool,
+                 baseline: Path | None = None) -> dict:
+    cfgs = overhead_configs(tmp, big, baseline)
     proxies = {}
     try:
         for name, cfg in cfgs.items():
@@ -459,6 +471,14 @@ def markdown(res: dict) -> str:
                          f"{f(row['ratio'], 3)} | {', '.join(map(str, row['ratios'])) if row['ratio'] else ''} | "
                          f"{f(row['cpu_us'])} | {f(row['cpu_ratio'], 3)} |")
         L.append("")
+        if "p" in s["h1"]:
+            L += ["(p) is the passthrough fast path (`fault_passthrough=true`): no rule can select the upstream's "
+                  "host, so each HTTP/1.1 connection is relayed as bytes (no HTTP parsing, no flow, no annotation). "
+                  "Its HTTP/2 row is TLS to a `reverse:http://` proxy, which is never relayed (mitmproxy has to "
+                  "terminate TLS for a plain upstream): intercepted as in (b), plus the per-connection check.", ""]
+        if any(k.endswith("_base") for k in s["h1"]):
+            L += ["*before* rows run the same configuration with the baseline checkout's addon (`--baseline`), in "
+                  "the same rounds as the others.", ""]
     if "micro" in res:
         L += ["## 2. Rule matching cost as rules grow (microseconds per request, in-process, no network)", "",
               "Rules are `~d host-N.invalid` (and `~d host-N.invalid & ~u /v1/`), none matching the flow's host "
@@ -543,6 +563,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--soak-requests", type=int, default=None)
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
+    ap.add_argument("--baseline", default=None, metavar="CHECKOUT",
+                    help="also run (a) and (b) with the addon of another checkout (e.g. a git worktree of main), "
+                         "alternated with the others in the same rounds: before/after in one run")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
     rounds = args.rounds or (1 if args.quick else 3)
@@ -564,7 +587,8 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="faults-bench-") as tmp:
             tmp = Path(tmp)
             if "overhead" in only:
-                res["overhead"] = run_overhead(up_url, tools, rounds, seconds, tmp, big=not args.quick)
+                res["overhead"] = run_overhead(up_url, tools, rounds, seconds, tmp, big=not args.quick,
+                                               baseline=Path(args.baseline).resolve() if args.baseline else None)
                 res["overhead_summary"] = summarize_overhead(res["overhead"])
             if "micro" in only:
                 res["micro"] = run_micro(budget=0.15 if args.quick else 0.4)

@@ -25,6 +25,10 @@ does not have; children share one dispatch (bench/README.md). They are still
 registered: options, commands and ``ctx.master.addons.get(name)`` work.
 """
 
+import inspect
+
+from mitmproxy import ctx, hooks
+
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.dns import DnsFaults
@@ -39,9 +43,72 @@ from faults.wire.wslayer import WsFrames
 
 
 class FaultAddon:
+    """The children, registered as mitmproxy addons (options, commands, names).
+
+    Once running, their hooks are called from here: mitmproxy walks an addon's
+    children for every event (a generator per nesting level: the script, its
+    module, this addon), whether they have the hook or not. For the eight
+    events of one HTTP/1.1 exchange that walk cost about as much as all our
+    hooks' own work; here each event is one attribute lookup, and a hook no
+    child has is no attribute at all (bench/README.md, overhead).
+    """
+
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(),
-                       FaultPassthrough(), WsFrames(),
-                       classifier, status, FaultStartup()]
+        self.children = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(),
+                         FaultPassthrough(), WsFrames(), classifier, status, FaultStartup()]
+        self._walked = True  # mitmproxy walks the children (until running)
+
+    @property
+    def addons(self):
+        return self.children if self._walked else []
+
+    def running(self):
+        # mitmproxy reads ``addons`` after this returns: from here on it sees no
+        # children, and every hook any child has is an attribute of this addon
+        self._walked = False
+        table = dispatch_table(self.children)
+        table["done"] = _chain([self._forget_names, *([table["done"]] if "done" in table else [])])
+        for name, call in table.items():
+            setattr(self, name, call)
+        return self.running()
+
+    def _forget_names(self):
+        """mitmproxy's ``remove`` (a script reload) drops the names it walks; ours it no
+        longer walks: drop them at ``done``, or the reloaded script could not register them."""
+        lookup = getattr(ctx.master.addons, "lookup", {})
+        for child in self.children:
+            name = getattr(child, "name", type(child).__name__.lower())
+            if lookup.get(name) is child:
+                del lookup[name]
+
+
+def dispatch_table(children) -> dict:
+    """Hook name -> one callable that calls the children's hooks of that name
+    in order, as mitmproxy would: each awaited before the next is called. Hook
+    classes register when their modules load, which a running master has done."""
+    table = {}
+    for name in hooks.all_hooks:
+        methods = [m for c in children if callable(m := getattr(c, name, None))]
+        if methods:
+            table[name] = methods[0] if len(methods) == 1 else _chain(methods)
+    return table
+
+
+def _chain(methods):
+    def call(*args):
+        for i, method in enumerate(methods):
+            res = method(*args)
+            if res is not None and inspect.isawaitable(res):
+                return _rest(res, methods[i + 1:], args)
+        return None
+    return call
+
+
+async def _rest(pending, methods, args):
+    await pending
+    for method in methods:
+        res = method(*args)
+        if res is not None and inspect.isawaitable(res):
+            await res

@@ -212,7 +212,11 @@ class FaultControl:
         if flow.response or flow.error or flow.request.method == "CONNECT":
             return
         req = flow.request
-        if is_control_host(req, ctx.options.fault_control_host):
+        # (request.host, pretty_host) as the plans' host index keeps it for this flow:
+        # parsing the Host header once serves both
+        host, pretty = planmod.host_key(flow)
+        target = ctx.options.fault_control_host.lower()
+        if host.lower() == target or pretty.lower() == target:
             # the reserved host is always answered here, on or off: a request
             # meant for the endpoint (with its token) never leaves the proxy
             status, body = (self._serve(req) if ctx.options.fault_control else

@@ -122,11 +122,13 @@ class FaultStatus:
         return f"faults: {self.flows} flows, {self.faulted} faulted | k6 codes: {top or '-'}"
 
     def tick(self, now: float | None = None, force: bool = False):
+        now = time.monotonic() if now is None else now
+        if not force and now - self._last < INTERVAL:  # first: the cheap check, once per flow
+            return
         if not (ctx.options.fault_status and (self.stream or self._is_dump())):
             return
-        now = time.monotonic() if now is None else now
         state = (self.flows, self.faulted)
-        if state == self._shown or (not force and now - self._last < INTERVAL):
+        if state == self._shown:
             return
         self._last, self._shown = now, state
         out = self._out

@@ -69,10 +69,11 @@ class FaultAddon:
         # children, and every hook any child has is an attribute of this addon
         self._walked = False
         table = dispatch_table(self.children)
-        table["done"] = _chain([self._forget_names, *([table["done"]] if "done" in table else [])])
+        table["done"] = _chain([*([table["done"]] if "done" in table else []), self._forget_names])
         for name, call in table.items():
             setattr(self, name, call)
-        return self.running()
+        running = table.get("running")
+        return running() if running else None
 
     def _forget_names(self):
         """mitmproxy's ``remove`` (a script reload) drops the names it walks; ours it no

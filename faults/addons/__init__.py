@@ -19,10 +19,11 @@ components are its children, called in this order:
 - ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
   and logs the one line saying what is active.
 
-Children rather than eight top-level addons because mitmproxy's dispatch costs
+Children rather than top-level addons because mitmproxy's dispatch costs
 about 15-20 us per top-level addon per HTTP exchange, even for hooks an addon
-does not have; children share one dispatch (bench/README.md). They are still
-registered: options, commands and ``ctx.master.addons.get(name)`` work.
+does not have; children share one dispatch, and once running ``FaultAddon``
+calls their hooks itself (see the class). They are still registered: options,
+commands and ``ctx.master.addons.get(name)`` work (bench/README.md, notes).
 """
 
 import inspect

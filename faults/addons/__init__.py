@@ -4,7 +4,9 @@ classifier and the report, and hold no protocol logic of their own.
 ``FaultAddon`` is the one top-level addon the entry script registers; the
 components are its children, called in this order:
 
-- ``FaultControl`` first: it answers requests to the control host before any fault applies;
+- ``Workers`` first: this process as one of ``faults proxy --workers N`` (worker id,
+  seeds, the shared listener, the control fan-out); it is configured before any rule is built;
+- ``FaultControl``: it answers requests to the control host before any fault applies;
 - ``ToxiproxyApi``: Toxiproxy's API and its proxies (listeners, raw TCP toxics, http toxics);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
@@ -30,6 +32,7 @@ from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
 from faults.addons.toxiproxy import ToxiproxyApi
+from faults.addons.workers import Workers
 from faults.wire.h2layer import H2Frames
 from faults.wire.wslayer import WsFrames
 
@@ -38,5 +41,5 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.addons = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(), WsFrames(),
-                       classifier, status, FaultStartup()]
+        self.addons = [Workers(), FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(),
+                       WsFrames(), classifier, status, FaultStartup()]

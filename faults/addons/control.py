@@ -44,16 +44,18 @@ elsewhere (a reverse proxy rewrote its Host header) gets 421; the
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import time
 from collections.abc import Sequence
 from urllib.parse import parse_qs
 
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
-from faults import plan as planmod
+from faults import plan as planmod, worker
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
@@ -152,8 +154,10 @@ class FaultControl:
     def _seed():
         return ctx.options.fault_seed
 
-    def _replace(self, rules: list[planmod.Rule], append: bool = False) -> None:
+    def _replace(self, rules: list[planmod.Rule], append: bool = False, stamp: str = "") -> None:
         inj = self._injector()
+        for rule in rules:  # a global gate counts afresh for every change (faults.counter)
+            rule.epoch = f"runtime:{stamp}"
         new = (inj.runtime_plan.rules + rules) if append else rules
         inj.runtime_plan = planmod.Plan(new, self._seed())
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
@@ -161,35 +165,69 @@ class FaultControl:
     def _stats(self) -> dict:
         return stats(self._injector(), ctx.master.addons.get("classifier"), ctx.master.addons.get("faultstatus"))
 
+    # -- changes, and their fan-out to sibling workers ------------------------------
+    # A change is a message: {"op": "set"|"add"|"clear", "specs": [...]} (option-style
+    # rules), {"yaml": "<plan>"} or {"load": "<path>"} instead of specs, and a "stamp".
+    # It is applied here, then sent to every sibling worker (faults.fanout), which
+    # applies the same message: same rules, same seeds, same global-gate counts.
+    def apply_change(self, msg: dict, rules: list[planmod.Rule] | None = None) -> None:
+        """Apply one change message (raises SpecError for a bad one); ``rules``: the
+        message's rules when the caller built them already."""
+        seed, op = self._seed(), msg["op"]
+        if rules is not None:
+            pass
+        elif op == "clear":
+            rules = []
+        elif "yaml" in msg:
+            rules = build_plan(msg["yaml"], msg.get("source", "control request"), seed)
+        elif "load" in msg:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
+            rules = seeded(planmod.load_file(msg["load"]), seed)
+        else:
+            rules = build_rules(msg["specs"], seed)
+        self._replace(rules, append=op == "add", stamp=msg.get("stamp", ""))
+
+    def _stamped(self, msg: dict) -> dict:
+        return {**msg, "stamp": f"{worker.current()}:{time.time_ns()}"}
+
+    def _change(self, msg: dict) -> None:
+        """A command's change: here at once, siblings within milliseconds (a
+        command cannot wait; the control endpoint does)."""
+        msg = self._stamped(msg)
+        try:
+            self.apply_change(msg)
+        except SpecError as e:
+            raise exceptions.CommandError(str(e)) from None
+        workers = ctx.master.addons.get("faultworkers")
+        if workers is not None and ctx.options.fault_worker_dir:
+            asyncio.get_running_loop().create_task(self._fan_out(workers, msg))
+
+    @staticmethod
+    async def _fan_out(workers, msg: dict) -> list[str]:
+        errors = await workers.broadcast(msg)
+        for e in errors:
+            log.error(f"fault control: a sibling worker did not apply the change: {e}")
+        return errors
+
     # -- commands ----------------------------------------------------------------
     @command.command("faults.set")
     def cmd_set(self, *specs: str) -> None:
         """Replace the runtime fault rules with "/filter/spec" strings (validated like the faults option)."""
-        try:
-            self._replace(build_rules(specs, self._seed()))
-        except SpecError as e:
-            raise exceptions.CommandError(str(e)) from None
+        self._change({"op": "set", "specs": list(specs)})
 
     @command.command("faults.add")
     def cmd_add(self, *specs: str) -> None:
         """Append "/filter/spec" rules to the runtime fault rules."""
-        try:
-            self._replace(build_rules(specs, self._seed()), append=True)
-        except SpecError as e:
-            raise exceptions.CommandError(str(e)) from None
+        self._change({"op": "add", "specs": list(specs)})
 
     @command.command("faults.load")
     def cmd_load(self, path: mitmproxy.types.Path) -> None:
         """Replace the runtime fault rules with a YAML plan file."""
-        try:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
-            self._replace(seeded(planmod.load_file(path), self._seed()))
-        except SpecError as e:
-            raise exceptions.CommandError(str(e)) from None
+        self._change({"op": "set", "load": str(path)})
 
     @command.command("faults.clear")
     def cmd_clear(self) -> None:
         """Drop every runtime fault rule (option and plan-file rules stay)."""
-        self._replace([])
+        self._change({"op": "clear"})
 
     @command.command("faults.list")
     def cmd_list(self) -> Sequence[str]:
@@ -206,7 +244,7 @@ class FaultControl:
         return json.dumps(self._stats(), sort_keys=True)
 
     # -- HTTP endpoint -------------------------------------------------------
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow):
         if flow.response or flow.error or flow.request.method == "CONNECT":
             return
         req = flow.request
@@ -226,6 +264,22 @@ class FaultControl:
             req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
             return
         flow.metadata[CONTROL_KEY] = True
+        change = body.pop("_change", None) if isinstance(body, dict) else None
+        workers = ctx.master.addons.get("faultworkers") if change else None
+        if workers is not None and ctx.options.fault_worker_dir:
+            return self._answer_after_fan_out(flow, workers, status, body, change)
+        self._answer(flow, status, body)
+
+    async def _answer_after_fan_out(self, flow, workers, status: int, body: dict, change: dict) -> None:
+        """200 only once every sibling worker applied the change too."""
+        errors = await self._fan_out(workers, change)
+        if errors:
+            status, body = 500, {"error": "the change applied on this worker but not on every sibling worker",
+                                 "workers": errors}
+        self._answer(flow, status, body)
+
+    @staticmethod
+    def _answer(flow, status: int, body: dict) -> None:
         flow.response = http.Response.make(
             status, json.dumps(body, indent=1, default=str) + "\n",
             {"content-type": "application/json", "cache-control": "no-store"},
@@ -275,17 +329,21 @@ class FaultControl:
         if not ctx.options.fault_control_token:
             return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
         if method == "DELETE" or path == "/clear":
-            self._replace([])
-            return 200, {"ok": True, "rules": describe_rules(self._injector())}
-        try:
-            rules = self._parse_body(req)
-        except SpecError as e:
-            return 400, {"error": str(e)}
-        append = query.get("append", "").lower() in ("1", "true", "yes")
-        self._replace(rules, append=append)
-        return 200, {"ok": True, "rules": describe_rules(self._injector())}
+            change, rules = self._stamped({"op": "clear"}), []
+        else:
+            try:
+                source, rules = self._parse_body(req)
+            except SpecError as e:
+                return 400, {"error": str(e)}
+            append = query.get("append", "").lower() in ("1", "true", "yes")
+            change = self._stamped({"op": "add" if append else "set", **source})
+        self.apply_change(change, rules)
+        # "_change": taken off by ``request``, which sends it to the sibling workers
+        return 200, {"ok": True, "rules": describe_rules(self._injector()), "_change": change}
 
-    def _parse_body(self, req: http.Request) -> list[planmod.Rule]:
+    def _parse_body(self, req: http.Request) -> tuple[dict, list[planmod.Rule]]:
+        """The body's rules, and their source for a change message: ``{"specs": [...]}``
+        or ``{"yaml": text}`` (a SpecError names what is wrong)."""
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         raw = req.raw_content or b""
         if len(raw) > planmod.MAX_PLAN_BYTES:
@@ -312,17 +370,17 @@ class FaultControl:
                 if "plan" in doc:
                     if not isinstance(doc["plan"], str):
                         raise SpecError("'plan' must be the YAML plan as a string", source)
-                    return build_plan(doc["plan"], source, seed)
+                    return {"yaml": doc["plan"]}, build_plan(doc["plan"], source, seed)
                 doc = doc.get("faults")
             if not isinstance(doc, list) or not all(isinstance(s, str) for s in doc):
                 raise SpecError('expected {"faults": ["/filter/spec", ...]}, {"plan": "<yaml>"} '
                                 "or a list of strings", source)
-            return build_rules(doc, seed)
+            return {"specs": doc}, build_rules(doc, seed)
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml") or (
             looks_like_yaml_plan(text) and not text.lstrip().startswith("{")
         ):
-            return build_plan(text, source, seed)
+            return {"yaml": text}, build_plan(text, source, seed)
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if not lines:
             raise SpecError("empty body: expected one '/filter/spec' per line (use DELETE /rules to clear)", source)
-        return build_rules(lines, seed)
+        return {"specs": lines}, build_rules(lines, seed)

@@ -16,6 +16,7 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions
 
+from faults import worker
 from faults.report import connection_record
 from faults.toxiproxy import httpd
 from faults.toxiproxy.api import PROXY_FIELDS, Api, ApiError, assign, first_value
@@ -95,7 +96,15 @@ class ToxiproxyApi:
             await self._populate()
         await self._serve()
 
+    @staticmethod
+    def _owner() -> bool:
+        """Several workers: the API, its proxies and their listeners live in worker 0
+        only (one owner, nothing to fan out; the API port could not be bound twice)."""
+        return not getattr(ctx.options, "fault_worker_dir", "") or worker.current() == "0"
+
     async def _populate(self):
+        if not self._owner():
+            return
         proxies, err = await self.api.populate(self._config)
         if err:
             log.error(f"toxiproxy_config: {err.message}")
@@ -107,7 +116,7 @@ class ToxiproxyApi:
             await httpd.close(self.server)
             self.server = None
         addr = ctx.options.toxiproxy_api
-        if not addr:
+        if not addr or not self._owner():
             return
         host, port = split_hostport(addr)
         try:

@@ -280,6 +280,8 @@ class FaultControl:
 
     @staticmethod
     def _answer(flow, status: int, body: dict) -> None:
+        if worker.current() and isinstance(body, dict):
+            body["worker"] = worker.current()  # which worker answered (faults proxy --workers N)
         flow.response = http.Response.make(
             status, json.dumps(body, indent=1, default=str) + "\n",
             {"content-type": "application/json", "cache-control": "no-store"},

@@ -14,7 +14,10 @@ that forgets to clean up cannot leak faults into the next one, and its
 
 ``--fault-seed N`` (default 1, or ``$FAULT_SEED``) seeds every rule: the same
 sequence of requests gets the same faults run after run, however the rules
-change between tests.
+change between tests. ``--fault-workers N`` (or ``$FAULT_WORKERS``) runs the
+proxy as N workers behind one port (``faults proxy --workers N``); the rules a
+test sets reach every worker before ``set`` returns, and ``flows()`` reads the
+one report they share (each record with its ``worker``).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ class FaultSpecError(ValueError):
 # -- one proxy process and its control --------------------------------------
 
 class _Proc:
-    def __init__(self, mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str):
+    def __init__(self, mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str,
+                 workers: int = 1):
         from faults.tools.launch import ProxyProcess
 
         self.report_path = workdir / f"report-{name}.jsonl"
@@ -54,7 +58,7 @@ class _Proc:
             "fault_report": str(self.report_path), "fault_status": False,
             # reverse mode: keep the Host header so the control host is recognised (see faults.addons.control)
             **({} if mode == "regular" else {"keep_host_header": True}),
-        })
+        }, workers=workers)
         self._offset = 0
 
     def start(self) -> "_Proc":
@@ -135,11 +139,12 @@ class ReverseProxy:
 class FaultProxy:
     """What ``fault_proxy`` yields. See the module docstring and docs/testing.md."""
 
-    def __init__(self, seed: int, workdir: Path):
+    def __init__(self, seed: int, workdir: Path, workers: int = 1):
         self.seed = seed
+        self.workers = workers
         self.token = secrets.token_urlsafe(16)
         self.workdir = workdir
-        self._main = _Proc("regular", seed, self.token, workdir, None, "main").start()
+        self._main = _Proc("regular", seed, self.token, workdir, None, "main", workers).start()
         self._reverse: dict[str, _Proc] = {}
         self._rules: tuple[str, str] | None = None  # (body, content-type) currently set
         self.test_name = ""
@@ -172,7 +177,7 @@ class FaultProxy:
         proc = self._reverse.get(upstream)
         if proc is None:
             proc = _Proc(f"reverse:{upstream}", self.seed, self.token, self.workdir, self._main.px.confdir,
-                         f"reverse{len(self._reverse)}").start()
+                         f"reverse{len(self._reverse)}", self.workers).start()
             proc.mark()
             if self._rules:
                 proc.control("POST", "/rules", *self._rules)
@@ -370,6 +375,9 @@ def pytest_addoption(parser):
     group = parser.getgroup("faults", "fault injection proxy (mitm-faults)")
     group.addoption("--fault-seed", type=int, default=None,
                     help=f"seed for the fault_proxy's rule draws (default: $FAULT_SEED or {DEFAULT_SEED})")
+    group.addoption("--fault-workers", type=int, default=None,
+                    help="mitmdump workers behind the fault_proxy's port (faults proxy --workers N; "
+                         "default: $FAULT_WORKERS or 1)")
 
 
 def _seed(config) -> int:
@@ -379,13 +387,26 @@ def _seed(config) -> int:
     return seed
 
 
+def _workers(config) -> int:
+    n = config.getoption("--fault-workers", None)
+    if n is None:
+        raw = os.environ.get("FAULT_WORKERS", "1")
+        if not raw.isdigit():
+            raise pytest.UsageError(f"FAULT_WORKERS={raw!r}: expected a whole number >= 1")
+        n = int(raw)
+    if n < 1:
+        raise pytest.UsageError(f"--fault-workers {n}: expected a whole number >= 1")
+    return n
+
+
 def pytest_report_header(config):
-    return f"fault_proxy seed: {_seed(config)} (--fault-seed N)"
+    workers = _workers(config)
+    return f"fault_proxy seed: {_seed(config)} (--fault-seed N)" + (f", {workers} workers" if workers > 1 else "")
 
 
 @pytest.fixture(scope="session")
 def _fault_proxy_session(request, tmp_path_factory) -> Iterable[FaultProxy]:
-    fp = FaultProxy(_seed(request.config), tmp_path_factory.mktemp("fault_proxy"))
+    fp = FaultProxy(_seed(request.config), tmp_path_factory.mktemp("fault_proxy"), _workers(request.config))
     try:
         yield fp
     finally:

@@ -120,3 +120,32 @@ def test_links_rely_on_writer_swap_next_layer_and_runtime_modes():
     assert "def next_layer" in inspect.getsource(NextLayer)
     assert "ignore" in inspect.signature(TCPLayer.__init__).parameters
     assert "proxy_mode=mode" in inspect.getsource(server.LiveConnectionHandler.__init__)
+
+
+def test_shared_listener_relies_on_server_instances_and_the_server_option():
+    """faults/wire/listen.py: mitmproxy binds without SO_REUSEPORT (why workers open
+    their own listener), ``server=false`` starts no listener, and a mode's
+    ServerInstance serves any accepted stream, registered with the proxyserver."""
+    from mitmproxy.addons.proxyserver import Servers
+    from mitmproxy.proxy import mode_servers, mode_specs
+
+    listen_src = inspect.getsource(mode_servers.AsyncioServerInstance.listen)
+    assert "asyncio.start_server(self.handle_stream, host, port)" in listen_src and "reuse_port" not in listen_src
+    assert "if ctx.options.server:" in inspect.getsource(Servers.update)
+    assert list(inspect.signature(mode_servers.ServerInstance.handle_stream).parameters) == ["self", "reader", "writer"]
+    assert "self.manager.register_connection(" in inspect.getsource(mode_servers.ServerInstance.handle_stream)
+    assert "def register_connection" in inspect.getsource(Proxyserver)
+    inst = mode_servers.ServerInstance.make("reverse:http://127.0.0.1:1", Proxyserver())
+    assert isinstance(inst.mode, mode_specs.ReverseMode) and inst.mode.transport_protocol == "tcp"
+
+
+def test_shared_listener_sockets_share_one_port(tmp_path):
+    from faults.wire import listen
+
+    a = listen.reuseport_socket("127.0.0.1", 0)
+    b = listen.reuseport_socket("127.0.0.1", a.getsockname()[1])  # a plain second bind would fail
+    try:
+        assert a.getsockname() == b.getsockname()
+    finally:
+        a.close()
+        b.close()

@@ -66,6 +66,29 @@ def take_workers(argv: list[str]) -> tuple[int | None, list[str]]:
     return n, rest
 
 
+def _sets(args: list[str]):
+    """(index, length, option name) of each ``--set NAME=V`` / ``--set=NAME=V`` in ``args``."""
+    i = 0
+    while i < len(args):
+        if args[i] == "--set" and i + 1 < len(args):
+            yield i, 2, args[i + 1].split("=", 1)[0]
+            i += 2
+            continue
+        if args[i].startswith("--set="):
+            yield i, 1, args[i][6:].split("=", 1)[0]
+        i += 1
+
+
+def has_set(args: list[str], name: str) -> bool:
+    return any(n == name for _, _, n in _sets(args))
+
+
+def drop_sets(args: list[str], names) -> list[str]:
+    """``args`` without any ``--set`` of ``names`` (the supervisor sets those)."""
+    skip = {j for i, n, name in _sets(args) if name in names for j in range(i, i + n)}
+    return [a for j, a in enumerate(args) if j not in skip]
+
+
 def _die_with_parent() -> None:  # runs in the child before exec
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -86,10 +109,13 @@ class Supervisor:
         self._signal: int | None = None
 
     def worker_args(self, wid: str) -> list[str]:
-        # fault_status off by default (N live status lines would overwrite each other); the
-        # user's own --set comes later and wins; ours for the workers come last
-        return [self.exe, "-s", str(self.addon), "--set", "fault_status=false", *self.args,
-                "--set", "server=false", "--set", f"fault_worker={wid}", "--set", f"fault_worker_dir={self.dir}"]
+        """mitmdump's command line for worker ``wid``. Each option is set once: mitmproxy
+        12.3 mishandles a script option ``--set`` twice (the script's ``running`` never runs)."""
+        forced = {"server": "false", "fault_worker": wid, "fault_worker_dir": str(self.dir)}
+        defaults = {"fault_status": "false"}  # N live status lines would overwrite each other
+        user = drop_sets(self.args, forced)
+        ours = {**{k: v for k, v in defaults.items() if not has_set(user, k)}, **forced}
+        return [self.exe, "-s", str(self.addon), *user, *(a for k, v in ours.items() for a in ("--set", f"{k}={v}"))]
 
     def say(self, text: str) -> None:
         print(text, flush=True)

@@ -176,3 +176,53 @@ def test_each_workers_draws_are_its_derived_seeds_and_the_same_next_run(first_ru
         n = min(len(one[wid]), len(two[wid]))  # the kernel spreads connections differently each run
         assert one[wid][:n] == two[wid][:n]
     assert expected_draws("0", 20) != expected_draws("1", 20)
+
+
+# -- the supervisor's lifecycle ------------------------------------------------------------
+
+def worker_pids(px) -> list[int]:
+    line = next(ln for ln in px.lines if ln.startswith("faults: workers: ") and "ready" in ln)
+    return [int(p) for p in line.split("(pids ")[1].rstrip(")").split()]
+
+
+def test_sigterm_stops_every_worker_cleanly(upstream, tmp_path):
+    import os
+    import signal
+
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", workers=2).start()
+    pids = worker_pids(px)
+    px.proc.send_signal(signal.SIGTERM)
+    assert px.proc.wait(30) == 0, px.log()[-2000:]
+    px.stop()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_worker_that_dies_is_reported_and_the_supervisor_exits_1(upstream):
+    import os
+    import signal
+
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", workers=2).start()
+    try:
+        victim, other = worker_pids(px)
+        os.kill(victim, signal.SIGKILL)
+        assert px.proc.wait(30) == 1
+        px.stop()
+        assert f"worker 0 (pid {victim}) exited with status -9; stopping the other workers" in px.log()
+        with pytest.raises(ProcessLookupError):
+            os.kill(other, 0)
+    finally:
+        px.stop()
+
+
+def test_bad_plan_stops_start_up_with_one_error(upstream, tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("rules:\n  - fault: status code=503\n    gates: everywhere\n")
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", workers=2, options={"fault_plan": str(plan)})
+    with pytest.raises(RuntimeError):
+        px.start(timeout=30)
+    assert px.proc.returncode == 1
+    log = px.log()
+    assert log.count("gates='everywhere': expected one of worker, global") == 1, log  # worker 0 alone said it
+    assert "worker 0 exited with status 1 while starting" in log

@@ -197,8 +197,12 @@ def test_supervisor_passes_the_users_arguments_and_its_own_worker_options(tmp_pa
     s.dir = tmp_path
     args = s.worker_args("1")
     assert args[:2] == ["mitmdump", "-s"]
-    assert args.index("fault_status=false") < args.index("fault_status=true")  # the user's --set wins
+    assert "fault_status=true" in args and "fault_status=false" not in args  # the user's --set, once
     assert args[-6:] == ["--set", "server=false", "--set", "fault_worker=1", "--set", f"fault_worker_dir={tmp_path}"]
+    s.args = ["--set=fault_worker=x", "--set", "server=true", "-q"]
+    args = s.worker_args("0")
+    assert "fault_status=false" in args and "--set=fault_worker=x" not in args and "server=true" not in args
+    assert sum(a.startswith("fault_worker=") for a in args) == 1 and "-q" in args
 
 
 @pytest.mark.parametrize("options, message", [

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 
 from mitmproxy import ctx, http
 
+from faults import worker
 from faults.addons.annotate import FAULT_KEY
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,8 @@ class FaultStatus:
         table2 = _table(rows)
         lost = (f"fault_report: {self.dropped} record(s) dropped (write errors, e.g. a full disk)\n"
                 if self.dropped else "")
-        return (f"fault summary: {self.flows} flows, {self.faulted} faulted\n{lost}\nby rule:\n{table1}\n\n"
+        who = f" (worker {worker.current()}; the report holds every worker's flows)" if worker.current() else ""
+        return (f"fault summary: {self.flows} flows, {self.faulted} faulted{who}\n{lost}\nby rule:\n{table1}\n\n"
                 f"by k6 error code:\n{table2}\n")
 
     def done(self):

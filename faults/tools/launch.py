@@ -146,6 +146,14 @@ class ProxyProcess:
     def log(self) -> str:
         return "\n".join(self.lines)
 
+    def worker_pids(self) -> list[int]:
+        """The mitmdump processes serving the port: the workers' (from the supervisor's
+        ready line) with ``workers`` > 1, else mitmdump itself."""
+        if self.workers == 1:
+            return [self.proc.pid]
+        line = next(ln for ln in self.lines if ln.startswith(WORKERS_READY) and " ready, listening at " in ln)
+        return [int(p) for p in line.rsplit("(pids ", 1)[1].rstrip(")").split()]
+
     def stop(self, timeout: float = 10) -> int | None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)

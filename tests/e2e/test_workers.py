@@ -181,8 +181,7 @@ def test_each_workers_draws_are_its_derived_seeds_and_the_same_next_run(first_ru
 # -- the supervisor's lifecycle ------------------------------------------------------------
 
 def worker_pids(px) -> list[int]:
-    line = next(ln for ln in px.lines if ln.startswith("faults: workers: ") and "ready" in ln)
-    return [int(p) for p in line.split("(pids ")[1].rstrip(")").split()]
+    return px.worker_pids()
 
 
 def test_sigterm_stops_every_worker_cleanly(upstream, tmp_path):

@@ -41,6 +41,7 @@ class Workers:
         self.server = None
         self.control = None
         self._started = False
+        self._set: tuple | None = None
 
     def load(self, loader):
         loader.add_option("fault_worker", str, "",
@@ -70,7 +71,9 @@ class Workers:
         except ValueError as e:
             log.error(f"faults: {e}")  # at start: one line, mitmdump exits 1
             return
-        worker.set_current(wid, SharedCounter(Path(wdir) / "counter.json") if wdir else None)
+        if (wid, wdir) != self._set:  # configure runs more than once at start: one counter file handle
+            self._set = (wid, wdir)
+            worker.set_current(wid, SharedCounter(Path(wdir) / "counter.json") if wdir else None)
         # a per-flow hook only when there is a worker id: a lone proxy pays nothing
         if wid:
             self.requestheaders = self._mark

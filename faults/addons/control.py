@@ -48,7 +48,6 @@ import asyncio
 import hmac
 import json
 import logging
-import time
 from collections.abc import Sequence
 from urllib.parse import parse_qs
 
@@ -128,6 +127,9 @@ def stats(injector, classifier=None, status=None) -> dict:
 class FaultControl:
     name = "faultcontrol"
 
+    def __init__(self):
+        self._applied = 0  # the newest change (its "seq") in force here
+
     def load(self, loader):
         loader.add_option(
             "fault_control", bool, False,
@@ -167,13 +169,20 @@ class FaultControl:
 
     # -- changes, and their fan-out to sibling workers ------------------------------
     # A change is a message: {"op": "set"|"add"|"clear", "specs": [...]} (option-style
-    # rules), {"yaml": "<plan>"} or {"load": "<path>"} instead of specs, and a "stamp".
+    # rules), {"yaml": "<plan>"} or {"load": "<path>"} instead of specs, and a "seq".
     # It is applied here, then sent to every sibling worker (faults.fanout), which
     # applies the same message: same rules, same seeds, same global-gate counts.
+    # "seq" numbers changes across workers (the shared counter): a change older than
+    # the one in force is skipped, so two changes sent at once through two workers
+    # end with the newer one on every worker, whatever order each worker saw them in.
     def apply_change(self, msg: dict, rules: list[planmod.Rule] | None = None) -> None:
         """Apply one change message (raises SpecError for a bad one); ``rules``: the
         message's rules when the caller built them already."""
         seed, op = self._seed(), msg["op"]
+        seq = msg.get("seq", 0)
+        if seq and seq < self._applied:
+            log.info(f"runtime fault change {seq} skipped: change {self._applied} is newer")
+            return
         if rules is not None:
             pass
         elif op == "clear":
@@ -184,10 +193,12 @@ class FaultControl:
             rules = seeded(planmod.load_file(msg["load"]), seed)
         else:
             rules = build_rules(msg["specs"], seed)
-        self._replace(rules, append=op == "add", stamp=msg.get("stamp", ""))
+        self._replace(rules, append=op == "add", stamp=str(seq))
+        self._applied = max(self._applied, seq)
 
-    def _stamped(self, msg: dict) -> dict:
-        return {**msg, "stamp": f"{worker.current()}:{time.time_ns()}"}
+    @staticmethod
+    def _stamped(msg: dict) -> dict:
+        return {**msg, "seq": worker.counter().next("runtime changes")}
 
     def _change(self, msg: dict) -> None:
         """A command's change: here at once, siblings within milliseconds (a

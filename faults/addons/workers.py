@@ -26,11 +26,11 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions
 
-from faults import fanout, worker
+from faults import fanout, vocabulary as V, worker
 from faults.counter import SharedCounter
 
 log = logging.getLogger(__name__)
-METADATA_KEY = "fault_worker"
+METADATA_KEY = V.WORKER
 ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 

@@ -497,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="run the demo (proxy + upstream + k6); arguments go to the demo",
                    add_help=False)
-    sub.add_parser("proxy", help="run mitmdump with the fault addon; arguments go to mitmdump", add_help=False)
+    sub.add_parser("proxy", help="run mitmdump with the fault addon; arguments go to mitmdump "
+                                 "(--workers N: N mitmdump workers on one port)", add_help=False)
     sub.add_parser("web", help="run mitmweb with the fault addon; arguments go to mitmweb", add_help=False)
     a = sub.add_parser("addon", help="print the addon script's path (mitmdump -s \"$(faults addon)\")")
     a.set_defaults(func=lambda args: print(addon_path()) or 0)

@@ -226,3 +226,20 @@ def test_worker_id_goes_into_flow_metadata_and_seeds():
         assert f.metadata["fault_worker"] == "3" and worker.current() == "3"
         tctx.configure(w, fault_worker="")
         assert not hasattr(w, "requestheaders")  # a lone proxy has no per-flow hook
+
+
+def test_control_changes_apply_newest_last_whatever_order_they_arrive_in():
+    from faults.addons.control import FaultControl
+    from faults.addons.injector import FaultInjector
+
+    ctl, inj = FaultControl(), FaultInjector()
+    with taddons.context(ctl, inj):
+        ctl.apply_change({"op": "set", "specs": ["|~u /b|status code=502"], "seq": 5})
+        ctl.apply_change({"op": "set", "specs": ["|~u /a|status code=503"], "seq": 3})  # older: skipped
+        assert [r.spec.text for r in inj.runtime_plan.rules] == ["status code=502"]
+        ctl.apply_change({"op": "add", "specs": ["|~u /c|status code=504 first=1 gates=global"], "seq": 6})
+        assert [r.epoch for r in inj.runtime_plan.rules] == ["runtime:5", "runtime:6"]
+        ctl.apply_change({"op": "clear", "seq": 7})
+        assert inj.runtime_plan.rules == []
+        with pytest.raises(SpecError):
+            ctl.apply_change({"op": "set", "specs": ["|~u /a|status code=1000"], "seq": 8})

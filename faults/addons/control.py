@@ -128,7 +128,10 @@ class FaultControl:
     name = "faultcontrol"
 
     def __init__(self):
-        self._applied = 0  # the newest change (its "seq") in force here
+        # the runtime rules as changes: the newest replace (set/clear; its seq and rules) and
+        # the additions numbered after it, kept in seq order (see apply_change)
+        self._base: tuple[int, list] = (0, [])
+        self._adds: list[tuple[int, list]] = []
 
     def load(self, loader):
         loader.add_option(
@@ -156,11 +159,15 @@ class FaultControl:
     def _seed():
         return ctx.options.fault_seed
 
-    def _replace(self, rules: list[planmod.Rule], append: bool = False, stamp: str = "") -> None:
+    def _replace(self, rules: list[planmod.Rule], append: bool = False, seq: int = 0) -> None:
         inj = self._injector()
         for rule in rules:  # a global gate counts afresh for every change (faults.counter)
-            rule.epoch = f"runtime:{stamp}"
-        new = (inj.runtime_plan.rules + rules) if append else rules
+            rule.epoch = f"runtime:{seq}"
+        if append:
+            self._adds = sorted(self._adds + [(seq, rules)], key=lambda a: a[0])
+        else:
+            self._base, self._adds = (seq, rules), [a for a in self._adds if a[0] > seq]
+        new = self._base[1] + [r for _, added in self._adds for r in added]
         inj.runtime_plan = planmod.Plan(new, self._seed())
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
 
@@ -172,16 +179,17 @@ class FaultControl:
     # rules), {"yaml": "<plan>"} or {"load": "<path>"} instead of specs, and a "seq".
     # It is applied here, then sent to every sibling worker (faults.fanout), which
     # applies the same message: same rules, same seeds, same global-gate counts.
-    # "seq" numbers changes across workers (the shared counter): a change older than
-    # the one in force is skipped, so two changes sent at once through two workers
-    # end with the newer one on every worker, whatever order each worker saw them in.
+    # "seq" numbers changes across workers (the shared counter). The runtime rules are
+    # the newest set/clear plus every addition numbered after it, in seq order, so two
+    # changes sent at once through two workers end the same on every worker, whatever
+    # order each worker saw them in (a change older than the set/clear in force is moot).
     def apply_change(self, msg: dict, rules: list[planmod.Rule] | None = None) -> None:
         """Apply one change message (raises SpecError for a bad one); ``rules``: the
         message's rules when the caller built them already."""
         seed, op = self._seed(), msg["op"]
         seq = msg.get("seq", 0)
-        if seq and seq < self._applied:
-            log.info(f"runtime fault change {seq} skipped: change {self._applied} is newer")
+        if seq and seq < self._base[0]:
+            log.info(f"runtime fault change {seq} skipped: the rules were replaced by change {self._base[0]} since")
             return
         if rules is not None:
             pass
@@ -193,8 +201,7 @@ class FaultControl:
             rules = seeded(planmod.load_file(msg["load"]), seed)
         else:
             rules = build_rules(msg["specs"], seed)
-        self._replace(rules, append=op == "add", stamp=str(seq))
-        self._applied = max(self._applied, seq)
+        self._replace(rules, append=op == "add", seq=seq)
 
     @staticmethod
     def _stamped(msg: dict) -> dict:

@@ -16,7 +16,6 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions
 
-from faults import worker
 from faults.report import connection_record
 from faults.toxiproxy import httpd
 from faults.toxiproxy.api import PROXY_FIELDS, Api, ApiError, assign, first_value
@@ -56,6 +55,13 @@ class ToxiproxyApi:
             log.error(f"faults: {e}")  # at start: one line, then mitmdump exits (as the injector does)
 
     def _configure(self, updated):
+        workers = getattr(ctx.options, "fault_worker_dir", "")  # set by faults proxy --workers N
+        if workers and (ctx.options.toxiproxy_api or ctx.options.toxiproxy_config):
+            # a Toxiproxy proxy is a runtime mitmproxy listener, and workers run with server=false
+            raise exceptions.OptionsError(
+                f"{'toxiproxy_api' if ctx.options.toxiproxy_api else 'toxiproxy_config'}: Toxiproxy's API cannot run "
+                "in faults proxy --workers N (its proxies are mitmproxy listeners, which workers turn off): "
+                "serve it from a separate single proxy")
         if "toxiproxy_api" in updated and ctx.options.toxiproxy_api:
             try:
                 split_hostport(ctx.options.toxiproxy_api)
@@ -96,15 +102,7 @@ class ToxiproxyApi:
             await self._populate()
         await self._serve()
 
-    @staticmethod
-    def _owner() -> bool:
-        """Several workers: the API, its proxies and their listeners live in worker 0
-        only (one owner, nothing to fan out; the API port could not be bound twice)."""
-        return not getattr(ctx.options, "fault_worker_dir", "") or worker.current() == "0"
-
     async def _populate(self):
-        if not self._owner():
-            return
         proxies, err = await self.api.populate(self._config)
         if err:
             log.error(f"toxiproxy_config: {err.message}")
@@ -116,7 +114,7 @@ class ToxiproxyApi:
             await httpd.close(self.server)
             self.server = None
         addr = ctx.options.toxiproxy_api
-        if not addr or not self._owner():
+        if not addr:
             return
         host, port = split_hostport(addr)
         try:

@@ -225,3 +225,11 @@ def test_bad_plan_stops_start_up_with_one_error(upstream, tmp_path):
     log = px.log()
     assert log.count("gates='everywhere': expected one of worker, global") == 1, log  # worker 0 alone said it
     assert "worker 0 exited with status 1 while starting" in log
+
+
+def test_toxiproxy_api_is_refused_with_workers(upstream):
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", workers=2, options={"toxiproxy_api": "127.0.0.1:0"})
+    with pytest.raises(RuntimeError):
+        px.start(timeout=30)
+    assert px.proc.returncode == 1
+    assert "toxiproxy_api: Toxiproxy's API cannot run in faults proxy --workers N" in px.log()

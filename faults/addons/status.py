@@ -22,6 +22,7 @@ import logging
 import sys
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from mitmproxy import ctx, http
 
@@ -32,6 +33,16 @@ log = logging.getLogger(__name__)
 INTERVAL = 1.0
 MAX_SPECS_PER_RULE = 50
 CONTROL_KEY = "fault_control"
+
+
+def har_path(path: str) -> str:
+    """With several workers each writes its own HAR: ``flows.har`` -> ``flows.worker1.har``
+    (one file written whole by each worker at its shutdown; one shared file would keep only
+    the last worker's)."""
+    if not worker.current() or not getattr(ctx.options, "fault_worker_dir", ""):
+        return path
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}.worker{worker.current()}{p.suffix}"))
 
 
 class FaultStatus:
@@ -175,7 +186,7 @@ class FaultStatus:
             self._out.write("\n" + self.summary())
             self._out.flush()
         if ctx.options.fault_har:
-            write_har(self._har, ctx.options.fault_har)
+            write_har(self._har, har_path(ctx.options.fault_har))
 
     def __repr__(self):
         return f"<FaultStatus {self.line()}>"

@@ -65,7 +65,8 @@ def start(upstream, tmp_path, name):
     rep = tmp_path / f"{name}.jsonl"
     px = ProxyProcess(mode=f"reverse:{upstream.url}", workers=2, options={
         "fault_plan": str(plan), "fault_report": str(rep), "fault_control": True,
-        "fault_control_token": TOKEN, "keep_host_header": True, "termlog_verbosity": "warn"})
+        "fault_control_token": TOKEN, "keep_host_header": True, "termlog_verbosity": "warn",
+        "fault_har": str(tmp_path / f"{name}.har")})
     px.report_path = rep
     return px.start()
 
@@ -129,7 +130,8 @@ def first_run(upstream, tmp_path_factory):
         rcases, rres = k6(px, ["repro"] * 40, vus=1, prefix="repro")
     finally:
         recs = stop(px)
-    return {"posted": posted, "seen": seen, "cases": cases + rcases, "k6": {**res, **rres}, "recs": recs}
+    hars = {w: json.loads((px.report_path.parent / f"run1.worker{w}.har").read_text()) for w in ("0", "1")}
+    return {"posted": posted, "seen": seen, "cases": cases + rcases, "k6": {**res, **rres}, "recs": recs, "hars": hars}
 
 
 def test_a_control_change_reaches_every_worker_before_it_answers(first_run):
@@ -143,6 +145,10 @@ def test_every_k6_request_is_in_the_merged_report_exactly_once_with_its_worker(f
     ids = Counter(r["request_id"] for r in recs)
     assert ids == Counter(c["id"] for c in cases), [i for i, n in ids.items() if n != 1][:10]
     assert {r["worker"] for r in recs} == {"0", "1"}  # both workers served
+    # one HAR per worker (fault_har=run1.har -> run1.worker0.har, run1.worker1.har), together every request
+    har_ids = Counter(h["value"] for har in first_run["hars"].values() for e in har["log"]["entries"]
+                      for h in e["request"]["headers"] if h["name"].lower() == "x-request-id")
+    assert har_ids == ids
     assert all(r["v"] == report.FORMAT for r in recs)
 
 

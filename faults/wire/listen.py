@@ -33,8 +33,10 @@ def shared_mode() -> tuple[mode_specs.ProxyMode, str, int]:
         raise ValueError(f"workers serve exactly one proxy mode, got {len(specs)} ({', '.join(specs)})")
     mode = mode_specs.ProxyMode.parse(specs[0])
     port = mode.listen_port(ctx.options.listen_port)
-    if mode.transport_protocol not in ("tcp", "both") or port is None:
-        raise ValueError(f"mode {specs[0]!r} has no TCP listener to share between workers")
+    udp = mode.type_name == "dns" or getattr(mode, "scheme", "") in ("dns", "udp", "dtls", "quic", "http3")
+    if udp or mode.transport_protocol not in ("tcp", "both") or port is None:
+        raise ValueError(f"mode {specs[0]!r} has no TCP listener to share between workers "
+                         "(workers serve regular, reverse, upstream, socks5 or transparent modes over TCP)")
     return mode, mode.listen_host(ctx.options.listen_host), port
 
 

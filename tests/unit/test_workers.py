@@ -262,3 +262,21 @@ def test_concurrent_changes_end_the_same_on_every_worker(order):
         assert [r.spec.text for r in inj.runtime_plan.rules] == ["status code=502", "status code=503"]
         with pytest.raises(SpecError):
             ctl.apply_change({"op": "set", "specs": ["|~u /a|status code=1000"], "seq": 8})
+
+
+@pytest.mark.parametrize("modes, ok", [
+    (["regular"], True), (["reverse:http://127.0.0.1:1"], True), (["reverse:https://127.0.0.1:1@8443"], True),
+    (["socks5"], True), (["dns"], False), (["reverse:dns://127.0.0.1:53"], False), (["wireguard"], False),
+    (["regular", "socks5@1081"], False),
+])
+def test_workers_share_one_tcp_proxy_mode_only(modes, ok):
+    from faults.wire import listen
+
+    with taddons.context() as tctx:
+        tctx.options.update(mode=modes)
+        if ok:
+            mode, host, port = listen.shared_mode()
+            assert mode.full_spec == modes[0] and isinstance(port, int)
+        else:
+            with pytest.raises(ValueError, match="exactly one proxy mode|no TCP listener"):
+                listen.shared_mode()

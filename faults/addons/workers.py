@@ -105,7 +105,7 @@ class Workers:
         bound = sock.getsockname()
         if not shared.exists():
             tmp = shared.with_name(f".listen-{wid}")
-            tmp.write_text(f"{host} {bound[1]}\n")
+            tmp.write_text(f"{host or '*'} {bound[1]}\n")
             os.replace(tmp, shared)
         self.server = await listen.serve(mode, sock)
         shown = host or "*"

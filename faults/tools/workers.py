@@ -167,7 +167,7 @@ class Supervisor:
             return rc
         host, port = (self.dir / "listen").read_text().split()
         pids = " ".join(str(p.pid) for p in self.procs.values())
-        self.say(f"{READY}{self.n} ready, listening at {host if host else '*'}:{port} (pids {pids})")
+        self.say(f"{READY}{self.n} ready, listening at {host}:{port} (pids {pids})")
         while self._signal is None:
             for wid, proc in self.procs.items():
                 rc = proc.poll()

@@ -239,3 +239,14 @@ def test_toxiproxy_api_is_refused_with_workers(upstream):
         px.start(timeout=30)
     assert px.proc.returncode == 1
     assert "toxiproxy_api: Toxiproxy's API cannot run in faults proxy --workers N" in px.log()
+
+
+def test_workers_on_every_address(upstream):
+    import httpx
+
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", workers=2, extra_args=["--listen-host", ""]).start()
+    try:
+        assert any(ln.startswith("faults: workers: 2 ready, listening at *:") for ln in px.lines), px.log()
+        assert httpx.get(f"http://127.0.0.1:{px.port}/x", timeout=5).status_code == 200
+    finally:
+        assert px.stop() == 0

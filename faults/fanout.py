@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 log = logging.getLogger(__name__)
-TIMEOUT = 5.0
+TIMEOUT = 30.0  # a sibling parsing a 10,000-rule plan under load takes seconds
 MAX_MESSAGE = 8 * 1024 * 1024  # a 4 MiB plan as JSON text, with room
 
 

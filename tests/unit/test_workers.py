@@ -280,3 +280,28 @@ def test_workers_share_one_tcp_proxy_mode_only(modes, ok):
         else:
             with pytest.raises(ValueError, match="exactly one proxy mode|no TCP listener"):
                 listen.shared_mode()
+
+
+def test_fanout_reaches_every_sibling_and_reports_the_one_that_failed(tmp_path):
+    import asyncio
+
+    from faults import fanout
+
+    got = {"1": [], "2": []}
+
+    def bad(msg):
+        raise ValueError("no")
+
+    async def scenario():
+        servers = [await fanout.serve(tmp_path, "0", got.setdefault("0", []).append),
+                   await fanout.serve(tmp_path, "1", got["1"].append),
+                   await fanout.serve(tmp_path, "2", got["2"].append)]
+        assert await fanout.broadcast(tmp_path, "0", {"op": "clear", "seq": 1}) == []
+        assert got == {"0": [], "1": [{"op": "clear", "seq": 1}], "2": [{"op": "clear", "seq": 1}]}
+        servers.append(await fanout.serve(tmp_path, "3", bad))
+        errors = await fanout.broadcast(tmp_path, "0", {"op": "clear", "seq": 2}, timeout=5)
+        assert len(errors) == 1 and errors[0].startswith("ctl-3.sock: ValueError('no')")
+        for s in servers:
+            s.close()
+
+    asyncio.run(scenario())

@@ -95,4 +95,7 @@ def test_execution_segments_each_through_its_own_proxy(tmp_path):
     merged = subprocess.run(["faults", "report", *map(str, reports)], capture_output=True, text=True, timeout=60,
                             env=dict(os.environ, PATH=f"{Path(k6_path()).parent}:{os.environ['PATH']}"))
     assert merged.returncode == 0, merged.stderr
-    assert f"{ITERATIONS}" in merged.stdout
+    assert f": {ITERATIONS} requests ({ITERATIONS} from the proxy report)" in merged.stdout, merged.stdout
+    counts = {line.split()[0]: int(line.split()[1]) for line in merged.stdout.splitlines()
+              if line.strip()[:1].isdigit()}
+    assert counts.get("1503") == sum(str(r["fault"]).startswith("status") for r in records)

@@ -31,15 +31,17 @@ HTTP_FAULTS = [spec for spec, _ in matrix.rows("HTTP/1.1")] + [None]
 H2_FAULTS = [spec for spec, _ in matrix.rows("HTTP/2")] + [None]
 # keys become host names: letters, digits and hyphens only (Java refuses "_" in a host)
 TLS_FAULTS = {re.sub(r"[^a-z0-9]+", "-", spec.split(None, 1)[1]): spec for spec, _ in matrix.rows("TLS")}
-# which tables each client is measured on: HTTP/2 only where it offers h2 first
-PROTOCOLS = {"node": ("h1", "tls"), "requests": ("h1", "tls"), "aiohttp": ("h1", "tls"),
-             "java": ("h1", "h2", "tls"), "chromium": ("h1", "h2", "tls")}
+# which tables each client is measured on. HTTP/2: Java and Chromium offer h2 first; Node
+# (undici with allowH2) and httpx (http2=True) offer it second, so the proxy runs with
+# fault_prefer_h2 (httpx over HTTP/1.1 and TLS: tests/e2e/test_core_modes_and_clients.py, test_tls_faults.py)
+PROTOCOLS = {"node": ("h1", "h2", "tls"), "requests": ("h1", "tls"), "aiohttp": ("h1", "tls"),
+             "java": ("h1", "h2", "tls"), "chromium": ("h1", "h2", "tls"), "httpx": ("h2",)}
 
 
 def proxy_options(report_path: Path) -> dict:
     rules = [f"/~d ^{re.escape(host(cl, 'tls', c))}$/{spec}"
              for cl in PROTOCOLS for c, spec in TLS_FAULTS.items()]
-    return {"fault_header": True, "fault_report": str(report_path), "faults": rules}
+    return {"fault_header": True, "fault_report": str(report_path), "faults": rules, "fault_prefer_h2": True}
 
 
 def host(client: str, proto: str, key) -> str:
@@ -60,7 +62,7 @@ def cases(port: int, client: str) -> list[dict]:
             cid = h.removesuffix(".test")
             out.append({"id": cid, "url": f"{scheme}://{h}:{port}/m?case={cid}&size=30000",
                         "fault": spec if proto != "tls" else None, "timeout_ms": TIMEOUT_MS,
-                        "spec": spec, "proto": proto, "host": h})
+                        "spec": spec, "proto": proto, "host": h, "h2": proto == "h2"})
     return out
 
 
@@ -69,6 +71,8 @@ def missing(client: str) -> str | None:
     """Why this client cannot run here (the test skips with it), or None."""
     if client == "node" and not shutil.which("node"):
         return "node is not installed (Node 20+: apt-get install nodejs)"
+    if client == "node" and not (DRIVERS / "node_modules" / "undici").is_dir():
+        return "undici is not installed (npm ci --prefix tests/e2e/drivers; .ci/run does)"
     if client == "java" and not shutil.which("java"):
         return "java is not installed (Java 17+: apt-get install openjdk-17-jdk-headless)"
     if client == "chromium":
@@ -78,7 +82,7 @@ def missing(client: str) -> str | None:
             return "certutil is not installed (apt-get install libnss3-tools; .ci/run does)"
         if not shutil.which("node") or not (DRIVERS / "node_modules" / "playwright-core").is_dir():
             return "playwright-core is not installed (npm ci --prefix tests/e2e/drivers; .ci/run does)"
-    if client in ("requests", "aiohttp"):
+    if client in ("requests", "aiohttp", "httpx"):
         try:
             __import__(client)
         except ImportError:
@@ -89,7 +93,7 @@ def missing(client: str) -> str | None:
 def run_driver(client: str, todo: list[dict], ca_file: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"matrix-{client}-") as tmp:
         path = Path(tmp) / "cases.json"
-        path.write_text(json.dumps([{k: c[k] for k in ("id", "url", "fault", "timeout_ms")} for c in todo]))
+        path.write_text(json.dumps([{k: c[k] for k in ("id", "url", "fault", "timeout_ms", "h2")} for c in todo]))
         env = dict(os.environ)
         if client == "node":
             cmd = ["node", str(DRIVERS / "node_fetch.mjs"), str(path)]

@@ -1,5 +1,6 @@
 """Each client profile against its real client: every fault of the README's HTTP/1.1,
-HTTP/2 (where the client offers h2 first) and TLS tables, one client process per
+HTTP/2 (every client that offers h2; Node's undici with allowH2 and httpx
+offer it second, so the proxy runs with fault_prefer_h2) and TLS tables, one client process per
 client running all of them (tests/e2e/clientmatrix.py). The profile's prediction on
 the case's last record must equal what the client raised, its text must contain the
 predicted message, and ``retried`` must equal the silent re-sends the proxy saw."""
@@ -55,6 +56,8 @@ def test_profile_predicts_the_real_client(measured, client, case):
     if (client, c["spec"]) in NOT_PREDICTED:
         pytest.skip(NOT_PREDICTED[client, c["spec"]])
     assert recs, f"the proxy saw no request for {case} ({c['spec']}): {got}"
+    if c["proto"] == "h2":  # node (allowH2) and httpx offer http/1.1 first: fault_prefer_h2 made it h2
+        assert {r.get("http_version") for r in recs} == {"HTTP/2.0"}, (case, [r.get("http_version") for r in recs])
     why = cm.mismatch(client, got, recs)
     if why is not None and client in RACY:
         pytest.skip(f"{client} raced here ({why}); test_racy_clients_rarely_differ counts these")

@@ -17,11 +17,14 @@ def test_readme_matrix_equals_the_profiles():
 
 def test_every_new_profile_has_a_column_and_hidden_faults_are_named():
     assert {"node", "requests", "aiohttp", "java"} <= set(matrix.columns("HTTP/1.1"))
-    assert "java" in matrix.columns("HTTP/2") and "node" not in matrix.columns("HTTP/2")
+    # node: undici with allowH2 through fault_prefer_h2; requests and aiohttp offer only http/1.1
+    assert {"java", "node", "httpx"} <= set(matrix.columns("HTTP/2"))
+    assert not {"requests", "aiohttp"} & set(matrix.columns("HTTP/2"))
     hidden = tool.section()
     assert "`truncate` (ok 200, no error) on HTTP/2" in hidden  # java: a short body, no error
     assert "`reset when=before_response` (re-sent 1x) on HTTP/1.1" in hidden  # aiohttp, java
     assert "`bad_gzip` (never settles)" in hidden  # node
+    assert "`rst_stream code=CANCEL when=mid_body` (ok 200, no error) on HTTP/2" in hidden  # node over HTTP/2
 
 
 @pytest.mark.parametrize("ident,client,spec", [

@@ -26,6 +26,12 @@ rewrites the Host header: start it with ``--set keep_host_header=true`` and send
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
     DELETE /rules       clear runtime rules      (also POST /clear)
+    GET    /expect      ?code=&count=&fault=&url=&client=&error=&timeout= (also POST):
+                        200 with the matching flows when met, 417 with the
+                        explanation when not (faults/expect.py, as the pytest
+                        fixture's expect); waits up to timeout s (default 5)
+    GET    /flows       the report records kept for /expect
+    DELETE /flows       forget them (so does every change of the runtime rules)
 
 POST bodies: ``text/plain`` one ``/filter/spec`` per line; ``application/yaml``
 a plan (``seed:``/``rules:``); ``application/json`` ``{"faults": [...]}``,
@@ -44,15 +50,19 @@ elsewhere (a reverse proxy rewrote its Host header) gets 421; the
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Sequence
 from urllib.parse import parse_qs
 
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
+from faults import expect as expectmod
 from faults import plan as planmod
 from faults.spec import SpecError
 
@@ -60,6 +70,9 @@ log = logging.getLogger(__name__)
 CONTROL_HOST = "faults.control"
 TOKEN_HEADER = "x-fault-token"
 CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
+KEPT_RECORDS = 10_000  # report records kept in memory for /expect (the newest)
+EXPECT_POLL_S = 0.1
+EXPECT_STABLE_S = 0.2  # with count=N: no new record for this long before saying "met"
 
 
 # -- the shared logic ---------------------------------------------------------
@@ -126,6 +139,14 @@ def stats(injector, classifier=None, status=None) -> dict:
 class FaultControl:
     name = "faultcontrol"
 
+    def __init__(self):
+        # the report records since the last change of the runtime rules (or DELETE /flows),
+        # kept while the endpoint is on: what /expect matches
+        self.records: deque[dict] = deque(maxlen=KEPT_RECORDS)
+        self.last_record_at = 0.0
+        self._listening = None
+        self._tasks: set[asyncio.Task] = set()
+
     def load(self, loader):
         loader.add_option(
             "fault_control", bool, False,
@@ -140,6 +161,36 @@ class FaultControl:
         loader.add_option(
             "fault_control_host", str, CONTROL_HOST, "Reserved host name of the fault control endpoint.",
         )
+
+    def configure(self, updated):
+        if "fault_control" in updated:
+            self._listen()
+
+    def running(self):
+        self._listen()
+
+    def done(self):
+        for t in list(self._tasks):
+            t.cancel()
+
+    def _listen(self) -> None:
+        """Keep report records while the endpoint is on (the classifier builds them only then)."""
+        classifier = ctx.master.addons.get("classifier")
+        if classifier is None:
+            return
+        on = bool(ctx.options.fault_control)
+        if on and self._listening is None:
+            self._listening = classifier
+            classifier.record_listeners.append(self._keep)
+        elif not on and self._listening is not None:
+            if self._keep in self._listening.record_listeners:
+                self._listening.record_listeners.remove(self._keep)
+            self._listening = None
+            self.records.clear()
+
+    def _keep(self, rec: dict) -> None:
+        self.records.append(rec)
+        self.last_record_at = time.monotonic()
 
     # -- helpers -----------------------------------------------------------------
     def _injector(self):
@@ -156,6 +207,7 @@ class FaultControl:
         inj = self._injector()
         new = (inj.runtime_plan.rules + rules) if append else rules
         inj.runtime_plan = planmod.Plan(new, self._seed())
+        self.records.clear()  # /expect looks at the flows since the rules changed
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
 
     def _stats(self) -> dict:
@@ -226,10 +278,29 @@ class FaultControl:
             req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
             return
         flow.metadata[CONTROL_KEY] = True
-        flow.response = http.Response.make(
-            status, json.dumps(body, indent=1, default=str) + "\n",
-            {"content-type": "application/json", "cache-control": "no-store"},
-        )
+        flow.response = _json_response(status, body)
+        if isinstance(body, _Pending):
+            # /expect not met yet: the answer is set now (so no fault or upstream touches this
+            # request), filled in when met or at the deadline; the flow waits meanwhile
+            flow.intercept()
+            task = asyncio.get_running_loop().create_task(self._wait_expect(flow, body))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _wait_expect(self, flow: http.HTTPFlow, pending: "_Pending") -> None:
+        exp, deadline = pending.exp, pending.deadline
+        try:
+            while True:
+                await asyncio.sleep(EXPECT_POLL_S)
+                found = expectmod.hits(exp, list(self.records))
+                now = time.monotonic()
+                stable = exp.count is None or now - self.last_record_at >= EXPECT_STABLE_S
+                if (exp.met(len(found)) and stable) or now >= deadline:
+                    break
+            status, body = self._expect_answer(exp)
+            flow.response = _json_response(status, body)
+        finally:
+            flow.resume()
 
     def _serve(self, req: http.Request) -> tuple[int, dict]:
         try:
@@ -256,7 +327,8 @@ class FaultControl:
         path = req.path.split("?", 1)[0].rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(req.path.partition("?")[2]).items()}
         method = req.method.upper()
-        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",)}
+        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",),
+                  "/expect": ("GET", "POST"), "/flows": ("GET", "DELETE")}
         if path not in routes:
             return 404, {"error": f"unknown path {path!r}", "paths": sorted(routes)}
         if method not in routes[path]:
@@ -265,7 +337,11 @@ class FaultControl:
             # with a token set, reads need it too: the seed makes every draw predictable
             return 403, {"error": "forbidden: missing or wrong token (send 'Authorization: Bearer TOKEN' "
                                   f"or '{TOKEN_HEADER}: TOKEN')"}
+        if path == "/expect":
+            return self._expect(query)
         if method == "GET":
+            if path == "/flows":
+                return 200, {"flows": list(self.records)}
             if path == "/rules":
                 return 200, {"rules": describe_rules(self._injector())}
             if path == "/stats":
@@ -274,6 +350,9 @@ class FaultControl:
                          "seed": self._seed()}
         if not ctx.options.fault_control_token:
             return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
+        if path == "/flows":
+            self.records.clear()
+            return 200, {"ok": True}
         if method == "DELETE" or path == "/clear":
             self._replace([])
             return 200, {"ok": True, "rules": describe_rules(self._injector())}
@@ -284,6 +363,28 @@ class FaultControl:
         append = query.get("append", "").lower() in ("1", "true", "yes")
         self._replace(rules, append=append)
         return 200, {"ok": True, "rules": describe_rules(self._injector())}
+
+    def _expect(self, query: dict[str, str]):
+        """/expect: the pytest fixture's expect over the records kept since the rules changed."""
+        try:
+            exp, timeout = expectmod.from_query(query)
+        except ValueError as e:
+            return 400, {"error": f"/expect: {e}", "parameters": list(expectmod.PARAMS)}
+        found = expectmod.hits(exp, list(self.records))
+        settled = exp.count is None or time.monotonic() - self.last_record_at >= EXPECT_STABLE_S
+        if (exp.met(len(found)) and settled) or timeout <= 0:
+            return self._expect_answer(exp)
+        return 200, _Pending(exp, time.monotonic() + timeout)
+
+    def _expect_answer(self, exp: expectmod.Expectation) -> tuple[int, dict]:
+        recs = list(self.records)
+        found = expectmod.hits(exp, recs)
+        body = {"ok": exp.met(len(found)), "expected": exp.criteria(), "count": exp.wanted(), "matched": len(found),
+                "flows": [expectmod.summary(r, exp.client) for r in found]}
+        if body["ok"]:
+            return 200, body
+        body["explanation"] = expectmod.explain(exp, recs, caller="expect", scope="the flows since the rules changed")
+        return 417, body
 
     def _parse_body(self, req: http.Request) -> list[planmod.Rule]:
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -326,3 +427,15 @@ class FaultControl:
         if not lines:
             raise SpecError("empty body: expected one '/filter/spec' per line (use DELETE /rules to clear)", source)
         return build_rules(lines, seed)
+
+
+class _Pending:
+    """An /expect answer still to come (``_wait_expect`` fills it in)."""
+
+    def __init__(self, exp: expectmod.Expectation, deadline: float):
+        self.exp, self.deadline = exp, deadline
+
+
+def _json_response(status: int, body) -> http.Response:
+    text = "" if isinstance(body, _Pending) else json.dumps(body, indent=1, default=str) + "\n"
+    return http.Response.make(status, text, {"content-type": "application/json", "cache-control": "no-store"})

@@ -136,6 +136,28 @@ def run_driver(client: str, todo: list[dict], ca_file: Path) -> dict:
         return json.loads(p.stdout)
 
 
+# mitmproxy's report of a client connection still open at shutdown (its handler is cancelled)
+_LEFT_OPEN = re.compile(r"Exception in callback StreamReaderProtocol\.connection_made\.<locals>\.callback"
+                        r"\(<Task cancell.*?\nasyncio\.exceptions\.CancelledError\n", re.S)
+# Known and not ours to fix here: after `close when=before_response` over HTTP/2, httpx answers our
+# FIN with a TLS decode_error alert and closes; mitmproxy logs the TLS error but its connection
+# handler never ends (the socket is gone), so it is cancelled at shutdown. Also without
+# fault_prefer_h2 (an h2-first SSL context): not caused by the ALPN choice.
+KNOWN_LEFT_OPEN = 1
+
+
+def shutdown_problems(log: str) -> str | None:
+    """What in the proxy's log shows a problem: any traceback, or more connections left open at
+    shutdown than the known one."""
+    left_open = len(_LEFT_OPEN.findall(log))
+    rest = _LEFT_OPEN.sub("", log)
+    if "Traceback" in rest:
+        return rest[-3000:]
+    if left_open > KNOWN_LEFT_OPEN:
+        return f"{left_open} client connections were still open at shutdown (known: {KNOWN_LEFT_OPEN})"
+    return None
+
+
 def records_for(recs: list[dict], c: dict) -> list[dict]:
     """Every record of this case: failed handshakes on its host, flows with its id."""
     return [r for r in recs if (r.get("record") == "tls_handshake" and r.get("host") == c["host"])

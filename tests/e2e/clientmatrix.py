@@ -138,7 +138,7 @@ def run_driver(client: str, todo: list[dict], ca_file: Path) -> dict:
 
 # mitmproxy's report of a client connection still open at shutdown (its handler is cancelled)
 _LEFT_OPEN = re.compile(r"Exception in callback StreamReaderProtocol\.connection_made\.<locals>\.callback"
-                        r"\(<Task cancell.*?\nasyncio\.exceptions\.CancelledError\n", re.S)
+                        r"\(<Task cancell.*?\nasyncio\.exceptions\.CancelledError(?:\n|$)", re.S)
 # Known and not ours to fix here: after `close when=before_response` over HTTP/2, httpx answers our
 # FIN with a TLS decode_error alert and closes; mitmproxy logs the TLS error but its connection
 # handler never ends (the socket is gone), so it is cancelled at shutdown. Also without

@@ -50,29 +50,23 @@ elsewhere (a reverse proxy rewrote its Host header) gets 421; the
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
-import time
-from collections import deque
 from collections.abc import Sequence
 from urllib.parse import parse_qs
 
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
-from faults import expect as expectmod
 from faults import plan as planmod
+from faults.addons.expectations import Expectations, Pending
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
 CONTROL_HOST = "faults.control"
 TOKEN_HEADER = "x-fault-token"
 CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
-KEPT_RECORDS = 10_000  # report records kept in memory for /expect (the newest)
-EXPECT_POLL_S = 0.1
-EXPECT_STABLE_S = 0.2  # with count=N: no new record for this long before saying "met"
 
 
 # -- the shared logic ---------------------------------------------------------
@@ -140,12 +134,7 @@ class FaultControl:
     name = "faultcontrol"
 
     def __init__(self):
-        # the report records since the last change of the runtime rules (or DELETE /flows),
-        # kept while the endpoint is on: what /expect matches
-        self.records: deque[dict] = deque(maxlen=KEPT_RECORDS)
-        self.last_record_at = 0.0
-        self._listening = None
-        self._tasks: set[asyncio.Task] = set()
+        self.expect = Expectations()  # /expect and /flows (faults/addons/expectations.py)
 
     def load(self, loader):
         loader.add_option(
@@ -164,33 +153,13 @@ class FaultControl:
 
     def configure(self, updated):
         if "fault_control" in updated:
-            self._listen()
+            self.expect.listen()
 
     def running(self):
-        self._listen()
+        self.expect.listen()
 
     def done(self):
-        for t in list(self._tasks):
-            t.cancel()
-
-    def _listen(self) -> None:
-        """Keep report records while the endpoint is on (the classifier builds them only then)."""
-        classifier = ctx.master.addons.get("classifier")
-        if classifier is None:
-            return
-        on = bool(ctx.options.fault_control)
-        if on and self._listening is None:
-            self._listening = classifier
-            classifier.record_listeners.append(self._keep)
-        elif not on and self._listening is not None:
-            if self._keep in self._listening.record_listeners:
-                self._listening.record_listeners.remove(self._keep)
-            self._listening = None
-            self.records.clear()
-
-    def _keep(self, rec: dict) -> None:
-        self.records.append(rec)
-        self.last_record_at = time.monotonic()
+        self.expect.stop()
 
     # -- helpers -----------------------------------------------------------------
     def _injector(self):
@@ -207,7 +176,7 @@ class FaultControl:
         inj = self._injector()
         new = (inj.runtime_plan.rules + rules) if append else rules
         inj.runtime_plan = planmod.Plan(new, self._seed())
-        self.records.clear()  # /expect looks at the flows since the rules changed
+        self.expect.clear()  # /expect looks at the flows since the rules changed
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
 
     def _stats(self) -> dict:
@@ -279,28 +248,8 @@ class FaultControl:
             return
         flow.metadata[CONTROL_KEY] = True
         flow.response = _json_response(status, body)
-        if isinstance(body, _Pending):
-            # /expect not met yet: the answer is set now (so no fault or upstream touches this
-            # request), filled in when met or at the deadline; the flow waits meanwhile
-            flow.intercept()
-            task = asyncio.get_running_loop().create_task(self._wait_expect(flow, body))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _wait_expect(self, flow: http.HTTPFlow, pending: "_Pending") -> None:
-        exp, deadline = pending.exp, pending.deadline
-        try:
-            while True:
-                await asyncio.sleep(EXPECT_POLL_S)
-                found = expectmod.hits(exp, list(self.records))
-                now = time.monotonic()
-                stable = exp.count is None or now - self.last_record_at >= EXPECT_STABLE_S
-                if (exp.met(len(found)) and stable) or now >= deadline:
-                    break
-            status, body = self._expect_answer(exp)
-            flow.response = _json_response(status, body)
-        finally:
-            flow.resume()
+        if isinstance(body, Pending):  # /expect not met yet: answered when met or at its deadline
+            self.expect.defer(flow, body, _json_response)
 
     def _serve(self, req: http.Request) -> tuple[int, dict]:
         try:
@@ -338,10 +287,10 @@ class FaultControl:
             return 403, {"error": "forbidden: missing or wrong token (send 'Authorization: Bearer TOKEN' "
                                   f"or '{TOKEN_HEADER}: TOKEN')"}
         if path == "/expect":
-            return self._expect(query)
+            return self.expect.answer(query)
         if method == "GET":
             if path == "/flows":
-                return 200, {"flows": list(self.records)}
+                return 200, {"flows": list(self.expect.records)}
             if path == "/rules":
                 return 200, {"rules": describe_rules(self._injector())}
             if path == "/stats":
@@ -351,7 +300,7 @@ class FaultControl:
         if not ctx.options.fault_control_token:
             return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
         if path == "/flows":
-            self.records.clear()
+            self.expect.clear()
             return 200, {"ok": True}
         if method == "DELETE" or path == "/clear":
             self._replace([])
@@ -363,28 +312,6 @@ class FaultControl:
         append = query.get("append", "").lower() in ("1", "true", "yes")
         self._replace(rules, append=append)
         return 200, {"ok": True, "rules": describe_rules(self._injector())}
-
-    def _expect(self, query: dict[str, str]):
-        """/expect: the pytest fixture's expect over the records kept since the rules changed."""
-        try:
-            exp, timeout = expectmod.from_query(query)
-        except ValueError as e:
-            return 400, {"error": f"/expect: {e}", "parameters": list(expectmod.PARAMS)}
-        found = expectmod.hits(exp, list(self.records))
-        settled = exp.count is None or time.monotonic() - self.last_record_at >= EXPECT_STABLE_S
-        if (exp.met(len(found)) and settled) or timeout <= 0:
-            return self._expect_answer(exp)
-        return 200, _Pending(exp, time.monotonic() + timeout)
-
-    def _expect_answer(self, exp: expectmod.Expectation) -> tuple[int, dict]:
-        recs = list(self.records)
-        found = expectmod.hits(exp, recs)
-        body = {"ok": exp.met(len(found)), "expected": exp.criteria(), "count": exp.wanted(), "matched": len(found),
-                "flows": [expectmod.summary(r, exp.client) for r in found]}
-        if body["ok"]:
-            return 200, body
-        body["explanation"] = expectmod.explain(exp, recs, caller="expect", scope="the flows since the rules changed")
-        return 417, body
 
     def _parse_body(self, req: http.Request) -> list[planmod.Rule]:
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -429,13 +356,6 @@ class FaultControl:
         return build_rules(lines, seed)
 
 
-class _Pending:
-    """An /expect answer still to come (``_wait_expect`` fills it in)."""
-
-    def __init__(self, exp: expectmod.Expectation, deadline: float):
-        self.exp, self.deadline = exp, deadline
-
-
 def _json_response(status: int, body) -> http.Response:
-    text = "" if isinstance(body, _Pending) else json.dumps(body, indent=1, default=str) + "\n"
+    text = "" if isinstance(body, Pending) else json.dumps(body, indent=1, default=str) + "\n"
     return http.Response.make(status, text, {"content-type": "application/json", "cache-control": "no-store"})

@@ -20,7 +20,7 @@ def test_expect_met_and_not_met(ctl):
     tctx, control, inj, cls, st = ctl
     addons = ctl[1:]
     faulted(addons, control, "/orders", "status code=503")
-    assert len(control.records) == 1 and control.records[0]["k6_error_code"] == 1503
+    assert len(control.expect.records) == 1 and control.expect.records[0]["k6_error_code"] == 1503
     time.sleep(0.25)  # with count=N the answer waits until no record arrived for 0.2 s (as the fixture)
     f = call(addons, control_request("GET", "/expect?code=1503&count=1&client=node&error=ok", headers=AUTH))
     assert f.response.status_code == 200, f.response.content
@@ -34,7 +34,7 @@ def test_expect_met_and_not_met(ctl):
     assert "1503: 1" in body["explanation"] and "/orders" in body["explanation"]
     # POST works too; the control requests themselves are never records
     assert call(addons, control_request("POST", "/expect?fault=status", headers=AUTH)).response.status_code == 200
-    assert len(control.records) == 1
+    assert len(control.expect.records) == 1
 
 
 def test_expect_window_starts_at_each_rules_change(ctl):
@@ -42,14 +42,14 @@ def test_expect_window_starts_at_each_rules_change(ctl):
     addons = ctl[1:]
     faulted(addons, control, "/a", "status code=503")
     control.cmd_set("status code=404")  # a new test's rules: the earlier flows are not its own
-    assert list(control.records) == []
+    assert list(control.expect.records) == []
     f = call(addons, control_request("GET", "/expect?code=1503&timeout=0", headers=AUTH))
     assert f.response.status_code == 417
     faulted(addons, control, "/b", "status code=503")
     assert len(jbody(call(addons, control_request("GET", "/flows", headers=AUTH)))["flows"]) == 1
     assert call(addons, control_request("DELETE", "/flows")).response.status_code == 403  # a change: token
     assert call(addons, control_request("DELETE", "/flows", headers=AUTH)).response.status_code == 200
-    assert list(control.records) == []
+    assert list(control.expect.records) == []
 
 
 def test_bad_parameters_are_400_naming_them(ctl):
@@ -88,6 +88,6 @@ def test_expect_waits_for_flows_still_in_flight(ctl):
 def test_records_are_kept_only_while_the_endpoint_is_on(ctl):
     tctx, control, inj, cls, st = ctl
     tctx.configure(control, fault_control=False)
-    assert control._keep not in cls.record_listeners
+    assert control.expect.keep not in cls.record_listeners
     faulted(ctl[1:], control, "/x", "status code=503")
-    assert list(control.records) == []
+    assert list(control.expect.records) == []

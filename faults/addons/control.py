@@ -26,6 +26,12 @@ rewrites the Host header: start it with ``--set keep_host_header=true`` and send
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
     DELETE /rules       clear runtime rules      (also POST /clear)
+    GET    /expect      ?code=&count=&fault=&url=&client=&error=&timeout= (also POST):
+                        200 with the matching flows when met, 417 with the
+                        explanation when not (faults/expect.py, as the pytest
+                        fixture's expect); waits up to timeout s (default 5)
+    GET    /flows       the report records kept for /expect
+    DELETE /flows       forget them (so does every change of the runtime rules)
 
 POST bodies: ``text/plain`` one ``/filter/spec`` per line; ``application/yaml``
 a plan (``seed:``/``rules:``); ``application/json`` ``{"faults": [...]}``,
@@ -55,6 +61,7 @@ import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
 from faults import plan as planmod, worker
+from faults.addons.expectations import Expectations, Pending
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
@@ -132,6 +139,7 @@ class FaultControl:
         # the additions numbered after it, kept in seq order (see apply_change)
         self._base: tuple[int, list] = (0, [])
         self._adds: list[tuple[int, list]] = []
+        self.expect = Expectations()  # /expect and /flows (faults/addons/expectations.py)
 
     def load(self, loader):
         loader.add_option(
@@ -147,6 +155,16 @@ class FaultControl:
         loader.add_option(
             "fault_control_host", str, CONTROL_HOST, "Reserved host name of the fault control endpoint.",
         )
+
+    def configure(self, updated):
+        if "fault_control" in updated:
+            self.expect.listen()
+
+    def running(self):
+        self.expect.listen()
+
+    def done(self):
+        self.expect.stop()
 
     # -- helpers -----------------------------------------------------------------
     def _injector(self):
@@ -169,6 +187,7 @@ class FaultControl:
             self._base, self._adds = (seq, rules), [a for a in self._adds if a[0] > seq]
         new = self._base[1] + [r for _, added in self._adds for r in added]
         inj.runtime_plan = planmod.Plan(new, self._seed())
+        self.expect.clear()  # /expect looks at the flows since the rules changed
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
 
     def _stats(self) -> dict:
@@ -286,7 +305,9 @@ class FaultControl:
         workers = ctx.master.addons.get("faultworkers") if change else None
         if workers is not None and ctx.options.fault_worker_dir:
             return self._answer_after_fan_out(flow, workers, status, body, change)
-        self._answer(flow, status, body)
+        flow.response = _json_response(status, body)
+        if isinstance(body, Pending):  # /expect not met yet: answered when met or at its deadline
+            self.expect.defer(flow, body, _json_response)
 
     async def _answer_after_fan_out(self, flow, workers, status: int, body: dict, change: dict) -> None:
         """200 only once every sibling worker applied the change too."""
@@ -294,16 +315,7 @@ class FaultControl:
         if errors:
             status, body = 500, {"error": "the change applied on this worker but not on every sibling worker",
                                  "workers": errors}
-        self._answer(flow, status, body)
-
-    @staticmethod
-    def _answer(flow, status: int, body: dict) -> None:
-        if worker.current() and isinstance(body, dict):
-            body["worker"] = worker.current()  # which worker answered (faults proxy --workers N)
-        flow.response = http.Response.make(
-            status, json.dumps(body, indent=1, default=str) + "\n",
-            {"content-type": "application/json", "cache-control": "no-store"},
-        )
+        flow.response = _json_response(status, body)
 
     def _serve(self, req: http.Request) -> tuple[int, dict]:
         try:
@@ -330,7 +342,8 @@ class FaultControl:
         path = req.path.split("?", 1)[0].rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(req.path.partition("?")[2]).items()}
         method = req.method.upper()
-        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",)}
+        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",),
+                  "/expect": ("GET", "POST"), "/flows": ("GET", "DELETE")}
         if path not in routes:
             return 404, {"error": f"unknown path {path!r}", "paths": sorted(routes)}
         if method not in routes[path]:
@@ -339,7 +352,11 @@ class FaultControl:
             # with a token set, reads need it too: the seed makes every draw predictable
             return 403, {"error": "forbidden: missing or wrong token (send 'Authorization: Bearer TOKEN' "
                                   f"or '{TOKEN_HEADER}: TOKEN')"}
+        if path == "/expect":
+            return self.expect.answer(query)
         if method == "GET":
+            if path == "/flows":
+                return 200, {"flows": list(self.expect.records)}
             if path == "/rules":
                 return 200, {"rules": describe_rules(self._injector())}
             if path == "/stats":
@@ -348,6 +365,9 @@ class FaultControl:
                          "seed": self._seed()}
         if not ctx.options.fault_control_token:
             return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
+        if path == "/flows":
+            self.expect.clear()
+            return 200, {"ok": True}
         if method == "DELETE" or path == "/clear":
             change, rules = self._stamped({"op": "clear"}), []
         else:
@@ -404,3 +424,10 @@ class FaultControl:
         if not lines:
             raise SpecError("empty body: expected one '/filter/spec' per line (use DELETE /rules to clear)", source)
         return {"specs": lines}, build_rules(lines, seed)
+
+
+def _json_response(status: int, body) -> http.Response:
+    if worker.current() and isinstance(body, dict):
+        body["worker"] = worker.current()  # which worker answered (faults proxy --workers N)
+    text = "" if isinstance(body, Pending) else json.dumps(body, indent=1, default=str) + "\n"
+    return http.Response.make(status, text, {"content-type": "application/json", "cache-control": "no-store"})

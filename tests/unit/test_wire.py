@@ -149,3 +149,30 @@ def test_shared_listener_sockets_share_one_port(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_alpn_choice_relies_on_tlsconfig_app_data_and_hook_order():
+    """faults/wire/alpn.py (option fault_prefer_h2): mitmproxy's ALPN callback follows
+    the client's order unless the app data names client_alpn; TlsConfig skips its hook
+    when a connection exists; script addons run before TlsConfig (so alpn.start_client
+    has TlsConfig build the connection first) and TlsConfig is found as "tlsconfig"."""
+    from mitmproxy.addons import default_addons, script, tlsconfig
+
+    def conn_with(client_alpn):
+        c = type("C", (), {})()
+        c.get_app_data = lambda: tlsconfig.AppData(client_alpn=client_alpn, server_alpn=None, http2=True)
+        return c
+
+    assert tlsconfig.alpn_select_callback(conn_with(None), [b"http/1.1", b"h2"]) == b"http/1.1"
+    assert tlsconfig.alpn_select_callback(conn_with(b"h2"), [b"http/1.1", b"h2"]) == b"h2"
+    assert set(tlsconfig.AppData.__annotations__) == {"client_alpn", "server_alpn", "http2"}
+    src = inspect.getsource(tlsconfig.TlsConfig.tls_start_client)
+    assert "if tls_start.ssl_conn is not None:" in src and "set_app_data(" in src
+    assert "alpn_select_callback=alpn_select_callback" in src
+    order = [type(a) for a in default_addons()]
+    assert order.index(script.ScriptLoader) < order.index(tlsconfig.TlsConfig)
+    from mitmproxy.addonmanager import _get_name
+
+    assert _get_name(tlsconfig.TlsConfig()) == "tlsconfig"
+    # the upstream's offers: TlsConfig keeps offers an addon set before its hook
+    assert "if not server.alpn_offers:" in inspect.getsource(tlsconfig.TlsConfig.tls_start_server)

@@ -20,6 +20,7 @@ import struct
 import time
 
 from mitmproxy import ctx
+from mitmproxy.connection import ConnectionState
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ def close(client_conn) -> bool:
         w.close()
         return True
     io.writer = _HalfClosed(w)
+    # what mitmproxy's own half-close records: its reader task then ends at the client's
+    # EOF instead of waiting for a close command that no layer sends after a TLS alert
+    client_conn.state &= ~ConnectionState.CAN_WRITE
     return True
 
 

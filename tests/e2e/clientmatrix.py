@@ -139,25 +139,18 @@ def run_driver(client: str, todo: list[dict], ca_file: Path) -> dict:
 # mitmproxy's report of a client connection still open at shutdown (its handler is cancelled)
 _LEFT_OPEN = re.compile(r"Exception in callback StreamReaderProtocol\.connection_made\.<locals>\.callback"
                         r"\(<Task cancell.*?\nasyncio\.exceptions\.CancelledError(?:\n|$)", re.S)
-# Known, pre-existing and not fixed here: after a FIN over HTTP/2 (`hang ms=N`, `close` at any
-# phase), httpx answers with a TLS decode_error alert and closes; mitmproxy logs the TLS error
-# ("tlsv1 alert decode error") but that connection's handler never ends (the socket is gone),
-# so it is cancelled at shutdown. Also without fault_prefer_h2 (an h2-first SSL context on
-# httpx): not caused by the ALPN choice. One such leftover per such TLS error is tolerated.
-KNOWN_LEFTOVER_SIGN = "tlsv1 alert decode error"
 
 
 def shutdown_problems(log: str) -> str | None:
-    """What in the proxy's log shows a problem: any traceback, or a connection left open at
-    shutdown that is not one of the known leftovers."""
+    """What in the proxy's log shows a problem: any traceback, or a client connection
+    still open at shutdown (e.g. httpx's TLS decode_error alert after a FIN over HTTP/2
+    left its handler waiting until faults.wire.sockets.close recorded the half-close)."""
     left_open = len(_LEFT_OPEN.findall(log))
     rest = _LEFT_OPEN.sub("", log)
     if "Traceback" in rest:
         return rest[-3000:]
-    known = log.count(KNOWN_LEFTOVER_SIGN)
-    if left_open > known:
-        return (f"{left_open} client connections were still open at shutdown; known leftovers "
-                f"({KNOWN_LEFTOVER_SIGN!r} after a FIN): {known}")
+    if left_open:
+        return f"{left_open} client connections were still open at shutdown"
     return None
 
 

@@ -100,6 +100,45 @@ def test_leftover_sockets_are_closed_after_the_client_left(monkeypatch):
     asyncio.run(scenario())
 
 
+def test_half_close_is_recorded_in_the_connection_state(monkeypatch):
+    """sockets.close FINs behind mitmproxy's back; mitmproxy's reader task waits for a
+    close command after the client's EOF only while the connection CAN_WRITE, so the
+    FIN must clear that flag (as mitmproxy's own half-close does), or a handler whose
+    layers send no close (httpx's TLS alert after a FIN over HTTP/2) never ends."""
+    from mitmproxy.connection import Client, ConnectionState
+
+    src = inspect.getsource(server.ConnectionHandler.handle_connection)
+    assert "connection.state &= ~ConnectionState.CAN_READ" in src
+    assert "if connection.state is ConnectionState.CAN_WRITE:" in src
+    assert "connection.state &= ~ConnectionState.CAN_WRITE" in inspect.getsource(server.ConnectionHandler.close_connection)
+
+    async def scenario():
+        eofs = []
+
+        class T:
+            def is_closing(self):
+                return False
+
+        class W(asyncio.StreamWriter):
+            def __init__(self):
+                self._transport = T()
+
+            def __del__(self):
+                pass
+
+            def write_eof(self):
+                eofs.append(1)
+
+        io = type("IO", (), {"writer": W()})()
+        monkeypatch.setattr(sockets, "_transport_io", lambda conn: io)
+        conn = Client(peername=("127.0.0.1", 1), sockname=("127.0.0.1", 2), timestamp_start=0, state=ConnectionState.OPEN)
+        assert sockets.close(conn)
+        assert eofs == [1] and isinstance(io.writer, sockets._HalfClosed)
+        assert conn.state is ConnectionState.CAN_READ
+
+    asyncio.run(scenario())
+
+
 def test_links_rely_on_writer_swap_next_layer_and_runtime_modes():
     """faults/wire/links.py and faults/toxiproxy/listeners.py: each direction's
     writer is looked up on every write (so a swapped writer is used), hooks

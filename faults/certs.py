@@ -568,25 +568,22 @@ class CertFactory:
         key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
         return cert, key
 
+    def _ca_once(self, attr: str, name: str, unit: str) -> LocalCA:
+        """The CA kept in ``attr``: loaded from (or made into) this directory once."""
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, self._persisted_ca(name, lambda: self._trustme_ca(unit)))
+            return getattr(self, attr)
+
     @property
     def rogue_ca(self) -> LocalCA:
         """The CA no client trusts; made once per directory and reused."""
-        with self._lock:
-            if self._rogue is None:
-                self._rogue = self._persisted_ca(
-                    "rogue-ca", lambda: self._trustme_ca("Rogue CA (not trusted by clients)")
-                )
-            return self._rogue
+        return self._ca_once("_rogue", "rogue-ca", "Rogue CA (not trusted by clients)")
 
     @property
     def trusted_ca(self) -> LocalCA:
         """The CA the client trusts: the given one, or a persisted stand-in."""
-        with self._lock:
-            if self._trusted is None:
-                self._trusted = self._persisted_ca(
-                    "standin-ca", lambda: self._trustme_ca("Stand-in trusted CA")
-                )
-            return self._trusted
+        return self._ca_once("_trusted", "standin-ca", "Stand-in trusted CA")
 
     @property
     def trusted_ca_pem(self) -> bytes:
@@ -632,12 +629,7 @@ class CertFactory:
 
     @property
     def client_ca_cert(self) -> LocalCA:
-        with self._lock:
-            if self._client_ca is None:
-                self._client_ca = self._persisted_ca(
-                    "client-ca", lambda: self._trustme_ca("Client CA (for mTLS faults)")
-                )
-            return self._client_ca
+        return self._ca_once("_client_ca", "client-ca", "Client CA (for mTLS faults)")
 
     def client_ca(self) -> bytes:
         """PEM of the CA a server requiring client certificates should trust

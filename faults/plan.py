@@ -47,11 +47,12 @@ from typing import Any
 
 from mitmproxy import flowfilter, http
 
-from faults import kinds
+from faults import kinds, worker
 from faults import spec as specmod
 from faults.spec import FaultSpec, SpecError
 
-RULE_KEYS = ("name", "match", "fault", "probability", "first", "every")
+RULE_KEYS = ("name", "match", "fault", "probability", "first", "every", "gates")
+GATES = ("worker", "global")  # where first/every/probability count: per worker process, or across all
 # Stated limits: past them input is refused with the limit named.
 MAX_PLAN_BYTES = 4 * 1024 * 1024  # a plan file (or control request body)
 MAX_RULES = 10_000  # rules in one plan, option or control request
@@ -254,8 +255,10 @@ class Rule:
     probability: float | None = None
     first: int | None = None
     every: int | None = None
+    gates: str = "worker"  # "global": first/every/probability count across every worker (faults.counter)
     where: str = ""
     seed: Any = None
+    epoch: str = ""  # with the identity, names this rule's global count (a new rule set counts afresh)
     matched: int = 0
     applied: int = 0
     fault: kinds.Fault = field(init=False, repr=False)
@@ -309,7 +312,7 @@ class Rule:
 
     def reseed(self, seed) -> None:
         self.seed = seed
-        self.rng = random.Random(f"{seed}|{self.identity}") if seed is not None else random.Random()
+        self.rng = random.Random(worker.derive_seed(seed, self.identity)) if seed is not None else random.Random()
 
     def select(self, flow) -> bool:
         """Count a match and decide whether this rule applies to ``flow``."""
@@ -331,6 +334,8 @@ class Rule:
         elif not self._filter(flow):
             return False
         self.matched += 1
+        if self.gates == "global":
+            return self._global_gates()
         if self.first is not None and self.matched > self.first:
             return False
         if self.every is not None and self.matched % self.every:
@@ -340,10 +345,29 @@ class Rule:
         self.applied += 1
         return True
 
+    def _global_gates(self) -> bool:
+        """The gates on the n-th match counted across all workers: ``first: 1``
+        is the first request any worker saw. The draw for the n-th match is
+        seeded by n, so it does not depend on which worker got that request."""
+        if self.first is None and self.every is None and self.probability is None:
+            self.applied += 1
+            return True
+        n = worker.counter().next(f"{self.epoch}|{self.identity}")
+        if self.first is not None and n > self.first:
+            return False
+        if self.every is not None and n % self.every:
+            return False
+        if self.probability is not None:
+            rng = random.Random(f"{self.seed}|{self.identity}|{n}") if self.seed is not None else self.rng
+            if rng.random() >= self.probability:
+                return False
+        self.applied += 1
+        return True
+
     def describe(self) -> dict:
         return {
             "name": self.name, "match": self.match, "fault": self.spec.text,
-            "probability": self.probability, "first": self.first, "every": self.every,
+            "probability": self.probability, "first": self.first, "every": self.every, "gates": self.gates,
             "where": self.where, "matched": self.matched, "applied": self.applied,
         }
 
@@ -472,6 +496,12 @@ def _selection(raw: dict[str, Any]) -> dict[str, Any]:
                     or len(str(v)) > 18 or int(v) < 1:
                 raise SpecError(f"{key}={v!r}: expected a whole number >= 1")
             out[key] = int(v)
+    if raw.get("gates") is not None:
+        g = raw["gates"]
+        if g not in GATES:
+            raise SpecError(f"gates={g!r}: expected one of {', '.join(GATES)} (where first/every/probability "
+                            "count: per worker process, the default, or across all workers)")
+        out["gates"] = g
     return out
 
 

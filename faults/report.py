@@ -5,7 +5,11 @@ A full disk (or any write error) never stops the proxy: the record is dropped
 and counted (the shutdown summary shows the count), one warning says so, and
 writing resumes by itself when the disk has room again. A record is one
 unbuffered write; if only part of it got in, that part is cut off again, so
-the file never holds a partial line.
+the file never holds a partial line. Several workers (``faults proxy --workers
+N``) append to one file: each record is one ``write`` on an ``O_APPEND``
+descriptor, which Linux keeps whole between processes on a local file system;
+there a partial line is ended (not cut, which could cut another worker's line)
+and only that one record is lost.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import os
 import time
 import threading
 from pathlib import Path
+
+from faults import worker
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +34,7 @@ class Report:
         self._lock = threading.Lock()
         self.dropped = 0
         self._failing = False
+        self._partial = False
 
     def write(self, record: dict) -> None:
         data = (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode("utf-8", "surrogateescape")
@@ -42,6 +49,8 @@ class Report:
                     log.warning(f"fault_report: writing to {self.path} again ({self.dropped} record(s) dropped so far)")
 
     def _append(self, data: bytes) -> None:
+        if self._partial:  # the partial line a failed write left ends here, on a line of its own
+            data = b"\n" + data
         written = 0
         try:
             while written < len(data):
@@ -49,8 +58,13 @@ class Report:
                 if not n:
                     raise OSError(f"write to {self.path} made no progress")
                 written += n
+            self._partial = False
         except OSError:
-            if written:  # a partial line: cut it off again
+            if written and worker.current():
+                # several workers append to this file: cutting it back could cut
+                # another worker's line; end the partial line at the next write
+                self._partial = True
+            elif written:  # a partial line: cut it off again
                 try:
                     self._fh.truncate(self._fh.seek(0, os.SEEK_END) - written)
                 except OSError as e:
@@ -103,10 +117,17 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
 
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
-# "flow", "tls_handshake", "dns", "websocket" or "connection"), the k6 fields (``k6_error_code``,
+# "flow", "tls_handshake", "dns", "websocket" or "connection"), ``worker`` (the
+# ``fault_worker`` id of the process that wrote it, ``""`` alone), the k6 fields (``k6_error_code``,
 # ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
 # summary), ``clients`` (what each client profile predicts) and ``facts``.
 FORMAT = 2
+
+
+def _base(record: str) -> dict:
+    """The head every record starts with: format version, time, record type and
+    the worker that wrote it (``faults.worker``; ``""`` for a lone proxy)."""
+    return {"v": FORMAT, "ts": round(time.time(), 3), "record": record, "worker": worker.current()}
 
 
 def _k6_fields(c) -> dict:
@@ -128,9 +149,7 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
     if flow.response is not None and flow.response.headers.get("content-type", "").startswith("text/event-stream"):
         extra["events_sent"] = c.outcome.facts.get("events_sent")
     return {
-        "v": FORMAT,
-        "ts": round(time.time(), 3),
-        "record": "flow",
+        **_base("flow"),
         "flow_id": flow.id,
         "url": flow.request.pretty_url,
         "method": flow.request.method,
@@ -156,9 +175,7 @@ def handshake_record(c, *, url: str, host: str, sni: str | None, client: str | N
                      error: str) -> dict:
     """The record of one failed (or deliberately ended) TLS handshake."""
     return {
-        "v": FORMAT,
-        "ts": round(time.time(), 3),
-        "record": "tls_handshake",
+        **_base("tls_handshake"),
         "url": url,
         "host": host,
         "sni": sni,
@@ -186,9 +203,7 @@ def connection_record(*, proxy: str, listen: str | None, upstream: str | None, c
     else:
         code, msg = None, None
     return {
-        "v": FORMAT,
-        "ts": round(time.time(), 3),
-        "record": "connection",
+        **_base("connection"),
         "proxy": proxy,
         "listen": listen,
         "upstream": upstream,
@@ -211,9 +226,7 @@ def dns_record(c, *, name: str, qtype: str, server: str, client: str | None, rul
     """The record of one DNS query the DNS mode answered (or dropped). ``lookup``
     numbers the lookups of this name from this client: its queries share one."""
     return {
-        "v": FORMAT,
-        "ts": round(time.time(), 3),
-        "record": "dns",
+        **_base("dns"),
         "name": name,
         "qtype": qtype,
         "server": server,
@@ -234,9 +247,7 @@ def websocket_record(flow, c, fault: dict | None) -> dict:
     error_code for a session); a refused upgrade is a flow record instead."""
     fault, f, k6 = fault or {}, c.outcome.facts, c.k6
     return {
-        "v": FORMAT,
-        "ts": round(time.time(), 3),
-        "record": "websocket",
+        **_base("websocket"),
         "flow_id": flow.id,
         "url": flow.request.pretty_url,
         "http_version": flow.request.http_version,

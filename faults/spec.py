@@ -21,7 +21,7 @@ __all__ = ["SELECTION_KEYS", "FaultSpec", "SpecError", "build", "parse", "split_
 # Keys that choose *which* flows a rule applies to rather than what the fault
 # does; the option and header forms accept them inline, the YAML form as
 # rule fields.
-SELECTION_KEYS = ("name", "probability", "first", "every")
+SELECTION_KEYS = ("name", "probability", "first", "every", "gates")
 # Longest spec accepted, in every form (the x-fault header is cut off here
 # before any parsing, so a huge header costs nothing).
 MAX_SPEC_CHARS = 8192

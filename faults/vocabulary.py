@@ -17,7 +17,12 @@ Words that mean different things in different places, said once:
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
   (``faults/classify/tls.py``).
 - ``seed``: a plan file's top-level ``seed`` seeds its rules; the ``fault_seed`` option seeds the
-  rules of the ``faults`` option; the pytest plugin's ``--fault-seed`` sets ``fault_seed``.
+  rules of the ``faults`` option; the pytest plugin's ``--fault-seed`` sets ``fault_seed``; with
+  workers each rule's RNG is seeded from the seed, the worker id and the rule (``faults.worker``).
+- ``worker``: a report record's ``worker`` and ``flow.metadata["fault_worker"]`` are the ``fault_worker``
+  option of the process that served the flow (``""`` / absent for a lone proxy).
+- ``scope``: a fault key (``scope=stream|connection``: what a cut ends); ``gates`` is the rule key
+  that says where ``first``/``every``/``probability`` count (``worker`` or ``global``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
 FAILED = "fault_failed"  # repr() of an exception a fault kind raised (logged; the flow went on)
 CONTROL = "fault_control"  # True on the control endpoint's own requests (never classified)
+WORKER = "fault_worker"  # str: the worker that served this flow (faults proxy --workers N); absent on a lone proxy
 DNS_STATE = "dns_fault"  # on a DNS flow: what faults.addons.dns decided and sent (name, lookup, rule, fault, ...)
 # Written by the classifier (faults.addons.annotate), read by the status line, mitmweb and tests:
 K6_CODE = "k6_error_code"  # int: what k6 reports for this flow (0: no error)

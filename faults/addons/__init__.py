@@ -4,10 +4,14 @@ classifier and the report, and hold no protocol logic of their own.
 ``FaultAddon`` is the one top-level addon the entry script registers; the
 components are its children, called in this order:
 
-- ``FaultControl`` first: it answers requests to the control host before any fault applies;
+- ``Workers`` first: this process as one of ``faults proxy --workers N`` (worker id,
+  seeds, the shared listener, the control fan-out); it is configured before any rule is built;
+- ``FaultControl``: it answers requests to the control host before any fault applies;
 - ``ToxiproxyApi``: Toxiproxy's API and its proxies (listeners, raw TCP toxics, http toxics);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
+- ``H2Preference``: option ``fault_prefer_h2`` (after ``TlsFaults``: it adjusts the
+  TLS connection that addon or mitmproxy's TlsConfig made);
 - ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
 - ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
 - ``FaultPassthrough``: relays connections no rule can select as bytes (option
@@ -30,6 +34,7 @@ import inspect
 
 from mitmproxy import ctx, hooks
 
+from faults.addons.alpn import H2Preference
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.dns import DnsFaults
@@ -39,6 +44,7 @@ from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
 from faults.addons.tls import TlsFaults
 from faults.addons.toxiproxy import ToxiproxyApi
+from faults.addons.workers import Workers
 from faults.wire.h2layer import H2Frames
 from faults.wire.wslayer import WsFrames
 
@@ -57,8 +63,8 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.children = [FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), DnsFaults(), H2Frames(),
-                         FaultPassthrough(), WsFrames(), classifier, status, FaultStartup()]
+        self.children = [Workers(), FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), H2Preference(),
+                         DnsFaults(), H2Frames(), FaultPassthrough(), WsFrames(), classifier, status, FaultStartup()]
         self._walked = True  # mitmproxy walks the children (until running)
 
     @property

@@ -37,6 +37,7 @@ class Classifier:
         self._finished: set[str] = set()
         self._unwritten: set[str] = set()  # HTTP/2 flows whose response is not handed to the client yet
         self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
+        self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
         self._memo: dict = {}  # outcome key -> (client reports, metadata dicts): see _classified
 
@@ -145,8 +146,17 @@ class Classifier:
     def connection_record(self, rec: dict) -> None:
         """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
         self.codes[rec.get("k6_error_code")] += 1
+        self._emit(lambda: rec)
+
+    def _emit(self, make) -> None:
+        """Build the record only when someone reads it: the report file, record listeners."""
+        if self.report is None and not self.record_listeners:
+            return
+        rec = make()
         if self.report:
             self.report.write(rec)
+        for listener in self.record_listeners:
+            listener(rec)
 
     def finish(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.id in self._finished:
@@ -189,8 +199,7 @@ class Classifier:
         if k6.certainty != "exact":
             comment += f" [{k6.certainty}]"
         flow.comment = comment
-        if self.report:
-            self.report.write(flow_record(flow, c, fault, md[V.ANNOTATION]))
+        self._emit(lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))
         for listener in self.listeners:
             listener(flow)
 
@@ -229,8 +238,7 @@ class Classifier:
             flow.marked = MARKER
         flow.comment = comment
         self.codes["ws"] += 1
-        if self.report:
-            self.report.write(websocket_record(flow, c, fault))
+        self._emit(lambda: websocket_record(flow, c, fault))
         for listener in self.listeners:
             listener(flow)
 

@@ -26,6 +26,12 @@ rewrites the Host header: start it with ``--set keep_host_header=true`` and send
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
     DELETE /rules       clear runtime rules      (also POST /clear)
+    GET    /expect      ?code=&count=&fault=&url=&client=&error=&timeout= (also POST):
+                        200 with the matching flows when met, 417 with the
+                        explanation when not (faults/expect.py, as the pytest
+                        fixture's expect); waits up to timeout s (default 5)
+    GET    /flows       the report records kept for /expect
+    DELETE /flows       forget them (so does every change of the runtime rules)
 
 POST bodies: ``text/plain`` one ``/filter/spec`` per line; ``application/yaml``
 a plan (``seed:``/``rules:``); ``application/json`` ``{"faults": [...]}``,
@@ -44,6 +50,7 @@ elsewhere (a reverse proxy rewrote its Host header) gets 421; the
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -53,7 +60,8 @@ from urllib.parse import parse_qs
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
-from faults import plan as planmod
+from faults import plan as planmod, worker
+from faults.addons.expectations import Expectations, Pending
 from faults.addons.headers import names as header_names
 from faults.spec import SpecError
 
@@ -128,6 +136,13 @@ def stats(injector, classifier=None, status=None) -> dict:
 class FaultControl:
     name = "faultcontrol"
 
+    def __init__(self):
+        # the runtime rules as changes: the newest replace (set/clear; its seq and rules) and
+        # the additions numbered after it, kept in seq order (see apply_change)
+        self._base: tuple[int, list] = (0, [])
+        self._adds: list[tuple[int, list]] = []
+        self.expect = Expectations()  # /expect and /flows (faults/addons/expectations.py)
+
     def load(self, loader):
         loader.add_option(
             "fault_control", bool, False,
@@ -143,6 +158,16 @@ class FaultControl:
             "fault_control_host", str, CONTROL_HOST, "Reserved host name of the fault control endpoint.",
         )
 
+    def configure(self, updated):
+        if "fault_control" in updated:
+            self.expect.listen()
+
+    def running(self):
+        self.expect.listen()
+
+    def done(self):
+        self.expect.stop()
+
     # -- helpers -----------------------------------------------------------------
     def _injector(self):
         inj = ctx.master.addons.get("faultinjector")
@@ -154,44 +179,94 @@ class FaultControl:
     def _seed():
         return ctx.options.fault_seed
 
-    def _replace(self, rules: list[planmod.Rule], append: bool = False) -> None:
+    def _replace(self, rules: list[planmod.Rule], append: bool = False, seq: int = 0) -> None:
         inj = self._injector()
-        new = (inj.runtime_plan.rules + rules) if append else rules
+        for rule in rules:  # a global gate counts afresh for every change (faults.counter)
+            rule.epoch = f"runtime:{seq}"
+        if append:
+            self._adds = sorted(self._adds + [(seq, rules)], key=lambda a: a[0])
+        else:
+            self._base, self._adds = (seq, rules), [a for a in self._adds if a[0] > seq]
+        new = self._base[1] + [r for _, added in self._adds for r in added]
         inj.runtime_plan = planmod.Plan(new, self._seed())
+        self.expect.clear()  # /expect looks at the flows since the rules changed
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
 
     def _stats(self) -> dict:
         return stats(self._injector(), ctx.master.addons.get("classifier"), ctx.master.addons.get("faultstatus"))
 
+    # -- changes, and their fan-out to sibling workers ------------------------------
+    # A change is a message: {"op": "set"|"add"|"clear", "specs": [...]} (option-style
+    # rules), {"yaml": "<plan>"} or {"load": "<path>"} instead of specs, and a "seq".
+    # It is applied here, then sent to every sibling worker (faults.fanout), which
+    # applies the same message: same rules, same seeds, same global-gate counts.
+    # "seq" numbers changes across workers (the shared counter). The runtime rules are
+    # the newest set/clear plus every addition numbered after it, in seq order, so two
+    # changes sent at once through two workers end the same on every worker, whatever
+    # order each worker saw them in (a change older than the set/clear in force is moot).
+    def apply_change(self, msg: dict, rules: list[planmod.Rule] | None = None) -> None:
+        """Apply one change message (raises SpecError for a bad one); ``rules``: the
+        message's rules when the caller built them already."""
+        seed, op = self._seed(), msg["op"]
+        seq = msg.get("seq", 0)
+        if seq and seq < self._base[0]:
+            log.info(f"runtime fault change {seq} skipped: the rules were replaced by change {self._base[0]} since")
+            return
+        if rules is not None:
+            pass
+        elif op == "clear":
+            rules = []
+        elif "yaml" in msg:
+            rules = build_plan(msg["yaml"], msg.get("source", "control request"), seed)
+        elif "load" in msg:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
+            rules = seeded(planmod.load_file(msg["load"]), seed)
+        else:
+            rules = build_rules(msg["specs"], seed)
+        self._replace(rules, append=op == "add", seq=seq)
+
+    @staticmethod
+    def _stamped(msg: dict) -> dict:
+        return {**msg, "seq": worker.counter().next("runtime changes")}
+
+    def _change(self, msg: dict) -> None:
+        """A command's change: here at once, siblings within milliseconds (a
+        command cannot wait; the control endpoint does)."""
+        msg = self._stamped(msg)
+        try:
+            self.apply_change(msg)
+        except SpecError as e:
+            raise exceptions.CommandError(str(e)) from None
+        workers = ctx.master.addons.get("faultworkers")
+        if workers is not None and ctx.options.fault_worker_dir:
+            asyncio.get_running_loop().create_task(self._fan_out(workers, msg))
+
+    @staticmethod
+    async def _fan_out(workers, msg: dict) -> list[str]:
+        errors = await workers.broadcast(msg)
+        for e in errors:
+            log.error(f"fault control: a sibling worker did not apply the change: {e}")
+        return errors
+
     # -- commands ----------------------------------------------------------------
     @command.command("faults.set")
     def cmd_set(self, *specs: str) -> None:
         """Replace the runtime fault rules with "/filter/spec" strings (validated like the faults option)."""
-        try:
-            self._replace(build_rules(specs, self._seed()))
-        except SpecError as e:
-            raise exceptions.CommandError(str(e)) from None
+        self._change({"op": "set", "specs": list(specs)})
 
     @command.command("faults.add")
     def cmd_add(self, *specs: str) -> None:
         """Append "/filter/spec" rules to the runtime fault rules."""
-        try:
-            self._replace(build_rules(specs, self._seed()), append=True)
-        except SpecError as e:
-            raise exceptions.CommandError(str(e)) from None
+        self._change({"op": "add", "specs": list(specs)})
 
     @command.command("faults.load")
     def cmd_load(self, path: mitmproxy.types.Path) -> None:
         """Replace the runtime fault rules with a YAML plan file."""
-        try:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
-            self._replace(seeded(planmod.load_file(path), self._seed()))
-        except SpecError as e:
-            raise exceptions.CommandError(str(e)) from None
+        self._change({"op": "set", "load": str(path)})
 
     @command.command("faults.clear")
     def cmd_clear(self) -> None:
         """Drop every runtime fault rule (option and plan-file rules stay)."""
-        self._replace([])
+        self._change({"op": "clear"})
 
     @command.command("faults.list")
     def cmd_list(self) -> Sequence[str]:
@@ -208,7 +283,7 @@ class FaultControl:
         return json.dumps(self._stats(), sort_keys=True)
 
     # -- HTTP endpoint -------------------------------------------------------
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow):
         if flow.response or flow.error or flow.request.method == "CONNECT":
             return
         req = flow.request
@@ -233,10 +308,21 @@ class FaultControl:
                 req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
             return
         flow.metadata[CONTROL_KEY] = True
-        flow.response = http.Response.make(
-            status, json.dumps(body, indent=1, default=str) + "\n",
-            {"content-type": "application/json", "cache-control": "no-store"},
-        )
+        change = body.pop("_change", None) if isinstance(body, dict) else None
+        workers = ctx.master.addons.get("faultworkers") if change else None
+        if workers is not None and ctx.options.fault_worker_dir:
+            return self._answer_after_fan_out(flow, workers, status, body, change)
+        flow.response = _json_response(status, body)
+        if isinstance(body, Pending):  # /expect not met yet: answered when met or at its deadline
+            self.expect.defer(flow, body, _json_response)
+
+    async def _answer_after_fan_out(self, flow, workers, status: int, body: dict, change: dict) -> None:
+        """200 only once every sibling worker applied the change too."""
+        errors = await self._fan_out(workers, change)
+        if errors:
+            status, body = 500, {"error": "the change applied on this worker but not on every sibling worker",
+                                 "workers": errors}
+        flow.response = _json_response(status, body)
 
     def _serve(self, req: http.Request) -> tuple[int, dict]:
         try:
@@ -263,7 +349,8 @@ class FaultControl:
         path = req.path.split("?", 1)[0].rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(req.path.partition("?")[2]).items()}
         method = req.method.upper()
-        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",)}
+        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",),
+                  "/expect": ("GET", "POST"), "/flows": ("GET", "DELETE")}
         if path not in routes:
             return 404, {"error": f"unknown path {path!r}", "paths": sorted(routes)}
         if method not in routes[path]:
@@ -272,7 +359,11 @@ class FaultControl:
             # with a token set, reads need it too: the seed makes every draw predictable
             return 403, {"error": "forbidden: missing or wrong token (send 'Authorization: Bearer TOKEN' "
                                   f"or '{TOKEN_HEADER}: TOKEN')"}
+        if path == "/expect":
+            return self.expect.answer(query)
         if method == "GET":
+            if path == "/flows":
+                return 200, {"flows": list(self.expect.records)}
             if path == "/rules":
                 return 200, {"rules": describe_rules(self._injector())}
             if path == "/stats":
@@ -281,18 +372,25 @@ class FaultControl:
                          "seed": self._seed()}
         if not ctx.options.fault_control_token:
             return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
+        if path == "/flows":
+            self.expect.clear()
+            return 200, {"ok": True}
         if method == "DELETE" or path == "/clear":
-            self._replace([])
-            return 200, {"ok": True, "rules": describe_rules(self._injector())}
-        try:
-            rules = self._parse_body(req)
-        except SpecError as e:
-            return 400, {"error": str(e)}
-        append = query.get("append", "").lower() in ("1", "true", "yes")
-        self._replace(rules, append=append)
-        return 200, {"ok": True, "rules": describe_rules(self._injector())}
+            change, rules = self._stamped({"op": "clear"}), []
+        else:
+            try:
+                source, rules = self._parse_body(req)
+            except SpecError as e:
+                return 400, {"error": str(e)}
+            append = query.get("append", "").lower() in ("1", "true", "yes")
+            change = self._stamped({"op": "add" if append else "set", **source})
+        self.apply_change(change, rules)
+        # "_change": taken off by ``request``, which sends it to the sibling workers
+        return 200, {"ok": True, "rules": describe_rules(self._injector()), "_change": change}
 
-    def _parse_body(self, req: http.Request) -> list[planmod.Rule]:
+    def _parse_body(self, req: http.Request) -> tuple[dict, list[planmod.Rule]]:
+        """The body's rules, and their source for a change message: ``{"specs": [...]}``
+        or ``{"yaml": text}`` (a SpecError names what is wrong)."""
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         raw = req.raw_content or b""
         if len(raw) > planmod.MAX_PLAN_BYTES:
@@ -319,17 +417,24 @@ class FaultControl:
                 if "plan" in doc:
                     if not isinstance(doc["plan"], str):
                         raise SpecError("'plan' must be the YAML plan as a string", source)
-                    return build_plan(doc["plan"], source, seed)
+                    return {"yaml": doc["plan"]}, build_plan(doc["plan"], source, seed)
                 doc = doc.get("faults")
             if not isinstance(doc, list) or not all(isinstance(s, str) for s in doc):
                 raise SpecError('expected {"faults": ["/filter/spec", ...]}, {"plan": "<yaml>"} '
                                 "or a list of strings", source)
-            return build_rules(doc, seed)
+            return {"specs": doc}, build_rules(doc, seed)
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml") or (
             looks_like_yaml_plan(text) and not text.lstrip().startswith("{")
         ):
-            return build_plan(text, source, seed)
+            return {"yaml": text}, build_plan(text, source, seed)
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if not lines:
             raise SpecError("empty body: expected one '/filter/spec' per line (use DELETE /rules to clear)", source)
-        return build_rules(lines, seed)
+        return {"specs": lines}, build_rules(lines, seed)
+
+
+def _json_response(status: int, body) -> http.Response:
+    if worker.current() and isinstance(body, dict):
+        body["worker"] = worker.current()  # which worker answered (faults proxy --workers N)
+    text = "" if isinstance(body, Pending) else json.dumps(body, indent=1, default=str) + "\n"
+    return http.Response.make(status, text, {"content-type": "application/json", "cache-control": "no-store"})

@@ -84,6 +84,7 @@ class FaultInjector:
                 except SpecError as e:
                     raise exceptions.OptionsError(f"fault_plan: {e}") from None
                 self._plan_sig = _signature(path)
+                _stamp(self.file_plan, self._plan_sig)
             else:
                 self.file_plan, self._plan_sig = planmod.Plan(), None
         if "faults" in updated or "fault_seed" in updated:
@@ -140,7 +141,7 @@ class FaultInjector:
         else:
             if ctx.options.fault_plan != path:  # a --set replaced the plan meanwhile
                 return
-            self.file_plan = loaded
+            self.file_plan = _stamp(loaded, sig)
             log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
 
     async def done(self):
@@ -310,6 +311,14 @@ class FaultInjector:
     def _failed(self, flow, e: Exception):
         log.error(f"fault {flow.metadata.get(FAULT_KEY, {}).get('spec')!r} failed on {flow.request.pretty_url}: {e!r}")
         flow.metadata["fault_failed"] = repr(e)
+
+
+def _stamp(plan: planmod.Plan, sig) -> planmod.Plan:
+    """Name the plan file's version in its rules' global-gate counts: every worker
+    reloads the same file (same signature), and an edited plan counts afresh."""
+    for rule in plan.rules:
+        rule.epoch = f"file:{sig}"
+    return plan
 
 
 def _signature(path) -> tuple | None:

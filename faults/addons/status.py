@@ -22,15 +22,27 @@ import logging
 import sys
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from mitmproxy import ctx, http
 
+from faults import worker
 from faults.addons.annotate import FAULT_KEY
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
 MAX_SPECS_PER_RULE = 50
 CONTROL_KEY = "fault_control"
+
+
+def har_path(path: str) -> str:
+    """With several workers each writes its own HAR: ``flows.har`` -> ``flows.worker1.har``
+    (one file written whole by each worker at its shutdown; one shared file would keep only
+    the last worker's)."""
+    if not worker.current() or not getattr(ctx.options, "fault_worker_dir", ""):
+        return path
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}.worker{worker.current()}{p.suffix}"))
 
 
 class FaultStatus:
@@ -162,7 +174,8 @@ class FaultStatus:
         table2 = _table(rows)
         lost = (f"fault_report: {self.dropped} record(s) dropped (write errors, e.g. a full disk)\n"
                 if self.dropped else "")
-        return (f"fault summary: {self.flows} flows, {self.faulted} faulted\n{lost}\nby rule:\n{table1}\n\n"
+        who = f" (worker {worker.current()}; the report holds every worker's flows)" if worker.current() else ""
+        return (f"fault summary: {self.flows} flows, {self.faulted} faulted{who}\n{lost}\nby rule:\n{table1}\n\n"
                 f"by k6 error code:\n{table2}\n")
 
     def done(self):
@@ -175,7 +188,7 @@ class FaultStatus:
             self._out.write("\n" + self.summary())
             self._out.flush()
         if ctx.options.fault_har:
-            write_har(self._har, ctx.options.fault_har)
+            write_har(self._har, har_path(ctx.options.fault_har))
 
     def __repr__(self):
         return f"<FaultStatus {self.line()}>"

@@ -55,6 +55,13 @@ class ToxiproxyApi:
             log.error(f"faults: {e}")  # at start: one line, then mitmdump exits (as the injector does)
 
     def _configure(self, updated):
+        workers = getattr(ctx.options, "fault_worker_dir", "")  # set by faults proxy --workers N
+        if workers and (ctx.options.toxiproxy_api or ctx.options.toxiproxy_config):
+            # a Toxiproxy proxy is a runtime mitmproxy listener, and workers run with server=false
+            raise exceptions.OptionsError(
+                f"{'toxiproxy_api' if ctx.options.toxiproxy_api else 'toxiproxy_config'}: Toxiproxy's API cannot run "
+                "in faults proxy --workers N (its proxies are mitmproxy listeners, which workers turn off): "
+                "serve it from a separate single proxy")
         if "toxiproxy_api" in updated and ctx.options.toxiproxy_api:
             try:
                 split_hostport(ctx.options.toxiproxy_api)

@@ -117,8 +117,9 @@ def cell(r: ClientReport | None) -> str:
     text = str(r.error) if r.error is not None else "ok"
     if text == "ok" and "status" in r.extra:
         text = f"ok {r.extra['status']}"
-    if r.alt:
-        text += " / " + " / ".join(str(a["error"]) for a in r.alt)
+    others = list(dict.fromkeys(str(a["error"]) for a in r.alt if a["error"] != r.error))  # racing readings
+    if others:
+        text += " / " + " / ".join(others)
     if r.retried is True:
         text += " (retried)"
     elif r.retried:

@@ -14,7 +14,7 @@ import logging
 
 from faults.catalog.tables import h2_code, h2_known, h2_name
 from faults.kinds import Fault, Param
-from faults.kinds._cut import Cutter
+from faults.kinds._cut import Cutter, record_passed
 from faults.errors import SpecError
 
 log = logging.getLogger(__name__)
@@ -51,3 +51,12 @@ class H2Fault(Fault):
     @staticmethod
     def swallow_body(flow, keep: int | None = 0) -> None:
         flow.response.stream = Cutter(keep)
+
+    @staticmethod
+    def cut_now(act, cutter) -> None:
+        """A streamed cutter reached its point: the HTTP/2 layer sends this kind's
+        frame right after the data that went out."""
+        record_passed(act, cutter)
+        act.record(body_sent=cutter.sent)
+        act.h2_action()["cut_now"] = True
+        cutter.wake = True

@@ -14,7 +14,7 @@ HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 """
 
 from faults.kinds import Param, register
-from faults.kinds._cut import AFTER_EVENTS, AFTER_MESSAGES, Cutter, record_passed, streamed_cutter
+from faults.kinds._cut import AFTER_EVENTS, AFTER_MESSAGES, Cutter, streamed_cutter
 from faults.kinds._h2 import H2Fault, check_code, code_param
 from faults.errors import SpecError
 
@@ -81,17 +81,10 @@ class GoAway(H2Fault):
         if self.fell_back(flow):
             return
         if self.get("when") == "mid_body":
-            on_cut = lambda c: self._cut_now(act, c)  # noqa: E731
+            on_cut = lambda c: self.cut_now(act, c)  # noqa: E731
             flow.response.stream = streamed_cutter(flow, self, on_cut) or Cutter(self.get("after_bytes") or 0, on_cut)
         elif self._ends_after_headers(act):
             self.swallow_body(flow, 0)
-
-    @staticmethod
-    def _cut_now(act, cutter) -> None:
-        record_passed(act, cutter)
-        act.record(body_sent=cutter.sent)
-        act.h2_action()["cut_now"] = True  # the HTTP/2 layer sends the GOAWAY after this data
-        cutter.wake = True
 
     async def response(self, flow, act):
         if self.get("when") == "mid_body":

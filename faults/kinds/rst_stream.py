@@ -9,7 +9,7 @@ connection are untouched. HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
-from faults.kinds._cut import (AFTER_EVENTS, AFTER_MESSAGES, RequestCutter, check_streamed, keep_for, record_passed,
+from faults.kinds._cut import (AFTER_EVENTS, AFTER_MESSAGES, RequestCutter, check_streamed, keep_for,
                              request_keep, streamed_cutter)
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
@@ -70,18 +70,11 @@ class RstStream(H2Fault):
         if when == "after_headers":
             self.swallow_body(flow, 0)
         elif when == "mid_body":
-            cutter = streamed_cutter(flow, self, lambda c: self._cut_now(act, c))
+            cutter = streamed_cutter(flow, self, lambda c: self.cut_now(act, c))
             if cutter is not None:
                 flow.response.stream = cutter
             else:
                 self.swallow_body(flow, keep_for(flow, self.get("after_bytes")))
-
-    @staticmethod
-    def _cut_now(act, cutter) -> None:
-        record_passed(act, cutter)
-        act.record(body_sent=cutter.sent)
-        act.h2_action()["cut_now"] = True  # the HTTP/2 layer resets the stream after this data
-        cutter.wake = True
 
     async def response(self, flow, act):
         if self.fell_back(flow) or not flow.killable:

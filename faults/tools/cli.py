@@ -8,10 +8,11 @@ Commands::
                           error (ECONNRESET, ChunkedEncodingError, net::ERR_...):
                           the faults that make it report that; most likely first
     codes                 the whole catalog as a table
-    report FILE           outcomes by k6 error code from k6's ``--out json=FILE``
-                          output or from the proxy's JSONL report
+    report FILE...        outcomes by k6 error code from k6's ``--out json=FILE``
+                          output or from the proxy's JSONL report (several files: summed)
     demo [ARGS...]        the demo (faults.tools.demo), loaded only when asked for
-    proxy [ARGS...]       mitmdump with the fault addon loaded; ARGS go to mitmdump
+    proxy [ARGS...]       mitmdump with the fault addon loaded; ARGS go to mitmdump;
+                          ``--workers N``: N mitmdump workers on one port (faults.tools.workers)
     web [ARGS...]         the same for mitmweb
     addon                 the addon script's path, for ``mitmdump -s "$(faults addon)"``
 
@@ -340,12 +341,33 @@ def summary_rows(s: Summary) -> list[dict]:
     return rows
 
 
+def merge(summaries: list[Summary]) -> Summary:
+    """One summary of several files (e.g. one report per proxy, or k6's and the proxy's)."""
+    if len(summaries) == 1:
+        return summaries[0]
+    out = Summary(", ".join(s.path for s in summaries))
+    for s in summaries:
+        for key, o in s.outcomes.items():
+            m = out.outcomes.setdefault(key, Outcome(o.k6_code, o.entry))
+            m.count += o.count
+            m.messages.update(o.messages)
+            m.faults.update(o.faults)
+            m.statuses.update(o.statuses)
+        out.sources.update(s.sources)
+        out.skipped += s.skipped
+    return out
+
+
 def cmd_report(args) -> int:
-    try:
-        s = read_report(args.file)
-    except OSError as e:
-        print(f"cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
-        return 2
+    summaries = []
+    for path in args.file:
+        try:
+            summaries.append(read_report(path))
+        except OSError as e:
+            print(f"cannot read {path}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    s = merge(summaries)
+    args.file = s.path
     rows = summary_rows(s)
     if args.format == "json":
         print(json.dumps({"file": s.path, "total": s.total, "sources": dict(s.sources),
@@ -422,6 +444,24 @@ def cmd_run_tool(tool: str, argv: list[str]) -> int:
 PASSTHROUGH = {"proxy": "mitmdump", "web": "mitmweb"}
 
 
+def cmd_proxy(command: str, argv: list[str]) -> int:
+    """``faults proxy|web ARGS``; ``faults proxy --workers N ARGS`` runs N workers on one
+    port under a supervisor (faults.tools.workers); every other argument is mitmproxy's."""
+    from faults.tools import workers
+
+    try:
+        n, rest = workers.take_workers(argv)
+    except workers.UsageError as e:
+        print(f"faults {command}: {e}", file=sys.stderr)
+        return 2
+    if n is not None and command != "proxy":
+        print(f"faults {command}: --workers is for faults proxy (mitmdump) only", file=sys.stderr)
+        return 2
+    if n is None or n == 1:
+        return cmd_run_tool(PASSTHROUGH[command], rest)
+    return workers.main(n, rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="faults", description="Fault-injecting proxy tools: run the proxy with the addon, explain error "
@@ -451,13 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "JSONL report (records with k6_error_code), detected per line, and "
                                    "print outcomes by k6 error code with counts, percentages and "
                                    "explanations. FILE may be gzip-compressed or '-' for stdin.")
-    r.add_argument("file", metavar="FILE")
+    r.add_argument("file", metavar="FILE", nargs="+", help="one or more files, summed (e.g. one report per proxy)")
     r.add_argument("--format", choices=FORMATS, default="text")
     r.set_defaults(func=cmd_report)
 
     sub.add_parser("demo", help="run the demo (proxy + upstream + k6); arguments go to the demo",
                    add_help=False)
-    sub.add_parser("proxy", help="run mitmdump with the fault addon; arguments go to mitmdump", add_help=False)
+    sub.add_parser("proxy", help="run mitmdump with the fault addon; arguments go to mitmdump "
+                                 "(--workers N: N mitmdump workers on one port)", add_help=False)
     sub.add_parser("web", help="run mitmweb with the fault addon; arguments go to mitmweb", add_help=False)
     a = sub.add_parser("addon", help="print the addon script's path (mitmdump -s \"$(faults addon)\")")
     a.set_defaults(func=lambda args: print(addon_path()) or 0)
@@ -470,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "demo":
         return cmd_demo(argv[1:])
     if argv and argv[0] in PASSTHROUGH:  # not argparse: every argument is mitmproxy's
-        return cmd_run_tool(PASSTHROUGH[argv[0]], argv[1:])
+        return cmd_proxy(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -22,6 +22,7 @@ from pathlib import Path
 # checkout's addons/errors.py loads this same file).
 ADDON = Path(__file__).resolve().parents[1] / "addon.py"
 ACTIVE = "faults: active: "  # faults.addons.startup's line
+WORKERS_READY = "faults: workers: "  # faults.tools.workers' line once every worker listens
 LISTEN_RE = re.compile(r"^(?!.*DNS server).*listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")  # the HTTP listener
 
 
@@ -43,7 +44,11 @@ class ProxyProcess:
         confdir: str | Path | None = None,
         addon: Path | None = ADDON,
         extra_args: list[str] | None = None,
+        workers: int = 1,
     ):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers={workers!r}: expected a whole number >= 1")
+        self.workers = workers
         self.mode = mode
         self.options = dict(options or {})
         self._tmp = None
@@ -67,11 +72,21 @@ class ProxyProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def args(self) -> list[str]:
+        """mitmdump's command line; with ``workers`` > 1, ``faults proxy --workers N`` with the
+        same arguments (it loads the addon itself)."""
+        if self.workers > 1:
+            if self.addon != ADDON:
+                raise ValueError("workers > 1 runs the package's own addon (faults proxy --workers N)")
+            return [sys.executable, "-m", "faults", "proxy", "--workers", str(self.workers),
+                    *self._mitmdump_args()[1:]]
+        return self._mitmdump_args()
+
+    def _mitmdump_args(self) -> list[str]:
         args = [mitmdump_path(), "--mode", self.mode, "--listen-host", "127.0.0.1", "--listen-port", "0",
                 "--set", f"confdir={self.confdir}", "--flow-detail", "0"]
         if "connection_strategy" not in self.options:
             args += ["--set", "connection_strategy=lazy"]
-        if self.addon:
+        if self.addon and self.workers == 1:
             args += ["-s", str(self.addon)]
         for key, value in self.options.items():
             values = value if isinstance(value, (list, tuple)) else [value]
@@ -96,7 +111,12 @@ class ProxyProcess:
         while time.monotonic() < deadline and self.proc.poll() is None:
             if ready_at is None and self._ready.wait(0.05):
                 ready_at = time.monotonic()
-            if ready_at is not None:
+            if ready_at is not None and self.workers > 1:
+                # each worker says it listens and what is active; the supervisor's line: all are up
+                if any(ln.startswith(WORKERS_READY) and " ready, listening at " in ln for ln in self.lines):
+                    return self
+                time.sleep(0.05)
+            elif ready_at is not None:
                 if any("Error logged during startup" in ln for ln in self.lines):
                     try:
                         self.proc.wait(5)  # it is exiting: keep its own exit status
@@ -125,6 +145,14 @@ class ProxyProcess:
 
     def log(self) -> str:
         return "\n".join(self.lines)
+
+    def worker_pids(self) -> list[int]:
+        """The mitmdump processes serving the port: the workers' (from the supervisor's
+        ready line) with ``workers`` > 1, else mitmdump itself."""
+        if self.workers == 1:
+            return [self.proc.pid]
+        line = next(ln for ln in self.lines if ln.startswith(WORKERS_READY) and " ready, listening at " in ln)
+        return [int(p) for p in line.rsplit("(pids ", 1)[1].rstrip(")").split()]
 
     def stop(self, timeout: float = 10) -> int | None:
         if self.proc and self.proc.poll() is None:

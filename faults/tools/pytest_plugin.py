@@ -14,7 +14,10 @@ that forgets to clean up cannot leak faults into the next one, and its
 
 ``--fault-seed N`` (default 1, or ``$FAULT_SEED``) seeds every rule: the same
 sequence of requests gets the same faults run after run, however the rules
-change between tests.
+change between tests. ``--fault-workers N`` (or ``$FAULT_WORKERS``) runs the
+proxy as N workers behind one port (``faults proxy --workers N``); the rules a
+test sets reach every worker before ``set`` returns, and ``flows()`` reads the
+one report they share (each record with its ``worker``).
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import pytest
+
+from faults import expect
+from faults.expect import Expectation
 
 CONTROL = "http://faults.control"
 DEFAULT_SEED = 1
@@ -42,7 +48,8 @@ class FaultSpecError(ValueError):
 # -- one proxy process and its control --------------------------------------
 
 class _Proc:
-    def __init__(self, mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str):
+    def __init__(self, mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str,
+                 workers: int = 1):
         from faults.tools.launch import ProxyProcess
 
         self.report_path = workdir / f"report-{name}.jsonl"
@@ -54,7 +61,7 @@ class _Proc:
             "fault_report": str(self.report_path), "fault_status": False,
             # reverse mode: keep the Host header so the control host is recognised (see faults.addons.control)
             **({} if mode == "regular" else {"keep_host_header": True}),
-        })
+        }, workers=workers)
         self._offset = 0
 
     def start(self) -> "_Proc":
@@ -135,11 +142,12 @@ class ReverseProxy:
 class FaultProxy:
     """What ``fault_proxy`` yields. See the module docstring and docs/testing.md."""
 
-    def __init__(self, seed: int, workdir: Path):
+    def __init__(self, seed: int, workdir: Path, workers: int = 1):
         self.seed = seed
+        self.workers = workers
         self.token = secrets.token_urlsafe(16)
         self.workdir = workdir
-        self._main = _Proc("regular", seed, self.token, workdir, None, "main").start()
+        self._main = _Proc("regular", seed, self.token, workdir, None, "main", workers).start()
         self._reverse: dict[str, _Proc] = {}
         self._rules: tuple[str, str] | None = None  # (body, content-type) currently set
         self.test_name = ""
@@ -172,7 +180,7 @@ class FaultProxy:
         proc = self._reverse.get(upstream)
         if proc is None:
             proc = _Proc(f"reverse:{upstream}", self.seed, self.token, self.workdir, self._main.px.confdir,
-                         f"reverse{len(self._reverse)}").start()
+                         f"reverse{len(self._reverse)}", self.workers).start()
             proc.mark()
             if self._rules:
                 proc.control("POST", "/rules", *self._rules)
@@ -266,52 +274,22 @@ class FaultProxy:
         ``count``: how many flows must match (default: at least one).
         Waits up to ``timeout`` seconds for flows still in flight. Returns the matching records.
         """
-        if client is not None:
-            from faults.classify import clients as profiles
-
-            try:
-                profiles.choose([client])
-            except ValueError as e:
-                pytest.fail(f"expect(client={client!r}): {e}", pytrace=False)
-
-        def client_matches(r: dict) -> bool:
-            reports = r.get("clients") or {}
-            chosen = [reports.get(client)] if client is not None else list(reports.values())
-            return any(rep is not None and (error is None or error == rep.get("error")
-                                            or error in [a.get("error") for a in rep.get("alt", [])])
-                       for rep in chosen)
-
-        def matches(r: dict) -> bool:
-            if code is not None and r.get("k6_error_code") != code:
-                return False
-            if (client is not None or error is not None) and not client_matches(r):
-                return False
-            if url is not None and url not in (r.get("url") or ""):
-                return False
-            if fault is False and r.get("fault"):
-                return False
-            if isinstance(fault, str):
-                f = r.get("fault") or ""
-                if not (f == fault or f.split(" ", 1)[0] == fault or f.startswith(fault + " ")):
-                    return False
-            return True
-
-        def ok(n: int) -> bool:
-            return n >= 1 if count is None else n == count
-
+        try:
+            exp = Expectation(code=code, count=count, fault=fault, url=url, client=client, error=error)
+        except ValueError as e:
+            given = ", ".join(f"{k}={v!r}" for k, v in (("client", client), ("count", count), ("code", code))
+                              if v is not None)
+            pytest.fail(f"expect({given}): {e}", pytrace=False)
         deadline = time.monotonic() + timeout
         while True:
             recs = self.flows(timeout=max(0.2, min(1.0, deadline - time.monotonic())))
-            hits = [r for r in recs if matches(r)]
-            if ok(len(hits)) and (count is None or time.monotonic() >= deadline or _stable(self, recs)):
-                return hits
+            found = expect.hits(exp, recs)
+            if exp.met(len(found)) and (count is None or time.monotonic() >= deadline or _stable(self, recs)):
+                return found
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
-        crit = ", ".join(f"{k}={v!r}" for k, v in (("code", code), ("fault", fault), ("url", url), ("client", client),
-                                                   ("error", error)) if v is not None)
-        want = "at least 1" if count is None else str(count)
-        pytest.fail(_diff_text(crit or "any flow", want, hits, recs, matches, self.test_name), pytrace=False)
+        pytest.fail(expect.explain(exp, recs, caller="fault_proxy.expect", scope=self.test_name), pytrace=False)
 
     def __repr__(self):
         return f"<FaultProxy {self.url} seed={self.seed}>"
@@ -342,34 +320,15 @@ def _is_yaml(text: str) -> bool:
     return "\n" in text.strip() or looks_like_yaml_plan(text) or text.endswith((".yaml", ".yml"))
 
 
-def _short(s: Any, n: int) -> str:
-    s = "-" if s in (None, "") else str(s)
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def _diff_text(crit: str, want: str, hits: list, recs: list, matches, test: str) -> str:
-    lines = [f"fault_proxy.expect({crit}): expected {want} matching flow(s), got {len(hits)}"]
-    got_codes = Counter(r.get("k6_error_code") for r in recs)
-    lines.append(f"  k6 codes of all {len(recs)} flow(s) in {test or 'this test'}: "
-                 + (", ".join(f"{c}: {n}" for c, n in sorted(got_codes.items(), key=lambda kv: str(kv[0]))) or "none"))
-    if recs:
-        lines.append("")
-        lines.append(f"    {'method':6}  {'url':44}  {'fault':32}  {'k6 code':7}  k6 error")
-        for r in recs:
-            mark = "+ " if matches(r) else "  "
-            lines.append(f"  {mark}{_short(r.get('method'), 6):6}  {_short(r.get('url'), 44):44}  "
-                         f"{_short(r.get('fault'), 32):32}  {_short(r.get('k6_error_code'), 7):7}  "
-                         f"{_short(r.get('k6_error'), 50)}")
-        lines.append("  (+ = matches)")
-    return "\n".join(lines)
-
-
 # -- pytest hooks and fixtures -------------------------------------------------
 
 def pytest_addoption(parser):
     group = parser.getgroup("faults", "fault injection proxy (mitm-faults)")
     group.addoption("--fault-seed", type=int, default=None,
                     help=f"seed for the fault_proxy's rule draws (default: $FAULT_SEED or {DEFAULT_SEED})")
+    group.addoption("--fault-workers", type=int, default=None,
+                    help="mitmdump workers behind the fault_proxy's port (faults proxy --workers N; "
+                         "default: $FAULT_WORKERS or 1)")
 
 
 def _seed(config) -> int:
@@ -379,13 +338,26 @@ def _seed(config) -> int:
     return seed
 
 
+def _workers(config) -> int:
+    n = config.getoption("--fault-workers", None)
+    if n is None:
+        raw = os.environ.get("FAULT_WORKERS", "1")
+        if not raw.isdigit():
+            raise pytest.UsageError(f"FAULT_WORKERS={raw!r}: expected a whole number >= 1")
+        n = int(raw)
+    if n < 1:
+        raise pytest.UsageError(f"--fault-workers {n}: expected a whole number >= 1")
+    return n
+
+
 def pytest_report_header(config):
-    return f"fault_proxy seed: {_seed(config)} (--fault-seed N)"
+    workers = _workers(config)
+    return f"fault_proxy seed: {_seed(config)} (--fault-seed N)" + (f", {workers} workers" if workers > 1 else "")
 
 
 @pytest.fixture(scope="session")
 def _fault_proxy_session(request, tmp_path_factory) -> Iterable[FaultProxy]:
-    fp = FaultProxy(_seed(request.config), tmp_path_factory.mktemp("fault_proxy"))
+    fp = FaultProxy(_seed(request.config), tmp_path_factory.mktemp("fault_proxy"), _workers(request.config))
     try:
         yield fp
     finally:

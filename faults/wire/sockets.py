@@ -20,6 +20,7 @@ import struct
 import time
 
 from mitmproxy import ctx
+from mitmproxy.connection import ConnectionState
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +123,50 @@ def close(client_conn) -> bool:
         w.close()
         return True
     io.writer = _HalfClosed(w)
+    # what mitmproxy's own half-close records: its reader task then ends at the client's
+    # EOF instead of waiting for a close command that no layer sends after a TLS alert
+    client_conn.state &= ~ConnectionState.CAN_WRITE
     return True
 
 
-class _HalfClosed:
-    """The writer of a connection we have FIN'd: reports closing, writes nothing."""
+class _WriterStandIn:
+    """What mitmproxy uses of an ``asyncio.StreamWriter``, forwarded to the real
+    one; the stand-ins below override only what they change."""
 
     def __init__(self, inner: asyncio.StreamWriter):
         self.inner = inner
-        self.transport = inner.transport
+
+    @property
+    def transport(self):
+        return self.inner.transport
+
+    def get_extra_info(self, name, default=None):
+        return self.inner.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self.inner.is_closing()
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+
+    def write_eof(self) -> None:
+        self.inner.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self.inner.can_write_eof()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    async def drain(self) -> None:
+        await self.inner.drain()
+
+    async def wait_closed(self) -> None:
+        await self.inner.wait_closed()
+
+
+class _HalfClosed(_WriterStandIn):
+    """The writer of a connection we have FIN'd: reports closing, writes nothing."""
 
     def is_closing(self) -> bool:
         return True
@@ -141,17 +177,8 @@ class _HalfClosed:
     def write_eof(self) -> None:
         pass
 
-    def get_extra_info(self, name, default=None):
-        return self.inner.get_extra_info(name, default)
-
-    def close(self) -> None:
-        self.inner.close()
-
     async def drain(self) -> None:
         pass
-
-    async def wait_closed(self) -> None:
-        await self.inner.wait_closed()
 
 
 async def flushed(client_conn, grace: float = 0.05, limit: float = 5.0) -> None:
@@ -201,25 +228,15 @@ def hold_writes(client_conn, seconds: float | None) -> "HeldWriter | None":
     return held
 
 
-class HeldWriter:
+class HeldWriter(_WriterStandIn):
     """A StreamWriter stand-in that keeps what is written until ``release()``."""
 
     LIMIT = 1 << 20  # bytes held before drain() makes mitmproxy wait
     def __init__(self, inner: asyncio.StreamWriter, restore):
-        self.inner = inner
+        super().__init__(inner)
         self._restore = restore
         self._buf = bytearray()
         self.released = asyncio.Event()
-
-    @property
-    def transport(self):
-        return self.inner.transport
-
-    def get_extra_info(self, name, default=None):
-        return self.inner.get_extra_info(name, default)
-
-    def is_closing(self) -> bool:
-        return self.inner.is_closing()
 
     def write(self, data: bytes) -> None:
         if self.released.is_set():
@@ -231,17 +248,11 @@ class HeldWriter:
         self.release()
         self.inner.write_eof()
 
-    def can_write_eof(self) -> bool:
-        return self.inner.can_write_eof()
-
     def close(self) -> None:  # the connection ends (the client went away): nothing more to send
         self._buf.clear()
         self.released.set()
         self._restore(self)
         self.inner.close()
-
-    async def wait_closed(self) -> None:
-        await self.inner.wait_closed()
 
     async def drain(self) -> None:
         # mitmproxy awaits drain with the connection's event lock held: blocking here
@@ -346,7 +357,7 @@ def stream_cancelled(flow) -> bool:
     return False
 
 
-class PacedWriter:
+class PacedWriter(_WriterStandIn):
     """A StreamWriter stand-in that lets bytes out at ``rate`` bytes/s.
 
     mitmproxy awaits ``drain()`` on every writer after each read, so holding
@@ -357,7 +368,7 @@ class PacedWriter:
     TICK = 0.02
 
     def __init__(self, inner: asyncio.StreamWriter, rate: int, restore):
-        self.inner = inner
+        super().__init__(inner)
         self.rate = max(1, int(rate))
         self._restore = restore
         self._buf = bytearray()
@@ -366,14 +377,6 @@ class PacedWriter:
         self._idle.set()
         self._close_after = False
         self._eof_after = False
-
-    # -- StreamWriter surface used by mitmproxy ---------------------------
-    @property
-    def transport(self):
-        return self.inner.transport
-
-    def get_extra_info(self, name, default=None):
-        return self.inner.get_extra_info(name, default)
 
     def is_closing(self) -> bool:
         return self._close_after or self.inner.is_closing()
@@ -392,17 +395,11 @@ class PacedWriter:
         else:
             self.inner.write_eof()
 
-    def can_write_eof(self) -> bool:
-        return self.inner.can_write_eof()
-
     def close(self) -> None:
         if self._buf:
             self._close_after = True
         else:
             self.inner.close()
-
-    async def wait_closed(self) -> None:
-        await self.inner.wait_closed()
 
     async def drain(self) -> None:
         await self._idle.wait()

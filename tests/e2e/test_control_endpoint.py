@@ -151,3 +151,46 @@ def test_k6_example_script_sets_faults_and_report_explains(upstream, tmp_path):
         assert out.returncode == 0, out.stdout + out.stderr
         assert "1503" in out.stdout, out.stdout[:2000]
         json.loads(out.stdout)
+
+
+def test_expect_over_http_after_a_real_client_hit_faults(px, client, upstream):
+    """What a Node or Java test suite does: set a fault, run its client (curl here), then ask
+    the proxy whether the client saw what it expects; the same matcher as fault_proxy.expect."""
+    import shutil
+    import subprocess
+    import threading
+
+    if not shutil.which("curl"):
+        pytest.skip("curl is not installed")
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    assert client.post(f"{CONTROL}/rules", content="|~u /exp/reset|reset when=mid_body\n"
+                       "|~u /exp/slow|delay ms=800\n", headers=auth).status_code == 200
+
+    def curl(path):
+        return subprocess.run(["curl", "-sS", "-m", "5", "-x", px.url, f"{upstream.url}{path}?size=20000"],
+                              capture_output=True, text=True, timeout=10)
+
+    got = curl("/exp/reset")
+    assert got.returncode == 56, got.stderr  # what curl did; now what the proxy says it did
+    r = client.get(f"{CONTROL}/expect", params={"client": "curl", "error": "56", "count": "1"}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["matched"] == 1 and r.json()["flows"][0]["fault"] == "reset when=mid_body"
+    r = client.get(f"{CONTROL}/expect", params={"client": "node", "error": "ECONNRESET", "fault": "reset"},
+                   headers=auth)
+    assert r.status_code == 200 and r.json()["flows"][0]["client"]["error"] == "ECONNRESET", r.text
+    r = client.post(f"{CONTROL}/expect", params={"client": "node", "error": "UND_ERR_SOCKET", "timeout": "0.3"},
+                    headers=auth)
+    assert r.status_code == 417, r.text
+    assert r.json()["explanation"].startswith("expect(client='node', error='UND_ERR_SOCKET'): expected at least 1")
+    assert "ECONNRESET" in r.json()["explanation"]  # the table shows what node would have reported
+
+    # a flow still in flight: /expect waits for it (up to timeout)
+    slow = threading.Thread(target=curl, args=("/exp/slow",))
+    slow.start()
+    try:
+        r = client.get(f"{CONTROL}/expect", params={"url": "/exp/slow", "code": "0", "count": "1", "timeout": "4"},
+                       headers=auth)
+    finally:
+        slow.join()
+    assert r.status_code == 200 and r.json()["flows"][0]["fault"] == "delay ms=800", r.text
+    assert client.get(f"{CONTROL}/expect", params={"cuont": "1"}, headers=auth).status_code == 400

@@ -144,3 +144,30 @@ def test_same_seed_same_faults_run_after_run(tmp_path):
     # rules changed before test_2 in the full run; alone it still gets the same faults
     assert seq("-k", "test_2")["2"] == a["2"]
     assert seq(seed=6)["1"] != a["1"]
+
+
+WORKERS = '''
+def test_rules_reach_every_worker(fault_proxy, upstream_url):
+    fault_proxy.set("|~u /w|status code=503 first=1 gates=global", "|~u /all|status code=429")
+    codes = []
+    for i in range(24):  # a new connection each time: the kernel picks a worker
+        with httpx.Client(proxy=fault_proxy.url) as c:
+            codes.append(c.get(f"{upstream_url}/w{i}").status_code)
+            assert c.get(f"{upstream_url}/all{i}").status_code == 429
+    assert codes.count(503) == 1
+    recs = fault_proxy.flows()
+    assert len(recs) == 48 and {r["worker"] for r in recs} == {"0", "1"}
+    fault_proxy.expect(fault="status code=503", count=1)
+
+def test_next_test_is_clean_on_every_worker(fault_proxy, upstream_url):
+    for i in range(24):  # both workers (each connection is one draw of the kernel's hash)
+        with httpx.Client(proxy=fault_proxy.url) as c:
+            assert c.get(f"{upstream_url}/all{i}").status_code == 200
+    assert {r["worker"] for r in fault_proxy.flows()} == {"0", "1"}
+'''
+
+
+def test_fault_workers_runs_the_fixture_as_two_workers(tmp_path):
+    rc, out = run_pytest(["-v", "--fault-workers", "2"], write_suite(tmp_path, WORKERS))
+    assert rc == 0, out[-4000:]
+    assert "fault_proxy seed: 1 (--fault-seed N), 2 workers" in out and "2 passed" in out

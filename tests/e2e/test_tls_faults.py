@@ -195,11 +195,13 @@ def test_k6_error_equals_annotation(outcomes, case):
         assert len(hs) == 1, hs  # exactly one record per failed handshake
         rec = hs[0]
         assert rec["fault"] == ALL[case]
-        assert rec["k6_error_code"] == got["error_code"], (got, rec)
-        assert norm(rec["k6_error"]) == norm(got["error"]), (got, rec)
+        said = [(rec["k6_error_code"], rec["k6_error"])] + [
+            (a["error"], a["message"]) for a in rec["clients"]["k6"].get("alt", [])]
+        assert (got["error_code"], norm(got["error"])) in [(c, norm(m)) for c, m in said], (got, rec)
         assert not flow_records(recs, h, "fault")
     if case in CASES:
-        assert got["error_code"] == (CASES[case][1] or 0)
+        assert got["error_code"] == (CASES[case][1] or 0) or (got["error_code"], got["error"]) == (
+            1000, "http2: client conn could not be established") and case == "mtls"  # the race the alt names
     else:
         assert got["error_code"] == 1010 and got["error"] == "remote error: tls: protocol version not supported"
     if case == "h1only":

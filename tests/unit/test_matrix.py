@@ -17,11 +17,14 @@ def test_readme_matrix_equals_the_profiles():
 
 def test_every_new_profile_has_a_column_and_hidden_faults_are_named():
     assert {"node", "requests", "aiohttp", "java"} <= set(matrix.columns("HTTP/1.1"))
-    assert "java" in matrix.columns("HTTP/2") and "node" not in matrix.columns("HTTP/2")
+    # node: undici with allowH2 through fault_prefer_h2; requests and aiohttp offer only http/1.1
+    assert {"java", "node", "httpx"} <= set(matrix.columns("HTTP/2"))
+    assert not {"requests", "aiohttp"} & set(matrix.columns("HTTP/2"))
     hidden = tool.section()
     assert "`truncate` (ok 200, no error) on HTTP/2" in hidden  # java: a short body, no error
     assert "`reset when=before_response` (re-sent 1x) on HTTP/1.1" in hidden  # aiohttp, java
     assert "`bad_gzip` (never settles)" in hidden  # node
+    assert "`rst_stream code=CANCEL when=mid_body` (ok 200, no error) on HTTP/2" in hidden  # node over HTTP/2
 
 
 @pytest.mark.parametrize("ident,client,spec", [
@@ -67,3 +70,16 @@ def test_expect_matches_a_client_error():
         fp.expect(client="node", error="UND_ERR_SOCKET", timeout=0.3)
     with pytest.raises(pytest.fail.Exception, match="did you mean node"):
         fp.expect(client="nodejs", error="ECONNRESET", timeout=0.3)
+
+
+def test_matrix_proxy_log_check_fails_on_any_leftover_connection():
+    from tests.e2e import clientmatrix as cm
+
+    block = ("Exception in callback StreamReaderProtocol.connection_made.<locals>.callback(<Task cancell...rvers.py:185>>)"
+             " at /x/streams.py:248\nhandle: <Handle ...>\nTraceback (most recent call last):\n  File \"x\"\n"
+             "asyncio.exceptions.CancelledError")
+    sign = "[13:10:24.293][127.0.0.1:34742] TLS Error: [('SSL routines', '', 'tlsv1 alert decode error')]\n"
+    assert cm.shutdown_problems("start\n" + sign) is None
+    assert "1 client connections" in cm.shutdown_problems(sign + block)  # the alert excuses nothing now
+    assert "2 client connections" in cm.shutdown_problems(block + "\n" + block)
+    assert "boom" in cm.shutdown_problems(block + "\nTraceback (most recent call last):\nValueError: boom")

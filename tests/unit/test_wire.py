@@ -100,6 +100,45 @@ def test_leftover_sockets_are_closed_after_the_client_left(monkeypatch):
     asyncio.run(scenario())
 
 
+def test_half_close_is_recorded_in_the_connection_state(monkeypatch):
+    """sockets.close FINs behind mitmproxy's back; mitmproxy's reader task waits for a
+    close command after the client's EOF only while the connection CAN_WRITE, so the
+    FIN must clear that flag (as mitmproxy's own half-close does), or a handler whose
+    layers send no close (httpx's TLS alert after a FIN over HTTP/2) never ends."""
+    from mitmproxy.connection import Client, ConnectionState
+
+    src = inspect.getsource(server.ConnectionHandler.handle_connection)
+    assert "connection.state &= ~ConnectionState.CAN_READ" in src
+    assert "if connection.state is ConnectionState.CAN_WRITE:" in src
+    assert "connection.state &= ~ConnectionState.CAN_WRITE" in inspect.getsource(server.ConnectionHandler.close_connection)
+
+    async def scenario():
+        eofs = []
+
+        class T:
+            def is_closing(self):
+                return False
+
+        class W(asyncio.StreamWriter):
+            def __init__(self):
+                self._transport = T()
+
+            def __del__(self):
+                pass
+
+            def write_eof(self):
+                eofs.append(1)
+
+        io = type("IO", (), {"writer": W()})()
+        monkeypatch.setattr(sockets, "_transport_io", lambda conn: io)
+        conn = Client(peername=("127.0.0.1", 1), sockname=("127.0.0.1", 2), timestamp_start=0, state=ConnectionState.OPEN)
+        assert sockets.close(conn)
+        assert eofs == [1] and isinstance(io.writer, sockets._HalfClosed)
+        assert conn.state is ConnectionState.CAN_READ
+
+    asyncio.run(scenario())
+
+
 def test_links_rely_on_writer_swap_next_layer_and_runtime_modes():
     """faults/wire/links.py and faults/toxiproxy/listeners.py: each direction's
     writer is looked up on every write (so a swapped writer is used), hooks
@@ -136,3 +175,59 @@ def test_passthrough_relies_on_layers_registering_in_their_context():
     assert "DataReceived" in ask and "if self.layer:" in ask
     assert "ignore" in inspect.signature(TCPLayer.__init__).parameters
     assert parse_client_hello(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") is None
+
+
+def test_shared_listener_relies_on_server_instances_and_the_server_option():
+    """faults/wire/listen.py: mitmproxy binds without SO_REUSEPORT (why workers open
+    their own listener), ``server=false`` starts no listener, and a mode's
+    ServerInstance serves any accepted stream, registered with the proxyserver."""
+    from mitmproxy.addons.proxyserver import Servers
+    from mitmproxy.proxy import mode_servers, mode_specs
+
+    listen_src = inspect.getsource(mode_servers.AsyncioServerInstance.listen)
+    assert "asyncio.start_server(self.handle_stream, host, port)" in listen_src and "reuse_port" not in listen_src
+    assert "if ctx.options.server:" in inspect.getsource(Servers.update)
+    assert list(inspect.signature(mode_servers.ServerInstance.handle_stream).parameters) == ["self", "reader", "writer"]
+    assert "self.manager.register_connection(" in inspect.getsource(mode_servers.ServerInstance.handle_stream)
+    assert "def register_connection" in inspect.getsource(Proxyserver)
+    inst = mode_servers.ServerInstance.make("reverse:http://127.0.0.1:1", Proxyserver())
+    assert isinstance(inst.mode, mode_specs.ReverseMode) and inst.mode.transport_protocol == "tcp"
+
+
+def test_shared_listener_sockets_share_one_port(tmp_path):
+    from faults.wire import listen
+
+    a = listen.reuseport_socket("127.0.0.1", 0)
+    b = listen.reuseport_socket("127.0.0.1", a.getsockname()[1])  # a plain second bind would fail
+    try:
+        assert a.getsockname() == b.getsockname()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_alpn_choice_relies_on_tlsconfig_app_data_and_hook_order():
+    """faults/wire/alpn.py (option fault_prefer_h2): mitmproxy's ALPN callback follows
+    the client's order unless the app data names client_alpn; TlsConfig skips its hook
+    when a connection exists; script addons run before TlsConfig (so alpn.start_client
+    has TlsConfig build the connection first) and TlsConfig is found as "tlsconfig"."""
+    from mitmproxy.addons import default_addons, script, tlsconfig
+
+    def conn_with(client_alpn):
+        c = type("C", (), {})()
+        c.get_app_data = lambda: tlsconfig.AppData(client_alpn=client_alpn, server_alpn=None, http2=True)
+        return c
+
+    assert tlsconfig.alpn_select_callback(conn_with(None), [b"http/1.1", b"h2"]) == b"http/1.1"
+    assert tlsconfig.alpn_select_callback(conn_with(b"h2"), [b"http/1.1", b"h2"]) == b"h2"
+    assert set(tlsconfig.AppData.__annotations__) == {"client_alpn", "server_alpn", "http2"}
+    src = inspect.getsource(tlsconfig.TlsConfig.tls_start_client)
+    assert "if tls_start.ssl_conn is not None:" in src and "set_app_data(" in src
+    assert "alpn_select_callback=alpn_select_callback" in src
+    order = [type(a) for a in default_addons()]
+    assert order.index(script.ScriptLoader) < order.index(tlsconfig.TlsConfig)
+    from mitmproxy.addonmanager import _get_name
+
+    assert _get_name(tlsconfig.TlsConfig()) == "tlsconfig"
+    # the upstream's offers: TlsConfig keeps offers an addon set before its hook
+    assert "if not server.alpn_offers:" in inspect.getsource(tlsconfig.TlsConfig.tls_start_server)

@@ -2,7 +2,13 @@
 reports (``Network.loadingFailed``; what playwright's ``requestfailed`` gives) for a
 top-level navigation, as measured in ``tests/e2e/test_client_matrix.py``. ``"ok"``:
 the page loaded, with the status; ``"timeout"``: Chromium itself waits, the page's
-own timeout ends it. Page scripts' ``fetch()`` only see ``TypeError: Failed to fetch``.
+own timeout ends it.
+
+A page script's ``fetch()`` (measured too, HTTP/1.1 and HTTP/2) is the entry's ``fetch``:
+``{"error", "message", "status"}``. DevTools names the same ``net::ERR_...``; the script
+only sees ``TypeError: Failed to fetch`` (before the response and, as a rejected body read,
+after it); an error status is no error for it (``ok 503``, where a navigation shows
+Chromium's error page, ``net::ERR_HTTP_RESPONSE_CODE_FAILURE``); a hang never settles.
 
 What it hides: it silently re-sends a request whose connection ended before any
 response byte, a stream refused by REFUSED_STREAM or a GOAWAY, and re-tries failed
@@ -31,12 +37,35 @@ def _resent(error: str, n: int) -> ClientReport:
     return cr(error, retried=n, certainty="likely", note=RETRIES_NOTE)  # the error is exact, the count is not
 
 
+FETCH_FAILED = "TypeError: Failed to fetch"
+
+
 def report(o: Outcome) -> ClientReport | None:
+    r = _navigation(o)
+    if r is not None and not o.event.startswith("tls."):
+        r.extra["fetch"] = page_fetch(r, o.facts.get("status", 200))
+    return r
+
+
+def page_fetch(nav: ClientReport, status: int = 200) -> dict:
+    """What a page script's fetch() gets, from the navigation's report (same network stack)."""
+    if nav.error == "net::ERR_HTTP_RESPONSE_CODE_FAILURE" or nav.error == "ok":
+        return {"error": "ok", "message": "", "status": nav.extra.get("status", status)}
+    if nav.error == "timeout":
+        return {"error": "timeout", "message": "", "note": "the fetch() promise never settles by itself"}
+    return {"error": nav.error, "message": FETCH_FAILED}
+
+
+def _navigation(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     if ev == "grpc.status":
         return None
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
     before = f.get("phase", "before_response") == "before_response"
+    if h2 and f.get("reused_connection") and before and ev in ("tcp.rst", "tcp.fin"):
+        # a reused HTTP/2 connection that ends before any response byte: re-sent on a new one
+        # (measured: a page script's fetch() on its page's connection)
+        return _resent("net::ERR_CONNECTION_RESET" if ev == "tcp.rst" else "net::ERR_CONNECTION_CLOSED", 2)
     if ev == "tcp.rst":
         return _resent("net::ERR_CONNECTION_RESET", 2) if before and not h2 else cr("net::ERR_CONNECTION_RESET")
     if ev == "tcp.fin":
@@ -72,8 +101,12 @@ def report(o: Outcome) -> ClientReport | None:
                 "bad_hpack": cr("net::ERR_HTTP2_COMPRESSION_ERROR"),
                 "oversized_frame": cr("net::ERR_ABORTED"), "window_overflow": cr("net::ERR_ABORTED")}[f["violation"]]
     if ev == "tls.bad_cert":
-        if f["cert"] == "weak_key":  # a first handshake fails, the next one loads: not understood, not predicted
-            return None
+        if f["cert"] == "weak_key":
+            # Chromium accepts RSA-1024 from a locally trusted CA: the page loads. It also opens a
+            # second (preconnected) connection that it closes unused after the handshake, which
+            # the proxy records as "client closed after the handshake without a request"
+            return cr("ok", extra={"status": 200}, certainty="likely",
+                      note="Chromium accepts this certificate; an unused preconnect closes after its handshake")
         return _resent(CERT[f["cert"]], 1)
     if ev == "tls.alert":
         if f.get("encrypted"):  # TLS 1.3 CertificateRequest: Chromium has no client certificate to send

@@ -3,11 +3,14 @@
 matches on: ``ECONNRESET``, ``UND_ERR_SOCKET``, ``CERT_HAS_EXPIRED``), else the
 error's name (``TimeoutError`` from an AbortSignal), or ``"ok"``: fetch resolved.
 ``message`` is a part of ``err.cause.message``. fetch offers only ``http/1.1`` by
-ALPN (undici's ``allowH2`` is off), so it never speaks HTTP/2 through the proxy:
-HTTP/2 outcomes return None."""
+ALPN by default; with an undici ``Agent({allowH2: true})`` as its dispatcher it offers
+``http/1.1`` then ``h2``, so it speaks HTTP/2 through the proxy only with the proxy's
+``fault_prefer_h2``: HTTP/2 outcomes are what fetch reports then (measured with the
+undici Node 20 bundles, 6.24.1)."""
 
 from __future__ import annotations
 
+from faults.catalog.tables import h2_known, h2_name
 from faults.classify.clients.python import alert_reason
 from faults.classify.outcome import ClientReport, Outcome
 
@@ -32,8 +35,10 @@ def node(error: str, message: str = "", **kw) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == "grpc.status":
+    if ev == "grpc.status":
         return None
+    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2."):
+        return _h2(o)
     if ev == "tcp.rst":
         # before the head fetch() rejects ("fetch failed"); after it, reading the body does ("terminated")
         return node("ECONNRESET", "read ECONNRESET")
@@ -68,4 +73,51 @@ def report(o: Outcome) -> ClientReport | None:
         return node("ECONNRESET", "Client network socket disconnected before secure TLS connection was established")
     if ev == "tls.stall":
         return node("TimeoutError", "aborted due to timeout", certainty="likely", note="when the fetch's own timeout fired")
+    return None  # not measured
+
+
+# (code, phase) of the RST_STREAMs measured; others follow them (likely)
+MEASURED_RST = {(0x2, "after_headers"), (0x2, "before_response"), (0x7, "before_response"), (0x8, "mid_body")}
+UNSETTLED = "undici never settles on its own here (the proxy closes the connection after the frame); its AbortSignal ends it"
+
+
+def _h2(o: Outcome) -> ClientReport | None:
+    """undici with allowH2 over HTTP/2 (node:http2, nghttp2)."""
+    f, ev = o.facts, o.event
+    before = f.get("phase", "before_response") == "before_response"
+    if ev in ("http.response", "upstream.failed"):
+        return node("ok", extra={"status": f.get("status", 502)})
+    if ev == "client.gave_up":
+        return node("TimeoutError", "aborted due to timeout", certainty="likely",
+                    note="when the fetch's own AbortSignal.timeout fired")
+    if ev == "tcp.rst":
+        return node("ECONNRESET", "read ECONNRESET")
+    if ev == "tcp.fin":
+        if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
+            # the stream ended short of its Content-Length: node:http2 resets it itself
+            return node("ERR_HTTP2_STREAM_ERROR", "Stream closed with error code NGHTTP2_PROTOCOL_ERROR")
+        return node("UND_ERR_SOCKET", "other side closed")
+    if ev == "http.undecodable":
+        # as over HTTP/1.1, a race: seen both in two runs
+        return node("never_settles", "", note="fetch resolves with the status; reading the body hangs forever, "
+                                              "its AbortSignal ignored").also("Z_DATA_ERROR", "incorrect header check")
+    if ev == "h2.rst_stream":
+        code, phase = f["code"], f.get("phase", "before_response")
+        if code == 0x8 and phase == "mid_body":
+            return node("ok", extra={"status": 200}, note="a RST_STREAM CANCEL mid-body ends the body early: "
+                                                          "fetch resolves and the short body reads without error")
+        if code == 0x8:
+            return None  # not measured before the body
+        name = f"NGHTTP2_{h2_name(code)}" if h2_known(code) else ""
+        return node("ERR_HTTP2_STREAM_ERROR", f"Stream closed with error code {name}".strip(),
+                    certainty="exact" if (code, phase) in MEASURED_RST else "likely")
+    if ev == "h2.goaway":
+        if f.get("phase") == "after_response":
+            return node("ok", extra={"status": f.get("status", 200)})
+        # undici fails every stream open at a GOAWAY, draining or not, above last_stream or not (no retry)
+        return node("UND_ERR_SOCKET", f'HTTP/2: "GOAWAY" frame received with code {f["code"]}')
+    if ev == "h2.violation":
+        if f["violation"] == "window_overflow":
+            return node("UND_ERR_SOCKET", "other side closed")
+        return node("TimeoutError", "aborted due to timeout", certainty="likely", note=UNSETTLED)
     return None  # not measured

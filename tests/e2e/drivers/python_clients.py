@@ -1,4 +1,4 @@
-"""requests or aiohttp through the proxy: one request per case, each on a fresh
+"""requests, aiohttp or httpx (``http2=True``) through the proxy: one request per case, each on a fresh
 connection. argv: CLIENT CASES.json CA_FILE. *.test names resolve to 127.0.0.1.
 Prints {id: {status, body_len, error, message, chain}}; error is the exception
 class users catch ("ok": none)."""
@@ -62,8 +62,31 @@ async def run_aiohttp(cases, ca):
     return out
 
 
+def run_httpx(cases, ca):
+    """httpx with http2=True: it offers http/1.1 first, so HTTP/2 needs the proxy's fault_prefer_h2.
+    ``version``: the HTTP version the response came in (the test checks it is HTTP/2)."""
+    import httpx
+
+    out = {}
+    for c in cases:
+        # error None: no exception (the httpx profile's convention)
+        r = {"status": None, "body_len": None, "error": None, "message": "", "chain": [], "version": None}
+        try:
+            with httpx.Client(http2=True, verify=ca, timeout=c["timeout_ms"] / 1000) as s:  # a fresh pool
+                resp = s.get(c["url"], headers={"x-fault": c["fault"]} if c["fault"] else {})
+                r["version"] = resp.http_version
+                r["status"], r["body_len"] = resp.status_code, len(resp.content)
+        except Exception as e:  # noqa: BLE001
+            r.update(error=type(e).__name__, message=str(e), chain=chain(e))
+        out[c["id"]] = r
+    return out
+
+
 if __name__ == "__main__":
     client, path, ca = sys.argv[1:4]
     cases = json.load(open(path))
-    res = run_requests(cases, ca) if client == "requests" else asyncio.run(run_aiohttp(cases, ca))
+    if client == "httpx":
+        res = run_httpx(cases, ca)
+    else:
+        res = run_requests(cases, ca) if client == "requests" else asyncio.run(run_aiohttp(cases, ca))
     sys.stdout.write(json.dumps(res))

@@ -18,9 +18,10 @@ from . import clientmatrix as cm
 NOT_PREDICTED: dict[tuple[str, str], str] = {}
 CASES = [(client, c["id"]) for client in cm.PROTOCOLS for c in cm.cases(0, client)]
 # Clients seen to race on a case now and then in full runs (chromium's preconnects and re-sends,
-# undici's gunzip error against its body read): one differing case per run is tolerated and
-# counted by test_racy_clients_rarely_differ; more fails.
-RACY = {"chromium": 1, "node": 1}
+# undici's gunzip error against its body read, Java's HttpClient once making a second connection
+# for `tls handshake=plaintext` in a full CI run: 0 in 90 when probed alone, also under CPU load):
+# one differing case per run is tolerated and counted by test_racy_clients_rarely_differ; more fails.
+RACY = {"chromium": 1, "node": 1, "java": 1}
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,14 @@ SWEEP_AFTER = 1.0  # s after a faulted connection closed: finish flows mitmproxy
 MEMO_MAX = 1024  # distinct outcomes remembered (cleared when full)
 
 
+def _faulted(flow, fault: dict | None, comment: str) -> str:
+    """A faulted flow's comment names its fault and rule first, and the flow gets the marker."""
+    if not fault:
+        return comment
+    flow.marked = MARKER
+    return f"fault: {fault['spec']} [{fault['rule']}] -> {comment}"
+
+
 class Classifier:
     def __init__(self):
         self.report: Report | None = None
@@ -183,12 +191,8 @@ class Classifier:
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
         self.codes[k6.error] += 1
-        comment = f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
-        if k6.message:
-            comment += f" ({k6.message})"
-        if fault:
-            comment = f"fault: {fault['spec']} [{fault['rule']}] -> {comment}"
-            flow.marked = MARKER
+        comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
+                                        + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
             comment += " [k6 retries: hidden]"
         if profiles.shown != profiles.NAMES:  # the user picked their clients: name what each reports
@@ -199,9 +203,7 @@ class Classifier:
         if k6.certainty != "exact":
             comment += f" [{k6.certainty}]"
         flow.comment = comment
-        self._emit(lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))
-        for listener in self.listeners:
-            listener(flow)
+        self._done(flow, lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))
 
 
     def _classified(self, flow: http.HTTPFlow) -> tuple[Classification, tuple]:
@@ -230,15 +232,14 @@ class Classifier:
         md[V.K6] = k6.as_dict()
         md[V.OUTCOME] = c.outcome.as_dict()
         md[V.CLIENTS] = c.clients_dict()
-        comment = f"websocket: {c.outcome.summary} -> k6 close {k6.extra.get('close_code')}"
-        if k6.message:
-            comment += f" ({k6.message})"
-        if fault:
-            comment = f"fault: {fault['spec']} [{fault['rule']}] -> {comment}"
-            flow.marked = MARKER
-        flow.comment = comment
+        flow.comment = _faulted(flow, fault, f"websocket: {c.outcome.summary} -> k6 close "
+                                             f"{k6.extra.get('close_code')}" + (f" ({k6.message})" if k6.message else ""))
         self.codes["ws"] += 1
-        self._emit(lambda: websocket_record(flow, c, fault))
+        self._done(flow, lambda: websocket_record(flow, c, fault))
+
+    def _done(self, flow, record) -> None:
+        """Write the flow's record (built only if a report or listener reads it) and tell the listeners."""
+        self._emit(record)
         for listener in self.listeners:
             listener(flow)
 

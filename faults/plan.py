@@ -122,6 +122,12 @@ def domain_gate(filt) -> tuple[re.Pattern, ...] | None:
 
 _generation = 0  # bumped whenever a rule's filter is set: plan indexes rebuild
 
+
+def generation() -> int:
+    """Bumped whenever a rule's filter is replaced: what a cache over rules' filters keys on."""
+    return _generation
+
+
 _key_memo: list = [None, None, None, None, None]  # flow, host, authority, header fields, key
 
 

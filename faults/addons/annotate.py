@@ -205,7 +205,6 @@ class Classifier:
         flow.comment = comment
         self._done(flow, lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))
 
-
     def _classified(self, flow: http.HTTPFlow) -> tuple[Classification, tuple]:
         """The flow's classification and its metadata dicts (k6, outcome, clients,
         annotation). The client profiles are pure functions of the outcome, so

@@ -102,11 +102,13 @@ def seeded(plan: planmod.Plan, seed=None) -> list[planmod.Rule]:
     return plan.rules
 
 
-def is_control_host(req: http.Request, host: str) -> bool:
+def is_control_host(flow: http.HTTPFlow, host: str) -> bool:
     """The request's target (regular mode) or its Host header (reverse mode with
-    ``keep_host_header``, where the target is the fixed upstream) is the reserved name."""
+    ``keep_host_header``, where the target is the fixed upstream) is the reserved name.
+    Read through the plans' per-flow host key: the Host header is parsed once per request."""
     host = host.lower()
-    return req.host.lower() == host or req.pretty_host.lower() == host
+    target, pretty = planmod.host_key(flow)
+    return target.lower() == host or pretty.lower() == host
 
 
 def looks_like_yaml_plan(text: str) -> bool:
@@ -212,17 +214,19 @@ class FaultControl:
         if seq and seq < self._base[0]:
             log.info(f"runtime fault change {seq} skipped: the rules were replaced by change {self._base[0]} since")
             return
-        if rules is not None:
-            pass
-        elif op == "clear":
-            rules = []
-        elif "yaml" in msg:
-            rules = build_plan(msg["yaml"], msg.get("source", "control request"), seed)
-        elif "load" in msg:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
-            rules = seeded(planmod.load_file(msg["load"]), seed)
-        else:
-            rules = build_rules(msg["specs"], seed)
+        if rules is None:
+            rules = self._rules_of(msg, seed)
         self._replace(rules, append=op == "add", seq=seq)
+
+    @staticmethod
+    def _rules_of(msg: dict, seed) -> list[planmod.Rule]:
+        if msg["op"] == "clear":
+            return []
+        if "yaml" in msg:
+            return build_plan(msg["yaml"], msg.get("source", "control request"), seed)
+        if "load" in msg:  # load_file: missing, a directory, too big, not UTF-8 are all one-line errors
+            return seeded(planmod.load_file(msg["load"]), seed)
+        return build_rules(msg["specs"], seed)
 
     @staticmethod
     def _stamped(msg: dict) -> dict:
@@ -287,11 +291,7 @@ class FaultControl:
         if flow.response or flow.error or flow.request.method == "CONNECT":
             return
         req = flow.request
-        # (request.host, pretty_host) as the plans' host index keeps it for this flow:
-        # parsing the Host header once serves both
-        host, pretty = planmod.host_key(flow)
-        target = ctx.options.fault_control_host.lower()
-        if host.lower() == target or pretty.lower() == target:
+        if is_control_host(flow, ctx.options.fault_control_host):
             # the reserved host is always answered here, on or off: a request
             # meant for the endpoint (with its token) never leaves the proxy
             status, body = (self._serve(req) if ctx.options.fault_control else

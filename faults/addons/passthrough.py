@@ -72,7 +72,7 @@ class FaultPassthrough:
         if injector is None:
             return True
         plans = (injector.runtime_plan, injector.option_plan, injector.file_plan)
-        stamp = tuple((id(p), id(p.rules), len(p.rules)) for p in plans) + (planmod._generation,)
+        stamp = tuple((id(p), id(p.rules), len(p.rules)) for p in plans) + (planmod.generation(),)
         if stamp != self._stamp:
             self._memo, self._stamp = {}, stamp
         hit = self._memo.get(names)

@@ -240,7 +240,12 @@ class Upstream:
             self._loop = asyncio.new_event_loop()
             self._loop.run_until_complete(self.serve())
             ready.set()
-            self._loop.run_forever()
+            try:
+                self._loop.run_forever()
+            finally:
+                # closed by its own thread: left to the garbage collector at interpreter exit,
+                # its __del__ may meet a self-pipe already closed and print a traceback
+                self._loop.close()
 
         self._thread = threading.Thread(target=run, name="upstream", daemon=True)
         self._thread.start()

@@ -43,6 +43,7 @@ class FaultInjector:
         # callables flow -> Rule | None tried before every plan (a Toxiproxy
         # proxy's http toxics apply to its own listener's flows only)
         self.selectors: list = []
+        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -247,6 +248,8 @@ class FaultInjector:
     def _start(self, flow: http.HTTPFlow, rule: planmod.Rule) -> None:
         self._active[flow.id] = (rule.fault, Act(flow, self._stopping, rule.rng))
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+        if self.metrics is not None:
+            self.metrics.started(flow.id, rule.label)
 
     def request(self, flow: http.HTTPFlow):
         if flow.id in self._active:  # chosen at the request head

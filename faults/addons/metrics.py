@@ -59,7 +59,7 @@ class FaultMetrics:
             host, port = parse_address(value)
         except ValueError as e:
             raise exceptions.OptionsError(f"fault_metrics: {e}") from None
-        wdir = ctx.options.fault_worker_dir
+        wdir = getattr(ctx.options, "fault_worker_dir", "")  # faults.addons.workers' option
         if self.metrics is None:
             shared = None
             if wdir:

@@ -1,0 +1,55 @@
+"""faults.htmlreport.timeline: record times, buckets, counts by outcome."""
+
+from faults.htmlreport import timeline
+
+
+def rec(ts=None, t=None, code=0, rule=None, record="flow"):
+    r = {"record": record, "k6_error_code": code, "rule": rule}
+    if ts is not None:
+        r["ts"] = ts
+    if t is not None:
+        r["t"] = t
+    return r
+
+
+def test_t_is_used_when_every_record_has_it():
+    assert timeline.times([rec(ts=100.0, t=3.5), rec(ts=99.0, t=0.25)]) == ([3.5, 0.25], "t")
+
+
+def test_without_t_time_is_seconds_after_the_first_record():
+    assert timeline.times([rec(ts=1000.5), rec(ts=1000.0), rec(ts=1002.0)]) == ([0.5, 0.0, 2.0], "ts")
+
+
+def test_mixed_records_line_up_on_the_t_origin():
+    # the first has t=1 at ts=1001: t0 is ts 1000; the other (no t) at ts 1003 is t=3
+    ts, source = timeline.times([rec(ts=1001.0, t=1.0), rec(ts=1003.0)])
+    assert ts == [1.0, 3.0] and source == "t+ts"
+
+
+def test_bucket_width_keeps_the_bars_countable():
+    assert timeline.bucket_width(10) == 1
+    assert timeline.bucket_width(300) == 1
+    assert timeline.bucket_width(301) == 2
+    assert timeline.bucket_width(3600) == 15
+    assert timeline.bucket_width(10 ** 7) > 3600
+
+
+def test_counts_by_outcome_and_rule_sum_to_the_records():
+    recs = [rec(t=0.1), rec(t=0.9, code=1503, rule="a"), rec(t=1.0, code=1503, rule="a"), rec(t=2.5, code=1220, rule="b"),
+            {"record": "websocket", "t": 2.9, "rule": None}, rec(t=2.0, code=None, record="connection")]
+    tl = timeline.build(recs)
+    assert tl.width == 1 and tl.buckets == 3
+    assert tl.counts == {"0": [1, 0, 0], "1503": [1, 1, 0], "1220": [0, 0, 1], "ws": [0, 0, 1], "none": [0, 0, 1]}
+    assert tl.injected == {"a": [1, 1, 0], "b": [0, 0, 1]}
+    assert tl.outcomes[0] == "0" and tl.outcomes[1] == "1503"
+    assert sum(tl.totals.values()) == len(recs) and tl.peak == 3
+
+
+def test_a_plan_window_past_the_last_record_extends_the_axis():
+    tl = timeline.build([rec(t=1.0)], extra_end=90.0)
+    assert tl.end >= 90 and tl.counts["0"][0] == 0 and sum(tl.counts["0"]) == 1
+
+
+def test_k6_output_lines_are_not_proxy_records():
+    objs = [{"type": "Point", "metric": "http_reqs", "data": {}}, rec(ts=1.0), {"record": "dns", "ts": 2.0}]
+    assert timeline.proxy_records(objs) == objs[1:]

@@ -22,6 +22,7 @@ LANE_H = 26.0
 TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 PALETTE = ("#d1495b", "#edae49", "#00798c", "#8e44ad", "#3d5a80", "#e07a5f", "#6a994e", "#b56576",
            "#355070", "#f28482", "#7f5539", "#118ab2")
+MAX_LANES = 60  # a 10,000-rule plan draws the rules that matter, and the table lists them all
 FIXED = {"0": "#2e9e5b", "ws": "#7a8ca3", "none": "#9e9e9e"}
 NAMES = {"ws": "WebSocket session (k6 sets no error_code)", "none": "no k6 code known"}
 
@@ -41,6 +42,8 @@ class Page:
     clients: list[dict]
     score_cols: list[str]
     score_rows: list[dict]
+    lanes_left_out: int = 0
+    max_lanes: int = MAX_LANES
 
 
 def render(records: list[dict], *, code_rows: list[dict] | None = None, score: list[dict] | None = None,
@@ -66,10 +69,21 @@ def build(records, *, code_rows=None, score=None, plan=None, title="faults repor
     rules = tables.by_rule(records, times, lanes)
     for r in rules:
         r["windows"] = tables.windows_text(r["lane"])
+    drawn = drawn_lanes(lanes, tl)
     return Page(title=title, sources=list(sources or []), total=len(records),
                 faulted=sum(1 for r in records if r.get("rule")), timeline=tl,
-                svg=svg(tl, lanes, colors) if tl else None, legend=legend, rules=rules,
-                codes=list(code_rows or []), clients=tables.by_client(records), score_cols=cols, score_rows=rows)
+                svg=svg(tl, drawn, colors) if tl else None, legend=legend, rules=rules,
+                codes=list(code_rows or []), clients=tables.by_client(records), score_cols=cols, score_rows=rows,
+                lanes_left_out=len(lanes) - len(drawn))
+
+
+def drawn_lanes(lanes: list[lanesmod.Lane], tl) -> list[lanesmod.Lane]:
+    """Every lane, or, past ``MAX_LANES``, the first of those that were applied or have a
+    window or probability to show."""
+    if len(lanes) <= MAX_LANES:
+        return lanes
+    hit = tl.injected if tl else {}
+    return [ln for ln in lanes if ln.rule in hit or ln.windows or ln.ramp or ln.probability is not None][:MAX_LANES]
 
 
 def _colors(outcomes: list[str]) -> dict[str, str]:

@@ -59,3 +59,12 @@ def test_what_the_records_say_is_escaped():
 def test_a_scorecard_alone_renders():
     page = render.render([], score=[{"fault": "reset", "attempts": 2, "verdict": "pass", "reasons": []}])
     assert 'data-fault="reset"' in page and "Requests per second" not in page
+
+
+def test_a_huge_plan_draws_the_lanes_that_matter_and_lists_every_rule():
+    plan = [Lane(f"r{i}") for i in range(200)] + [Lane("windowed", windows=[(1.0, 2.0)])]
+    recs = [{"record": "flow", "t": 0.5, "k6_error_code": 1503, "rule": "r150", "fault": "status code=503"}]
+    doc = Elements(render.render(recs, plan=plan))
+    assert [a["data-rule"] for a in doc.with_class("lane")] == ["r150", "windowed"]
+    assert len([a for t, a in doc.els if t == "tr" and "data-rule" in a]) == 201
+    assert [a for t, a in doc.els if a.get("id") == "lanes-left-out"]

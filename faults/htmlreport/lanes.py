@@ -14,10 +14,14 @@ number in the label the plan file gives an unnamed rule (``plan.yaml: rule 2 (li
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ruamel.yaml.error import YAMLError
+
+from faults import plan as planmod
 from faults.spec import SpecError
 
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
@@ -104,18 +108,15 @@ def lane_of(rule: str, raw: dict, where: str) -> Lane:
 def from_plan(path: str | Path) -> list[Lane]:
     """The lanes of every rule in a plan file, in plan order; SpecError names the
     file and rule. Rules are read as written (not validated as a live plan is)."""
-    from faults import plan as planmod
-
     p = Path(path).expanduser()
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"cannot read the plan: {getattr(e, 'strerror', None) or e}", str(p)) from None
-    from ruamel.yaml.error import YAMLError
-    import io
-
     try:
-        doc = planmod._yaml().load(io.StringIO(text))  # the plan's own loader (no YAML aliases)
+        doc = planmod._yaml().load(io.StringIO(text))  # the plan's own loader (it refuses YAML aliases)
+    except SpecError as e:
+        raise e.at(str(p)) from None
     except YAMLError as e:
         raise SpecError(f"invalid YAML: {getattr(e, 'problem', None) or e}", str(p)) from None
     rules = doc.get("rules") if isinstance(doc, dict) else doc

@@ -25,6 +25,8 @@ import os
 
 from faults import report
 
+MEMO_MAX = 1024  # clients dicts remembered (cleared when full), as the classifier's memo
+
 
 class Metrics:
     def __init__(self, multiprocess_dir: str | None = None):
@@ -58,6 +60,7 @@ class Metrics:
         self._errors: dict = {}
         self._rules: dict = {}
         self._live: dict = {}  # flow id -> its faults_active child, until the flow's record is made
+        self._pairs: dict = {}  # id(clients dict) -> (that dict, its error counters): see _client_counters
 
     # -- the hot path ------------------------------------------------------------------
     def started(self, flow_id: str, rule: str) -> None:
@@ -80,11 +83,28 @@ class Metrics:
         c.inc()
         if fault:
             self._injected(fault.get("rule"), fault.get("spec"))
+        for c in self._client_counters(clients):
+            c.inc()
+
+    def _client_counters(self, clients: dict | None) -> tuple:
+        """The error counters of a ``clients`` dict. The classifier hands flows with the same
+        outcome the same dict (its memo), so most flows cost one lookup here; the dict is
+        kept with its counters, so its id cannot be reused while remembered."""
+        if not clients:
+            return ()
+        hit = self._pairs.get(id(clients))
+        if hit is not None and hit[0] is clients:
+            return hit[1]
+        counters = []
         for pair in report.client_errors(clients):
             c = self._errors.get(pair)
             if c is None:
                 c = self._errors[pair] = self.client_errors.labels(client=pair[0], error=pair[1])
-            c.inc()
+            counters.append(c)
+        if len(self._pairs) >= MEMO_MAX:
+            self._pairs.clear()
+        self._pairs[id(clients)] = (clients, tuple(counters))
+        return self._pairs[id(clients)][1]
 
     def forget_live(self) -> None:
         """Detached (the option turned off): flows under a fault now will not be finished here."""

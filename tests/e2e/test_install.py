@@ -254,7 +254,7 @@ def test_installed_package_works_from_anywhere(installed, tmp_path):
                          (["codes"], "network.tcp.reset_by_peer"),
                          (["report", str(tmp_path / "report.jsonl")], "http.status.service_unavailable"),
                          (["report", str(tmp_path / "report.jsonl"), "--html", str(tmp_path / "r.html")],
-                          "2 proxy records")):
+                          "3 proxy records")):  # /x, /y and the TLS handshake
         r = subprocess.run([str(bin_ / "faults"), *args], cwd=user, env=env, capture_output=True, text=True,
                            timeout=30)
         assert r.returncode == 0 and needle in r.stdout, (args, r.stdout[-2000:], r.stderr[-2000:])

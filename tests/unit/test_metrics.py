@@ -64,3 +64,14 @@ def test_addresses(value, want):
 def test_bad_addresses_say_what_is_expected(value):
     with pytest.raises(ValueError, match="HOST:PORT|port must be|IPV6"):
         parse_address(value)
+
+
+def test_a_shared_clients_dict_is_counted_each_time_and_a_new_one_afresh():
+    m = Metrics()
+    shared = {"k6": {"error": 1503}, "curl": {"error": 0}}
+    for _ in range(3):
+        m.finished(None, 1503, None, shared)  # the classifier's memo hands flows one dict
+    m.finished(None, 1220, None, {"k6": {"error": 1220}})
+    got = samples(m)
+    assert got[("faults_client_errors_total", (("client", "k6"), ("error", "1503")))] == 3
+    assert got[("faults_client_errors_total", (("client", "k6"), ("error", "1220")))] == 1

@@ -3,9 +3,9 @@
 Read from a plan file (``faults report --html OUT --plan PLAN``) and from any
 window a report record carries. The plan's time keys, as issue 24 writes them:
 
-- ``window: 30s..90s`` (also ``30..90``, ``1m..``, a list of such windows);
+- ``window: 30s..90s`` (also ``30..90``, ``1m..``, ``..90s``, a list of such windows);
 - ``probability: 0.2..0.5`` (ramped linearly over the window) or keyframes
-  ``{0s: 0, 30s: 0.2, 90s: 0.5}``; a number is a constant probability;
+  ``{0s: 0, 30s: 0.2, 90s: 0.5}`` (inline: ``0s:0,30s:0.2``); a number is a constant probability;
 - ``requests: 100..400`` (a request-count window: shown as text, it has no place on a time axis).
 
 A record's rule label is matched to the plan's rule by name, or by the rule
@@ -72,8 +72,11 @@ def ramp(value, window: tuple[float, float | None] | None, where: str) -> tuple[
         return None, []
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value), []
+    if isinstance(value, str) and ":" in value:  # inline keyframes: 0s:0,30s:0.2
+        value = dict(item.partition(":")[::2] for item in value.split(","))
     if isinstance(value, dict):
-        return None, sorted((seconds(k, where), _p(v, where)) for k, v in value.items())
+        return None, sorted((seconds(k.strip() if isinstance(k, str) else k, where), _p(v, where))
+                            for k, v in value.items())
     text = str(value)
     if ".." in text:
         a, b = (_p(x, where) for x in text.split("..", 1))
@@ -96,9 +99,14 @@ def _p(v, where: str) -> float:
 def lane_of(rule: str, raw: dict, where: str) -> Lane:
     """One rule's lane from its raw keys (a plan rule's mapping, or a record)."""
     ws = windows(raw["window"], where) if raw.get("window") is not None else []
-    const, keys = ramp(raw.get("probability"), ws[0] if ws else None, where)
-    fault = raw.get("fault")
     req = raw.get("requests")
+    p = raw.get("probability")
+    if isinstance(p, str) and ".." in p and not (ws and ws[0][1] is not None) and req is not None:
+        # ramped over the requests window (the Nth match): it has no place on the time axis
+        const, keys, req = None, [], f"{req} (probability {p} over it)"
+    else:
+        const, keys = ramp(p, ws[0] if ws else None, where)
+    fault = raw.get("fault")
     return Lane(rule=rule, windows=ws, ramp=keys, probability=const,
                 requests=None if req is None else str(req),
                 fault=fault if isinstance(fault, str) else None,

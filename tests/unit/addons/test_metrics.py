@@ -14,7 +14,7 @@ from faults.addons.annotate import Classifier
 from faults.addons.injector import FaultInjector
 from faults.addons.metrics import FaultMetrics
 
-from tests.unit.test_addons import through
+from tests.unit.addons.test_injector import through
 
 
 def addons():

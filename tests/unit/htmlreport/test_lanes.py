@@ -55,3 +55,10 @@ def test_a_bad_plan_is_one_error(tmp_path):
         lanes.from_plan(plan)
     with pytest.raises(SpecError, match="cannot read"):
         lanes.from_plan(tmp_path / "missing.yaml")
+
+
+def test_the_plan_forms_of_issue_24():
+    assert lanes.windows("..90s", "w") == [(0.0, 90.0)]
+    assert lanes.ramp("0s:0, 30s:0.2", None, "w") == (None, [(0.0, 0.0), (30.0, 0.2)])
+    ln = lanes.lane_of("r", {"requests": "100..400", "probability": "0.1..0.5"}, "w")  # ramped over the count
+    assert ln.ramp == [] and ln.windows == [] and ln.requests == "100..400 (probability 0.1..0.5 over it)"

@@ -157,7 +157,8 @@ def svg(tl: timeline.Timeline, lanes: list[lanesmod.Lane], colors: dict[str, str
         })
         y0 = top_y + LANE_H + 6
     return {"width": LEFT + PLOT_W + 10, "height": y0 + 4, "left": LEFT, "plot_w": PLOT_W, "base": base,
-            "bars": bars, "yticks": yticks, "xticks": xticks, "lanes": rows, "bucket": tl.width}
+            "bars": bars, "yticks": yticks, "xticks": xticks, "lanes": rows, "bucket": tl.width,
+            "end": tl.end}
 
 
 _env = None

@@ -7,7 +7,10 @@
   client errors), its active-faults gauge rose during the run and is 0 after it;
 - ``faults report --html`` of that run, opened from its file in headless Chromium, makes
   no request but its own file and logs nothing to the console, and the counts it shows
-  (bars, lanes, tables) equal the report's.
+  (bars, lanes, tables) equal the report's;
+- windows and ramps: a hand-written report and a plan with ``window`` and ramped
+  ``probability`` keys (issue 24's plan forms), drawn in the same Chromium: each lane's
+  shading sits where its window is on the time axis.
 """
 
 from __future__ import annotations
@@ -56,6 +59,19 @@ export default function () {
   const i = exec.scenario.iterationInTest;
   http.get(`${__ENV.BASE}/${i % 4 === 0 ? 'slow' : 'api'}?i=${i}`, { timeout: '5s' });
 }
+"""
+WINDOW_PLAN = """rules:
+  - name: ramped
+    match: "~u /api"
+    fault: status code=503
+    window: 10s..40s
+    probability: 0.2..0.5
+  - name: late
+    fault: reset when=before_response
+    window: 45s..
+  - fault: delay ms=100
+    window: ..5s
+    probability: {0s: 1, 5s: 0}
 """
 METRICS_RE = re.compile(r"faults: metrics at (http://127\.0\.0\.1:\d+/metrics)")
 
@@ -143,20 +159,49 @@ def chromium_missing() -> str | None:
     return None
 
 
-def test_the_html_report_opens_offline_and_shows_the_reports_counts(run, tmp_path):
+def html(report_file: Path, plan: Path, out: Path) -> Path:
+    cli = subprocess.run([sys.executable, "-m", "faults", "report", str(report_file), "--html", str(out),
+                          "--plan", str(plan)], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    return out
+
+
+def window_fixture(tmp: Path) -> tuple[Path, Path]:
+    """60 s of hand-written records at 2 requests/s (``t`` as the proxy writes it), faulted
+    where WINDOW_PLAN's rules apply, and that plan."""
+    recs = []
+    for i in range(120):
+        t = i / 2
+        rule = "ramped" if 10 <= t < 40 and i % 3 == 0 else "late" if t >= 45 and i % 4 == 0 else None
+        code = {"ramped": 1503, "late": 1220, None: 0}[rule]
+        recs.append({"v": 2, "ts": 1.7e9 + t, "t": t, "duration_ms": 3.0, "record": "flow", "worker": "",
+                     "rule": rule, "fault": None if rule is None else f"{rule} fault", "k6_error_code": code,
+                     "clients": {"k6": {"error": code}}})
+    (tmp / "w.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (tmp / "w.yaml").write_text(WINDOW_PLAN)
+    return tmp / "w.jsonl", tmp / "w.yaml"
+
+
+@pytest.fixture(scope="module")
+def pages(run, tmp_path_factory):
+    """Both pages opened in one Chromium: (the k6 run's page, the windows fixture's page)."""
     if why := chromium_missing():
         pytest.skip(why)
-    page = tmp_path / "report.html"
-    cli = subprocess.run([sys.executable, "-m", "faults", "report", str(run["report"]), "--html", str(page),
-                          "--plan", str(run["plan"])], capture_output=True, text=True, timeout=60)
-    assert cli.returncode == 0, cli.stderr
-    res = subprocess.run(["node", str(DRIVERS / "html_page.mjs"), page.as_uri(), str(tmp_path / "profile")],
+    tmp = tmp_path_factory.mktemp("pages")
+    urls = [html(run["report"], run["plan"], tmp / "run.html").as_uri(),
+            html(*window_fixture(tmp), tmp / "windows.html").as_uri()]
+    res = subprocess.run(["node", str(DRIVERS / "html_page.mjs"), json.dumps(urls), str(tmp / "profile")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
     got = json.loads(res.stdout)
-    assert got["requests"] == [page.as_uri()] and got["failed"] == []  # its own file, nothing else
-    assert got["console"] == [] and got["errors"] == []
-    recs, dom = run["records"], got["dom"]
+    for page, url in zip(got, urls):
+        assert page["requests"] == [url] and page["failed"] == []  # its own file, nothing else
+        assert page["console"] == [] and page["errors"] == []
+    return got
+
+
+def test_the_html_report_opens_offline_and_shows_the_reports_counts(run, pages):
+    recs, dom = run["records"], pages[0]["dom"]
     by_code = collections.Counter(report.k6_code_label(r) for r in recs)
     assert dom["total"] == len(recs)
     assert dom["bars"] == dict(by_code)
@@ -174,3 +219,21 @@ def test_the_html_report_opens_offline_and_shows_the_reports_counts(run, tmp_pat
     shown = {(c, e): n for c, row in dom["clients"].items() for e, n in row["by_error"].items()}
     assert shown == dict(errors)
     assert dom["svgWidth"] > 300
+
+
+def test_the_lanes_shade_each_rules_window_where_it_is(pages):
+    dom = pages[1]["dom"]
+    lanes = {ln["rule"]: ln for ln in dom["lanes"]}
+    assert list(lanes)[:2] == ["ramped", "late"] and len(lanes) == 3
+    assert lanes["ramped"]["windows"] == [["10.0", "40.0"]] and lanes["ramped"]["ramp"] == "10:0.2 40:0.5"
+    assert lanes["late"]["windows"] == [["45.0", ""]]  # open end: to the end of the axis
+    third = [ln for rule, ln in lanes.items() if rule not in ("ramped", "late")][0]
+    assert third["windows"] == [["0.0", "5.0"]] and third["ramp"] == "0:1 5:0"
+    left, width = dom["plotBox"]
+    end = dom["axisEnd"]
+    for ln, (start, stop) in ((lanes["ramped"], (10, 40)), (lanes["late"], (45, end)), (third, (0, 5))):
+        box_left, box_width = ln["windowBoxes"][0]
+        assert abs(box_left - (left + start / end * width)) < 1.5, (ln["rule"], box_left)
+        assert abs(box_width - (stop - start) / end * width) < 1.5, (ln["rule"], box_width)
+    assert lanes["ramped"]["injected"] == lanes["ramped"]["hits"] == 20
+    assert dom["total"] == 120 and dom["bars"] == {"0": 93, "1503": 20, "1220": 7}  # i % 3 in 10..40 s, i % 4 from 45 s

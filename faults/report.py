@@ -133,8 +133,9 @@ def k6_code_label(rec: dict) -> str:
 
 
 def kind_of(spec: str) -> str:
-    """A fault spec's kind: its first word (``status code=503`` -> ``status``)."""
-    return spec.split(None, 1)[0] if spec else ""
+    """A fault spec's kind: its first word (``status code=503`` -> ``status``); a stack's
+    kinds joined by ``+`` (``delay ms=200 + status code=503`` -> ``delay+status``)."""
+    return "+".join(w[0] for part in (spec or "").split(" + ") if (w := part.split(None, 1)))
 
 
 def client_errors(clients: dict | None):

@@ -76,10 +76,3 @@ def test_a_shared_clients_dict_is_counted_each_time_and_a_new_one_afresh():
     assert got[("faults_client_errors_total", (("client", "k6"), ("error", "1503")))] == 3
     assert got[("faults_client_errors_total", (("client", "k6"), ("error", "1220")))] == 1
 
-
-@pytest.mark.parametrize("spec,kind", [("status code=503", "status"), ("hang", "hang"), ("", ""), (None, ""),
-                                       ("delay ms=200 + status code=503", "delay+status")])
-def test_the_kind_label_is_the_specs_kind(spec, kind):
-    from faults.report import kind_of
-
-    assert kind_of(spec) == kind

@@ -1,5 +1,6 @@
-"""fault_report on a full disk: records dropped and counted, one warning, never a
-partial line, writing resumes when space returns, the count is in the summary."""
+"""faults.report. fault_report on a full disk: records dropped and counted, one warning, never a
+partial line, writing resumes when space returns, the count is in the summary. And what a
+record counts as, for fault_metrics and the HTML report."""
 
 import errno
 import io
@@ -7,7 +8,6 @@ import json
 import logging
 
 import pytest
-
 from mitmproxy.test import taddons, tflow
 
 from faults import report as reportmod

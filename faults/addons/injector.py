@@ -17,6 +17,7 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.websocket import WebSocketData
 
 from faults import plan as planmod
+from faults.gates import clock
 from faults.wire import sockets
 from faults.wire.act import Act
 from faults.addons.annotate import FAULT_KEY
@@ -36,7 +37,7 @@ class FaultInjector:
         self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint)
         self._plan_sig: tuple | None = None
         self._watch: asyncio.Task | None = None
-        self._active: dict[str, tuple[object, Act]] = {}
+        self._active: dict[str, tuple[object, Act, planmod.Rule]] = {}
         self._stopping = asyncio.Event()
         self._started = False
         self._header_said = False
@@ -235,6 +236,8 @@ class FaultInjector:
     def requestheaders(self, flow: http.HTTPFlow):
         if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
             return
+        if clock.t0 is None:
+            self._start_clock(flow)
         rule = self._select_head(flow)
         if rule is None:
             return
@@ -244,9 +247,27 @@ class FaultInjector:
         if hook:
             self._guard(flow, lambda: hook(flow, entry[1]))
 
-    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule) -> None:
-        self._active[flow.id] = (rule.fault, Act(flow, self._stopping, rule.rng))
+    @staticmethod
+    def _start_clock(flow: http.HTTPFlow) -> None:
+        """t0 is the first request of the traffic: not one to the control endpoint
+        (setting the rules up before a load test does not start its clock)."""
+        from faults.addons.control import is_control_host
+
+        if not is_control_host(flow, ctx.options.fault_control_host):
+            clock.start(flow.request.timestamp_start)
+
+    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule, decided_at: str = "request") -> None:
+        act = Act(flow, self._stopping, rule.rng)
+        act.state["decided_at"] = decided_at
+        self._active[flow.id] = (rule.fault, act, rule)
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+
+    def _drop(self, flow_id: str):
+        """The flow is over for its fault: forget it, and free its rule's max_active slot."""
+        entry = self._active.pop(flow_id, None)
+        if entry is not None:
+            entry[2].release()
+        return entry
 
     def request(self, flow: http.HTTPFlow):
         if flow.id in self._active:  # chosen at the request head
@@ -261,9 +282,25 @@ class FaultInjector:
 
     def responseheaders(self, flow: http.HTTPFlow):
         entry = self._active.get(flow.id)
+        if entry is None:
+            entry = self._select_response(flow)
         hook = getattr(entry[0], "responseheaders", None) if entry else None
         if hook:
             self._guard(flow, lambda: hook(flow, entry[1]))
+
+    def _select_response(self, flow: http.HTTPFlow):
+        """At the upstream's response head: rules whose filter reads the response
+        (``~c 500``, ``~hs``, ...). Their fault acts from here: its
+        ``responseheaders`` now, its ``request`` (what it does instead of the
+        answer: another status, a reset, a delay) and ``response`` once the body is in."""
+        if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get("fault_control"):
+            return None
+        for plan in self._plans():
+            rule = plan.select(flow, level="response")
+            if rule is not None:
+                self._start(flow, rule, decided_at="response")
+                return self._active[flow.id]
+        return None
 
     def response(self, flow: http.HTTPFlow):
         if flow.id not in self._active:
@@ -271,12 +308,18 @@ class FaultInjector:
         return self._finish(flow)
 
     async def _finish(self, flow):
+        entry = self._active.get(flow.id)
+        if entry is not None and entry[1].state.get("decided_at") == "response":
+            await self._run(flow, "request")  # the upstream's answer is in, not yet sent
+            if flow.error is not None:  # it ended the flow (a reset instead of the answer)
+                self._drop(flow.id)
+                return
         await self._run(flow, "response")
         if flow.websocket is None:  # a WebSocket session's fault acts on its messages next
-            self._active.pop(flow.id, None)
+            self._drop(flow.id)
 
     def error(self, flow: http.HTTPFlow):
-        entry = self._active.pop(flow.id, None)
+        entry = self._drop(flow.id)
         if entry and flow.metadata.get("fault_wire", {}).get("throttled_request_bytes_per_s"):
             entry[1].unthrottle_reads()  # the upload ended early: the connection reads at full speed again
 
@@ -286,7 +329,7 @@ class FaultInjector:
         return self._run(flow, "websocket_message")
 
     def websocket_end(self, flow: http.HTTPFlow):
-        self._active.pop(flow.id, None)
+        self._drop(flow.id)
 
     def client_disconnected(self, client):
         if self._started:

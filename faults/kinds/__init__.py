@@ -150,6 +150,9 @@ def all_kinds() -> dict[str, type[Fault]]:
 
 
 def instantiate(spec) -> Fault:
+    if hasattr(spec, "parts"):  # a StackSpec (faults.spec.stack)
+        from faults.kinds._stack import Stack
+        return Stack(spec)
     return get(spec.kind)(spec)
 
 

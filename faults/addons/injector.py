@@ -49,14 +49,16 @@ class FaultInjector:
     def load(self, loader):
         loader.add_option(
             "fault_plan", Optional[str], None,
-            "YAML fault plan: rules with match (a flow filter), fault (KIND key=value ...), "
-            "optional name, probability, first, every; top-level seed. Reloaded when the file changes.",
+            "YAML fault plan: rules with match (a flow filter), fault (KIND key=value ..., or a list of them), "
+            "optional name, probability (or a ramp 0.2..0.5), first, every, window (30s..90s), requests (100..400), "
+            "max_active; top-level seed. Reloaded when the file changes.",
         )
         loader.add_option(
             "faults", Sequence[str], [],
             'Fault rules as "/flow-filter/fault-spec" (separator: any non-alphanumeric first '
             'character; no separator: every flow), e.g. "|~u /api|status code=503 retry_after=2". '
-            "Inline name=, probability=, first=, every= are allowed.",
+            "Inline name=, probability=, first=, every=, window=, requests=, max_active= are allowed; "
+            "several faults on one request join with ' + ' (delay ms=200 + status code=503).",
         )
         loader.add_option(
             "fault_header", bool, False,

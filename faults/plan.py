@@ -16,9 +16,13 @@ Three ways in, one grammar (``faults.spec``):
 
 Selection: rules are tried in order; a rule applies when its filter matches
 and its gates pass (``first``: only the first N matching flows; ``every``:
-every Nth; ``probability``: a draw). The first rule that applies wins. Each
-rule draws from its own RNG seeded by the plan seed and the rule's identity,
-so adding or removing another rule does not change this rule's draws.
+every Nth; ``probability``: a draw; ``window``, ``requests``, a ramped
+``probability`` and ``max_active``: ``faults.gates``, docs/time.md). The first
+rule that applies wins. Each rule draws from its own RNG seeded by the plan
+seed and the rule's identity, so adding or removing another rule does not
+change this rule's draws. A rule's ``fault`` may be a list (``faults.spec.stack``).
+A rule whose filter reads the response head (``~c``, ``~hs``, ...) has level
+"response": the injector decides it when the upstream's head arrives.
 
 Host index (performance only, same results): a rule whose filter is ``~d RE``
 or a conjunction containing ``~d RE`` conjuncts (``~d api.test & ~u /v1/``)

@@ -197,8 +197,8 @@ def test_max_active_caps_faulted_requests_in_flight(run):
     # In flight under the fault, on k6's clock: the DELAY ms before the answer's first byte
     # reached k6 (Go's own timings). Counted from the answer, not from when k6 sent the
     # request: under load a request waits tens of ms before the proxy reads it, which would
-    # show a freed slot's next holder as overlapping the one it replaced. 10 ms slack.
-    tol = 10
+    # show a freed slot's next holder as overlapping the one it replaced. 25 ms slack each side.
+    tol = 25
     core = [(r["first"] - MAX_DELAY_MS, r["first"]) for r in faulted]
     peak = max(sum(1 for lo, hi in core if lo <= start + tol < hi - tol) for start, _ in core)
     assert peak == MAX_ACTIVE, peak

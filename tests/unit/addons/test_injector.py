@@ -1,16 +1,208 @@
-"""The injector with time and response rules, on mitmproxy's test doubles: t0 from
-the first request (not the control endpoint's), max_active slots freed when a flow
-ends, a response-triggered rule acting once the upstream's answer is in."""
+"""The injector and the classifier on mitmproxy's own test doubles."""
 
 import asyncio
+import json
 
 import pytest
+from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
 from faults import gates
+from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.injector import FaultInjector
 
+
+def run(coro):
+    return asyncio.get_event_loop().run_until_complete(coro) if False else asyncio.run(coro)
+
+
+def make(**opts):
+    inj, cls = FaultInjector(), Classifier()
+    tctx = taddons.context(inj, cls)
+    if opts:
+        tctx.configure(inj, **{k: v for k, v in opts.items() if k != "fault_report"})
+    if "fault_report" in opts:
+        tctx.configure(cls, fault_report=opts["fault_report"])
+    return tctx, inj, cls
+
+
+async def through(inj, cls, flow):
+    cls.requestheaders(flow)
+    if (pending := inj.request(flow)) is not None:  # as mitmproxy does: await only an awaitable
+        await pending
+    if flow.response is None and not flow.error:
+        flow.response = tflow.tresp()
+    if flow.error:
+        inj.error(flow)
+        cls.error(flow)
+    else:
+        if (pending := inj.response(flow)) is not None:
+            await pending
+        cls.response(flow)
+    return flow
+
+
+def test_status_fault_answers_without_upstream_and_is_annotated(tmp_path):
+    rep = tmp_path / "r.jsonl"
+    with make(faults=["|~u /api|status code=503 retry_after=2"], fault_report=str(rep))[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.path = "/api/x"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 503 and f.response.headers["retry-after"] == "2"
+        assert f.metadata["k6_error_code"] == 1503
+        assert f.marked and "status code=503" in f.comment and "1503" in f.comment
+        cls.done()
+    rec = json.loads(rep.read_text().strip())
+    assert rec["k6_error_code"] == 1503 and rec["fault"] == "status code=503 retry_after=2"
+    ann = rec["annotation"]
+    assert ann == f.metadata["annotation"]  # the same object in metadata and report
+    assert (ann["status"], ann["id"], ann["k6_error_code"]) == (503, "http.status.service_unavailable", 1503)
+    assert ann["code"] >> 24 == 5 and isinstance(ann["message"], str)
+    assert rec["method"] == "GET" and rec["url"].endswith("/api/x") and rec["http_version"] == "HTTP/1.1"
+
+
+def test_unselected_flows_are_untouched_but_still_classified():
+    with make(faults=["|~u /api|status code=503"])[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.path = "/other"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 200 and "fault" not in f.metadata
+        assert f.metadata["k6_error_code"] == 0 and not f.marked
+
+
+def test_natural_upstream_status_and_bad_gzip_are_classified():
+    with make()[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow(resp=True)
+        f.response.status_code = 404
+        cls.response(f)
+        assert f.metadata["k6_error_code"] == 1404
+        g = tflow.tflow(resp=True)
+        g.response.headers["content-encoding"] = "gzip"
+        g.response.raw_content = b"plain text"
+        cls.response(g)
+        assert g.metadata["k6_error_code"] == 1701
+
+
+def test_x_fault_header_off_by_default_on_strips_and_applies():
+    with make()[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.headers["x-fault"] = "status code=418"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 200 and "x-fault" not in f.request.headers  # stripped, not applied
+        tctx.configure(inj, fault_header=True)
+        g = tflow.tflow()
+        g.request.headers["x-fault"] = "status code=418"
+        asyncio.run(through(inj, cls, g))
+        assert g.response.status_code == 418 and "x-fault" not in g.request.headers
+
+
+def test_invalid_x_fault_header_gets_400_naming_the_problem():
+    with make(fault_header=True)[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow()
+        f.request.headers["x-fault"] = "reset when=sometimes"
+        asyncio.run(through(inj, cls, f))
+        assert f.response.status_code == 400
+        assert b"invalid x-fault header" in f.response.content and b"when='sometimes'" in f.response.content
+        assert f.metadata["k6_error_code"] == 1400
+
+
+def test_bad_option_and_bad_plan_are_options_errors_at_runtime(tmp_path):
+    inj = FaultInjector()
+
+    async def scenario():
+        with taddons.context(inj) as tctx:
+            inj.running()
+            with pytest.raises(exceptions.OptionsError, match=r"faults option entry 0 .*unknown fault kind 'boom'"):
+                tctx.configure(inj, faults=["|~u x|boom"])
+            bad = tmp_path / "plan.yaml"
+            bad.write_text("rules:\n  - match: '~u /a'\n    fault: delay ms=-1\n")
+            with pytest.raises(exceptions.OptionsError, match=r"fault_plan: .*plan.yaml: rule 1 \(line 2\): ms=-1: must be >= 0"):
+                tctx.configure(inj, fault_plan=str(bad))
+            with pytest.raises(exceptions.OptionsError, match="cannot read fault plan"):
+                tctx.configure(inj, fault_plan=str(tmp_path / "missing.yaml"))
+            await inj.done()
+
+    asyncio.run(scenario())
+
+
+def test_bad_option_at_startup_is_logged_plainly(caplog):
+    inj = FaultInjector()
+    with taddons.context(inj) as tctx:
+        tctx.configure(inj, faults=["|~u x|status code=1000"])
+    assert "faults: faults option entry 0 ('|~u x|status code=1000'): code=1000: must be <= 599" in caplog.text
+    assert inj.rules == []
+
+
+def test_plan_reload_keeps_last_good_plan(tmp_path, caplog):
+    p = tmp_path / "plan.yaml"
+    p.write_text("rules:\n  - fault: status code=501\n")
+    inj = FaultInjector()
+
+    async def scenario():
+        with taddons.context(inj) as tctx:
+            tctx.configure(inj, fault_plan=str(p))
+            inj.running()
+            assert [r.spec.text for r in inj.rules] == ["status code=501"]
+            p.write_text("rules:\n  - fault: status code=502\n")
+            import os
+            os.utime(p, (1, 1))
+            await asyncio.sleep(1.2)
+            assert [r.spec.text for r in inj.rules] == ["status code=502"]
+            p.write_text("rules:\n  - fault: status code=9999\n")
+            os.utime(p, (2, 2))
+            await asyncio.sleep(1.2)
+            assert [r.spec.text for r in inj.rules] == ["status code=502"]
+            assert "keeping the last good plan" in caplog.text and "status code=9999" not in caplog.text
+            assert "code=9999: must be <= 599" in caplog.text
+            await inj.done()
+
+    asyncio.run(scenario())
+
+
+def test_delay_awaits_without_blocking_the_loop():
+    async def scenario():
+        with taddons.context(FaultInjector(), Classifier()) as tctx:
+            inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+            tctx.configure(inj, faults=["|~u /slow|delay ms=300"])
+            slow, fast = tflow.tflow(), tflow.tflow()
+            slow.request.path = "/slow"
+            slow.client_conn.timestamp_end = fast.client_conn.timestamp_end = None  # live clients
+            t0 = asyncio.get_running_loop().time()
+            done_fast = None
+
+            async def fast_one():
+                nonlocal done_fast
+                await through(inj, cls, fast)
+                done_fast = asyncio.get_running_loop().time() - t0
+
+            await asyncio.gather(through(inj, cls, slow), fast_one())
+            total = asyncio.get_running_loop().time() - t0
+            assert done_fast < 0.1 and total >= 0.29
+            assert slow.metadata["fault_wire"]["delay_ms"] == 300
+
+    asyncio.run(scenario())
+
+
+def test_informational_and_switching_protocols_answers_are_classified():
+    with make()[0] as tctx:
+        inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+        f = tflow.tflow(resp=True)
+        f.response.status_code = 103
+        cls.response(f)
+        assert f.metadata["k6_error_code"] == 1050 and f.metadata["k6"]["certainty"] == "likely"
+        g = tflow.tflow(resp=True)
+        g.response.status_code = 101
+        cls.response(g)
+        assert g.metadata["k6_error_code"] == 0 and "101 Switching Protocols" in g.metadata["k6_error"]
+
+
+# -- time and response rules (faults.gates, docs/time.md) ----------------------------
 
 @pytest.fixture
 def inj():
@@ -22,7 +214,8 @@ def inj():
     gates.clock.t0, gates.clock.path = saved
 
 
-def run(result):
+def settle(result):
+    """Await a hook's result only if it is awaitable, as mitmproxy does."""
     if result is not None:
         asyncio.run(result)
 
@@ -50,13 +243,13 @@ def test_max_active_slot_is_freed_when_the_flow_ends(inj):
     tctx.configure(i, faults=["status code=503 max_active=1"])
     rule = i.rules[0]
     a, b = live_flow(), live_flow()
-    run(i.request(a))
-    run(i.request(b))
+    settle(i.request(a))
+    settle(i.request(b))
     assert a.response.status_code == 503 and b.response is None  # b passed unfaulted
     assert rule.timing.over_max == 1
-    run(i.response(a))  # a is over
+    settle(i.response(a))  # a is over
     c = live_flow()
-    run(i.request(c))
+    settle(i.request(c))
     assert c.response.status_code == 503 and rule.timing.active == 1
     i.error(c)  # ended by an error: freed too
     assert rule.timing.active == 0
@@ -73,7 +266,7 @@ def test_response_rule_replaces_only_the_matching_answer(inj):
         f.response = req_only
         f.response.status_code = code
         i.responseheaders(f)
-        run(i.response(f))
+        settle(i.response(f))
         assert f.response.status_code == want
     assert f.response.content == b"swapped" and f.metadata["fault"]["rule"]
 
@@ -84,6 +277,6 @@ def test_response_rule_reset_kills_the_flow_instead_of_the_answer(inj):
     f = live_flow(resp=True)
     f.response.status_code = 500
     i.responseheaders(f)
-    run(i.response(f))
+    settle(i.response(f))
     assert f.error is not None and f.metadata["fault_wire"]["conn_end"] == "rst"
     assert f.id not in i._active

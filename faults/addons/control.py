@@ -134,8 +134,8 @@ def describe_rules(injector) -> list[dict]:
 
 
 def stats(injector, classifier=None, status=None) -> dict:
-    out: dict = {"rules": [{k: r[k] for k in ("source", "label", "fault", "matched", "applied")}
-                           for r in describe_rules(injector)]}
+    keys = ("source", "label", "fault", "matched", "applied", "active", "over_max_active")  # the last two: max_active
+    out: dict = {"rules": [{k: r[k] for k in keys if k in r} for r in describe_rules(injector)]}
     if classifier is not None:
         out["codes"] = {str(k): v for k, v in sorted(classifier.codes.items(), key=lambda kv: str(kv[0]))}
     if status is not None:
@@ -288,7 +288,8 @@ class FaultControl:
         """Every fault rule in selection order: runtime, option, plan file."""
         return [
             f"{r['source']:7} {r['label']}: {r['match'] or '*'} -> {r['fault']} "
-            f"(matched {r['matched']}, applied {r['applied']})"
+            f"(matched {r['matched']}, applied {r['applied']}"
+            + (f", over max_active {r['over_max_active']}" if "over_max_active" in r else "") + ")"
             for r in describe_rules(self._injector())
         ]
 

@@ -276,3 +276,19 @@ def test_t0_endpoint_and_command(ctl, monkeypatch):
         control.cmd_t0("-1")
     control.apply_change({"op": "t0", "t0": 123.0})  # from a sibling worker
     assert gates.clock.t0 == 123.0
+
+
+def test_stats_and_list_count_what_max_active_let_pass(ctl):
+    tctx, control, inj, cls, st = ctl
+    control.cmd_set("|~u /m|delay ms=1 max_active=1")
+    rule = inj.rules[0]
+    assert rule.select(_flow("/m")) and not rule.select(_flow("/m"))
+    (row,) = json.loads(control.cmd_stats())["rules"]
+    assert row["active"] == 1 and row["over_max_active"] == 1
+    assert control.cmd_list()[0].endswith("(matched 2, applied 1, over max_active 1)")
+
+
+def _flow(path):
+    f = tflow.tflow()
+    f.request.path = path
+    return f

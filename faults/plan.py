@@ -435,6 +435,7 @@ class Plan:
     _stamp: tuple = field(init=False, repr=False, default=(), compare=False)
     _urls: Any = field(init=False, repr=False, default=False, compare=False)  # False: not built yet
     _split: dict = field(init=False, repr=False, default_factory=dict, compare=False)
+    _levels: Any = field(init=False, repr=False, default=None, compare=False)  # None: not computed yet
 
     def select(self, flow, level: str | None = None) -> Rule | None:
         """The first rule (of fault level ``level``, if given) that applies to
@@ -511,7 +512,18 @@ class Plan:
             )
         return hit
 
+    def has_level(self, level: str) -> bool:
+        """Whether any rule is of fault level ``level`` (one set lookup: the injector asks
+        at every response head whether a response rule exists at all)."""
+        rules, stamp = self.rules, self._stamp
+        if not stamp or stamp[0] is not rules or stamp[1] != len(rules) or stamp[2] != _generation:
+            self.reindex()
+        if self._levels is None:
+            self._levels = {r.fault.level for r in rules}
+        return level in self._levels
+
     def reindex(self) -> None:
+        self._levels = None
         self._index = {}
         self._split = {}
         self._urls = False

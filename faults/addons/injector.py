@@ -260,7 +260,7 @@ class FaultInjector:
 
     def _start(self, flow: http.HTTPFlow, rule: planmod.Rule, decided_at: str = "request") -> None:
         act = Act(flow, self._stopping, rule.rng)
-        act.state["decided_at"] = decided_at
+        act.decided_at = decided_at
         self._active[flow.id] = (rule.fault, act, rule)
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
 
@@ -298,6 +298,8 @@ class FaultInjector:
         if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get("fault_control"):
             return None
         for plan in self._plans():
+            if not plan.has_level("response"):
+                continue
             rule = plan.select(flow, level="response")
             if rule is not None:
                 self._start(flow, rule, decided_at="response")
@@ -311,7 +313,7 @@ class FaultInjector:
 
     async def _finish(self, flow):
         entry = self._active.get(flow.id)
-        if entry is not None and entry[1].state.get("decided_at") == "response":
+        if entry is not None and entry[1].decided_at == "response":
             await self._run(flow, "request")  # the upstream's answer is in, not yet sent
             if flow.error is not None:  # it ended the flow (a reset instead of the answer)
                 self._drop(flow.id)

@@ -280,3 +280,23 @@ def test_response_rule_reset_kills_the_flow_instead_of_the_answer(inj):
     settle(i.response(f))
     assert f.error is not None and f.metadata["fault_wire"]["conn_end"] == "rst"
     assert f.id not in i._active
+
+
+def test_response_rule_delay_holds_the_answer_and_says_so(inj):
+    tctx, i = inj
+    tctx.configure(i, faults=["|~c 500|delay ms=20", "|~u /never|status code=503"])
+    f = live_flow(resp=True)
+    f.response.status_code = 500
+    i.responseheaders(f)
+    settle(i.response(f))
+    wire = f.metadata["fault_wire"]
+    assert f.response.status_code == 500 and wire["phase"] == "before_response" and wire["held_ms"] >= 15
+
+
+def test_no_response_rule_no_response_selection(inj):
+    tctx, i = inj
+    tctx.configure(i, faults=["|~u /never|status code=503"])
+    assert not i.option_plan.has_level("response") and i.option_plan.has_level("flow")
+    f = live_flow(resp=True)
+    f.response.status_code = 500
+    assert i._select_response(f) is None

@@ -70,11 +70,12 @@ HOST_MEMO_MAX = 4096  # per rule / per plan: distinct hosts remembered before th
 # flowfilter codes that read the response head: a rule using one is decided when
 # the upstream's response head arrives (level "response"), and acts then.
 RESPONSE_FILTERS = {"s": "~s", "c": "~c", "a": "~a", "ts": "~ts", "hs": "~hs"}
+# and the body: decided once the whole upstream body is in, before any of it is sent
+# (level "response_body")
+BODY_FILTERS = {"bs": "~bs"}
 # codes that can never match as meant when a rule is decided (at the request or at
-# the response head): refused at load, with why.
+# the response): refused at load, with why.
 NEVER_FILTERS = {
-    "bs": ("~bs", "it reads the response body, which is not in yet when a response rule is decided (at the "
-                  "response head): use ~c, ~hs, ~ts or ~a"),
     "e": ("~e", "it reads the flow's error, and a flow with an error has no response left to fault: "
                 "it would never match"),
     "replays": ("~replays", "it matches responses mitmproxy replayed, which no upstream sent: it would never match"),
@@ -94,8 +95,11 @@ def _codes(filt):
 
 
 def response_filter(filt) -> str | None:
-    """The first response-head filter used anywhere in ``filt``, e.g. ``'~c'``."""
-    return next((RESPONSE_FILTERS[c] for c in _codes(filt) if c in RESPONSE_FILTERS), None)
+    """The first response filter used anywhere in ``filt``, e.g. ``'~c'``; a body filter
+    (``~bs``) first if there is one: it decides when the rule can be decided."""
+    codes = list(_codes(filt))
+    return next((BODY_FILTERS[c] for c in codes if c in BODY_FILTERS), None) or \
+        next((RESPONSE_FILTERS[c] for c in codes if c in RESPONSE_FILTERS), None)
 
 
 def parse_filter(text: str):
@@ -317,16 +321,24 @@ class Rule:
         self.reseed(self.seed)
 
     def _on_response(self, reads: str) -> None:
-        """A filter that reads the response head: the rule is decided when the upstream's
-        head arrives, so its fault must be one that can act from there."""
+        """A filter that reads the response: the rule is decided when the upstream's head
+        arrives (``~bs``: once its whole body is in), so its fault must be one that can act
+        from there."""
         level = self.fault.level
+        body = reads in BODY_FILTERS.values()
+        when = "once the upstream's whole response body is in" if body else "when the upstream's response head arrives"
         if level != "flow":
             what = {"request_head": "while the request arrives", "connection": "on the TLS handshake",
                     "dns": "on the DNS query"}.get(level, level)
             raise SpecError(f"flow filter {self.match!r} uses {reads}, which reads the response: the rule is "
-                            f"decided when the upstream's response head arrives, but {self.spec.text!r} acts "
-                            f"{what}, before any response: it would never act")
-        self.fault.level = "response"
+                            f"decided {when}, but {self.spec.text!r} acts {what}, before any response: "
+                            "it would never act")
+        if body and self.fault.acts_on_response_head():
+            raise SpecError(f"flow filter {self.match!r} uses ~bs, which reads the response body: the rule is "
+                            f"decided {when}, but {self.spec.text!r} acts as the body streams, which is too "
+                            "late to decide on it (decide at the head with ~c, ~hs, ~ts or ~a, or use a fault "
+                            "that replaces the answer: status, reset, close, delay, truncate)")
+        self.fault.level = "response_body" if body else "response"
 
     def may_match_host(self, key) -> bool:
         """False only when a flow with host key ``key`` cannot match the filter."""
@@ -421,7 +433,7 @@ class Rule:
             "name": self.name, "match": self.match, "fault": self.spec.text,
             "probability": self.probability, "first": self.first, "every": self.every, "gates": self.gates,
             "where": self.where, "matched": self.matched, "applied": self.applied,
-            **({"phase": "response"} if self.fault.level == "response" else {}),
+            **({"phase": self.fault.level} if self.fault.level.startswith("response") else {}),
             **(self.timing.describe() if self.timing is not None else {}),
         }
 

@@ -308,8 +308,21 @@ class FaultInjector:
 
     def response(self, flow: http.HTTPFlow):
         if flow.id not in self._active:
-            return None
+            if not self._select_body(flow):
+                return None
         return self._finish(flow)
+
+    def _select_body(self, flow: http.HTTPFlow) -> bool:
+        """With the upstream's whole body in (none of it sent yet): rules on ``~bs``."""
+        if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get("fault_control"):
+            return False
+        for plan in self._plans():
+            if plan.has_level("response_body"):
+                rule = plan.select(flow, level="response_body")
+                if rule is not None:
+                    self._start(flow, rule, decided_at="response")
+                    return True
+        return False
 
     async def _finish(self, flow):
         entry = self._active.get(flow.id)

@@ -24,6 +24,9 @@ class Stack(Fault):
         self.parts = [instantiate(p) for p in spec.parts]
         self.level = "flow"
 
+    def acts_on_response_head(self) -> bool:
+        return any(f.acts_on_response_head() for f in self.parts)
+
     @staticmethod
     def _ended(flow) -> bool:
         return flow.error is not None

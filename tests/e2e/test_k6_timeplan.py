@@ -11,7 +11,8 @@ constant arrival rate: one proxy, one plan, one k6 run of five scenarios at once
 
 Every request's report record carries the k6 error code k6 itself reported. Then
 one request per response-triggered fault (reset, close, GOAWAY, another status,
-a delay, truncate, a stack), over HTTP/1.1 and HTTP/2, on a 500 and on a 200."""
+a delay, truncate, a stack; decided at the head, or on ``~bs`` once the body is in),
+over HTTP/1.1 and HTTP/2, on a 500 and on a 200."""
 
 import json
 import math
@@ -59,7 +60,10 @@ rules:
 ON_500 = {"a": "reset", "b": "close", "c": "goaway code=INTERNAL_ERROR", "d": "status code=418",
           "e": "delay ms=300", "f": "truncate", "g": "reset when=after_headers",
           "h": "delay ms=200 + status code=502", "i": "goaway code=NO_ERROR then=close when=after_headers"}
+# and once its whole body is in (the upstream's body is x...x)
+ON_500_BODY = {"j": "reset", "k": "delay ms=100 + status code=503"}
 PLAN += "".join(f'  - match: "~u /rt-{k}/ & ~c 500"\n    fault: {v}\n' for k, v in ON_500.items())
+PLAN += "".join(f'  - match: "~u /rt-{k}/ & ~c 500 & ~bs xxxx"\n    fault: {v}\n' for k, v in ON_500_BODY.items())
 
 SCRIPT = r"""
 import http from 'k6/http';
@@ -227,16 +231,17 @@ def test_each_response_triggered_fault_acts_only_on_the_500(proxy, run, proto):
     """``run`` first: its windows count from the first request of the load."""
     base = f"http://127.0.0.1:{proxy.port}" if proto == "h1" else f"https://demo.test:{proxy.port}"
     cases = [{"id": f"{proto}-{k}-{st}", "url": f"{base}/rt-{k}/?case={proto}-{k}-{st}&status={st}&size=20000",
-              "timeout": "3s"} for k in ON_500 for st in (500, 200)]
+              "timeout": "3s"} for k in {**ON_500, **ON_500_BODY} for st in (500, 200)]
     got = k6run.run(cases, env={"SSL_CERT_FILE": str(proxy.ca_file)}, hosts={"demo.test": "127.0.0.1"})
     recs = records_by_case(proxy, settle=0.3)
     for c in cases:
         k6, rec = got[c["id"]], final_record(recs[c["id"]])
         assert rec["k6_error_code"] == k6["error_code"] and rec["k6_error"] == (k6["error"] or ""), (c, k6, rec)
-        spec = ON_500[c["id"].split("-")[1]]
+        spec = {**ON_500, **ON_500_BODY}[c["id"].split("-")[1]]
         if c["id"].endswith("-200"):
             assert rec["fault"] is None and k6["status"] == 200 and k6["error_code"] == 0
         else:
             assert rec["fault"] == spec and k6["error_code"] == (1500 if spec.startswith("delay ms=300") else k6["error_code"]) != 0, (c, k6)
             if spec.startswith("delay"):
-                assert rec["duration_ms"] >= 200 and rec["facts"]["delay_ms"] >= 200
+                ms = int(spec.split()[1].split("=")[1])
+                assert rec["duration_ms"] >= ms and rec["facts"]["delay_ms"] == ms

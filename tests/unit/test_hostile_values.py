@@ -121,7 +121,6 @@ def test_option_typo_of_a_selection_key_gets_a_did_you_mean():
 
 
 @pytest.mark.parametrize("match, code, why", [
-    ("~bs error", "~bs", "reads the response body"), ("~u /a & ~bs x", "~bs", "reads the response body"),
     ("~e", "~e", "a flow with an error has no response"), ("!~e", "~e", "a flow with an error"),
     ("~replays", "~replays", "no upstream sent"),
 ])
@@ -137,6 +136,12 @@ def test_filters_that_can_never_match_are_refused_with_the_reason(match, code, w
 def test_response_head_filters_make_a_response_rule(match):
     rule = plan.load_yaml(f"rules:\n  - fault: hang\n    match: '{match}'\n", "p").rules[0]
     assert rule.fault.level == "response" and rule.describe()["phase"] == "response"
+
+
+@pytest.mark.parametrize("match", ["~bs oops", "~c 500 & ~bs oops", "~u /a & !~bs ok"])
+def test_body_filters_make_a_response_body_rule(match):
+    rule = plan.load_yaml(f"rules:\n  - fault: reset\n    match: '{match}'\n", "p").rules[0]
+    assert rule.fault.level == "response_body" and rule.describe()["phase"] == "response_body"
 
 
 @pytest.mark.parametrize("match", ["~hq x-a", "~bq abc", "~tq json", "~q", "~h x-a", "~b abc", "~t json", "~u /a & ~m POST"])

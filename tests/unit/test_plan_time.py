@@ -130,7 +130,10 @@ def test_response_rules_are_decided_at_the_response_head():
     ("|~c 500|status code=503 when=early", "acts while the request arrives, before any response"),
     ("|~hs x-a|reset when=mid_request", "acts while the request arrives"),
     ("|~c 500|tls handshake=alert", "on the TLS handshake"),
-    ("|~bs oops|reset", "reads the response body"),
+    ("|~bs oops|reset when=mid_body", "acts as the body streams"),
+    ("|~bs oops|stall after_bytes=10", "acts as the body streams"),
+    ("|~bs oops|delay ms=5 + close when=after_headers", "acts as the body streams"),
+    ("|~bs oops|status code=503 when=early", "before any response"),
 ])
 def test_response_rules_whose_fault_cannot_act_then_are_refused(text, needle):
     with pytest.raises(SpecError, match=needle):

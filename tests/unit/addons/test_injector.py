@@ -300,3 +300,15 @@ def test_no_response_rule_no_response_selection(inj):
     f = live_flow(resp=True)
     f.response.status_code = 500
     assert i._select_response(f) is None
+
+
+def test_body_rule_is_decided_once_the_body_is_in(inj):
+    tctx, i = inj
+    tctx.configure(i, faults=["|~bs oops|status code=502"])
+    for body, want in ((b"all fine", 200), (b"an oops inside", 502)):
+        f = live_flow(resp=True)
+        f.response.content = body
+        i.responseheaders(f)  # nothing decided at the head
+        assert f.id not in i._active
+        settle(i.response(f))
+        assert f.response.status_code == want

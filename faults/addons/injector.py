@@ -16,7 +16,7 @@ from typing import Optional
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.websocket import WebSocketData
 
-from faults import plan as planmod
+from faults import plan as planmod, vocabulary as V
 from faults.gates import clock
 from faults.wire import sockets
 from faults.wire.act import Act
@@ -290,39 +290,26 @@ class FaultInjector:
         if hook:
             self._guard(flow, lambda: hook(flow, entry[1]))
 
-    def _select_response(self, flow: http.HTTPFlow):
-        """At the upstream's response head: rules whose filter reads the response
-        (``~c 500``, ``~hs``, ...). Their fault acts from here: its
-        ``responseheaders`` now, its ``request`` (what it does instead of the
-        answer: another status, a reset, a delay) and ``response`` once the body is in."""
-        if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get("fault_control"):
+    def _select_response(self, flow: http.HTTPFlow, level: str = "response"):
+        """Rules whose filter reads the response: at the upstream's response head
+        (``~c 500``, ``~hs``, ...), or (``response_body``, ``~bs``) once its whole body is
+        in. The fault acts from there: its ``responseheaders`` at the head, its
+        ``request`` (what it does instead of the answer: another status, a reset, a
+        delay) and ``response`` once the body is in. The entry, or None."""
+        if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get(V.CONTROL):
             return None
         for plan in self._plans():
-            if not plan.has_level("response"):
-                continue
-            rule = plan.select(flow, level="response")
-            if rule is not None:
-                self._start(flow, rule, decided_at="response")
-                return self._active[flow.id]
+            if plan.has_level(level):  # one set lookup when no rule reads the response
+                rule = plan.select(flow, level=level)
+                if rule is not None:
+                    self._start(flow, rule, decided_at="response")
+                    return self._active[flow.id]
         return None
 
     def response(self, flow: http.HTTPFlow):
-        if flow.id not in self._active:
-            if not self._select_body(flow):
-                return None
+        if flow.id not in self._active and self._select_response(flow, "response_body") is None:
+            return None
         return self._finish(flow)
-
-    def _select_body(self, flow: http.HTTPFlow) -> bool:
-        """With the upstream's whole body in (none of it sent yet): rules on ``~bs``."""
-        if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get("fault_control"):
-            return False
-        for plan in self._plans():
-            if plan.has_level("response_body"):
-                rule = plan.select(flow, level="response_body")
-                if rule is not None:
-                    self._start(flow, rule, decided_at="response")
-                    return True
-        return False
 
     async def _finish(self, flow):
         entry = self._active.get(flow.id)

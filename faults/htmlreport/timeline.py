@@ -1,7 +1,7 @@
 """The timeline's numbers: each record's time, the buckets, the counts per outcome.
 
-A record's time is its ``t`` (seconds after t0, the first request the proxy saw)
-when it has one; otherwise it is derived from ``ts`` (epoch seconds, when the
+A record's time is its ``t`` (seconds from the run's t0 to the request's start:
+the clock the rules' windows read, ``faults.gates``) when it has one; otherwise it is derived from ``ts`` (epoch seconds, when the
 record was written): seconds after the earliest record, shifted by ``ts - t`` of
 the records that carry both, so the two kinds line up in one file.
 """

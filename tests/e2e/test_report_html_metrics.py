@@ -1,6 +1,6 @@
 """Issue 24, items 4 and 5, with real clients: k6 at a constant arrival rate through
-``faults proxy --workers 2`` with a small plan (a delay, a 503 drawn at 40 %, a 429 every
-4th), ``fault_metrics`` on. Then:
+``faults proxy --workers 2`` with a small plan (a delay; a 503 in a window from 0.5 s to
+2.5 s, its probability ramped from 0.2 to 0.6; a 429 every 4th), ``fault_metrics`` on. Then:
 
 - ``/metrics``, parsed with prometheus_client's own parser, equals the report (requests
   by k6 code, which also equal k6's own ``--out json`` codes; faults by rule and kind;
@@ -42,7 +42,8 @@ rules:
   - name: unavailable
     match: "~u /api"
     fault: status code=503
-    probability: 0.4
+    window: 0.5s..2.5s
+    probability: 0.2..0.6
   - name: limited
     match: "~u /api"
     fault: status code=429 retry_after=1
@@ -212,8 +213,11 @@ def test_the_html_report_opens_offline_and_shows_the_reports_counts(run, pages):
     assert list(lanes) == ["slow", "unavailable", "limited"]  # the plan's rules, in its order
     assert {rule: ln["injected"] for rule, ln in lanes.items()} == dict(injected)
     assert {rule: ln["hits"] for rule, ln in lanes.items()} == dict(injected)
-    assert all(ln["height"] > 0 and ln["windows"] == [] for ln in lanes.values())  # no window in this plan
-    assert lanes["unavailable"]["ramp"].startswith("0:0.4 ")  # its constant probability, drawn flat
+    assert all(ln["height"] > 0 for ln in lanes.values())
+    assert lanes["unavailable"]["windows"] == [["0.5", "2.5"]] and lanes["unavailable"]["ramp"] == "0.5:0.2 2.5:0.6"
+    assert lanes["slow"]["windows"] == [] and lanes["slow"]["ramp"] == ""
+    # what the lane shades is where the proxy applied the rule: the records' t (from the run's t0)
+    assert all(0.5 <= r["t"] < 2.5 for r in recs if r["rule"] == "unavailable")
     assert dom["byRule"] == dict(injected)
     errors = collections.Counter(p for r in recs for p in report.client_errors(r["clients"]))
     shown = {(c, e): n for c, row in dom["clients"].items() for e, n in row["by_error"].items()}

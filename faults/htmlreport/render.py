@@ -19,6 +19,7 @@ CHART_H = 220.0
 TOP = 24.0  # room above the chart for its unit and the top tick label
 LANE_LABEL_H = 16.0
 LANE_H = 26.0
+HIT_H = LANE_H * 0.6  # the marks of injections stay low: the window's shading shows above them
 TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 PALETTE = ("#d1495b", "#edae49", "#00798c", "#8e44ad", "#3d5a80", "#e07a5f", "#6a994e", "#b56576",
            "#355070", "#f28482", "#7f5539", "#118ab2")
@@ -129,7 +130,7 @@ def svg(tl: timeline.Timeline, lanes: list[lanesmod.Lane], colors: dict[str, str
             h = n * scale
             y -= h
             bars.append({"x": LEFT + i * bw, "y": y, "w": max(bw - 0.5, 0.5), "h": h, "outcome": o, "count": n,
-                         "start": i * tl.width, "color": colors[o]})
+                         "start": tl.start(i), "color": colors[o]})
     yticks = [{"y": base - v * tl.width * scale, "label": f"{v:g}"}
               for v in (k * step for k in range(int(round(top / step)) + 1))]
     tstep = next((s for s in TICKS if tl.end / s <= 10), TICKS[-1])
@@ -151,9 +152,9 @@ def svg(tl: timeline.Timeline, lanes: list[lanesmod.Lane], colors: dict[str, str
                          "from": a, "to": b} for a, b in ln.windows],
             "ramp": " ".join(f"{x_of(t):.1f},{top_y + LANE_H * (1 - p):.1f}" for t, p in ramp),
             "ramp_data": " ".join(f"{t:g}:{p:g}" for t, p in ramp),
-            "hits": [{"x": LEFT + i * bw, "w": max(bw - 0.5, 0.5), "h": max(LANE_H * n / peak, 1.5),
-                      "y": top_y + LANE_H - max(LANE_H * n / peak, 1.5), "count": n, "start": i * tl.width}
-                     for i, n in enumerate(hits) if n],
+            "hits": [{"x": LEFT + i * bw, "w": max(bw - 0.5, 0.5), "h": h, "y": top_y + LANE_H - h,
+                      "count": n, "start": tl.start(i)}
+                     for i, n in enumerate(hits) if n for h in (max(HIT_H * n / peak, 1.5),)],
         })
         y0 = top_y + LANE_H + 6
     return {"width": LEFT + PLOT_W + 10, "height": y0 + 4, "left": LEFT, "plot_w": PLOT_W, "base": base,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from faults import report
 
 WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # seconds per bucket
+SHORT = (0.5, 0.2, 0.1)  # for a run under MIN_BUCKETS seconds
+MIN_BUCKETS = 20
 MAX_BUCKETS = 300
 RECORD_TYPES = ("flow", "tls_handshake", "dns", "websocket", "connection")
 
@@ -47,8 +49,11 @@ def _num(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def bucket_width(span: float) -> int:
-    """The smallest width in ``WIDTHS`` that keeps the run within ``MAX_BUCKETS`` buckets."""
+def bucket_width(span: float) -> float:
+    """The smallest width in ``WIDTHS`` that keeps the run within ``MAX_BUCKETS`` buckets; a
+    run shorter than ``MIN_BUCKETS`` seconds gets at least that many (down to 0.1 s)."""
+    if span < MIN_BUCKETS:
+        return next((w for w in SHORT if span / w >= MIN_BUCKETS), SHORT[-1])
     for w in WIDTHS:
         if span / w <= MAX_BUCKETS:
             return w
@@ -62,7 +67,7 @@ def outcome_order(counts: Counter) -> list[str]:
 
 @dataclass
 class Timeline:
-    width: int  # seconds per bucket
+    width: float  # seconds per bucket
     buckets: int
     end: float  # seconds: the axis runs from 0 to here
     source: str  # where the times came from (``times``)
@@ -71,8 +76,12 @@ class Timeline:
     injected: dict[str, list[int]] = field(default_factory=dict)  # rule -> injected per bucket
     totals: Counter = field(default_factory=Counter)  # outcome -> count over the run
 
+    def start(self, i: int) -> float:
+        """Bucket ``i``'s start, in seconds (rounded: 3 * 0.1 is 0.30000000000000004)."""
+        return round(i * self.width, 6)
+
     def bucket_of(self, t: float) -> int:
-        return min(int(t // self.width), self.buckets - 1)
+        return min(int(round(t / self.width, 9)), self.buckets - 1)  # round: 0.3 / 0.1 is 2.9999...
 
     @property
     def peak(self) -> int:
@@ -86,8 +95,8 @@ def build(records: list[dict], extra_end: float = 0.0) -> Timeline:
     ts, source = times(records)
     end = max([*ts, extra_end, 0.0])
     width = bucket_width(end)
-    n = int(end // width) + 1  # the bucket [k*width, (k+1)*width) of the latest time is the last
-    tl = Timeline(width=width, buckets=n, end=n * width, source=source)
+    n = int(round(end / width, 9)) + 1  # the bucket [k*width, (k+1)*width) of the latest time is the last
+    tl = Timeline(width=width, buckets=n, end=round(n * width, 6), source=source)
     for rec, t in zip(records, ts):
         i = tl.bucket_of(t)
         label = report.k6_code_label(rec)

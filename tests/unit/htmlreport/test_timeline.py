@@ -27,22 +27,35 @@ def test_mixed_records_line_up_on_the_t_origin():
 
 
 def test_bucket_width_keeps_the_bars_countable():
-    assert timeline.bucket_width(10) == 1
+    assert timeline.bucket_width(3) == 0.1 and timeline.bucket_width(10) == 0.5  # a short run: >= 20 bars
+    assert timeline.bucket_width(20) == 1
     assert timeline.bucket_width(300) == 1
     assert timeline.bucket_width(301) == 2
     assert timeline.bucket_width(3600) == 15
     assert timeline.bucket_width(10 ** 7) > 3600
 
 
+def test_sub_second_buckets_count_each_record_once():
+    tl = timeline.build([rec(t=0.0), rec(t=0.3), rec(t=0.35), rec(t=2.95)])
+    assert tl.width == 0.1 and tl.buckets == 30 and tl.end == 3.0
+    assert [i for i, n in enumerate(tl.counts["0"]) if n] == [0, 3, 29] and sum(tl.counts["0"]) == 4
+    assert tl.start(3) == 0.3
+
+
 def test_counts_by_outcome_and_rule_sum_to_the_records():
-    recs = [rec(t=0.1), rec(t=0.9, code=1503, rule="a"), rec(t=1.0, code=1503, rule="a"), rec(t=2.5, code=1220, rule="b"),
-            {"record": "websocket", "t": 2.9, "rule": None}, rec(t=2.0, code=None, record="connection")]
+    recs = [rec(t=1), rec(t=9, code=1503, rule="a"), rec(t=10, code=1503, rule="a"), rec(t=25, code=1220, rule="b"),
+            {"record": "websocket", "t": 29.0, "rule": None}, rec(t=20.5, code=None, record="connection")]
     tl = timeline.build(recs)
-    assert tl.width == 1 and tl.buckets == 3
-    assert tl.counts == {"0": [1, 0, 0], "1503": [1, 1, 0], "1220": [0, 0, 1], "ws": [0, 0, 1], "none": [0, 0, 1]}
-    assert tl.injected == {"a": [1, 1, 0], "b": [0, 0, 1]}
+    assert tl.width == 1 and tl.buckets == 30
+
+    def nonzero(series):
+        return {i: n for i, n in enumerate(series) if n}
+
+    assert {k: nonzero(v) for k, v in tl.counts.items()} == {
+        "0": {1: 1}, "1503": {9: 1, 10: 1}, "1220": {25: 1}, "ws": {29: 1}, "none": {20: 1}}
+    assert {k: nonzero(v) for k, v in tl.injected.items()} == {"a": {9: 1, 10: 1}, "b": {25: 1}}
     assert tl.outcomes[0] == "0" and tl.outcomes[1] == "1503"
-    assert sum(tl.totals.values()) == len(recs) and tl.peak == 3
+    assert sum(tl.totals.values()) == len(recs) and tl.peak == 1
 
 
 def test_a_plan_window_past_the_last_record_extends_the_axis():

@@ -50,7 +50,7 @@ class Page:
 def render(records: list[dict], *, code_rows: list[dict] | None = None, score: list[dict] | None = None,
            plan: list[lanesmod.Lane] | None = None, title: str = "faults report",
            sources: list[str] | None = None) -> str:
-    """The page's HTML. ``records``: the proxy's report records (``timeline.proxy_records``);
+    """The page's HTML. ``records``: the proxy's report records (whole, or ``timeline.slim``);
     ``code_rows``: the table by k6 code (``faults.tools.cli.summary_rows``); ``score``: a
     scorecard's rows (``faults score --json``); ``plan``: lanes read from a plan file."""
     return template().render(page=build(records, code_rows=code_rows, score=score, plan=plan, title=title,

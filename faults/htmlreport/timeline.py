@@ -21,9 +21,24 @@ MAX_BUCKETS = 300
 RECORD_TYPES = ("flow", "tls_handshake", "dns", "websocket", "connection")
 
 
-def proxy_records(objs) -> list[dict]:
-    """The proxy's report records among parsed JSONL objects (k6 output lines are not)."""
-    return [o for o in objs if o.get("record") in RECORD_TYPES or ("k6_error_code" in o and "ts" in o)]
+KEPT = ("record", "t", "ts", "k6_error_code", "rule", "fault", "window", "ramp")  # what the page reads
+
+
+def is_proxy_record(obj: dict) -> bool:
+    """A proxy report record (k6's ``--out json`` lines are not)."""
+    return obj.get("record") in RECORD_TYPES or ("k6_error_code" in obj and "ts" in obj)
+
+
+def slim(obj: dict) -> dict | None:
+    """What the page reads of a proxy record (a long run's report need not fit in memory
+    whole: outcomes, facts and annotations are left out); None for any other object."""
+    if not is_proxy_record(obj):
+        return None
+    out = {k: obj[k] for k in KEPT if k in obj}
+    clients = obj.get("clients")
+    if isinstance(clients, dict):
+        out["clients"] = {n: {"error": r.get("error")} for n, r in clients.items() if isinstance(r, dict)}
+    return out
 
 
 def times(records: list[dict]) -> tuple[list[float], str]:

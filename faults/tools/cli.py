@@ -271,14 +271,14 @@ def _proxy_entry_id(obj: dict) -> str | None:
     return None
 
 
-def read_report(path: str, keep: list | None = None) -> Summary:
+def read_report(path: str, keep=None) -> Summary:
     """Summarise k6 ``--out json`` output and/or proxy report JSONL, detected per line.
 
     k6 lines count when ``type`` is ``Point`` and ``metric`` is ``http_reqs``
     (``error_code`` tag; absent means 0). Proxy lines are objects with a
     ``k6_error_code``. Other k6 lines (other metrics, ``Metric`` declarations)
     are ignored; lines that are not JSON objects are counted as skipped.
-    ``keep``: a list that gets every object read (the HTML page reads each file once).
+    ``keep``: called with every object read (the HTML page reads each file once).
     """
     s = Summary(path)
     with _open(path) as f:
@@ -290,7 +290,7 @@ def read_report(path: str, keep: list | None = None) -> Summary:
                 s.skipped += 1
                 continue
             if keep is not None:
-                keep.append(obj)
+                keep(obj)
             if obj.get("type") == "Point" and obj.get("metric") == "http_reqs":
                 tags = (obj.get("data") or {}).get("tags") or {}
                 try:
@@ -367,10 +367,18 @@ def cmd_report(args) -> int:
     if (args.plan or args.score) and not args.html:
         print("faults report: --plan and --score go with --html OUT", file=sys.stderr)
         return 2
-    summaries, objs = [], [] if args.html else None
+    summaries, records = [], []
+    keep = None
+    if args.html:
+        from faults.htmlreport.timeline import slim
+
+        def keep(obj):
+            rec = slim(obj)
+            if rec is not None:
+                records.append(rec)
     for path in args.file:
         try:
-            summaries.append(read_report(path, objs))
+            summaries.append(read_report(path, keep))
         except OSError as e:
             print(f"cannot read {path}: {e.strerror or e}", file=sys.stderr)
             return 2
@@ -378,7 +386,7 @@ def cmd_report(args) -> int:
     args.sources, args.file = list(args.file), s.path
     rows = summary_rows(s)
     if args.html:
-        return write_html(args, objs, rows)
+        return write_html(args, records, rows)
     if args.format == "json":
         print(json.dumps({"file": s.path, "total": s.total, "sources": dict(s.sources),
                           "skipped_lines": s.skipped, "outcomes": rows}, indent=2))
@@ -415,12 +423,12 @@ def cmd_report(args) -> int:
     return 0
 
 
-def write_html(args, objs: list[dict], rows: list[dict]) -> int:
-    """``faults report --html OUT``: the page (faults.htmlreport), one line on stdout."""
-    from faults.htmlreport import lanes, render, timeline
+def write_html(args, records: list[dict], rows: list[dict]) -> int:
+    """``faults report --html OUT``: the page (faults.htmlreport) of the proxy's ``records``
+    and the table by k6 code ``rows``; one line on stdout."""
+    from faults.htmlreport import lanes, render
     from faults.spec import SpecError
 
-    records = timeline.proxy_records(objs)
     plan, score = [], None
     try:
         if args.plan:

@@ -63,6 +63,12 @@ def test_a_plan_window_past_the_last_record_extends_the_axis():
     assert tl.end >= 90 and tl.counts["0"][0] == 0 and sum(tl.counts["0"]) == 1
 
 
-def test_k6_output_lines_are_not_proxy_records():
-    objs = [{"type": "Point", "metric": "http_reqs", "data": {}}, rec(ts=1.0), {"record": "dns", "ts": 2.0}]
-    assert timeline.proxy_records(objs) == objs[1:]
+def test_slim_keeps_what_the_page_reads_of_proxy_records_only():
+    k6_line = {"type": "Point", "metric": "http_reqs", "data": {}}
+    full = {"v": 2, "ts": 1.0, "t": 0.5, "record": "flow", "k6_error_code": 1503, "rule": "r", "fault": "status",
+            "url": "http://x/", "outcome": {"facts": "big"}, "annotation": {},
+            "clients": {"k6": {"error": 1503, "message": "m", "certainty": "exact"}, "odd": 3}}
+    assert timeline.slim(k6_line) is None
+    assert timeline.slim(full) == {"record": "flow", "t": 0.5, "ts": 1.0, "k6_error_code": 1503, "rule": "r",
+                                   "fault": "status", "clients": {"k6": {"error": 1503}}}
+    assert timeline.slim({"record": "dns", "ts": 2.0}) == {"record": "dns", "ts": 2.0}

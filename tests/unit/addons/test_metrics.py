@@ -75,3 +75,23 @@ def test_a_bad_address_at_runtime_is_refused():
         fm.running()
         with pytest.raises(exceptions.OptionsError, match="fault_metrics"):
             tctx.configure(fm, fault_metrics="h:99999")
+
+
+def test_a_toxiproxy_connection_counts_without_a_report_file():
+    """Toxiproxy's raw TCP connections write their record themselves (not through the
+    classifier): with fault_metrics on and no fault_report they still count."""
+    from types import SimpleNamespace
+
+    from faults.addons.toxiproxy import ToxiproxyApi
+
+    inj, cls, fm = addons()
+    toxi = ToxiproxyApi()
+    with taddons.context(inj, cls, fm, toxi) as tctx:
+        tctx.configure(fm, fault_metrics="127.0.0.1:0")
+        link = SimpleNamespace(bytes=0, stubs=[])
+        conn = SimpleNamespace(proxy_name="redis", listen="127.0.0.1:1", upstream="127.0.0.1:2",
+                               client=SimpleNamespace(peername=("127.0.0.1", 5)), n=1, end="rst", why="reset_peer",
+                               links={"upstream": link, "downstream": link})
+        toxi._record(conn)
+        assert scrape(fm)[("faults_flows_total", (("k6_code", "1220"),))] == 1
+        tctx.configure(fm, fault_metrics=None)

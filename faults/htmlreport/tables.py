@@ -14,11 +14,12 @@ SCORE_FIRST = ("fault", "attempts", "verdict", "reasons")  # issue 23's row: the
 
 def by_rule(records: list[dict], times: list[float], lanes: list[Lane]) -> list[dict]:
     """One row per lane (every rule the plan has or the records name): how often it
-    was applied, the k6 codes of those records, when first and last, and its windows."""
+    was applied, the k6 codes of those records, when first and last, how long those
+    requests took (``duration_ms``: median and 95th percentile), and its windows."""
     rows: dict[str, dict] = {}
     for lane in lanes:
         rows[lane.rule] = {"rule": lane.rule, "injected": 0, "faults": Counter(), "codes": Counter(),
-                           "first": None, "last": None, "lane": lane}
+                           "first": None, "last": None, "lane": lane, "durations": []}
     for rec, t in zip(records, times):
         rule = rec.get("rule")
         if not rule:
@@ -31,10 +32,20 @@ def by_rule(records: list[dict], times: list[float], lanes: list[Lane]) -> list[
         row["codes"][report.k6_code_label(rec)] += 1
         row["first"] = t if row["first"] is None else min(row["first"], t)
         row["last"] = t if row["last"] is None else max(row["last"], t)
+        d = rec.get("duration_ms")
+        if isinstance(d, (int, float)) and not isinstance(d, bool):
+            row["durations"].append(d)
     for row in rows.values():
+        ds = sorted(row.pop("durations"))
+        row["p50_ms"], row["p95_ms"] = (percentile(ds, 50), percentile(ds, 95)) if ds else (None, None)
         row["kinds"] = sorted({report.kind_of(f) for f in row["faults"] if f} or
                               ({report.kind_of(row["lane"].fault)} if row["lane"].fault else set()))
     return list(rows.values())
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The nearest-rank ``q``th percentile of a sorted, non-empty list."""
+    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))]
 
 
 def by_client(records: list[dict]) -> list[dict]:

@@ -21,7 +21,7 @@ MAX_BUCKETS = 300
 RECORD_TYPES = ("flow", "tls_handshake", "dns", "websocket", "connection")
 
 
-KEPT = ("record", "t", "ts", "k6_error_code", "rule", "fault", "window", "ramp")  # what the page reads
+KEPT = ("record", "t", "ts", "duration_ms", "k6_error_code", "rule", "fault", "window", "ramp")  # what the page reads
 
 
 def is_proxy_record(obj: dict) -> bool:

@@ -15,6 +15,15 @@ def test_by_rule_counts_each_rules_records_and_when():
                    "never": (0, {}, None, None, ["hang"])}
 
 
+def test_by_rule_says_how_long_its_requests_took():
+    recs = [{"rule": "slow", "fault": "delay ms=200", "k6_error_code": 0, "duration_ms": d}
+            for d in (210.0, 205.5, 250.0, 400.0, None)]
+    row = tables.by_rule(recs, [0.0] * 5, [Lane("slow")])[0]
+    assert (row["p50_ms"], row["p95_ms"]) == (210.0, 400.0)
+    assert tables.percentile([1, 2, 3, 4], 50) == 2 and tables.percentile([7], 95) == 7
+    assert tables.by_rule([], [], [Lane("x")])[0]["p50_ms"] is None
+
+
 def test_by_client_counts_errors_not_successes():
     recs = [{"clients": {"k6": {"error": 1503}, "curl": {"error": 0}, "node": {"error": "ok"}}},
             {"clients": {"k6": {"error": 0}, "curl": {"error": 56}, "httpx": {"error": None}}},

@@ -11,6 +11,7 @@ report records written after its start whose request started during it.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -31,6 +32,8 @@ SETTLE_S = 0.25  # no new record for this long: the run's records are in
 SETTLE_MAX_S = 8.0  # at most this long after CMD ended (a delay fault may still be holding a request)
 CA_VARS = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+# $FAULTS_URL / ${FAULTS_URL} in CMD's arguments (quoted against the caller's shell) is replaced
+URL_VAR = re.compile(r"\$(?:\{FAULTS_URL\}|FAULTS_URL\b)")
 
 
 @dataclass
@@ -143,7 +146,7 @@ class Session:
         if callable(target):
             outcome = run_callable(target, self.url, self.options.timeout)
         else:
-            outcome = run_command(list(target), self.env(), self.options.timeout)
+            outcome = run_command(expand(target, self.url), self.env(), self.options.timeout)
         records = self._settle(t0)
         wire = observe.observe(records, entry.retry_after_s if entry else None,
                                self.baseline_sent if entry else None)
@@ -173,6 +176,10 @@ class Session:
             if (done and now - quiet_since >= SETTLE_S) or now >= deadline:
                 return recs
             time.sleep(0.05)
+
+
+def expand(cmd: Sequence[str], url: str) -> list[str]:
+    return [URL_VAR.sub(url, a) for a in cmd]
 
 
 def run_command(cmd: list[str], env: dict, timeout: float) -> Outcome:

@@ -302,3 +302,37 @@ def fault_proxy(_fault_proxy_session, request) -> Iterable[FaultProxy]:
         yield fp
     finally:
         fp._end()
+
+
+@pytest.fixture
+def fault_score(request):
+    """Score a command or a Python callable under faults (``faults score`` from a test).
+
+    ``fault_score(target, faults=None, *, policy=None, timeout=10, tls=False, first=None,
+    upstream=None, proxy_mode=False)``: ``target`` is a command (a list; ``$FAULTS_URL`` in it
+    is replaced, and the process gets FAULTS_URL and the CA variables) or a callable taking the
+    URL; ``faults``: specs (default: the default suite); ``policy``: a dict of policy keys or a
+    YAML file's path. Returns the rows (``verdict``/``reasons`` filled in with a policy). A
+    target that fails with no fault fails the test. Each call runs its own proxy (docs/score.md).
+    """
+    from faults import score as scoremod
+    from faults.errors import SpecError
+    from faults.score import policy as policymod
+    from faults.score.runner import Options
+
+    def run(target, faults=None, *, policy=None, timeout: float = 10.0, tls: bool = False,
+            first: int | None = None, upstream: str | None = None, proxy_mode: bool = False) -> list[dict]:
+        try:
+            if isinstance(policy, dict):
+                policy = policymod.parse(policy, "fault_score(policy=...)")
+            elif policy is not None:
+                policy = policymod.load(policy)
+            options = Options(upstream=upstream, proxy_mode=proxy_mode, tls=tls, timeout=timeout,
+                              seed=_seed(request.config))
+            return scoremod.score(target, faults, policy=policy, options=options, first=first).rows
+        except SpecError as e:
+            pytest.fail(f"fault_score: {e}", pytrace=False)
+        except scoremod.BaselineFailed as e:
+            pytest.fail(f"fault_score: {e}", pytrace=False)
+
+    return run

@@ -301,3 +301,26 @@ def test_tls_and_proxy_mode_with_curl():
     assert proxied.url.startswith("http://127.0.0.1:")
     (row,) = proxied.rows
     assert row["attempts"] == 1 and row["exit_code"] == 56, row
+
+
+def test_fault_score_fixture_with_a_callable(fault_score):
+    """The pytest fixture scores a Python callable (given FAULTS_URL) and returns the rows."""
+    import httpx
+
+    calls = []
+
+    def client(url: str):
+        calls.append(url)
+        for attempt in range(2):
+            r = httpx.get(url + "/api", timeout=1.0)
+            if r.status_code < 500:
+                return
+        raise RuntimeError(f"still {r.status_code}")
+
+    rows = fault_score(client, ["status code=503", "status code=503 first=1"],
+                       policy={"max_attempts": 2, "must_not_hang": True})
+    always, once = rows
+    assert always["attempts"] == 2 and always["exit_code"] == 1 and always["verdict"] == "pass"
+    assert always["stderr_tail"] == ["RuntimeError: still 503"]
+    assert once["attempts"] == 2 and once["exit_code"] == 0 and once["gave_up_ms"] is None
+    assert len(calls) == 3 and calls[0].startswith("http://127.0.0.1:")  # baseline + 2 runs

@@ -28,7 +28,7 @@ from faults.score.suite import Entry
 from faults.tools.launch import ControlledProxy
 
 STDERR_LINES = 5  # the stderr tail kept per row
-SETTLE_S = 0.25  # no new record for this long: the run's records are in
+SETTLE_S = 0.15  # no new record for this long: the run's records are in
 SETTLE_MAX_S = 8.0  # at most this long after CMD ended (a delay fault may still be holding a request)
 CA_VARS = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")

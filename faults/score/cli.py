@@ -88,6 +88,9 @@ def main(argv: Sequence[str]) -> int:
     except (RuntimeError, OSError) as e:  # the proxy did not start, the upstream is unusable
         print(f"faults score: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # CMD's process group and the proxy are stopped on the way out
+        print("\nfaults score: interrupted; nothing written", file=sys.stderr)
+        return 130
     live.summary(result.rows)
     _write(args, result.rows, result.baseline, result.url, options, cmd)
     return 1 if result.failed else 0

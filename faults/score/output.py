@@ -36,6 +36,15 @@ def _methods(row: dict) -> str:
     return ",".join(ms) or "-"
 
 
+STOCK = ("k6", "curl", "node", "requests", "httpx")  # the stock clients shown beside each row
+
+
+def _stock(row: dict) -> str:
+    """What the annotation predicts the stock clients report, for comparison with CMD."""
+    c = row.get("clients") or {}
+    return " ".join(f"{name}:{c[name]}" for name in STOCK if name in c)
+
+
 class Live:
     """Prints the table row by row as runs finish; on a terminal, a status line while a run goes."""
 
@@ -46,7 +55,7 @@ class Live:
         self.head()
 
     def head(self) -> None:
-        print("  ".join(name.ljust(w) for name, w in COLUMNS).rstrip(), file=self.out)
+        print("  ".join(name.ljust(w) for name, w in COLUMNS) + "  stock clients predicted", file=self.out)
         print("  ".join("-" * w for _, w in COLUMNS), file=self.out, flush=True)
 
     def starting(self, n: int, label: str) -> None:
@@ -62,7 +71,8 @@ class Live:
                  _intervals(row), _methods(row), "-" if row["exit_code"] is None else str(row["exit_code"]),
                  "yes" if row["hung"] else "no", str(row["duration_ms"]),
                  row.get("verdict") or "-"]
-        line = "  ".join(_fit(c, w).ljust(w) for c, (_, w) in zip(cells, COLUMNS)).rstrip()
+        line = "  ".join(_fit(c, w).ljust(w) for c, (_, w) in zip(cells, COLUMNS))
+        line = (line + "  " + _stock(row)).rstrip()
         if row.get("changed"):
             line += f"  changed: {', '.join(row['changed'])}"
         print(line, file=self.out, flush=True)
@@ -73,7 +83,7 @@ class Live:
         failed = sum(1 for r in rows if r.get("verdict") == "fail")
         judged = sum(1 for r in rows if r.get("verdict"))
         hung = sum(1 for r in rows if r["hung"])
-        text = f"\n{len(rows)} faults in {time.monotonic() - self.t0:.1f} s; {hung} hung"
+        text = f"\n{len(rows)} fault{'' if len(rows) == 1 else 's'} in {time.monotonic() - self.t0:.1f} s; {hung} hung"
         if judged:
             text += f"; {judged - failed} passed, {failed} failed the policy"
         print(text, file=self.out, flush=True)

@@ -183,38 +183,52 @@ def expand(cmd: Sequence[str], url: str) -> list[str]:
 
 
 def run_command(cmd: list[str], env: dict, timeout: float) -> Outcome:
-    """Run CMD in its own process group; past ``timeout`` the whole group is killed."""
+    """Run CMD in its own process group; past ``timeout`` the whole group is killed. Whatever
+    CMD left running in its group when it exited is killed too: nothing of one run sends
+    requests during the next. stderr goes to a file, so a child that inherited it cannot hold
+    the run open."""
     t0 = time.monotonic()
-    try:
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as e:
-        return Outcome(127, False, 0, [f"cannot run {cmd[0]}: {e.strerror or e}"])
-    hung = False
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        hung = True
-        _kill_group(proc)
+    with tempfile.TemporaryFile() as err:
         try:
-            _, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # a child kept stderr open: give up on it
-            err = b""
-    ms = round((time.monotonic() - t0) * 1000)
-    return Outcome(None if hung else proc.returncode, hung, ms, tail(err.decode(errors="replace")))
+            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, start_new_session=True)
+        except OSError as e:
+            return Outcome(127, False, 0, [f"cannot run {cmd[0]}: {e.strerror or e}"])
+        hung = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            hung = True
+        finally:  # also on Ctrl-C: CMD's group is not in our terminal's foreground group
+            ms = round((time.monotonic() - t0) * 1000)
+            _kill_group(proc)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    return Outcome(None if hung else proc.returncode, hung, ms, tail(text))
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 1 s, to CMD's process group, unless it is gone already."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(1)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        except (ProcessLookupError, PermissionError):
+            break
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline and (proc.poll() is None or _group_alive(proc.pid)):
+            time.sleep(0.02)
+        if proc.poll() is not None and not _group_alive(proc.pid):
+            break
+    if proc.poll() is None:
+        proc.wait(5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def run_callable(fn: Callable[[str], object], url: str, timeout: float) -> Outcome:

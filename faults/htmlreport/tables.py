@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from faults import report
@@ -66,10 +65,10 @@ def by_client(records: list[dict]) -> list[dict]:
 
 def scorecard(rows: list[dict]) -> tuple[list[str], list[dict]]:
     """(columns, rows) of a ``faults score --json`` file: its leading columns, then
-    every other key in the order first seen; values as short text."""
+    every other key that some row has a value for, in the order first seen; values as short text."""
     cols = [c for c in SCORE_FIRST if any(c in r for r in rows)]
     for r in rows:
-        cols += [k for k in r if k not in cols]
+        cols += [k for k in r if k not in cols and any(x.get(k) not in (None, [], {}, "") for x in rows)]
     return cols, [{"verdict": r.get("verdict"), "fault": r.get("fault"),
                    "cells": {c: cell(r.get(c)) for c in cols}} for r in rows]
 
@@ -81,8 +80,8 @@ def cell(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
         return "; ".join(cell(v) for v in value) or "-"
-    if isinstance(value, dict):
-        return json.dumps(value, separators=(", ", ": "), default=str)
+    if isinstance(value, dict):  # e.g. the stock clients' predictions: "k6 1503, curl 0"
+        return ", ".join(f"{k} {cell(v)}" for k, v in value.items()) or "-"
     return str(value)
 
 

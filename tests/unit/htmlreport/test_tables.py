@@ -45,3 +45,14 @@ def test_windows_text():
     ln = Lane("a", windows=[(10.0, 40.0), (60.0, None)], ramp=[(10.0, 0.2), (40.0, 0.5)], requests="1..2")
     assert tables.windows_text(ln) == "10s..40s, 60s..; p 0.2@10s → 0.5@40s; requests 1..2"
     assert tables.windows_text(Lane("b", probability=0.1)) == "p 0.1"
+
+
+def test_scorecard_of_a_real_faults_score_row():
+    row = {"fault": "status code=503", "attempts": 1, "intervals_ms": [], "methods": ["GET"], "statuses": [503],
+           "resent_methods": [], "resent_non_idempotent": False, "retry_after_honoured": None,
+           "clients": {"k6": 1503, "curl": 0}, "exit_code": 0, "hung": False, "duration_ms": 18,
+           "stderr_tail": [], "verdict": None, "reasons": [], "changed": None}
+    cols, rows = tables.scorecard([row])
+    assert cols == ["fault", "attempts", "verdict", "reasons", "methods", "statuses", "resent_non_idempotent",
+                    "clients", "exit_code", "hung", "duration_ms"]  # columns no row fills are left out
+    assert rows[0]["cells"]["clients"] == "k6 1503, curl 0" and rows[0]["cells"]["hung"] == "no"

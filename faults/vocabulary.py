@@ -93,6 +93,7 @@ class WireRecord(TypedDict, total=False):
     # a flow that ended with its connection because another flow's fault ended it
     collateral_of: str  # the flow id whose fault ended the connection
     ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)
+    client_reset_seq: int  # when the client reset this HTTP/2 stream itself (ordered against connection ends)
     # gRPC
     grpc_status: int  # the status sent in the trailers
     grpc_status_name: str

@@ -276,13 +276,14 @@ _EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name",
 def collateral(flow: http.HTTPFlow) -> None:
     """If another flow's fault ended this flow's connection before this flow
     finished, what the client saw is that end: copy it into the wire record.
-    A flow whose own fault already ended its stream or connection keeps its record."""
+    A flow whose own fault already ended its stream or connection, or whose stream the
+    client had already reset itself (e.g. a hang the client timed out), keeps its record."""
     end = ends.of(flow.client_conn.id)
     if end is None or end["collateral_of"] == flow.id:
         return
     own = flow.metadata.get(V.WIRE, {})
-    if own.get("ended_seq", end["seq"]) < end["seq"]:
-        return  # its own fault ended it first
+    if min(own.get("ended_seq", end["seq"]), own.get("client_reset_seq", end["seq"])) < end["seq"]:
+        return  # its own fault, or the client, ended it first
     own = {k: v for k, v in own.items() if k not in _EFFECTS}  # its own fault never reached the client
     streamed = flow.response is not None and bool(flow.response.stream)
     facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}

@@ -211,6 +211,8 @@ class FaultH2Server(Http2Server):
     def handle_h2_event(self, event):
         import h2.events
 
+        if isinstance(event, h2.events.StreamReset):
+            self.client_reset(event.stream_id)
         if isinstance(event, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
             for sid in [event.stream_id] if isinstance(event, h2.events.StreamReset) else list(self.held):
                 self.gave_up(sid)
@@ -239,6 +241,15 @@ class FaultH2Server(Http2Server):
             self.dead.add(event.stream_id)  # after our GOAWAY: ignored, as RFC 9113 6.8 says
             return False
         return (yield from super().handle_h2_event(event))
+
+    def client_reset(self, sid: int) -> None:
+        """The client reset this stream (its own timeout, a cancel): when, against the
+        connection's end. A Go client reuses the connection for its next request at once, and
+        a fault on that one may end the connection before this flow has noticed (a hang
+        polls): the client saw its own reset, not that end (faults.addons.annotate.collateral)."""
+        flow = self.flow_of(sid)
+        if flow is not None:
+            flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault("client_reset_seq", ends.tick())
 
     def gave_up(self, sid: int) -> None:
         """The client left a held stream (reset it, or the connection): what it saw is

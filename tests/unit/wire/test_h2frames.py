@@ -158,3 +158,28 @@ def test_install_swaps_the_http_layer_and_takes_the_h2_connection(tctx):
     list(layer.handle_event(events.Start()))
     assert isinstance(layer.connections[tctx.client], h2layer.FaultH2Server)
     assert layer.connections[tctx.client].http_layer is layer
+
+
+@pytest.mark.parametrize("client_reset_first", [True, False])
+def test_a_stream_the_client_reset_keeps_its_record_when_a_later_fault_ends_the_connection(tctx, client_reset_first):
+    """A hang the client timed out (RST_STREAM CANCEL), then a fault on the client's next
+    request on the same connection (Go reuses it) resets the connection before the hang
+    noticed: the hang's client saw its own reset, not that end (the demo's HTTP/2 hang row
+    once read 1220 under load)."""
+    from faults import vocabulary
+    from faults.addons.annotate import collateral
+    from faults.wire import ends
+
+    flow = tflow.tflow()
+    srv, client = _server(tctx, flow)
+    if client_reset_first:
+        client.reset_stream(1, 0x8)
+        list(srv.handle_event(events.DataReceived(tctx.client, client.data_to_send())))
+    ends.mark(flow.client_conn.id, "next-flow", conn_end="rst")
+    try:
+        collateral(flow)
+    finally:
+        ends.forget(flow.client_conn.id)
+    wire = flow.metadata.get(vocabulary.WIRE, {})
+    assert ("client_reset_seq" in wire) is client_reset_first
+    assert wire.get("collateral_of") == (None if client_reset_first else "next-flow")

@@ -295,3 +295,35 @@ def test_mixed_load_no_crash_and_unfaulted_requests_answered(proxy):
     assert not bad, bad[:10]
     text = proxy.log()
     assert "mitmproxy has crashed" not in text and "Traceback" not in text, text[-3000:]
+
+
+# curl 7.88 takes REFUSED_STREAM for "try again on a new connection": before any response byte
+# (the upload included) it re-sends, 5 times at most, then exits 56; after the head it does not
+REFUSED = ["rst_stream code=REFUSED_STREAM when=before_response",
+           "rst_stream code=REFUSED_STREAM when=mid_request after_bytes=65536",
+           "rst_stream code=REFUSED_STREAM when=after_headers"]
+
+
+@pytest.fixture(scope="module")
+def curl_refused(proxy, tmp_path_factory):
+    body = tmp_path_factory.mktemp("refused") / "body.bin"
+    body.write_bytes(b"x" * (1024 * 1024))
+    out = {}
+    for i, spec in enumerate(REFUSED):
+        url = f"https://demo.test:{proxy.port}/o?case=refused-{i}&size=30000"
+        upload = ["--data-binary", f"@{body}"] if "mid_request" in spec else []
+        p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--http2", "--cacert", str(proxy.ca_file),
+                            "--resolve", f"demo.test:{proxy.port}:127.0.0.1", "-m", "10",
+                            "-H", f"x-fault: {spec}", *upload, url], capture_output=True, text=True, timeout=30)
+        out[f"refused-{i}"] = {"exit": p.returncode, "stderr": p.stderr.strip()}
+    return out, records_by_case(proxy)
+
+
+@pytest.mark.parametrize("index", range(len(REFUSED)), ids=REFUSED)
+def test_curl_re_sends_a_refused_stream(curl_refused, index):
+    got, ours = curl_refused
+    curl, recs = got[f"refused-{index}"], ours[f"refused-{index}"]
+    want = recs[-1]["clients"]["curl"]
+    assert {r["http_version"] for r in recs} == {"HTTP/2.0"}
+    assert (curl["exit"], len(recs) - 1) == (want["error"], want.get("retried", 0)), (want, curl, len(recs))
+    assert want["message"] in curl["stderr"], (want, curl)

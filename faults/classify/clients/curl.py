@@ -56,6 +56,13 @@ def report(o: Outcome) -> ClientReport | None:
         return curl(28, "timed out", certainty="likely", note="when curl's own -m/--max-time fired")
     if ev == "h2.rst_stream":
         code = f["code"]
+        if code == 0x7:  # REFUSED_STREAM: curl takes it for "try again on a new connection"
+            if f.get("phase", "before_response") in ("before_response", "mid_request"):  # nothing received yet
+                return curl(56, "Connection died, tried 5 times before giving up", retried=5,
+                            note="curl re-sends a refused stream (body included) on a new connection, 5 times at most: "
+                                 "if a re-send gets through it exits 0")
+            return curl(56, "Failure when receiving data from the peer",
+                        note="a refused stream after the response began: no re-send")
         name = catalog.h2_name(code) if catalog.tables.h2_known(code) else "unknown"
         return curl(92, f"{name} (err {code})")
     if ev == "h2.goaway":

@@ -48,6 +48,8 @@ def _h2_frames() -> list[tuple[str, str, dict]]:
     return [
         ("rst_stream code=INTERNAL_ERROR when=after_headers", "h2.rst_stream", {**s, "code": 2, "phase": "after_headers"}),
         ("rst_stream code=CANCEL when=mid_body", "h2.rst_stream", {**s, "code": 8, "phase": "mid_body"}),
+        # the demo plan's rst row
+        ("rst_stream code=CANCEL when=after_headers", "h2.rst_stream", {**s, "code": 8, "phase": "after_headers"}),
         ("rst_stream code=INTERNAL_ERROR when=before_response", "h2.rst_stream",
          {**s, "code": 2, "phase": "before_response"}),
         ("rst_stream code=REFUSED_STREAM when=before_response", "h2.rst_stream",

@@ -77,7 +77,7 @@ def report(o: Outcome) -> ClientReport | None:
 
 
 # (code, phase) of the RST_STREAMs measured; others follow them (likely)
-MEASURED_RST = {(0x2, "after_headers"), (0x2, "before_response"), (0x7, "before_response"), (0x8, "mid_body")}
+MEASURED_RST = {(0x2, "after_headers"), (0x2, "before_response"), (0x7, "before_response")}
 UNSETTLED = "undici never settles on its own here (the proxy closes the connection after the frame); its AbortSignal ends it"
 
 
@@ -103,11 +103,13 @@ def _h2(o: Outcome) -> ClientReport | None:
                                               "its AbortSignal ignored").also("Z_DATA_ERROR", "incorrect header check")
     if ev == "h2.rst_stream":
         code, phase = f["code"], f.get("phase", "before_response")
-        if code == 0x8 and phase == "mid_body":
-            return node("ok", extra={"status": 200}, note="a RST_STREAM CANCEL mid-body ends the body early: "
+        if code == 0x8 and phase in ("after_headers", "mid_body"):
+            return node("ok", extra={"status": 200}, note="a RST_STREAM CANCEL after the head ends the body early: "
                                                           "fetch resolves and the short body reads without error")
-        if code == 0x8:
-            return None  # not measured before the body
+        if code == 0x8 and phase == "before_response":
+            return node("TimeoutError", "aborted due to timeout", certainty="likely",
+                        note="undici never settles on its own after a RST_STREAM CANCEL before the head; "
+                             "its AbortSignal ends it")
         name = f"NGHTTP2_{h2_name(code)}" if h2_known(code) else ""
         return node("ERR_HTTP2_STREAM_ERROR", f"Stream closed with error code {name}".strip(),
                     certainty="exact" if (code, phase) in MEASURED_RST else "likely")

@@ -204,7 +204,7 @@ class Classifier:
             for name in profiles.shown:
                 r = c.clients.get(name)
                 if name != "k6" and r is not None:
-                    comment += f" | {name} {r.error}" + (f" (re-sent {int(r.retried)}x)" if r.retried else "")
+                    comment += f" | {name} {r.error}" + (f" (re-sent {r.resent()}x)" if r.retried else "")
         if k6.certainty != "exact":
             comment += f" [{k6.certainty}]"
         flow.comment = comment

@@ -125,7 +125,7 @@ def cell(r: ClientReport | None) -> str:
     if r.retried is True:
         text += " (retried)"
     elif r.retried:
-        text += f" (+{r.retried} re-send)"
+        text += f" (+{r.resent()} re-send)"
     return text
 
 
@@ -143,7 +143,7 @@ def hidden(table: str) -> dict[str, list[str]]:
                 continue
             why = None
             if r.retried:
-                why = f"re-sent {int(r.retried)}x"
+                why = f"re-sent {r.resent()}x"
             elif failing and (r.error in ("ok", 0, None)) and name != "grpcio":
                 why = f"{cell(r)}, no error"
             elif r.error == "never_settles":

@@ -77,6 +77,11 @@ class ClientReport:
         self.certainty = "uncertain"
         return self
 
+    def resent(self) -> str:
+        """The silent re-send counts named, this report's and its racing readings' ("1/2")."""
+        own = int(self.retried)
+        return "/".join(map(str, sorted({own} | {int(a.get("retried", own)) for a in self.alt})))
+
     def as_dict(self) -> dict:
         out = {"error": self.error, "message": self.message, "certainty": self.certainty}
         if self.note:

@@ -2,8 +2,9 @@
 HTTP/2 (every client that offers h2; Node's undici with allowH2 and httpx
 offer it second, so the proxy runs with fault_prefer_h2) and TLS tables, one client process per
 client running all of them (tests/e2e/clientmatrix.py). The profile's prediction on
-the case's last record must equal what the client raised, its text must contain the
-predicted message, and ``retried`` must equal the silent re-sends the proxy saw."""
+the case's last record must equal what the client raised (or name it as a racing
+reading), its text must contain the predicted message, and the silent re-sends the proxy
+saw must be one of the counts the original attempt's prediction names."""
 
 from __future__ import annotations
 
@@ -75,3 +76,31 @@ def test_racy_clients_rarely_differ(measured, client):
               if (client, c["spec"]) not in NOT_PREDICTED and recs
               and (why := cm.mismatch(client, got, recs, fetch="page" in c))]
     assert len(differ) <= RACY[client], differ
+
+
+def _rec(pred: dict, record: str = "flow") -> dict:
+    return {"record": record, "clients": {"chromium": pred}}
+
+
+def test_the_check_accepts_exactly_the_named_re_send_counts():
+    """The matrix's own check (no client needed): a racing re-send count passes only when
+    the prediction names it; a re-send the original attempt's record names counts even when
+    the last attempt (a fresh connection) names none; an accepted handshake is no attempt."""
+    got = {"error": "net::ERR_CONNECTION_RESET", "message": "net::ERR_CONNECTION_RESET", "status": None}
+    racing = {"error": got["error"], "message": got["error"], "retried": 2,
+              "alt": [{"error": got["error"], "message": got["error"], "retried": 1}]}
+    assert cm.mismatch("chromium", got, [_rec(racing)] * 3) is None  # 2 re-sends
+    assert cm.mismatch("chromium", got, [_rec(racing)] * 2) is None  # 1
+    assert "retried: predicted 1 or 2, the proxy saw 1 attempts" == cm.mismatch("chromium", got, [_rec(racing)])
+    assert cm.mismatch("chromium", got, [_rec(racing)] * 4).startswith("retried")
+    fresh = {"error": got["error"], "message": got["error"]}
+    assert cm.mismatch("chromium", got, [_rec(racing), _rec(fresh), _rec(fresh)]) is None
+    assert cm.mismatch("chromium", got, [_rec(fresh), _rec(fresh)]).startswith("retried: predicted 0")
+    ok = {"error": "ok", "message": "", "status": 200}
+    preconnect = _rec(ok, record="tls_handshake")
+    assert cm.mismatch("chromium", {**ok, "status": 200}, [_rec(ok), preconnect]) is None
+    # a racing error is accepted, an unnamed one is not
+    waits = {"error": "timeout", "message": "", "alt": [{"error": "net::ERR_ABORTED", "message": "net::ERR_ABORTED"}]}
+    aborted = {"error": "net::ERR_ABORTED", "message": "net::ERR_ABORTED", "status": None}
+    assert cm.mismatch("chromium", aborted, [_rec(waits)]) is None
+    assert cm.mismatch("chromium", got, [_rec(waits)]).startswith("error: predicted 'timeout'")

@@ -8,6 +8,9 @@ components are its children, called in this order:
   seeds, the shared listener, the control fan-out); it is configured before any rule is built;
 - ``FaultControl``: it answers requests to the control host before any fault applies;
 - ``ToxiproxyApi``: Toxiproxy's API and its proxies (listeners, raw TCP toxics, http toxics);
+- ``QuicFront``: HTTP/3 clients of a reverse proxy served over a TCP upstream (its
+  ``next_layer`` decides before ``H2Frames`` asks mitmproxy's own), Alt-Svc options
+  (``faults.wire.quic``);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
 - ``H2Preference``: option ``fault_prefer_h2`` (after ``TlsFaults``: it adjusts the
@@ -46,6 +49,7 @@ from faults.addons.tls import TlsFaults
 from faults.addons.toxiproxy import ToxiproxyApi
 from faults.addons.workers import Workers
 from faults.wire.h2layer import H2Frames
+from faults.wire.quic import QuicFront
 from faults.wire.wslayer import WsFrames
 
 
@@ -63,7 +67,7 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.children = [Workers(), FaultControl(), ToxiproxyApi(), FaultInjector(), TlsFaults(), H2Preference(),
+        self.children = [Workers(), FaultControl(), ToxiproxyApi(), QuicFront(), FaultInjector(), TlsFaults(), H2Preference(),
                          DnsFaults(), H2Frames(), FaultPassthrough(), WsFrames(), classifier, status, FaultStartup()]
         self._walked = True  # mitmproxy walks the children (until running)
 

@@ -191,8 +191,13 @@ class Classifier:
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
         self.codes[k6.error] += 1
-        comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
-                                        + (f" ({k6.message})" if k6.message else ""))
+        if k6.error is None:  # HTTP/3: k6 has no HTTP/3 client; say what the HTTP/3 clients report
+            said = " | ".join(f"{n} {r.error}" + (f" ({r.message})" if r.message else "")
+                              for n, r in c.clients.items() if n != "k6")
+            comment = _faulted(flow, fault, f"HTTP/3 {md[V.ANNOTATION]['id']}: {said or c.outcome.summary}")
+        else:
+            comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
+                                            + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
             comment += " [k6 retries: hidden]"
         if profiles.shown != profiles.NAMES:  # the user picked their clients: name what each reports
@@ -200,7 +205,7 @@ class Classifier:
                 r = c.clients.get(name)
                 if name != "k6" and r is not None:
                     comment += f" | {name} {r.error}" + (f" (re-sent {int(r.retried)}x)" if r.retried else "")
-        if k6.certainty != "exact":
+        if k6.certainty not in ("exact", "n/a"):
             comment += f" [{k6.certainty}]"
         flow.comment = comment
         self._done(flow, lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))
@@ -263,7 +268,8 @@ def _session(flow) -> bool:
 
 # wire-record fields that say how a fault ended a stream or connection
 _EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
-            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced"}
+            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced",
+            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream"}
 
 
 def collateral(flow: http.HTTPFlow) -> None:
@@ -281,6 +287,9 @@ def collateral(flow: http.HTTPFlow) -> None:
     facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
     if end.get("conn_end"):
         facts["conn_end"] = end["conn_end"]
+    elif end.get("h3_frame"):  # an HTTP/3 CONNECTION_CLOSE ended every stream on the connection
+        facts.update(h3_frame=end["h3_frame"], code=end["code"], quic_error_space=end["quic_error_space"],
+                     stream_id=end["streams"].get(flow.id))
     else:
         sid = end["streams"].get(flow.id)
         facts.update(h2_frame=end["h2_frame"], stream_id=sid)
@@ -302,10 +311,13 @@ def annotation(flow: http.HTTPFlow, c: Classification) -> dict:
     k6 = c.k6
     obj = catalog.error_object(catalog.by_id(c.entry), k6.message or None)
     code = k6.error
-    if flow.response is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
+    if flow.response is not None and code is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
         obj["status"] = flow.response.status_code
     grpc = c.clients.get("grpcio")
     if grpc is not None:
         obj["grpc_status"] = {"name": grpc.error, "value": grpc.extra["value"]}
     obj["certainty"] = k6.certainty
+    h3 = c.outcome.facts.get("h3_error")
+    if h3 is not None:
+        obj["http3_error"] = dict(h3)
     return obj

@@ -18,7 +18,7 @@ from mitmproxy.websocket import WebSocketData
 
 from faults import plan as planmod
 from faults.wire import sockets
-from faults.wire.act import Act
+from faults.wire.act import WIRE_KEY, Act
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.headers import names as header_names
 from faults.spec import SpecError
@@ -40,6 +40,7 @@ class FaultInjector:
         self._stopping = asyncio.Event()
         self._started = False
         self._header_said = False
+        self._h3_said: set[str] = set()  # rules whose HTTP/3 refusal was logged
         # callables flow -> Rule | None tried before every plan (a Toxiproxy
         # proxy's http toxics apply to its own listener's flows only)
         self.selectors: list = []
@@ -238,15 +239,26 @@ class FaultInjector:
         rule = self._select_head(flow)
         if rule is None:
             return
-        self._start(flow, rule)
+        if not self._start(flow, rule):
+            return
         entry = self._active[flow.id]
         hook = getattr(entry[0], "requestheaders", None)
         if hook:
             self._guard(flow, lambda: hook(flow, entry[1]))
 
-    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule) -> None:
-        self._active[flow.id] = (rule.fault, Act(flow, self._stopping, rule.rng))
+    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule) -> bool:
+        """Make the rule's fault active on this flow; False when it has no HTTP/3
+        meaning and the flow is HTTP/3 (not faulted: the record says why)."""
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+        why = rule.fault.h3_refusal() if flow.request.http_version == "HTTP/3" else None
+        if why:
+            flow.metadata.setdefault(WIRE_KEY, {})["h3_refused"] = why
+            if rule.spec.text not in self._h3_said:
+                self._h3_said.add(rule.spec.text)
+                log.warning(f"fault {rule.spec.text!r} not applied to HTTP/3 flows: {why} (said once per rule)")
+            return False
+        self._active[flow.id] = (rule.fault, Act(flow, self._stopping, rule.rng))
+        return True
 
     def request(self, flow: http.HTTPFlow):
         if flow.id in self._active:  # chosen at the request head
@@ -256,7 +268,8 @@ class FaultInjector:
         rule = self._select(flow)
         if rule is None:
             return None
-        self._start(flow, rule)
+        if not self._start(flow, rule):
+            return None
         return self._run(flow, "request")
 
     def responseheaders(self, flow: http.HTTPFlow):

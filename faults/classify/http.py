@@ -15,7 +15,7 @@ import re
 import zlib
 
 from faults import catalog, vocabulary
-from faults.classify import h2
+from faults.classify import h2, h3
 from faults.classify.outcome import Outcome
 
 
@@ -35,7 +35,9 @@ def base_facts(flow) -> dict:
 def outcome_of(flow) -> Outcome:
     wire = flow.metadata.get(vocabulary.WIRE, {})
     facts = {**base_facts(flow), **{k: v for k, v in wire.items() if v is not None}}
-    if wire.get("h2_frame"):
+    if wire.get("h3_frame"):
+        o = h3.outcome_of(wire, facts)
+    elif wire.get("h2_frame"):
         o = h2.outcome_of(wire, facts)
     elif wire.get("grpc_status") is not None:
         name = catalog.grpc_name(wire["grpc_status"])
@@ -62,6 +64,9 @@ def outcome_of(flow) -> Outcome:
         o = _response(flow, facts)
     if wire.get("collateral_of"):
         o.summary += f"; ended with its connection by the fault on flow {wire['collateral_of']}"
+    for refused in ("h3_refused", "quic_refused"):
+        if wire.get(refused):
+            o.summary += f"; the fault was not applied: {wire[refused]}"
     o.facts = {**facts, **o.facts}
     return o
 

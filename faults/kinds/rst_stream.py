@@ -43,7 +43,7 @@ class RstStream(H2Fault):
             act.record(fallback="tcp_reset")
             flow.request.stream = RequestCutter(_TcpReset(), act, keep)
             return
-        act.h2_frame(h2_frame="rst_stream", code=self.code(), phase="mid_request", after_bytes=keep)
+        act.h2_frame(h2_frame="rst_stream", code=self.code(), code_h3=self.code_h3(), phase="mid_request", after_bytes=keep)
 
     async def request(self, flow, act):
         when = self.get("when")
@@ -59,7 +59,7 @@ class RstStream(H2Fault):
             return
         if act.h2_stream() is None:
             return self.fallback(flow, act)
-        act.h2_frame(h2_frame="rst_stream", code=self.code(), phase=when)
+        act.h2_frame(h2_frame="rst_stream", code=self.code(), code_h3=self.code_h3(), phase=when)
         if when == "before_response":
             act.end_stream()
 

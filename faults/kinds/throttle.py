@@ -12,6 +12,7 @@ from faults.kinds import Fault, Param, register
 @register
 class Throttle(Fault):
     kind = "throttle"
+    h3 = "throttle paces the client's TCP socket; an HTTP/3 client's QUIC packets are not paced (not implemented)"
     summary = "cap the response rate (or the upload's, direction=request) at N bytes/s"
     params = {
         "bytes_per_s": Param(int, min=1, max=10**10, help="bytes per second"),

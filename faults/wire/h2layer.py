@@ -46,7 +46,7 @@ from mitmproxy.proxy.layers.http._http2 import Http2Server
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, sockets
+from faults.wire import ends, h3layer, sockets
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,22 @@ class FaultHttpLayer(HttpLayer):
             server = FaultH2Server(self.context.fork())
             server.http_layer = self
             self.connections.setdefault(self.context.client, server)
+        elif isinstance(event, events.Start) and h3layer.h3_client(self.context):
+            server = h3layer.FaultH3Server(self.context.fork())
+            server.http_layer = self
+            self.connections.setdefault(self.context.client, server)
         yield from super()._handle_event(event)
+
+    # an HTTP/3 client in front of an HTTP/1.1 upstream: one upstream connection per
+    # stream in flight, as mitmproxy does for an HTTP/2 client (faults.wire.h3layer)
+    def get_connection(self, event, *, reuse: bool = True):
+        yield from h3layer.get_connection(self, event, reuse)
+
+    def register_connection(self, command):
+        rest = h3layer.split_waiting(self, command)
+        yield from super().register_connection(command)
+        for cmd in rest:
+            yield from self.get_connection(cmd, reuse=False)
 
 
 class FaultH2Server(Http2Server):

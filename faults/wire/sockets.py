@@ -59,8 +59,8 @@ def client_gone(client_conn) -> bool:
     (unit tests) only the connection's own end timestamp counts."""
     if client_conn.timestamp_end is not None:
         return True
-    if _handler(client_conn) is None:
-        return False
+    if _handler(client_conn) is None or client_conn.transport_protocol == "udp":
+        return False  # QUIC: no socket of its own; mitmproxy sets timestamp_end when it ends
     w = client_writer(client_conn)
     return w is None or w.is_closing()
 
@@ -191,6 +191,8 @@ async def flushed(client_conn, grace: float = 0.05, limit: float = 5.0) -> None:
         w = getattr(io, "writer", None)
         if w is None or w.is_closing():
             return
+        if not isinstance(w, (PacedWriter, HeldWriter)) and not hasattr(w, "transport"):
+            break  # a QUIC client (mitmproxy_rs datagram stream): no byte buffer of its own to wait for
         pending = w.pending() if isinstance(w, (PacedWriter, HeldWriter)) else w.transport.get_write_buffer_size()
         if not pending:
             break

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import difflib
 
-from faults.classify.clients import aiohttp, chromium, curl, grpcio, httpx, java, k6, node, python, requests
+from faults.classify.clients import aiohttp, aioquic, chromium, curl, grpcio, httpx, java, k6, node, python, requests
 from faults.classify.outcome import ClientReport, Outcome
 
 PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chromium)  # k6 first: the annotation is k6's
+# the profiles that speak HTTP/3; the others (k6, Node, Java, requests, httpx, ...) have no HTTP/3
+# client: they stay on TCP, so an HTTP/3 flow never comes from them
+H3_PROFILES = (curl, aioquic)
 
 
 NAMES = tuple(p.NAME for p in PROFILES)
@@ -34,6 +37,14 @@ def choose(names) -> tuple[str, ...]:
 
 def report_all(outcome: Outcome) -> dict[str, ClientReport]:
     out = {}
+    if outcome.facts.get("protocol") == "HTTP/3":
+        out["k6"] = ClientReport("k6", None, "k6 does not speak HTTP/3: its requests stay on TCP",
+                                 certainty="n/a", entry=outcome.entry)
+        for profile in H3_PROFILES:
+            r = profile.report(outcome)
+            if r is not None:
+                out[profile.NAME] = r
+        return out
     for profile in PROFILES:
         r = profile.report(outcome)
         if r is not None:

@@ -36,6 +36,8 @@ def _status(status: int) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
+    if f.get("protocol") == "HTTP/3":
+        return _h3(o, f, ev)
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
     if ev == "h2.fallback" or (ev == "tcp.rst" and not h2):  # curl over HTTP/2 on an RST: not measured
         return curl(56, "Recv failure: Connection reset by peer")
@@ -92,4 +94,44 @@ def report(o: Outcome) -> ClientReport | None:
         return curl(7, "Couldn't connect to server")
     if ev == "dial.blackhole":
         return curl(28, "Connection timed out", certainty="likely", note="when -m/--connect-timeout fired")
+    return None
+
+
+# -- HTTP/3: libcurl 8.23 with ngtcp2 1.20 / nghttp3 1.15 (the curl_cffi package), measured
+# in tests/e2e/test_http3.py and docs/http3.md
+REJECTED = 0x10B  # H3_REQUEST_REJECTED: curl re-sends the request (5 times) before giving up
+DIED = "Connection died, tried 5 times before giving up"
+
+
+def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
+    err = f.get("h3_error") or {}
+    if ev == "h3.reset_stream":
+        code, sid = err["value"], f.get("stream_id")
+        if code == REJECTED:
+            return curl(56, DIED, retried=5, note="curl re-sends a request rejected with H3_REQUEST_REJECTED; "
+                                                  "this is what it says when every attempt meets the fault")
+        if code == 0x100 and f.get("phase") == "mid_body":
+            return curl(18, "end of response with N bytes missing")
+        name = err["name"].removeprefix("H3_")
+        return curl(95, f"HTTP/3 stream {sid} reset by server (error 0x{code:x} {name})")
+    if ev == "h3.goaway":
+        if f.get("then") == "drain":
+            return curl(0, "") if f.get("covered") else curl(56, DIED, retried=5,
+                                                              note="a stream the GOAWAY excluded is rejected; curl re-sends it")
+        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
+            55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
+    if ev == "h3.connection_close":
+        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
+            55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
+    if ev == "http.short_body":
+        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_CLOSING",
+                    note="curl closes the connection itself on a short HTTP/3 body")
+    if ev == "http.undecodable":
+        return curl(61, "Error while processing content unencoding")
+    if ev in ("http.response", "grpc.status"):
+        return _status(f.get("status", 200))
+    if ev == "upstream.failed":
+        return _status(502)
+    if ev == "client.gave_up":
+        return curl(28, "Operation timed out", certainty="likely", note="when curl's own timeout fired")
     return None

@@ -1,0 +1,44 @@
+"""aioquic 1.2's HTTP/3 client (``aioquic.h3.connection.H3Connection`` over
+``aioquic.asyncio.connect``, as its examples' ``http3_client`` drives it): the QUIC or
+HTTP/3 event its user gets, as measured in ``tests/e2e/test_http3.py``.
+
+``error`` is the event class (``StreamReset``, ``ConnectionTerminated``) or ``timeout``
+(the caller's own wait); ``extra`` holds the codes. A short body is no event of its own:
+aioquic closes the whole connection itself with H3_MESSAGE_ERROR.
+"""
+
+from __future__ import annotations
+
+from faults.classify.outcome import ClientReport, Outcome
+
+NAME = "aioquic"
+H3_MESSAGE_ERROR = 0x10E
+
+
+def aioquic(error, message: str = "", **kw) -> ClientReport:
+    return ClientReport(NAME, error, message, **kw)
+
+
+def report(o: Outcome) -> ClientReport | None:
+    f, ev = o.facts, o.event
+    err = f.get("h3_error") or {}
+    if ev == "h3.reset_stream" or (ev == "h3.goaway" and not f.get("covered") and f.get("then") == "drain"):
+        code = err.get("value", 0x10B) if ev == "h3.reset_stream" else 0x10B  # H3_REQUEST_REJECTED
+        return aioquic("StreamReset", f"StreamReset error_code=0x{code:x}", extra={"error_code": code})
+    if ev in ("h3.connection_close", "h3.goaway"):
+        if ev == "h3.goaway" and f.get("then") == "drain":
+            return aioquic(0, "")
+        transport = err.get("space") == "transport"
+        return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
+                       extra={"error_code": err.get("value", 0), "frame_type": 0 if transport else None})
+    if ev == "http.short_body":
+        return aioquic("ConnectionTerminated", "content-length does not match data size",
+                       note="aioquic closes the whole connection itself (H3_MESSAGE_ERROR)",
+                       extra={"error_code": H3_MESSAGE_ERROR, "frame_type": None})
+    if ev in ("http.response", "grpc.status", "http.undecodable"):
+        return aioquic(0, "", note="aioquic does not decode bodies" if ev == "http.undecodable" else "")
+    if ev == "upstream.failed":
+        return aioquic(0, "", extra={"status": 502})
+    if ev == "client.gave_up":
+        return aioquic("timeout", "the caller's own wait ran out", certainty="likely")
+    return None

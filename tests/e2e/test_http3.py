@@ -1,0 +1,96 @@
+"""HTTP/3 clients (curl through curl_cffi: libcurl with ngtcp2; aioquic's own client) over
+127.0.0.1 UDP through ``reverse:https://`` in front of a TCP-only HTTPS upstream (HTTP/1.1):
+each fault of the HTTP/3 table on one stream while two more are in flight on the same QUIC
+connection; the record says HTTP/3, names the frame, and each client's profile says what
+that client reported. mitmdump exits cleanly (it once segfaulted at SIGTERM after HTTP/3)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from faults import report
+from faults.tools.launch import ProxyProcess
+from faults.tools.upstream import Upstream
+from tests.e2e.h3clients import aioquic_many, curl_many
+
+pytest.importorskip("curl_cffi")
+
+# (fault, aioquic may share the connection with siblings): truncate makes aioquic close the
+# whole connection itself (H3_MESSAGE_ERROR), so its siblings would see that instead
+FAULTS = [
+    "status code=503",
+    "hang",
+    "truncate",
+    "rst_stream code=H3_REQUEST_CANCELLED",
+    "rst_stream code=H3_INTERNAL_ERROR when=after_headers",
+    "goaway",
+    "quic_close code=PROTOCOL_VIOLATION space=transport reason=fault",
+    "reset",
+    "throttle bytes_per_s=1000",
+]
+
+
+@pytest.fixture(scope="module")
+def h3proxy(tmp_path_factory):
+    rep = tmp_path_factory.mktemp("h3") / "report.jsonl"
+    with Upstream(tls=True) as up:
+        px = ProxyProcess(mode=f"reverse:{up.url}",
+                          options={"fault_header": True, "fault_report": str(rep), "ssl_insecure": True})
+        px.report_path = rep
+        with px:
+            yield px
+        assert px.proc.returncode == 0, px.log()[-3000:]  # a crash at shutdown (SIGSEGV: -11) fails here
+        assert "Traceback" not in px.log() and "mitmproxy has crashed" not in px.log(), px.log()[-3000:]
+
+
+def _records(px, cases: set[str], timeout: float = 5.0) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        recs = {r["url"].split("case=")[1]: r for r in report.read(px.report_path)
+                if r.get("record") == "flow" and "case=" in r["url"]}
+        if cases <= recs.keys() or time.monotonic() > deadline:
+            return recs
+        time.sleep(0.05)
+
+
+def _said(client: str, res: tuple) -> object:
+    """What the client's user matches on, in the profile's terms."""
+    if res[0] == "ok":
+        return 0
+    return res[1]
+
+
+@pytest.mark.parametrize("client", ["curl", "aioquic"])
+def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
+    drive = curl_many if client == "curl" else aioquic_many
+    cases = set()
+    seen = {}
+    for i, spec in enumerate(FAULTS):
+        # a warm-up (the others then share its connection), a slow sibling in flight, the fault
+        reqs = [(f"/w?size=10&case={client}-w{i}", {}),
+                (f"/s?size=10&ms=300&case={client}-s{i}", {}),
+                (f"/f?size=2000&ms=100&case={client}-f{i}", {"x-fault": spec})]
+        for (path, _), res in zip(reqs, drive(h3proxy.port, h3proxy.ca_file, reqs, timeout=2)):
+            seen[path.split("case=")[1]] = (spec if "/f?" in path else None, res)
+    cases = set(seen)
+    recs = _records(h3proxy, cases)
+    mismatches = []
+    for case, (spec, res) in seen.items():
+        rec = recs.get(case)
+        if rec is None and spec is None and res[0] == "error":
+            continue  # a sibling whose request the fault's CONNECTION_CLOSE/GOAWAY overtook: no flow
+        assert rec is not None, (case, spec, res)
+        assert rec["http_version"] == "HTTP/3", rec
+        if spec is None and client == "aioquic" and "truncate" in FAULTS[int(case[-1])]:
+            continue  # aioquic closed this sibling's connection itself: not a fault the proxy made
+        report_ = rec["clients"][client]
+        expected = [report_["error"]] + [a["error"] for a in report_.get("alt", [])]
+        if _said(client, res) not in expected:
+            mismatches.append((case, spec, res, report_, rec["outcome"]["summary"]))
+        if spec and spec.startswith(("rst_stream", "quic_close", "goaway")):
+            assert rec["outcome"]["event"].startswith("h3."), rec["outcome"]
+        if spec == "throttle bytes_per_s=1000":
+            assert "not applied" in rec["outcome"]["summary"], rec["outcome"]
+    assert not mismatches, mismatches

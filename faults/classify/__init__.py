@@ -50,8 +50,12 @@ def classify(flow) -> Classification:
     return Classification(o, report_all(o))
 
 
-def classify_handshake(params: dict, **kw) -> Classification:
+def classify_handshake(params: dict, *, quic: bool = False, **kw) -> Classification:
+    """``quic``: an HTTP/3 client's QUIC handshake (only HTTP/3 clients' profiles apply)."""
     o = tls.outcome_of_handshake(params, **kw)
+    if quic:
+        o.facts["protocol"] = "HTTP/3"
+        o.summary += " (QUIC handshake)"
     return Classification(o, report_all(o))
 
 

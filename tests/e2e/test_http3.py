@@ -94,3 +94,32 @@ def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
         if spec == "throttle bytes_per_s=1000":
             assert "not applied" in rec["outcome"]["summary"], rec["outcome"]
     assert not mismatches, mismatches
+
+
+@pytest.mark.parametrize("spec,applied", [("tls cert=expired", True), ("tls handshake=alert", False)])
+def test_tls_faults_on_quic_handshakes(tmp_path, spec, applied):
+    """cert= serves the bad chain in the QUIC handshake; a fault with no QUIC meaning is not
+    applied, and the flow's record says why."""
+    rep = tmp_path / "report.jsonl"
+    with Upstream(tls=True) as up:
+        with ProxyProcess(mode=f"reverse:{up.url}", options={"faults": [f"|~d 127|{spec}"], "fault_report": str(rep),
+                                                             "ssl_insecure": True}) as px:
+            (res,) = curl_many(px.port, px.ca_file, [("/x?size=10&case=tls", {})], timeout=3)
+            try:
+                (aq,) = aioquic_many(px.port, px.ca_file, [("/x?size=10&case=tls", {})], timeout=3)
+            except ConnectionError:
+                aq = ("error", "ConnectionError", None)
+            deadline = time.monotonic() + 5
+            while len(list(report.read(rep))) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert px.proc.returncode == 0 and "Traceback" not in px.log(), px.log()[-3000:]
+    recs = list(report.read(rep))
+    assert len(recs) == 2, recs
+    for rec, (client, got) in zip(recs, (("curl", res), ("aioquic", aq))):
+        assert rec["clients"][client]["error"] == _said(client, got), (rec, got)
+        if applied:
+            assert rec["record"] == "tls_handshake" and rec["outcome"]["event"] == "tls.bad_cert", rec
+            if client == "curl":
+                assert rec["clients"]["curl"]["message"] == got[2], rec
+        else:
+            assert rec["http_version"] == "HTTP/3" and "not applied" in rec["outcome"]["summary"], rec

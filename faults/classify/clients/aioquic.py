@@ -39,6 +39,11 @@ def report(o: Outcome) -> ClientReport | None:
         return aioquic(0, "", note="aioquic does not decode bodies" if ev == "http.undecodable" else "")
     if ev == "upstream.failed":
         return aioquic(0, "", extra={"status": 502})
+    if ev == "tls.bad_cert":  # aioquic's connect() raises; its CONNECTION_CLOSE carries the alert
+        alert = 45 if f["cert"] in ("expired", "not_yet_valid") else 42  # certificate_expired / bad_certificate
+        return aioquic("ConnectionError", f"CRYPTO_ERROR 0x{0x100 + alert:x} (TLS alert {alert})",
+                       certainty="exact" if f["cert"] in ("expired", "untrusted", "self_signed", "wrong_host") else "likely",
+                       extra={"error_code": 0x100 + alert})
     if ev == "client.gave_up":
         return aioquic("timeout", "the caller's own wait ran out", certainty="likely")
     return None

@@ -134,4 +134,18 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
         return _status(502)
     if ev == "client.gave_up":
         return curl(28, "Operation timed out", certainty="likely", note="when curl's own timeout fired")
+    if ev == "tls.bad_cert":  # BoringSSL's verify result; measured: expired, untrusted
+        cert = f["cert"]
+        if cert == "wrong_host":
+            return curl(60, "SSL: no alternative certificate subject name matches target "
+                            f"{'IPv4 address' if f.get('host', '').replace('.', '').isdigit() else 'host name'} "
+                            f"'{f.get('host', '')}'")
+        code, text = H3_VERIFY.get(cert, (None, CURL_CERT[cert]))
+        return curl(60, f"SSL certificate OpenSSL verify result: {text}" + (f" ({code})" if code else ""),
+                    certainty="exact" if cert in ("expired", "untrusted", "self_signed") else "likely")
     return None
+
+
+H3_VERIFY = {"expired": (10, "certificate has expired"), "untrusted": (19, "self signed certificate in certificate chain"),
+             "not_yet_valid": (9, "certificate is not yet valid"), "self_signed": (18, "self signed certificate"),
+             "incomplete_chain": (20, "unable to get local issuer certificate")}

@@ -100,6 +100,8 @@ class WireRecord(TypedDict, total=False):
     h3_short_stream: bool  # truncate/close on HTTP/3: the stream ended (FIN) short of its Content-Length
     h3_refused: str  # the selected fault has no HTTP/3 meaning: not applied, and why
     quic_refused: str  # quic_close on a flow that is not HTTP/3: not applied, and why
+    datagrams_dropped: dict  # quic_datagrams: {"to_client": n, "to_server": n} dropped so far on the connection
+    datagrams_passed: dict  # quic_datagrams: {"to_client": n, "to_server": n} let through so far
     # a flow that ended with its connection because another flow's fault ended it
     collateral_of: str  # the flow id whose fault ended the connection
     ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)

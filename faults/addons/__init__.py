@@ -13,6 +13,7 @@ components are its children, called in this order:
   (``faults.wire.quic``);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
+- ``DatagramFaults``: ``quic_datagrams`` rules, per QUIC connection at its ClientHello;
 - ``H2Preference``: option ``fault_prefer_h2`` (after ``TlsFaults``: it adjusts the
   TLS connection that addon or mitmproxy's TlsConfig made);
 - ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
@@ -40,6 +41,7 @@ from mitmproxy import ctx, hooks
 from faults.addons.alpn import H2Preference
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
+from faults.addons.datagrams import DatagramFaults
 from faults.addons.dns import DnsFaults
 from faults.addons.injector import FaultInjector
 from faults.addons.passthrough import FaultPassthrough
@@ -67,7 +69,7 @@ class FaultAddon:
     def __init__(self):
         classifier, status = Classifier(), FaultStatus()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.children = [Workers(), FaultControl(), ToxiproxyApi(), QuicFront(), FaultInjector(), TlsFaults(), H2Preference(),
+        self.children = [Workers(), FaultControl(), ToxiproxyApi(), QuicFront(), FaultInjector(), TlsFaults(), DatagramFaults(), H2Preference(),
                          DnsFaults(), H2Frames(), FaultPassthrough(), WsFrames(), classifier, status, FaultStartup()]
         self._walked = True  # mitmproxy walks the children (until running)
 

@@ -34,6 +34,8 @@ from mitmproxy.proxy import layers, tunnel
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
+from faults.wire.datagrams import DatagramGate
+
 log = logging.getLogger(__name__)
 
 UPSTREAMS = ("auto", "https", "http", "quic")
@@ -64,6 +66,7 @@ def listens_on_udp(specs) -> bool:
 def build_stack(context, upstream: str):
     """The layers under a reverse proxy for a QUIC client whose upstream is TCP."""
     context.server.transport_protocol = "tcp"
+    gate = DatagramGate(context)  # first, so that it is the top of context.layers too
     stack = tunnel.LayerStack()
     if upstream == "https":
         stack /= layers.ServerTLSLayer(context)  # sets server.tls: the requests' scheme is https
@@ -71,7 +74,8 @@ def build_stack(context, upstream: str):
     client.server_tls_available = upstream == "https"  # eager: open the TCP+TLS upstream first
     stack /= client
     stack /= layers.HttpLayer(context, HTTPMode.transparent)
-    return stack[0]
+    gate.child_layer = stack[0]  # quic_datagrams faults act on the datagrams here
+    return gate
 
 
 class QuicFront:

@@ -142,8 +142,12 @@ class WsAction(TypedDict, total=False):
 class H3Action(TypedDict, total=False):
     """``flow.metadata[H3_ACTION]``: what ``faults.wire.h3layer`` does for one stream."""
 
-    h3_frame: Literal["reset_stream", "goaway", "connection_close"]
+    h3_frame: Literal["reset_stream", "goaway", "connection_close", "pace", "hold"]  # pace/hold: no frame
     code: int  # HTTP/3 application code (or a QUIC transport code: quic_error_space)
+    rate: int  # pace (throttle): bytes/s of the stream's DATA
+    hold_now: bool  # hold (stall): keep this stream's events after its next data
+    hold_ms: int | None  # hold: for this long (None: until the stream ends)
+    holding: bool
     quic_error_space: Literal["transport", "application"]
     phase: Phase
     stop_sending: bool

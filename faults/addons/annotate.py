@@ -20,7 +20,7 @@ from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
 from faults.classify.http import outcome_of
 from faults.report import Report, flow_record, websocket_record
-from faults.wire import ends, h2layer
+from faults.wire import ends, h2layer, h3layer
 
 log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
@@ -86,7 +86,7 @@ class Classifier:
         self._open[flow.id] = flow
 
     def running(self):
-        h2layer.on_stream_settled = self.written
+        h2layer.on_stream_settled = h3layer.on_stream_settled = self.written
 
     def response(self, flow: http.HTTPFlow):
         if _session(flow):
@@ -114,6 +114,9 @@ class Classifier:
 
     @staticmethod
     def _h2_pending(flow) -> bool:
+        if flow.request.http_version == "HTTP/3":  # a held or paced HTTP/3 stream: once it is out, or given up
+            return (flow.metadata.get(V.H3_ACTION) or {}).get("h3_frame") in ("pace", "hold") \
+                and h3layer.server_of(flow) is not None
         return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
 
     def written(self, flow: http.HTTPFlow) -> None:

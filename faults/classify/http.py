@@ -53,7 +53,9 @@ def outcome_of(flow) -> Outcome:
         o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
     elif wire.get("client_gave_up") or (flow.error and (_client_went_away(flow) or wire.get("stalled"))):
         o = Outcome("client.gave_up", "client.timeout.request", "the client gave up while the stream was paused"
-                    if wire.get("stalled") else "the client closed the exchange before any answer")
+                    if wire.get("stalled") else f"the client gave up while the response was paced at "
+                    f"{wire['throttled_bytes_per_s']} bytes/s" if wire.get("throttled_bytes_per_s")
+                    else "the client closed the exchange before any answer")
     elif wire.get("released_at_shutdown"):
         o = Outcome("proxy.released", "network.tcp.closed", "released at proxy shutdown (FIN)")
     elif flow.error:

@@ -65,7 +65,6 @@ def pauser(fault, act, start, now=None) -> _Pauser:
 @register
 class Stall(Fault):
     kind = "stall"
-    h3 = "stall holds the client's TCP writes or an HTTP/2 stream; holding an HTTP/3 stream is not implemented"
     summary = "pause a streamed response after K events or N bytes, for ms=N or until the client gives up"
     params = {
         "ms": Param(int, default=None, min=1, max=86_400_000, help="pause length (default: until the client gives up)"),

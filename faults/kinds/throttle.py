@@ -12,13 +12,17 @@ from faults.kinds import Fault, Param, register
 @register
 class Throttle(Fault):
     kind = "throttle"
-    h3 = "throttle paces the client's TCP socket; an HTTP/3 client's QUIC packets are not paced (not implemented)"
     summary = "cap the response rate (or the upload's, direction=request) at N bytes/s"
     params = {
         "bytes_per_s": Param(int, min=1, max=10**10, help="bytes per second"),
         "direction": Param(str, default="response", choices=("response", "request"),
                            help="request: pace reading the upload instead"),
     }
+
+    def h3_refusal(self):
+        if self.get("direction") == "request":
+            return "throttle direction=request paces reading the client's TCP socket; not implemented for HTTP/3"
+        return None  # HTTP/3: the HTTP/3 layer paces the stream's DATA
 
     @classmethod
     def level_for(cls, params):

@@ -130,6 +130,10 @@ class Act:
         sockets.unthrottle_reads(self.flow.client_conn)
 
     def throttle(self, bytes_per_s: int) -> bool:
+        if self.h3():  # no socket of its own: the HTTP/3 layer paces this stream's DATA
+            self.flow.metadata[vocabulary.H3_ACTION] = {"h3_frame": "pace", "rate": bytes_per_s}
+            self.record(throttled_bytes_per_s=bytes_per_s)
+            return True
         ok = sockets.throttle(self.flow.client_conn, bytes_per_s)
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)
         return ok
@@ -144,6 +148,10 @@ class Act:
         layer keeps its events), for ``ms`` or until the stream ends. False: not HTTP/2."""
         if self.h2_stream() is None:
             return False
+        if self.h3():
+            self.flow.metadata[vocabulary.H3_ACTION] = {"h3_frame": "hold", "phase": "mid_body", "hold_now": False,
+                                                        "hold_ms": ms}
+            return True
         h2layer.set_action(self.flow, h2_frame="hold", phase="mid_body", hold_now=False, hold_ms=ms)
         return True
 

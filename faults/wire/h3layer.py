@@ -38,7 +38,8 @@ from mitmproxy.proxy.layers.http import (ErrorCode, GetHttpConnectionCompleted, 
                                          ResponseProtocolError, is_h3_alpn)
 from mitmproxy.proxy.layers.http._base import HttpEvent
 from mitmproxy.proxy.layers.http._http3 import Http3Server
-from mitmproxy.proxy.layers.quic import QuicStreamDataReceived
+from mitmproxy.proxy.layers.quic import (QuicConnectionClosed, QuicStreamDataReceived, QuicStreamReset,
+                                         QuicStreamStopSending)
 
 from faults import vocabulary
 from faults.catalog.tables import quic_name
@@ -101,6 +102,8 @@ class FaultH3Server(Http3Server):
         self.known: dict[int, object] = {}  # stream id -> flow, remembered on first sight
         self.closing: dict | None = None  # a CONNECTION_CLOSE due at the next wakeup
         self.goaway_id: int | None = None  # after our GOAWAY: client streams at or above it are refused
+        self.held: dict[int, list] = {}  # stream id -> response events kept back (hold, pace)
+        self.timers: dict[RequestWakeup, int] = {}  # our wakeups -> the stream they release a part of
 
     def flow_of(self, sid: int):
         flow = self.known.get(sid)
@@ -115,9 +118,23 @@ class FaultH3Server(Http3Server):
         return flow.metadata.get(ACTION) if flow is not None else None
 
     def _handle_event(self, event):
+        if isinstance(event, events.Wakeup) and event.command in self.timers:
+            yield from self.release(self.timers.pop(event.command))
+            return
         if isinstance(event, events.Wakeup) and self.closing is not None:
             yield from self.close_now()
             return
+        if isinstance(event, HttpEvent):
+            kept = self.keeps(event)
+            if kept in ("pace", "hold"):  # the first part goes out now; the rest as timed
+                yield from self.release(event.stream_id)
+            if kept:
+                return
+        if isinstance(event, (QuicStreamReset, QuicStreamStopSending)) and event.stream_id in self.held:
+            self.gave_up(event.stream_id)  # the client left a stream we hold back (its own timeout)
+        elif isinstance(event, QuicConnectionClosed):
+            for sid in list(self.held):
+                self.gave_up(sid)
         if isinstance(event, QuicStreamDataReceived) and self.refused(event.stream_id):
             yield from self.refuse(event.stream_id)
             return
@@ -126,7 +143,7 @@ class FaultH3Server(Http3Server):
             if isinstance(event, ResponseHeaders):
                 self.flow_of(sid)
             act = self.action_of(sid)
-            if act is not None and not act.get("fired"):
+            if act is not None and not act.get("fired") and act.get("h3_frame") not in ("pace", "hold"):
                 if isinstance(event, ResponseProtocolError) and event.code == ErrorCode.KILL:
                     yield from self.fire(sid, act)
                     return
@@ -145,6 +162,73 @@ class FaultH3Server(Http3Server):
                 self.settled(sid)
                 return
         yield from super()._handle_event(event)
+
+    # -- hold and pace: response events kept back, then released --------------------
+    def keeps(self, event) -> bool:
+        """A stall (``hold``) or throttle (``pace``) on this stream: keep ``event`` back
+        (True), or let it through now (False)."""
+        sid = event.stream_id
+        if isinstance(event, ResponseProtocolError):
+            self.held.pop(sid, None)  # the stream ends: what was kept never goes out
+            return False
+        act = self.action_of(sid)
+        how = act.get("h3_frame") if act else None
+        if sid in self.held:
+            self.held[sid].append(event)
+            return True
+        if how == "pace" and isinstance(event, ResponseData):
+            step = max(1, act["rate"] // 50)  # 20 ms worth of bytes per part
+            self.held[sid] = [ResponseData(sid, event.data[i:i + step]) for i in range(0, len(event.data), step)]
+            return "pace"
+        if how == "hold" and act.get("hold_now") and not act.get("fired") and isinstance(event, ResponseData):
+            act["fired"] = True  # this data (the part before the pause) goes out; what follows is kept
+            self.held[sid] = [event]
+            return "hold"
+        return False
+
+    def gave_up(self, sid: int) -> None:
+        """The client gave up on a held or paced stream: what it saw is the pause."""
+        self.held.pop(sid, None)
+        flow = self.flow_of(sid)
+        if flow is not None:
+            flow.metadata.setdefault(vocabulary.WIRE, {}).update(client_gave_up=True, hold_end="client_gone")
+        self.settled(sid)
+
+    def release(self, sid: int):
+        """Let kept events of ``sid`` out: all of them (a stall's end), or the next part of
+        a paced body, then wait as long as that part takes at the rate."""
+        kept = self.held.get(sid)
+        if kept is None:
+            return
+        act = self.action_of(sid) or {}
+        if act.get("h3_frame") == "hold":
+            if act.get("holding"):  # the pause is over: everything kept goes out, in order
+                del self.held[sid]
+                for ev in kept:
+                    yield from super()._handle_event(ev)
+                    if isinstance(ev, ResponseEndOfMessage):
+                        self.settled(sid)
+                return
+            act["holding"] = True  # the data before the pause goes out; the rest waits
+            yield from super()._handle_event(kept.pop(0))
+            if act.get("hold_ms") is not None:
+                wake = RequestWakeup(act["hold_ms"] / 1000)
+                self.timers[wake] = sid
+                yield wake
+            return
+        while kept and not isinstance(kept[0], ResponseData):
+            ev = kept.pop(0)
+            yield from super()._handle_event(ev)
+            if isinstance(ev, ResponseEndOfMessage):
+                self.settled(sid)
+        if not kept:
+            del self.held[sid]
+            return
+        part = kept.pop(0)
+        yield from super()._handle_event(part)
+        wake = RequestWakeup(len(part.data) / act["rate"])
+        self.timers[wake] = sid
+        yield wake
 
     def settled(self, sid: int) -> None:
         flow = self.known.pop(sid, None) or self.flow_of(sid)

@@ -193,7 +193,7 @@ class Classifier:
         md[V.K6], md[V.OUTCOME] = dict(shared[0]), dict(shared[1])
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
-        self.codes[k6.error] += 1
+        self.codes[k6.error if k6.error is not None else "h3"] += 1
         if k6.error is None:  # HTTP/3: k6 has no HTTP/3 client; say what the HTTP/3 clients report
             said = " | ".join(f"{n} {r.error}" + (f" ({r.message})" if r.message else "")
                               for n, r in c.clients.items() if n != "k6")

@@ -18,6 +18,7 @@ from faults import vocabulary
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.tls import connection_flow
 from faults.classify import ClientReport, Classification, Outcome
+from faults.classify.clients import k6_without_h3
 from faults.report import handshake_record
 from faults.wire import datagrams
 
@@ -90,8 +91,7 @@ class DatagramFaults:
         o = Outcome("quic.no_handshake", "client.timeout.request",
                     f"the QUIC handshake never completed: {gate.dropped['to_client']} datagrams to the client and "
                     f"{gate.dropped['to_server']} from it dropped", facts)
-        clients = {"k6": ClientReport("k6", None, "k6 does not speak HTTP/3: its requests stay on TCP",
-                                      certainty="n/a", entry=o.entry),
+        clients = {"k6": k6_without_h3(o.entry),
                    "curl": ClientReport("curl", 28, "Connection timed out after N milliseconds",
                                         note="curl's own connect timeout (its total timeout when smaller)"),
                    "aioquic": ClientReport("aioquic", "ConnectionError", "connect() gave up: no handshake "

@@ -102,8 +102,6 @@ class Fault:
 
     def h3_refusal(self) -> str | None:
         """Why this fault (with its parameters) cannot act on an HTTP/3 flow, or None."""
-        if self.h3 is None and self.p.get("when") == "mid_request":
-            return f"{self.kind} when=mid_request: cutting an HTTP/3 upload is not implemented"
         return self.h3
 
     @classmethod

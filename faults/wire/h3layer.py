@@ -34,9 +34,9 @@ from aioquic.h3.connection import ErrorCode as H3ErrorCode
 from aioquic.h3.connection import FrameType, encode_frame
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup
-from mitmproxy.proxy.layers.http import (ErrorCode, GetHttpConnectionCompleted, HttpLayer, ResponseData, ResponseEndOfMessage, ResponseHeaders,
+from mitmproxy.proxy.layers.http import (ErrorCode, GetHttpConnectionCompleted, HttpLayer, RequestProtocolError, ResponseData, ResponseEndOfMessage, ResponseHeaders,
                                          ResponseProtocolError, is_h3_alpn)
-from mitmproxy.proxy.layers.http._base import HttpEvent
+from mitmproxy.proxy.layers.http._base import HttpEvent, ReceiveHttp
 from mitmproxy.proxy.layers.http._http3 import Http3Server
 from mitmproxy.proxy.layers.quic import (QuicConnectionClosed, QuicStreamDataReceived, QuicStreamReset,
                                          QuicStreamStopSending)
@@ -137,6 +137,18 @@ class FaultH3Server(Http3Server):
                 self.gave_up(sid)
         if isinstance(event, QuicStreamDataReceived) and self.refused(event.stream_id):
             yield from self.refuse(event.stream_id)
+            return
+        if isinstance(event, QuicStreamDataReceived):
+            # request body in: mitmproxy hands it to the flow's request stream now, where an
+            # upload cut (when=mid_request) may ask for its frames: they go out right away
+            yield from super()._handle_event(event)
+            sid = event.stream_id
+            act = self.action_of(sid)
+            if act is not None and act.get("phase") == "mid_request" and not act.get("fired"):
+                yield from self.fire(sid, act)
+                if act["h3_frame"] == "reset_stream":
+                    yield ReceiveHttp(RequestProtocolError(sid, "fault: RESET_STREAM during the upload",
+                                                           code=ErrorCode.CANCEL))
             return
         if isinstance(event, HttpEvent):
             sid = event.stream_id

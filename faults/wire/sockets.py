@@ -326,6 +326,11 @@ async def close_clients(timeout: float = 2.0) -> None:
         w = getattr(w, "inner", w)  # PacedWriter / _HalfClosed wrap the real one
         if isinstance(w, asyncio.StreamWriter) and not w.is_closing():
             w.close()
+        elif handler.client.transport_protocol == "udp" and w is not None and not w.is_closing():
+            # a QUIC client (a mitmproxy_rs datagram stream): closed here, its handler ends
+            # now. Left to the interpreter's exit, its objects were once finalized by a
+            # garbage collection on a Rust runtime thread: mitmdump died of SIGSEGV.
+            w.close()
     deadline = time.monotonic() + timeout
     while server.connections and time.monotonic() < deadline:
         await asyncio.sleep(0.02)

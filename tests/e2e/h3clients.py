@@ -24,16 +24,17 @@ async def _curl_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeout: 
     from curl_cffi.requests import AsyncSession
 
     async with AsyncSession(verify=ca, http_version=CurlHttpVersion.V3ONLY, timeout=timeout) as s:
-        async def one(path, headers):
+        async def one(path, headers, body=None):
             try:
-                r = await s.get(f"https://127.0.0.1:{port}{path}", headers=headers)
+                r = await s.request("POST" if body else "GET", f"https://127.0.0.1:{port}{path}", headers=headers,
+                                    data=body)
                 return "ok", r.status_code, r.content
             except Exception as e:  # curl_cffi raises its own classes; the exit code is in the text
                 m = CURL_EXIT.search(str(e))
                 return ("error", int(m.group(1)), m.group(2)) if m else ("error", None, str(e))
 
         first = [await one(*reqs[0])] if reqs else []
-        return first + list(await asyncio.gather(*(one(p, h) for p, h in reqs[1:])))
+        return first + list(await asyncio.gather(*(one(*r) for r in reqs[1:])))
 
 
 def curl_many(port: int, ca, reqs: list[tuple[str, dict]], timeout: float = 5) -> list[tuple]:
@@ -46,7 +47,7 @@ async def _aioquic_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeou
     from aioquic.h3.connection import H3_ALPN, H3Connection
     from aioquic.h3.events import DataReceived, HeadersReceived
     from aioquic.quic.configuration import QuicConfiguration
-    from aioquic.quic.events import ConnectionTerminated, StreamReset
+    from aioquic.quic.events import ConnectionTerminated, StopSendingReceived, StreamReset
 
     class Client(QuicConnectionProtocol):
         def __init__(self, *a, **kw):
@@ -63,10 +64,10 @@ async def _aioquic_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeou
                     if not fut.done():
                         fut.set_result(("error", "ConnectionTerminated", self.terminated))
                 return
-            if isinstance(event, StreamReset) and event.stream_id in self.waiters:
+            if isinstance(event, (StreamReset, StopSendingReceived)) and event.stream_id in self.waiters:
                 fut = self.waiters[event.stream_id]
                 if not fut.done():
-                    fut.set_result(("error", "StreamReset", event.error_code))
+                    fut.set_result(("error", type(event).__name__, event.error_code))
                 return
             for h3_event in self.h3.handle_event(event):
                 sid = getattr(h3_event, "stream_id", None)
@@ -87,14 +88,18 @@ async def _aioquic_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeou
                         else:
                             fut.set_result(("ok", got["status"], got["body"]))
 
-        async def get(self, path: str, headers: dict) -> tuple:
+        async def get(self, path: str, headers: dict, body: bytes | None = None) -> tuple:
             sid = self._quic.get_next_available_stream_id()
             fut = asyncio.get_running_loop().create_future()
             self.waiters[sid] = fut
+            extra = [(b"content-length", str(len(body)).encode())] if body else []
             self.h3.send_headers(sid, [
-                (b":method", b"GET"), (b":scheme", b"https"), (b":authority", f"127.0.0.1:{port}".encode()),
-                (b":path", path.encode()), *[(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            ], end_stream=True)
+                (b":method", b"POST" if body else b"GET"), (b":scheme", b"https"),
+                (b":authority", f"127.0.0.1:{port}".encode()), (b":path", path.encode()), *extra,
+                *[(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            ], end_stream=not body)
+            if body:
+                self.h3.send_data(sid, body, end_stream=True)
             self.transmit()
             try:
                 return await asyncio.wait_for(fut, timeout)
@@ -106,7 +111,7 @@ async def _aioquic_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeou
     async with connect("127.0.0.1", port, configuration=config, create_protocol=Client,
                        wait_connected=True) as client:
         first = [await client.get(*reqs[0])] if reqs else []
-        return first + list(await asyncio.gather(*(client.get(p, h) for p, h in reqs[1:])))
+        return first + list(await asyncio.gather(*(client.get(*r) for r in reqs[1:])))
 
 
 def aioquic_many(port: int, ca, reqs: list[tuple[str, dict]], timeout: float = 5) -> list[tuple]:

@@ -35,11 +35,15 @@ def choose(names) -> tuple[str, ...]:
     return tuple(names) or NAMES
 
 
+def k6_without_h3(entry: str) -> ClientReport:
+    """k6's report for an HTTP/3 outcome: none (the annotation's id is the outcome's entry)."""
+    return ClientReport("k6", None, "k6 does not speak HTTP/3: its requests stay on TCP", certainty="n/a", entry=entry)
+
+
 def report_all(outcome: Outcome) -> dict[str, ClientReport]:
     out = {}
     if outcome.facts.get("protocol") == "HTTP/3":
-        out["k6"] = ClientReport("k6", None, "k6 does not speak HTTP/3: its requests stay on TCP",
-                                 certainty="n/a", entry=outcome.entry)
+        out["k6"] = k6_without_h3(outcome.entry)
         for profile in H3_PROFILES:
             r = profile.report(outcome)
             if r is not None:

@@ -24,6 +24,9 @@ def report(o: Outcome) -> ClientReport | None:
     err = f.get("h3_error") or {}
     if ev == "h3.reset_stream" or (ev == "h3.goaway" and not f.get("covered") and f.get("then") == "drain"):
         code = err.get("value", 0x10B) if ev == "h3.reset_stream" else 0x10B  # H3_REQUEST_REJECTED
+        if f.get("stop_sending") and f.get("phase") == "mid_request":  # still sending: STOP_SENDING comes first
+            return aioquic("StopSendingReceived", f"StopSendingReceived error_code=0x{code:x}",
+                           extra={"error_code": code})
         return aioquic("StreamReset", f"StreamReset error_code=0x{code:x}", extra={"error_code": code})
     if ev in ("h3.connection_close", "h3.goaway"):
         if ev == "h3.goaway" and f.get("then") == "drain":

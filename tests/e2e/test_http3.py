@@ -151,3 +151,23 @@ def test_datagram_faults_on_the_udp_path(tmp_path):
     flows = [r for r in recs if r["record"] == "flow"]
     assert len(flows) == 3 and all(r["http_version"] == "HTTP/3" and r["status"] == 200 for r in flows), flows
     assert all(r["fault"] == "quic_datagrams drop=0.1 delay_ms=20" for r in flows), flows
+
+
+def test_http3_clients_are_served_whatever_the_upstream_speaks(tmp_path):
+    """Plain HTTP/1.1 (fault_h3_upstream=http), HTTP/2 over TLS (a second proxy that speaks it)
+    and HTTP/3 (fault_h3_upstream=quic, that proxy answering over QUIC): the HTTP/3 client gets
+    its answers, two streams in flight, and the second proxy saw the protocol we meant."""
+    b_rep = tmp_path / "b.jsonl"
+    with Upstream(tls=False) as plain, Upstream(tls=True) as tls, \
+            ProxyProcess(mode=f"reverse:{tls.url}", options={"ssl_insecure": True, "fault_report": str(b_rep)}) as b:
+        cases = [("http", f"reverse:http3://127.0.0.1:{plain.port}", {"fault_h3_upstream": "http"}, None),
+                 ("h2", f"reverse:https://127.0.0.1:{b.port}", {}, "HTTP/2.0"),
+                 ("h3", f"reverse:https://127.0.0.1:{b.port}", {"fault_h3_upstream": "quic"}, "HTTP/3")]
+        for name, mode, opts, seen_by_b in cases:
+            with ProxyProcess(mode=mode, options={"ssl_insecure": True, **opts}) as px:
+                got = curl_many(px.port, px.ca_file, [(f"/x?size=5&case={name}{i}", {}) for i in range(3)], timeout=4)
+            assert [r[:2] for r in got] == [("ok", 200)] * 3, (name, got)
+            assert px.proc.returncode == 0 and "Traceback" not in px.log(), px.log()[-2000:]
+            if seen_by_b:
+                versions = {r["http_version"] for r in report.read(b_rep) if f"case={name}" in r["url"]}
+                assert versions == {seen_by_b}, (name, versions)

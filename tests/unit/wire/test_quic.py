@@ -87,3 +87,25 @@ def test_http3_outcomes_name_the_frame_and_each_h3_client():
     assert close.entry == "http3.connection.transport_error" and "PROTOCOL_VIOLATION" in close.summary
     assert aioquic.report(close).extra["frame_type"] == 0
     assert curl.report(Outcome("http.response", "http.status.ok", facts={"protocol": "HTTP/3", "status": 200})).error == 0
+
+
+def test_alt_svc_options():
+    import pytest
+    from mitmproxy import exceptions
+    from mitmproxy.test import taddons, tflow
+
+    front = quic.QuicFront()
+    with taddons.context(front) as tctx:
+        tctx.configure(front, mode=["reverse:https://example.com"], fault_alt_svc=True)
+        f = tflow.tflow(resp=True)
+        f.client_conn.sockname = ("127.0.0.1", 8443)
+        front.responseheaders(f)
+        assert f.response.headers["alt-svc"] == 'h3=":8443"; ma=3600'
+        tctx.configure(front, fault_alt_svc=False, fault_strip_alt_svc=True)
+        f.response.headers["alt-svc"] = 'h3=":443"'
+        front.responseheaders(f)
+        assert "alt-svc" not in f.response.headers
+        with pytest.raises(exceptions.OptionsError, match="no --mode listens on UDP"):
+            tctx.configure(front, mode=["regular"], fault_strip_alt_svc=False, fault_alt_svc=True)
+        with pytest.raises(exceptions.OptionsError, match="choose one"):
+            tctx.configure(front, mode=["reverse:https://example.com"], fault_alt_svc=True, fault_strip_alt_svc=True)

@@ -102,6 +102,7 @@ class FaultH3Server(Http3Server):
         self.known: dict[int, object] = {}  # stream id -> flow, remembered on first sight
         self.closing: dict | None = None  # a CONNECTION_CLOSE due at the next wakeup
         self.goaway_id: int | None = None  # after our GOAWAY: client streams at or above it are refused
+        self.drained = False  # a draining GOAWAY's streams are done (the close is due or sent)
         self.held: dict[int, list] = {}  # stream id -> response events kept back (hold, pace)
         self.timers: dict[RequestWakeup, int] = {}  # our wakeups -> the stream they release a part of
 
@@ -172,8 +173,20 @@ class FaultH3Server(Http3Server):
             if isinstance(event, (ResponseEndOfMessage, ResponseProtocolError)):
                 yield from super()._handle_event(event)
                 self.settled(sid)
+                yield from self.maybe_drained()
                 return
         yield from super()._handle_event(event)
+
+    def maybe_drained(self):
+        """After a draining GOAWAY: once no stream it let through is still open, close the
+        connection (H3_NO_ERROR) as a server going away does."""
+        if self.goaway_id is None or self.closing is not None or self.drained:
+            return
+        if any(sid % 4 == 0 and sid < self.goaway_id for sid in self.h3_conn.get_open_stream_ids()):
+            return
+        self.drained = True
+        self.closing = {"code": H3ErrorCode.H3_NO_ERROR, "transport": False, "reason": "fault: GOAWAY drained"}
+        yield RequestWakeup(CLOSE_DELAY)
 
     # -- hold and pace: response events kept back, then released --------------------
     def keeps(self, event) -> bool:
@@ -298,6 +311,7 @@ class FaultH3Server(Http3Server):
 
     def close_now(self):
         how, self.closing = self.closing, None
+        self.drained = True  # closed: nothing left to drain
         self.h3_conn.close_connection(how["code"], TRANSPORT_FRAME_TYPE if how["transport"] else None, how["reason"])
         yield from self.h3_conn.transmit()
 

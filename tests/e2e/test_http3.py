@@ -171,3 +171,40 @@ def test_http3_clients_are_served_whatever_the_upstream_speaks(tmp_path):
             if seen_by_b:
                 versions = {r["http_version"] for r in report.read(b_rep) if f"case={name}" in r["url"]}
                 assert versions == {seen_by_b}, (name, versions)
+
+
+CHROMIUM_FAULTS = ["", "status code=503", "rst_stream code=H3_REQUEST_CANCELLED", "goaway last_stream=below then=drain",
+                   "quic_close code=H3_EXCESSIVE_LOAD", "throttle bytes_per_s=8000"]
+
+
+def test_chromium_forced_onto_quic(h3proxy, tmp_path):
+    """Chromium with --origin-to-force-quic-on, trusting the proxy's CA through the NSS database
+    in $HOME only (as over TCP: no flag that would hide certificate faults)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    drivers = Path(__file__).parent / "drivers"
+    if not shutil.which(os.environ.get("CHROMIUM", "chromium")) or not (drivers / "node_modules").exists():
+        pytest.skip("chromium or the node drivers (npm ci --prefix tests/e2e/drivers) are not installed")
+    nss = tmp_path / ".pki" / "nssdb"
+    nss.mkdir(parents=True)
+    subprocess.run(["certutil", "-d", f"sql:{nss}", "-N", "--empty-password"], check=True, timeout=30)
+    subprocess.run(["certutil", "-d", f"sql:{nss}", "-A", "-t", "C,,", "-n", "mitmproxy", "-i", str(h3proxy.ca_file)],
+                   check=True, timeout=30)
+    cases = [{"id": f"chromium-{i}", "url": f"https://127.0.0.1:{h3proxy.port}/c{i}?size=2000&ms=50&case=chromium-{i}",
+              "fault": spec, "timeout_ms": 4000} for i, spec in enumerate(CHROMIUM_FAULTS)]
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    p = subprocess.run(["node", str(drivers / "chromium_h3.mjs"), str(tmp_path / "cases.json"), str(tmp_path / "profile"),
+                        f"127.0.0.1:{h3proxy.port}", ""], capture_output=True, text=True, timeout=90,
+                       env={**os.environ, "HOME": str(tmp_path)})
+    assert p.returncode == 0 and p.stdout, p.stderr[-2000:]
+    got = json.loads(p.stdout)
+    assert got["chromium-0"] == {"status": 200, "error": "ok", "message": "", "protocol": "h3"}, got
+    recs = _records(h3proxy, {c["id"] for c in cases})
+    for c in cases:
+        rec = recs[c["id"]]
+        assert rec["http_version"] == "HTTP/3", rec
+        assert rec["clients"]["chromium"]["error"] == got[c["id"]]["error"], (c, got[c["id"]], rec["clients"]["chromium"])

@@ -14,9 +14,10 @@ from faults.classify.clients import aiohttp, aioquic, chromium, curl, grpcio, ht
 from faults.classify.outcome import ClientReport, Outcome
 
 PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chromium)  # k6 first: the annotation is k6's
-# the profiles that speak HTTP/3; the others (k6, Node, Java, requests, httpx, ...) have no HTTP/3
+# the profiles that speak HTTP/3 (chromium when forced onto QUIC); the others (k6, Node, Java,
+# requests, httpx, ...) have no HTTP/3
 # client: they stay on TCP, so an HTTP/3 flow never comes from them
-H3_PROFILES = (curl, aioquic)
+H3_PROFILES = (curl, aioquic, chromium)
 
 
 NAMES = tuple(p.NAME for p in PROFILES)

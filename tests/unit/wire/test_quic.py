@@ -81,7 +81,7 @@ def test_http3_outcomes_name_the_frame_and_each_h3_client():
     reports = report_all(o)
     assert reports["curl"].error == 95 and "0x10c REQUEST_CANCELLED" in reports["curl"].message
     assert reports["aioquic"].error == "StreamReset" and reports["aioquic"].extra["error_code"] == 0x10C
-    assert reports["k6"].error is None and set(reports) == {"k6", "curl", "aioquic"}  # TCP-only clients: none
+    assert reports["k6"].error is None and set(reports) == {"k6", "curl", "aioquic", "chromium"}  # TCP-only: none
     close = classify_h3.outcome_of({"h3_frame": "connection_close", "code": 0xA, "quic_error_space": "transport",
                                     "phase": "before_response"}, {})
     assert close.entry == "http3.connection.transport_error" and "PROTOCOL_VIOLATION" in close.summary

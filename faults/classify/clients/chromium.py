@@ -133,6 +133,8 @@ def _h3(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     err = f.get("h3_error") or {}
     if ev == "h3.reset_stream":
+        if f.get("phase") == "mid_request":
+            return None  # not measured: the driver navigates (no upload)
         if err.get("value") == 0x100 and f.get("phase") == "mid_body":  # H3_NO_ERROR mid-body: it waits
             return cr("timeout", note="the page's own timeout ends it")
         return cr(QUIC_ERROR)

@@ -17,6 +17,9 @@ with a TCP server side, from the public layer classes:
 - ``http``: ``ClientQuicLayer`` / ``HttpLayer``: plain HTTP/1.1 to the upstream;
 - ``quic``: mitmproxy's own stack (HTTP/3 to the upstream).
 
+``FaultClientQuicLayer`` disarms an aioquic assertion that a client's STOP_SENDING after
+a RESET_STREAM triggered (it crashed the connection handler).
+
 ``server_connect`` offers the TCP upstream ``h2`` and ``http/1.1`` in ALPN
 (mitmproxy would copy the client's ``h3``). One private reliance: an HTTP/3 client
 and an HTTP/1.1 upstream: mitmproxy opens one HTTP/1.1 connection per stream only
@@ -63,6 +66,42 @@ def listens_on_udp(specs) -> bool:
     return False
 
 
+STOP_SENDING = 0x05  # QUIC frame type
+
+
+class FaultClientQuicLayer(layers.ClientQuicLayer):
+    """mitmproxy's ClientQuicLayer, with one aioquic trap disarmed on its connection.
+
+    aioquic 1.2 answers a peer's STOP_SENDING by resetting the stream's send side, with an
+    assertion that it was not reset before. A client sends STOP_SENDING when it gives up on
+    a response, also after our RESET_STREAM (a fault, or mitmproxy's own kill): the assertion
+    then crashed the whole connection handler ("cannot call reset() more than once"). On the
+    connections of this layer, a STOP_SENDING for a stream we already reset is skipped (there
+    is nothing left to stop). Private: aioquic's frame handler table; guarded by a test."""
+
+    def start_tls(self, original_destination_connection_id):
+        yield from super().start_tls(original_destination_connection_id)
+        if self.quic is not None:
+            guard_stop_sending(self.quic)
+
+
+def guard_stop_sending(quic) -> None:
+    handlers = quic._QuicConnection__frame_handlers
+    handle, epochs = handlers[STOP_SENDING]
+
+    def guarded(context, frame_type, buf):
+        start = buf.tell()
+        stream_id = buf.pull_uint_var()
+        buf.pull_uint_var()  # the error code
+        stream = quic._streams.get(stream_id)
+        if stream is not None and stream.sender._reset_error_code is not None:
+            return  # already reset: the peer's STOP_SENDING has nothing left to stop
+        buf.seek(start)
+        handle(context, frame_type, buf)
+
+    handlers[STOP_SENDING] = (guarded, epochs)
+
+
 def build_stack(context, upstream: str):
     """The layers under a reverse proxy for a QUIC client whose upstream is TCP."""
     context.server.transport_protocol = "tcp"
@@ -70,7 +109,7 @@ def build_stack(context, upstream: str):
     stack = tunnel.LayerStack()
     if upstream == "https":
         stack /= layers.ServerTLSLayer(context)  # sets server.tls: the requests' scheme is https
-    client = layers.ClientQuicLayer(context)
+    client = FaultClientQuicLayer(context)
     client.server_tls_available = upstream == "https"  # eager: open the TCP+TLS upstream first
     stack /= client
     stack /= layers.HttpLayer(context, HTTPMode.transparent)

@@ -25,7 +25,7 @@ FAULTS = [
     "truncate",
     "rst_stream code=H3_REQUEST_CANCELLED",
     "rst_stream code=H3_INTERNAL_ERROR when=after_headers",
-    "rst_stream code=H3_REQUEST_CANCELLED when=mid_request after_bytes=1000",  # a 100 kB upload, cut
+    "rst_stream code=H3_REQUEST_CANCELLED when=mid_request after_bytes=1000",  # a 30 kB upload, cut
     "goaway",
     "quic_close code=PROTOCOL_VIOLATION space=transport reason=fault",
     "reset",
@@ -74,7 +74,7 @@ def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
         reqs = [(f"/w?size=10&case={client}-w{i}", {}),
                 (f"/s?size=10&ms=300&case={client}-s{i}", {}),
                 (f"/f?size=2000&ms=100&case={client}-f{i}", {"x-fault": spec},
-                 b"u" * 100_000 if "mid_request" in spec else None)]
+                 b"u" * 30_000 if "mid_request" in spec else None)]
         for (path, *_), res in zip(reqs, drive(h3proxy.port, h3proxy.ca_file, reqs, timeout=2)):
             seen[path.split("case=")[1]] = (spec if "/f?" in path else None, res)
     cases = set(seen)

@@ -109,3 +109,25 @@ def test_alt_svc_options():
             tctx.configure(front, mode=["regular"], fault_strip_alt_svc=False, fault_alt_svc=True)
         with pytest.raises(exceptions.OptionsError, match="choose one"):
             tctx.configure(front, mode=["reverse:https://example.com"], fault_alt_svc=True, fault_strip_alt_svc=True)
+
+
+def test_stop_sending_after_our_reset_is_skipped():
+    """aioquic asserts when a peer's STOP_SENDING meets a stream it already reset; the guard
+    on our client QUIC connections skips it (and still handles the others)."""
+    from aioquic.buffer import Buffer
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+
+    q = QuicConnection(configuration=QuicConfiguration(is_client=True))
+    assert quic.STOP_SENDING in q._QuicConnection__frame_handlers
+    quic.guard_stop_sending(q)
+    sid = q.get_next_available_stream_id()
+    q.send_stream_data(sid, b"x")
+    q.reset_stream(sid, 0x10C)
+    buf = Buffer(capacity=16)
+    buf.push_uint_var(sid)
+    buf.push_uint_var(0x10C)
+    buf.seek(0)
+    handle, _ = q._QuicConnection__frame_handlers[quic.STOP_SENDING]
+    handle(None, quic.STOP_SENDING, buf)  # unguarded: AssertionError "cannot call reset() more than once"
+    assert q._streams[sid].sender._reset_error_code == 0x10C

@@ -53,8 +53,17 @@ class DatagramFaults:
                         "(only reverse:https:// QUIC clients do): not applied")
             self._conns[client.id]["refused"] = "no datagram gate on this connection (reverse:https:// only)"
             return
-        datagrams.set_gate(client.id, datagrams.Gate(f.get("drop"), f.get("delay_ms"), f.get("direction"),
-                                                     rng=rule.rng))
+        gate = datagrams.Gate(f.get("drop"), f.get("delay_ms"), f.get("direction"), rng=rule.rng)
+        if f.get("when") == "established":
+            self._conns[client.id]["armed_later"] = gate  # at tls_established_client
+        else:
+            datagrams.set_gate(client.id, gate)
+
+    def tls_established_client(self, data):
+        state = self._conns.get(data.conn.id)
+        if state is not None and state.get("armed_later") is not None:
+            datagrams.set_gate(data.conn.id, state.pop("armed_later"))
+            state["silent_after_handshake"] = True
 
     def requestheaders(self, flow):
         state = self._conns.get(flow.client_conn.id)
@@ -88,14 +97,25 @@ class DatagramFaults:
         client = client or state["client"]
         rule, host = state["rule"], state["host"]
         facts = {"protocol": "HTTP/3", **gate.facts(), "host": host}
-        o = Outcome("quic.no_handshake", "client.timeout.request",
-                    f"the QUIC handshake never completed: {gate.dropped['to_client']} datagrams to the client and "
-                    f"{gate.dropped['to_server']} from it dropped", facts)
-        clients = {"k6": k6_without_h3(o.entry),
-                   "curl": ClientReport("curl", 28, "Connection timed out after N milliseconds",
-                                        note="curl's own connect timeout (its total timeout when smaller)"),
-                   "aioquic": ClientReport("aioquic", "ConnectionError", "connect() gave up: no handshake "
-                                           "within its idle timeout")}
+        dropped = f"{gate.dropped['to_client']} datagrams to the client and {gate.dropped['to_server']} from it dropped"
+        if state.get("silent_after_handshake"):
+            o = Outcome("quic.silence", "client.timeout.request",
+                        f"the QUIC connection went silent after its handshake: {dropped}", facts)
+        else:
+            o = Outcome("quic.no_handshake", "client.timeout.request", f"the QUIC handshake never completed: {dropped}",
+                        facts)
+        if o.event == "quic.silence":  # measured: curl_cffi, aioquic 1.2 (docs/http3.md)
+            clients = {"curl": ClientReport("curl", 28, "Operation timed out after N milliseconds with 0 bytes received",
+                                            note="curl's own timeout"),
+                       "aioquic": ClientReport("aioquic", "ConnectionTerminated", "Idle timeout",
+                                               note="aioquic's own idle timeout, as a local close",
+                                               extra={"error_code": 0x1, "frame_type": 0})}
+        else:
+            clients = {"curl": ClientReport("curl", 28, "Connection timed out after N milliseconds",
+                                            note="curl's own connect timeout (its total timeout when smaller)"),
+                       "aioquic": ClientReport("aioquic", "ConnectionError", "connect() gave up: no handshake "
+                                               "within its idle timeout")}
+        clients = {"k6": k6_without_h3(o.entry), **clients}
         port = client.sockname[1] if client.sockname else None
         rec = handshake_record(Classification(o, clients), url=f"https://{host}:{port}/", host=host, sni=host,
                                client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,

@@ -1,6 +1,8 @@
 """``quic_datagrams drop=F [delay_ms=N] [direction=both|to_client|to_server]``: an HTTP/3
 client's UDP path loses a fraction ``drop`` of its datagrams (``drop=1``: every one, "HTTP/3
-broken": browsers then fall back to TCP) and delays the others by ``delay_ms``.
+broken": browsers then fall back to TCP) and delays the others by ``delay_ms``;
+``when=established``: from the end of the handshake on (``drop=1``: idle silence, until the
+client's idle timeout).
 
 ``level = "quic"``: chosen per QUIC connection at its ClientHello (``~d`` matches the SNI,
 as for ``tls``) by ``faults/addons/datagrams.py``; acts through ``faults.wire.datagrams``
@@ -22,6 +24,9 @@ class QuicDatagrams(Fault):
         "drop": Param(float, default=0.0, min=0, max=1, help="fraction of datagrams dropped (1: all)"),
         "delay_ms": Param(int, default=0, min=0, max=60_000, help="delay for each datagram let through"),
         "direction": Param(str, default="both", choices=("both", "to_client", "to_server")),
+        "when": Param(str, default="handshake", choices=("handshake", "established"),
+                      help="handshake: from the ClientHello on; established: once the handshake is done "
+                           "(drop=1: the connection goes silent until the client's idle timeout)"),
     }
 
     @classmethod

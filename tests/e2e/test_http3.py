@@ -134,20 +134,24 @@ def test_datagram_faults_on_the_udp_path(tmp_path):
     """drop=1 ("HTTP/3 broken"): the handshake never completes, one connection record; a
     lossy, slow path (drop=0.1, delay_ms=20): QUIC recovers, the flows say what was dropped."""
     rep = tmp_path / "report.jsonl"
-    rules = ["|~d 127|quic_datagrams drop=1 first=1", "|~d 127|quic_datagrams drop=0.1 delay_ms=20"]
+    rules = ["|~d 127|quic_datagrams drop=1 first=1", "|~d 127|quic_datagrams drop=1 when=established first=1",
+             "|~d 127|quic_datagrams drop=0.1 delay_ms=20"]
     with Upstream(tls=True) as up:
         with ProxyProcess(mode=f"reverse:{up.url}",
                           options={"faults": rules, "fault_report": str(rep), "ssl_insecure": True}) as px:
             (broken,) = curl_many(px.port, px.ca_file, [("/x?case=broken", {})], timeout=1.5)
+            (silent,) = curl_many(px.port, px.ca_file, [("/x?case=silent", {})], timeout=1.5)  # idle silence
             lossy = aioquic_many(px.port, px.ca_file, [(f"/x?size=3000&case=lossy{i}", {}) for i in range(3)],
                                  timeout=5)
         assert px.proc.returncode == 0 and "Traceback" not in px.log(), px.log()[-3000:]
     assert broken[:2] == ("error", 28), broken
     assert [r[:2] for r in lossy] == [("ok", 200)] * 3, lossy
     recs = list(report.read(rep))
-    lost = [r for r in recs if r["record"] == "tls_handshake"]
-    assert len(lost) == 1 and lost[0]["outcome"]["event"] == "quic.no_handshake", recs
-    assert lost[0]["clients"]["curl"]["error"] == broken[1] and lost[0]["facts"]["datagrams_dropped"]["to_client"] > 0
+    lost = {r["outcome"]["event"]: r for r in recs if r["record"] == "tls_handshake"}
+    assert set(lost) == {"quic.no_handshake", "quic.silence"}, recs
+    assert silent[:2] == ("error", 28) and "0 bytes received" in silent[2], silent
+    for event, got in (("quic.no_handshake", broken), ("quic.silence", silent)):
+        assert lost[event]["clients"]["curl"]["error"] == got[1] and lost[event]["facts"]["datagrams_dropped"]["to_client"] > 0
     flows = [r for r in recs if r["record"] == "flow"]
     assert len(flows) == 3 and all(r["http_version"] == "HTTP/3" and r["status"] == 200 for r in flows), flows
     assert all(r["fault"] == "quic_datagrams drop=0.1 delay_ms=20" for r in flows), flows

@@ -166,7 +166,10 @@ class TlsFaults:
             return
         state = ConnFault(rule, host, sni)
         self._conns[client.id] = state
-        if client.transport_protocol == "udp":  # a QUIC handshake: only cert= has a QUIC meaning here
+        if client.transport_protocol == "tcp" and rule.fault.get("alpn") == "no_h3":
+            state.refused = "tls alpn=no_h3 acts on QUIC handshakes only"
+            return
+        if client.transport_protocol == "udp":  # a QUIC handshake: cert= and alpn=no_h3 have a QUIC meaning
             state.refused = quic_refusal(rule.fault)
             if state.refused:
                 if rule.spec.text not in self._quic_said:
@@ -185,15 +188,17 @@ class TlsFaults:
         """A QUIC handshake of a connection a ``tls cert=...`` rule selected: serve the bad
         chain through aioquic's TLS settings (mitmproxy's TlsConfig leaves preset settings)."""
         state = self._conns.get(tls_start.conn.id)
-        if state is None or state.refused or not state.fault.get("cert"):
+        no_h3 = state is not None and state.fault.get("alpn") == "no_h3"
+        if state is None or state.refused or not (state.fault.get("cert") or no_h3):
             return
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
         from mitmproxy.proxy.layers.quic import QuicTlsSettings
 
-        bundle = self.factory().leaf(state.host, state.fault.get("cert"))
+        bundle = self.factory().leaf(state.host, state.fault.get("cert") or "valid")
         chain = bundle.certificates
+        offers = [a.decode("ascii", "replace") for a in tls_start.conn.alpn_offers]
         tls_start.settings = QuicTlsSettings(
-            alpn_protocols=[a.decode("ascii", "replace") for a in tls_start.conn.alpn_offers] or None,
+            alpn_protocols=["http/1.1"] if no_h3 else offers or None,  # no_h3: nothing the client offers
             certificate=chain[0], certificate_chain=chain[1:],
             certificate_private_key=load_pem_private_key(bundle.key_pem, None))
 
@@ -201,7 +206,7 @@ class TlsFaults:
         if tls_start.ssl_conn is not None or tls_start.is_dtls:
             return
         state = self._conns.get(tls_start.conn.id)
-        if state is None:
+        if state is None or state.refused:
             return
         if state.raw_action is not None:
             # the raw fault already ended this connection: a context without a
@@ -237,8 +242,9 @@ class TlsFaults:
         state = self._conns.get(flow.client_conn.id)
         if state:
             state.flows += 1
-        if state and state.refused:
-            flow.metadata.setdefault(vocabulary.WIRE, {})["h3_refused"] = state.refused
+        if state and state.refused:  # a QUIC-only fault on TCP, or one QUIC cannot carry
+            key = "quic_refused" if flow.client_conn.transport_protocol == "tcp" else "h3_refused"
+            flow.metadata.setdefault(vocabulary.WIRE, {})[key] = state.refused
         if state and FAULT_KEY not in flow.metadata:
             flow.metadata[FAULT_KEY] = state.marker
             flow.metadata[TLS_STATE_KEY] = {"host": state.host, "tls_version": flow.client_conn.tls_version,
@@ -325,7 +331,9 @@ def quic_refusal(fault) -> str | None:
     if fault.get("handshake"):
         return (f"tls handshake={fault.get('handshake')} writes raw TLS records on TCP; QUIC carries TLS in "
                 "CRYPTO frames (not implemented)")
-    other = [k for k in ("client_cert", "alpn", "max_version", "min_version") if fault.get(k)]
+    other = [k for k in ("client_cert", "max_version", "min_version") if fault.get(k)]
+    if fault.get("alpn") == "http1_only":
+        other.append("alpn")
     if other:
         return f"tls {', '.join(f'{k}=' for k in other)} is not implemented for QUIC (TLS 1.3 only, ALPN h3)"
     return None

@@ -52,7 +52,11 @@ def classify(flow) -> Classification:
 
 def classify_handshake(params: dict, *, quic: bool = False, **kw) -> Classification:
     """``quic``: an HTTP/3 client's QUIC handshake (only HTTP/3 clients' profiles apply)."""
-    o = tls.outcome_of_handshake(params, **kw)
+    if quic and params.get("alpn") == "no_h3":  # aioquic's TLS refuses: no common protocol
+        o = Outcome("tls.alert", "tls.alert.remote", "a no_application_protocol alert: the server offers no h3",
+                    {"alert": 120, "host": kw.get("host")})
+    else:
+        o = tls.outcome_of_handshake(params, **kw)
     if quic:
         o.facts["protocol"] = "HTTP/3"
         o.summary += " (QUIC handshake)"

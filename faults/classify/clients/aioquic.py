@@ -42,6 +42,8 @@ def report(o: Outcome) -> ClientReport | None:
         return aioquic(0, "", note="aioquic does not decode bodies" if ev == "http.undecodable" else "")
     if ev == "upstream.failed":
         return aioquic(0, "", extra={"status": 502})
+    if ev == "tls.alert" and f.get("alert") == 120:  # tls alpn=no_h3: the server's TLS refuses
+        return aioquic("ConnectionError", "CRYPTO_ERROR 0x178 (no_application_protocol)", extra={"error_code": 0x178})
     if ev == "tls.bad_cert":  # aioquic's connect() raises; its CONNECTION_CLOSE carries the alert
         alert = 45 if f["cert"] in ("expired", "not_yet_valid") else 42  # certificate_expired / bad_certificate
         return aioquic("ConnectionError", f"CRYPTO_ERROR 0x{0x100 + alert:x} (TLS alert {alert})",

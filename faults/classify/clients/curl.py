@@ -134,6 +134,8 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
         return _status(502)
     if ev == "client.gave_up":
         return curl(28, "Operation timed out", certainty="likely", note="when curl's own timeout fired")
+    if ev == "tls.alert" and f.get("alert") == 120:  # tls alpn=no_h3: ngtcp2 reports a failed connect
+        return curl(7, "Failed to connect to HOST:PORT after N ms: Could not connect to server")
     if ev == "tls.bad_cert":  # BoringSSL's verify result; measured: expired, untrusted
         cert = f["cert"]
         if cert == "wrong_host":

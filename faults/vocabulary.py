@@ -102,6 +102,7 @@ class WireRecord(TypedDict, total=False):
     quic_refused: str  # quic_close on a flow that is not HTTP/3: not applied, and why
     datagrams_dropped: dict  # quic_datagrams: {"to_client": n, "to_server": n} dropped so far on the connection
     datagrams_passed: dict  # quic_datagrams: {"to_client": n, "to_server": n} let through so far
+    datagrams_blackholed: bool  # quic_datagrams drop=1 towards the client: no answer can reach it
     # a flow that ended with its connection because another flow's fault ended it
     collateral_of: str  # the flow id whose fault ended the connection
     ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)

@@ -17,8 +17,8 @@ from mitmproxy import ctx
 from faults import vocabulary
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.tls import connection_flow
-from faults.classify import ClientReport, Classification, Outcome
-from faults.classify.clients import k6_without_h3
+from faults.classify import Classification, Outcome
+from faults.classify.clients import report_all
 from faults.report import handshake_record
 from faults.wire import datagrams
 
@@ -77,6 +77,8 @@ class DatagramFaults:
         wire = flow.metadata.setdefault(vocabulary.WIRE, {})
         if gate is not None:
             wire.update(gate.facts())
+            if gate.drop >= 1 and gate.applies("to_client"):  # its answer can never reach the client
+                wire["datagrams_blackholed"] = True
         elif state.get("refused"):
             wire["h3_refused"] = state["refused"]
 
@@ -104,18 +106,7 @@ class DatagramFaults:
         else:
             o = Outcome("quic.no_handshake", "client.timeout.request", f"the QUIC handshake never completed: {dropped}",
                         facts)
-        if o.event == "quic.silence":  # measured: curl_cffi, aioquic 1.2 (docs/http3.md)
-            clients = {"curl": ClientReport("curl", 28, "Operation timed out after N milliseconds with 0 bytes received",
-                                            note="curl's own timeout"),
-                       "aioquic": ClientReport("aioquic", "ConnectionTerminated", "Idle timeout",
-                                               note="aioquic's own idle timeout, as a local close",
-                                               extra={"error_code": 0x1, "frame_type": 0})}
-        else:
-            clients = {"curl": ClientReport("curl", 28, "Connection timed out after N milliseconds",
-                                            note="curl's own connect timeout (its total timeout when smaller)"),
-                       "aioquic": ClientReport("aioquic", "ConnectionError", "connect() gave up: no handshake "
-                                               "within its idle timeout")}
-        clients = {"k6": k6_without_h3(o.entry), **clients}
+        clients = report_all(o)  # k6 (none: no HTTP/3) and the HTTP/3 clients' profiles
         port = client.sockname[1] if client.sockname else None
         rec = handshake_record(Classification(o, clients), url=f"https://{host}:{port}/", host=host, sni=host,
                                client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,

@@ -35,7 +35,10 @@ def base_facts(flow) -> dict:
 def outcome_of(flow) -> Outcome:
     wire = flow.metadata.get(vocabulary.WIRE, {})
     facts = {**base_facts(flow), **{k: v for k, v in wire.items() if v is not None}}
-    if wire.get("h3_frame"):
+    if wire.get("datagrams_blackholed"):
+        o = Outcome("quic.silence", "client.timeout.request", "the QUIC connection went silent: every datagram "
+                    "to the client dropped (quic_datagrams drop=1), so no answer reached it")
+    elif wire.get("h3_frame"):
         o = h3.outcome_of(wire, facts)
     elif wire.get("h2_frame"):
         o = h2.outcome_of(wire, facts)

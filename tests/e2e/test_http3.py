@@ -101,34 +101,43 @@ def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
     assert not mismatches, mismatches
 
 
-@pytest.mark.parametrize("spec,applied", [("tls cert=expired", True), ("tls alpn=no_h3", True),
-                                          ("tls handshake=alert", False)])
-def test_tls_faults_on_quic_handshakes(tmp_path, spec, applied):
-    """cert= serves the bad chain in the QUIC handshake; a fault with no QUIC meaning is not
-    applied, and the flow's record says why."""
+TLS_SPECS = [("tls cert=expired", True), ("tls alpn=no_h3", True), ("tls handshake=alert", False)]
+
+
+def test_tls_faults_on_quic_handshakes(tmp_path):
+    """cert= serves the bad chain in the QUIC handshake, alpn=no_h3 offers no h3; a fault with no
+    QUIC meaning is not applied, and the flow's record says why. One proxy: each rule takes two
+    connections (first=2: curl's, then aioquic's), in order."""
     rep = tmp_path / "report.jsonl"
+    rules = [f"|~d 127|{spec} first=2" for spec, _ in TLS_SPECS]
+    seen = []
     with Upstream(tls=True) as up:
-        with ProxyProcess(mode=f"reverse:{up.url}", options={"faults": [f"|~d 127|{spec}"], "fault_report": str(rep),
+        with ProxyProcess(mode=f"reverse:{up.url}", options={"faults": rules, "fault_report": str(rep),
                                                              "ssl_insecure": True}) as px:
-            (res,) = curl_many(px.port, px.ca_file, [("/x?size=10&case=tls", {})], timeout=3)
-            try:
-                (aq,) = aioquic_many(px.port, px.ca_file, [("/x?size=10&case=tls", {})], timeout=3)
-            except ConnectionError:
-                aq = ("error", "ConnectionError", None)
+            for spec, _ in TLS_SPECS:
+                (res,) = curl_many(px.port, px.ca_file, [("/x?size=10&case=tls", {})], timeout=3)
+                try:
+                    (aq,) = aioquic_many(px.port, px.ca_file, [("/x?size=10&case=tls", {})], timeout=3)
+                except ConnectionError:
+                    aq = ("error", "ConnectionError", None)
+                seen.append((spec, res, aq))
             deadline = time.monotonic() + 5
-            while len(list(report.read(rep))) < 2 and time.monotonic() < deadline:
+            while len(list(report.read(rep))) < 2 * len(TLS_SPECS) and time.monotonic() < deadline:
                 time.sleep(0.05)
         assert px.proc.returncode == 0 and "Traceback" not in px.log(), px.log()[-3000:]
-    recs = list(report.read(rep))
-    assert len(recs) == 2, recs
-    for rec, (client, got) in zip(recs, (("curl", res), ("aioquic", aq))):
-        assert rec["clients"][client]["error"] == _said(client, got), (rec, got)
-        if applied:
-            assert rec["record"] == "tls_handshake" and rec["outcome"]["event"] in ("tls.bad_cert", "tls.alert"), rec
-            if client == "curl" and "cert" in spec:
-                assert rec["clients"]["curl"]["message"] == got[2], rec
-        else:
-            assert rec["http_version"] == "HTTP/3" and "not applied" in rec["outcome"]["summary"], rec
+    recs = {}
+    for r in report.read(rep):
+        recs.setdefault(r["fault"].removesuffix(" first=2") if r.get("fault") else None, []).append(r)
+    for (spec, applied), (_, res, aq) in zip(TLS_SPECS, seen):
+        assert len(recs.get(spec, [])) == 2, (spec, recs)
+        for rec, (client, got) in zip(recs[spec], (("curl", res), ("aioquic", aq))):
+            assert rec["clients"][client]["error"] == _said(client, got), (spec, rec, got)
+            if applied:
+                assert rec["record"] == "tls_handshake" and rec["outcome"]["event"] in ("tls.bad_cert", "tls.alert")
+                if client == "curl" and "cert" in spec:
+                    assert rec["clients"]["curl"]["message"] == got[2], rec
+            else:
+                assert rec["http_version"] == "HTTP/3" and "not applied" in rec["outcome"]["summary"], rec
 
 
 def test_datagram_faults_on_the_udp_path(tmp_path):
@@ -148,12 +157,15 @@ def test_datagram_faults_on_the_udp_path(tmp_path):
     assert broken[:2] == ("error", 28), broken
     assert [r[:2] for r in lossy] == [("ok", 200)] * 3, lossy
     recs = list(report.read(rep))
-    lost = {r["outcome"]["event"]: r for r in recs if r["record"] == "tls_handshake"}
+    # the silent connection's request: a flow when it arrived with the handshake's last flight,
+    # else (dropped too) a connection record; either way the outcome is quic.silence
+    lost = {r["outcome"]["event"]: r for r in recs if r["record"] == "tls_handshake" or "silent" in r.get("url", "")}
     assert set(lost) == {"quic.no_handshake", "quic.silence"}, recs
     assert silent[:2] == ("error", 28) and "0 bytes received" in silent[2], silent
     for event, got in (("quic.no_handshake", broken), ("quic.silence", silent)):
-        assert lost[event]["clients"]["curl"]["error"] == got[1] and lost[event]["facts"]["datagrams_dropped"]["to_client"] > 0
-    flows = [r for r in recs if r["record"] == "flow"]
+        assert lost[event]["clients"]["curl"]["error"] == got[1], lost[event]
+    assert lost["quic.no_handshake"]["facts"]["datagrams_dropped"]["to_client"] > 0
+    flows = [r for r in recs if r["record"] == "flow" and "lossy" in r["url"]]
     assert len(flows) == 3 and all(r["http_version"] == "HTTP/3" and r["status"] == 200 for r in flows), flows
     assert all(r["fault"] == "quic_datagrams drop=0.1 delay_ms=20" for r in flows), flows
 

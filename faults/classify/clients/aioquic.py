@@ -42,6 +42,11 @@ def report(o: Outcome) -> ClientReport | None:
         return aioquic(0, "", note="aioquic does not decode bodies" if ev == "http.undecodable" else "")
     if ev == "upstream.failed":
         return aioquic(0, "", extra={"status": 502})
+    if ev == "quic.no_handshake":
+        return aioquic("ConnectionError", "connect() gave up: no handshake within its idle timeout")
+    if ev == "quic.silence":  # its idle timeout closes the connection locally, or the caller's wait ends first
+        return aioquic("ConnectionTerminated", "Idle timeout", note="aioquic's own idle timeout, as a local close",
+                       extra={"error_code": 0x1, "frame_type": 0}).also("timeout", "the caller's own wait ran out")
     if ev == "tls.alert" and f.get("alert") == 120:  # tls alpn=no_h3: the server's TLS refuses
         return aioquic("ConnectionError", "CRYPTO_ERROR 0x178 (no_application_protocol)", extra={"error_code": 0x178})
     if ev == "tls.bad_cert":  # aioquic's connect() raises; its CONNECTION_CLOSE carries the alert

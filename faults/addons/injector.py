@@ -20,6 +20,7 @@ from faults import plan as planmod
 from faults.wire import sockets
 from faults.wire.act import Act
 from faults.addons.annotate import FAULT_KEY
+from faults.vocabulary import CONTROL
 from faults.addons.headers import names as header_names
 from faults.spec import SpecError
 
@@ -233,7 +234,8 @@ class FaultInjector:
     # only when a fault has work to do (mitmproxy awaits what a hook returns):
     # unselected flows never pay for creating and awaiting one.
     def requestheaders(self, flow: http.HTTPFlow):
-        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT" \
+                or flow.metadata.get(CONTROL):  # the control endpoint's own request (faults.addons.control)
             return
         rule = self._select_head(flow)
         if rule is None:

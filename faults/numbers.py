@@ -159,23 +159,23 @@ def json_loads(text: str):
 
 
 def yaml_int_guard(constructor_cls):
-    """A ruamel constructor class whose int and float scalars obey the length
-    bound: a 5,000-digit integer in a plan is a one-line error naming its line,
-    not ruamel's ValueError from deep inside ``int()``."""
+    """A ruamel constructor class under which a YAML int or float scalar that is not
+    plain ASCII decimal within ``MAX_CHARS`` (``0x10``, ``1_000``, ``0b1``, 5,000
+    digits) stays its text: the key that expected a number then refuses it with the
+    usual one line (key, rule, line), and a text field (``body: 0x10``) keeps what was
+    written. Never ruamel's ValueError from deep inside ``int()``."""
 
     class Bounded(constructor_cls):
-        def _bounded(self, node):
-            text = str(node.value)
-            if len(text) > MAX_CHARS:
-                raise SpecError(f"line {node.start_mark.line + 1}: a number of {len(text)} characters "
-                                f"(a number is at most {MAX_CHARS} characters)")
-
         def construct_yaml_int(self, node):
-            self._bounded(node)
+            text = str(node.value)
+            if len(text) > MAX_CHARS or not _WHOLE.fullmatch(text):
+                return text
             return super().construct_yaml_int(node)
 
         def construct_yaml_float(self, node):
-            self._bounded(node)
+            text = str(node.value)
+            if len(text) > MAX_CHARS or not (_REAL.fullmatch(text) or text.lower().lstrip("+-") in (".inf", ".nan")):
+                return text
             return super().construct_yaml_float(node)
 
     Bounded.add_constructor("tag:yaml.org,2002:int", Bounded.construct_yaml_int)

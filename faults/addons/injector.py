@@ -20,6 +20,7 @@ from faults import plan as planmod
 from faults.wire import sockets
 from faults.wire.act import Act
 from faults.addons.annotate import FAULT_KEY
+from faults.addons.startup import one_line_at_start
 from faults.vocabulary import CONTROL
 from faults.addons.headers import names as header_names
 from faults.spec import SpecError
@@ -65,18 +66,8 @@ class FaultInjector:
         )
         loader.add_option("fault_seed", Optional[int], None, "Seed for the draws of rules from the faults option.")
 
+    @one_line_at_start
     def configure(self, updated):
-        try:
-            self._configure(updated)
-        except exceptions.OptionsError as e:
-            if self._started:
-                raise  # a runtime --set: mitmproxy rejects the change and says why
-            # At start-up mitmproxy would print our error under a traceback of
-            # its script loader; log it plainly instead: mitmdump's errorcheck
-            # then exits with status 1 ("Error logged during startup").
-            log.error(f"faults: {e}")
-
-    def _configure(self, updated):
         if "fault_plan" in updated:
             path = ctx.options.fault_plan
             if path:

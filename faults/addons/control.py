@@ -19,9 +19,9 @@ Commands (mitmproxy console, mitmweb's command bar or ``POST /commands/...``)::
 HTTP endpoint (option ``fault_control``, off by default), served by the proxy
 itself for requests to the reserved host ``faults.control`` (option
 ``fault_control_host``), like mitmproxy's ``mitm.it``. Through a regular proxy
-use the proxy (``curl -x``). A reverse proxy sends every request to its upstream and
-rewrites the Host header: start it with ``--set keep_host_header=true`` and send
-``Host: faults.control`` to it::
+use the proxy (``curl -x``); through a reverse proxy send ``Host: faults.control``
+(mitmproxy rewrites the Host header unless ``keep_host_header``, but the name the
+client sent is kept and recognised, ``faults.plan.client_host``)::
 
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
@@ -40,12 +40,15 @@ a plan (``seed:``/``rules:``); ``application/json`` ``{"faults": [...]}``,
 the draws predictable), as ``Authorization: Bearer TOKEN`` or
 ``x-fault-token: TOKEN``: without it 403. With no token set reads are open and
 changes are refused (403). A malformed command gets 400 naming what is wrong;
-no value gives a 500.
+no value gives a 500 (numbers: ``faults.numbers``). A refusal that the request's
+head decides (token, path, method, a Content-Length over 4 MiB) is answered at the
+head and its body dropped as it arrives, never buffered. A rule set over 64 kB is
+parsed in a thread and applied on the loop in one step.
 
-Never forwarded upstream: a request to the control host is answered here even
-with the endpoint off (404); a request carrying the token but addressed
-elsewhere (a reverse proxy rewrote its Host header) gets 421; the
-``x-fault-token`` header is stripped from every forwarded request.
+With the endpoint off, its host is proxied like any other. The token never leaves:
+a request carrying it that the endpoint does not answer (off, or addressed
+elsewhere) gets 421; the ``x-fault-token`` header is stripped from every forwarded
+request. (docs/hostile-inputs.md)
 """
 
 from __future__ import annotations

@@ -1,150 +1,250 @@
-"""The control endpoint (faults/addons/control.py) under hostile input: the number
-corpus in text, JSON and YAML bodies is a 400 naming the key (never a 500); a
-refused request is answered at its head and its body marked to be dropped unread;
-a big rule set is parsed off the event loop and applied in one step; with the
-endpoint off its host is proxied like any other."""
+"""Runtime control (commands + endpoint) and the status addon on mitmproxy's test doubles."""
 
 import asyncio
+import io
 import json
 
 import pytest
+from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 
-from faults import vocabulary
-from faults.addons import control as controlmod
+from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.injector import FaultInjector
-from tests.unit.hostile import HUGE, NUMBERS, specs
+from faults.addons.status import FaultStatus, har_dict
 
 TOKEN = "s3cret"
-AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
 def ctl():
-    control, inj = FaultControl(), FaultInjector()
-    with taddons.context(control, inj) as tctx:
+    control, inj, cls, st = FaultControl(), FaultInjector(), Classifier(), FaultStatus(stream=io.StringIO())
+    cls.listeners.append(st.count)
+    with taddons.context(control, inj, cls, st) as tctx:
         tctx.configure(control, fault_control=True, fault_control_token=TOKEN)
-        yield tctx, control, inj
+        tctx.configure(inj, fault_seed=7)
+        yield tctx, control, inj, cls, st
 
 
-def req(method="POST", path="/rules", body=b"", headers=None, host="faults.control"):
+def control_request(method="GET", path="/", body=b"", headers=None, host="faults.control"):
     f = tflow.tflow()
-    f.request.method, f.request.host, f.request.path = method, host, path
-    f.request.headers.pop("Host", None)
-    f.request.raw_content = body
+    f.request.method = method
+    f.request.host = host
+    f.request.path = path
+    f.request.content = body
     for k, v in (headers or {}).items():
         f.request.headers[k] = v
     return f
 
 
-def send(control, f):
-    """requestheaders then request, as mitmproxy calls them (awaiting an async answer)."""
-    control.requestheaders(f)
-    pending = control.request(f)
-    if pending is not None:
-        asyncio.run(pending)
-    return f.response.status_code, json.loads(f.response.content)
+def hook(result):
+    """Run a hook's result the way mitmproxy does: await it only if it is awaitable."""
+    if result is not None:
+        asyncio.run(result)
 
 
-def bodies(text: str):
-    yield "text/plain", text.encode()
-    yield "application/json", json.dumps({"faults": [text]}).encode()
-    yield "application/yaml", f'rules:\n  - fault: "{text}"\n'.encode()
+def call(addons, flow):
+    control, inj, cls, st = addons
+    cls.requestheaders(flow)
+    control.request(flow)
+    hook(inj.request(flow))
+    if flow.response is None and not flow.error:
+        flow.response = tflow.tresp()
+    hook(inj.response(flow))
+    cls.response(flow)
+    return flow
 
 
-@pytest.mark.parametrize("key, value, text", specs())
-def test_corpus_in_every_body_form_is_400_naming_the_key(ctl, key, value, text):
-    _, control, inj = ctl
-    for ctype, body in bodies(text):
-        if ctype == "application/yaml" and key in ("every", "first", "probability"):
-            body = f"rules:\n  - fault: hang\n    {key}: {value}\n".encode()  # a rule field in a plan
-        status, out = send(control, req(body=body, headers={**AUTH, "content-type": ctype}))
-        assert status == 400, (ctype, out)
-        msg = out["error"]
-        assert "\n" not in msg and len(msg) < 400 and (f"{key}=" in msg or "invalid YAML" in msg), (ctype, msg)
+def jbody(flow):
+    return json.loads(flow.response.content)
+
+
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+def test_commands_set_list_stats_clear(ctl):
+    tctx, control, inj, cls, st = ctl
+    tctx.command(control.cmd_set, "|~u /api|status code=503 retry_after=2", "reset when=mid_body probability=0.5")
+    assert [r.spec.text for r in inj.runtime_plan.rules] == ["status code=503 retry_after=2", "reset when=mid_body"]
+    assert inj.rules[0].where.startswith("runtime rule 0")
+    listing = tctx.command(control.cmd_list)
+    assert len(listing) == 2 and "status code=503" in listing[0] and listing[0].startswith("runtime")
+    f = tflow.tflow()
+    f.request.path = "/api/x"
+    call((control, inj, cls, st), f)
+    assert f.response.status_code == 503 and f.metadata["k6_error_code"] == 1503
+    stats = json.loads(tctx.command(control.cmd_stats))
+    assert stats["codes"] == {"1503": 1} and stats["rules"][0]["applied"] == 1 and stats["faulted"] == 1
+    tctx.command(control.cmd_add, "status code=404")
+    assert len(inj.runtime_plan.rules) == 3
+    tctx.command(control.cmd_clear)
     assert inj.runtime_plan.rules == []
 
 
-@pytest.mark.parametrize("value", [HUGE, "9" * 40, "1e400"])
-def test_huge_json_numbers_are_400_not_500(ctl, value):
-    _, control, _ = ctl
-    for doc in (f'{{"faults": {value}}}', f"[{value}]", f'{{"plan": {value}}}'):
-        status, out = send(control, req(body=doc.encode(), headers={**AUTH, "content-type": "application/json"}))
-        assert status == 400 and len(out["error"]) < 400, out
+def test_commands_validate_like_the_plan(ctl):
+    tctx, control, inj, *_ = ctl
+    tctx.command(control.cmd_set, "status code=503")
+    for bad, needle in [("status code=99", "code"), ("|~zz x|status code=503", "flow filter"),
+                        ("nosuchkind", "nosuchkind"), ("status code=503 probability=2", "probability")]:
+        with pytest.raises(exceptions.CommandError, match=needle):
+            tctx.command(control.cmd_set, bad)
+    # a failed set keeps the previous rules
+    assert [r.spec.text for r in inj.runtime_plan.rules] == ["status code=503"]
 
 
-@pytest.mark.parametrize("headers, status", [({}, 403), ({"authorization": "Bearer wrong"}, 403),
-                                             ({**AUTH, "content-length": str(64 << 20)}, 413)])
-def test_a_refused_request_is_answered_at_its_head_and_its_body_dropped(ctl, headers, status):
-    _, control, inj = ctl
-    f = req(headers=headers)
-    f.request.raw_content = None  # the body has not arrived: only the head is known
-    control.requestheaders(f)
-    assert f.response.status_code == status and f.metadata[vocabulary.DISCARD_BODY]
-    assert f.metadata[vocabulary.CONTROL]
-    f.request.raw_content = b""  # what the layer leaves after dropping the body
-    control.request(f)  # already answered: nothing more
-    assert f.response.status_code == status and inj.runtime_plan.rules == []
+def test_command_load_yaml(ctl, tmp_path):
+    tctx, control, inj, *_ = ctl
+    p = tmp_path / "plan.yaml"
+    p.write_text("rules:\n  - name: flaky\n    match: '~u /v1/'\n    fault: status code=503\n")
+    tctx.command(control.cmd_load, str(p))
+    assert inj.runtime_plan.rules[0].name == "flaky" and inj.runtime_plan.rules[0].seed == 7
+    p.write_text("rules:\n  - match: '~u /v1/'\n    fault: status cod=503\n")
+    with pytest.raises(exceptions.CommandError, match=r"rule 1 \(line 2\).*cod"):
+        tctx.command(control.cmd_load, str(p))
 
 
-def test_an_accepted_request_is_not_dropped(ctl):
-    _, control, inj = ctl
-    f = req(body=b"status code=503", headers=AUTH)
-    control.requestheaders(f)
-    assert f.response is None and vocabulary.DISCARD_BODY not in f.metadata
-    assert send(control, f)[0] == 200 and len(inj.runtime_plan.rules) == 1
+def test_endpoint_get_lists_rules_and_stats(ctl):
+    tctx, control, inj, cls, st = ctl
+    tctx.command(control.cmd_set, "status code=503")
+    f = call(ctl[1:], control_request("GET", "/", headers=AUTH))
+    assert f.response.status_code == 200 and f.response.headers["content-type"] == "application/json"
+    body = jbody(f)
+    assert body["rules"][0]["fault"] == "status code=503" and body["seed"] == 7 and "codes" in body["stats"]
+    # the control request itself is never faulted
+    assert "fault" not in f.metadata
+    assert jbody(call(ctl[1:], control_request("GET", "/rules", headers=AUTH)))["rules"][0]["source"] == "runtime"
+    assert call(ctl[1:], control_request("GET", "/nope")).response.status_code == 404
+    assert call(ctl[1:], control_request("PATCH", "/rules")).response.status_code == 405
 
 
-def test_endpoint_off_leaves_its_host_to_the_proxy(ctl):
-    tctx, control, _ = ctl
-    tctx.configure(control, fault_control=False)
-    for method, path in (("GET", "/"), ("POST", "/rules")):
-        f = req(method, path, b"status code=503")
+def test_endpoint_changes_need_the_token(ctl):
+    tctx, control, inj, *_ = ctl
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"x-fault-token": "nope"}):
+        f = call(ctl[1:], control_request("POST", "/rules", b"status code=503", headers))
+        assert f.response.status_code == 403, headers
+        assert "token" in jbody(f)["error"]
+    assert call(ctl[1:], control_request("DELETE", "/rules")).response.status_code == 403
+    assert inj.runtime_plan.rules == []
+    f = call(ctl[1:], control_request("POST", "/rules", b"status code=503", {"x-fault-token": TOKEN}))
+    assert f.response.status_code == 200 and len(inj.runtime_plan.rules) == 1
+
+
+def test_no_token_configured_means_no_change(ctl):
+    tctx, control, inj, *_ = ctl
+    tctx.configure(control, fault_control_token="")
+    f = call(ctl[1:], control_request("POST", "/rules", b"status code=503", AUTH))
+    assert f.response.status_code == 403 and "no fault_control_token" in jbody(f)["error"]
+
+
+@pytest.mark.parametrize("body,ctype,needle", [
+    (b"status code=99", "text/plain", "code=99"),
+    (b"|~u /a|status code=503\nreset when=sometimes", "text/plain", "runtime rule 1"),
+    (b"rules:\n  - fault: delay ms=-1\n", "application/yaml", "rule 1 (line 2)"),
+    (b"{not json", "application/json", "invalid JSON"),
+    (b'{"faults": "status code=503"}', "application/json", "expected"),
+    (b'{"fautls": []}', "application/json", "fautls"),
+    (b"", "text/plain", "empty body"),
+    (b"seed: 1\nrules: 3\n", "", "'rules' must be a list"),
+])
+def test_endpoint_malformed_is_400_naming_the_problem(ctl, body, ctype, needle):
+    tctx, control, inj, *_ = ctl
+    tctx.command(control.cmd_set, "status code=500")
+    f = call(ctl[1:], control_request("POST", "/rules", body, {**AUTH, "content-type": ctype}))
+    assert f.response.status_code == 400
+    assert needle in jbody(f)["error"], jbody(f)
+    assert [r.spec.text for r in inj.runtime_plan.rules] == ["status code=500"]  # unchanged
+
+
+def test_endpoint_set_forms_and_append_and_clear(ctl):
+    tctx, control, inj, *_ = ctl
+    post = lambda body, ctype="text/plain", path="/rules": call(
+        ctl[1:], control_request("POST", path, body, {**AUTH, "content-type": ctype}))
+    assert post(b"# comment\n|~u /a|status code=503\n\nstatus code=404\n").response.status_code == 200
+    assert [r.spec.text for r in inj.runtime_plan.rules] == ["status code=503", "status code=404"]
+    post(b'{"faults": ["hang ms=10"]}', "application/json", "/rules?append=1")
+    assert len(inj.runtime_plan.rules) == 3
+    post(json.dumps({"plan": "seed: 3\nrules:\n  - name: x\n    fault: status code=502\n"}).encode(), "application/json")
+    assert [(r.name, r.seed) for r in inj.runtime_plan.rules] == [("x", 3)]
+    post(b"rules:\n  - fault: status code=418\n", "application/yaml")
+    assert inj.runtime_plan.rules[0].seed == 7  # no seed in the plan: the fault_seed option
+    assert post(b"", path="/clear").response.status_code == 200 and inj.runtime_plan.rules == []
+
+
+def test_endpoint_off_by_default_proxies_the_control_host_like_any_other():
+    control, inj = FaultControl(), FaultInjector()
+    with taddons.context(control, inj):
+        f = control_request("GET", "/")
         control.requestheaders(f)
         control.request(f)
-        assert f.response is None and vocabulary.CONTROL not in f.metadata
+        assert f.response is None and "fault_control" not in f.metadata  # traffic, as any host
 
 
-def test_a_big_rule_set_is_parsed_off_the_loop_and_applied_at_once(ctl, monkeypatch):
-    """While the rule set is parsed (in a thread), the loop serves other requests: each
-    completes before the replacement does; the new rules appear in one step. (2,000
-    rules with the threshold lowered: the same path as 10,000, in a fifth of the time.)"""
-    _, control, inj = ctl
-    control.apply_change({"op": "set", "specs": ["status code=500"]})
-    n = 2_000
-    body = "\n".join(f"|~u /p{i}$|status code=503" for i in range(n)).encode()
-    monkeypatch.setattr(controlmod, "OFF_LOOP_BYTES", 1024)
-    threads = []
-    real_parse = controlmod.parse_body
-
-    def parse(*args):
-        import threading
-        threads.append(threading.current_thread() is threading.main_thread())
-        return real_parse(*args)
-
-    monkeypatch.setattr(controlmod, "parse_body", parse)
-
-    async def scenario():
-        big = req(body=body, headers=AUTH)
-        control.requestheaders(big)
-        task = asyncio.ensure_future(control.request(big))
-        seen, served = set(), 0
-        while not task.done():  # other requests meanwhile: answered at once, against whole rule sets
-            f = req("GET", "/rules", headers=AUTH)
-            send_sync(control, f)
-            seen.add(len(json.loads(f.response.content)["rules"]))
-            served += 1
-            await asyncio.sleep(0.005)
-        await task
-        return big, seen, served
-
-    big, seen, served = asyncio.run(scenario())
-    assert threads == [False]  # parsed in a worker thread
-    assert big.response.status_code == 200 and len(inj.runtime_plan.rules) == n
-    assert served >= 2 and seen <= {1, n}, (served, seen)  # old or new, never a part
+def test_other_hosts_untouched(ctl):
+    f = control_request("GET", "/", host="example.com")
+    ctl[1].request(f)
+    assert f.response is None
 
 
-def send_sync(control, f):
-    control.requestheaders(f)
-    assert control.request(f) is None
+def test_runtime_rules_are_deterministic_with_a_seed(ctl):
+    tctx, control, inj, cls, st = ctl
+
+    def run(order_noise: int):
+        # earlier, unrelated runtime changes must not shift the draws
+        for _ in range(order_noise):
+            tctx.command(control.cmd_set, "status code=500 probability=0.5")
+            f = tflow.tflow()
+            call(ctl[1:], f)
+        tctx.command(control.cmd_set, "|~u /x|status code=503 probability=0.3")
+        out = []
+        for i in range(40):
+            f = tflow.tflow()
+            f.request.path = f"/x/{i}"
+            call(ctl[1:], f)
+            out.append(f.response.status_code)
+        return out
+
+    a, b = run(0), run(5)
+    assert a == b and 503 in a and 200 in a
+
+
+def test_status_line_and_summary(ctl):
+    tctx, control, inj, cls, st = ctl
+    tctx.configure(st, fault_status=True)
+    tctx.command(control.cmd_set, "|~u /api|status code=503")
+    for path in ("/api/1", "/api/2", "/other"):
+        f = tflow.tflow()
+        f.request.path = path
+        call(ctl[1:], f)
+    st.tick(force=True)
+    out = st.stream.getvalue()
+    assert "3 flows, 2 faulted | k6 codes: 1503 x2, 0 x1" in out
+    assert out.count("\n") <= 2  # rate-limited: not one line per flow
+    s = st.summary()
+    assert "by rule" in s and "status code=503" in s and "(no fault)" in s and "1503" in s
+    st.done()
+    assert "fault summary: 3 flows, 2 faulted" in st.stream.getvalue()
+
+
+def test_status_line_off(ctl):
+    tctx, control, inj, cls, st = ctl
+    tctx.configure(st, fault_status=False, fault_summary=False)
+    call(ctl[1:], tflow.tflow())
+    st.tick(force=True)
+    st.done()
+    assert st.stream.getvalue() == ""
+
+
+def test_har_carries_annotations(ctl, tmp_path):
+    tctx, control, inj, cls, st = ctl
+    tctx.configure(st, fault_har=str(tmp_path / "f.har"))
+    tctx.command(control.cmd_set, "status code=503")
+    f = call(ctl[1:], tflow.tflow())
+    e = tflow.tflow(err=True)
+    e.metadata["k6_error_code"] = 1000
+    st.count(e)
+    st.done()
+    har = json.loads((tmp_path / "f.har").read_text())
+    entry = har["log"]["entries"][0]
+    assert entry["_k6_error_code"] == 1503 and entry["_fault"] == "status code=503"
+    assert entry["comment"] == f.comment and "1503" in entry["comment"]
+    assert len(har["log"]["entries"]) == 2 and har_dict([f])["log"]["entries"][0]["_marked"]

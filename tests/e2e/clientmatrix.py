@@ -190,11 +190,11 @@ def mismatch(client: str, got: dict, recs: list[dict], fetch: bool = False) -> s
         if not any(t in got["message"] for t in texts):
             return f"message: predicted {want['message']!r} in {got['message']!r}"
     if client == "chromium":  # its re-send count varies run to run (preconnects race): the profile
-        # names every count measured (retried_seen); where it names none, at least one when exact
-        seen = want.get("retried_seen")
-        if seen is not None and len(recs) - 1 not in seen:
-            return f"retried: predicted one of {seen} re-sends, the proxy saw {len(recs)} attempts"
-        if seen is None and want.get("retried") and len(recs) < 2 and want.get("certainty") == "exact":
+        # names the range measured (retried_range); where it names none, at least one when exact
+        span = want.get("retried_range")
+        if span is not None and not span[0] <= len(recs) - 1 <= span[1]:
+            return f"retried: predicted {span[0]} to {span[1]} re-sends, the proxy saw {len(recs)} attempts"
+        if span is None and want.get("retried") and len(recs) < 2 and want.get("certainty") == "exact":
             return f"retried: predicted {want.get('retried', 0)}, the proxy saw {len(recs)} attempts"
     elif int(want.get("retried", 0)) != len(recs) - 1:
         return f"retried: predicted {int(want.get('retried', 0))}, the proxy saw {len(recs)} attempts"

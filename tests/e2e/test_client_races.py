@@ -4,7 +4,7 @@ the full client matrix (test_client_matrix.py) does not drive:
 - Node's undici (allowH2, fault_prefer_h2) under ``rst_stream code=CANCEL`` right after
   the headers (resolves, empty body) and before them (never settles: its AbortSignal);
 - Chromium's re-send counts for a reset / close before the response on HTTP/1.1: the
-  count must be one the profile names (``retried_seen``).
+  count must be within the range the profile names (``retried_range``).
 
 Run it several times to re-measure (each run is a fresh client process).
 """

@@ -125,7 +125,7 @@ def _navigation(o: Outcome) -> ClientReport | None:
     if ev == "tls.plaintext":
         return _resent("net::ERR_SSL_PROTOCOL_ERROR", 3, 3, 7)
     if ev == "tls.rst":
-        return _resent("net::ERR_CONNECTION_RESET", 3, 1)
+        return _resent("net::ERR_CONNECTION_RESET", 3, 1, 7)
     if ev == "tls.fin":
         return _resent("net::ERR_CONNECTION_CLOSED", 3, 3, 7)
     return None  # not measured

@@ -74,6 +74,6 @@ def test_chromium_names_the_abort_of_a_hang_and_every_resend_count_seen():
                             ("tcp.fin", "net::ERR_EMPTY_RESPONSE", [1, 2])):
         r = chromium.report(Outcome(ev, "x", facts={"phase": "before_response", "protocol": "HTTP/1.1"}))
         assert (r.error, r.retried, r.extra["retried_range"]) == (error, 2, span)
-    assert chromium.report(Outcome("tls.rst", "x", facts={})).extra["retried_range"] == [1, 3]
+    assert chromium.report(Outcome("tls.rst", "x", facts={})).extra["retried_range"] == [1, 7]
     assert chromium.report(Outcome("tls.plaintext", "x", facts={})).extra["retried_range"] == [3, 7]
     assert chromium.report(Outcome("tls.bad_cert", "x", facts={"cert": "expired"})).extra["retried_range"] == [1, 2]

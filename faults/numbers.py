@@ -71,14 +71,18 @@ def _text(value: Any, key: str, what: str, pattern: re.Pattern, lo, hi) -> str:
     return text
 
 
+class OutOfRange(SpecError):
+    """A well-formed number outside its key's bounds."""
+
+
 def _check_range(v, key: str, lo, hi, given):
     """``v`` within the bounds; a message shows the value as it was ``given``."""
     bottom = -NUMBER_MAX if lo is None else lo
     if v < bottom:
-        raise SpecError(f"{key}={given}: must be >= {_num(bottom)}")
+        raise OutOfRange(f"{key}={given}: must be >= {_num(bottom)}")
     top = NUMBER_MAX if hi is None else hi
     if v > top:
-        raise SpecError(f"{key}={given}: must be <= {_num(top)}")
+        raise OutOfRange(f"{key}={given}: must be <= {_num(top)}")
     return v
 
 

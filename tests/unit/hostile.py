@@ -19,11 +19,20 @@ SPEC_TEMPLATES = [
     ("every", "hang every={}"),
     ("first", "hang first={}"),
     ("probability", "hang probability={}"),
+    ("max_active", "hang max_active={}"),
+    ("requests", "hang requests={}..50"),
+    ("window", "hang window={}s..90s"),
     ("ms", "delay ms={}"),
     ("last_stream", "goaway last_stream={}"),
 ]
+RULE_FIELDS = ("every", "first", "probability", "max_active", "requests", "window")  # a plan's rule keys
 
 
 def specs():
     """(key, value, spec text) for every key and corpus value."""
     return [(key, v, tpl.format(v)) for key, tpl in SPEC_TEMPLATES for v in NUMBERS]
+
+
+def rule_field(key: str, text: str) -> str:
+    """The value of ``key`` in the spec ``text``, as a plan's rule field takes it."""
+    return text.split(f" {key}=", 1)[1]

@@ -14,7 +14,7 @@ from faults import vocabulary
 from faults.addons import control as controlmod
 from faults.addons.control import FaultControl
 from faults.addons.injector import FaultInjector
-from tests.unit.hostile import HUGE, NUMBERS, specs
+from tests.unit.hostile import HUGE, RULE_FIELDS, rule_field, specs
 
 TOKEN = "s3cret"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -57,8 +57,8 @@ def bodies(text: str):
 def test_corpus_in_every_body_form_is_400_naming_the_key(ctl, key, value, text):
     _, control, inj = ctl
     for ctype, body in bodies(text):
-        if ctype == "application/yaml" and key in ("every", "first", "probability"):
-            body = f"rules:\n  - fault: hang\n    {key}: {value}\n".encode()  # a rule field in a plan
+        if ctype == "application/yaml" and key in RULE_FIELDS:
+            body = f"rules:\n  - fault: hang\n    {key}: {rule_field(key, text)}\n".encode()  # a rule field
         status, out = send(control, req(body=body, headers={**AUTH, "content-type": ctype}))
         assert status == 400, (ctype, out)
         msg = out["error"]

@@ -737,8 +737,9 @@ def _yaml():
     return yaml
 
 
-def load_yaml(text: str, source: str) -> Plan:
-    """Parse a YAML plan; every error names the file, rule index and line."""
+def parse_yaml(text: str, source: str):
+    """YAML text -> its document (round-trip nodes, aliases refused); every error is a
+    one-line ``SpecError`` naming ``source`` and the line."""
     from ruamel.yaml.error import YAMLError
 
     if len(text) > MAX_PLAN_BYTES:
@@ -753,6 +754,12 @@ def load_yaml(text: str, source: str) -> Plan:
         raise SpecError(f"invalid YAML{line}: {getattr(e, 'problem', None) or e}", source) from None
     except RecursionError:
         raise SpecError("invalid YAML: nested too deeply", source) from None
+    return doc
+
+
+def load_yaml(text: str, source: str) -> Plan:
+    """Parse a YAML plan; every error names the file, rule index and line."""
+    doc = parse_yaml(text, source)
     if doc is None:
         return Plan()
     if isinstance(doc, list):

@@ -172,6 +172,10 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
     return {
         **_base("flow", flow.request.timestamp_start),
         "flow_id": flow.id,
+        # when the request began and on which client connection: a reader (faults score) times
+        # attempts from their start and tells a fresh connection from a re-used one
+        "started": round(flow.request.timestamp_start, 3) if flow.request.timestamp_start else None,
+        "conn": flow.client_conn.id,
         "url": flow.request.pretty_url,
         "method": flow.request.method,
         # the client's own id for the request, if it sends one: correlates its log with this record

@@ -49,6 +49,7 @@ class Classifier:
         self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
         self._memo: dict = {}  # outcome key -> (client reports, metadata dicts): see _classified
+        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
 
     def load(self, loader):
         loader.add_option(
@@ -158,6 +159,8 @@ class Classifier:
     def connection_record(self, rec: dict) -> None:
         """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
         self.codes[rec.get("k6_error_code")] += 1
+        if self.metrics is not None:
+            self.metrics.record(rec)
         self._emit(lambda: rec)
 
     def _emit(self, make) -> None:
@@ -195,6 +198,8 @@ class Classifier:
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
         self.codes[k6.error] += 1
+        if self.metrics is not None:
+            self.metrics.finished(flow.id, k6.error, fault, shared[2])
         comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
                                         + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
@@ -238,6 +243,8 @@ class Classifier:
         flow.comment = _faulted(flow, fault, f"websocket: {c.outcome.summary} -> k6 close "
                                              f"{k6.extra.get('close_code')}" + (f" ({k6.message})" if k6.message else ""))
         self.codes["ws"] += 1
+        if self.metrics is not None:
+            self.metrics.finished(flow.id, "ws", fault, md[V.CLIENTS])
         self._done(flow, lambda: websocket_record(flow, c, fault))
 
     def _done(self, flow, record) -> None:

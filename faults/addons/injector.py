@@ -46,6 +46,7 @@ class FaultInjector:
         # callables flow -> Rule | None tried before every plan (a Toxiproxy
         # proxy's http toxics apply to its own listener's flows only)
         self.selectors: list = []
+        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -256,6 +257,8 @@ class FaultInjector:
         act.decided_at = decided_at
         self._active[flow.id] = (rule.fault, act, rule)
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+        if self.metrics is not None:
+            self.metrics.started(flow.id, rule.label)
 
     def _drop(self, flow_id: str):
         """The flow is over for its fault: forget it, and free its rule's max_active slot."""

@@ -19,7 +19,8 @@ from mitmproxy import ctx, exceptions, hooks, http
 from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
 from faults.classify.http import outcome_of
-from faults.report import Report, flow_record, websocket_record
+from faults.addons.startup import one_line_at_start
+from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import ends, h2layer
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,13 @@ class Classifier:
             "a selection also puts the chosen profiles' errors in the flow comment.",
         )
 
+    @one_line_at_start
     def configure(self, updated):
         if "fault_clients" in updated:
             try:
                 profiles.shown = profiles.choose(ctx.options.fault_clients)
             except ValueError as e:
-                raise exceptions.OptionsError(f"fault_clients: {e}") from e
+                raise exceptions.OptionsError(f"fault_clients: {e}") from None
         if "fault_report" in updated:
             if self.report:
                 self.report.close()
@@ -77,7 +79,8 @@ class Classifier:
                 try:
                     self.report = Report(ctx.options.fault_report)
                 except OSError as e:
-                    raise exceptions.OptionsError(f"fault_report: cannot open {ctx.options.fault_report}: {e}") from e
+                    raise exceptions.OptionsError(f"fault_report={ctx.options.fault_report}: cannot write a report "
+                                                  f"there: {cannot_open(e)}") from None
 
     def requestheaders(self, flow: http.HTTPFlow):
         if flow.request.method == "CONNECT":
@@ -87,6 +90,7 @@ class Classifier:
         self._open[flow.id] = flow
 
     def running(self):
+        self._started = True
         h2layer.on_stream_settled = self.written
 
     def response(self, flow: http.HTTPFlow):

@@ -27,6 +27,17 @@ from faults.gates import clock
 log = logging.getLogger(__name__)
 
 
+def cannot_open(e: OSError) -> str:
+    """Why a report path cannot be opened, in one line: a parent that is a file,
+    a directory, a read-only or virtual file system, no permission."""
+    where = f" ({e.filename})" if e.filename else ""
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        return f"a parent of it is a file, not a directory{where}"
+    if isinstance(e, IsADirectoryError):
+        return "it is a directory (give a file name)"
+    return f"{e.strerror or e}{where}"
+
+
 class Report:
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
@@ -116,6 +127,41 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
     return recs, offset + end
 
 
+# -- what records count as (the live metrics and the HTML report read the same) ---------
+NO_ERROR = (0, None, "ok", "")  # what each client profile reports when nothing went wrong
+
+
+def code_text(code) -> str:
+    """A k6 code as a label value: ``none`` where nothing is known."""
+    return "none" if code is None else str(code)
+
+
+def k6_code_label(rec: dict) -> str:
+    """The outcome a record counts under: its k6 code as text; ``ws`` for a WebSocket
+    session (k6 sets no error_code for one), ``h3`` for an HTTP/3 flow (k6 has no HTTP/3
+    client), ``none`` where nothing is known."""
+    if rec.get("record") == "websocket":
+        return "ws"
+    if rec.get("k6_error_code") is None and rec.get("http_version") == "HTTP/3":
+        return "h3"
+    return code_text(rec.get("k6_error_code"))
+
+
+def kind_of(spec: str) -> str:
+    """A fault spec's kind: its first word (``status code=503`` -> ``status``); a stack's
+    kinds joined by ``+`` (``delay ms=200 + status code=503`` -> ``delay+status``)."""
+    return "+".join(w[0] for part in (spec or "").split(" + ") if (w := part.split(None, 1)))
+
+
+def client_errors(clients: dict | None):
+    """(client, error as text) for each client profile in a record's ``clients``
+    that reports an error (not 0, None, "ok" or "")."""
+    for name, r in (clients or {}).items():
+        err = r.get("error") if isinstance(r, dict) else None
+        if err not in NO_ERROR:
+            yield name, str(err)
+
+
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
 # "flow", "tls_handshake", "dns", "websocket" or "connection"), ``worker`` (the
@@ -161,6 +207,10 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
     return {
         **_base("flow", flow.request.timestamp_start),
         "flow_id": flow.id,
+        # when the request began and on which client connection: a reader (faults score) times
+        # attempts from their start and tells a fresh connection from a re-used one
+        "started": round(flow.request.timestamp_start, 3) if flow.request.timestamp_start else None,
+        "conn": flow.client_conn.id,
         "url": flow.request.pretty_url,
         "method": flow.request.method,
         # the client's own id for the request, if it sends one: correlates its log with this record

@@ -24,6 +24,9 @@ components are its children, called in this order:
 - ``WsFrames``: the same for WebSocket sessions (``faults.wire.wslayer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
 - ``FaultStatus``: it reads what the classifier wrote;
+- ``FaultMetrics``: option ``fault_metrics`` (Prometheus ``/metrics``); it attaches its
+  counters to the classifier and the injector while on (after ``Workers``: it reads the
+  worker id and directory);
 - ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
   and logs the one line saying what is active.
 
@@ -44,6 +47,7 @@ from faults.addons.control import FaultControl
 from faults.addons.datagrams import DatagramFaults
 from faults.addons.dns import DnsFaults
 from faults.addons.injector import FaultInjector
+from faults.addons.metrics import FaultMetrics
 from faults.addons.passthrough import FaultPassthrough
 from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
@@ -67,10 +71,11 @@ class FaultAddon:
     """
 
     def __init__(self):
-        classifier, status = Classifier(), FaultStatus()
+        classifier, status, injector = Classifier(), FaultStatus(), FaultInjector()
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.children = [Workers(), FaultControl(), ToxiproxyApi(), QuicFront(), FaultInjector(), TlsFaults(), DatagramFaults(), H2Preference(),
-                         DnsFaults(), H2Frames(), FaultPassthrough(), WsFrames(), classifier, status, FaultStartup()]
+        self.children = [Workers(), FaultControl(), ToxiproxyApi(), QuicFront(), injector, TlsFaults(), DatagramFaults(),
+                         H2Preference(), DnsFaults(), H2Frames(), FaultPassthrough(), WsFrames(), classifier, status,
+                         FaultMetrics(classifier, injector), FaultStartup()]
         self._walked = True  # mitmproxy walks the children (until running)
 
     @property

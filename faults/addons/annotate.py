@@ -19,7 +19,8 @@ from mitmproxy import ctx, exceptions, hooks, http
 from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
 from faults.classify.http import outcome_of
-from faults.report import Report, flow_record, websocket_record
+from faults.addons.startup import one_line_at_start
+from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import ends, h2layer, h3layer
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Classifier:
         self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
         self._memo: dict = {}  # outcome key -> (client reports, metadata dicts): see _classified
+        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
 
     def load(self, loader):
         loader.add_option(
@@ -62,12 +64,13 @@ class Classifier:
             "a selection also puts the chosen profiles' errors in the flow comment.",
         )
 
+    @one_line_at_start
     def configure(self, updated):
         if "fault_clients" in updated:
             try:
                 profiles.shown = profiles.choose(ctx.options.fault_clients)
             except ValueError as e:
-                raise exceptions.OptionsError(f"fault_clients: {e}") from e
+                raise exceptions.OptionsError(f"fault_clients: {e}") from None
         if "fault_report" in updated:
             if self.report:
                 self.report.close()
@@ -76,7 +79,8 @@ class Classifier:
                 try:
                     self.report = Report(ctx.options.fault_report)
                 except OSError as e:
-                    raise exceptions.OptionsError(f"fault_report: cannot open {ctx.options.fault_report}: {e}") from e
+                    raise exceptions.OptionsError(f"fault_report={ctx.options.fault_report}: cannot write a report "
+                                                  f"there: {cannot_open(e)}") from None
 
     def requestheaders(self, flow: http.HTTPFlow):
         if flow.request.method == "CONNECT":
@@ -86,6 +90,7 @@ class Classifier:
         self._open[flow.id] = flow
 
     def running(self):
+        self._started = True
         h2layer.on_stream_settled = h3layer.on_stream_settled = self.written
 
     def response(self, flow: http.HTTPFlow):
@@ -157,6 +162,8 @@ class Classifier:
     def connection_record(self, rec: dict) -> None:
         """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
         self.codes[rec.get("k6_error_code")] += 1
+        if self.metrics is not None:
+            self.metrics.record(rec)
         self._emit(lambda: rec)
 
     def _emit(self, make) -> None:
@@ -193,8 +200,11 @@ class Classifier:
         md[V.K6], md[V.OUTCOME] = dict(shared[0]), dict(shared[1])
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
-        self.codes[k6.error if k6.error is not None else "h3"] += 1
-        if k6.error is None:  # HTTP/3: k6 has no HTTP/3 client; say what the HTTP/3 clients report
+        code = k6.error if k6.error is not None else "h3"  # HTTP/3: k6 has no HTTP/3 client
+        self.codes[code] += 1
+        if self.metrics is not None:
+            self.metrics.finished(flow.id, code, fault, shared[2])
+        if k6.error is None:  # say what the HTTP/3 clients report
             said = " | ".join(f"{n} {r.error}" + (f" ({r.message})" if r.message else "")
                               for n, r in c.clients.items() if n != "k6")
             comment = _faulted(flow, fault, f"HTTP/3 {md[V.ANNOTATION]['id']}: {said or c.outcome.summary}")
@@ -242,6 +252,8 @@ class Classifier:
         flow.comment = _faulted(flow, fault, f"websocket: {c.outcome.summary} -> k6 close "
                                              f"{k6.extra.get('close_code')}" + (f" ({k6.message})" if k6.message else ""))
         self.codes["ws"] += 1
+        if self.metrics is not None:
+            self.metrics.finished(flow.id, "ws", fault, md[V.CLIENTS])
         self._done(flow, lambda: websocket_record(flow, c, fault))
 
     def _done(self, flow, record) -> None:

@@ -67,3 +67,14 @@ def test_only_the_wire_imports_mitmproxys_proxy_layers():
         private = {d for d in deps if d.startswith("mitmproxy.") and (d.startswith("mitmproxy.proxy.layers") or "._" in d)}
         if private and not n.startswith("faults.wire"):
             assert n == "faults.addons.tls", (n, private)  # mitmproxy's layer *types* for matching (documented)
+
+
+def test_the_scorecard_reads_records_not_the_proxy():
+    """faults.score drives the proxy through its control endpoint and reads its report
+    records: it never imports mitmproxy, the addons, the wire or the classifier."""
+    graph = _graph(_modules())
+    for n, deps in graph.items():
+        if n.startswith("faults.score"):
+            inside = {d for d in deps if d.split(".")[0] == "mitmproxy"
+                      or d.startswith(("faults.addons", "faults.wire", "faults.classify"))}
+            assert not inside, (n, inside)

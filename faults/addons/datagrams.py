@@ -50,8 +50,8 @@ class DatagramFaults:
         self._conns[client.id] = {"rule": rule, "host": host, "flows": 0, "client": client}
         if not any(type(layer).__name__ == "DatagramGate" for layer in data.context.layers):
             log.warning(f"{rule.spec.text!r}: this QUIC connection does not run the faults' stack "
-                        "(only reverse:https:// QUIC clients do): not applied")
-            self._conns[client.id]["refused"] = "no datagram gate on this connection (reverse:https:// only)"
+                        "(a reverse proxy's QUIC clients do): not applied")
+            self._conns[client.id]["refused"] = "no datagram gate on this connection (reverse proxies only)"
             return
         gate = datagrams.Gate(f.get("drop"), f.get("delay_ms"), f.get("direction"), rng=rule.rng)
         if f.get("when") == "established":

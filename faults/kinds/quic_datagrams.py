@@ -6,7 +6,7 @@ client's idle timeout).
 
 ``level = "quic"``: chosen per QUIC connection at its ClientHello (``~d`` matches the SNI,
 as for ``tls``) by ``faults/addons/datagrams.py``; acts through ``faults.wire.datagrams``
-on connections of ``reverse:https://`` (the stack ``faults.wire.quic`` builds).
+on the QUIC connections of ``reverse:https://`` and ``reverse:http3://`` (the stack ``faults.wire.quic`` builds).
 """
 
 from __future__ import annotations

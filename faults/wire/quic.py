@@ -15,7 +15,7 @@ with a TCP server side, from the public layer classes:
   ``ServerQuicLayer``; ``server_tls_available`` (a public attribute) tells it the
   TLS layer above does that job;
 - ``http``: ``ClientQuicLayer`` / ``HttpLayer``: plain HTTP/1.1 to the upstream;
-- ``quic``: mitmproxy's own stack (HTTP/3 to the upstream).
+- ``quic``: mitmproxy's own stack (HTTP/3 to the upstream), built the same way.
 
 ``FaultClientQuicLayer`` disarms an aioquic assertion that a client's STOP_SENDING after
 a RESET_STREAM triggered (it crashed the connection handler).
@@ -103,10 +103,17 @@ def guard_stop_sending(quic) -> None:
 
 
 def build_stack(context, upstream: str):
-    """The layers under a reverse proxy for a QUIC client whose upstream is TCP."""
-    context.server.transport_protocol = "tcp"
+    """The layers under a reverse proxy for a QUIC client: a datagram gate, then mitmproxy's
+    stack with a TCP server side (``https``, ``http``) or its own (``quic``)."""
     gate = DatagramGate(context)  # first, so that it is the top of context.layers too
     stack = tunnel.LayerStack()
+    if upstream == "quic":  # mitmproxy's own stack (ServerQuicLayer first: ClientQuicLayer looks for it)
+        stack /= layers.ServerQuicLayer(context)
+        stack /= FaultClientQuicLayer(context)
+        stack /= layers.HttpLayer(context, HTTPMode.transparent)
+        gate.child_layer = stack[0]
+        return gate
+    context.server.transport_protocol = "tcp"
     if upstream == "https":
         stack /= layers.ServerTLSLayer(context)  # sets server.tls: the requests' scheme is https
     client = FaultClientQuicLayer(context)
@@ -157,9 +164,7 @@ class QuicFront:
                 or mode.scheme not in ("https", "http3") or len(context.layers) != 1
                 or not ctx.options.http3):
             return
-        upstream = upstream_for(mode, ctx.options.fault_h3_upstream)
-        if upstream != "quic":
-            nextlayer.layer = build_stack(context, upstream)
+        nextlayer.layer = build_stack(context, upstream_for(mode, ctx.options.fault_h3_upstream))
 
     def server_connect(self, data):
         """A TCP upstream for an HTTP/3 client: offer h2 and http/1.1, not the client's h3."""

@@ -55,8 +55,8 @@ def render(records: list[dict], *, code_rows: list[dict] | None = None, score: l
     """The page's HTML. ``records``: the proxy's report records (whole, or ``timeline.slim``);
     ``code_rows``: the table by k6 code (``faults.tools.cli.summary_rows``); ``score``: a
     scorecard's rows (``faults score --json``); ``plan``: lanes read from a plan file."""
-    return template("report.html.j2").render(page=build(records, code_rows=code_rows, score=score, plan=plan, title=title,
-                                        sources=sources))
+    page = build(records, code_rows=code_rows, score=score, plan=plan, title=title, sources=sources)
+    return template("report.html.j2").render(page=page)
 
 
 def build(records, *, code_rows=None, score=None, plan=None, title="faults report", sources=None) -> Page:

@@ -27,6 +27,17 @@ from faults.gates import clock
 log = logging.getLogger(__name__)
 
 
+def cannot_open(e: OSError) -> str:
+    """Why a report path cannot be opened, in one line: a parent that is a file,
+    a directory, a read-only or virtual file system, no permission."""
+    where = f" ({e.filename})" if e.filename else ""
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        return f"a parent of it is a file, not a directory{where}"
+    if isinstance(e, IsADirectoryError):
+        return "it is a directory (give a file name)"
+    return f"{e.strerror or e}{where}"
+
+
 class Report:
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
@@ -127,9 +138,12 @@ def code_text(code) -> str:
 
 def k6_code_label(rec: dict) -> str:
     """The outcome a record counts under: its k6 code as text; ``ws`` for a WebSocket
-    session (k6 sets no error_code for one), ``none`` where nothing is known."""
+    session (k6 sets no error_code for one), ``h3`` for an HTTP/3 flow (k6 has no HTTP/3
+    client), ``none`` where nothing is known."""
     if rec.get("record") == "websocket":
         return "ws"
+    if rec.get("k6_error_code") is None and rec.get("http_version") == "HTTP/3":
+        return "h3"
     return code_text(rec.get("k6_error_code"))
 
 

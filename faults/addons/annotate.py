@@ -19,8 +19,9 @@ from mitmproxy import ctx, exceptions, hooks, http
 from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
 from faults.classify.http import outcome_of
-from faults.report import Report, flow_record, websocket_record
-from faults.wire import ends, h2layer
+from faults.addons.startup import one_line_at_start
+from faults.report import Report, cannot_open, flow_record, websocket_record
+from faults.wire import ends, h2layer, h3layer
 
 log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
@@ -63,12 +64,13 @@ class Classifier:
             "a selection also puts the chosen profiles' errors in the flow comment.",
         )
 
+    @one_line_at_start
     def configure(self, updated):
         if "fault_clients" in updated:
             try:
                 profiles.shown = profiles.choose(ctx.options.fault_clients)
             except ValueError as e:
-                raise exceptions.OptionsError(f"fault_clients: {e}") from e
+                raise exceptions.OptionsError(f"fault_clients: {e}") from None
         if "fault_report" in updated:
             if self.report:
                 self.report.close()
@@ -77,7 +79,8 @@ class Classifier:
                 try:
                     self.report = Report(ctx.options.fault_report)
                 except OSError as e:
-                    raise exceptions.OptionsError(f"fault_report: cannot open {ctx.options.fault_report}: {e}") from e
+                    raise exceptions.OptionsError(f"fault_report={ctx.options.fault_report}: cannot write a report "
+                                                  f"there: {cannot_open(e)}") from None
 
     def requestheaders(self, flow: http.HTTPFlow):
         if flow.request.method == "CONNECT":
@@ -87,7 +90,8 @@ class Classifier:
         self._open[flow.id] = flow
 
     def running(self):
-        h2layer.on_stream_settled = self.written
+        self._started = True
+        h2layer.on_stream_settled = h3layer.on_stream_settled = self.written
 
     def response(self, flow: http.HTTPFlow):
         if _session(flow):
@@ -115,6 +119,9 @@ class Classifier:
 
     @staticmethod
     def _h2_pending(flow) -> bool:
+        if flow.request.http_version == "HTTP/3":  # a held or paced HTTP/3 stream: once it is out, or given up
+            return (flow.metadata.get(V.H3_ACTION) or {}).get("h3_frame") in ("pace", "hold") \
+                and h3layer.server_of(flow) is not None
         return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
 
     def written(self, flow: http.HTTPFlow) -> None:
@@ -193,11 +200,17 @@ class Classifier:
         md[V.K6], md[V.OUTCOME] = dict(shared[0]), dict(shared[1])
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
-        self.codes[k6.error] += 1
+        code = k6.error if k6.error is not None else "h3"  # HTTP/3: k6 has no HTTP/3 client
+        self.codes[code] += 1
         if self.metrics is not None:
-            self.metrics.finished(flow.id, k6.error, fault, shared[2])
-        comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
-                                        + (f" ({k6.message})" if k6.message else ""))
+            self.metrics.finished(flow.id, code, fault, shared[2])
+        if k6.error is None:  # say what the HTTP/3 clients report
+            said = " | ".join(f"{n} {r.error}" + (f" ({r.message})" if r.message else "")
+                              for n, r in c.clients.items() if n != "k6")
+            comment = _faulted(flow, fault, f"HTTP/3 {md[V.ANNOTATION]['id']}: {said or c.outcome.summary}")
+        else:
+            comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
+                                            + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
             comment += " [k6 retries: hidden]"
         if profiles.shown != profiles.NAMES:  # the user picked their clients: name what each reports
@@ -205,7 +218,7 @@ class Classifier:
                 r = c.clients.get(name)
                 if name != "k6" and r is not None:
                     comment += f" | {name} {r.error}" + (f" (re-sent {r.resent()}x)" if r.retried else "")
-        if k6.certainty != "exact":
+        if k6.certainty not in ("exact", "n/a"):
             comment += f" [{k6.certainty}]"
         flow.comment = comment
         self._done(flow, lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))
@@ -270,7 +283,8 @@ def _session(flow) -> bool:
 
 # wire-record fields that say how a fault ended a stream or connection
 _EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
-            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced"}
+            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced",
+            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream"}
 
 
 def collateral(flow: http.HTTPFlow) -> None:
@@ -289,6 +303,9 @@ def collateral(flow: http.HTTPFlow) -> None:
     facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
     if end.get("conn_end"):
         facts["conn_end"] = end["conn_end"]
+    elif end.get("h3_frame"):  # an HTTP/3 CONNECTION_CLOSE ended every stream on the connection
+        facts.update(h3_frame=end["h3_frame"], code=end["code"], quic_error_space=end["quic_error_space"],
+                     stream_id=end["streams"].get(flow.id))
     else:
         sid = end["streams"].get(flow.id)
         facts.update(h2_frame=end["h2_frame"], stream_id=sid)
@@ -310,10 +327,13 @@ def annotation(flow: http.HTTPFlow, c: Classification) -> dict:
     k6 = c.k6
     obj = catalog.error_object(catalog.by_id(c.entry), k6.message or None)
     code = k6.error
-    if flow.response is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
+    if flow.response is not None and code is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
         obj["status"] = flow.response.status_code
     grpc = c.clients.get("grpcio")
     if grpc is not None:
         obj["grpc_status"] = {"name": grpc.error, "value": grpc.extra["value"]}
     obj["certainty"] = k6.certainty
+    h3 = c.outcome.facts.get("h3_error")
+    if h3 is not None:
+        obj["http3_error"] = dict(h3)
     return obj

@@ -28,6 +28,7 @@ from mitmproxy.proxy import mode_specs
 from faults import vocabulary
 from faults.classify import classify_query
 from faults.kinds.dns import RCODES
+from faults.addons.startup import one_line_at_start
 from faults.report import dns_record
 from faults.wire import sockets
 
@@ -89,6 +90,7 @@ class DnsFaults:
             "of the proxy's HTTP listener), an IP address, or 'passthrough' (mitmproxy's own resolver).",
         )
 
+    @one_line_at_start
     def configure(self, updated):
         if "fault_dns_answer" not in updated:
             return
@@ -98,10 +100,8 @@ class DnsFaults:
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            msg = f"fault_dns_answer={value[:100]!r}: expected an IP address, 'passthrough' or nothing"
-            if self._started:
-                raise exceptions.OptionsError(msg) from None
-            log.error(f"faults: {msg}")  # at start-up: one line, mitmdump exits (as the injector does)
+            raise exceptions.OptionsError(f"fault_dns_answer={value[:100]!r}: expected an IP address, "
+                                          "'passthrough' or nothing") from None
 
     def running(self):
         self._started = True

@@ -50,8 +50,16 @@ def classify(flow) -> Classification:
     return Classification(o, report_all(o))
 
 
-def classify_handshake(params: dict, **kw) -> Classification:
-    o = tls.outcome_of_handshake(params, **kw)
+def classify_handshake(params: dict, *, quic: bool = False, **kw) -> Classification:
+    """``quic``: an HTTP/3 client's QUIC handshake (only HTTP/3 clients' profiles apply)."""
+    if quic and params.get("alpn") == "no_h3":  # aioquic's TLS refuses: no common protocol
+        o = Outcome("tls.alert", "tls.alert.remote", "a no_application_protocol alert: the server offers no h3",
+                    {"alert": 120, "host": kw.get("host")})
+    else:
+        o = tls.outcome_of_handshake(params, **kw)
+    if quic:
+        o.facts["protocol"] = "HTTP/3"
+        o.summary += " (QUIC handshake)"
     return Classification(o, report_all(o))
 
 

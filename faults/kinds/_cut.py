@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from faults import numbers
 from faults.errors import SpecError
 from faults.kinds import PHASES, Fault, Param
 
@@ -177,10 +178,29 @@ class RequestCutter:
 
     def fire(self, phase: str) -> None:
         self.fired = True
+        self.act.record(request_body_received=self.seen,
+                        request_body_announced=numbers.header_length(
+                            self.act.flow.request.headers.get("content-length")))
+        self.act.end_connection(self.fault.how, phase, body_sent=0)
+
+
+class StreamRequestCutter(RequestCutter):
+    """HTTP/3 ``when=mid_request`` on one stream: at ``keep`` request body bytes, RESET_STREAM
+    and STOP_SENDING with ``code`` (an HTTP/2 code, mapped, or ``code_h3``) while the client
+    is still sending; the connection and its other streams go on."""
+
+    def __init__(self, act, keep: int, code: int, code_h3: int | None = None):
+        super().__init__(None, act, keep)
+        self.code, self.code_h3 = code, code_h3
+
+    def fire(self, phase: str) -> None:
+        self.fired = True
         length = self.act.flow.request.headers.get("content-length", "")
         self.act.record(request_body_received=self.seen,
                         request_body_announced=int(length) if length.isdigit() else None)
-        self.act.end_connection(self.fault.how, phase, body_sent=0)
+        frame = {"code_h3": self.code_h3} if self.code_h3 is not None else {}
+        self.act.h2_frame(h2_frame="rst_stream", code=self.code, phase=phase, **frame)
+        self.act.end_stream()
 
 
 SCOPE = Param(str, default="connection", choices=("connection", "stream"),
@@ -197,8 +217,8 @@ def request_keep(flow, after_bytes: int | None) -> int:
     the announced length (1 when unknown)."""
     if after_bytes is not None:
         return after_bytes
-    length = flow.request.headers.get("content-length", "")
-    return max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else 1
+    length = numbers.header_length(flow.request.headers.get("content-length"))
+    return max(1, length // 2) if length is not None and length > 1 else 1
 
 
 def keep_for(flow, after_bytes: int | None) -> int | None:
@@ -206,8 +226,8 @@ def keep_for(flow, after_bytes: int | None) -> int | None:
     the announced length (None: unknown, half the first chunk)."""
     if after_bytes is not None:
         return after_bytes
-    length = flow.response.headers.get("content-length", "")
-    return max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else None
+    length = numbers.header_length(flow.response.headers.get("content-length"))
+    return max(1, length // 2) if length is not None and length > 1 else None
 
 
 class ConnectionCut(Fault):
@@ -242,6 +262,9 @@ class ConnectionCut(Fault):
 
     def requestheaders(self, flow, act):
         keep = request_keep(flow, self.get("after_bytes"))
+        if stream_scope(self, act) and act.h3():  # HTTP/3: the cut resets this stream only
+            flow.request.stream = StreamRequestCutter(act, keep, 0x2 if self.how == "rst" else 0x0)
+            return
         if stream_scope(self, act):  # the HTTP/2 layer resets the stream at ``keep`` bytes
             act.h2_frame(h2_frame="rst_stream", code=0x2 if self.how == "rst" else 0x0, phase="mid_request",
                          after_bytes=keep)
@@ -251,7 +274,7 @@ class ConnectionCut(Fault):
     async def request(self, flow, act):
         when = self.get("when")
         if when == "mid_request":
-            if stream_scope(self, act):
+            if stream_scope(self, act) and not act.h3():
                 if not act.h2_action().get("fired"):  # the body was shorter than after_bytes
                     act.h2_action()["phase"] = "before_response"
                     act.record(phase="before_response")
@@ -311,9 +334,8 @@ class ConnectionCut(Fault):
             if self._stream_code(act) is None:
                 # the stream ends where the cut is, its Content-Length unmet: a short
                 # body on this request only
-                length = flow.response.headers.get("content-length", "")
                 act.record(phase=self.get("when"), body_sent=sent,
-                           body_announced=int(length) if length.isdigit() else None)
+                           body_announced=numbers.header_length(flow.response.headers.get("content-length")))
             elif self.get("when") != "before_response" and flow.killable:
                 act.record(body_sent=sent)
                 act.end_stream()

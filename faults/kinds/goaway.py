@@ -16,6 +16,7 @@ HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from faults.kinds import Param, register
 from faults.kinds._cut import AFTER_EVENTS, AFTER_MESSAGES, Cutter, streamed_cutter
 from faults.kinds._h2 import H2Fault, check_code, code_param
+from faults import numbers
 from faults.errors import SpecError
 
 WHEN = ("before_response", "after_headers", "mid_body", "after_response")
@@ -40,8 +41,11 @@ class GoAway(H2Fault):
     def check(cls, params):
         check_code(params)
         ls = str(params.get("last_stream", "this")).lower()
-        if ls not in ("this", "below") and not (ls.isdigit() and int(ls) < 2**31):
-            raise SpecError(f"last_stream={ls!r}: expected this, below or a stream number")
+        if ls not in ("this", "below"):
+            if not numbers.is_whole_text(ls):
+                raise SpecError(f"last_stream={numbers.shown(ls)}: expected this, below or a stream number "
+                                f"({numbers.RULE})")
+            ls = str(numbers.whole(ls, "last_stream", 0, 2**31 - 1))
         if "last_stream" in params:
             params["last_stream"] = ls
         streamed = any(params.get(k) is not None for k in ("after_events", "after_messages", "after_bytes"))
@@ -63,11 +67,24 @@ class GoAway(H2Fault):
         sid = act.h2_stream()
         if sid is None:
             return self.fallback(flow, act)
-        sid = sid or 1
         when, then = self.get("when"), self.get("then")
+        if act.h3():
+            return self._h3(act, sid, when, then)
+        sid = sid or 1
         last = self.last_for(sid)
         ending = when != "after_response" and (then == "close" or sid > last)
         act.h2_frame(h2_frame="goaway", code=self.code(), last_stream=last, phase=when, then=then,
+                     stream_ended=ending)
+        if ending and when == "before_response":
+            act.end_stream()
+
+    def _h3(self, act, sid: int, when: str, then: str) -> None:
+        """HTTP/3: a GOAWAY carries the first client stream id not processed (RFC 9114
+        5.2); ``code`` is that of the CONNECTION_CLOSE that ``then=close`` sends."""
+        ls = self.get("last_stream")
+        gid = sid + 4 if ls == "this" else sid if ls == "below" else int(ls)
+        ending = when != "after_response" and (then == "close" or sid >= gid)
+        act.h3_frame(h3_frame="goaway", code=self.code_h3(), goaway_id=gid, phase=when, then=then,
                      stream_ended=ending)
         if ending and when == "before_response":
             act.end_stream()

@@ -35,6 +35,8 @@ from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
     ErrorCode,
     HttpLayer,
+    RequestData,
+    RequestHeaders,
     RequestProtocolError,
     ResponseData,
     ResponseEndOfMessage,
@@ -43,10 +45,11 @@ from mitmproxy.proxy.layers.http import (
 )
 from mitmproxy.proxy.layers.http._base import HttpEvent, ReceiveHttp
 from mitmproxy.proxy.layers.http._http2 import Http2Server
+from mitmproxy.proxy.mode_specs import ReverseMode
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, sockets
+from faults.wire import ends, h3layer, sockets
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +101,49 @@ def install(layer) -> bool:
 
 
 class FaultHttpLayer(HttpLayer):
+    """Also, for every HTTP version: keeps the name a reverse-mode client used
+    (``remember_client_host``) and drops the body of a request answered at its head
+    (``vocabulary.DISCARD_BODY``: read off the wire, never buffered)."""
+
     def _handle_event(self, event):
         if isinstance(event, events.Start) and self.context.client.alpn == b"h2":
             server = FaultH2Server(self.context.fork())
             server.http_layer = self
             self.connections.setdefault(self.context.client, server)
+        elif isinstance(event, events.Start) and h3layer.h3_client(self.context):
+            server = h3layer.FaultH3Server(self.context.fork())
+            server.http_layer = self
+            self.connections.setdefault(self.context.client, server)
         yield from super()._handle_event(event)
+
+    # an HTTP/3 client in front of an HTTP/1.1 upstream: one upstream connection per
+    # stream in flight, as mitmproxy does for an HTTP/2 client (faults.wire.h3layer)
+    def get_connection(self, event, *, reuse: bool = True):
+        yield from h3layer.get_connection(self, event, reuse)
+
+    def register_connection(self, command):
+        rest = h3layer.split_waiting(self, command)
+        yield from super().register_connection(command)
+        for cmd in rest:
+            yield from self.get_connection(cmd, reuse=False)
+
+    def event_to_child(self, child, event):
+        if isinstance(event, RequestHeaders):
+            remember_client_host(self.context, event.request)
+        elif isinstance(event, RequestData):
+            flow = getattr(child, "flow", None)
+            if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
+                return  # answered at its head: the body is dropped as it arrives
+        yield from super().event_to_child(child, event)
+
+
+def remember_client_host(context, request) -> None:
+    """Reverse mode without ``keep_host_header``: mitmproxy rewrites Host (HTTP/1) or
+    ``:authority`` (HTTP/2) to the upstream's before any hook; keep what the client
+    sent on the request, where ``~d`` rules and the control host look for it
+    (``faults.plan.host_key``)."""
+    if isinstance(context.client.proxy_mode, ReverseMode) and not context.options.keep_host_header:
+        setattr(request, vocabulary.CLIENT_HOST_ATTR, request.host_header)
 
 
 class FaultH2Server(Http2Server):

@@ -38,6 +38,8 @@ def _faulted(flow, fault: dict | None, comment: str) -> str:
 
 
 class Classifier:
+    name = "classifier"
+
     def __init__(self):
         self.report: Report | None = None
         self._conn_seq: Counter = Counter()
@@ -48,6 +50,9 @@ class Classifier:
         self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
         self._memo: dict = {}  # outcome key -> (client reports, metadata dicts): see _classified
+        # the profiles the record, metadata and comment show (option fault_clients). Every
+        # profile is still computed: the annotation needs k6's report and grpcio's status.
+        self.shown: tuple[str, ...] = profiles.NAMES
 
     def load(self, loader):
         loader.add_option(
@@ -65,7 +70,7 @@ class Classifier:
     def configure(self, updated):
         if "fault_clients" in updated:
             try:
-                profiles.shown = profiles.choose(ctx.options.fault_clients)
+                self.shown = profiles.choose(ctx.options.fault_clients)
             except ValueError as e:
                 raise exceptions.OptionsError(f"fault_clients: {e}") from e
         if "fault_report" in updated:
@@ -84,9 +89,6 @@ class Classifier:
         self._conn_seq[flow.client_conn.id] += 1
         flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
         self._open[flow.id] = flow
-
-    def running(self):
-        h2layer.on_stream_settled = self.written
 
     def response(self, flow: http.HTTPFlow):
         if _session(flow):
@@ -195,8 +197,8 @@ class Classifier:
                                         + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
             comment += " [k6 retries: hidden]"
-        if profiles.shown != profiles.NAMES:  # the user picked their clients: name what each reports
-            for name in profiles.shown:
+        if self.shown != profiles.NAMES:  # the user picked their clients: name what each reports
+            for name in self.shown:
                 r = c.clients.get(name)
                 if name != "k6" and r is not None:
                     comment += f" | {name} {r.error}" + (f" (re-sent {int(r.retried)}x)" if r.retried else "")
@@ -211,11 +213,11 @@ class Classifier:
         flows with the same outcome (most unfaulted traffic: a complete 200 on a
         reused connection) share one computation, remembered by outcome."""
         o = outcome_of(flow)
-        key = _outcome_key(o, flow, profiles.shown)
+        key = _outcome_key(o, flow, self.shown)
         hit = self._memo.get(key) if key is not None else None
         if hit is not None:
-            return Classification(o, hit[0]), hit[1]
-        c = Classification(o, profiles.report_all(o))
+            return Classification(o, hit[0], self.shown), hit[1]
+        c = Classification(o, profiles.report_all(o), self.shown)
         shared = (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c))
         if key is not None:
             if len(self._memo) >= MEMO_MAX:

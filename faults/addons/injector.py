@@ -30,10 +30,12 @@ RELOAD_INTERVAL = 0.5
 
 
 class FaultInjector:
-    def __init__(self):
+    name = "faultinjector"
+
+    def __init__(self, selectors=()):
         self.file_plan = planmod.Plan()
         self.option_plan = planmod.Plan()
-        self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint)
+        self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint): set_runtime_plan
         self._plan_sig: tuple | None = None
         self._watch: asyncio.Task | None = None
         self._active: dict[str, tuple[object, Act]] = {}
@@ -42,7 +44,7 @@ class FaultInjector:
         self._header_said = False
         # callables flow -> Rule | None tried before every plan (a Toxiproxy
         # proxy's http toxics apply to its own listener's flows only)
-        self.selectors: list = []
+        self.selectors: list = list(selectors)
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -96,6 +98,10 @@ class FaultInjector:
             except SpecError as e:
                 raise exceptions.OptionsError(str(e)) from None
             self.option_plan = planmod.Plan(rules, seed).warm()
+
+    def set_runtime_plan(self, plan: planmod.Plan) -> None:
+        """The rules set at runtime (``FaultControl``: commands, the control endpoint)."""
+        self.runtime_plan = plan
 
     @property
     def rules(self) -> list[planmod.Rule]:

@@ -28,6 +28,7 @@ __all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_ha
 class Classification:
     outcome: Outcome
     clients: dict[str, ClientReport]
+    shown: tuple[str, ...] = profiles.NAMES  # the profiles option fault_clients shows (the Classifier's)
 
     @property
     def k6(self) -> ClientReport:
@@ -42,7 +43,7 @@ class Classification:
         """The reports of the profiles option ``fault_clients`` shows (it chooses among the
         HTTP profiles; a WebSocket session's own profiles are always shown)."""
         return {name: r.as_dict() for name, r in self.clients.items()
-                if name in profiles.shown or name not in profiles.NAMES}
+                if name in self.shown or name not in profiles.NAMES}
 
 
 def classify(flow) -> Classification:
@@ -50,14 +51,14 @@ def classify(flow) -> Classification:
     return Classification(o, report_all(o))
 
 
-def classify_handshake(params: dict, **kw) -> Classification:
+def classify_handshake(params: dict, shown: tuple[str, ...] = profiles.NAMES, **kw) -> Classification:
     o = tls.outcome_of_handshake(params, **kw)
-    return Classification(o, report_all(o))
+    return Classification(o, report_all(o), shown)
 
 
-def classify_query(**kw) -> Classification:
+def classify_query(shown: tuple[str, ...] = profiles.NAMES, **kw) -> Classification:
     o = dns.outcome_of_query(**kw)
-    return Classification(o, report_all(o))
+    return Classification(o, report_all(o), shown)
 
 
 def classify_websocket(flow) -> Classification:

@@ -29,7 +29,6 @@ import asyncio
 import logging
 
 import hyperframe.frame as hf
-from mitmproxy import ctx
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
@@ -46,19 +45,12 @@ from mitmproxy.proxy.layers.http._http2 import Http2Server
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, sockets
+from faults.wire import builtin, ends, sockets
 
 log = logging.getLogger(__name__)
 
 TESTED_MITMPROXY = "12.3"
 ACTION = vocabulary.H2_ACTION  # what the HTTP/2 layer must do for this flow (an H2Action)
-
-# Called with a flow when what its client will see is settled: its response's last
-# event reached this layer (handed to the client now, or dropped because the
-# connection is ending), or its fault's frames went out (or were dropped). The
-# classifier waits for it, so a sibling's fault that ends the connection between
-# a flow's hook and the write is what the flow is classified by.
-on_stream_settled = None
 
 MAX_FRAME_LEN = 2**24 - 1
 CLOSE_DELAY = 0.1  # s: between our last frames and the close
@@ -68,14 +60,25 @@ MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows
 
 # -- the addon -------------------------------------------------------------------
 class H2Frames:
-    """Addon: install the frame-capable HTTP layer on every connection."""
+    """Addon: install the frame-capable HTTP layer on every connection.
+
+    ``on_settled`` is called with a flow when what its client will see is settled: its
+    response's last event reached the layer (handed to the client now, or dropped
+    because the connection is ending), or its fault's frames went out (or were
+    dropped). The classifier waits for it, so a sibling's fault that ends the
+    connection between a flow's hook and the write is what the flow is classified by."""
+
+    name = "h2frames"
+
+    def __init__(self, on_settled=None):
+        self.on_settled = on_settled
 
     def next_layer(self, nextlayer):
         if nextlayer.layer is None:
-            builtin = ctx.master.addons.get("nextlayer")
-            if builtin is not None:
-                builtin.next_layer(nextlayer)
-        install(nextlayer.layer)
+            stock = builtin.nextlayer()
+            if stock is not None:
+                stock.next_layer(nextlayer)
+        install(nextlayer.layer, self.on_settled)
 
 
 def _below(layer):
@@ -83,13 +86,14 @@ def _below(layer):
     return getattr(layer, "child_layer", None) or getattr(layer, "layer", None)
 
 
-def install(layer) -> bool:
+def install(layer, on_settled=None) -> bool:
     """Swap a stock ``HttpLayer`` found in ``layer``'s child chain for ours."""
     seen = 0
     while layer is not None and seen < 16:
         seen += 1
         if type(layer) is HttpLayer:
             layer.__class__ = FaultHttpLayer
+            layer.on_settled = on_settled
             return True
         if isinstance(layer, FaultHttpLayer):
             return True
@@ -98,16 +102,20 @@ def install(layer) -> bool:
 
 
 class FaultHttpLayer(HttpLayer):
+    on_settled = None  # H2Frames.on_settled, handed to this connection's FaultH2Server
+
     def _handle_event(self, event):
         if isinstance(event, events.Start) and self.context.client.alpn == b"h2":
             server = FaultH2Server(self.context.fork())
             server.http_layer = self
+            server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
         yield from super()._handle_event(event)
 
 
 class FaultH2Server(Http2Server):
     http_layer: HttpLayer | None = None
+    on_settled = None  # see H2Frames
 
     def __init__(self, context):
         super().__init__(context)
@@ -268,8 +276,8 @@ class FaultH2Server(Http2Server):
     def settled(self, sid: int) -> None:
         flow = self.flow_of(sid)
         self.known.pop(sid, None)
-        if flow is not None and on_stream_settled is not None:
-            on_stream_settled(flow)
+        if flow is not None and self.on_settled is not None:
+            self.on_settled(flow)
 
     def fire(self, sid: int, act: dict, ending: bool):
         act["fired"] = True
@@ -431,7 +439,7 @@ def _close_writer(writer) -> None:
 # -- helpers for fault kinds ---------------------------------------------------------
 def _http_layer(flow):
     try:
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
     except Exception:
         return None
     handler = server.connections.get(flow.client_conn.id) if server else None

@@ -27,7 +27,6 @@ import os
 import time
 
 import wsproto.events as wse
-from mitmproxy import ctx
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers.http import HttpLayer
 from mitmproxy.proxy.layers.websocket import (
@@ -40,6 +39,7 @@ from mitmproxy.websocket import WebSocketMessage
 from wsproto.frame_protocol import CloseReason, Opcode
 
 from faults import vocabulary
+from faults.wire import builtin
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ def close_frame(code: int, reason: str) -> wse.CloseConnection:
 
 class WsFrames:
     """Addon: put the fault-capable layer under every WebSocket session."""
+
+    name = "wsframes"
 
     def websocket_start(self, flow):
         layer = layer_of(flow)
@@ -154,7 +156,7 @@ def set_action(flow, **action) -> dict:
 def fire_soon(flow) -> bool:
     """Wake the flow's layer so it fires its pending action (outside a message hook)."""
     try:
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
         msg = WebSocketMessage(Opcode.TEXT, False, b"")
         server.inject_event(_Fire(flow, msg))
     except Exception as e:  # the connection is gone
@@ -170,7 +172,7 @@ def active(flow) -> bool:
 def layer_of(flow):
     """The WebsocketLayer of this flow, found from its connection's layer stack."""
     try:
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
     except Exception:
         return None
     handler = server.connections.get(flow.client_conn.id) if server else None

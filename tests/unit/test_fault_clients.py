@@ -11,12 +11,6 @@ from faults.classify import clients as profiles
 from .test_addons import make, through
 
 
-@pytest.fixture(autouse=True)
-def _restore():
-    yield
-    profiles.shown = profiles.NAMES
-
-
 def test_default_is_every_profile():
     with make(faults=["|~u /r|reset when=before_response"])[0] as tctx:
         inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
@@ -41,4 +35,4 @@ def test_an_unknown_profile_is_refused_with_a_did_you_mean():
         cls = tctx.master.addons.chain[-1]
         with pytest.raises(exceptions.OptionsError, match="unknown client profile 'nodejs': did you mean node"):
             tctx.configure(cls, fault_clients=["nodejs"])
-        assert profiles.shown == profiles.NAMES  # the old selection stays
+        assert cls.shown == profiles.NAMES  # the old selection stays

@@ -67,3 +67,23 @@ def test_only_the_wire_imports_mitmproxys_proxy_layers():
         private = {d for d in deps if d.startswith("mitmproxy.") and (d.startswith("mitmproxy.proxy.layers") or "._" in d)}
         if private and not n.startswith("faults.wire"):
             assert n == "faults.addons.tls", (n, private)  # mitmproxy's layer *types* for matching (documented)
+
+
+def test_no_addon_looks_another_up_by_name():
+    """``FaultAddon`` (faults/addons/__init__.py) hands every child what it uses;
+    mitmproxy's own addons are found by type (``faults.wire.builtin``). A lookup by
+    name silently finds nothing after a rename (a TLS fault or a DNS record just
+    stops happening)."""
+    sources = [*ROOT.rglob("*.py"), *(ROOT.parent / "addons").glob("*.py")]
+    assert [str(p) for p in sources if "addons.get(" in p.read_text()] == []
+
+
+def test_every_child_addon_declares_its_name():
+    """mitmproxy registers an addon under its ``name`` (else its lowercased class
+    name): declared, a class rename cannot change what it is registered as."""
+    from faults.addons import FaultAddon
+
+    children = FaultAddon().children
+    assert [type(c).__name__ for c in children if "name" not in type(c).__dict__] == []
+    names = [c.name for c in children]
+    assert len(set(names)) == len(names)

@@ -16,10 +16,7 @@ from faults.classify.outcome import ClientReport, Outcome
 PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chromium)  # k6 first: the annotation is k6's
 
 
-NAMES = tuple(p.NAME for p in PROFILES)
-# The profiles the record, metadata and comment show (option fault_clients). Every
-# profile is still computed: the annotation needs k6's report and grpcio's status.
-shown: tuple[str, ...] = NAMES
+NAMES = tuple(p.NAME for p in PROFILES)  # option fault_clients chooses among them (Classifier.shown)
 
 
 def choose(names) -> tuple[str, ...]:

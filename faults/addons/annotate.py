@@ -20,7 +20,7 @@ from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
 from faults.classify.http import outcome_of
 from faults.report import Report, flow_record, websocket_record
-from faults.wire import ends, h2layer
+from faults.wire import ends, h2action, h2layer
 
 log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
@@ -106,8 +106,8 @@ class Classifier:
     def error(self, flow: http.HTTPFlow):
         if _session(flow):
             return  # mitmproxy ends the session next (websocket_end)
-        action = flow.metadata.get(V.H2_ACTION)
-        if action and not action.get("fired") and action.get("h2_frame") != "hold" and self._h2_pending(flow):
+        action = h2action.of(flow)
+        if action is not None and not action.fired and action.h2_frame != "hold" and self._h2_pending(flow):
             # killed for its frames, which the HTTP/2 layer sends next (or drops,
             # when a sibling's fault already ends the connection)
             self._unwritten.add(flow.id)

@@ -67,15 +67,14 @@ class GoAway(H2Fault):
         when, then = self.get("when"), self.get("then")
         last = self.last_for(sid)
         ending = when != "after_response" and (then == "close" or sid > last)
-        act.h2_frame(h2_frame="goaway", code=self.code(), last_stream=last, phase=when, then=then,
-                     stream_ended=ending)
+        act.h2_goaway(self.code(), last, when, then, stream_ended=ending)
         if ending and when == "before_response":
             act.end_stream()
 
     @staticmethod
     def _ends_after_headers(act) -> bool:
         a = act.h2_action()
-        return bool(a.get("stream_ended")) and a.get("phase") == "after_headers"
+        return a is not None and a.stream_ended and a.phase == "after_headers"
 
     def responseheaders(self, flow, act):
         if self.fell_back(flow):

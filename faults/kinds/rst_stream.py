@@ -43,7 +43,7 @@ class RstStream(H2Fault):
             act.record(fallback="tcp_reset")
             flow.request.stream = RequestCutter(_TcpReset(), act, keep)
             return
-        act.h2_frame(h2_frame="rst_stream", code=self.code(), phase="mid_request", after_bytes=keep)
+        act.h2_rst_stream(self.code(), "mid_request", after_bytes=keep)
 
     async def request(self, flow, act):
         when = self.get("when")
@@ -52,14 +52,12 @@ class RstStream(H2Fault):
                 cutter = flow.request.stream
                 if isinstance(cutter, RequestCutter) and not cutter.fired:
                     cutter.fire("before_response")
-            elif not act.h2_action().get("fired"):  # the body was shorter than after_bytes
-                act.h2_action()["phase"] = "before_response"
-                act.record(phase="before_response")
-                act.end_stream()
+            else:
+                act.h2_fire_now()  # when the body was shorter than after_bytes
             return
         if act.h2_stream() is None:
             return self.fallback(flow, act)
-        act.h2_frame(h2_frame="rst_stream", code=self.code(), phase=when)
+        act.h2_rst_stream(self.code(), when)
         if when == "before_response":
             act.end_stream()
 

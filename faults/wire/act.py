@@ -14,7 +14,8 @@ import time
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, h2layer, sockets, wslayer
+from faults.wire import ends, h2action, h2layer, sockets, wslayer
+from faults.wire.h2action import H2Action
 
 log = logging.getLogger(__name__)
 WIRE_KEY = vocabulary.WIRE
@@ -133,7 +134,7 @@ class Act:
         layer keeps its events), for ``ms`` or until the stream ends. False: not HTTP/2."""
         if self.h2_stream() is None:
             return False
-        h2layer.set_action(self.flow, h2_frame="hold", phase="mid_body", hold_now=False, hold_ms=ms)
+        h2action.set_action(self.flow, H2Action("hold", "mid_body", hold_ms=ms))
         return True
 
     async def stall_over(self) -> str:
@@ -161,18 +162,55 @@ class Act:
         layer; None otherwise (HTTP/1.1, or a connection set up before the addon)."""
         return h2layer.stream_id(self.flow) if h2layer.active(self.flow) else None
 
-    def h2_frame(self, **action) -> None:
-        """Ask the HTTP/2 layer for frames on this stream (an ``H2Action``) and
-        record them under the same names. The layer fires at the action's phase,
-        or at ``end_stream()`` for an action that ends the stream."""
-        h2layer.set_action(self.flow, **action)
-        facts = {k: v for k, v in action.items() if k in vocabulary.WIRE_FIELDS}
-        if "code" in action:
-            facts["code_name"] = h2_name(action["code"])
+    # Each asks the HTTP/2 layer for frames on this stream (an ``H2Action``) and
+    # records them under the same names. The layer fires at the action's phase,
+    # or at ``end_stream()`` for an action that ends the stream.
+    def h2_rst_stream(self, code: int, phase: str, after_bytes: int = 0) -> None:
+        """RST_STREAM ``code``; ``phase="mid_request"``: once ``after_bytes`` of the upload arrived."""
+        self._h2(H2Action("rst_stream", phase, code=code, after_bytes=after_bytes))
+
+    def h2_goaway(self, code: int, last_stream: int, phase: str, then: str, stream_ended: bool) -> None:
+        """GOAWAY ``code`` with ``last_stream``, then close or drain the connection."""
+        self._h2(H2Action("goaway", phase, code=code, last_stream=last_stream, then=then, stream_ended=stream_ended))
+
+    def h2_violation(self, violation: str) -> None:
+        """Break HTTP/2 this way before the response, then close (``faults.kinds.h2_violation``)."""
+        self._h2(H2Action("violation", "before_response", violation=violation))
+
+    def _h2(self, action: H2Action) -> None:
+        h2action.set_action(self.flow, action)
+        facts = action.facts()
+        if "code" in facts:
+            facts["code_name"] = h2_name(action.code)
         self.record(stream_id=h2layer.stream_id(self.flow), **facts)
 
-    def h2_action(self) -> dict:
-        return self.flow.metadata.get(vocabulary.H2_ACTION) or {}
+    def h2_action(self) -> H2Action | None:
+        """What this stream asked the HTTP/2 layer for; None: nothing."""
+        return h2action.of(self.flow)
+
+    def h2_fire_now(self) -> bool:
+        """An upload cut (``phase="mid_request"``) whose body ended before ``after_bytes``:
+        its frame goes out now, before the response. False: the layer fired it already."""
+        action = h2action.of(self.flow)
+        if action is not None and action.fired:
+            return False
+        if action is not None:
+            action.phase = "before_response"
+        self.record(phase="before_response")
+        self.end_stream()
+        return True
+
+    def h2_cut_now(self) -> None:
+        """A streamed cut reached its point: the layer fires after the stream's next data."""
+        action = h2action.of(self.flow)
+        if action is not None:
+            action.cut_now = True
+
+    def h2_hold_now(self) -> None:
+        """A stall (``stall_stream``) reached its point: after the stream's next data, hold the rest."""
+        action = h2action.of(self.flow)
+        if action is not None:
+            action.hold_now = True
 
     def end_stream(self) -> None:
         """End this flow's stream now: the HTTP/2 layer turns the kill into the

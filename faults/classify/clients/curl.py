@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from faults import catalog
 from faults.classify.clients.python import CERT_REASONS, alert_reason
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "curl"
 CURL_CERT = {
@@ -37,35 +37,35 @@ def _status(status: int) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    if ev == "h2.fallback" or (ev == "tcp.rst" and not h2):  # curl over HTTP/2 on an RST: not measured
+    if ev == Event.H2_FALLBACK or (ev == Event.TCP_RST and not h2):  # curl over HTTP/2 on an RST: not measured
         return curl(56, "Recv failure: Connection reset by peer")
-    if ev == "tcp.fin" and not h2:
+    if ev == Event.TCP_FIN and not h2:
         if f.get("phase") in ("before_response", "mid_request"):
             return curl(52, "Empty reply from server")
         return curl(18, "transfer closed")
-    if ev == "http.short_body" and not h2:
+    if ev == Event.HTTP_SHORT_BODY and not h2:
         return curl(18, "transfer closed")
-    if ev == "http.undecodable":
+    if ev == Event.HTTP_UNDECODABLE:
         return curl(61, "Error while processing content unencoding",
                     note="with --compressed; without it curl does not decode and exits 0")
-    if ev in ("http.response", "grpc.status"):
+    if ev in (Event.HTTP_RESPONSE, Event.GRPC_STATUS):
         return _status(f.get("status", 200))
-    if ev == "upstream.failed":
+    if ev == Event.UPSTREAM_FAILED:
         return _status(502)
-    if ev == "client.gave_up":
+    if ev == Event.CLIENT_GAVE_UP:
         return curl(28, "timed out", certainty="likely", note="when curl's own -m/--max-time fired")
-    if ev == "h2.rst_stream":
+    if ev == Event.H2_RST_STREAM:
         code = f["code"]
         name = catalog.h2_name(code) if catalog.tables.h2_known(code) else "unknown"
         return curl(92, f"{name} (err {code})")
-    if ev == "h2.goaway":
+    if ev == Event.H2_GOAWAY:
         sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
         if f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last):
             return curl(0, "")
         if sid <= last:
             return curl(18, "not closed cleanly before end of the underlying stream")
         return None  # not measured
-    if ev == "h2.violation":
+    if ev == Event.H2_VIOLATION:
         v = f["violation"]
         if v == "data_on_idle_stream":
             return curl(52, "", note="curl reports the close that follows the violation").also(55).also(56)
@@ -74,22 +74,22 @@ def report(o: Outcome) -> ClientReport | None:
         if v == "window_overflow":
             return curl(18, "").also(56)
         return None  # oversized_frame: curl allows 2^24-1, so it cannot be made
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         return curl(56 if f.get("encrypted") else 35, alert_reason(f["alert"]))
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return curl(35, "wrong version number")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return curl(35, "Connection reset by peer")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return curl(35, "SSL_ERROR_SYSCALL")
-    if ev in ("tls.stall", "tls.stall_released"):
+    if ev in (Event.TLS_STALL, Event.TLS_STALL_RELEASED):
         return curl(28, "timed out")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         return curl(60, CURL_CERT[f["cert"]].format(host=f.get("host", "")))
-    if ev in ("dns.no_such_host", "dns.error", "dns.drop"):  # glibc's resolver, any failure
+    if ev in (Event.DNS_NO_SUCH_HOST, Event.DNS_ERROR, Event.DNS_DROP):  # glibc's resolver, any failure
         return curl(6, f"Could not resolve host: {f['name']}")
-    if ev == "dial.refused":
+    if ev == Event.DIAL_REFUSED:
         return curl(7, "Couldn't connect to server")
-    if ev == "dial.blackhole":
+    if ev == Event.DIAL_BLACKHOLE:
         return curl(28, "Connection timed out", certainty="likely", note="when -m/--connect-timeout fired")
     return None

@@ -1,4 +1,6 @@
-"""The classifier addon: annotate every finished flow, faulted or not.
+"""The classifier addon: annotate every finished flow, faulted or not (what a
+sibling's fault did to a flow: ``faults.wire.collateral``; the error object:
+``faults.classify.annotation``).
 
 For each flow, once, when its outcome is known (``response`` or ``error``):
 ``flow.metadata`` gets the k6 code and message, ``flow.comment`` a one-line
@@ -16,11 +18,13 @@ from typing import Optional, Sequence
 
 from mitmproxy import ctx, exceptions, hooks, http
 
-from faults import catalog, vocabulary as V
+from faults import vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
+from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of
 from faults.report import Report, flow_record, websocket_record
 from faults.wire import ends, h2action, h2layer
+from faults.wire.collateral import collateral
 
 log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
@@ -261,53 +265,3 @@ def _outcome_key(o, flow, shown) -> tuple | None:
 def _session(flow) -> bool:
     """A WebSocket session (an upgrade answered 101); a refused upgrade is a plain flow."""
     return flow.websocket is not None and flow.response is not None and flow.response.status_code == 101
-
-
-# wire-record fields that say how a fault ended a stream or connection
-_EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
-            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced"}
-
-
-def collateral(flow: http.HTTPFlow) -> None:
-    """If another flow's fault ended this flow's connection before this flow
-    finished, what the client saw is that end: copy it into the wire record.
-    A flow whose own fault already ended its stream or connection keeps its record."""
-    end = ends.of(flow.client_conn.id)
-    if end is None or end["collateral_of"] == flow.id:
-        return
-    own = flow.metadata.get(V.WIRE, {})
-    if own.get("ended_seq", end["seq"]) < end["seq"]:
-        return  # its own fault ended it first
-    own = {k: v for k, v in own.items() if k not in _EFFECTS}  # its own fault never reached the client
-    streamed = flow.response is not None and bool(flow.response.stream)
-    facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
-    if end.get("conn_end"):
-        facts["conn_end"] = end["conn_end"]
-    else:
-        sid = end["streams"].get(flow.id)
-        facts.update(h2_frame=end["h2_frame"], stream_id=sid)
-        if end["h2_frame"] == "violation":
-            facts["violation"] = end["violation"]
-        else:
-            code, last = end["code"], end["last_stream"]
-            facts.update(code=code, last_stream=last, then="close")
-            # a stream unknown when the GOAWAY went out arrived after it: its id is higher
-            if (sid is None or sid > last) and not (sid == 1 and code != 0):
-                # above last_stream_id: not processed, so the client retries it elsewhere
-                facts.update(goaway_refused=True, phase="refused")
-    flow.metadata[V.WIRE] = {**own, **facts}
-
-
-def annotation(flow: http.HTTPFlow, c: Classification) -> dict:
-    """The flow's error object (seed 003's shape: status, message, id, code)
-    with every taxonomy's name for it, from the catalog entry the k6 profile named."""
-    k6 = c.k6
-    obj = catalog.error_object(catalog.by_id(c.entry), k6.message or None)
-    code = k6.error
-    if flow.response is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
-        obj["status"] = flow.response.status_code
-    grpc = c.clients.get("grpcio")
-    if grpc is not None:
-        obj["grpc_status"] = {"name": grpc.error, "value": grpc.extra["value"]}
-    obj["certainty"] = k6.certainty
-    return obj

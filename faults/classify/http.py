@@ -141,15 +141,16 @@ def _response(flow, facts: dict) -> Outcome:
     r = flow.response
     status = r.status_code
     if status == 101 and not flow.websocket:
-        return Outcome(Event.HTTP_SWITCHING, "http.status.switching_protocols", "101 Switching Protocols on a plain request",
-                       {"status": 101})
+        return Outcome(Event.HTTP_SWITCHING, "http.status.switching_protocols",
+                       "101 Switching Protocols on a plain request", {"status": 101})
     if 100 <= status < 200 and status != 101:
         return Outcome(Event.HTTP_INFORMATIONAL, catalog.for_http_status(status).id,
                        f"a {status} as the only answer: no final status", {"status": status})
     sent, announced = facts.get("body_sent"), facts.get("body_announced")
     if announced and (sent or 0) < announced:  # a fault ended the body short (truncate/close scope=stream)
-        return Outcome(Event.HTTP_SHORT_BODY, "http.body.truncated", f"{sent or 0} of {announced} announced body bytes, "
-                       "then the end of the stream", {"status": status})
+        return Outcome(Event.HTTP_SHORT_BODY, "http.body.truncated",
+                       f"{sent or 0} of {announced} announced body bytes, then the end of the stream",
+                       {"status": status})
     if r.stream:  # streamed through: the proxy kept no body, so it cannot judge its length or encoding
         return Outcome(Event.HTTP_RESPONSE, catalog.for_http_status(status).id, f"a complete {status} response "
                        "(streamed)", {"status": status, "body_size": 0, "streamed": True})

@@ -46,7 +46,8 @@ def _http(proto: str) -> list[tuple[str, str, dict]]:
 def _h2_frames() -> list[tuple[str, str, dict]]:
     s = {"stream_id": 1}
     return [
-        ("rst_stream code=INTERNAL_ERROR when=after_headers", Event.H2_RST_STREAM, {**s, "code": 2, "phase": "after_headers"}),
+        ("rst_stream code=INTERNAL_ERROR when=after_headers", Event.H2_RST_STREAM,
+         {**s, "code": 2, "phase": "after_headers"}),
         ("rst_stream code=CANCEL when=mid_body", Event.H2_RST_STREAM, {**s, "code": 8, "phase": "mid_body"}),
         ("rst_stream code=INTERNAL_ERROR when=before_response", Event.H2_RST_STREAM,
          {**s, "code": 2, "phase": "before_response"}),
@@ -60,7 +61,8 @@ def _h2_frames() -> list[tuple[str, str, dict]]:
          {**s, "code": 0, "last_stream": 0, "phase": "before_response", "then": "close"}),
         ("goaway code=NO_ERROR last_stream=this when=after_response then=drain", Event.H2_GOAWAY,
          {**s, "code": 0, "last_stream": 1, "phase": "after_response", "then": "drain"}),
-        ("h2_violation kind=data_on_idle_stream", Event.H2_VIOLATION, {**s, "violation": "data_on_idle_stream", "code": 1}),
+        ("h2_violation kind=data_on_idle_stream", Event.H2_VIOLATION,
+         {**s, "violation": "data_on_idle_stream", "code": 1}),
         ("h2_violation kind=bad_hpack", Event.H2_VIOLATION, {**s, "violation": "bad_hpack", "code": 9}),
         ("h2_violation kind=oversized_frame", Event.H2_VIOLATION, {**s, "violation": "oversized_frame", "code": 6}),
         ("h2_violation kind=window_overflow", Event.H2_VIOLATION, {**s, "violation": "window_overflow", "code": 3}),

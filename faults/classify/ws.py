@@ -50,9 +50,11 @@ def outcome_of(flow) -> Outcome:
                     f"{'TCP RST' if how == 'rst' else 'FIN'} without a close frame, after "
                     f"{facts['messages_to_client']} message(s) to the client")
     elif fault == "corrupt":
-        o = Outcome(Event.WS_CORRUPT, "websocket.protocol_error", f"a frame the client must reject ({wire['ws_corrupt']})")
+        o = Outcome(Event.WS_CORRUPT, "websocket.protocol_error",
+                    f"a frame the client must reject ({wire['ws_corrupt']})")
     elif fault == "stall":
-        o = Outcome(Event.WS_STALL, "websocket.stalled", "messages stopped (close frames too); the connection stayed open")
+        o = Outcome(Event.WS_STALL, "websocket.stalled",
+                    "messages stopped (close frames too); the connection stayed open")
     elif wire.get("released_at_shutdown"):
         o = Outcome(Event.PROXY_RELEASED, "network.tcp.closed", "open at proxy shutdown (closed)")
     elif ws is not None and ws.closed_by_client:

@@ -368,7 +368,8 @@ def _dial(o, f):
 
 _HANDLERS = {
     Event.TCP_RST: _conn_end, Event.TCP_FIN: _conn_end, Event.H2_FALLBACK: _conn_end,
-    Event.CLIENT_GAVE_UP: _gave_up, Event.CLIENT_GOAWAY: _client_goaway, Event.PROXY_RELEASED: _released, Event.PROXY_KILLED: _killed,
+    Event.CLIENT_GAVE_UP: _gave_up, Event.CLIENT_GOAWAY: _client_goaway,
+    Event.PROXY_RELEASED: _released, Event.PROXY_KILLED: _killed,
     Event.UPSTREAM_FAILED: _upstream_failed, Event.UPSTREAM_CUT: _upstream_cut, Event.UNKNOWN: _unknown,
     Event.HTTP_RESPONSE: _response, Event.HTTP_INFORMATIONAL: _informational, Event.HTTP_SWITCHING: _switching,
     Event.HTTP_UNDECODABLE: _undecodable, Event.HTTP_SHORT_BODY: _short_body, Event.GRPC_STATUS: _grpc,

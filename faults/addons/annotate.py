@@ -14,7 +14,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Optional, Sequence
+from collections.abc import Sequence  # typing.Sequence: mitmproxy cannot parse --set for it
+from typing import Optional
 
 from mitmproxy import ctx, exceptions, hooks, http
 

@@ -36,3 +36,12 @@ def test_an_unknown_profile_is_refused_with_a_did_you_mean():
         with pytest.raises(exceptions.OptionsError, match="unknown client profile 'nodejs': did you mean node"):
             tctx.configure(cls, fault_clients=["nodejs"])
         assert cls.shown == profiles.NAMES  # the old selection stays
+
+
+def test_the_option_is_settable_as_mitmproxy_parses_set():
+    """``--set fault_clients=node`` on the command line: mitmproxy parses it only for
+    collections.abc.Sequence[str] (typing.Sequence gave a traceback at start)."""
+    with make()[0] as tctx:
+        cls = tctx.master.addons.chain[-1]
+        tctx.master.options.set("fault_clients=node", "fault_clients=java")
+        assert cls.shown == ("node", "java")

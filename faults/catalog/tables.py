@@ -3,7 +3,7 @@
 - HTTP/2 error codes (RFC 9113 section 7): the names come from the h2 library's
   ``ErrorCodes``, the meanings are ours;
 - gRPC status codes: grpcio is only a test dependency, so the table is written
-  here and ``tests/unit/test_tables.py`` checks it against ``grpc.StatusCode``;
+  here and ``tests/unit/catalog/test_tables.py`` checks it against ``grpc.StatusCode``;
 - TLS alerts (RFC 8446 section 6, RFC 5246 section 7.2): name -> code.
 
 Parsing helpers raise ``KeyError`` with the reason for what is not a code.

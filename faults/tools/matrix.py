@@ -3,7 +3,7 @@ and what each client hides, rendered from the client profiles (faults.classify.m
 
     python -m faults.tools.matrix            # print the generated section
     python -m faults.tools.matrix --write    # replace it in README.md between the markers
-    python -m faults.tools.matrix --check    # exit 1 if README.md differs (tests/unit/test_matrix.py)
+    python -m faults.tools.matrix --check    # exit 1 if README.md differs (tests/unit/classify/test_matrix.py)
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the connection's app data names a ``client_alpn``. The script's addons run befor
 adjust TlsConfig's connection afterwards; instead ``start_client`` lets TlsConfig
 build it now (it then skips its own hook: ``ssl_conn`` is set) and ``choose_h2``
 names ``h2`` in that app data. Both rely on mitmproxy internals, guarded by
-``tests/unit/test_wire.py``.
+``tests/unit/wire/test_sockets.py``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ mitmproxy's back):
   protocol). Actions that must not end the stream fire at the stream's
   response headers or end of message instead.
 
-``tests/unit/test_h2frames.py`` fails loudly when a mitmproxy upgrade breaks
+``tests/unit/wire/test_h2frames.py`` fails loudly when a mitmproxy upgrade breaks
 any of this (see shared/mitmproxy-internals.md, "HTTP/2 frames").
 """
 

@@ -9,7 +9,7 @@ bytes were 0.6-0.9 ms late (``tests/e2e/test_toxiproxy_python.py`` asserts it). 
 undocumented names ``sockets.py`` relies on), is replaced by a ``LinkWriter``
 feeding a ``toxics.Link``; the hook still records the messages.
 
-``tests/unit/test_wire.py`` fails loudly if a mitmproxy upgrade moves them.
+``tests/unit/wire/test_sockets.py`` fails loudly if a mitmproxy upgrade moves them.
 """
 
 from __future__ import annotations

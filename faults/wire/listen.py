@@ -10,7 +10,7 @@ whose connections go to the proxy mode's own ``ServerInstance.handle_stream``
 over the workers' sockets by a hash of the connection's addresses.
 
 The private parts relied on (``ServerInstance.make``, ``handle_stream``, the
-proxyserver as the connection registry) are checked by tests/unit/test_wire.py.
+proxyserver as the connection registry) are checked by tests/unit/wire/test_sockets.py.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ flow on that connection may show, when a raw relay would be faithful:
 The first decision of regular and upstream mode (the proxy protocol itself,
 absolute-form requests to any host) and anything not TCP are never relayed.
 Private: the layer classes, the ClientHello parser and the NextLayer's buffered
-events (guarded by tests/unit/test_wire.py).
+events (guarded by tests/unit/wire/test_sockets.py).
 """
 
 from __future__ import annotations

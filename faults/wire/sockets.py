@@ -5,7 +5,7 @@ a chosen moment, or to pace the bytes it writes. Its connection handler keeps
 the client's ``asyncio.StreamWriter`` in
 ``proxyserver.connections[client.id].transports[client].writer`` (public
 names, undocumented as addon API). Everything that depends on that lives
-here; ``tests/unit/test_wire.py`` fails loudly if a mitmproxy upgrade moves it.
+here; ``tests/unit/wire/test_sockets.py`` fails loudly if a mitmproxy upgrade moves it.
 
 Rules learnt the hard way (see shared/mitmproxy-internals.md): never write raw
 bytes to a TLS connection (they bypass the TLS layer); RST and FIN are safe.

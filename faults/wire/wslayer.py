@@ -17,7 +17,7 @@ and TLS layers below as a ``SendData`` command (ws:// and wss:// alike):
   we closed) or the raw frame, ends both connections, and ends the session
   (``websocket_end``) the way the stock layer does for a relayed close.
 
-``tests/unit/test_wslayer.py`` fails loudly when a mitmproxy upgrade breaks this.
+``tests/unit/wire/test_wslayer.py`` fails loudly when a mitmproxy upgrade breaks this.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from mitmproxy.test import tflow
 
 from faults.classify import clients as profiles
 
-from .test_addons import make, through
+from ..addons.test_injector import make, through
 
 
 def test_default_is_every_profile():

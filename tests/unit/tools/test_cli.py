@@ -21,7 +21,7 @@ import pytest
 from faults import catalog
 from faults.tools import cli
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ from mitmproxy.test import tflow
 
 from faults import catalog, vocabulary as V
 from faults.classify import classify
-from tests.unit.test_classify_http import make
+from tests.unit.classify.test_http import make
 
 GOAWAY, STREAM, CONN = ("http2: received GoAway with http2 ErrCode ", "http2: stream error with http2 ErrCode ",
                         "http2: connection error with http2 ErrCode ")

@@ -13,7 +13,7 @@ import pytest
 
 from faults import catalog
 
-SHARED = Path(__file__).parents[2].parent / "shared"
+SHARED = Path(__file__).parents[3].parent / "shared"
 SEEDS = SHARED / "seeds"
 
 

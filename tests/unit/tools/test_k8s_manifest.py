@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 
 from faults.plan import load_yaml
 
-MANIFEST = Path(__file__).resolve().parents[2] / "examples" / "k8s" / "testrun.yaml"
+MANIFEST = Path(__file__).resolve().parents[3] / "examples" / "k8s" / "testrun.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from faults.classify import Classification, classify_websocket, clients as profi
 from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of
 from faults.report import Report, flow_record, websocket_record
-from faults.wire import ends, h2action, h2layer
+from faults.wire import actions, ends, h2layer
 from faults.wire.collateral import collateral
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Classifier:
     def error(self, flow: http.HTTPFlow):
         if _session(flow):
             return  # mitmproxy ends the session next (websocket_end)
-        action = h2action.of(flow)
+        action = actions.H2.of(flow)
         if action is not None and not action.fired and action.h2_frame != "hold" and self._h2_pending(flow):
             # killed for its frames, which the HTTP/2 layer sends next (or drops,
             # when a sibling's fault already ends the connection)

@@ -14,8 +14,8 @@ import time
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, h2action, h2layer, sockets, wslayer
-from faults.wire.h2action import H2Action
+from faults.wire import actions, ends, h2layer, sockets, wslayer
+from faults.wire.actions import H2Action, WsAction
 
 log = logging.getLogger(__name__)
 WIRE_KEY = vocabulary.WIRE
@@ -134,7 +134,7 @@ class Act:
         layer keeps its events), for ``ms`` or until the stream ends. False: not HTTP/2."""
         if self.h2_stream() is None:
             return False
-        h2action.set_action(self.flow, H2Action("hold", "mid_body", hold_ms=ms))
+        actions.H2.set(self.flow, H2Action("hold", "mid_body", hold_ms=ms))
         return True
 
     async def stall_over(self) -> str:
@@ -178,7 +178,7 @@ class Act:
         self._h2(H2Action("violation", "before_response", violation=violation))
 
     def _h2(self, action: H2Action) -> None:
-        h2action.set_action(self.flow, action)
+        actions.H2.set(self.flow, action)
         facts = action.facts()
         if "code" in facts:
             facts["code_name"] = h2_name(action.code)
@@ -186,12 +186,12 @@ class Act:
 
     def h2_action(self) -> H2Action | None:
         """What this stream asked the HTTP/2 layer for; None: nothing."""
-        return h2action.of(self.flow)
+        return actions.H2.of(self.flow)
 
     def h2_fire_now(self) -> bool:
         """An upload cut (``phase="mid_request"``) whose body ended before ``after_bytes``:
         its frame goes out now, before the response. False: the layer fired it already."""
-        action = h2action.of(self.flow)
+        action = actions.H2.of(self.flow)
         if action is not None and action.fired:
             return False
         if action is not None:
@@ -202,13 +202,13 @@ class Act:
 
     def h2_cut_now(self) -> None:
         """A streamed cut reached its point: the layer fires after the stream's next data."""
-        action = h2action.of(self.flow)
+        action = actions.H2.of(self.flow)
         if action is not None:
             action.cut_now = True
 
     def h2_hold_now(self) -> None:
         """A stall (``stall_stream``) reached its point: after the stream's next data, hold the rest."""
-        action = h2action.of(self.flow)
+        action = actions.H2.of(self.flow)
         if action is not None:
             action.hold_now = True
 
@@ -224,14 +224,14 @@ class Act:
         current message hook returns."""
         if not self._ws_layer("ws_close"):
             return False
-        wslayer.set_action(self.flow, ws_action="close", code=code, reason=reason)
+        actions.WS.set(self.flow, WsAction("close", code=code, reason=reason))
         self.record(ws_fault="close", ws_close_code=code, ws_close_reason=reason)
         return True
 
     def ws_corrupt(self, kind: str) -> bool:
         if not self._ws_layer("ws_corrupt"):
             return False
-        wslayer.set_action(self.flow, ws_action="corrupt", corrupt=kind)
+        actions.WS.set(self.flow, WsAction("corrupt", corrupt=kind))
         self.record(ws_fault="corrupt", ws_corrupt=kind)
         return True
 
@@ -246,7 +246,7 @@ class Act:
 
     def ws_stall(self, side: str) -> bool:
         """Hold every byte from ``side`` from now on (messages, close frames, its FIN)."""
-        wslayer.set_action(self.flow, stall=side, fired=True)
+        actions.WS.set(self.flow, WsAction(stall=side, fired=True))
         self.record(ws_fault="stall", ws_dropped=1)
         return wslayer.active(self.flow)
 

@@ -11,7 +11,7 @@ mitmproxy's back):
 - ``FaultHttpLayer``, on ``Start`` for a client that negotiated ``h2``, puts a
   ``FaultH2Server`` (subclass of the private ``Http2Server``) into
   ``connections[client]`` before the stock code runs its ``setdefault``;
-- a fault kind asks for an *action* (``faults.wire.h2action.H2Action``, through
+- a fault kind asks for an *action* (``faults.wire.actions.H2Action``, through
   ``Act``) and, when the stream must end, calls ``flow.kill()``. ``FaultH2Server`` intercepts that
   stream's ``ResponseProtocolError(KILL)`` and emits the action's frames
   (through ``h2`` where its state machine allows, through ``hyperframe``
@@ -45,8 +45,8 @@ from mitmproxy.proxy.layers.http._http2 import Http2Server
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import builtin, ends, h2action, sockets
-from faults.wire.h2action import H2Action
+from faults.wire import actions, builtin, ends, sockets
+from faults.wire.actions import H2Action
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class FaultH2Server(Http2Server):
         act = self.actions.get(stream_id)
         if act is None:
             flow = self.flow_of(stream_id)
-            act = h2action.of(flow) if flow is not None else None
+            act = actions.H2.of(flow) if flow is not None else None
             if act is not None:
                 self.actions[stream_id] = act
         return act
@@ -363,7 +363,7 @@ class FaultH2Server(Http2Server):
         end their flows (the client retries them elsewhere) and never answer them."""
         for sid in [s for s in self.streams if s > last and not self.is_closed(s)]:
             flow = self.flow_of(sid)
-            if flow is not None and h2action.of(flow) is None:  # a selected flow keeps its own record
+            if flow is not None and actions.H2.of(flow) is None:  # a selected flow keeps its own record
                 flow.metadata.setdefault(vocabulary.WIRE, {}).update(
                     h2_frame="goaway", goaway_refused=True, last_stream=last, stream_id=sid,
                     code=self.actions_code(), phase="refused",

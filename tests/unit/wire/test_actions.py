@@ -1,24 +1,26 @@
-"""The HTTP/2 action (faults/wire/h2action.py): typed, kept beside the flow (a flow
-with one still saves as a mitmproxy flow file) and recorded in the wire record's order."""
+"""The layers' actions (faults/wire/actions.py): typed, kept beside the flow (a flow
+with one still saves as a mitmproxy flow file); an HTTP/2 one is recorded in the
+wire record's order."""
 
 import io
 
 from mitmproxy.io import FlowReader, FlowWriter
 from mitmproxy.test import tflow
 
-from faults.wire import h2action
-from faults.wire.h2action import H2Action
+from faults.wire import actions
+from faults.wire.actions import H2Action, WsAction
 
 
 def test_an_action_belongs_to_its_flow_and_the_flow_still_saves():
     flow, other = tflow.tflow(), tflow.tflow()
-    act = h2action.set_action(flow, H2Action("rst_stream", "before_response", code=8))
-    assert h2action.of(flow) is act and h2action.of(other) is None
+    act = actions.H2.set(flow, H2Action("rst_stream", "before_response", code=8))
+    ws = actions.WS.set(flow, WsAction("close", code=4000))
+    assert actions.H2.of(flow) is act and actions.H2.of(other) is None and actions.WS.of(flow) is ws
     buf = io.BytesIO()
     FlowWriter(buf).add(flow)  # an object in flow.metadata would make this raise
     buf.seek(0)
     (back,) = FlowReader(buf).stream()
-    assert back.id == flow.id and "h2_action" not in back.metadata
+    assert back.id == flow.id and not {"h2_action", "ws_action"} & set(back.metadata)
 
 
 def test_facts_are_the_record_fields_in_the_records_order():

@@ -45,7 +45,7 @@ from mitmproxy.proxy.layers.http._http2 import Http2Server
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import actions, builtin, ends, sockets
+from faults.wire import actions, builtin, ends, sockets, stack
 from faults.wire.actions import H2Action
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,6 @@ class H2Frames:
         install(nextlayer.layer, self.on_settled)
 
 
-def _below(layer):
-    """The next layer down: ``child_layer`` of a layer, ``layer`` of a NextLayer."""
-    return getattr(layer, "child_layer", None) or getattr(layer, "layer", None)
-
-
 def install(layer, on_settled=None) -> bool:
     """Swap a stock ``HttpLayer`` found in ``layer``'s child chain for ours."""
     seen = 0
@@ -97,7 +92,7 @@ def install(layer, on_settled=None) -> bool:
             return True
         if isinstance(layer, FaultHttpLayer):
             return True
-        layer = _below(layer)
+        layer = stack.below(layer)
     return False
 
 
@@ -432,26 +427,15 @@ def _close_writer(writer) -> None:
 
 
 # -- helpers for fault kinds ---------------------------------------------------------
-def _http_layer(flow):
-    try:
-        server = builtin.proxyserver()
-    except Exception:
-        return None
-    handler = server.connections.get(flow.client_conn.id) if server else None
-    layer = getattr(handler, "layer", None)
-    seen = 0
-    while layer is not None and seen < 32:
-        seen += 1
-        if isinstance(layer, HttpLayer):
-            return layer
-        layer = _below(layer)
-    return None
-
-
 def server_of(flow) -> FaultH2Server | None:
-    layer = _http_layer(flow)
-    conn = layer.connections.get(flow.client_conn) if layer is not None else None
-    return conn if isinstance(conn, FaultH2Server) else None
+    """The frame-capable HTTP/2 server of this flow's connection: the innermost one
+    (a CONNECT tunnel's HTTP layer sits below the proxy's own, ``faults.wire.stack``)."""
+    found = None
+    for layer in stack.http_layers(flow.client_conn):
+        conn = layer.connections.get(flow.client_conn)
+        if isinstance(conn, FaultH2Server):
+            found = conn
+    return found
 
 
 def active(flow) -> bool:
@@ -460,8 +444,8 @@ def active(flow) -> bool:
 
 
 def stream_id(flow) -> int | None:
-    layer = _http_layer(flow)
-    for sid, stream in (layer.streams.items() if layer is not None else ()):
-        if getattr(stream, "flow", None) is flow:
-            return sid
+    for layer in stack.http_layers(flow.client_conn):
+        for sid, stream in layer.streams.items():
+            if getattr(stream, "flow", None) is flow:
+                return sid
     return None

@@ -28,7 +28,6 @@ import time
 
 import wsproto.events as wse
 from mitmproxy.proxy import commands, events
-from mitmproxy.proxy.layers.http import HttpLayer
 from mitmproxy.proxy.layers.websocket import (
     WebsocketEndHook,
     WebsocketLayer,
@@ -38,7 +37,7 @@ from mitmproxy.proxy.layers.websocket import (
 from mitmproxy.websocket import WebSocketMessage
 from wsproto.frame_protocol import CloseReason, Opcode
 
-from faults.wire import actions, builtin
+from faults.wire import actions, builtin, stack
 from faults.wire.actions import WsAction
 
 log = logging.getLogger(__name__)
@@ -165,20 +164,11 @@ def active(flow) -> bool:
 
 
 def layer_of(flow):
-    """The WebsocketLayer of this flow, found from its connection's layer stack."""
-    try:
-        server = builtin.proxyserver()
-    except Exception:
-        return None
-    handler = server.connections.get(flow.client_conn.id) if server else None
-    layer, seen = getattr(handler, "layer", None), 0
-    while layer is not None and seen < 32:
-        seen += 1
-        if isinstance(layer, HttpLayer):
-            for stream in layer.streams.values():
-                child = getattr(stream, "child_layer", None)
-                if getattr(stream, "flow", None) is flow and isinstance(child, WebsocketLayer):
-                    return child
-            return None
-        layer = getattr(layer, "child_layer", None) or getattr(layer, "layer", None)
+    """The WebsocketLayer of this flow, found from its connection's layer stack
+    (``faults.wire.stack``: through a regular proxy, in the CONNECT tunnel's HTTP layer)."""
+    for layer in stack.http_layers(flow.client_conn):
+        for stream in layer.streams.values():
+            child = getattr(stream, "child_layer", None)
+            if getattr(stream, "flow", None) is flow and isinstance(child, WebsocketLayer):
+                return child
     return None

@@ -64,6 +64,8 @@ class FaultAddon:
     child has is no attribute at all (bench/README.md, overhead).
     """
 
+    name = "faultaddon"
+
     def __init__(self):
         # The composition root: each child gets what it uses here; no child looks
         # another up by name (tests/unit/test_layering.py) or writes its state.

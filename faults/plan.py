@@ -16,9 +16,13 @@ Three ways in, one grammar (``faults.spec``):
 
 Selection: rules are tried in order; a rule applies when its filter matches
 and its gates pass (``first``: only the first N matching flows; ``every``:
-every Nth; ``probability``: a draw). The first rule that applies wins. Each
-rule draws from its own RNG seeded by the plan seed and the rule's identity,
-so adding or removing another rule does not change this rule's draws.
+every Nth; ``probability``: a draw; ``window``, ``requests``, a ramped
+``probability`` and ``max_active``: ``faults.gates``, docs/time.md). The first
+rule that applies wins. Each rule draws from its own RNG seeded by the plan
+seed and the rule's identity, so adding or removing another rule does not
+change this rule's draws. A rule's ``fault`` may be a list (``faults.spec.stack``).
+A rule whose filter reads the response head (``~c``, ``~hs``, ...) has level
+"response": the injector decides it when the upstream's head arrives.
 
 Host index (performance only, same results): a rule whose filter is ``~d RE``
 or a conjunction containing ``~d RE`` conjuncts (``~d api.test & ~u /v1/``)
@@ -47,11 +51,12 @@ from typing import Any
 
 from mitmproxy import flowfilter, http
 
-from faults import kinds, worker
+from faults import gates as gatesmod, kinds, worker
 from faults import spec as specmod
+from faults.gates import Timing, clock
 from faults.spec import FaultSpec, SpecError
 
-RULE_KEYS = ("name", "match", "fault", "probability", "first", "every", "gates")
+RULE_KEYS = ("name", "match", "fault", "probability", "first", "every", "gates", "window", "requests", "max_active")
 GATES = ("worker", "global")  # where first/every/probability count: per worker process, or across all
 # Stated limits: past them input is refused with the limit named.
 MAX_PLAN_BYTES = 4 * 1024 * 1024  # a plan file (or control request body)
@@ -60,42 +65,54 @@ MAX_MATCH_CHARS = 4096  # a flow filter
 HOST_MEMO_MAX = 4096  # per rule / per plan: distinct hosts remembered before the memo is cleared
 
 
-# -- filters that cannot work at request time -----------------------------
+# -- filters on the response ------------------------------------------------
 
-# flowfilter codes that look only at the response (or the error, or a replayed
-# response): rules are chosen when the request has arrived, so these never
-# mean what they say (``~s`` never matches, ``!~s`` always does).
-RESPONSE_FILTERS = {"s": "~s", "c": "~c", "a": "~a", "ts": "~ts", "hs": "~hs", "bs": "~bs",
-                    "e": "~e", "replays": "~replays"}
+# flowfilter codes that read the response head: a rule using one is decided when
+# the upstream's response head arrives (level "response"), and acts then.
+RESPONSE_FILTERS = {"s": "~s", "c": "~c", "a": "~a", "ts": "~ts", "hs": "~hs"}
+# and the body: decided once the whole upstream body is in, before any of it is sent
+# (level "response_body")
+BODY_FILTERS = {"bs": "~bs"}
+# codes that can never match as meant when a rule is decided (at the request or at
+# the response): refused at load, with why.
+NEVER_FILTERS = {
+    "e": ("~e", "it reads the flow's error, and a flow with an error has no response left to fault: "
+                "it would never match"),
+    "replays": ("~replays", "it matches responses mitmproxy replayed, which no upstream sent: it would never match"),
+}
 
 
-def response_filter(filt) -> str | None:
-    """The first response-only filter used anywhere in ``filt``, e.g. ``'~c'``."""
+def _codes(filt):
     stack = [filt]
     while stack:
         f = stack.pop()
         code = getattr(type(f), "code", None)
-        if code in RESPONSE_FILTERS:
-            return RESPONSE_FILTERS[code]
+        if code:
+            yield code
         stack.extend(getattr(f, "lst", ()))
         if isinstance(f, flowfilter.FNot):
             stack.append(f.itm)
-    return None
+
+
+def response_filter(filt) -> str | None:
+    """The first response filter used anywhere in ``filt``, e.g. ``'~c'``; a body filter
+    (``~bs``) first if there is one: it decides when the rule can be decided."""
+    codes = list(_codes(filt))
+    return next((BODY_FILTERS[c] for c in codes if c in BODY_FILTERS), None) or \
+        next((RESPONSE_FILTERS[c] for c in codes if c in RESPONSE_FILTERS), None)
 
 
 def parse_filter(text: str):
-    """A mitmproxy flow filter usable at request time, or a SpecError saying why not."""
+    """A mitmproxy flow filter a rule can be decided on, or a SpecError saying why not."""
     if len(text) > MAX_MATCH_CHARS:
         raise SpecError(f"flow filter is {len(text)} characters long (the limit is {MAX_MATCH_CHARS})")
     try:
         filt = flowfilter.parse(text)
     except ValueError:
         raise SpecError(f"invalid flow filter {text!r} (see mitmproxy's filter expressions: ~d, ~u, ~m, ~h, ~q, ...)") from None
-    bad = response_filter(filt)
+    bad = next((NEVER_FILTERS[c] for c in _codes(filt) if c in NEVER_FILTERS), None)
     if bad:
-        raise SpecError(f"flow filter {text!r} uses {bad}, which looks at the response, but rules are "
-                        "chosen when the request arrives: it would never match as meant "
-                        "(request-side filters: ~u, ~d, ~m, ~hq, ~bq, ~tq)")
+        raise SpecError(f"flow filter {text!r} uses {bad[0]}: {bad[1]}")
     return filt
 
 
@@ -262,6 +279,7 @@ class Rule:
     first: int | None = None
     every: int | None = None
     gates: str = "worker"  # "global": first/every/probability count across every worker (faults.counter)
+    timing: Timing | None = None  # window, requests, a ramped probability, max_active (faults.gates)
     where: str = ""
     seed: Any = None
     epoch: str = ""  # with the identity, names this rule's global count (a new rule set counts afresh)
@@ -293,7 +311,34 @@ class Rule:
     def __post_init__(self):
         self.filter = parse_filter(self.match) if self.match else flowfilter.match_all
         self.fault = kinds.instantiate(self.spec)
+        reads = response_filter(self.filter) if self.match else None
+        if reads:
+            self._on_response(reads)
+        if self.timing is not None and self.timing.max_active is not None and self.fault.level not in (
+                "flow", "request_head", "response"):
+            raise SpecError(f"max_active counts requests in flight; fault {self.spec.kind!r} acts on "
+                            f"{'DNS queries' if self.fault.level == 'dns' else 'TLS handshakes'}")
         self.reseed(self.seed)
+
+    def _on_response(self, reads: str) -> None:
+        """A filter that reads the response: the rule is decided when the upstream's head
+        arrives (``~bs``: once its whole body is in), so its fault must be one that can act
+        from there."""
+        level = self.fault.level
+        body = reads in BODY_FILTERS.values()
+        when = "once the upstream's whole response body is in" if body else "when the upstream's response head arrives"
+        if level != "flow":
+            what = {"request_head": "while the request arrives", "connection": "on the TLS handshake",
+                    "dns": "on the DNS query"}.get(level, level)
+            raise SpecError(f"flow filter {self.match!r} uses {reads}, which reads the response: the rule is "
+                            f"decided {when}, but {self.spec.text!r} acts {what}, before any response: "
+                            "it would never act")
+        if body and self.fault.acts_on_response_head():
+            raise SpecError(f"flow filter {self.match!r} uses ~bs, which reads the response body: the rule is "
+                            f"decided {when}, but {self.spec.text!r} acts as the body streams, which is too "
+                            "late to decide on it (decide at the head with ~c, ~hs, ~ts or ~a, or use a fault "
+                            "that replaces the answer: status, reset, close, delay, truncate)")
+        self.fault.level = "response_body" if body else "response"
 
     def may_match_host(self, key) -> bool:
         """False only when a flow with host key ``key`` cannot match the filter."""
@@ -340,41 +385,56 @@ class Rule:
         elif not self._filter(flow):
             return False
         self.matched += 1
-        if self.gates == "global":
-            return self._global_gates()
-        if self.first is not None and self.matched > self.first:
-            return False
-        if self.every is not None and self.matched % self.every:
-            return False
-        if self.probability is not None and self.rng.random() >= self.probability:
-            return False
-        self.applied += 1
-        return True
+        return self._gates()
 
-    def _global_gates(self) -> bool:
-        """The gates on the n-th match counted across all workers: ``first: 1``
-        is the first request any worker saw. The draw for the n-th match is
-        seeded by n, so it does not depend on which worker got that request."""
-        if self.first is None and self.every is None and self.probability is None:
-            self.applied += 1
-            return True
-        n = worker.counter().next(f"{self.epoch}|{self.identity}")
+    def _gates(self) -> bool:
+        """The gates on the n-th match: per worker, or (``gates: global``) counted
+        across all workers, where ``first: 1`` is the first request any worker saw
+        and the draw for the n-th match is seeded by n, so it does not depend on
+        which worker got that request."""
+        timing = self.timing
+        counted = self.first is not None or self.every is not None or self.probability is not None or (
+            timing is not None and (timing.requests is not None or timing.ramp is not None))
+        if self.gates == "global" and counted:
+            n = worker.counter().next(f"{self.epoch}|{self.identity}")
+            rng = random.Random(f"{self.seed}|{self.identity}|{n}") if self.seed is not None else self.rng
+        else:
+            n, rng = self.matched, self.rng
         if self.first is not None and n > self.first:
             return False
         if self.every is not None and n % self.every:
             return False
-        if self.probability is not None:
-            rng = random.Random(f"{self.seed}|{self.identity}|{n}") if self.seed is not None else self.rng
-            if rng.random() >= self.probability:
+        p = self.probability
+        if timing is not None:
+            t = None
+            if timing.timed():
+                t = clock.t()
+                if t is None:  # no request started the clock (e.g. a TLS handshake comes first)
+                    clock.start()
+                    t = 0.0
+            if not timing.admits(n, t):
                 return False
+            if timing.ramp is not None:
+                p = timing.p(n, t)
+        if p is not None and rng.random() >= p:
+            return False
+        if timing is not None and timing.max_active is not None and not timing.take():
+            return False  # its caller (the injector) releases the slot when the flow ends
         self.applied += 1
         return True
+
+    def release(self) -> None:
+        """A flow this rule faulted has ended (max_active counts it no more)."""
+        if self.timing is not None:
+            self.timing.release()
 
     def describe(self) -> dict:
         return {
             "name": self.name, "match": self.match, "fault": self.spec.text,
             "probability": self.probability, "first": self.first, "every": self.every, "gates": self.gates,
             "where": self.where, "matched": self.matched, "applied": self.applied,
+            **({"phase": self.fault.level} if self.fault.level.startswith("response") else {}),
+            **(self.timing.describe() if self.timing is not None else {}),
         }
 
 
@@ -387,6 +447,7 @@ class Plan:
     _stamp: tuple = field(init=False, repr=False, default=(), compare=False)
     _urls: Any = field(init=False, repr=False, default=False, compare=False)  # False: not built yet
     _split: dict = field(init=False, repr=False, default_factory=dict, compare=False)
+    _levels: Any = field(init=False, repr=False, default=None, compare=False)  # None: not computed yet
 
     def select(self, flow, level: str | None = None) -> Rule | None:
         """The first rule (of fault level ``level``, if given) that applies to
@@ -463,7 +524,18 @@ class Plan:
             )
         return hit
 
+    def has_level(self, level: str) -> bool:
+        """Whether any rule is of fault level ``level`` (one set lookup: the injector asks
+        at every response head whether a response rule exists at all)."""
+        rules, stamp = self.rules, self._stamp
+        if not stamp or stamp[0] is not rules or stamp[1] != len(rules) or stamp[2] != _generation:
+            self.reindex()
+        if self._levels is None:
+            self._levels = {r.fault.level for r in rules}
+        return level in self._levels
+
     def reindex(self) -> None:
+        self._levels = None
         self._index = {}
         self._split = {}
         self._urls = False
@@ -485,29 +557,25 @@ def _selection(raw: dict[str, Any]) -> dict[str, Any]:
             raise SpecError(f"name={name!r}: expected a text")
         out["name"] = str(name)
     if raw.get("probability") is not None:
-        p = raw["probability"]
-        try:
-            if isinstance(p, bool) or not isinstance(p, (str, int, float)):
-                raise TypeError
-            p = float(p)
-        except (TypeError, ValueError):
-            raise SpecError(f"probability={raw['probability']!r}: expected a number from 0 to 1") from None
-        if not 0 <= p <= 1:  # NaN fails this too
-            raise SpecError(f"probability={p}: must be from 0 to 1")
-        out["probability"] = p
-    for key in ("first", "every"):
+        out["probability"] = gatesmod.probability(raw["probability"])
+    for key in ("first", "every", "max_active"):
         if raw.get(key) is not None:
-            v = raw[key]
-            if isinstance(v, bool) or not isinstance(v, (str, int)) or not str(v).isdigit() \
-                    or len(str(v)) > 18 or int(v) < 1:
-                raise SpecError(f"{key}={v!r}: expected a whole number >= 1")
-            out[key] = int(v)
+            out[key] = gatesmod.count(raw[key], key)
+    if raw.get("window") is not None:
+        out["window"] = gatesmod.window(raw["window"])
+    if raw.get("requests") is not None:
+        out["requests"] = gatesmod.requests(raw["requests"])
     if raw.get("gates") is not None:
         g = raw["gates"]
         if g not in GATES:
             raise SpecError(f"gates={g!r}: expected one of {', '.join(GATES)} (where first/every/probability "
                             "count: per worker process, the default, or across all workers)")
         out["gates"] = g
+    out["timing"], out["probability"] = Timing.build(out)
+    for key in ("window", "requests", "max_active"):
+        out.pop(key, None)
+    if out["probability"] is None:
+        del out["probability"]
     return out
 
 
@@ -576,24 +644,33 @@ def rule_from_mapping(raw: Any, where: str, seed=None) -> Rule:
                         f"(known: {', '.join(RULE_KEYS)})", where)
     try:
         fault = raw.get("fault")
-        if isinstance(fault, str):
-            spec = specmod.parse(fault)[0]
-        elif isinstance(fault, dict):
-            params = dict(fault)
-            kind = params.pop("kind", None)
-            if not kind:
-                raise SpecError("fault mapping needs a 'kind' key")
-            if not isinstance(kind, str):
-                raise SpecError(f"kind={kind!r}: expected a fault kind name")
-            spec = specmod.build(kind.lower(), params)
+        if isinstance(fault, list):  # a stack: [delay ms=200, status code=503]
+            if len(fault) > 16:
+                raise SpecError(f"a fault list of {len(fault)} faults (the limit is 16)")
+            spec = specmod.stack([_one_fault(f) for f in fault])
         else:
-            raise SpecError("rule needs a 'fault': a spec string or a mapping with 'kind'")
+            spec = _one_fault(fault)
         match = raw.get("match")
         if match is not None and not isinstance(match, str):
             raise SpecError(f"match must be a flow filter string, got {match!r}")
         return Rule(match=match, spec=spec, where=where, seed=seed, **_selection(raw))
     except SpecError as e:
         raise e.at(where) from None
+
+
+def _one_fault(fault: Any):
+    """A rule's ``fault`` (or one entry of its list): a spec string or a mapping with ``kind``."""
+    if isinstance(fault, str):
+        return specmod.parse(fault)[0]
+    if isinstance(fault, dict):
+        params = dict(fault)
+        kind = params.pop("kind", None)
+        if not kind:
+            raise SpecError("fault mapping needs a 'kind' key")
+        if not isinstance(kind, str):
+            raise SpecError(f"kind={kind!r}: expected a fault kind name")
+        return specmod.build(kind.lower(), params)
+    raise SpecError("rule needs a 'fault': a spec string, a mapping with 'kind', or a list of those")
 
 
 def _yaml():
@@ -617,8 +694,9 @@ def _yaml():
     return yaml
 
 
-def load_yaml(text: str, source: str) -> Plan:
-    """Parse a YAML plan; every error names the file, rule index and line."""
+def parse_yaml(text: str, source: str):
+    """YAML text -> its document (round-trip nodes, aliases refused); every error is a
+    one-line ``SpecError`` naming ``source`` and the line."""
     from ruamel.yaml.error import YAMLError
 
     if len(text) > MAX_PLAN_BYTES:
@@ -633,6 +711,12 @@ def load_yaml(text: str, source: str) -> Plan:
         raise SpecError(f"invalid YAML{line}: {getattr(e, 'problem', None) or e}", source) from None
     except RecursionError:
         raise SpecError("invalid YAML: nested too deeply", source) from None
+    return doc
+
+
+def load_yaml(text: str, source: str) -> Plan:
+    """Parse a YAML plan; every error names the file, rule index and line."""
+    doc = parse_yaml(text, source)
     if doc is None:
         return Plan()
     if isinstance(doc, list):

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 
 from faults import worker
+from faults.gates import clock
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +119,25 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
 # "flow", "tls_handshake", "dns", "websocket" or "connection"), ``worker`` (the
-# ``fault_worker`` id of the process that wrote it, ``""`` alone), the k6 fields (``k6_error_code``,
+# ``fault_worker`` id of the process that wrote it, ``""`` alone), ``t`` (seconds after the
+# run's t0 when it started) and ``duration_ms`` (start to settled; None where no start is
+# known: a TLS handshake, a DNS query, a raw connection), the k6 fields (``k6_error_code``,
 # ``k6_error``, ``certainty``, ``note``), ``outcome`` (event, catalog entry,
 # summary), ``clients`` (what each client profile predicts) and ``facts``.
 FORMAT = 2
 
 
-def _base(record: str) -> dict:
-    """The head every record starts with: format version, time, record type and
-    the worker that wrote it (``faults.worker``; ``""`` for a lone proxy)."""
-    return {"v": FORMAT, "ts": round(time.time(), 3), "record": record, "worker": worker.current()}
+def _base(record: str, start: float | None = None) -> dict:
+    """The head every record starts with: format version, time, record type, the
+    worker that wrote it (``faults.worker``; ``""`` for a lone proxy), ``t``: when
+    it started (``start``, else now), in seconds after the run's t0
+    (``faults.gates.clock``: all workers share it), and ``duration_ms``: from
+    ``start`` to now, when the outcome was settled (None without a start)."""
+    now = time.time()
+    clock.start(start if start is not None else now)  # nothing started the clock yet: this record does
+    return {"v": FORMAT, "ts": round(now, 3), "record": record, "worker": worker.current(),
+            "t": round(clock.t(start if start is not None else now), 4),
+            "duration_ms": round((now - start) * 1000, 1) if start is not None else None}
 
 
 def _k6_fields(c) -> dict:
@@ -149,8 +159,12 @@ def flow_record(flow, c, fault: dict | None, annotation: dict | None) -> dict:
     if flow.response is not None and flow.response.headers.get("content-type", "").startswith("text/event-stream"):
         extra["events_sent"] = c.outcome.facts.get("events_sent")
     return {
-        **_base("flow"),
+        **_base("flow", flow.request.timestamp_start),
         "flow_id": flow.id,
+        # when the request began and on which client connection: a reader (faults score) times
+        # attempts from their start and tells a fresh connection from a re-used one
+        "started": round(flow.request.timestamp_start, 3) if flow.request.timestamp_start else None,
+        "conn": flow.client_conn.id,
         "url": flow.request.pretty_url,
         "method": flow.request.method,
         # the client's own id for the request, if it sends one: correlates its log with this record
@@ -247,7 +261,7 @@ def websocket_record(flow, c, fault: dict | None) -> dict:
     error_code for a session); a refused upgrade is a flow record instead."""
     fault, f, k6 = fault or {}, c.outcome.facts, c.k6
     return {
-        **_base("websocket"),
+        **_base("websocket", flow.request.timestamp_start),
         "flow_id": flow.id,
         "url": flow.request.pretty_url,
         "http_version": flow.request.http_version,

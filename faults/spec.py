@@ -16,12 +16,17 @@ from typing import Any
 from faults import kinds
 from faults.errors import SpecError
 
-__all__ = ["SELECTION_KEYS", "FaultSpec", "SpecError", "build", "parse", "split_words"]
+__all__ = ["SELECTION_KEYS", "FaultSpec", "SpecError", "StackSpec", "build", "parse", "split_words", "stack"]
 
 # Keys that choose *which* flows a rule applies to rather than what the fault
 # does; the option and header forms accept them inline, the YAML form as
 # rule fields.
-SELECTION_KEYS = ("name", "probability", "first", "every", "gates")
+SELECTION_KEYS = ("name", "probability", "first", "every", "gates", "window", "requests", "max_active")
+# Joins the faults of a stack in the inline form: ``delay ms=200 + status code=503``.
+STACK_SEP = "+"
+# Kinds that only slow an exchange down: any number of them stack with one fault
+# that decides what the client gets (faults.kinds._stack).
+LATENCY_KINDS = ("delay", "throttle")
 # Longest spec accepted, in every form (the x-fault header is cut off here
 # before any parsing, so a huge header costs nothing).
 MAX_SPEC_CHARS = 8192
@@ -52,14 +57,57 @@ class FaultSpec:
         return self.text
 
 
+@dataclass(frozen=True)
+class StackSpec:
+    """Several faults on one request, in the order they act (latency first)."""
+
+    parts: tuple[FaultSpec, ...]
+    params: dict[str, Any] = field(default_factory=dict)  # a stack's own: none
+
+    @property
+    def kind(self) -> str:
+        return "+".join(p.kind for p in self.parts)
+
+    @property
+    def text(self) -> str:
+        return f" {STACK_SEP} ".join(p.text for p in self.parts)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def stack(parts: list[FaultSpec]) -> "FaultSpec | StackSpec":
+    """Faults that combine on one request, put in phase order (latency kinds, then
+    the one that decides the answer); a SpecError names two that cannot combine."""
+    parts = [q for p in parts for q in getattr(p, "parts", (p,))]  # a stack inside a list: flattened
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        raise SpecError("an empty fault list (expected e.g. [delay ms=200, status code=503])")
+    known = kinds.all_kinds()
+    deciders = []
+    for p in parts:
+        cls = known[p.kind]
+        level = cls.level_for(p.params)
+        if level != "flow":
+            what = {"request_head": "while the request arrives (before any delay could come first)",
+                    "connection": "on the connection, before any request", "dns": "on the DNS query"}[level]
+            raise SpecError(f"{p.text!r} acts {what}: it cannot be stacked with other faults")
+        if p.kind.startswith("ws_"):
+            raise SpecError(f"{p.text!r} acts on WebSocket messages: one per rule, not in a stack")
+        if p.kind not in LATENCY_KINDS:
+            deciders.append(p)
+    if len(deciders) > 1:
+        raise SpecError(f"{deciders[0].text!r} and {deciders[1].text!r} cannot combine: each decides what the "
+                        f"client gets, so one would never act (stack {', '.join(LATENCY_KINDS)} with at most "
+                        "one other fault)")
+    ordered = [p for p in parts if p.kind in LATENCY_KINDS] + deciders
+    return StackSpec(tuple(ordered))
+
+
 def split_words(text: str) -> tuple[str, dict[str, str]]:
     """``'reset when=mid_body'`` -> ``('reset', {'when': 'mid_body'})``, no typing yet."""
-    if len(text) > MAX_SPEC_CHARS:
-        raise SpecError(f"fault spec is {len(text)} characters long (the limit is {MAX_SPEC_CHARS})")
-    try:
-        words = shlex.split(text)
-    except ValueError as e:
-        raise SpecError(f"cannot split {text!r}: {e}") from None
+    words = _words(text)
     if not words:
         raise SpecError("empty fault spec (expected 'KIND key=value ...')")
     kind, pairs = words[0], {}
@@ -75,12 +123,41 @@ def split_words(text: str) -> tuple[str, dict[str, str]]:
     return kind.lower(), pairs
 
 
+def _words(text: str) -> list[str]:
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"fault spec is {len(text)} characters long (the limit is {MAX_SPEC_CHARS})")
+    try:
+        return shlex.split(text)
+    except ValueError as e:
+        raise SpecError(f"cannot split {text!r}: {e}") from None
+
+
 def parse(text: str, *, allow_selection: bool = False) -> tuple[FaultSpec, dict[str, str]]:
     """Parse and validate a spec string.
 
     Returns the spec and, when ``allow_selection``, the selection keys found
     inline (``probability=0.1 first=3``) as raw strings for the plan to type.
     """
+    words = _words(text)
+    if STACK_SEP in words:  # ``delay ms=200 + status code=503``: a stack
+        groups, cur = [], []
+        for w in words + [STACK_SEP]:
+            if w == STACK_SEP:
+                if not cur:
+                    raise SpecError(f"{text!r}: '{STACK_SEP}' joins two faults (nothing on one side)")
+                groups.append(shlex.join(cur))
+                cur = []
+            else:
+                cur.append(w)
+        parts, selection = [], {}
+        for g in groups:
+            spec, sel = parse(g, allow_selection=allow_selection)
+            twice = sel.keys() & selection.keys()
+            if twice:
+                raise SpecError(f"{sorted(twice)[0]!r} given twice in {text!r}")
+            parts.append(spec)
+            selection.update(sel)
+        return stack(parts), selection
     kind, pairs = split_words(text)
     selection = {}
     if allow_selection:

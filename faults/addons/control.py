@@ -15,6 +15,8 @@ Commands (mitmproxy console, mitmweb's command bar or ``POST /commands/...``)::
     faults.clear                                 drop every runtime rule
     faults.list                                  every rule (runtime, option, file)
     faults.stats                                 rules' counters and k6 codes seen
+    faults.t0 [SECONDS|next]                     the run's t0 (faults.gates): now (the run is
+                                                 SECONDS old now), or unset (the next request sets it)
 
 HTTP endpoint (option ``fault_control``, off by default), served by the proxy
 itself for requests to the reserved host ``faults.control`` (option
@@ -31,6 +33,9 @@ rewrites the Host header: start it with ``--set keep_host_header=true`` and send
                         explanation when not (faults/expect.py, as the pytest
                         fixture's expect); waits up to timeout s (default 5)
     GET    /flows       the report records kept for /expect
+    GET    /t0          the run's t0 (unix time) and seconds since (t)
+    POST   /t0          t0 = now (?t=SECONDS: the run is that old now); DELETE /t0: the
+                        next request sets it. Windows and ramps (faults.gates) count from t0.
     DELETE /flows       forget them (so does every change of the runtime rules)
 
 POST bodies: ``text/plain`` one ``/filter/spec`` per line; ``application/yaml``
@@ -60,7 +65,10 @@ from urllib.parse import parse_qs
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
+import time
+
 from faults import plan as planmod, worker
+from faults.gates import clock
 from faults.addons.expectations import Expectations, Pending
 from faults.addons.headers import names as header_names
 from faults.spec import SpecError
@@ -126,8 +134,8 @@ def describe_rules(injector) -> list[dict]:
 
 
 def stats(injector, classifier=None, status=None) -> dict:
-    out: dict = {"rules": [{k: r[k] for k in ("source", "label", "fault", "matched", "applied")}
-                           for r in describe_rules(injector)]}
+    keys = ("source", "label", "fault", "matched", "applied", "active", "over_max_active")  # the last two: max_active
+    out: dict = {"rules": [{k: r[k] for k in keys if k in r} for r in describe_rules(injector)]}
     if classifier is not None:
         out["codes"] = {str(k): v for k, v in sorted(classifier.codes.items(), key=lambda kv: str(kv[0]))}
     if status is not None:
@@ -212,6 +220,9 @@ class FaultControl:
         """Apply one change message (raises SpecError for a bad one); ``rules``: the
         message's rules when the caller built them already."""
         seed, op = self._seed(), msg["op"]
+        if op == "t0":  # the run's clock, set by a sibling (which wrote the shared t0 file)
+            clock.set(msg["t0"], shared=False)
+            return
         seq = msg.get("seq", 0)
         if seq and seq < self._base[0]:
             log.info(f"runtime fault change {seq} skipped: the rules were replaced by change {self._base[0]} since")
@@ -279,9 +290,43 @@ class FaultControl:
         """Every fault rule in selection order: runtime, option, plan file."""
         return [
             f"{r['source']:7} {r['label']}: {r['match'] or '*'} -> {r['fault']} "
-            f"(matched {r['matched']}, applied {r['applied']})"
+            f"(matched {r['matched']}, applied {r['applied']}"
+            + (f", over max_active {r['over_max_active']}" if "over_max_active" in r else "") + ")"
             for r in describe_rules(self._injector())
         ]
+
+    @command.command("faults.t0")
+    def cmd_t0(self, *when: str) -> str:
+        """Set the run's t0 (windows and ramps count from it): now; "SECONDS": the run is that many
+        seconds old now; "next": unset, the next request sets it. Returns t0 as unix time."""
+        try:
+            t0 = self._t0_of(when[0] if when else "")
+        except ValueError as e:
+            raise exceptions.CommandError(str(e)) from None
+        self._set_t0(t0)
+        return json.dumps({"t0": t0})
+
+    @staticmethod
+    def _t0_of(text: str) -> float | None:
+        text = text.strip().lower()
+        if text == "next":
+            return None
+        try:
+            ago = float(text or 0)
+        except ValueError:
+            raise ValueError(f"t0 {text!r}: expected SECONDS (the run's age now) or next") from None
+        if not 0 <= ago <= 30 * 86400:  # NaN fails this too
+            raise ValueError(f"t0 {text!r}: SECONDS from 0 to {30 * 86400}")
+        return time.time() - ago
+
+    def _set_t0(self, t0: float | None) -> dict:
+        """Here and in the shared file at once; the change message for sibling workers."""
+        clock.set(t0)
+        msg = {"op": "t0", "t0": t0}
+        workers = self.workers
+        if workers is not None and ctx.options.fault_worker_dir:
+            asyncio.get_running_loop().create_task(self._fan_out(workers, msg))
+        return msg
 
     @command.command("faults.stats")
     def cmd_stats(self) -> str:
@@ -352,7 +397,7 @@ class FaultControl:
         query = {k: v[-1] for k, v in parse_qs(req.path.partition("?")[2]).items()}
         method = req.method.upper()
         routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",),
-                  "/expect": ("GET", "POST"), "/flows": ("GET", "DELETE")}
+                  "/expect": ("GET", "POST"), "/flows": ("GET", "DELETE"), "/t0": ("GET", "POST", "DELETE")}
         if path not in routes:
             return 404, {"error": f"unknown path {path!r}", "paths": sorted(routes)}
         if method not in routes[path]:
@@ -364,6 +409,8 @@ class FaultControl:
         if path == "/expect":
             return self.expect.answer(query)
         if method == "GET":
+            if path == "/t0":
+                return 200, {"t0": clock.t0, "t": clock.t()}
             if path == "/flows":
                 return 200, {"flows": list(self.expect.records)}
             if path == "/rules":
@@ -377,6 +424,14 @@ class FaultControl:
         if path == "/flows":
             self.expect.clear()
             return 200, {"ok": True}
+        if path == "/t0":
+            try:
+                t0 = None if method == "DELETE" else self._t0_of(query.get("t", ""))
+            except ValueError as e:
+                return 400, {"error": str(e)}
+            clock.set(t0)
+            # "_change": sent to the sibling workers by ``request`` before the answer
+            return 200, {"ok": True, "t0": t0, "_change": {"op": "t0", "t0": t0}}
         if method == "DELETE" or path == "/clear":
             change, rules = self._stamped({"op": "clear"}), []
         else:

@@ -16,7 +16,8 @@ from typing import Optional
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.websocket import WebSocketData
 
-from faults import plan as planmod
+from faults import plan as planmod, vocabulary as V
+from faults.gates import clock
 from faults.wire import sockets
 from faults.wire.act import Act
 from faults.addons.annotate import FAULT_KEY
@@ -38,7 +39,7 @@ class FaultInjector:
         self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint): set_runtime_plan
         self._plan_sig: tuple | None = None
         self._watch: asyncio.Task | None = None
-        self._active: dict[str, tuple[object, Act]] = {}
+        self._active: dict[str, tuple[object, Act, planmod.Rule]] = {}
         self._stopping = asyncio.Event()
         self._started = False
         self._header_said = False
@@ -50,14 +51,16 @@ class FaultInjector:
     def load(self, loader):
         loader.add_option(
             "fault_plan", Optional[str], None,
-            "YAML fault plan: rules with match (a flow filter), fault (KIND key=value ...), "
-            "optional name, probability, first, every; top-level seed. Reloaded when the file changes.",
+            "YAML fault plan: rules with match (a flow filter), fault (KIND key=value ..., or a list of them), "
+            "optional name, probability (or a ramp 0.2..0.5), first, every, window (30s..90s), requests (100..400), "
+            "max_active; top-level seed. Reloaded when the file changes.",
         )
         loader.add_option(
             "faults", Sequence[str], [],
             'Fault rules as "/flow-filter/fault-spec" (separator: any non-alphanumeric first '
             'character; no separator: every flow), e.g. "|~u /api|status code=503 retry_after=2". '
-            "Inline name=, probability=, first=, every= are allowed.",
+            "Inline name=, probability=, first=, every=, window=, requests=, max_active= are allowed; "
+            "several faults on one request join with ' + ' (delay ms=200 + status code=503).",
         )
         loader.add_option(
             "fault_header", bool, False,
@@ -241,6 +244,8 @@ class FaultInjector:
     def requestheaders(self, flow: http.HTTPFlow):
         if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
             return
+        if clock.t0 is None:
+            self._start_clock(flow)
         rule = self._select_head(flow)
         if rule is None:
             return
@@ -250,9 +255,27 @@ class FaultInjector:
         if hook:
             self._guard(flow, lambda: hook(flow, entry[1]))
 
-    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule) -> None:
-        self._active[flow.id] = (rule.fault, Act(flow, self._stopping, rule.rng))
+    @staticmethod
+    def _start_clock(flow: http.HTTPFlow) -> None:
+        """t0 is the first request of the traffic: not one to the control endpoint
+        (setting the rules up before a load test does not start its clock)."""
+        from faults.addons.control import is_control_host
+
+        if not is_control_host(flow, ctx.options.fault_control_host):
+            clock.start(flow.request.timestamp_start)
+
+    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule, decided_at: str = "request") -> None:
+        act = Act(flow, self._stopping, rule.rng)
+        act.decided_at = decided_at
+        self._active[flow.id] = (rule.fault, act, rule)
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+
+    def _drop(self, flow_id: str):
+        """The flow is over for its fault: forget it, and free its rule's max_active slot."""
+        entry = self._active.pop(flow_id, None)
+        if entry is not None:
+            entry[2].release()
+        return entry
 
     def request(self, flow: http.HTTPFlow):
         if flow.id in self._active:  # chosen at the request head
@@ -267,22 +290,46 @@ class FaultInjector:
 
     def responseheaders(self, flow: http.HTTPFlow):
         entry = self._active.get(flow.id)
+        if entry is None:
+            entry = self._select_response(flow)
         hook = getattr(entry[0], "responseheaders", None) if entry else None
         if hook:
             self._guard(flow, lambda: hook(flow, entry[1]))
 
+    def _select_response(self, flow: http.HTTPFlow, level: str = "response"):
+        """Rules whose filter reads the response: at the upstream's response head
+        (``~c 500``, ``~hs``, ...), or (``response_body``, ``~bs``) once its whole body is
+        in. The fault acts from there: its ``responseheaders`` at the head, its
+        ``request`` (what it does instead of the answer: another status, a reset, a
+        delay) and ``response`` once the body is in. The entry, or None."""
+        if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get(V.CONTROL):
+            return None
+        for plan in self._plans():
+            if plan.has_level(level):  # one set lookup when no rule reads the response
+                rule = plan.select(flow, level=level)
+                if rule is not None:
+                    self._start(flow, rule, decided_at="response")
+                    return self._active[flow.id]
+        return None
+
     def response(self, flow: http.HTTPFlow):
-        if flow.id not in self._active:
+        if flow.id not in self._active and self._select_response(flow, "response_body") is None:
             return None
         return self._finish(flow)
 
     async def _finish(self, flow):
+        entry = self._active.get(flow.id)
+        if entry is not None and entry[1].decided_at == "response":
+            await self._run(flow, "request")  # the upstream's answer is in, not yet sent
+            if flow.error is not None:  # it ended the flow (a reset instead of the answer)
+                self._drop(flow.id)
+                return
         await self._run(flow, "response")
         if flow.websocket is None:  # a WebSocket session's fault acts on its messages next
-            self._active.pop(flow.id, None)
+            self._drop(flow.id)
 
     def error(self, flow: http.HTTPFlow):
-        entry = self._active.pop(flow.id, None)
+        entry = self._drop(flow.id)
         if entry and flow.metadata.get("fault_wire", {}).get("throttled_request_bytes_per_s"):
             entry[1].unthrottle_reads()  # the upload ended early: the connection reads at full speed again
 
@@ -292,7 +339,7 @@ class FaultInjector:
         return self._run(flow, "websocket_message")
 
     def websocket_end(self, flow: http.HTTPFlow):
-        self._active.pop(flow.id, None)
+        self._drop(flow.id)
 
     def client_disconnected(self, client):
         if self._started:

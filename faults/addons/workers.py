@@ -10,6 +10,7 @@ directory the workers share). With a directory, at ``running``:
   the others bind the same port;
 - it serves the fan-out socket (``faults.fanout``) for control changes;
 - global gates count in ``counter.json`` (``faults.counter``);
+- the run's t0 is the one in ``t0`` (``faults.gates``): the first worker to see a request writes it;
 - it writes ``ready-<id>``: the supervisor waits for every worker's.
 
 Every flow gets ``flow.metadata["fault_worker"]``. The first child of
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions
 
-from faults import fanout, vocabulary as V, worker
+from faults import fanout, gates, vocabulary as V, worker
 from faults.counter import SharedCounter
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Workers:
         if (wid, wdir) != self._set:  # configure runs more than once at start: one counter file handle
             self._set = (wid, wdir)
             worker.set_current(wid, SharedCounter(Path(wdir) / "counter.json") if wdir else None)
+            gates.clock.share(wdir or None)  # one t0 for every worker (faults.gates)
         # a per-flow hook only when there is a worker id: a lone proxy pays nothing
         if wid:
             self.requestheaders = self._mark

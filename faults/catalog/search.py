@@ -4,7 +4,7 @@ code, a gRPC status, besides everything :func:`faults.catalog.readings` reads.
 :func:`readings` returns ``(how it was read, entry)`` pairs, most likely first:
 
 - ``curl 56`` / ``curl: (56) Recv failure: ...``: curl exit codes, mapped from
-  what curl reported through this proxy (README, docs/tls.md). One code can
+  what curl reported through this proxy (docs/clients.md, docs/tls.md). One code can
   stand for several outcomes (35: any failed handshake); those are listed in
   the order they are most often the cause.
 - ``grpc 14`` / ``grpc UNAVAILABLE`` / ``StatusCode.UNAVAILABLE``: only the gRPC
@@ -26,7 +26,7 @@ from faults import catalog
 from faults.catalog import Entry
 
 # curl exit code -> (curl's name, catalog ids, most likely first). Measured
-# with curl 7.88 through this proxy (README "Other clients", docs/tls.md);
+# with curl 7.88 through this proxy (docs/clients.md, docs/tls.md);
 # 6/7 are curl's own DNS and connect failures.
 CURL: dict[int, tuple[str, tuple[str, ...]]] = {
     6: ("Could not resolve host", ("dns.lookup.no_such_host",)),

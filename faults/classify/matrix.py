@@ -1,10 +1,10 @@
-"""The client matrix: for every fault of the README's tables, per protocol, what each
+"""The client matrix: for every fault of the docs' fault tables, per protocol, what each
 client profile reports, computed from the profiles themselves (never copied).
 
 Each row pairs a fault spec with the outcome the proxy records for it, as seen in
 ``tests/e2e/test_client_matrix.py`` (which also checks that every row's prediction
-equals what the real client did). ``faults.tools.matrix`` renders the README's
-matrices; ``produced_by`` answers ``faults explain ECONNRESET``.
+equals what the real client did). ``faults.tools.matrix`` renders the
+matrices of docs/clients.md; ``produced_by`` answers ``faults explain ECONNRESET``.
 """
 
 from __future__ import annotations

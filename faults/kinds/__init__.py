@@ -124,6 +124,14 @@ class Fault:
     def get(self, key: str) -> Any:
         return self.p.get(key, self.params[key].default)
 
+    def acts_on_response_head(self) -> bool:
+        """Whether this fault acts from the response head on, as the body streams (a cut
+        after the head or mid-body): then it cannot be decided once the whole body is in
+        (a rule on ``~bs``). The default reads the usual parameters; a kind may say otherwise."""
+        p = self.p
+        return p.get("when") in ("after_headers", "mid_body") or any(
+            p.get(k) is not None for k in ("after_bytes", "after_events", "after_messages"))
+
 
 _REGISTRY: dict[str, type[Fault]] = {}
 _loaded = False
@@ -150,6 +158,9 @@ def all_kinds() -> dict[str, type[Fault]]:
 
 
 def instantiate(spec) -> Fault:
+    if hasattr(spec, "parts"):  # a StackSpec (faults.spec.stack)
+        from faults.kinds._stack import Stack
+        return Stack(spec)
     return get(spec.kind)(spec)
 
 

@@ -20,6 +20,8 @@ class Delay(Fault):
         return max(0.0, self.get("ms") + (act.rng.uniform(-jitter, jitter) if jitter else 0.0))
 
     async def _wait(self, flow, act, phase):
+        if act.decided_at == "response":  # a response rule: the request is long gone
+            phase = "before_response"
         ms = self._ms(act)
         act.record(phase=phase, delay_ms=round(ms, 1))
         if await act.hold(ms / 1000) == "client_gone":

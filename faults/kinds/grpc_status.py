@@ -81,6 +81,9 @@ class GrpcStatus(Fault):
         flow.response = http.Response.make(200, b"", headers)
         self._record(act, 0)
 
+    def acts_on_response_head(self) -> bool:
+        return self.get("after_messages") > 0  # 0: a trailers-only answer instead of the upstream's
+
     def responseheaders(self, flow, act):
         # streamed: each of the first N messages reaches the client as it comes; the
         # status follows in the trailers when the upstream's stream ends

@@ -78,6 +78,9 @@ class Stall(Fault):
         if sum(params.get(k) is not None for k in ("after_events", "after_messages", "after_bytes")) != 1:
             raise SpecError("stall needs exactly one of after_events=K (SSE), after_messages=K (gRPC) or after_bytes=N")
 
+    def acts_on_response_head(self) -> bool:
+        return True  # a pause in a streamed body, always
+
     def responseheaders(self, flow, act):
         ms = self.get("ms")
         if act.stall_stream(ms):

@@ -15,6 +15,8 @@ Commands::
                           ``--workers N``: N mitmdump workers on one port (faults.tools.workers)
     web [ARGS...]         the same for mitmweb
     addon                 the addon script's path, for ``mitmdump -s "$(faults addon)"``
+    score [OPTIONS] -- CMD  run CMD once per fault through the proxy and tabulate what it
+                          did on the wire, judged by a policy (faults.score; docs/score.md)
 
 ``codes``, ``report`` and ``explain`` take ``--format text|json|markdown``.
 Exit status: 0 on success, 1 when nothing matched or the input held no
@@ -500,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("proxy", help="run mitmdump with the fault addon; arguments go to mitmdump "
                                  "(--workers N: N mitmdump workers on one port)", add_help=False)
     sub.add_parser("web", help="run mitmweb with the fault addon; arguments go to mitmweb", add_help=False)
+    sub.add_parser("score", help="run CMD once per fault through the proxy and score what it did on the wire "
+                                 "(faults score --help)", add_help=False)
     a = sub.add_parser("addon", help="print the addon script's path (mitmdump -s \"$(faults addon)\")")
     a.set_defaults(func=lambda args: print(addon_path()) or 0)
     return p
@@ -512,6 +516,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_demo(argv[1:])
     if argv and argv[0] in PASSTHROUGH:  # not argparse: every argument is mitmproxy's
         return cmd_proxy(argv[0], argv[1:])
+    if argv and argv[0] == "score":  # its own parser: CMD's arguments after -- are CMD's
+        from faults.score.cli import main as score_main
+
+        return score_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,7 +1,7 @@
 """The main job: see faults and their k6 codes at once.
 
 Starts the embedded upstream, the proxy (reverse mode) with the default plan
-(``faults/demo_plan.yaml``), drives k6 through it over HTTP/1.1 and HTTP/2,
+(``faults/tools/demo_plan.yaml``), drives k6 through it over HTTP/1.1 and HTTP/2,
 prints each fault with the code k6 reported and the code we annotated, then
 keeps serving so you can point your own client at it.
 """

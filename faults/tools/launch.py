@@ -174,3 +174,87 @@ class ProxyProcess:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+CONTROL = "http://faults.control"  # faults.addons.control.CONTROL_HOST, as a base URL
+
+
+class ControlledProxy:
+    """A ProxyProcess with the control endpoint on (a token only its owner knows) and its own
+    JSONL report: its owner changes the runtime rules between runs (``control``) and reads
+    the records written since ``mark`` (``records``). Used by the pytest plugin and faults score."""
+
+    def __init__(self, mode: str, seed, token: str, workdir: Path, confdir: Path | None, name: str,
+                 workers: int = 1, options: dict | None = None, spec_error: type[Exception] = ValueError):
+        self.report_path = Path(workdir) / f"report-{name}.jsonl"
+        self.report_path.touch()
+        self.token = token
+        self.mode = mode
+        self.spec_error = spec_error  # raised for a rule the proxy refused (HTTP 400)
+        self.px = ProxyProcess(mode=mode, confdir=confdir, options={
+            "fault_control": True, "fault_control_token": token, "fault_seed": seed,
+            "fault_report": str(self.report_path), "fault_status": False,
+            # reverse mode: keep the Host header so the control host is recognised (see faults.addons.control)
+            **({} if mode.startswith("regular") else {"keep_host_header": True}),
+            **(options or {}),
+        }, workers=workers)
+        self._offset = 0
+
+    def start(self) -> "ControlledProxy":
+        self.px.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.px.url
+
+    @property
+    def port(self) -> int:
+        return self.px.port
+
+    def control(self, method: str, path: str, body: str | None = None, ctype: str = "text/plain") -> dict:
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = body.encode() if body is not None else None
+        if self.mode.startswith("regular"):  # through the proxy, like any client would
+            req = urllib.request.Request(CONTROL + path, data=data, method=method)
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self.url}))
+        else:  # reverse proxy: the reserved name in the Host header
+            req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+            req.add_header("Host", CONTROL.split("//")[1])
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        req.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            req.add_header("Content-Type", ctype)
+        try:
+            with opener.open(req, timeout=10) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            text = e.read().decode(errors="replace")
+            try:
+                msg = json.loads(text)["error"]
+            except (ValueError, KeyError):
+                msg = text
+            if e.code == 400:
+                raise self.spec_error(msg) from None
+            raise RuntimeError(f"fault control {method} {path}: HTTP {e.code}: {msg}") from None
+
+    def mark(self) -> None:
+        self._offset = self.report_path.stat().st_size
+
+    def records(self) -> list[dict]:
+        """The report records written since ``mark``, the control endpoint's own left out."""
+        from faults import report
+
+        out = []
+        for rec in report.read_from(self.report_path, self._offset)[0]:
+            if "://faults.control" in (rec.get("url") or ""):
+                continue
+            rec["proxy"] = self.mode
+            out.append(rec)
+        return out
+
+    def stop(self) -> None:
+        self.px.stop()

@@ -22,12 +22,9 @@ one report they share (each record with its ``worker``).
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
@@ -36,8 +33,8 @@ import pytest
 
 from faults import expect
 from faults.expect import Expectation
+from faults.tools.launch import CONTROL, ControlledProxy
 
-CONTROL = "http://faults.control"
 DEFAULT_SEED = 1
 
 
@@ -45,78 +42,10 @@ class FaultSpecError(ValueError):
     """The proxy refused a rule (HTTP 400): the message names what is wrong."""
 
 
-# -- one proxy process and its control --------------------------------------
+# -- one proxy process and its control: faults.tools.launch.ControlledProxy ----------
 
-class _Proc:
-    def __init__(self, mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str,
-                 workers: int = 1):
-        from faults.tools.launch import ProxyProcess
-
-        self.report_path = workdir / f"report-{name}.jsonl"
-        self.report_path.touch()
-        self.token = token
-        self.mode = mode
-        self.px = ProxyProcess(mode=mode, confdir=confdir, options={
-            "fault_control": True, "fault_control_token": token, "fault_seed": seed,
-            "fault_report": str(self.report_path), "fault_status": False,
-            # reverse mode: keep the Host header so the control host is recognised (see faults.addons.control)
-            **({} if mode == "regular" else {"keep_host_header": True}),
-        }, workers=workers)
-        self._offset = 0
-
-    def start(self) -> "_Proc":
-        self.px.start()
-        return self
-
-    @property
-    def url(self) -> str:
-        return self.px.url
-
-    @property
-    def port(self) -> int:
-        return self.px.port
-
-    def control(self, method: str, path: str, body: str | None = None, ctype: str = "text/plain") -> dict:
-        data = body.encode() if body is not None else None
-        if self.mode == "regular":  # through the proxy, like any client would
-            req = urllib.request.Request(CONTROL + path, data=data, method=method)
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self.url}))
-        else:  # reverse proxy: the reserved name in the Host header
-            req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
-            req.add_header("Host", CONTROL.split("//")[1])
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        req.add_header("Authorization", f"Bearer {self.token}")
-        if data is not None:
-            req.add_header("Content-Type", ctype)
-        try:
-            with opener.open(req, timeout=10) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            text = e.read().decode(errors="replace")
-            try:
-                msg = json.loads(text)["error"]
-            except (ValueError, KeyError):
-                msg = text
-            if e.code == 400:
-                raise FaultSpecError(msg) from None
-            raise RuntimeError(f"fault control {method} {path}: HTTP {e.code}: {msg}") from None
-
-    def mark(self) -> None:
-        self._offset = self.report_path.stat().st_size
-
-    def records(self) -> list[dict]:
-        from faults import report
-
-        out = []
-        for rec in report.read_from(self.report_path, self._offset)[0]:
-            if "://faults.control" in (rec.get("url") or ""):
-                continue
-            rec["proxy"] = self.mode
-            out.append(rec)
-        return out
-
-    def stop(self) -> None:
-        self.px.stop()
+def _proc(mode: str, seed: int, token: str, workdir: Path, confdir: Path | None, name: str, workers: int = 1):
+    return ControlledProxy(mode, seed, token, workdir, confdir, name, workers, spec_error=FaultSpecError)
 
 
 # -- the object a test gets ---------------------------------------------------
@@ -124,7 +53,7 @@ class _Proc:
 class ReverseProxy:
     """A reverse-mode proxy in front of one upstream (same seed, same rules)."""
 
-    def __init__(self, proc: _Proc, upstream: str, ca_file: Path):
+    def __init__(self, proc, upstream: str, ca_file: Path):
         self._proc, self.upstream, self.ca_file = proc, upstream, ca_file
 
     @property
@@ -147,8 +76,8 @@ class FaultProxy:
         self.workers = workers
         self.token = secrets.token_urlsafe(16)
         self.workdir = workdir
-        self._main = _Proc("regular", seed, self.token, workdir, None, "main", workers).start()
-        self._reverse: dict[str, _Proc] = {}
+        self._main = _proc("regular", seed, self.token, workdir, None, "main", workers).start()
+        self._reverse: dict = {}  # upstream -> ControlledProxy
         self._rules: tuple[str, str] | None = None  # (body, content-type) currently set
         self.test_name = ""
 
@@ -179,7 +108,7 @@ class FaultProxy:
         upstream = upstream.rstrip("/")
         proc = self._reverse.get(upstream)
         if proc is None:
-            proc = _Proc(f"reverse:{upstream}", self.seed, self.token, self.workdir, self._main.px.confdir,
+            proc = _proc(f"reverse:{upstream}", self.seed, self.token, self.workdir, self._main.px.confdir,
                          f"reverse{len(self._reverse)}", self.workers).start()
             proc.mark()
             if self._rules:
@@ -188,7 +117,7 @@ class FaultProxy:
         return ReverseProxy(proc, upstream, self.ca_file)
 
     @property
-    def _procs(self) -> list[_Proc]:
+    def _procs(self) -> list:
         return [self._main, *self._reverse.values()]
 
     # -- faults --------------------------------------------------------------
@@ -373,3 +302,37 @@ def fault_proxy(_fault_proxy_session, request) -> Iterable[FaultProxy]:
         yield fp
     finally:
         fp._end()
+
+
+@pytest.fixture
+def fault_score(request):
+    """Score a command or a Python callable under faults (``faults score`` from a test).
+
+    ``fault_score(target, faults=None, *, policy=None, timeout=10, tls=False, first=None,
+    upstream=None, proxy_mode=False)``: ``target`` is a command (a list; ``$FAULTS_URL`` in it
+    is replaced, and the process gets FAULTS_URL and the CA variables) or a callable taking the
+    URL; ``faults``: specs (default: the default suite); ``policy``: a dict of policy keys or a
+    YAML file's path. Returns the rows (``verdict``/``reasons`` filled in with a policy). A
+    target that fails with no fault fails the test. Each call runs its own proxy (docs/score.md).
+    """
+    from faults import score as scoremod
+    from faults.errors import SpecError
+    from faults.score import policy as policymod
+    from faults.score.runner import Options
+
+    def run(target, faults=None, *, policy=None, timeout: float = 10.0, tls: bool = False,
+            first: int | None = None, upstream: str | None = None, proxy_mode: bool = False) -> list[dict]:
+        try:
+            if isinstance(policy, dict):
+                policy = policymod.parse(policy, "fault_score(policy=...)")
+            elif policy is not None:
+                policy = policymod.load(policy)
+            options = Options(upstream=upstream, proxy_mode=proxy_mode, tls=tls, timeout=timeout,
+                              seed=_seed(request.config))
+            return scoremod.score(target, faults, policy=policy, options=options, first=first).rows
+        except SpecError as e:
+            pytest.fail(f"fault_score: {e}", pytrace=False)
+        except scoremod.BaselineFailed as e:
+            pytest.fail(f"fault_score: {e}", pytrace=False)
+
+    return run

@@ -222,6 +222,9 @@ def http_rule(entry: ToxicEntry, i: int, seed=None) -> planmod.Rule:
     if entry.toxicity < 1:
         text += f" probability={max(entry.toxicity, 0):.6g}"
     rule = planmod.rule_from_option(text, i, seed)
+    if rule.fault.level == "response":  # toxics are tried at the request (FaultInjector.selectors)
+        raise SpecError(f"the match filter {match!r} reads the response: an http toxic is chosen when the "
+                        "request arrives; set response-triggered rules in the plan or the faults option")
     if rule.fault.level != "flow":  # tls acts at the ClientHello, before this proxy knows the flow
         raise SpecError(f"{rule.spec.kind!r} acts on the connection, not on a request: not available as an http toxic")
     rule.name = f"toxiproxy {entry.name}"

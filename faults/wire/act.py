@@ -30,6 +30,9 @@ class Act:
         self.stopping = stopping
         self.rng = rng
         self.state: dict = {}  # a kind's per-flow state (a rule's Fault instance serves many flows)
+        # "response": the rule was decided at the upstream's response head (its filter reads the
+        # response), so the fault's request-time actions happen with the answer in, not yet sent
+        self.decided_at = "request"
 
     # -- the record --------------------------------------------------------
     def record(self, **facts) -> None:

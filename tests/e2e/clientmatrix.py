@@ -1,4 +1,4 @@
-"""The client matrix: every fault of the README's HTTP/1.1, HTTP/2 and TLS tables,
+"""The client matrix: every fault of the HTTP/1.1, HTTP/2 and TLS tables of docs/clients.md,
 driven through one mitmdump by one process per real client (a driver in
 ``drivers/``), each case on its own host name and so its own fresh connection.
 
@@ -26,7 +26,7 @@ from faults.classify import matrix
 DRIVERS = Path(__file__).with_name("drivers")
 TIMEOUT_MS = 2000
 
-# the rows of the README's matrices (faults.classify.matrix), plus a control without a fault
+# the rows of docs/clients.md's matrices (faults.classify.matrix), plus a control without a fault
 HTTP_FAULTS = [spec for spec, _ in matrix.rows("HTTP/1.1")] + [None]
 H2_FAULTS = [spec for spec, _ in matrix.rows("HTTP/2")] + [None]
 # keys become host names: letters, digits and hyphens only (Java refuses "_" in a host)

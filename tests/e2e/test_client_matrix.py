@@ -1,4 +1,4 @@
-"""Each client profile against its real client: every fault of the README's HTTP/1.1,
+"""Each client profile against its real client: every fault of docs/clients.md's HTTP/1.1,
 HTTP/2 (every client that offers h2; Node's undici with allowH2 and httpx
 offer it second, so the proxy runs with fault_prefer_h2) and TLS tables, one client process per
 client running all of them (tests/e2e/clientmatrix.py). The profile's prediction on
@@ -62,7 +62,7 @@ def test_profile_predicts_the_real_client(measured, client, case):
     if why is not None and client in RACY:
         pytest.skip(f"{client} raced here ({why}); test_racy_clients_rarely_differ counts these")
     assert why is None, (c["spec"], why, got)
-    if c["spec"] is not None and "page" not in c:  # the README's row (the same profile) says the same
+    if c["spec"] is not None and "page" not in c:  # docs/clients.md's row (the same profile) says the same
         table = cm.TABLES[c["proto"]]
         row = dict(matrix.rows(table))[c["spec"]][client]
         want = recs[-1]["clients"][client]

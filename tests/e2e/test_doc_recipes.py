@@ -1,4 +1,4 @@
-"""The README's and docs' recipes, run as written: httpx over HTTP/2 through the
+"""The docs' recipes, run as written: httpx over HTTP/2 through the
 proxy, a TLS fault in regular mode with mitmproxy's default connection
 strategy, and mitmweb's command API with its login."""
 
@@ -18,7 +18,7 @@ from faults.tools.upstream import Upstream
 
 
 class H2First(ssl.SSLContext):
-    """The README recipe: httpx (httpcore) always offers ALPN http/1.1 before h2,
+    """docs/usage.md's recipe: httpx (httpcore) always offers ALPN http/1.1 before h2,
     and mitmproxy follows the client's order; offering h2 first gets HTTP/2."""
 
     def set_alpn_protocols(self, protocols):

@@ -69,7 +69,7 @@ FAULTS = [
     None,
 ]
 REPS = 2
-# README: reset -> RST_STREAM INTERNAL_ERROR; close before the head, hang -> RST_STREAM NO_ERROR;
+# docs/http2.md: reset -> RST_STREAM INTERNAL_ERROR; close before the head, hang -> RST_STREAM NO_ERROR;
 # close after the head, truncate -> the stream ends short of its Content-Length
 SCOPE_STREAM_CODES = {"reset": 1633, "reset before": 1633, "close before": 1631, "hang": 1631, "close": 1000,
                       "truncate": 1000}
@@ -149,7 +149,7 @@ def test_scope_stream_fails_only_its_own_request(outcomes, index):
     got, ours = outcomes
     want = SCOPE_STREAM_CODES[FAULTS[index].split()[0] + (" before" if "before_response" in FAULTS[index] else "")]
     for r in range(REPS):
-        assert got[f"sib{index}r{r}-F"]["error_code"] == want  # the README's scope table
+        assert got[f"sib{index}r{r}-F"]["error_code"] == want  # docs/http2.md's scope table
         for role in ROLES:
             if role != "F":
                 k6 = got[f"sib{index}r{r}-{role}"]

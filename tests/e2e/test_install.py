@@ -9,6 +9,7 @@ into a fresh venv; then, from an unrelated folder with its own HOME:
   pointed at this checkout's ``addons/errors.py`` says it runs the checkout's
   code, and refuses to load it beside the installed copy;
 - ``faults demo --once`` passes and removes its temp folder;
+- ``faults score -- curl -sS '$FAULTS_URL/'`` scores curl, its HTML page included;
 - nothing is written into site-packages while all that runs (pytest's own
   assertion-rewrite bytecode caches aside, see ``listing``).
 
@@ -19,6 +20,7 @@ installs) and installed with ``--no-index``; only this checkout is built anew.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -256,6 +258,16 @@ def test_installed_package_works_from_anywhere(installed, tmp_path):
         r = subprocess.run([str(bin_ / "faults"), *args], cwd=user, env=env, capture_output=True, text=True,
                            timeout=30)
         assert r.returncode == 0 and needle in r.stdout, (args, r.stdout[-2000:], r.stderr[-2000:])
+
+    # 4b. faults score: curl once per fault through one proxy; the HTML template is package data
+    out = tmp_path / "score"
+    r = subprocess.run([str(bin_ / "faults"), "score", "--faults", "status code=503", "--faults",
+                        "reset when=before_response", "--json", f"{out}.json", "--html", f"{out}.html", "--",
+                        "curl", "-sS", "$FAULTS_URL/"], cwd=user, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "2 faults in" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    rows = {row["fault"]: row for row in json.loads(Path(f"{out}.json").read_text())["rows"]}
+    assert rows["reset when=before_response"]["exit_code"] == 56 and rows["status code=503"]["attempts"] == 1
+    assert "reset when=before_response" in Path(f"{out}.html").read_text()
 
     # 5. nothing was written into the installed package
     after = listing(site)

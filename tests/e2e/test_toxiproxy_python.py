@@ -319,7 +319,7 @@ def test_http_toxic_over_tls_and_http2_and_latency_on_the_handshake(server, upst
     HTTP/2, and raw toxics apply from the first byte: the handshake is delayed too."""
     import ssl
 
-    class H2First(ssl.SSLContext):  # httpx offers http/1.1 first (README, HTTPS and HTTP/2)
+    class H2First(ssl.SSLContext):  # httpx offers http/1.1 first (docs/usage.md, HTTPS and HTTP/2)
         def set_alpn_protocols(self, protocols):
             super().set_alpn_protocols(sorted(protocols, key=lambda p: p != "h2"))
 

@@ -1,7 +1,7 @@
 """faults proxy --workers 2 under k6 load (issue 18): one port, two mitmdump workers.
 
 Faults come from the plan file and from the control endpoint (a change that must
-reach both workers before it answers 200). After a clean stop (SIGINT to the
+reach both workers before it answers 200); a t0 set through one worker is both workers'. After a clean stop (SIGINT to the
 supervisor) the one report holds every k6 request exactly once (matched by
 x-request-id), each with its worker id; both workers served; a global
 ``first: 1`` faulted exactly one request; and each worker's draws are the ones its
@@ -124,6 +124,8 @@ def first_run(upstream, tmp_path_factory):
             seen[got["worker"]] = [r["fault"] for r in got["rules"] if r["source"] == "runtime"]
             if len(seen) == 2:
                 break
+        # the run's clock set through one worker: 100 s old now, on both (faults.gates)
+        t0 = control(px, "POST", "/t0?t=100")
         load = ["plain"] * 60 + ["first"] * 40 + ["wfirst"] * 40 + ["ctl"] * 60
         random.Random(5).shuffle(load)
         cases, res = k6(px, load, vus=8, prefix="load")
@@ -131,7 +133,7 @@ def first_run(upstream, tmp_path_factory):
     finally:
         recs = stop(px)
     hars = {w: json.loads((px.report_path.parent / f"run1.worker{w}.har").read_text()) for w in ("0", "1")}
-    return {"posted": posted, "seen": seen, "cases": cases + rcases, "k6": {**res, **rres}, "recs": recs, "hars": hars}
+    return {"t0": t0, "posted": posted, "seen": seen, "cases": cases + rcases, "k6": {**res, **rres}, "recs": recs, "hars": hars}
 
 
 def test_a_control_change_reaches_every_worker_before_it_answers(first_run):
@@ -150,6 +152,15 @@ def test_every_k6_request_is_in_the_merged_report_exactly_once_with_its_worker(f
                       for h in e["request"]["headers"] if h["name"].lower() == "x-request-id")
     assert har_ids == ids
     assert all(r["v"] == report.FORMAT for r in recs)
+
+
+def test_every_worker_counts_time_from_the_one_t0_set_through_the_control(first_run):
+    recs = [r for r in first_run["recs"] if (r["request_id"] or "").startswith("load-")]
+    assert {r["worker"] for r in recs} == {"0", "1"}
+    t0s = [r["ts"] - r["duration_ms"] / 1000 - r["t"] for r in recs]  # ts: written, t: started after t0
+    assert max(t0s) - min(t0s) < 0.01, (min(t0s), max(t0s))
+    assert abs(min(t0s) - first_run["t0"]["t0"]) < 0.01
+    assert all(100 <= r["t"] < 200 for r in recs)
 
 
 def test_plan_and_control_faults_hold_across_workers(first_run):

@@ -120,15 +120,28 @@ def test_option_typo_of_a_selection_key_gets_a_did_you_mean():
         plan.rule_from_option("status code=503 evry=2", 0)
 
 
-@pytest.mark.parametrize("match, code", [
-    ("~s", "~s"), ("~c 503", "~c"), ("~u /a & ~hs x-y", "~hs"), ("!~s", "~s"), ("~bs error", "~bs"),
-    ("~ts json", "~ts"), ("~e", "~e"), ("~a", "~a"), ("~u /a | (~m GET & !~c 200)", "~c"),
+@pytest.mark.parametrize("match, code, why", [
+    ("~e", "~e", "a flow with an error has no response"), ("!~e", "~e", "a flow with an error"),
+    ("~replays", "~replays", "no upstream sent"),
 ])
-def test_response_filters_are_refused_with_the_reason(match, code):
+def test_filters_that_can_never_match_are_refused_with_the_reason(match, code, why):
     msg = yaml_error(f"rules:\n  - fault: hang\n    match: '{match}'\n")
-    assert f"rule 1 (line 2): flow filter {match!r} uses {code}, which looks at the response" in msg
-    with pytest.raises(SpecError, match="rules are chosen when the request arrives"):
+    assert f"rule 1 (line 2): flow filter {match!r} uses {code}: it " in msg and why in msg
+    with pytest.raises(SpecError, match=why):
         plan.rule_from_option(f"#{match}#hang", 0)
+
+
+@pytest.mark.parametrize("match", ["~s", "~c 503", "~u /a & ~hs x-y", "!~s", "~ts json", "~a",
+                                   "~u /a | (~m GET & !~c 200)"])
+def test_response_head_filters_make_a_response_rule(match):
+    rule = plan.load_yaml(f"rules:\n  - fault: hang\n    match: '{match}'\n", "p").rules[0]
+    assert rule.fault.level == "response" and rule.describe()["phase"] == "response"
+
+
+@pytest.mark.parametrize("match", ["~bs oops", "~c 500 & ~bs oops", "~u /a & !~bs ok"])
+def test_body_filters_make_a_response_body_rule(match):
+    rule = plan.load_yaml(f"rules:\n  - fault: reset\n    match: '{match}'\n", "p").rules[0]
+    assert rule.fault.level == "response_body" and rule.describe()["phase"] == "response_body"
 
 
 @pytest.mark.parametrize("match", ["~hq x-a", "~bq abc", "~tq json", "~q", "~h x-a", "~b abc", "~t json", "~u /a & ~m POST"])

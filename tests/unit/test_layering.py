@@ -87,3 +87,14 @@ def test_every_child_addon_declares_its_name():
     assert [type(c).__name__ for c in [FaultAddon(), *children] if "name" not in type(c).__dict__] == []
     names = [c.name for c in children]
     assert len(set(names)) == len(names)
+
+
+def test_the_scorecard_reads_records_not_the_proxy():
+    """faults.score drives the proxy through its control endpoint and reads its report
+    records: it never imports mitmproxy, the addons, the wire or the classifier."""
+    graph = _graph(_modules())
+    for n, deps in graph.items():
+        if n.startswith("faults.score"):
+            inside = {d for d in deps if d.split(".")[0] == "mitmproxy"
+                      or d.startswith(("faults.addons", "faults.wire", "faults.classify"))}
+            assert not inside, (n, inside)

@@ -111,3 +111,30 @@ def test_real_enospc_from_dev_full(caplog):
     rep.close()
     assert rep.dropped == 3
     assert len([r for r in caplog.records if "cannot write" in r.getMessage()]) == 1
+
+
+def test_every_record_carries_t_and_duration_ms(monkeypatch):
+    """``t``: seconds from the run's t0 to the record's start; ``duration_ms``: start to settled."""
+    import time
+
+    from faults import gates
+
+    monkeypatch.setattr(gates.clock, "t0", None)
+    monkeypatch.setattr(gates.clock, "path", None)
+    tctx_cls = Classifier()
+    with taddons.context(tctx_cls):
+        flow = tflow.tflow(resp=True)
+        flow.request.timestamp_start = time.time() - 0.25
+        gates.clock.start(flow.request.timestamp_start - 2.0)  # the run began 2 s before this request
+        tctx_cls.finish(flow)
+    rec = reportmod.flow_record(flow, *_classified(tctx_cls, flow))
+    assert isinstance(rec["t"], float) and abs(rec["t"] - 2.0) < 0.01
+    assert 240 <= rec["duration_ms"] < 2000
+    rec = reportmod.connection_record(proxy="p", listen=None, upstream=None, client=None, n=1, end="rst",
+                                      why=None, bytes_up=0, bytes_down=0, toxics={})
+    assert rec["t"] >= 2.2 and rec["duration_ms"] is None
+
+
+def _classified(cls, flow):
+    c, shared = cls._classified(flow)
+    return c, flow.metadata.get("fault"), shared[3]

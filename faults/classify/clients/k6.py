@@ -1,6 +1,6 @@
 """k6 1.1.0 (Go's net/http and x/net/http2): what ``error_code`` and ``error`` it reports.
 
-The codes are the ones the real k6 reported in ``tests/e2e`` (README tables);
+The codes are the ones the real k6 reported in ``tests/e2e`` (docs/faults.md's tables);
 where k6's docs differ, k6 wins. k6's formula for HTTP/2 errors: GOAWAY
 1610+code+1, stream error 1630+code+1, connection error 1650+code+1 for codes
 <= 0xd, else the bare base.

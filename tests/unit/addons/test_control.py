@@ -251,3 +251,47 @@ def test_har_carries_annotations(ctl, tmp_path):
     assert entry["_k6_error_code"] == 1503 and entry["_fault"] == "status code=503"
     assert entry["comment"] == f.comment and "1503" in entry["comment"]
     assert len(har["log"]["entries"]) == 2 and har_dict([f])["log"]["entries"][0]["_marked"]
+
+
+def test_t0_endpoint_and_command(ctl, monkeypatch):
+    from faults import gates
+
+    monkeypatch.setattr(gates.clock, "t0", None)
+    monkeypatch.setattr(gates.clock, "path", None)
+    tctx, control, inj, cls, st = ctl
+    addons = (control, inj, cls, st)
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    f = call(addons, control_request("GET", "/t0", headers=auth))
+    assert jbody(f) == {"t0": None, "t": None}
+    f = call(addons, control_request("POST", "/t0?t=5", headers=auth))
+    assert f.response.status_code == 200 and 4.9 < gates.clock.t() < 6
+    f = call(addons, control_request("POST", "/t0?t=soon", headers=auth))
+    assert f.response.status_code == 400 and "expected SECONDS" in jbody(f)["error"]
+    f = call(addons, control_request("POST", "/t0", headers={}))
+    assert f.response.status_code == 403
+    call(addons, control_request("DELETE", "/t0", headers=auth))
+    assert gates.clock.t0 is None
+    control.cmd_t0("2")
+    assert 1.9 < gates.clock.t() < 3
+    control.cmd_t0("next")
+    assert gates.clock.t0 is None
+    with pytest.raises(exceptions.CommandError, match="SECONDS from 0"):
+        control.cmd_t0("-1")
+    control.apply_change({"op": "t0", "t0": 123.0})  # from a sibling worker
+    assert gates.clock.t0 == 123.0
+
+
+def test_stats_and_list_count_what_max_active_let_pass(ctl):
+    tctx, control, inj, cls, st = ctl
+    control.cmd_set("|~u /m|delay ms=1 max_active=1")
+    rule = inj.rules[0]
+    assert rule.select(_flow("/m")) and not rule.select(_flow("/m"))
+    (row,) = json.loads(control.cmd_stats())["rules"]
+    assert row["active"] == 1 and row["over_max_active"] == 1
+    assert control.cmd_list()[0].endswith("(matched 2, applied 1, over max_active 1)")
+
+
+def _flow(path):
+    f = tflow.tflow()
+    f.request.path = path
+    return f

@@ -62,7 +62,7 @@ def test_non_utf8_or_odd_token_headers_are_403_not_500(ctl, raw):
     (json.dumps({"plan": "a: &x [1]\nrules:\n  - fault: hang\n    name: *x\n"}).encode(), "application/json", "alias"),
     (b"rules:\n  - fault: {kind: delay, ms: .inf}\n", "application/yaml", "ms=inf"),
     (b"rules:\n  - fault: {kind: status, code: 503, body: [1]}\n", "application/yaml", "got a list"),
-    (b"rules:\n  - fault: hang\n    match: '~c 500'\n", "application/yaml", "looks at the response"),
+    (b"rules:\n  - fault: hang\n    match: '~e'\n", "application/yaml", "a flow with an error"),
     (b"\xff\xfe\x00status", "text/plain", "not UTF-8"),
     (b"status code=503 body=" + b"x" * 10_000, "text/plain", "the limit is 8192"),
 ])

@@ -1,4 +1,4 @@
-"""The classifier on HTTP/2 frame faults, one row per row of the README's HTTP/2
+"""The classifier on HTTP/2 frame faults, one row per row of docs/faults.md's HTTP/2
 table: wire record -> outcome -> what k6 and grpcio report (the e2e tests check
 the same rows against the real clients)."""
 

@@ -1,4 +1,4 @@
-"""The classifier on HTTP flows, one row per row of the README's HTTP table:
+"""The classifier on HTTP flows, one row per row of docs/faults.md's HTTP table:
 wire record -> outcome -> what k6 (and curl, httpx) report. The e2e tests
 check the same rows against the real clients; these pin the logic."""
 

@@ -1,4 +1,4 @@
-"""The client matrix: the README's copy equals the profiles; explain and expect use it."""
+"""The client matrix: docs/clients.md's copy equals the profiles; explain and expect use it."""
 
 import json
 
@@ -10,8 +10,8 @@ from faults.tools import matrix as tool
 from faults.tools.pytest_plugin import FaultProxy
 
 
-def test_readme_matrix_equals_the_profiles():
-    text = tool.README.read_text()
+def test_docs_matrix_equals_the_profiles():
+    text = tool.PAGE.read_text()
     assert tool.replace_in(text, tool.section()) == text, "run: python -m faults.tools.matrix --write"
 
 

@@ -1,5 +1,5 @@
-"""The classifier on failed TLS handshakes, one row per row of the README's TLS
-table: what the addon did -> outcome -> what k6, curl and Python report."""
+"""The classifier on failed TLS handshakes, one row per row of the TLS
+table in docs/faults.md: what the addon did -> outcome -> what k6, curl and Python report."""
 
 import datetime
 

@@ -100,6 +100,14 @@ def test_update_disables_and_version(api):
                                                b'{"version": "2.12.0"}\n')
 
 
+def test_http_toxic_spec_takes_windows_and_ramps_inline(api):
+    """toxicity maps to a constant probability; a window or a ramp goes in the spec, as in the faults option."""
+    call(api, "POST", "/proxies", {"name": "p", "upstream": "x:1"})
+    body = {"type": "http", "attributes": {"spec": "status code=503 window=1s..5s probability=0.1..0.5 max_active=3"}}
+    status, _, out = call(api, "POST", "/proxies/p/toxics", body)
+    assert status == 200, out
+
+
 def test_float32_prints_like_go():
     assert [f32(x) for x in (1.0, 0.5, 0.1, 0.3)] == [1, 0.5, 0.1, 0.3]
 
@@ -117,6 +125,10 @@ def test_float32_prints_like_go():
     (b'{"type": "http", "attributes": {"spec": "explode now"}}', None),
     (b'{"type": "http", "attributes": {"spec": "tls cert=expired"}}', "bad request body: toxic 'http_downstream': "
      "'tls' acts on the connection, not on a request: not available as an http toxic"),
+    (b'{"type": "http", "attributes": {"spec": "reset", "match": "~c 500"}}', "bad request body: toxic "
+     "'http_downstream': the match filter '~c 500' reads the response: an http toxic is chosen when the request "
+     "arrives; set response-triggered rules in the plan or the faults option"),
+    (b'{"type": "http", "toxicity": 0.5, "attributes": {"spec": "status code=503 probability=0.1..0.2"}}', None),
 ])
 def test_hostile_toxic_bodies_get_one_line_400s(api, body, error):
     call(api, "POST", "/proxies", {"name": "p", "upstream": "x:1"})

@@ -116,6 +116,38 @@ def read_from(path: str | Path, offset: int = 0) -> tuple[list[dict], int]:
     return recs, offset + end
 
 
+# -- what records count as (the live metrics and the HTML report read the same) ---------
+NO_ERROR = (0, None, "ok", "")  # what each client profile reports when nothing went wrong
+
+
+def code_text(code) -> str:
+    """A k6 code as a label value: ``none`` where nothing is known."""
+    return "none" if code is None else str(code)
+
+
+def k6_code_label(rec: dict) -> str:
+    """The outcome a record counts under: its k6 code as text; ``ws`` for a WebSocket
+    session (k6 sets no error_code for one), ``none`` where nothing is known."""
+    if rec.get("record") == "websocket":
+        return "ws"
+    return code_text(rec.get("k6_error_code"))
+
+
+def kind_of(spec: str) -> str:
+    """A fault spec's kind: its first word (``status code=503`` -> ``status``); a stack's
+    kinds joined by ``+`` (``delay ms=200 + status code=503`` -> ``delay+status``)."""
+    return "+".join(w[0] for part in (spec or "").split(" + ") if (w := part.split(None, 1)))
+
+
+def client_errors(clients: dict | None):
+    """(client, error as text) for each client profile in a record's ``clients``
+    that reports an error (not 0, None, "ok" or "")."""
+    for name, r in (clients or {}).items():
+        err = r.get("error") if isinstance(r, dict) else None
+        if err not in NO_ERROR:
+            yield name, str(err)
+
+
 # -- records ---------------------------------------------------------------------------
 # Every record has ``v`` (this format's version), ``ts``, ``record`` (its type:
 # "flow", "tls_handshake", "dns", "websocket" or "connection"), ``worker`` (the

@@ -20,6 +20,9 @@ components are its children, called in this order:
 - ``WsFrames``: the same for WebSocket sessions (``faults.wire.wslayer``);
 - ``Classifier``: after the injector on the same hooks, so it sees what the fault did;
 - ``FaultStatus``: it reads what the classifier wrote;
+- ``FaultMetrics``: option ``fault_metrics`` (Prometheus ``/metrics``); it attaches its
+  counters to the classifier and the injector while on (after ``Workers``: it reads the
+  worker id and directory);
 - ``FaultStartup`` last: at ``running`` it refuses unknown ``fault*`` options
   and logs the one line saying what is active.
 
@@ -43,6 +46,7 @@ from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.dns import DnsFaults
 from faults.addons.injector import FaultInjector
+from faults.addons.metrics import FaultMetrics
 from faults.addons.passthrough import FaultPassthrough
 from faults.addons.startup import FaultStartup
 from faults.addons.status import FaultStatus
@@ -79,7 +83,8 @@ class FaultAddon:
         workers.changes_to(control.apply_change)  # a sibling worker's runtime change applies here
         self.children = [workers, control, toxiproxy, injector, TlsFaults(injector, classifier), H2Preference(),
                          DnsFaults(injector, classifier), H2Frames(on_settled=classifier.written),
-                         FaultPassthrough(injector, toxiproxy), WsFrames(), classifier, status, FaultStartup(injector)]
+                         FaultPassthrough(injector, toxiproxy), WsFrames(), classifier, status,
+                         FaultMetrics(classifier, injector), FaultStartup(injector)]
         self._walked = True  # mitmproxy walks the children (until running)
 
     @property

@@ -58,6 +58,11 @@ class Classifier:
         # the profiles the record, metadata and comment show (option fault_clients). Every
         # profile is still computed: the annotation needs k6's report and grpcio's status.
         self.shown: tuple[str, ...] = profiles.NAMES
+        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
+
+    def set_metrics(self, metrics) -> None:
+        """``FaultMetrics`` attaches its ``faults.metrics.Metrics`` (None: off)."""
+        self.metrics = metrics
 
     def load(self, loader):
         loader.add_option(
@@ -161,6 +166,8 @@ class Classifier:
     def connection_record(self, rec: dict) -> None:
         """A record for an outcome with no HTTP flow (e.g. a failed TLS handshake)."""
         self.codes[rec.get("k6_error_code")] += 1
+        if self.metrics is not None:
+            self.metrics.record(rec)
         self._emit(lambda: rec)
 
     def _emit(self, make) -> None:
@@ -198,6 +205,8 @@ class Classifier:
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
         self.codes[k6.error] += 1
+        if self.metrics is not None:
+            self.metrics.finished(flow.id, k6.error, fault, shared[2])
         comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
                                         + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
@@ -241,6 +250,8 @@ class Classifier:
         flow.comment = _faulted(flow, fault, f"websocket: {c.outcome.summary} -> k6 close "
                                              f"{k6.extra.get('close_code')}" + (f" ({k6.message})" if k6.message else ""))
         self.codes["ws"] += 1
+        if self.metrics is not None:
+            self.metrics.finished(flow.id, "ws", fault, md[V.CLIENTS])
         self._done(flow, lambda: websocket_record(flow, c, fault))
 
     def _done(self, flow, record) -> None:

@@ -46,6 +46,7 @@ class FaultInjector:
         # callables flow -> Rule | None tried before every plan (a Toxiproxy
         # proxy's http toxics apply to its own listener's flows only)
         self.selectors: list = list(selectors)
+        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on (set_metrics)
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -101,6 +102,10 @@ class FaultInjector:
             except SpecError as e:
                 raise exceptions.OptionsError(str(e)) from None
             self.option_plan = planmod.Plan(rules, seed).warm()
+
+    def set_metrics(self, metrics) -> None:
+        """``FaultMetrics`` attaches its ``faults.metrics.Metrics`` (None: off)."""
+        self.metrics = metrics
 
     def set_runtime_plan(self, plan: planmod.Plan) -> None:
         """The rules set at runtime (``FaultControl``: commands, the control endpoint)."""
@@ -269,6 +274,8 @@ class FaultInjector:
         act.decided_at = decided_at
         self._active[flow.id] = (rule.fault, act, rule)
         flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+        if self.metrics is not None:
+            self.metrics.started(flow.id, rule.label)
 
     def _drop(self, flow_id: str):
         """The flow is over for its fault: forget it, and free its rule's max_active slot."""

@@ -60,6 +60,8 @@ def active_line(opts, injector) -> str:
         parts.append("control endpoint off")
     if getattr(opts, "toxiproxy_api", ""):  # only when on: the line stays as it was otherwise
         parts.append(f"toxiproxy API on {opts.toxiproxy_api} (no authentication)")
+    if getattr(opts, "fault_metrics", None):  # only when on, like the toxiproxy API
+        parts.append(f"metrics on {opts.fault_metrics} (/metrics, no authentication)")
     return "faults: active: " + ", ".join(parts)
 
 

@@ -162,14 +162,19 @@ class ToxiproxyApi:
     def _record(self, conn):
         """One report record per connection, once its links are done."""
         report = getattr(self.classifier, "report", None)
-        if report is None:
+        metrics = getattr(self.classifier, "metrics", None)
+        if report is None and metrics is None:
             return
         client = conn.client
-        report.write(connection_record(
+        rec = connection_record(
             proxy=conn.proxy_name, listen=conn.listen, upstream=conn.upstream,
             client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
             n=conn.n, end=conn.end or "fin", why=conn.why,
             bytes_up=conn.links["upstream"].bytes if "upstream" in conn.links else 0,
             bytes_down=conn.links["downstream"].bytes if "downstream" in conn.links else 0,
             toxics={d: [s.name for s in link.stubs if s.active] for d, link in conn.links.items()},
-        ))
+        )
+        if report is not None:
+            report.write(rec)
+        if metrics is not None:
+            metrics.record(rec)

@@ -9,7 +9,9 @@ Commands::
                           the faults that make it report that; most likely first
     codes                 the whole catalog as a table
     report FILE...        outcomes by k6 error code from k6's ``--out json=FILE``
-                          output or from the proxy's JSONL report (several files: summed)
+                          output or from the proxy's JSONL report (several files: summed);
+                          ``--html OUT [--plan PLAN] [--score FILE]``: one offline HTML page
+                          (faults.htmlreport)
     demo [ARGS...]        the demo (faults.tools.demo), loaded only when asked for
     proxy [ARGS...]       mitmdump with the fault addon loaded; ARGS go to mitmdump;
                           ``--workers N``: N mitmdump workers on one port (faults.tools.workers)
@@ -271,13 +273,14 @@ def _proxy_entry_id(obj: dict) -> str | None:
     return None
 
 
-def read_report(path: str) -> Summary:
+def read_report(path: str, keep=None) -> Summary:
     """Summarise k6 ``--out json`` output and/or proxy report JSONL, detected per line.
 
     k6 lines count when ``type`` is ``Point`` and ``metric`` is ``http_reqs``
     (``error_code`` tag; absent means 0). Proxy lines are objects with a
     ``k6_error_code``. Other k6 lines (other metrics, ``Metric`` declarations)
     are ignored; lines that are not JSON objects are counted as skipped.
+    ``keep``: called with every object read (the HTML page reads each file once).
     """
     s = Summary(path)
     with _open(path) as f:
@@ -288,6 +291,8 @@ def read_report(path: str) -> Summary:
             if obj is None:
                 s.skipped += 1
                 continue
+            if keep is not None:
+                keep(obj)
             if obj.get("type") == "Point" and obj.get("metric") == "http_reqs":
                 tags = (obj.get("data") or {}).get("tags") or {}
                 try:
@@ -361,16 +366,29 @@ def merge(summaries: list[Summary]) -> Summary:
 
 
 def cmd_report(args) -> int:
-    summaries = []
+    if (args.plan or args.score) and not args.html:
+        print("faults report: --plan and --score go with --html OUT", file=sys.stderr)
+        return 2
+    summaries, records = [], []
+    keep = None
+    if args.html:
+        from faults.htmlreport.timeline import slim
+
+        def keep(obj):
+            rec = slim(obj)
+            if rec is not None:
+                records.append(rec)
     for path in args.file:
         try:
-            summaries.append(read_report(path))
+            summaries.append(read_report(path, keep))
         except OSError as e:
             print(f"cannot read {path}: {e.strerror or e}", file=sys.stderr)
             return 2
     s = merge(summaries)
-    args.file = s.path
+    args.sources, args.file = list(args.file), s.path
     rows = summary_rows(s)
+    if args.html:
+        return write_html(args, records, rows)
     if args.format == "json":
         print(json.dumps({"file": s.path, "total": s.total, "sources": dict(s.sources),
                           "skipped_lines": s.skipped, "outcomes": rows}, indent=2))
@@ -405,6 +423,47 @@ def cmd_report(args) -> int:
     if s.skipped:
         print(f"\n{s.skipped} line(s) were not understood and were skipped.")
     return 0
+
+
+def write_html(args, records: list[dict], rows: list[dict]) -> int:
+    """``faults report --html OUT``: the page (faults.htmlreport) of the proxy's ``records``
+    and the table by k6 code ``rows``; one line on stdout."""
+    from faults.htmlreport import lanes, render
+    from faults.spec import SpecError
+
+    plan, score = [], None
+    try:
+        if args.plan:
+            plan = lanes.from_plan(args.plan)
+        if args.score:
+            score = read_score(args.score)
+        page = render.render(records, code_rows=rows, score=score, plan=plan, sources=list(args.sources),
+                             title=f"faults report: {len(records)} records")
+    except (SpecError, ValueError) as e:
+        print(f"faults report: {e}", file=sys.stderr)
+        return 2
+    try:
+        Path(args.html).write_text(page, encoding="utf-8")
+    except OSError as e:
+        print(f"faults report: cannot write {args.html}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    print(f"{args.html}: {len(records)} proxy records" + (f", {len(score)} scorecard rows" if score else ""))
+    return 0 if records or rows or score else 1
+
+
+def read_score(path: str) -> list[dict]:
+    """The rows of a ``faults score --json`` file (``{"rows": [...]}``); ValueError says what is wrong."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(f"--score {path}: cannot read it: {e.strerror or e}") from None
+    except ValueError as e:
+        raise ValueError(f"--score {path}: not JSON ({e})") from None
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"--score {path}: expected {{\"rows\": [{{\"fault\": ..., \"verdict\": ...}}, ...]}} "
+                         "(faults score --json)")
+    return rows
 
 
 # --------------------------------------------------------------------------
@@ -495,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "explanations. FILE may be gzip-compressed or '-' for stdin.")
     r.add_argument("file", metavar="FILE", nargs="+", help="one or more files, summed (e.g. one report per proxy)")
     r.add_argument("--format", choices=FORMATS, default="text")
+    r.add_argument("--html", metavar="OUT", help="write one self-contained HTML page instead (works offline): "
+                   "a timeline of requests per second by outcome with each rule's lane, the tables by rule, "
+                   "by k6 code and per client")
+    r.add_argument("--plan", metavar="PLAN", help="with --html: the plan file of the run, for the rules' windows "
+                   "and probability ramps")
+    r.add_argument("--score", metavar="FILE", help="with --html: a scorecard (faults score --json FILE) to include")
     r.set_defaults(func=cmd_report)
 
     sub.add_parser("demo", help="run the demo (proxy + upstream + k6); arguments go to the demo",

@@ -254,10 +254,14 @@ def test_installed_package_works_from_anywhere(installed, tmp_path):
     assert list(tmpdir.glob("faults-*")) == []  # the demo's temp folder (with a CA key) is gone
     for args, needle in ((["explain", "unexpected EOF"], "http.body.truncated"),
                          (["codes"], "network.tcp.reset_by_peer"),
-                         (["report", str(tmp_path / "report.jsonl")], "http.status.service_unavailable")):
+                         (["report", str(tmp_path / "report.jsonl")], "http.status.service_unavailable"),
+                         (["report", str(tmp_path / "report.jsonl"), "--html", str(tmp_path / "r.html")],
+                          "3 proxy records")):  # /x, /y and the TLS handshake
         r = subprocess.run([str(bin_ / "faults"), *args], cwd=user, env=env, capture_output=True, text=True,
                            timeout=30)
         assert r.returncode == 0 and needle in r.stdout, (args, r.stdout[-2000:], r.stderr[-2000:])
+
+    assert "<svg" in (tmp_path / "r.html").read_text()  # the template is package data
 
     # 4b. faults score: curl once per fault through one proxy; the HTML template is package data
     out = tmp_path / "score"

@@ -1,11 +1,13 @@
-"""fault_report on a full disk: records dropped and counted, one warning, never a
-partial line, writing resumes when space returns, the count is in the summary."""
+"""faults.report. fault_report on a full disk: records dropped and counted, one warning, never a
+partial line, writing resumes when space returns, the count is in the summary. And what a
+record counts as, for fault_metrics and the HTML report."""
 
 import errno
 import io
 import json
 import logging
 
+import pytest
 from mitmproxy.test import taddons, tflow
 
 from faults import report as reportmod
@@ -138,3 +140,19 @@ def test_every_record_carries_t_and_duration_ms(monkeypatch):
 def _classified(cls, flow):
     c, shared = cls._classified(flow)
     return c, flow.metadata.get("fault"), shared[3]
+
+
+# -- what a record counts as (fault_metrics and the HTML report share these) -----------
+@pytest.mark.parametrize("spec,kind", [("status code=503", "status"), ("hang", "hang"), ("", ""), (None, ""),
+                                       ("delay ms=200 + status code=503", "delay+status")])
+def test_the_kind_of_a_spec(spec, kind):
+    assert reportmod.kind_of(spec) == kind
+
+
+def test_the_outcome_label_and_client_errors_of_a_record():
+    assert reportmod.k6_code_label({"record": "flow", "k6_error_code": 1503}) == "1503"
+    assert reportmod.k6_code_label({"record": "websocket"}) == "ws"
+    assert reportmod.k6_code_label({"record": "connection", "k6_error_code": None}) == "none"
+    clients = {"k6": {"error": 0}, "curl": {"error": 56}, "httpx": {"error": None}, "node": {"error": "ok"},
+               "chromium": {"error": "net::ERR_EMPTY_RESPONSE"}, "odd": "not a dict"}
+    assert list(reportmod.client_errors(clients)) == [("curl", "56"), ("chromium", "net::ERR_EMPTY_RESPONSE")]

@@ -327,3 +327,35 @@ def test_proxy_and_web_exec_mitmproxy_with_the_addon(monkeypatch):
     assert Path(dump).name == "mitmdump" and Path(web).name == "mitmweb"
     assert a == ["-s", str(cli.addon_path()), "--mode", "reverse:http://127.0.0.1:3000", "--set", "fault_plan=p.yaml"]
     assert b == ["-s", str(cli.addon_path()), "-q"]
+
+
+# -- report --html ---------------------------------------------------------------------
+HTML_RECS = [{"v": 2, "ts": 1000.0, "record": "flow", "rule": None, "fault": None, "k6_error_code": 0, "k6_error": ""},
+             {"v": 2, "ts": 1001.5, "record": "flow", "rule": "api", "fault": "status code=503",
+              "k6_error_code": 1503, "k6_error": ""}]
+
+
+def test_report_html_writes_one_page_with_plan_and_score(tmp_path, capsys):
+    rep, plan, score, out = tmp_path / "r.jsonl", tmp_path / "plan.yaml", tmp_path / "s.json", tmp_path / "o.html"
+    rep.write_text("".join(json.dumps(r) + "\n" for r in HTML_RECS))
+    plan.write_text("rules:\n  - name: api\n    fault: status code=503\n    window: 1s..2s\n")
+    score.write_text(json.dumps({"rows": [{"fault": "hang", "attempts": 1, "verdict": "fail", "reasons": ["hung"]}]}))
+    assert cli.main(["report", str(rep), "--html", str(out), "--plan", str(plan), "--score", str(score)]) == 0
+    assert capsys.readouterr().out.strip() == f"{out}: 2 proxy records, 1 scorecard rows"
+    page = out.read_text()
+    assert 'data-rule="api"' in page and 'data-from="1.0"' in page and 'data-fault="hang"' in page
+    assert '<tr data-code="1503">' in page  # faults report's own table by code
+
+
+def test_report_html_refusals_are_one_line(tmp_path, capsys):
+    rep = tmp_path / "r.jsonl"
+    rep.write_text(json.dumps(HTML_RECS[0]) + "\n")
+    assert cli.main(["report", str(rep), "--plan", "x.yaml"]) == 2
+    assert "--plan and --score go with --html" in capsys.readouterr().err
+    (tmp_path / "s.json").write_text('{"rows": 3}')
+    assert cli.main(["report", str(rep), "--html", str(tmp_path / "o.html"), "--score", str(tmp_path / "s.json")]) == 2
+    assert "expected {\"rows\"" in capsys.readouterr().err
+    (tmp_path / "p.yaml").write_text("rules:\n  - fault: hang\n    window: soon\n")
+    assert cli.main(["report", str(rep), "--html", str(tmp_path / "o.html"), "--plan", str(tmp_path / "p.yaml")]) == 2
+    assert "p.yaml: rule 1" in capsys.readouterr().err
+    assert not (tmp_path / "o.html").exists()

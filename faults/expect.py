@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, fields
 from typing import Any
 
+from faults import numbers
+
 MAX_TIMEOUT = 60.0
 
 
@@ -133,11 +135,8 @@ def from_query(query: dict[str, str]) -> tuple[Expectation, float]:
                                                             "parameters: " + ", ".join(PARAMS)))
     kw: dict[str, Any] = {}
     for name in ("code", "count"):
-        if name in query:
-            try:
-                kw[name] = int(query[name])
-            except ValueError:
-                raise ValueError(f"{name}={query[name]!r}: expected a whole number") from None
+        if name in query:  # SpecError is a ValueError naming the parameter and the rule
+            kw[name] = numbers.whole(query[name], name, 0)
     if "fault" in query:
         f = query["fault"]
         kw["fault"] = False if f.lower() in ("false", "none") else f
@@ -146,12 +145,7 @@ def from_query(query: dict[str, str]) -> tuple[Expectation, float]:
             kw[name] = query[name]
     timeout = 5.0
     if "timeout" in query:
-        try:
-            timeout = float(query["timeout"])
-        except ValueError:
-            raise ValueError(f"timeout={query['timeout']!r}: expected seconds (a number)") from None
-        if not 0 <= timeout <= MAX_TIMEOUT:
-            raise ValueError(f"timeout={query['timeout']!r}: expected 0 to {MAX_TIMEOUT:g} seconds")
+        timeout = numbers.real(query["timeout"], "timeout", 0, MAX_TIMEOUT)  # seconds
     try:
         return Expectation(**kw), timeout
     except ValueError as e:

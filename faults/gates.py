@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from faults import numbers
 from faults.errors import SpecError
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$", re.ASCII)  # digits 0-9 only
 MAX_SECONDS = 30 * 86400  # a window end past 30 days is a typo
 MAX_KEYFRAMES = 1000
 
@@ -46,22 +47,23 @@ MAX_KEYFRAMES = 1000
 def seconds(value: Any, key: str) -> float:
     """``30s``, ``1.5s``, ``500ms``, ``2m``, ``1h`` or a bare number (seconds)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise SpecError(f"{key}={value!r}: expected a duration such as 30s, 500ms or 2m")
-    m = _DURATION.match(str(value))
+        raise SpecError(f"{key}={numbers.shown(value)}: expected a duration such as 30s, 500ms or 2m")
+    m = _DURATION.match(str(value)) if len(str(value)) <= numbers.MAX_CHARS else None
     if not m:
-        raise SpecError(f"{key}={value!r}: expected a duration such as 30s, 500ms or 2m")
-    s = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+        raise SpecError(f"{key}={numbers.shown(value)}: expected a duration such as 30s, 500ms or 2m "
+                        f"({numbers.RULE}, at most {numbers.MAX_CHARS} characters)")
+    s = numbers.real(m.group(1), key) * _UNITS[m.group(2) or "s"]
     if not math.isfinite(s) or s > MAX_SECONDS:
-        raise SpecError(f"{key}={value!r}: at most {MAX_SECONDS // 86400} days")
+        raise SpecError(f"{key}={numbers.shown(value)}: at most {MAX_SECONDS // 86400} days")
     return s
 
 
 def _split_range(value: Any, key: str, example: str) -> tuple[str, str]:
     if not isinstance(value, str) or ".." not in value:
-        raise SpecError(f"{key}={value!r}: expected a range such as {example} (either end may be left open)")
+        raise SpecError(f"{key}={numbers.shown(value)}: expected a range such as {example} (either end may be left open)")
     lo, _, hi = value.partition("..")
     if ".." in hi or not (lo.strip() or hi.strip()):
-        raise SpecError(f"{key}={value!r}: expected a range such as {example} (either end may be left open)")
+        raise SpecError(f"{key}={numbers.shown(value)}: expected a range such as {example} (either end may be left open)")
     return lo.strip(), hi.strip()
 
 
@@ -71,7 +73,7 @@ def window(value: Any, key: str = "window") -> tuple[float, float | None]:
     start = seconds(lo, key) if lo else 0.0
     end = seconds(hi, key) if hi else None
     if end is not None and end <= start:
-        raise SpecError(f"{key}={value!r}: the end must be after the start")
+        raise SpecError(f"{key}={numbers.shown(value)}: the end must be after the start")
     return start, end
 
 
@@ -84,25 +86,22 @@ def requests(value: Any, key: str = "requests") -> tuple[int, int | None]:
     for part, default in ((lo, 1), (hi, None)):
         if not part:
             out.append(default)
-        elif not part.isdigit() or len(part) > 18 or int(part) < 1:
-            raise SpecError(f"{key}={value!r}: expected whole numbers >= 1 (the Nth request the rule's filter matched)")
         else:
-            out.append(int(part))
+            try:
+                out.append(numbers.plain(part, key, 1))
+            except SpecError:
+                raise SpecError(f"{key}={numbers.shown(value)}: expected whole numbers >= 1 (the Nth request the "
+                                f"rule's filter matched; {numbers.RULE})") from None
     if out[1] is not None and out[1] < out[0]:
-        raise SpecError(f"{key}={value!r}: the end must not be before the start")
+        raise SpecError(f"{key}={numbers.shown(value)}: the end must not be before the start")
     return out[0], out[1]
 
 
 def _p(value: Any, key: str) -> float:
     try:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise TypeError
-        p = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{key}={value!r}: expected a number from 0 to 1") from None
-    if not 0 <= p <= 1:  # NaN fails this too
-        raise SpecError(f"{key}={p}: must be from 0 to 1")
-    return p
+        return numbers.real(value, key, 0, 1)
+    except numbers.OutOfRange:
+        raise SpecError(f"{key}={numbers.shown(value)}: must be from 0 to 1") from None
 
 
 @dataclass(frozen=True)
@@ -134,14 +133,14 @@ def probability(value: Any, key: str = "probability"):
     if isinstance(value, str) and ".." in value:
         lo, hi = _split_range(value, key, "0.2..0.5")
         if not lo or not hi:
-            raise SpecError(f"{key}={value!r}: a ramp needs both ends, e.g. 0.2..0.5")
+            raise SpecError(f"{key}={numbers.shown(value)}: a ramp needs both ends, e.g. 0.2..0.5")
         return _p(lo, key), _p(hi, key)
     if isinstance(value, str) and ":" in value:
         pairs = {}
         for item in value.split(","):
             at, sep, p = item.partition(":")
             if not sep:
-                raise SpecError(f"{key}={value!r}: keyframes are TIME:P pairs separated by commas, e.g. 0s:0,30s:0.2")
+                raise SpecError(f"{key}={numbers.shown(value)}: keyframes are TIME:P pairs separated by commas, e.g. 0s:0,30s:0.2")
             pairs[at.strip()] = p.strip()
         value = pairs
     if isinstance(value, dict):
@@ -155,10 +154,7 @@ def probability(value: Any, key: str = "probability"):
 
 
 def count(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).isdigit() \
-            or len(str(value)) > 18 or int(value) < 1:
-        raise SpecError(f"{key}={value!r}: expected a whole number >= 1")
-    return int(value)
+    return numbers.whole(value, key, 1)
 
 
 # -- a rule's time and count gates -------------------------------------------------

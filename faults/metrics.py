@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 
-from faults import report
+from faults import numbers, report
+from faults.errors import SpecError
 
 MEMO_MAX = 1024  # clients dicts remembered (cleared when full), as the classifier's memo
 
@@ -143,7 +144,7 @@ def parse_address(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6; a bare ``PORT`` is 127.0.0.1) -> (host, port);
     ValueError naming what is wrong."""
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         host, port = "127.0.0.1", value
     elif value.startswith("["):
         host, sep, port = value[1:].partition("]:")
@@ -153,6 +154,8 @@ def parse_address(value: str) -> tuple[str, int]:
         host, sep, port = value.rpartition(":")
         if not sep or not host:
             raise ValueError(f"{value!r}: expected HOST:PORT (e.g. 127.0.0.1:9464)")
-    if not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"{value!r}: the port must be a number from 0 to 65535 (0: any free port)")
-    return host, int(port)
+    try:
+        return host, numbers.plain(port, "port", 0, 65535)
+    except SpecError:
+        raise ValueError(f"{numbers.shown(value)}: the port must be a number from 0 to 65535 (0: any free port; "
+                         f"{numbers.RULE})") from None

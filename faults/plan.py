@@ -50,8 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from mitmproxy import flowfilter, http
+from mitmproxy.net.http import url
 
-from faults import gates as gatesmod, kinds, worker
+from faults import gates as gatesmod, kinds, numbers, vocabulary, worker
 from faults import spec as specmod
 from faults.gates import Timing, clock
 from faults.spec import FaultSpec, SpecError
@@ -113,7 +114,48 @@ def parse_filter(text: str):
     bad = next((NEVER_FILTERS[c] for c in _codes(filt) if c in NEVER_FILTERS), None)
     if bad:
         raise SpecError(f"flow filter {text!r} uses {bad[0]}: {bad[1]}")
+    _client_domains(filt)
     return filt
+
+
+# -- the name the client used ------------------------------------------------
+# Reverse mode without keep_host_header: mitmproxy rewrites the Host header (HTTP/2:
+# :authority) to the upstream's before any hook, so mitmproxy's own ``~d`` sees only the
+# upstream. The HTTP layer keeps what the client sent (faults.wire.h2layer), and our
+# ``~d`` matches it too: ``~d up\.test`` selects the requests a client sent to
+# http://up.test:8080/ through the reverse proxy (docs/hostile-inputs.md, docs/dns.md).
+
+def client_host(flow) -> str:
+    """The host name a reverse-mode client sent (before the rewrite), or ""."""
+    raw = getattr(flow.request, vocabulary.CLIENT_HOST_ATTR, None)
+    if not raw:
+        return ""
+    try:
+        return url.parse_authority(raw, check=False)[0]
+    except ValueError:
+        return ""
+
+
+class ClientDomain(flowfilter.FDomain):
+    """``~d RE``: mitmproxy's (target host or Host header), or the name the client used."""
+
+    def __call__(self, f) -> bool:
+        if super().__call__(f):
+            return True
+        name = client_host(f) if isinstance(f, http.HTTPFlow) else ""
+        return bool(name) and bool(self.re.search(name))
+
+
+def _client_domains(filt) -> None:
+    """Every ``~d`` in ``filt`` becomes a ``ClientDomain`` (same regex, same state)."""
+    stack = [filt]
+    while stack:
+        f = stack.pop()
+        if type(f) is flowfilter.FDomain:
+            f.__class__ = ClientDomain
+        stack.extend(getattr(f, "lst", ()))
+        if isinstance(f, flowfilter.FNot):
+            stack.append(f.itm)
 
 
 # -- host index ------------------------------------------------------------
@@ -148,9 +190,9 @@ def generation() -> int:
 _key_memo: list = [None, None, None, None, None]  # flow, host, authority, header fields, key
 
 
-def host_key(flow) -> tuple[str, str] | None:
-    """What ``~d`` looks at: (request.host, request.pretty_host); None for a
-    non-HTTP flow (``~d`` never matches those). Remembered for the most recent
+def host_key(flow) -> tuple[str, str, str] | None:
+    """What ``~d`` looks at: (request.host, request.pretty_host, the name a
+    reverse-mode client used or ""); None for a non-HTTP flow (``~d`` never matches those). Remembered for the most recent
     flow while its host, authority and headers are unchanged, so a selection
     pass over many rules computes it once."""
     if not isinstance(flow, http.HTTPFlow):
@@ -159,14 +201,14 @@ def host_key(flow) -> tuple[str, str] | None:
     m = _key_memo
     if m[0] is flow and m[1] is data.host and m[2] is data.authority and m[3] is data.headers.fields:
         return m[4]
-    key = (flow.request.host, flow.request.pretty_host)
+    key = (flow.request.host, flow.request.pretty_host, client_host(flow))
     m[:] = [flow, data.host, data.authority, data.headers.fields, key]
     return key
 
 
-def _gate_passes(gate: tuple[re.Pattern, ...], key: tuple[str, str]) -> bool:
-    host, pretty = key
-    return all(p.search(host) or p.search(pretty) for p in gate)
+def _gate_passes(gate: tuple[re.Pattern, ...], key: tuple[str, str, str]) -> bool:
+    host, pretty, client = key
+    return all(p.search(host) or p.search(pretty) or (client and p.search(client)) for p in gate)
 
 
 def may_select_host(rules, names) -> bool:
@@ -691,6 +733,7 @@ def _yaml():
 
     yaml = YAML(typ="rt")
     yaml.Composer = NoAliases
+    yaml.Constructor = numbers.yaml_int_guard(yaml.Constructor)  # 5,000 digits: one line, not int()'s error
     return yaml
 
 

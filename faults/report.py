@@ -27,6 +27,17 @@ from faults.gates import clock
 log = logging.getLogger(__name__)
 
 
+def cannot_open(e: OSError) -> str:
+    """Why a report path cannot be opened, in one line: a parent that is a file,
+    a directory, a read-only or virtual file system, no permission."""
+    where = f" ({e.filename})" if e.filename else ""
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        return f"a parent of it is a file, not a directory{where}"
+    if isinstance(e, IsADirectoryError):
+        return "it is a directory (give a file name)"
+    return f"{e.strerror or e}{where}"
+
+
 class Report:
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()

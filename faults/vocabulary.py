@@ -38,6 +38,10 @@ TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
 FAILED = "fault_failed"  # repr() of an exception a fault kind raised (logged; the flow went on)
 CONTROL = "fault_control"  # True on the control endpoint's own requests (never classified)
+DISCARD_BODY = "fault_discard_body"  # True: answered at its head; the HTTP layer drops its body unread (faults.wire.h2layer)
+# Not metadata: an attribute of the ``http.Request`` (set before any flow exists): in reverse mode
+# without keep_host_header, the Host / :authority the client sent, before mitmproxy rewrote it.
+CLIENT_HOST_ATTR = "fault_client_host"
 WORKER = "fault_worker"  # str: the worker that served this flow (faults proxy --workers N); absent on a lone proxy
 DNS_STATE = "dns_fault"  # on a DNS flow: what faults.addons.dns decided and sent (name, lookup, rule, fault, ...)
 # Written by the classifier (faults.addons.annotate), read by the status line, mitmweb and tests:

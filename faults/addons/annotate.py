@@ -23,7 +23,8 @@ from faults import vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
 from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of
-from faults.report import Report, flow_record, websocket_record
+from faults.addons.startup import one_line_at_start
+from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import actions, ends, h2layer
 from faults.wire.collateral import collateral
 
@@ -77,12 +78,13 @@ class Classifier:
             "a selection also puts the chosen profiles' errors in the flow comment.",
         )
 
+    @one_line_at_start
     def configure(self, updated):
         if "fault_clients" in updated:
             try:
                 self.shown = profiles.choose(ctx.options.fault_clients)
             except ValueError as e:
-                raise exceptions.OptionsError(f"fault_clients: {e}") from e
+                raise exceptions.OptionsError(f"fault_clients: {e}") from None
         if "fault_report" in updated:
             if self.report:
                 self.report.close()
@@ -91,7 +93,8 @@ class Classifier:
                 try:
                     self.report = Report(ctx.options.fault_report)
                 except OSError as e:
-                    raise exceptions.OptionsError(f"fault_report: cannot open {ctx.options.fault_report}: {e}") from e
+                    raise exceptions.OptionsError(f"fault_report={ctx.options.fault_report}: cannot write a report "
+                                                  f"there: {cannot_open(e)}") from None
 
     def requestheaders(self, flow: http.HTTPFlow):
         if flow.request.method == "CONNECT":
@@ -99,6 +102,9 @@ class Classifier:
         self._conn_seq[flow.client_conn.id] += 1
         flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
         self._open[flow.id] = flow
+
+    def running(self):
+        self._started = True
 
     def response(self, flow: http.HTTPFlow):
         if _session(flow):

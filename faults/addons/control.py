@@ -21,9 +21,9 @@ Commands (mitmproxy console, mitmweb's command bar or ``POST /commands/...``)::
 HTTP endpoint (option ``fault_control``, off by default), served by the proxy
 itself for requests to the reserved host ``faults.control`` (option
 ``fault_control_host``), like mitmproxy's ``mitm.it``. Through a regular proxy
-use the proxy (``curl -x``). A reverse proxy sends every request to its upstream and
-rewrites the Host header: start it with ``--set keep_host_header=true`` and send
-``Host: faults.control`` to it::
+use the proxy (``curl -x``); through a reverse proxy send ``Host: faults.control``
+(mitmproxy rewrites the Host header unless ``keep_host_header``, but the name the
+client sent is kept and recognised, ``faults.plan.client_host``)::
 
     GET    /            rules and stats          GET /rules, GET /stats
     POST   /rules       replace runtime rules    (?append=1 to add)
@@ -45,12 +45,15 @@ a plan (``seed:``/``rules:``); ``application/json`` ``{"faults": [...]}``,
 the draws predictable), as ``Authorization: Bearer TOKEN`` or
 ``x-fault-token: TOKEN``: without it 403. With no token set reads are open and
 changes are refused (403). A malformed command gets 400 naming what is wrong;
-no value gives a 500.
+no value gives a 500 (numbers: ``faults.numbers``). A refusal that the request's
+head decides (token, path, method, a Content-Length over 4 MiB) is answered at the
+head and its body dropped as it arrives, never buffered. A rule set over 64 kB is
+parsed in a thread and applied on the loop in one step.
 
-Never forwarded upstream: a request to the control host is answered here even
-with the endpoint off (404); a request carrying the token but addressed
-elsewhere (a reverse proxy rewrote its Host header) gets 421; the
-``x-fault-token`` header is stripped from every forwarded request.
+With the endpoint off, its host is proxied like any other. The token never leaves:
+a request carrying it that the endpoint does not answer (off, or addressed
+elsewhere) gets 421; the ``x-fault-token`` header is stripped from every forwarded
+request. (docs/hostile-inputs.md)
 """
 
 from __future__ import annotations
@@ -59,15 +62,14 @@ import asyncio
 import hmac
 import json
 import logging
+import time
 from collections.abc import Sequence
 from urllib.parse import parse_qs
 
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, http
 
-import time
-
-from faults import plan as planmod, worker
+from faults import numbers, plan as planmod, vocabulary, worker
 from faults.gates import clock
 from faults.addons.expectations import Expectations, Pending
 from faults.addons.headers import names as header_names
@@ -77,7 +79,10 @@ log = logging.getLogger(__name__)
 CONTROL_HOST = "faults.control"
 TOKEN_HEADER = "x-fault-token"
 _TOKEN_B = TOKEN_HEADER.encode()
-CONTROL_KEY = "fault_control"  # flow.metadata marker for control requests
+CONTROL_KEY = vocabulary.CONTROL  # flow.metadata marker for control requests
+# A rule set in a body larger than this is parsed in a thread (10,000 rules: ~300 kB,
+# seconds of parsing); a smaller one (milliseconds) is parsed and applied at once.
+OFF_LOOP_BYTES = 64 * 1024
 
 
 # -- the shared logic ---------------------------------------------------------
@@ -115,8 +120,7 @@ def is_control_host(flow: http.HTTPFlow, host: str) -> bool:
     ``keep_host_header``, where the target is the fixed upstream) is the reserved name.
     Read through the plans' per-flow host key: the Host header is parsed once per request."""
     host = host.lower()
-    target, pretty = planmod.host_key(flow)
-    return target.lower() == host or pretty.lower() == host
+    return any(name.lower() == host for name in planmod.host_key(flow))
 
 
 def looks_like_yaml_plan(text: str) -> bool:
@@ -311,12 +315,10 @@ class FaultControl:
         text = text.strip().lower()
         if text == "next":
             return None
-        try:
-            ago = float(text or 0)
-        except ValueError:
-            raise ValueError(f"t0 {text!r}: expected SECONDS (the run's age now) or next") from None
-        if not 0 <= ago <= 30 * 86400:  # NaN fails this too
-            raise ValueError(f"t0 {text!r}: SECONDS from 0 to {30 * 86400}")
+        try:  # SECONDS, the run's age now: faults.numbers' rules (ASCII digits, bounded)
+            ago = numbers.real(text or "0", "t0", 0, 30 * 86400)
+        except SpecError as e:
+            raise ValueError(f"{e}: expected SECONDS from 0 to {30 * 86400} (the run's age now) or next") from None
         return time.time() - ago
 
     def _set_t0(self, t0: float | None) -> dict:
@@ -334,27 +336,51 @@ class FaultControl:
         return json.dumps(self._stats(), sort_keys=True)
 
     # -- HTTP endpoint -------------------------------------------------------
+    ROUTES = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",),
+              "/expect": ("GET", "POST"), "/flows": ("GET", "DELETE"), "/t0": ("GET", "POST", "DELETE")}
+
+    @staticmethod
+    def _addressed(flow: http.HTTPFlow) -> bool:
+        """A request for the endpoint: it is on and the request names its host (off,
+        the control host is proxied like any other host)."""
+        return ctx.options.fault_control and is_control_host(flow, ctx.options.fault_control_host)
+
+    def requestheaders(self, flow: http.HTTPFlow):
+        """Recognise the endpoint's requests at their head, and answer a refused one
+        there (no token, wrong path or method, too big): its body is then read off the
+        wire and dropped by the HTTP layer (``vocabulary.DISCARD_BODY``), never buffered."""
+        if flow.response or flow.error or flow.request.method == "CONNECT" or not self._addressed(flow):
+            return
+        flow.metadata[CONTROL_KEY] = True
+        refusal = self._refusal(flow.request)
+        if refusal is not None:
+            flow.metadata[vocabulary.DISCARD_BODY] = True
+            flow.response = _json_response(*refusal)
+
     def request(self, flow: http.HTTPFlow):
         if flow.response or flow.error or flow.request.method == "CONNECT":
             return
         req = flow.request
-        if is_control_host(flow, ctx.options.fault_control_host):
-            # the reserved host is always answered here, on or off: a request
-            # meant for the endpoint (with its token) never leaves the proxy
-            status, body = (self._serve(req) if ctx.options.fault_control else
-                            (404, {"error": "the fault control endpoint is off (--set fault_control=true)"}))
-        elif self._carries_token(req):
+        if flow.metadata.get(CONTROL_KEY) or self._addressed(flow):
+            flow.metadata[CONTROL_KEY] = True
+            if self._parses_rules(req) and len(req.raw_content or b"") > OFF_LOOP_BYTES \
+                    and self._refusal(req) is None:
+                return self._replace_off_loop(flow)  # a big rule set must not stall the other flows
+            return self._answer(flow, *self._serve(req))
+        if self._carries_token(req):
             # e.g. reverse mode without keep_host_header: the Host header was
             # rewritten to the upstream's before any hook, so only the token
             # shows this was meant for the endpoint; never forward it
-            status, body = 421, {"error": "this request carries the fault control token but is not addressed "
-                                          f"to {ctx.options.fault_control_host}; not forwarded (reverse mode: "
-                                          "--set keep_host_header=true keeps the Host header)"}
-        else:
-            if _TOKEN_B in header_names(req.headers):
-                req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
-            return
-        flow.metadata[CONTROL_KEY] = True
+            flow.metadata[CONTROL_KEY] = True
+            return self._answer(flow, 421, {
+                "error": "this request carries the fault control token but is not addressed to "
+                         f"{ctx.options.fault_control_host}; not forwarded (is the endpoint on? "
+                         "--set fault_control=true)"})
+        if _TOKEN_B in header_names(req.headers):
+            req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
+
+    def _answer(self, flow, status: int, body):
+        """Respond; a change is sent to the sibling workers first (when there are any)."""
         change = body.pop("_change", None) if isinstance(body, dict) else None
         workers = self.workers if change else None
         if workers is not None and ctx.options.fault_worker_dir:
@@ -362,6 +388,7 @@ class FaultControl:
         flow.response = _json_response(status, body)
         if isinstance(body, Pending):  # /expect not met yet: answered when met or at its deadline
             self.expect.defer(flow, body, _json_response)
+        return None
 
     async def _answer_after_fan_out(self, flow, workers, status: int, body: dict, change: dict) -> None:
         """200 only once every sibling worker applied the change too."""
@@ -371,9 +398,37 @@ class FaultControl:
                                  "workers": errors}
         flow.response = _json_response(status, body)
 
+    @staticmethod
+    def _parses_rules(req: http.Request) -> bool:
+        path = req.path.split("?", 1)[0].rstrip("/") or "/"
+        return path == "/rules" and req.method.upper() in ("POST", "PUT")
+
+    async def _replace_off_loop(self, flow: http.HTTPFlow) -> None:
+        """POST/PUT /rules: the body is parsed in a thread (10,000 rules take seconds),
+        then the rules are applied here on the loop in one step, so a request meanwhile
+        sees either the old rules or the new ones, never a part."""
+        req = flow.request
+        query = _query(req)
+        try:
+            source, rules = await asyncio.to_thread(parse_body, req, self._seed())
+        except SpecError as e:
+            return self._answer(flow, 400, {"error": str(e)})
+        except Exception as e:  # a bug, never a value: still no traceback for a control request
+            log.exception("fault control request failed")
+            return self._answer(flow, 500, {"error": repr(e)})
+        append = query.get("append", "").lower() in ("1", "true", "yes")
+        change = self._stamped({"op": "add" if append else "set", **source})
+        try:
+            self.apply_change(change, rules)
+        except SpecError as e:
+            return self._answer(flow, 400, {"error": str(e)})
+        res = self._answer(flow, 200, {"ok": True, "rules": describe_rules(self._injector()), "_change": change})
+        if res is not None:
+            await res
+
     def _serve(self, req: http.Request) -> tuple[int, dict]:
         try:
-            return self._handle(req)
+            return self._refusal(req) or self._handle(req)
         except Exception as e:  # a bug, never a value: still no traceback for a control request
             log.exception("fault control request failed")
             return 500, {"error": repr(e)}
@@ -392,20 +447,32 @@ class FaultControl:
         # header values are str decoded with surrogateescape: compare the bytes
         return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape"))
 
-    def _handle(self, req: http.Request) -> tuple[int, dict]:
+    def _refusal(self, req: http.Request) -> tuple[int, dict] | None:
+        """What the request's head alone decides: unknown path, method, token, an announced
+        body over the limit. None: go on (the body is needed)."""
         path = req.path.split("?", 1)[0].rstrip("/") or "/"
-        query = {k: v[-1] for k, v in parse_qs(req.path.partition("?")[2]).items()}
         method = req.method.upper()
-        routes = {"/": ("GET",), "/rules": ("GET", "POST", "PUT", "DELETE"), "/stats": ("GET",), "/clear": ("POST",),
-                  "/expect": ("GET", "POST"), "/flows": ("GET", "DELETE"), "/t0": ("GET", "POST", "DELETE")}
-        if path not in routes:
-            return 404, {"error": f"unknown path {path!r}", "paths": sorted(routes)}
-        if method not in routes[path]:
-            return 405, {"error": f"{method} not allowed on {path}", "allowed": routes[path]}
+        if path not in self.ROUTES:
+            return 404, {"error": f"unknown path {numbers.shown(path, 80)}", "paths": sorted(self.ROUTES)}
+        if method not in self.ROUTES[path]:
+            return 405, {"error": f"{numbers.shown(method)} not allowed on {path}", "allowed": self.ROUTES[path]}
         if ctx.options.fault_control_token and not self._authorized(req):
             # with a token set, reads need it too: the seed makes every draw predictable
             return 403, {"error": "forbidden: missing or wrong token (send 'Authorization: Bearer TOKEN' "
                                   f"or '{TOKEN_HEADER}: TOKEN')"}
+        if method != "GET" and path != "/expect" and not ctx.options.fault_control_token:
+            return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
+        announced = req.headers.get("content-length")
+        if announced is not None and (numbers.header_length(announced) or 0) > planmod.MAX_PLAN_BYTES:
+            return 413, {"error": f"request body is larger than {planmod.MAX_PLAN_BYTES // 1024 // 1024} MiB "
+                                  "(the limit)"}
+        return None
+
+    def _handle(self, req: http.Request) -> tuple[int, dict]:
+        """A request that passed ``_refusal``."""
+        path = req.path.split("?", 1)[0].rstrip("/") or "/"
+        query = _query(req)
+        method = req.method.upper()
         if path == "/expect":
             return self.expect.answer(query)
         if method == "GET":
@@ -419,8 +486,6 @@ class FaultControl:
                 return 200, self._stats()
             return 200, {"rules": describe_rules(self._injector()), "stats": self._stats(),
                          "seed": self._seed()}
-        if not ctx.options.fault_control_token:
-            return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
         if path == "/flows":
             self.expect.clear()
             return 200, {"ok": True}
@@ -436,58 +501,64 @@ class FaultControl:
             change, rules = self._stamped({"op": "clear"}), []
         else:
             try:
-                source, rules = self._parse_body(req)
+                source, rules = parse_body(req, self._seed())
             except SpecError as e:
                 return 400, {"error": str(e)}
             append = query.get("append", "").lower() in ("1", "true", "yes")
             change = self._stamped({"op": "add" if append else "set", **source})
         self.apply_change(change, rules)
-        # "_change": taken off by ``request``, which sends it to the sibling workers
+        # "_change": taken off by ``_answer``, which sends it to the sibling workers
         return 200, {"ok": True, "rules": describe_rules(self._injector()), "_change": change}
 
-    def _parse_body(self, req: http.Request) -> tuple[dict, list[planmod.Rule]]:
-        """The body's rules, and their source for a change message: ``{"specs": [...]}``
-        or ``{"yaml": text}`` (a SpecError names what is wrong)."""
-        ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
-        raw = req.raw_content or b""
-        if len(raw) > planmod.MAX_PLAN_BYTES:
-            raise SpecError(f"request body is larger than {planmod.MAX_PLAN_BYTES // 1024 // 1024} MiB (the limit)")
-        if req.headers.get("content-encoding", "identity").strip().lower() != "identity":
-            raise SpecError("compressed request bodies are not accepted (a small body expands without bound)")
+
+def _query(req: http.Request) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(req.path.partition("?")[2]).items()}
+
+
+def parse_body(req: http.Request, seed=None) -> tuple[dict, list[planmod.Rule]]:
+    """The body's rules, and their source for a change message: ``{"specs": [...]}``
+    or ``{"yaml": text}`` (a SpecError names what is wrong). Reads no option and no
+    addon: it runs in a thread for big rule sets."""
+    ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = req.raw_content or b""
+    if len(raw) > planmod.MAX_PLAN_BYTES:
+        raise SpecError(f"request body is larger than {planmod.MAX_PLAN_BYTES // 1024 // 1024} MiB (the limit)")
+    if req.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        raise SpecError("compressed request bodies are not accepted (a small body expands without bound)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError("request body is not UTF-8") from None
+    source = "control request"
+    if ctype == "application/json":
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SpecError("request body is not UTF-8") from None
-        seed = self._seed()
-        source = "control request"
-        if ctype == "application/json":
-            try:
-                doc = json.loads(text or "null")
-            except json.JSONDecodeError as e:
-                raise SpecError(f"invalid JSON: {e}", source) from None
-            except RecursionError:
-                raise SpecError("invalid JSON: nested too deeply", source) from None
-            if isinstance(doc, dict):
-                unknown = [k for k in doc if k not in ("faults", "plan")]
-                if unknown:
-                    raise SpecError(f"unknown key(s) {', '.join(map(repr, unknown))} (known: faults, plan)", source)
-                if "plan" in doc:
-                    if not isinstance(doc["plan"], str):
-                        raise SpecError("'plan' must be the YAML plan as a string", source)
-                    return {"yaml": doc["plan"]}, build_plan(doc["plan"], source, seed)
-                doc = doc.get("faults")
-            if not isinstance(doc, list) or not all(isinstance(s, str) for s in doc):
-                raise SpecError('expected {"faults": ["/filter/spec", ...]}, {"plan": "<yaml>"} '
-                                "or a list of strings", source)
-            return {"specs": doc}, build_rules(doc, seed)
-        if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml") or (
-            looks_like_yaml_plan(text) and not text.lstrip().startswith("{")
-        ):
-            return {"yaml": text}, build_plan(text, source, seed)
-        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-        if not lines:
-            raise SpecError("empty body: expected one '/filter/spec' per line (use DELETE /rules to clear)", source)
-        return {"specs": lines}, build_rules(lines, seed)
+            doc = numbers.json_loads(text or "null")  # integers bounded (faults.numbers)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"invalid JSON: {e}", source) from None
+        except RecursionError:
+            raise SpecError("invalid JSON: nested too deeply", source) from None
+        if isinstance(doc, dict):
+            unknown = [k for k in doc if k not in ("faults", "plan")]
+            if unknown:
+                raise SpecError(f"unknown key(s) {', '.join(numbers.shown(k) for k in unknown[:5])} "
+                                "(known: faults, plan)", source)
+            if "plan" in doc:
+                if not isinstance(doc["plan"], str):
+                    raise SpecError("'plan' must be the YAML plan as a string", source)
+                return {"yaml": doc["plan"]}, build_plan(doc["plan"], source, seed)
+            doc = doc.get("faults")
+        if not isinstance(doc, list) or not all(isinstance(s, str) for s in doc):
+            raise SpecError('expected {"faults": ["/filter/spec", ...]}, {"plan": "<yaml>"} '
+                            "or a list of strings", source)
+        return {"specs": doc}, build_rules(doc, seed)
+    if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml") or (
+        looks_like_yaml_plan(text) and not text.lstrip().startswith("{")
+    ):
+        return {"yaml": text}, build_plan(text, source, seed)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise SpecError("empty body: expected one '/filter/spec' per line (use DELETE /rules to clear)", source)
+    return {"specs": lines}, build_rules(lines, seed)
 
 
 def _json_response(status: int, body) -> http.Response:

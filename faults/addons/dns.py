@@ -29,6 +29,7 @@ from faults import vocabulary
 from faults.classify import classify_query
 from faults.classify.clients import NAMES
 from faults.kinds.dns import RCODES
+from faults.addons.startup import one_line_at_start
 from faults.report import dns_record
 from faults.wire import sockets
 
@@ -93,6 +94,7 @@ class DnsFaults:
             "of the proxy's HTTP listener), an IP address, or 'passthrough' (mitmproxy's own resolver).",
         )
 
+    @one_line_at_start
     def configure(self, updated):
         if "fault_dns_answer" not in updated:
             return
@@ -102,10 +104,8 @@ class DnsFaults:
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            msg = f"fault_dns_answer={value[:100]!r}: expected an IP address, 'passthrough' or nothing"
-            if self._started:
-                raise exceptions.OptionsError(msg) from None
-            log.error(f"faults: {msg}")  # at start-up: one line, mitmdump exits (as the injector does)
+            raise exceptions.OptionsError(f"fault_dns_answer={value[:100]!r}: expected an IP address, "
+                                          "'passthrough' or nothing") from None
 
     def running(self):
         self._started = True

@@ -21,6 +21,8 @@ from faults.gates import clock
 from faults.wire import sockets
 from faults.wire.act import Act
 from faults.addons.annotate import FAULT_KEY
+from faults.addons.startup import one_line_at_start
+from faults.vocabulary import CONTROL
 from faults.addons.headers import names as header_names
 from faults.spec import SpecError
 
@@ -70,18 +72,8 @@ class FaultInjector:
         )
         loader.add_option("fault_seed", Optional[int], None, "Seed for the draws of rules from the faults option.")
 
+    @one_line_at_start
     def configure(self, updated):
-        try:
-            self._configure(updated)
-        except exceptions.OptionsError as e:
-            if self._started:
-                raise  # a runtime --set: mitmproxy rejects the change and says why
-            # At start-up mitmproxy would print our error under a traceback of
-            # its script loader; log it plainly instead: mitmdump's errorcheck
-            # then exits with status 1 ("Error logged during startup").
-            log.error(f"faults: {e}")
-
-    def _configure(self, updated):
         if "fault_plan" in updated:
             path = ctx.options.fault_plan
             if path:
@@ -247,7 +239,8 @@ class FaultInjector:
     # only when a fault has work to do (mitmproxy awaits what a hook returns):
     # unselected flows never pay for creating and awaiting one.
     def requestheaders(self, flow: http.HTTPFlow):
-        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT" \
+                or flow.metadata.get(CONTROL):  # the control endpoint's own request (faults.addons.control)
             return
         if clock.t0 is None:
             self._start_clock(flow)

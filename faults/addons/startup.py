@@ -15,13 +15,37 @@ Reads the injector's plans (handed over by ``FaultAddon``); owns no option.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import re
 
-from mitmproxy import ctx
+from typing import Optional
+
+from mitmproxy import ctx, exceptions
+
+from faults import numbers
+from faults.errors import SpecError
 
 log = logging.getLogger(__name__)
 PREFIX = "fault"  # every option of ours starts with it: fault_*, faults
+
+
+def one_line_at_start(configure):
+    """For an addon's ``configure``: an ``OptionsError`` before the proxy runs is
+    logged as ONE error line (mitmdump's errorcheck then exits with status 1:
+    "Error logged during startup") instead of the script loader's traceback; once
+    the addon runs (``self._started``), it is raised: mitmproxy then rejects the
+    change (``--set`` at the console, mitmweb's options API) and says why."""
+
+    @functools.wraps(configure)
+    def wrapper(self, updated):
+        try:
+            return configure(self, updated)
+        except exceptions.OptionsError as e:
+            if getattr(self, "_started", False):
+                raise
+            log.error(f"faults: {e}")
+    return wrapper
 
 
 def unknown_options(deferred, known) -> list[str]:
@@ -65,12 +89,48 @@ def active_line(opts, injector) -> str:
     return "faults: active: " + ", ".join(parts)
 
 
+def refuse_bad_deferred(options) -> list[str]:
+    """Check the ``--set NAME=VALUE`` values mitmproxy deferred for options that are
+    known now (ours, just added by the addons loaded before this one); drop each bad one
+    and return one line per drop naming the option, the value and the reason.
+
+    Why: mitmproxy converts them in ``process_deferred`` right after our ``load``; a bad
+    one (``fault_header=maybe``) raises there, inside its script loader's reload task,
+    which swallows the error and leaves the script unloaded: the proxy would serve with
+    no faults and say nothing."""
+    problems = []
+    known = getattr(options, "_options", {})
+    for name, value in list(getattr(options, "deferred", {}).items()):
+        strings = getattr(value, "val", None)  # optmanager._UnconvertedStrings
+        if name not in known or not isinstance(strings, list):
+            continue
+        typespec = known[name].typespec
+        given = strings[-1] if strings else ""
+        try:
+            if typespec in (int, Optional[int]) and given:
+                numbers.whole(given, name)
+            options._parse_setval(known[name], strings)
+        except (exceptions.OptionsError, SpecError) as e:
+            if typespec is bool:
+                why = "expected true or false (or no value, meaning true)"
+            else:
+                why = str(e).split(": ", 1)[-1] if isinstance(e, SpecError) else \
+                    re.sub(r"^Failed to parse option \S+: ", "", str(e))
+            problems.append(f"faults: option {name}={numbers.shown(given, 80)} refused: {why}")
+            del options.deferred[name]
+    return problems
+
+
 class FaultStartup:
     name = "faultstartup"
 
     def __init__(self, injector=None):
         self.injector = injector
         self._said = False
+
+    def load(self, loader):
+        for p in refuse_bad_deferred(loader.master.options):
+            log.error(p)  # mitmdump then exits with status 1 ("Error logged during startup")
 
     def running(self):
         if self._said:  # running runs once per master; say it once

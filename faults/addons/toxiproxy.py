@@ -16,6 +16,7 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions
 
+from faults.addons.startup import one_line_at_start
 from faults.report import connection_record
 from faults.toxiproxy import httpd
 from faults.toxiproxy.api import PROXY_FIELDS, Api, ApiError, assign, first_value
@@ -34,7 +35,7 @@ class ToxiproxyApi:
         self.listeners = Listeners(seed=lambda: ctx.options.toxiproxy_seed, on_conn_end=self._record)
         self.api = Api(self.listeners)
         self.server: asyncio.Server | None = None
-        self._running = False
+        self._started = False
         self._config: bytes | None = None
 
     def load(self, loader):
@@ -47,15 +48,8 @@ class ToxiproxyApi:
                           "Seed for the toxicity, jitter and slicer draws of Toxiproxy proxies (per proxy and "
                           "connection number) and for http toxics.")
 
+    @one_line_at_start
     def configure(self, updated):
-        try:
-            self._configure(updated)
-        except exceptions.OptionsError as e:
-            if self._running:
-                raise  # a runtime --set: mitmproxy rejects it and says why
-            log.error(f"faults: {e}")  # at start: one line, then mitmdump exits (as the injector does)
-
-    def _configure(self, updated):
         workers = getattr(ctx.options, "fault_worker_dir", "")  # set by faults proxy --workers N
         if workers and (ctx.options.toxiproxy_api or ctx.options.toxiproxy_config):
             # a Toxiproxy proxy is a runtime mitmproxy listener, and workers run with server=false
@@ -86,13 +80,13 @@ class ToxiproxyApi:
                 raise exceptions.OptionsError(
                     f"toxiproxy_config: {path}: {e.message.removeprefix('bad request body: ')}") from None
             self._config = data
-        if self._running and "toxiproxy_api" in updated:
+        if self._started and "toxiproxy_api" in updated:
             asyncio.get_running_loop().create_task(self._serve())
-        if self._running and "toxiproxy_config" in updated and self._config:
+        if self._started and "toxiproxy_config" in updated and self._config:
             asyncio.get_running_loop().create_task(self._populate())
 
     def running(self):
-        self._running = True
+        self._started = True
         return self._start()
 
     async def _start(self):

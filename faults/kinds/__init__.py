@@ -15,14 +15,14 @@ record, not the kind's name, to decide what the client saw.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from faults import numbers
 from faults.errors import SpecError
 
 REQUIRED = object()
-NUMBER_MAX = 2**53  # numbers with no stated maximum: still bounded (and exact as floats)
+NUMBER_MAX = numbers.NUMBER_MAX  # numbers with no stated maximum: still bounded (faults.numbers)
 PHASES = ("before_response", "after_headers", "mid_body")
 
 
@@ -41,7 +41,7 @@ class Param:
         if value is not None and not isinstance(value, (str, int, float)):
             got = "list" if isinstance(value, (list, tuple)) else "mapping" if isinstance(value, dict) \
                 else type(value).__name__
-            raise SpecError(f"{key}={value!r}: expected a single value, got a {got}")
+            raise SpecError(f"{key}={numbers.shown(value)}: expected a single value, got a {got}")
         if self.type is bool:
             if isinstance(value, bool):
                 return value
@@ -50,28 +50,16 @@ class Param:
                 return True
             if s in ("0", "false", "no", "off"):
                 return False
-            raise SpecError(f"{key}={value!r}: expected true or false")
-        if self.type in (int, float):
-            what = "a whole number" if self.type is int else "a number"
-            if isinstance(value, bool) or (self.type is int and isinstance(value, float)):
-                raise SpecError(f"{key}={value!r}: expected {what}")
-            try:
-                v = self.type(value.strip() if isinstance(value, str) else value)
-            except (TypeError, ValueError, OverflowError):
-                raise SpecError(f"{key}={value!r}: expected {what}") from None
-            if not math.isfinite(v):
-                raise SpecError(f"{key}={value!r}: expected a finite number")
-            if self.min is not None and v < self.min:
-                raise SpecError(f"{key}={v}: must be >= {self.min:g}")
-            top = NUMBER_MAX if self.max is None else self.max
-            if v > top:
-                raise SpecError(f"{key}={v}: must be <= {top:g}")
-            return v
+            raise SpecError(f"{key}={numbers.shown(value)}: expected true or false")
+        if self.type is int:
+            return numbers.whole(value, key, self.min, self.max)
+        if self.type is float:
+            return numbers.real(value, key, self.min, self.max)
         v = "" if value is None else str(value)
         if self.choices is not None:
             v = v.lower()
             if v not in self.choices:
-                raise SpecError(f"{key}={value!r}: expected one of {', '.join(self.choices)}")
+                raise SpecError(f"{key}={numbers.shown(value)}: expected one of {', '.join(self.choices)}")
         return v
 
 

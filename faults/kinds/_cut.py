@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from faults import numbers
 from faults.errors import SpecError
 from faults.kinds import PHASES, Fault, Param
 
@@ -177,9 +178,9 @@ class RequestCutter:
 
     def fire(self, phase: str) -> None:
         self.fired = True
-        length = self.act.flow.request.headers.get("content-length", "")
         self.act.record(request_body_received=self.seen,
-                        request_body_announced=int(length) if length.isdigit() else None)
+                        request_body_announced=numbers.header_length(
+                            self.act.flow.request.headers.get("content-length")))
         self.act.end_connection(self.fault.how, phase, body_sent=0)
 
 
@@ -197,8 +198,8 @@ def request_keep(flow, after_bytes: int | None) -> int:
     the announced length (1 when unknown)."""
     if after_bytes is not None:
         return after_bytes
-    length = flow.request.headers.get("content-length", "")
-    return max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else 1
+    length = numbers.header_length(flow.request.headers.get("content-length"))
+    return max(1, length // 2) if length is not None and length > 1 else 1
 
 
 def keep_for(flow, after_bytes: int | None) -> int | None:
@@ -206,8 +207,8 @@ def keep_for(flow, after_bytes: int | None) -> int | None:
     the announced length (None: unknown, half the first chunk)."""
     if after_bytes is not None:
         return after_bytes
-    length = flow.response.headers.get("content-length", "")
-    return max(1, int(length) // 2) if length.isdigit() and int(length) > 1 else None
+    length = numbers.header_length(flow.response.headers.get("content-length"))
+    return max(1, length // 2) if length is not None and length > 1 else None
 
 
 class ConnectionCut(Fault):
@@ -307,9 +308,8 @@ class ConnectionCut(Fault):
             if self._stream_code(act) is None:
                 # the stream ends where the cut is, its Content-Length unmet: a short
                 # body on this request only
-                length = flow.response.headers.get("content-length", "")
                 act.record(phase=self.get("when"), body_sent=sent,
-                           body_announced=int(length) if length.isdigit() else None)
+                           body_announced=numbers.header_length(flow.response.headers.get("content-length")))
             elif self.get("when") != "before_response" and flow.killable:
                 act.record(body_sent=sent)
                 act.end_stream()

@@ -16,6 +16,7 @@ HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from faults.kinds import Param, register
 from faults.kinds._cut import AFTER_EVENTS, AFTER_MESSAGES, Cutter, streamed_cutter
 from faults.kinds._h2 import H2Fault, check_code, code_param
+from faults import numbers
 from faults.errors import SpecError
 
 WHEN = ("before_response", "after_headers", "mid_body", "after_response")
@@ -40,8 +41,11 @@ class GoAway(H2Fault):
     def check(cls, params):
         check_code(params)
         ls = str(params.get("last_stream", "this")).lower()
-        if ls not in ("this", "below") and not (ls.isdigit() and int(ls) < 2**31):
-            raise SpecError(f"last_stream={ls!r}: expected this, below or a stream number")
+        if ls not in ("this", "below"):
+            if not numbers.is_whole_text(ls):
+                raise SpecError(f"last_stream={numbers.shown(ls)}: expected this, below or a stream number "
+                                f"({numbers.RULE})")
+            ls = str(numbers.whole(ls, "last_stream", 0, 2**31 - 1))
         if "last_stream" in params:
             params["last_stream"] = ls
         streamed = any(params.get(k) is not None for k in ("after_events", "after_messages", "after_bytes"))

@@ -12,6 +12,7 @@ import re
 import sys
 from typing import Sequence
 
+from faults import numbers
 from faults.errors import SpecError
 
 
@@ -32,8 +33,9 @@ def build_parser(prog: str = "faults score") -> argparse.ArgumentParser:
     p.add_argument("--faults", metavar="SPEC", action="append", help="a fault to run (repeatable), in the faults "
                    "option's form: '[/filter/]KIND key=value ...'")
     p.add_argument("--suite", metavar="FILE", help="a YAML list of faults (spec strings or plan rules)")
-    p.add_argument("--first", metavar="N", type=int, help="fault only the first N requests of each run")
-    p.add_argument("--timeout", metavar="S", type=float, default=10.0,
+    # numbers are read by faults.numbers in _usage (ASCII digits, bounded, one line)
+    p.add_argument("--first", metavar="N", help="fault only the first N requests of each run")
+    p.add_argument("--timeout", metavar="S", default="10",
                    help="per run: then CMD is killed and the row is hung (default 10)")
     p.add_argument("--policy", metavar="FILE", help="YAML expectations: max_attempts, min_backoff_ms, "
                    "honour_retry_after, retry_methods, give_up_within_ms, must_not_hang, overrides")
@@ -41,7 +43,7 @@ def build_parser(prog: str = "faults score") -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML here (one testcase per fault)")
     p.add_argument("--html", metavar="FILE", help="write one self-contained HTML page here")
     p.add_argument("--baseline", metavar="FILE", help="a saved --json file: rows whose behaviour changed are marked")
-    p.add_argument("--seed", type=int, default=1, help="seed for probability-gated faults (default 1)")
+    p.add_argument("--seed", default="1", help="seed for probability-gated faults (default 1)")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
     return p
 
@@ -101,6 +103,12 @@ def _usage(args, cmd: list[str]) -> str | None:
         return "no command given: faults score [options] -- CMD ARGS..."
     if args.faults and args.suite:
         return "--faults and --suite are exclusive: give the faults one way"
+    try:
+        args.timeout = numbers.real(args.timeout, "--timeout", 0, 86400)
+        args.first = None if args.first is None else numbers.whole(args.first, "--first")
+        args.seed = numbers.whole(args.seed, "--seed")
+    except SpecError as e:
+        return str(e)
     if args.timeout <= 0:
         return f"--timeout {args.timeout:g}: expected seconds > 0"
     if args.first is not None and args.first < 1:

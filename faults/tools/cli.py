@@ -523,10 +523,54 @@ def cmd_proxy(command: str, argv: list[str]) -> int:
     return workers.main(n, rest)
 
 
+# --------------------------------------------------------------------------
+# --version: what a bug report needs
+# --------------------------------------------------------------------------
+DIST = "mitm-faults"
+
+
+def versions() -> list[str]:
+    """This package's, mitmproxy's, k6's and Python's versions, one per line; a
+    missing piece is named as missing, never an error."""
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    from faults.tools.k6run import k6_path
+
+    def dist(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    k6 = k6_path()
+    try:
+        out = subprocess.run([k6, "version"], capture_output=True, text=True, timeout=15)
+        k6_line = (out.stdout.strip().splitlines() or [f"exit {out.returncode}"])[0]
+    except (OSError, subprocess.SubprocessError) as e:
+        k6_line = f"not found ({k6}: {getattr(e, 'strerror', None) or e})"
+    return [f"faults ({DIST}) {dist(DIST)} at {Path(__file__).resolve().parents[1]}",
+            f"mitmproxy {dist('mitmproxy')}",
+            f"k6 {k6_line.removeprefix('k6 ')}",
+            f"python {platform.python_version()}"]
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("\n".join(versions()))
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="faults", description="Fault-injecting proxy tools: run the proxy with the addon, explain error "
                                    "codes and client error texts, summarise k6 results.")
+    p.add_argument("--version", action=_Version,
+                   help="print this package's, mitmproxy's, k6's and Python's versions (for bug reports)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -31,7 +31,8 @@ from typing import Iterable
 
 import pytest
 
-from faults import expect
+from faults import expect, numbers
+from faults.errors import SpecError
 from faults.expect import Expectation
 from faults.tools.launch import CONTROL, ControlledProxy
 
@@ -263,17 +264,21 @@ def pytest_addoption(parser):
 def _seed(config) -> int:
     seed = config.getoption("--fault-seed", None)
     if seed is None:
-        seed = int(os.environ.get("FAULT_SEED", DEFAULT_SEED))
+        raw = os.environ.get("FAULT_SEED")
+        try:
+            seed = DEFAULT_SEED if raw is None else numbers.whole(raw, "FAULT_SEED")
+        except SpecError as e:
+            raise pytest.UsageError(str(e)) from None
     return seed
 
 
 def _workers(config) -> int:
     n = config.getoption("--fault-workers", None)
     if n is None:
-        raw = os.environ.get("FAULT_WORKERS", "1")
-        if not raw.isdigit():
-            raise pytest.UsageError(f"FAULT_WORKERS={raw!r}: expected a whole number >= 1")
-        n = int(raw)
+        try:
+            n = numbers.plain(os.environ.get("FAULT_WORKERS", "1"), "FAULT_WORKERS", 1)
+        except SpecError as e:
+            raise pytest.UsageError(str(e)) from None
     if n < 1:
         raise pytest.UsageError(f"--fault-workers {n}: expected a whole number >= 1")
     return n

@@ -35,6 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from faults import numbers
+from faults.errors import SpecError
+
 READY = "faults: workers: "
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -57,9 +60,10 @@ def take_workers(argv: list[str]) -> tuple[int | None, list[str]]:
                 value, i = argv[i + 1], i + 2
             else:
                 value, i = arg.split("=", 1)[1], i + 1
-            if not value.isdigit() or int(value) < 1 or int(value) > 256:
-                raise UsageError(f"--workers: expected a whole number from 1 to 256, got {value!r}")
-            n = int(value)
+            try:
+                n = numbers.plain(value, "--workers", 1, 256)
+            except SpecError as e:
+                raise UsageError(str(e)) from None
             continue
         rest.append(arg)
         i += 1

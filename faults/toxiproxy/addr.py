@@ -5,12 +5,23 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from faults import numbers
+from faults.errors import SpecError
+
+
+def _cut(addr: str) -> str:
+    """The address as Go prints it (unquoted), a huge one cut short."""
+    return addr if len(addr) <= 80 else f"{addr[:80]}... ({len(addr)} characters)"
+
 
 def split_hostport(addr: str) -> tuple[str, int]:
     host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"address {addr}: missing port in address" if not sep else f"address {addr}: invalid port")
-    return host.strip("[]"), int(port)
+    if not sep:
+        raise ValueError(f"address {_cut(addr)}: missing port in address")
+    try:
+        return host.strip("[]"), numbers.plain(port, "port", 0, 65535)
+    except SpecError:
+        raise ValueError(f"address {_cut(addr)}: invalid port (0 to 65535, {numbers.RULE})") from None
 
 
 def resolve(listen: str) -> str:

@@ -30,7 +30,7 @@ import struct
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from faults import plan as planmod
+from faults import numbers, plan as planmod
 from faults.spec import SpecError
 from faults.toxiproxy.addr import resolve
 from faults.toxiproxy.toxics import DOWNSTREAM, TYPES, UPSTREAM, Toxic
@@ -93,7 +93,8 @@ def f32(x: float) -> float:
     return v
 
 
-_JSON_KIND = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
+_JSON_KIND = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object",
+              numbers.HugeNumber: "number"}
 
 
 def decode_object(body: bytes, struct_name: str, fields: dict[str, str], into: dict) -> dict:
@@ -114,7 +115,7 @@ def first_value(body: bytes):
     if not text:
         raise bad_body("EOF")
     try:
-        doc, _ = json.JSONDecoder().raw_decode(text)  # Go reads the first value only
+        doc, _ = numbers.json_decoder().raw_decode(text)  # Go reads the first value only; bounded ints
     except json.JSONDecodeError as e:
         raise bad_body(f"invalid JSON: {e.msg} (line {e.lineno} column {e.colno})") from None
     except RecursionError:
@@ -302,8 +303,8 @@ class Api:
     def differs(proxy: Proxy, listen: str, upstream: str) -> bool:
         try:
             return proxy.listen != resolve(listen) or proxy.upstream != upstream
-        except ValueError as e:
-            raise ApiError(str(e), 500) from None
+        except ValueError as e:  # a malformed address is the request's fault: 400, never 500
+            raise ApiError(str(e), 400) from None
 
     async def delete_proxy(self, name: str) -> None:
         proxy = self.get(name)

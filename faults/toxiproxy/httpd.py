@@ -12,6 +12,8 @@ import asyncio
 import logging
 from http import HTTPStatus
 
+from faults import numbers
+
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 << 10
@@ -29,7 +31,10 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
         body = bytearray()
         while True:
             line = await reader.readuntil(b"\r\n")
-            size = int(line.split(b";")[0].strip() or b"0", 16)
+            digits = line.split(b";")[0].strip() or b"0"
+            if len(digits) > 8:  # 4 MiB is 6 hex digits
+                raise BadRequest("bad chunk size")
+            size = int(digits, 16)
             if size == 0:
                 while (await reader.readuntil(b"\r\n")) != b"\r\n":
                     pass
@@ -38,12 +43,13 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
                 raise BadRequest("body too large")
             body += await reader.readexactly(size)
             await reader.readexactly(2)
-    n = headers.get("content-length", "0").strip() or "0"
-    if not n.isdigit():
-        raise BadRequest("bad Content-Length")
-    if int(n) > MAX_BODY:
+    raw = headers.get("content-length", "0").strip() or "0"
+    n = numbers.header_length(raw)
+    if n is None:
+        raise BadRequest(f"bad Content-Length (a whole number, {numbers.RULE})")
+    if n > MAX_BODY:
         raise BadRequest("body too large")
-    return await reader.readexactly(int(n))
+    return await reader.readexactly(n)
 
 
 async def serve_connection(handle, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -22,6 +22,7 @@ import random
 from mitmproxy import ctx, exceptions
 
 from faults import plan as planmod
+from faults.numbers import shown
 from faults.toxiproxy.addr import free_port, resolve, split_hostport
 from faults.toxiproxy.api import ApiError, Backend, Proxy, ToxicEntry, http_rule
 from faults.toxiproxy.toxics import Conn, Link
@@ -90,11 +91,11 @@ class Listeners(Backend):
             if any(c in proxy.upstream for c in "@/ \t\r\n"):  # would change the listener spec's meaning
                 raise ValueError("unexpected character")
         except ValueError as e:
-            raise ApiError(f"upstream {proxy.upstream!r}: {e} (expected HOST:PORT)", 400) from None
+            raise ApiError(f"upstream {shown(proxy.upstream)}: {e} (expected HOST:PORT)", 400) from None
         try:
             listen = resolve(proxy.listen)
-        except ValueError as e:
-            raise ApiError(str(e), 500) from None
+        except ValueError as e:  # a malformed address is the request's fault: 400, never 500
+            raise ApiError(str(e), 400) from None
         host, port = split_hostport(listen)
         async with self._lock:
             for _ in range(3 if port == 0 else 1):  # a free port can be taken before we bind it

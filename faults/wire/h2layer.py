@@ -34,6 +34,8 @@ from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
     ErrorCode,
     HttpLayer,
+    RequestData,
+    RequestHeaders,
     RequestProtocolError,
     ResponseData,
     ResponseEndOfMessage,
@@ -42,6 +44,7 @@ from mitmproxy.proxy.layers.http import (
 )
 from mitmproxy.proxy.layers.http._base import HttpEvent, ReceiveHttp
 from mitmproxy.proxy.layers.http._http2 import Http2Server
+from mitmproxy.proxy.mode_specs import ReverseMode
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
@@ -97,6 +100,10 @@ def install(layer, on_settled=None) -> bool:
 
 
 class FaultHttpLayer(HttpLayer):
+    """Also, for every HTTP version: keeps the name a reverse-mode client used
+    (``remember_client_host``) and drops the body of a request answered at its head
+    (``vocabulary.DISCARD_BODY``: read off the wire, never buffered)."""
+
     on_settled = None  # H2Frames.on_settled, handed to this connection's FaultH2Server
 
     def _handle_event(self, event):
@@ -106,6 +113,24 @@ class FaultHttpLayer(HttpLayer):
             server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
         yield from super()._handle_event(event)
+
+    def event_to_child(self, child, event):
+        if isinstance(event, RequestHeaders):
+            remember_client_host(self.context, event.request)
+        elif isinstance(event, RequestData):
+            flow = getattr(child, "flow", None)
+            if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
+                return  # answered at its head: the body is dropped as it arrives
+        yield from super().event_to_child(child, event)
+
+
+def remember_client_host(context, request) -> None:
+    """Reverse mode without ``keep_host_header``: mitmproxy rewrites Host (HTTP/1) or
+    ``:authority`` (HTTP/2) to the upstream's before any hook; keep what the client
+    sent on the request, where ``~d`` rules and the control host look for it
+    (``faults.plan.host_key``)."""
+    if isinstance(context.client.proxy_mode, ReverseMode) and not context.options.keep_host_header:
+        setattr(request, vocabulary.CLIENT_HOST_ATTR, request.host_header)
 
 
 class FaultH2Server(Http2Server):

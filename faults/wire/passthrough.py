@@ -6,7 +6,8 @@ flow on that connection may show, when a raw relay would be faithful:
 
 - reverse mode ``reverse:http://``, a plain-text client, ``keep_host_header``
   off: every flow's host is the upstream's (mitmproxy rewrites the Host header),
-  so the names are exact. A TLS client is not relayed: the upstream speaks plain
+  and ``~d`` also matches the name the client sent (``faults.plan.client_host``):
+  the upstream and the first request's Host header. A TLS client is not relayed: the upstream speaks plain
   HTTP (mitmproxy terminates TLS there, and may speak HTTP/2 to the client).
   Other reverse schemes neither (the upstream's TLS is not the client's);
 - a tunnel (regular mode after ``CONNECT``, upstream, SOCKS5, transparent, local,
@@ -49,8 +50,9 @@ def target(nextlayer, keep_host_header: bool):
     if isinstance(mode, mode_specs.ReverseMode):
         if len(layers) != 1 or mode.scheme != "http" or tls or keep_host_header:
             return None
-        return (server.address[0],)
-    if isinstance(layers[-1], (modes.HttpProxy, modes.HttpUpstreamProxy)):
+        # the upstream's name, and the first request's Host: ``~d`` also matches the
+        # name the client used (faults.plan.client_host), read below
+    elif isinstance(layers[-1], (modes.HttpProxy, modes.HttpUpstreamProxy)):
         return None  # the proxy protocol itself: requests to any host follow
     names = [server.address[0]]
     if tls:

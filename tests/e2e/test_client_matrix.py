@@ -60,7 +60,7 @@ def test_profile_predicts_the_real_client(measured, client, case):
         assert {r.get("http_version") for r in recs} == {"HTTP/2.0"}, (case, [r.get("http_version") for r in recs])
     why = cm.mismatch(client, got, recs, fetch="page" in c)
     if why is not None and client in RACY:
-        pytest.skip(f"{client} raced here ({why}); test_racy_clients_rarely_differ counts these")
+        pytest.skip(f"{client} raced on {case} ({why}); test_racy_clients_rarely_differ counts these")
     assert why is None, (c["spec"], why, got)
     if c["spec"] is not None and "page" not in c:  # docs/clients.md's row (the same profile) says the same
         table = cm.TABLES[c["proto"]]

@@ -89,27 +89,32 @@ def test_reverse_mode_host_header(upstream):
 
 
 def test_reverse_mode_without_keep_host_header_never_forwards_the_token(upstream):
-    """mitmproxy rewrites the Host header to the upstream's before any hook: the token
-    is what shows the request was meant for the endpoint, and it must not reach upstream."""
+    """mitmproxy rewrites the Host header to the upstream's before any hook; the name the
+    client sent is kept (faults.plan.client_host), so Host: faults.control reaches the
+    endpoint; a token sent to any other host is never forwarded (421)."""
     with ProxyProcess(mode=f"reverse:{upstream.url}",
                       options={"fault_control": True, "fault_control_token": TOKEN}) as rp:
         with httpx.Client(base_url=rp.url, timeout=5) as c:
             r = c.post("/rules", content="status code=502", headers={"host": "faults.control",
                                                                       "x-fault-token": TOKEN})
-            assert r.status_code == 421 and "keep_host_header" in r.json()["error"]
+            assert r.status_code == 200 and r.json()["rules"][0]["fault"] == "status code=502"
             r = c.get("/echo", headers={"authorization": f"Bearer {TOKEN}"})
-            assert r.status_code == 421
-            assert c.get("/anything").status_code == 200  # no rule was set, ordinary traffic flows
+            assert r.status_code == 421 and "not forwarded" in r.json()["error"]
+            assert c.delete("/rules", headers={"host": "faults.control", "x-fault-token": TOKEN}).status_code == 200
+            assert c.get("/anything").status_code == 200  # no rule left, ordinary traffic flows
 
 
 def test_off_by_default_not_reachable(upstream):
-    """Endpoint off: the proxy still answers the reserved host itself (404), never forwards it."""
+    """Endpoint off: its host is proxied like any other (here: no such host, 502); a
+    request carrying the token is still never forwarded (421)."""
     with ProxyProcess(options={"fault_control_token": TOKEN}) as p:
         with httpx.Client(proxy=p.url, timeout=10) as c:
             r = c.get(f"{CONTROL}/")
-            assert r.status_code == 404 and "rules" not in r.text and "fault_control=true" in r.text
+            assert r.status_code == 502 and "rules" not in r.text
+            r = c.get(f"{CONTROL}/", headers={"x-fault-token": TOKEN})
+            assert r.status_code == 421 and "fault_control=true" in r.text
             r = c.post(f"{CONTROL}/rules", content="status code=503", headers={"x-fault-token": TOKEN})
-            assert r.status_code == 404
+            assert r.status_code == 421
             assert c.get(f"{upstream.url}/x").status_code == 200  # no fault was set
 
 

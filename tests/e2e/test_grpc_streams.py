@@ -66,9 +66,15 @@ def test_grpcio_sees_a_live_stream_and_the_recorded_status(outcomes, index):
         assert (got["name"], got["value"]) == (want["error"], want["value"]), (got, rec["outcome"])
     kept = rec["facts"]["messages_sent"]
     paused_only = "ms=" in CASES[index]
-    assert len(got["messages"]) == (N if paused_only else kept), (got, kept)
-    # streamed: the first message arrived long before the upstream's last one was sent
-    assert got["arrived"][0] < (N - 1) * TICK_GAP / 2, got["arrived"]
+    if CASES[index].startswith(("rst_stream", "reset scope=stream")):
+        # a race, named: RST_STREAM lets grpcio drop a message it had not yet handed to the
+        # call (1 of 2 seen at load average 11), so it sees the kept messages or one fewer
+        assert len(got["messages"]) in (kept - 1, kept), (got, kept)
+    else:
+        assert len(got["messages"]) == (N if paused_only else kept), (got, kept)
+    # streamed: the first message arrived before the upstream sent its last one (a buffered
+    # answer arrives after it); not a speed bound: 0.6 s was seen under load
+    assert got["arrived"][0] < (N - 1) * TICK_GAP, got["arrived"]
     if not paused_only and not CASES[index].startswith("grpc_status"):
         assert got["ended"] < (N - 1) * TICK_GAP or got["name"] == "DEADLINE_EXCEEDED", got  # cut, not at the end
     assert (sib["name"], len(sib["messages"])) == ("OK", N), sib  # the sibling call is untouched

@@ -32,7 +32,7 @@ def yaml_error(text):
     ("fault: {kind: truncate, keep: 99999999999999999999}", "must be <="),
     ("fault: {kind: delay, 1: 2}", "key 1 for fault 'delay'"),
     ("fault: {kind: [status]}", "kind=['status']: expected a fault kind name"),
-    ("fault: hang\n    probability: .nan", "probability=nan: must be from 0 to 1"),
+    ("fault: hang\n    probability: .nan", "probability=nan: expected a finite number"),
     ("fault: hang\n    probability: true", "probability=True: expected a number"),
     ("fault: hang\n    probability: [0.5]", "expected a number from 0 to 1"),
     ("fault: hang\n    first: true", "first=True: expected a whole number >= 1"),

@@ -60,7 +60,7 @@ def test_addresses(value, want):
     assert parse_address(value) == want
 
 
-@pytest.mark.parametrize("value", ["", "host", ":9464", "h:99999", "h:port", "[::1]", "[::1]9464"])
+@pytest.mark.parametrize("value", ["", "host", ":9464", "h:99999", "h:port", "[::1]", "[::1]9464", "²", "h:٣", "h:" + "1" * 5000])
 def test_bad_addresses_say_what_is_expected(value):
     with pytest.raises(ValueError, match="HOST:PORT|port must be|IPV6"):
         parse_address(value)

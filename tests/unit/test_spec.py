@@ -39,8 +39,8 @@ def test_yaml_errors_name_file_rule_and_line():
 @pytest.mark.parametrize("text, reason", [
     ("rules:\n  - match: '~nope'\n    fault: hang\n", "invalid flow filter '~nope'"),
     ("rules:\n  - fault: hang\n    probablity: 0.1\n", "unknown rule key(s) 'probablity'"),
-    ("rules:\n  - fault: hang\n    probability: 2\n", "probability=2.0: must be from 0 to 1"),
-    ("rules:\n  - fault: hang\n    first: 0\n", "first=0: expected a whole number >= 1"),
+    ("rules:\n  - fault: hang\n    probability: 2\n", "probability=2: must be from 0 to 1"),
+    ("rules:\n  - fault: hang\n    first: 0\n", "first=0: must be >= 1"),
     ("rules:\n  - fault: {ms: 3}\n", "fault mapping needs a 'kind' key"),
     ("rulez: []\n", "unknown top-level key(s) 'rulez'"),
     ("rules: [\n", "invalid YAML"),

@@ -26,15 +26,21 @@ CERT = {
     "expired": "net::ERR_CERT_DATE_INVALID", "not_yet_valid": "net::ERR_CERT_DATE_INVALID",
     "sha1": "net::ERR_CERT_INVALID",
 }
-RETRIES_NOTE = "Chromium re-sends silently; the count varies run to run (0 to 2 seen)"
+RETRIES_NOTE = ("Chromium re-sends silently; the count varies run to run (preconnects race): retried is the "
+                "count seen most, retried_range the fewest and most measured")
 
 
 def cr(error: str, **kw) -> ClientReport:
     return ClientReport(NAME, error, error if error.startswith("net::") else "", **kw)
 
 
-def _resent(error: str, n: int) -> ClientReport:
-    return cr(error, retried=n, certainty="likely", note=RETRIES_NOTE)  # the error is exact, the count is not
+def _resent(error: str, n: int, lo: int | None = None, hi: int | None = None) -> ClientReport:
+    """The error is exact, the re-send count is not: ``n`` is the count seen most,
+    ``retried_range`` [fewest, most] measured (alone and in full client-matrix runs;
+    tests/e2e/clientmatrix.py checks the count against it)."""
+    r = cr(error, retried=n, certainty="likely", note=RETRIES_NOTE)
+    r.extra["retried_range"] = [n if lo is None else lo, n if hi is None else hi]
+    return r
 
 
 FETCH_FAILED = "TypeError: Failed to fetch"
@@ -52,7 +58,8 @@ def page_fetch(nav: ClientReport, status: int = 200) -> dict:
     if nav.error == "net::ERR_HTTP_RESPONSE_CODE_FAILURE" or nav.error == "ok":
         return {"error": "ok", "message": "", "status": nav.extra.get("status", status)}
     if nav.error == "timeout":
-        return {"error": "timeout", "message": "", "note": "the fetch() promise never settles by itself"}
+        return {"error": "timeout", "message": "", "note": "the fetch() promise never settles by itself",
+                "alt": [{"error": "net::ERR_ABORTED", "message": ""}]}  # the page's own abort, as DevTools names it
     return {"error": nav.error, "message": FETCH_FAILED}
 
 
@@ -67,13 +74,13 @@ def _navigation(o: Outcome) -> ClientReport | None:
         # (measured: a page script's fetch() on its page's connection)
         return _resent("net::ERR_CONNECTION_RESET" if ev == Event.TCP_RST else "net::ERR_CONNECTION_CLOSED", 2)
     if ev == Event.TCP_RST:
-        return _resent("net::ERR_CONNECTION_RESET", 2) if before and not h2 else cr("net::ERR_CONNECTION_RESET")
+        return _resent("net::ERR_CONNECTION_RESET", 2, 1) if before and not h2 else cr("net::ERR_CONNECTION_RESET")
     if ev == Event.TCP_FIN:
         if h2:
             if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
                 return cr("ok", extra={"status": 200}, note="HTTP/2: the short body loads as 200, no error")
             return cr("net::ERR_CONNECTION_CLOSED")
-        return _resent("net::ERR_EMPTY_RESPONSE", 2) if before else cr("net::ERR_CONTENT_LENGTH_MISMATCH")
+        return _resent("net::ERR_EMPTY_RESPONSE", 2, 1) if before else cr("net::ERR_CONTENT_LENGTH_MISMATCH")
     if ev == Event.HTTP_UNDECODABLE:
         return cr("net::ERR_CONTENT_DECODING_FAILED")
     if ev in (Event.HTTP_RESPONSE, Event.UPSTREAM_FAILED):
@@ -82,7 +89,10 @@ def _navigation(o: Outcome) -> ClientReport | None:
             return cr("net::ERR_HTTP_RESPONSE_CODE_FAILURE")
         return cr("ok", extra={"status": status})
     if ev in (Event.CLIENT_GAVE_UP, Event.HTTP_INFORMATIONAL):
-        return cr("timeout", certainty="likely", note="Chromium keeps waiting; the page's own timeout ended it")
+        # the page's own timeout ends the wait; when the navigation is stopped by it, DevTools
+        # names the request's end net::ERR_ABORTED (a race with the driver's read of it)
+        return cr("timeout", note="Chromium keeps waiting; the page's own timeout ended it (DevTools may "
+                                  "report that abort as net::ERR_ABORTED)").also("net::ERR_ABORTED", "net::ERR_ABORTED")
     if ev == Event.TLS_STALL:  # a second connection stalls too
         return cr("timeout", certainty="likely", retried=1, note="Chromium keeps waiting; the page's own timeout ended it")
     if ev == Event.H2_RST_STREAM:
@@ -107,15 +117,15 @@ def _navigation(o: Outcome) -> ClientReport | None:
             # the proxy records as "client closed after the handshake without a request"
             return cr("ok", extra={"status": 200}, certainty="likely",
                       note="Chromium accepts this certificate; an unused preconnect closes after its handshake")
-        return _resent(CERT[f["cert"]], 1)
+        return _resent(CERT[f["cert"]], 1, 1, 2)
     if ev == Event.TLS_ALERT:
         if f.get("encrypted"):  # TLS 1.3 CertificateRequest: Chromium has no client certificate to send
             return _resent("net::ERR_BAD_SSL_CLIENT_AUTH_CERT", 2)
-        return _resent("net::ERR_SSL_VERSION_OR_CIPHER_MISMATCH", 3)
+        return _resent("net::ERR_SSL_VERSION_OR_CIPHER_MISMATCH", 3, 3, 7)
     if ev == Event.TLS_PLAINTEXT:
-        return _resent("net::ERR_SSL_PROTOCOL_ERROR", 3)
+        return _resent("net::ERR_SSL_PROTOCOL_ERROR", 3, 3, 7)
     if ev == Event.TLS_RST:
-        return _resent("net::ERR_CONNECTION_RESET", 3)
+        return _resent("net::ERR_CONNECTION_RESET", 3, 1, 7)
     if ev == Event.TLS_FIN:
-        return _resent("net::ERR_CONNECTION_CLOSED", 3)
+        return _resent("net::ERR_CONNECTION_CLOSED", 3, 3, 7)
     return None  # not measured

@@ -172,14 +172,14 @@ def test_endpoint_set_forms_and_append_and_clear(ctl):
     assert post(b"", path="/clear").response.status_code == 200 and inj.runtime_plan.rules == []
 
 
-def test_endpoint_off_by_default_answers_404_and_never_forwards():
+def test_endpoint_off_by_default_proxies_the_control_host_like_any_other():
     inj = FaultInjector()
     control = FaultControl(inj)
     with taddons.context(control, inj):
         f = control_request("GET", "/")
+        control.requestheaders(f)
         control.request(f)
-        assert f.response.status_code == 404 and "fault_control=true" in jbody(f)["error"]
-        assert f.metadata["fault_control"]  # not traffic: never classified or counted
+        assert f.response is None and "fault_control" not in f.metadata  # traffic, as any host
 
 
 def test_other_hosts_untouched(ctl):

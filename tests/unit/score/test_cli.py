@@ -18,3 +18,12 @@ def test_bad_input_exits_2_with_one_line(argv, msg, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option, value", [("--first", "²"), ("--first", "٣"), ("--seed", "1" * 5000),
+                                           ("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "١")])
+def test_numbers_are_read_by_the_one_parser(option, value, capsys):
+    """faults/numbers.py: ASCII digits, bounded, one line naming the option."""
+    assert main(["score", option, value, "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"faults score: {option}=") and err.count("\n") == 1 and len(err) < 300, err

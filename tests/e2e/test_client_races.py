@@ -1,0 +1,65 @@
+"""Predictions added or widened by issue 25, each against its real client, on cases
+the full client matrix (test_client_matrix.py) does not drive:
+
+- Node's undici (allowH2, fault_prefer_h2) under ``rst_stream code=CANCEL`` right after
+  the headers (resolves, empty body) and before them (never settles: its AbortSignal);
+- Chromium's re-send counts for a reset / close before the response on HTTP/1.1: the
+  count must be within the range the profile names (``retried_range``).
+
+Run it several times to re-measure (each run is a fresh client process).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from faults import report
+from faults.tools.launch import ProxyProcess
+
+from . import clientmatrix as cm
+
+CASES = {
+    "node": [("h2", "rst_stream code=CANCEL when=after_headers"), ("h2", "rst_stream code=CANCEL when=before_response")],
+    "chromium": [("h1", "reset when=before_response"), ("h1", "close when=before_response")],
+}
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream, tmp_path_factory):
+    rep = tmp_path_factory.mktemp("races") / "report.jsonl"
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", options=cm.proxy_options(rep))
+    px.report_path = rep
+    with px:
+        yield px
+    assert cm.shutdown_problems(px.log()) is None, cm.shutdown_problems(px.log())
+
+
+def _cases(port: int, client: str) -> list[dict]:
+    out = []
+    for i, (proto, spec) in enumerate(CASES[client]):
+        h = f"{client}-{proto}-race{i}.test"
+        cid = h.removesuffix(".test")
+        out.append({"id": cid, "url": f"{'http' if proto == 'h1' else 'https'}://{h}:{port}/m?case={cid}&size=30000",
+                    "fault": spec, "timeout_ms": cm.TIMEOUT_MS, "spec": spec, "proto": proto, "host": h,
+                    "h2": proto == "h2"})
+    return out
+
+
+@pytest.mark.parametrize("client", sorted(CASES))
+def test_the_profile_predicts_the_real_client(proxy, client):
+    why = cm.missing(client)
+    if why:
+        pytest.skip(why)
+    todo = _cases(proxy.port, client)
+    got = cm.run_driver(client, todo, proxy.ca_file)
+    time.sleep(1.0)  # the last records settle
+    recs = report.read(proxy.report_path)
+    for c in todo:
+        mine = cm.records_for(recs, c)
+        assert mine, f"the proxy saw no request for {c['spec']}"
+        if c["proto"] == "h2":
+            assert {r.get("http_version") for r in mine} == {"HTTP/2.0"}
+        bad = cm.mismatch(client, got[c["id"]], mine)
+        assert bad is None, (c["spec"], bad, got[c["id"]])

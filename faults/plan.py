@@ -359,7 +359,7 @@ class Rule:
         if self.timing is not None and self.timing.max_active is not None and self.fault.level not in (
                 "flow", "request_head", "response"):
             raise SpecError(f"max_active counts requests in flight; fault {self.spec.kind!r} acts on "
-                            f"{'DNS queries' if self.fault.level == 'dns' else 'TLS handshakes'}")
+                            f"{ {'dns': 'DNS queries', 'quic': 'QUIC connections'}.get(self.fault.level, 'TLS handshakes')}")
         self.reseed(self.seed)
 
     def _on_response(self, reads: str) -> None:

@@ -138,9 +138,12 @@ def code_text(code) -> str:
 
 def k6_code_label(rec: dict) -> str:
     """The outcome a record counts under: its k6 code as text; ``ws`` for a WebSocket
-    session (k6 sets no error_code for one), ``none`` where nothing is known."""
+    session (k6 sets no error_code for one), ``h3`` for an HTTP/3 flow (k6 has no HTTP/3
+    client), ``none`` where nothing is known."""
     if rec.get("record") == "websocket":
         return "ws"
+    if rec.get("k6_error_code") is None and rec.get("http_version") == "HTTP/3":
+        return "h3"
     return code_text(rec.get("k6_error_code"))
 
 

@@ -33,6 +33,7 @@ from typing import Literal, TypedDict
 # -- flow.metadata keys ------------------------------------------------------------
 FAULT = "fault"  # the rule that selected this flow: {"rule": label, "spec": canonical text, "kind": kind}
 WIRE = "fault_wire"  # the wire record (WireRecord): what the fault put on the wire
+H3_ACTION = "h3_action"  # H3Action: what the HTTP/3 layer must do for this flow's stream or connection
 CONN_SEQ = "conn_seq"  # 0 for the first request on its client connection, 1 for the next, ...
 TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_version", "alpn"}
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
@@ -93,6 +94,18 @@ class WireRecord(TypedDict, total=False):
     goaway_refused: bool  # a stream above a draining GOAWAY's last_stream_id: never answered
     violation: str  # h2_violation: which protocol rule was broken
     fallback: Literal["tcp_reset"]  # an HTTP/2 fault on a flow that is not HTTP/2
+    # HTTP/3 (faults.wire.h3layer; same names as H3Action)
+    h3_frame: Literal["reset_stream", "goaway", "connection_close"]  # with code, code_name, stream_id, phase
+    goaway_id: int  # HTTP/3 GOAWAY: the first client stream id not processed
+    quic_error_space: Literal["transport", "application"]  # CONNECTION_CLOSE 0x1c (QUIC) or 0x1d (HTTP/3)
+    stop_sending: bool  # RESET_STREAM came with STOP_SENDING (the request was still arriving)
+    instead_of: Literal["rst", "fin"]  # reset/close on HTTP/3: the CONNECTION_CLOSE that stands in for it
+    h3_short_stream: bool  # truncate/close on HTTP/3: the stream ended (FIN) short of its Content-Length
+    h3_refused: str  # the selected fault has no HTTP/3 meaning: not applied, and why
+    quic_refused: str  # quic_close on a flow that is not HTTP/3: not applied, and why
+    datagrams_dropped: dict  # quic_datagrams: {"to_client": n, "to_server": n} dropped so far on the connection
+    datagrams_passed: dict  # quic_datagrams: {"to_client": n, "to_server": n} let through so far
+    datagrams_blackholed: bool  # quic_datagrams drop=1 towards the client: no answer can reach it
     # a flow that ended with its connection because another flow's fault ended it
     collateral_of: str  # the flow id whose fault ended the connection
     ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)
@@ -117,3 +130,23 @@ class WireRecord(TypedDict, total=False):
 
 
 WIRE_FIELDS = frozenset(WireRecord.__annotations__)
+
+
+class H3Action(TypedDict, total=False):
+    """``flow.metadata[H3_ACTION]``: what ``faults.wire.h3layer`` does for one stream."""
+
+    h3_frame: Literal["reset_stream", "goaway", "connection_close", "pace", "hold"]  # pace/hold: no frame
+    code: int  # HTTP/3 application code (or a QUIC transport code: quic_error_space)
+    rate: int  # pace (throttle): bytes/s of the stream's DATA
+    hold_now: bool  # hold (stall): keep this stream's events after its next data
+    hold_ms: int | None  # hold: for this long (None: until the stream ends)
+    holding: bool
+    quic_error_space: Literal["transport", "application"]
+    phase: Phase
+    stop_sending: bool
+    goaway_id: int
+    then: Literal["close", "drain"]
+    stream_ended: bool
+    reason: str  # CONNECTION_CLOSE reason phrase
+    fired: bool
+    cut_now: bool

@@ -8,8 +8,12 @@ components are its children, called in this order:
   seeds, the shared listener, the control fan-out); it is configured before any rule is built;
 - ``FaultControl``: it answers requests to the control host before any fault applies;
 - ``ToxiproxyApi``: Toxiproxy's API and its proxies (listeners, raw TCP toxics, http toxics);
+- ``QuicFront``: HTTP/3 clients of a reverse proxy served over a TCP upstream (its
+  ``next_layer`` decides before ``H2Frames`` asks mitmproxy's own), Alt-Svc options
+  (``faults.wire.quic``);
 - ``FaultInjector``: selects a rule per flow and runs its kind (``faults.kinds``);
 - ``TlsFaults``: connection-level TLS faults, selected at the ClientHello;
+- ``DatagramFaults``: ``quic_datagrams`` rules, per QUIC connection at its ClientHello;
 - ``H2Preference``: option ``fault_prefer_h2`` (after ``TlsFaults``: it adjusts the
   TLS connection that addon or mitmproxy's TlsConfig made);
 - ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
@@ -44,6 +48,7 @@ from mitmproxy import ctx, hooks
 from faults.addons.alpn import H2Preference
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
+from faults.addons.datagrams import DatagramFaults
 from faults.addons.dns import DnsFaults
 from faults.addons.injector import FaultInjector
 from faults.addons.metrics import FaultMetrics
@@ -54,6 +59,7 @@ from faults.addons.tls import TlsFaults
 from faults.addons.toxiproxy import ToxiproxyApi
 from faults.addons.workers import Workers
 from faults.wire.h2layer import H2Frames
+from faults.wire.quic import QuicFront
 from faults.wire.wslayer import WsFrames
 
 
@@ -81,7 +87,8 @@ class FaultAddon:
         workers = Workers()
         control = FaultControl(injector, classifier, status, workers)
         workers.changes_to(control.apply_change)  # a sibling worker's runtime change applies here
-        self.children = [workers, control, toxiproxy, injector, TlsFaults(injector, classifier), H2Preference(),
+        self.children = [workers, control, toxiproxy, QuicFront(), injector, TlsFaults(injector, classifier),
+                         DatagramFaults(injector, classifier), H2Preference(),
                          DnsFaults(injector, classifier), H2Frames(on_settled=classifier.written),
                          FaultPassthrough(injector, toxiproxy), WsFrames(), classifier, status,
                          FaultMetrics(classifier, injector), FaultStartup(injector)]

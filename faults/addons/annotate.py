@@ -25,7 +25,7 @@ from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of
 from faults.addons.startup import one_line_at_start
 from faults.report import Report, cannot_open, flow_record, websocket_record
-from faults.wire import actions, ends, h2layer
+from faults.wire import actions, ends, h2layer, h3layer
 from faults.wire.collateral import collateral
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,9 @@ class Classifier:
 
     @staticmethod
     def _h2_pending(flow) -> bool:
+        if flow.request.http_version == "HTTP/3":  # a held or paced HTTP/3 stream: once it is out, or given up
+            return (flow.metadata.get(V.H3_ACTION) or {}).get("h3_frame") in ("pace", "hold") \
+                and h3layer.server_of(flow) is not None
         return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
 
     def written(self, flow: http.HTTPFlow) -> None:
@@ -210,11 +213,17 @@ class Classifier:
         md[V.K6], md[V.OUTCOME] = dict(shared[0]), dict(shared[1])
         md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
         md[V.ANNOTATION] = dict(shared[3])
-        self.codes[k6.error] += 1
+        code = k6.error if k6.error is not None else "h3"  # HTTP/3: k6 has no HTTP/3 client
+        self.codes[code] += 1
         if self.metrics is not None:
-            self.metrics.finished(flow.id, k6.error, fault, shared[2])
-        comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
-                                        + (f" ({k6.message})" if k6.message else ""))
+            self.metrics.finished(flow.id, code, fault, shared[2])
+        if k6.error is None:  # say what the HTTP/3 clients report
+            said = " | ".join(f"{n} {r.error}" + (f" ({r.message})" if r.message else "")
+                              for n, r in c.clients.items() if n != "k6")
+            comment = _faulted(flow, fault, f"HTTP/3 {md[V.ANNOTATION]['id']}: {said or c.outcome.summary}")
+        else:
+            comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
+                                            + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
             comment += " [k6 retries: hidden]"
         if self.shown != profiles.NAMES:  # the user picked their clients: name what each reports
@@ -222,7 +231,7 @@ class Classifier:
                 r = c.clients.get(name)
                 if name != "k6" and r is not None:
                     comment += f" | {name} {r.error}" + (f" (re-sent {int(r.retried)}x)" if r.retried else "")
-        if k6.certainty != "exact":
+        if k6.certainty not in ("exact", "n/a"):
             comment += f" [{k6.certainty}]"
         flow.comment = comment
         self._done(flow, lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))

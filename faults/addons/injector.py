@@ -19,7 +19,7 @@ from mitmproxy.websocket import WebSocketData
 from faults import plan as planmod, vocabulary as V
 from faults.gates import clock
 from faults.wire import sockets
-from faults.wire.act import Act
+from faults.wire.act import WIRE_KEY, Act
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.startup import one_line_at_start
 from faults.vocabulary import CONTROL
@@ -45,6 +45,7 @@ class FaultInjector:
         self._stopping = asyncio.Event()
         self._started = False
         self._header_said = False
+        self._h3_said: set[str] = set()  # rules whose HTTP/3 refusal was logged
         # callables flow -> Rule | None tried before every plan (a Toxiproxy
         # proxy's http toxics apply to its own listener's flows only)
         self.selectors: list = list(selectors)
@@ -247,7 +248,8 @@ class FaultInjector:
         rule = self._select_head(flow)
         if rule is None:
             return
-        self._start(flow, rule)
+        if not self._start(flow, rule):
+            return
         entry = self._active[flow.id]
         hook = getattr(entry[0], "requestheaders", None)
         if hook:
@@ -262,13 +264,24 @@ class FaultInjector:
         if not is_control_host(flow, ctx.options.fault_control_host):
             clock.start(flow.request.timestamp_start)
 
-    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule, decided_at: str = "request") -> None:
+    def _start(self, flow: http.HTTPFlow, rule: planmod.Rule, decided_at: str = "request") -> bool:
+        """Make the rule's fault active on this flow; False when it has no HTTP/3
+        meaning and the flow is HTTP/3 (not faulted: the record says why)."""
+        flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
+        why = rule.fault.h3_refusal() if flow.request.http_version == "HTTP/3" else None
+        if why:
+            flow.metadata.setdefault(WIRE_KEY, {})["h3_refused"] = why
+            rule.release()  # it does not act on this flow: its max_active slot is free again
+            if rule.spec.text not in self._h3_said:
+                self._h3_said.add(rule.spec.text)
+                log.warning(f"fault {rule.spec.text!r} not applied to HTTP/3 flows: {why} (said once per rule)")
+            return False
         act = Act(flow, self._stopping, rule.rng)
         act.decided_at = decided_at
         self._active[flow.id] = (rule.fault, act, rule)
-        flow.metadata[FAULT_KEY] = {"rule": rule.label, "spec": rule.spec.text, "kind": rule.spec.kind}
         if self.metrics is not None:
             self.metrics.started(flow.id, rule.label)
+        return True
 
     def _drop(self, flow_id: str):
         """The flow is over for its fault: forget it, and free its rule's max_active slot."""
@@ -285,7 +298,8 @@ class FaultInjector:
         rule = self._select(flow)
         if rule is None:
             return None
-        self._start(flow, rule)
+        if not self._start(flow, rule):
+            return None
         return self._run(flow, "request")
 
     def responseheaders(self, flow: http.HTTPFlow):
@@ -308,8 +322,7 @@ class FaultInjector:
             if plan.has_level(level):  # one set lookup when no rule reads the response
                 rule = plan.select(flow, level=level)
                 if rule is not None:
-                    self._start(flow, rule, decided_at="response")
-                    return self._active[flow.id]
+                    return self._active[flow.id] if self._start(flow, rule, decided_at="response") else None
         return None
 
     def response(self, flow: http.HTTPFlow):

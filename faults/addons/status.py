@@ -103,8 +103,8 @@ class FaultStatus:
         if len(self._seen) > 100_000:
             self._seen.clear()
         code = flow.metadata["k6_error_code"]
-        if code is None:
-            code = "ws"  # a WebSocket session: k6 has no error_code for it
+        if code is None:  # k6 has no error_code for it: a WebSocket session, or an HTTP/3 flow
+            code = "h3" if flow.request.http_version == "HTTP/3" else "ws"
         self.flows += 1
         self.codes[code] += 1
         self.messages.setdefault(code, flow.metadata.get("k6_error") or "")

@@ -71,6 +71,7 @@ class ConnFault:
         self.raw_action: str | None = None  # handshake=... : what went on the wire
         self.flushed_alert: int | None = None  # alert code we flushed for OpenSSL
         self.established = False
+        self.refused: str | None = None  # a QUIC handshake this fault cannot act on: why
         self.flows = 0
         self.started = time.time()
 
@@ -98,6 +99,7 @@ class TlsFaults:
 
     def __init__(self, injector=None, classifier=None):
         self.injector, self.classifier = injector, classifier  # handed over by FaultAddon
+        self._quic_said: set[str] = set()  # rules whose QUIC refusal was logged
         self._conns: dict[str, ConnFault] = {}
         self._factories: dict[str, object] = {}
         self._stopping = asyncio.Event()
@@ -164,6 +166,17 @@ class TlsFaults:
             return
         state = ConnFault(rule, host, sni)
         self._conns[client.id] = state
+        if client.transport_protocol == "tcp" and rule.fault.get("alpn") == "no_h3":
+            state.refused = "tls alpn=no_h3 acts on QUIC handshakes only"
+            return
+        if client.transport_protocol == "udp":  # a QUIC handshake: cert= and alpn=no_h3 have a QUIC meaning
+            state.refused = quic_refusal(rule.fault)
+            if state.refused:
+                if rule.spec.text not in self._quic_said:
+                    self._quic_said.add(rule.spec.text)
+                    log.warning(f"tls fault {rule.spec.text!r} not applied to QUIC handshakes: {state.refused} "
+                                "(said once per rule)")
+                return
         # eager mode would handshake with the upstream first (to mirror its
         # certificate): not needed for a fault we serve, and fatal on a made-up host
         data.establish_server_tls_first = False
@@ -171,11 +184,29 @@ class TlsFaults:
         if how:
             await self._raw_fault(client, state, how)
 
+    def quic_start_client(self, tls_start):
+        """A QUIC handshake of a connection a ``tls cert=...`` rule selected: serve the bad
+        chain through aioquic's TLS settings (mitmproxy's TlsConfig leaves preset settings)."""
+        state = self._conns.get(tls_start.conn.id)
+        no_h3 = state is not None and state.fault.get("alpn") == "no_h3"
+        if state is None or state.refused or not (state.fault.get("cert") or no_h3):
+            return
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+        from mitmproxy.proxy.layers.quic import QuicTlsSettings
+
+        bundle = self.factory().leaf(state.host, state.fault.get("cert") or "valid")
+        chain = bundle.certificates
+        offers = [a.decode("ascii", "replace") for a in tls_start.conn.alpn_offers]
+        tls_start.settings = QuicTlsSettings(
+            alpn_protocols=["http/1.1"] if no_h3 else offers or None,  # no_h3: nothing the client offers
+            certificate=chain[0], certificate_chain=chain[1:],
+            certificate_private_key=load_pem_private_key(bundle.key_pem, None))
+
     def tls_start_client(self, tls_start: TlsData):
         if tls_start.ssl_conn is not None or tls_start.is_dtls:
             return
         state = self._conns.get(tls_start.conn.id)
-        if state is None:
+        if state is None or state.refused:
             return
         if state.raw_action is not None:
             # the raw fault already ended this connection: a context without a
@@ -211,6 +242,9 @@ class TlsFaults:
         state = self._conns.get(flow.client_conn.id)
         if state:
             state.flows += 1
+        if state and state.refused:  # a QUIC-only fault on TCP, or one QUIC cannot carry
+            key = "quic_refused" if flow.client_conn.transport_protocol == "tcp" else "h3_refused"
+            flow.metadata.setdefault(vocabulary.WIRE, {})[key] = state.refused
         if state and FAULT_KEY not in flow.metadata:
             flow.metadata[FAULT_KEY] = state.marker
             flow.metadata[TLS_STATE_KEY] = {"host": state.host, "tls_version": flow.client_conn.tls_version,
@@ -278,7 +312,7 @@ class TlsFaults:
             except Exception:  # the record must be written anyway
                 leaf = None
         c = classify_handshake(state.fault.p, shown=getattr(self.classifier, "shown", NAMES),
-                               raw_action=state.raw_action, error=error,
+                               quic=client.transport_protocol == "udp", raw_action=state.raw_action, error=error,
                                host=state.host, flushed_alert=state.flushed_alert, leaf=leaf)
         port = client.sockname[1] if client.sockname else None
         rec = handshake_record(
@@ -289,6 +323,19 @@ class TlsFaults:
         if self.classifier is not None:
             self.classifier.connection_record(rec)
         log.info(f"tls fault {rec['fault']!r} on {state.host}: k6 {rec['k6_error_code']} {rec['k6_error']}")
+
+
+def quic_refusal(fault) -> str | None:
+    """Why a ``tls`` fault cannot act on a QUIC handshake (None: it can: ``cert=``)."""
+    if fault.get("handshake"):
+        return (f"tls handshake={fault.get('handshake')} writes raw TLS records on TCP; QUIC carries TLS in "
+                "CRYPTO frames (not implemented)")
+    other = [k for k in ("client_cert", "max_version", "min_version") if fault.get(k)]
+    if fault.get("alpn") == "http1_only":
+        other.append("alpn")
+    if other:
+        return f"tls {', '.join(f'{k}=' for k in other)} is not implemented for QUIC (TLS 1.3 only, ALPN h3)"
+    return None
 
 
 def _http1_only(conn: SSL.Connection, options: list[bytes]):

@@ -208,6 +208,27 @@ _K6_ROWS: list[tuple] = [
      "x/net/http2 Framer.ReadFrame returns ErrFrameTooLarge, which k6's classifier does not match "
      "(measured with k6 1.1.0).",
      ("h2_violation kind=oversized_frame",), ("ErrFrameTooLarge",), False),
+    # ---- HTTP/3 and QUIC: k6 does not speak HTTP/3 (its clients stay on TCP); curl and aioquic do.
+    # produced_by stays empty: those specs give these outcomes on HTTP/3 flows only (docs/http3.md)
+    ("http3.stream.reset", 0x1, "HTTP/3 stream reset", None, "", None,
+     "The server reset this request's stream (QUIC RESET_STREAM, with STOP_SENDING while the request was "
+     "still arriving) with an HTTP/3 error code; the connection and its other streams go on.",
+     "RESET_STREAM with an HTTP/3 application error code (RFC 9114 section 8.1).",
+     (), ("RESET_STREAM",), True),
+    ("http3.goaway.received", 0x1, "HTTP/3 GOAWAY", None, "", None,
+     "The server sent an HTTP/3 GOAWAY: requests on streams at or above its stream id were not processed "
+     "(a client may retry them on a new connection); then the connection closed or drained.",
+     "GOAWAY on the server's control stream (RFC 9114 section 5.2).",
+     (), ("GOAWAY",), True),
+    ("http3.connection.closed", 0x1, "QUIC connection closed (application error)", None, "", None,
+     "The server closed the QUIC connection with an HTTP/3 application error (CONNECTION_CLOSE 0x1d): "
+     "every open stream on it ended.",
+     "CONNECTION_CLOSE of type 0x1d with an HTTP/3 error code (RFC 9000 section 19.19).",
+     (), ("CONNECTION_CLOSE",), True),
+    ("http3.connection.transport_error", 0x2, "QUIC connection closed (transport error)", None, "", None,
+     "The server closed the QUIC connection with a QUIC transport error (CONNECTION_CLOSE 0x1c).",
+     "CONNECTION_CLOSE of type 0x1c with a transport error code (RFC 9000 section 20.1).",
+     (), (), True),
     # ---- hosted-service-only codes
     ("cloud.engine.database_error", 2000, "Database operation failed", None, "", 2000,
      "Database operation failed: an error of the hosted service's engine, not a k6 error code.",

@@ -32,6 +32,7 @@ DOMAINS: dict[str, int] = {
     "http2": 0x06,
     "grpc": 0x07,
     "cloud": 0x08,  # codes that exist only in the hosted service's numbering
+    "http3": 0x09,  # HTTP/3 and QUIC (k6 does not speak it)
 }
 
 #: Subdomain byte, per domain. FIXED: append only, never renumber.
@@ -61,6 +62,9 @@ SUBDOMAINS: dict[tuple[str, str], int] = {
     ("cloud", "engine"): 0x01,
     ("cloud", "check"): 0x02,
     ("http2", "frame"): 0x04,
+    ("http3", "stream"): 0x01,
+    ("http3", "goaway"): 0x02,
+    ("http3", "connection"): 0x03,
 }
 
 

@@ -127,3 +127,90 @@ def grpc_name(code: int | str) -> str:
 
 def grpc_known(code: int) -> bool:
     return code in _GRPC_BY_VALUE
+
+
+# -- HTTP/3 (RFC 9114 section 8.1, RFC 9204 section 6) and QUIC transport errors (RFC 9000 20.1)
+#: HTTP/3 application error codes: NAME -> value (aioquic's ``h3.connection.ErrorCode``)
+H3_CODES: dict[str, int] = {
+    "H3_NO_ERROR": 0x100, "H3_GENERAL_PROTOCOL_ERROR": 0x101, "H3_INTERNAL_ERROR": 0x102,
+    "H3_STREAM_CREATION_ERROR": 0x103, "H3_CLOSED_CRITICAL_STREAM": 0x104, "H3_FRAME_UNEXPECTED": 0x105,
+    "H3_FRAME_ERROR": 0x106, "H3_EXCESSIVE_LOAD": 0x107, "H3_ID_ERROR": 0x108, "H3_SETTINGS_ERROR": 0x109,
+    "H3_MISSING_SETTINGS": 0x10A, "H3_REQUEST_REJECTED": 0x10B, "H3_REQUEST_CANCELLED": 0x10C,
+    "H3_REQUEST_INCOMPLETE": 0x10D, "H3_MESSAGE_ERROR": 0x10E, "H3_CONNECT_ERROR": 0x10F,
+    "H3_VERSION_FALLBACK": 0x110, "QPACK_DECOMPRESSION_FAILED": 0x200, "QPACK_ENCODER_STREAM_ERROR": 0x201,
+    "QPACK_DECODER_STREAM_ERROR": 0x202,
+}
+#: QUIC transport error codes (a transport CONNECTION_CLOSE, frame type 0x1c)
+QUIC_CODES: dict[str, int] = {
+    "NO_ERROR": 0x0, "INTERNAL_ERROR": 0x1, "CONNECTION_REFUSED": 0x2, "FLOW_CONTROL_ERROR": 0x3,
+    "STREAM_LIMIT_ERROR": 0x4, "STREAM_STATE_ERROR": 0x5, "FINAL_SIZE_ERROR": 0x6, "FRAME_ENCODING_ERROR": 0x7,
+    "TRANSPORT_PARAMETER_ERROR": 0x8, "CONNECTION_ID_LIMIT_ERROR": 0x9, "PROTOCOL_VIOLATION": 0xA,
+    "INVALID_TOKEN": 0xB, "APPLICATION_ERROR": 0xC, "CRYPTO_BUFFER_EXCEEDED": 0xD, "KEY_UPDATE_ERROR": 0xE,
+    "AEAD_LIMIT_REACHED": 0xF, "NO_VIABLE_PATH": 0x10,
+}
+_H3_BY_VALUE = {v: k for k, v in H3_CODES.items()}
+_QUIC_BY_VALUE = {v: k for k, v in QUIC_CODES.items()}
+#: an HTTP/2 code named on an HTTP/3 flow: its HTTP/3 counterpart (RFC 9114 appendix A.4)
+H2_TO_H3: dict[int, int] = {
+    0x0: 0x100, 0x1: 0x101, 0x2: 0x102, 0x3: 0x101, 0x4: 0x101, 0x5: 0x105, 0x6: 0x106, 0x7: 0x10B,
+    0x8: 0x10C, 0x9: 0x200, 0xA: 0x10F, 0xB: 0x107, 0xC: 0x101, 0xD: 0x110,
+}
+H3_TO_H2: dict[int, int] = {0x100: 0x0, 0x101: 0x1, 0x102: 0x2, 0x105: 0x5, 0x106: 0x6, 0x107: 0xB, 0x10B: 0x7,
+                            0x10C: 0x8, 0x10F: 0xA, 0x110: 0xD, 0x200: 0x9}
+
+
+def h3_code(name_or_int: int | str) -> int:
+    """An HTTP/3 application error code as an int: an RFC 9114/9204 name (any case, the
+    ``H3_`` prefix optional), or any 62-bit number."""
+    if isinstance(name_or_int, str):
+        text = name_or_int.strip().upper()
+        for name in (text, "H3_" + text):
+            if name in H3_CODES:
+                return H3_CODES[name]
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise KeyError(f"{name_or_int!r} is not an HTTP/3 error name ({', '.join(H3_CODES)}) or a number") from None
+    else:
+        value = int(name_or_int)
+    if not 0 <= value < 2**62:
+        raise KeyError(f"{value} is not an HTTP/3 error code (0..2**62-1)")
+    return value
+
+
+def h3_name(code: int) -> str:
+    return _H3_BY_VALUE.get(code, f"unknown HTTP/3 error 0x{code:x}")
+
+
+def quic_code(name_or_int: int | str) -> int:
+    """A QUIC transport error code: an RFC 9000 name (any case) or a number."""
+    if isinstance(name_or_int, str):
+        text = name_or_int.strip().upper()
+        if text in QUIC_CODES:
+            return QUIC_CODES[text]
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise KeyError(f"{name_or_int!r} is not a QUIC transport error name ({', '.join(QUIC_CODES)}) "
+                           "or a number") from None
+    else:
+        value = int(name_or_int)
+    if not 0 <= value < 2**62:
+        raise KeyError(f"{value} is not a QUIC error code (0..2**62-1)")
+    return value
+
+
+def quic_name(code: int) -> str:
+    if code in _QUIC_BY_VALUE:
+        return _QUIC_BY_VALUE[code]
+    if 0x100 <= code <= 0x1FF:
+        return f"CRYPTO_ERROR 0x{code:x} (TLS alert {TLS_ALERT_NAMES.get(code - 0x100, code - 0x100)})"
+    return f"unknown QUIC error 0x{code:x}"
+
+
+def stream_code_for_h3(name_or_int: int | str) -> int:
+    """A stream/GOAWAY ``code=`` value as used on an HTTP/3 flow: an HTTP/3 name as is,
+    an HTTP/2 name as its HTTP/3 counterpart, a number as is."""
+    if isinstance(name_or_int, str) and name_or_int.strip().upper() in _H2_BY_NAME:
+        return H2_TO_H3.get(_H2_BY_NAME[name_or_int.strip().upper()], 0x102)
+    return h3_code(name_or_int)

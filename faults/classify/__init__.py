@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from faults.classify import clients as profiles, dns, http, tls, ws
 from faults.classify.clients import k6_ws, report_all, websockets
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 __all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake", "classify_query",
            "classify_websocket"]
@@ -51,8 +51,17 @@ def classify(flow) -> Classification:
     return Classification(o, report_all(o))
 
 
-def classify_handshake(params: dict, shown: tuple[str, ...] = profiles.NAMES, **kw) -> Classification:
-    o = tls.outcome_of_handshake(params, **kw)
+def classify_handshake(params: dict, shown: tuple[str, ...] = profiles.NAMES, *, quic: bool = False,
+                       **kw) -> Classification:
+    """``quic``: an HTTP/3 client's QUIC handshake (only HTTP/3 clients' profiles apply)."""
+    if quic and params.get("alpn") == "no_h3":  # aioquic's TLS refuses: no common protocol
+        o = Outcome(Event.TLS_ALERT, "tls.alert.remote", "a no_application_protocol alert: the server offers no h3",
+                    {"alert": 120, "host": kw.get("host")})
+    else:
+        o = tls.outcome_of_handshake(params, **kw)
+    if quic:
+        o.facts["protocol"] = "HTTP/3"
+        o.summary += " (QUIC handshake)"
     return Classification(o, report_all(o), shown)
 
 

@@ -14,10 +14,13 @@ def annotation(flow: http.HTTPFlow, c: Classification) -> dict:
     k6 = c.k6
     obj = catalog.error_object(catalog.by_id(c.entry), k6.message or None)
     code = k6.error
-    if flow.response is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
+    if flow.response is not None and code is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
         obj["status"] = flow.response.status_code
     grpc = c.clients.get("grpcio")
     if grpc is not None:
         obj["grpc_status"] = {"name": grpc.error, "value": grpc.extra["value"]}
     obj["certainty"] = k6.certainty
+    h3 = c.outcome.facts.get("h3_error")
+    if h3 is not None:
+        obj["http3_error"] = dict(h3)
     return obj

@@ -15,7 +15,7 @@ import re
 import zlib
 
 from faults import catalog, vocabulary
-from faults.classify import h2
+from faults.classify import h2, h3
 from faults.classify.outcome import Event, Outcome
 
 
@@ -35,7 +35,12 @@ def base_facts(flow) -> dict:
 def outcome_of(flow) -> Outcome:
     wire = flow.metadata.get(vocabulary.WIRE, {})
     facts = {**base_facts(flow), **{k: v for k, v in wire.items() if v is not None}}
-    if wire.get("h2_frame"):
+    if wire.get("datagrams_blackholed"):
+        o = Outcome(Event.QUIC_SILENCE, "client.timeout.request", "the QUIC connection went silent: every datagram "
+                    "to the client dropped (quic_datagrams drop=1), so no answer reached it")
+    elif wire.get("h3_frame"):
+        o = h3.outcome_of(wire, facts)
+    elif wire.get("h2_frame"):
         o = h2.outcome_of(wire, facts)
     elif wire.get("grpc_status") is not None:
         name = catalog.grpc_name(wire["grpc_status"])
@@ -51,7 +56,9 @@ def outcome_of(flow) -> Outcome:
         o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
     elif wire.get("client_gave_up") or (flow.error and (_client_went_away(flow) or wire.get("stalled"))):
         o = Outcome(Event.CLIENT_GAVE_UP, "client.timeout.request", "the client gave up while the stream was paused"
-                    if wire.get("stalled") else "the client closed the exchange before any answer")
+                    if wire.get("stalled") else f"the client gave up while the response was paced at "
+                    f"{wire['throttled_bytes_per_s']} bytes/s" if wire.get("throttled_bytes_per_s")
+                    else "the client closed the exchange before any answer")
     elif wire.get("released_at_shutdown"):
         o = Outcome(Event.PROXY_RELEASED, "network.tcp.closed", "released at proxy shutdown (FIN)")
     elif flow.error:
@@ -62,6 +69,9 @@ def outcome_of(flow) -> Outcome:
         o = _response(flow, facts)
     if wire.get("collateral_of"):
         o.summary += f"; ended with its connection by the fault on flow {wire['collateral_of']}"
+    for refused in ("h3_refused", "quic_refused"):
+        if wire.get(refused):
+            o.summary += f"; the fault was not applied: {wire[refused]}"
     o.facts = {**facts, **o.facts}
     return o
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from faults.classify.clients import PROFILES
+from faults.classify.clients import H3_PROFILES, PROFILES, report_all
 from faults.classify.outcome import ClientReport, Event, Outcome
 
 H1, H2 = "HTTP/1.1", "HTTP/2.0"
@@ -85,6 +85,46 @@ def _tls() -> list[tuple[str, str, dict]]:
     ]
 
 
+def _h3() -> list[tuple[str, str, dict]]:
+    """HTTP/3 (docs/http3.md): the rows measured with curl, aioquic and Chromium over QUIC."""
+    s = {"stream_id": 4}
+
+    def frame(event, **facts):
+        space = facts.pop("space", "application")
+        code = facts["code"]
+        return {**s, **facts, "h3_error": {"name": "", "value": code, "space": space}}
+
+    rst = lambda code, phase, **kw: (Event.H3_RESET_STREAM, frame(Event.H3_RESET_STREAM, code=code, phase=phase, **kw))  # noqa: E731
+    close = lambda code, **kw: (Event.H3_CONNECTION_CLOSE, frame(Event.H3_CONNECTION_CLOSE, code=code, **kw))  # noqa: E731
+    rows = [
+        ("status code=503", Event.HTTP_RESPONSE, {"status": 503}),
+        ("delay ms=150", Event.HTTP_RESPONSE, {"status": 200}),
+        ("hang", Event.CLIENT_GAVE_UP, {}),
+        ("truncate", Event.HTTP_SHORT_BODY, {"status": 200}),
+        ("bad_gzip", Event.HTTP_UNDECODABLE, {"status": 200, "decode_problem": "bad_magic"}),
+        ("throttle bytes_per_s=200000", Event.HTTP_RESPONSE, {"status": 200}),
+        ("reset", *close(0x102, instead_of="rst")),
+        ("close", *close(0x100, instead_of="fin")),
+        ("reset scope=stream", *rst(0x102, "before_response")),
+        ("rst_stream code=H3_REQUEST_CANCELLED", *rst(0x10C, "before_response")),
+        ("rst_stream code=H3_REQUEST_REJECTED", *rst(0x10B, "before_response")),
+        ("rst_stream code=H3_INTERNAL_ERROR when=after_headers", *rst(0x102, "after_headers")),
+        ("rst_stream code=H3_NO_ERROR when=mid_body", *rst(0x100, "mid_body")),
+        ("rst_stream code=CANCEL when=mid_request", *rst(0x10C, "mid_request", stop_sending=True)),
+        ("goaway", Event.H3_GOAWAY, {**frame(Event.H3_GOAWAY, code=0x100), "then": "close", "covered": True}),
+        ("goaway then=drain", Event.H3_GOAWAY, {**frame(Event.H3_GOAWAY, code=0x100), "then": "drain", "covered": True}),
+        ("goaway last_stream=below then=drain", Event.H3_GOAWAY,
+         {**frame(Event.H3_GOAWAY, code=0x100), "then": "drain", "covered": False}),
+        ("quic_close code=H3_EXCESSIVE_LOAD", *close(0x107)),
+        ("quic_close code=PROTOCOL_VIOLATION space=transport", *close(0xA, space="transport")),
+    ]
+    return rows
+
+
+# HTTP/3 is rendered in docs/http3.md (python -m faults.tools.matrix --http3), not in the README's matrix
+H3_TABLE = {"HTTP/3": ("HTTP/3", _h3())}
+
+
 # a failed handshake has no HTTP version yet; a TLS fault the client accepts is an HTTP/1.1 answer
 # for the clients that offer only http/1.1 and an HTTP/2 one for the others: both "ok 200"
 PROTOCOLS = {"HTTP/1.1": (H1, _http(H1)), "HTTP/2": (H2, _http(H2) + _h2_frames()), "TLS": ("", _tls())}
@@ -98,11 +138,14 @@ def outcome(protocol: str, event: str, facts: dict) -> Outcome:
 @cache
 def rows(table: str) -> tuple[tuple[str, dict[str, ClientReport]], ...]:
     """((spec, {client: report}), ...): every profile that says something for the row."""
-    proto, specs = PROTOCOLS[table]
+    proto, specs = {**PROTOCOLS, **H3_TABLE}[table]
     out = []
     for spec, event, facts in specs:
         o = outcome(proto, event, facts)
-        reports = {p.NAME: r for p in PROFILES if (r := p.report(o)) is not None}
+        if table in H3_TABLE:  # k6 and the TCP-only clients say nothing for HTTP/3 (they stay on TCP)
+            reports = {n: r for n, r in report_all(o).items() if r.error is not None}
+        else:
+            reports = {p.NAME: r for p in PROFILES if (r := p.report(o)) is not None}
         out.append((spec, reports))
     return tuple(out)
 
@@ -110,7 +153,7 @@ def rows(table: str) -> tuple[tuple[str, dict[str, ClientReport]], ...]:
 def columns(table: str) -> list[str]:
     """The clients that speak this protocol: a report on at least one row (grpcio: gRPC calls only)."""
     seen = {name for _, reports in rows(table) for name in reports}
-    return [p.NAME for p in PROFILES if p.NAME in seen]
+    return [p.NAME for p in (H3_PROFILES if table in H3_TABLE else PROFILES) if p.NAME in seen]
 
 
 def cell(r: ClientReport | None) -> str:
@@ -167,7 +210,7 @@ def produced_by(identifier: str) -> list[tuple[str, str, str, ClientReport]]:
         return []
     want = text.lower()
     out = []
-    for table in PROTOCOLS:
+    for table in (*PROTOCOLS, *H3_TABLE):
         for spec, reports in rows(table):
             for name, r in reports.items():
                 errors = [r.error] + [a["error"] for a in r.alt]

@@ -39,6 +39,12 @@ class Event(StrEnum):
     H2_VIOLATION = "h2.violation"  # the connection broke HTTP/2 (facts: violation, code)
     H2_FALLBACK = "h2.fallback"  # an HTTP/2 frame fault on a flow that is not HTTP/2: a TCP RST
     GRPC_STATUS = "grpc.status"  # a gRPC status in the trailers (facts: grpc_status)
+    # HTTP/3 (faults.classify.h3)
+    H3_RESET_STREAM = "h3.reset_stream"  # RESET_STREAM (and STOP_SENDING) on this stream (facts: code, phase)
+    H3_GOAWAY = "h3.goaway"  # GOAWAY on this stream's QUIC connection (facts: code, goaway_id, ...)
+    H3_CONNECTION_CLOSE = "h3.connection_close"  # CONNECTION_CLOSE (facts: code, quic_error_space)
+    QUIC_SILENCE = "quic.silence"  # the QUIC connection went silent after its handshake (datagram faults)
+    QUIC_NO_HANDSHAKE = "quic.no_handshake"  # the QUIC handshake never completed (datagram faults)
     # a failed TLS handshake (faults.classify.tls)
     TLS_ALERT = "tls.alert"
     TLS_PLAINTEXT = "tls.plaintext"

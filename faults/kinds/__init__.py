@@ -73,6 +73,9 @@ class Fault:
     # a connection-level addon (TLS) before any request exists; "dns": by the
     # DNS addon to DNS queries. An instance may say "request_head" (level_for).
     level: ClassVar[str] = "flow"
+    # Why this kind has no HTTP/3 meaning (None: it has one); an HTTP/3 flow that
+    # selects it is not faulted, and its record says why (``h3_refused``).
+    h3: ClassVar[str | None] = None
 
     def __init__(self, spec):
         self.spec = spec
@@ -84,6 +87,10 @@ class Fault:
         """This fault's level given its parameters: "request_head" for faults that act
         while the request body arrives (chosen at the request head, e.g. an upload cut)."""
         return cls.level
+
+    def h3_refusal(self) -> str | None:
+        """Why this fault (with its parameters) cannot act on an HTTP/3 flow, or None."""
+        return self.h3
 
     @classmethod
     def validate(cls, raw: dict[str, Any]) -> dict[str, Any]:

@@ -184,6 +184,24 @@ class RequestCutter:
         self.act.end_connection(self.fault.how, phase, body_sent=0)
 
 
+class StreamRequestCutter(RequestCutter):
+    """HTTP/3 ``when=mid_request`` on one stream: at ``keep`` request body bytes, RESET_STREAM
+    and STOP_SENDING with ``code`` (an HTTP/2 code, mapped, or ``code_h3``) while the client
+    is still sending; the connection and its other streams go on."""
+
+    def __init__(self, act, keep: int, code: int, code_h3: int | None = None):
+        super().__init__(None, act, keep)
+        self.code, self.code_h3 = code, code_h3
+
+    def fire(self, phase: str) -> None:
+        self.fired = True
+        length = self.act.flow.request.headers.get("content-length", "")
+        self.act.record(request_body_received=self.seen,
+                        request_body_announced=int(length) if length.isdigit() else None)
+        self.act.h2_rst_stream(self.code, phase, code_h3=self.code_h3)
+        self.act.end_stream()
+
+
 SCOPE = Param(str, default="connection", choices=("connection", "stream"),
               help="HTTP/2: end the whole connection, or only this request's stream")
 
@@ -243,6 +261,9 @@ class ConnectionCut(Fault):
 
     def requestheaders(self, flow, act):
         keep = request_keep(flow, self.get("after_bytes"))
+        if stream_scope(self, act) and act.h3():  # HTTP/3: the cut resets this stream only
+            flow.request.stream = StreamRequestCutter(act, keep, 0x2 if self.how == "rst" else 0x0)
+            return
         if stream_scope(self, act):  # the HTTP/2 layer resets the stream at ``keep`` bytes
             act.h2_rst_stream(0x2 if self.how == "rst" else 0x0, "mid_request", after_bytes=keep)
             return
@@ -251,7 +272,7 @@ class ConnectionCut(Fault):
     async def request(self, flow, act):
         when = self.get("when")
         if when == "mid_request":
-            if stream_scope(self, act):
+            if stream_scope(self, act) and not act.h3():
                 act.h2_fire_now()  # when the body was shorter than after_bytes
                 return
             cutter = flow.request.stream

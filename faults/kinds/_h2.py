@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from faults.catalog.tables import h2_code, h2_known, h2_name
+from faults.catalog.tables import H3_CODES, H3_TO_H2, h2_code, h2_known, h2_name, h3_code, stream_code_for_h3
 from faults.kinds import Fault, Param
 from faults.kinds._cut import Cutter, record_passed
 from faults.errors import SpecError
@@ -21,21 +21,37 @@ log = logging.getLogger(__name__)
 
 
 def code_param(default: str = "INTERNAL_ERROR") -> Param:
-    return Param(str, default=default, help="RFC 9113 error name (case-insensitive) or any integer")
+    return Param(str, default=default, help="RFC 9113 error name, an HTTP/3 name (H3_REQUEST_CANCELLED, ...; "
+                                            "case-insensitive) or any integer; each protocol gets its counterpart")
 
 
 def check_code(params: dict) -> None:
     if "code" in params:
+        text = str(params["code"]).strip().upper()
+        if text in H3_CODES or "H3_" + text in H3_CODES and not text.isdigit():
+            params["code"] = text if text in H3_CODES else "H3_" + text
+            return
         try:
             n = h2_code(params["code"])
         except KeyError as e:
-            raise SpecError(f"code={params['code']!r}: {e.args[0]}") from None
+            raise SpecError(f"code={params['code']!r}: {e.args[0]} (or an HTTP/3 name: "
+                            f"{', '.join(H3_CODES)})") from None
         params["code"] = h2_name(n) if h2_known(n) else str(n)
 
 
 class H2Fault(Fault):
     def code(self) -> int:
-        return h2_code(self.get("code"))
+        """The code on an HTTP/2 flow (an HTTP/3 name: its HTTP/2 counterpart, RFC 9114 A.4,
+        else its value)."""
+        code = self.get("code")
+        if str(code).upper() in H3_CODES:
+            n = h3_code(code)
+            return H3_TO_H2.get(n, n)
+        return h2_code(code)
+
+    def code_h3(self) -> int:
+        """The code on an HTTP/3 flow (an HTTP/2 name: its HTTP/3 counterpart)."""
+        return stream_code_for_h3(self.get("code"))
 
     def fallback(self, flow, act) -> None:
         """Not HTTP/2: a TCP RST before the response, whatever ``when`` says."""

@@ -25,6 +25,7 @@ COMMON = {
 
 class WsFault(Fault):
     params = COMMON
+    h3 = "WebSocket sessions do not run over HTTP/3 (mitmproxy serves no extended CONNECT)"
 
     @classmethod
     def check(cls, params):

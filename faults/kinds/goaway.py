@@ -67,18 +67,30 @@ class GoAway(H2Fault):
         sid = act.h2_stream()
         if sid is None:
             return self.fallback(flow, act)
-        sid = sid or 1
         when, then = self.get("when"), self.get("then")
+        if act.h3():
+            return self._h3(act, sid, when, then)
+        sid = sid or 1
         last = self.last_for(sid)
         ending = when != "after_response" and (then == "close" or sid > last)
         act.h2_goaway(self.code(), last, when, then, stream_ended=ending)
         if ending and when == "before_response":
             act.end_stream()
 
+    def _h3(self, act, sid: int, when: str, then: str) -> None:
+        """HTTP/3: a GOAWAY carries the first client stream id not processed (RFC 9114
+        5.2); ``code`` is that of the CONNECTION_CLOSE that ``then=close`` sends."""
+        ls = self.get("last_stream")
+        gid = sid + 4 if ls == "this" else sid if ls == "below" else int(ls)
+        ending = when != "after_response" and (then == "close" or sid >= gid)
+        act.h3_frame(h3_frame="goaway", code=self.code_h3(), goaway_id=gid, phase=when, then=then,
+                     stream_ended=ending)
+        if ending and when == "before_response":
+            act.end_stream()
+
     @staticmethod
     def _ends_after_headers(act) -> bool:
-        a = act.h2_action()
-        return a is not None and a.stream_ended and a.phase == "after_headers"
+        return act.ends_after_headers()
 
     def responseheaders(self, flow, act):
         if self.fell_back(flow):

@@ -20,6 +20,7 @@ VIOLATIONS = ("data_on_idle_stream", "oversized_frame", "window_overflow", "bad_
 @register
 class H2Violation(H2Fault):
     kind = "h2_violation"
+    h3 = "HTTP/2 protocol violations have no HTTP/3 counterpart"
     frame = "violation"
     summary = "break HTTP/2 on purpose so the client detects a connection error"
     params = {"kind": Param(str, default="data_on_idle_stream", choices=VIOLATIONS)}

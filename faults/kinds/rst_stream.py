@@ -9,8 +9,8 @@ connection are untouched. HTTP/1.1 flows: TCP reset (see ``_h2.py``).
 from __future__ import annotations
 
 from faults.kinds import PHASES, Param, register
-from faults.kinds._cut import (AFTER_EVENTS, AFTER_MESSAGES, RequestCutter, check_streamed, keep_for,
-                             request_keep, streamed_cutter)
+from faults.kinds._cut import (AFTER_EVENTS, AFTER_MESSAGES, RequestCutter, StreamRequestCutter, check_streamed,
+                             keep_for, request_keep, streamed_cutter)
 from faults.kinds._h2 import H2Fault, check_code, code_param
 
 
@@ -43,12 +43,15 @@ class RstStream(H2Fault):
             act.record(fallback="tcp_reset")
             flow.request.stream = RequestCutter(_TcpReset(), act, keep)
             return
-        act.h2_rst_stream(self.code(), "mid_request", after_bytes=keep)
+        if act.h3():  # HTTP/3: the body arrives through mitmproxy's request stream
+            flow.request.stream = StreamRequestCutter(act, keep, self.code(), self.code_h3())
+            return
+        act.h2_rst_stream(self.code(), "mid_request", after_bytes=keep, code_h3=self.code_h3())
 
     async def request(self, flow, act):
         when = self.get("when")
         if when == "mid_request":
-            if act.h2_stream() is None:
+            if act.h2_stream() is None or act.h3():
                 cutter = flow.request.stream
                 if isinstance(cutter, RequestCutter) and not cutter.fired:
                     cutter.fire("before_response")
@@ -57,7 +60,7 @@ class RstStream(H2Fault):
             return
         if act.h2_stream() is None:
             return self.fallback(flow, act)
-        act.h2_rst_stream(self.code(), when)
+        act.h2_rst_stream(self.code(), when, code_h3=self.code_h3())
         if when == "before_response":
             act.end_stream()
 

@@ -19,6 +19,11 @@ class Throttle(Fault):
                            help="request: pace reading the upload instead"),
     }
 
+    def h3_refusal(self):
+        if self.get("direction") == "request":
+            return "throttle direction=request paces reading the client's TCP socket; not implemented for HTTP/3"
+        return None  # HTTP/3: the HTTP/3 layer paces the stream's DATA
+
     @classmethod
     def level_for(cls, params):
         return "request_head" if params.get("direction") == "request" else cls.level

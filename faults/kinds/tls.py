@@ -6,6 +6,8 @@
   (RST / FIN right after the ClientHello), ``handshake=stall`` (never answer)
 - ``tls client_cert=require`` (demand a client certificate from the client CA)
 - ``tls alpn=http1_only``, ``tls max_version=1.2``, ``tls min_version=1.3``
+- ``tls alpn=no_h3``: a QUIC handshake (HTTP/3) whose server offers no ``h3``: it fails with a
+  no_application_protocol alert (TCP connections: not applied)
 
 A ``cert`` choice combines with ``client_cert``, ``alpn`` and the version
 limits; ``handshake`` stands alone (nothing of TLS is ever negotiated).
@@ -39,7 +41,8 @@ class Tls(Fault):
         "alert": Param(str, "handshake_failure", choices=tuple(ALERTS),
                        help="the fatal alert for handshake=alert"),
         "client_cert": Param(str, "", choices=("", "require"), help="demand a client certificate"),
-        "alpn": Param(str, "", choices=("", "http1_only"), help="never negotiate h2"),
+        "alpn": Param(str, "", choices=("", "http1_only", "no_h3"),
+                      help="http1_only: never negotiate h2; no_h3: a QUIC handshake offers no h3 (QUIC only)"),
         "max_version": Param(str, "", choices=("",) + VERSIONS, help="highest TLS version offered"),
         "min_version": Param(str, "", choices=("",) + VERSIONS, help="lowest TLS version accepted"),
         "stall_ms": Param(int, 300_000, min=1, max=3_600_000,

@@ -13,8 +13,8 @@ import random
 import time
 
 from faults import vocabulary
-from faults.catalog.tables import h2_name
-from faults.wire import actions, ends, h2layer, sockets, wslayer
+from faults.catalog.tables import H2_TO_H3, h2_name, h3_name
+from faults.wire import actions, ends, h2layer, h3layer, sockets, wslayer
 from faults.wire.actions import H2Action, WsAction
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,15 @@ class Act:
         return sockets.reset(self.flow.client_conn) if how == "rst" else sockets.close(self.flow.client_conn)
 
     def end_connection(self, how: str, phase: str, body_sent: int | None = None) -> None:
-        """``how`` is 'rst' or 'fin'. Kills the flow so mitmproxy sends nothing more."""
+        """``how`` is 'rst' or 'fin'. Kills the flow so mitmproxy sends nothing more.
+        HTTP/3 has no TCP connection to reset or close: its QUIC connection ends with a
+        CONNECTION_CLOSE instead (H3_INTERNAL_ERROR for an RST, H3_NO_ERROR for a FIN)."""
+        if self.h3():
+            code = 0x102 if how == "rst" else 0x100
+            self.h3_frame(h3_frame="connection_close", code=code, quic_error_space="application", phase=phase,
+                          body_sent=body_sent, instead_of=how)
+            self.end_stream()
+            return
         done = self._end(how)
         self.record(conn_end=how, phase=phase, body_sent=body_sent, conn_end_ok=done)
         if self.flow.killable:
@@ -59,6 +67,9 @@ class Act:
         end the connection once its bytes have left. Recorded now: the classifier
         runs before mitmproxy writes the response."""
         self.record(conn_end=how, phase=phase, body_sent=body_sent, body_announced=body_announced)
+        if self.h3():  # the stream ends (FIN) short of its Content-Length; the connection stays
+            self.record(conn_end=None, h3_short_stream=True)
+            return
 
         async def after_sent():
             await sockets.flushed(self.flow.client_conn)
@@ -123,6 +134,10 @@ class Act:
         sockets.unthrottle_reads(self.flow.client_conn)
 
     def throttle(self, bytes_per_s: int) -> bool:
+        if self.h3():  # no socket of its own: the HTTP/3 layer paces this stream's DATA
+            self.flow.metadata[vocabulary.H3_ACTION] = {"h3_frame": "pace", "rate": bytes_per_s}
+            self.record(throttled_bytes_per_s=bytes_per_s)
+            return True
         ok = sockets.throttle(self.flow.client_conn, bytes_per_s)
         self.record(throttled_bytes_per_s=bytes_per_s if ok else None)
         return ok
@@ -137,6 +152,10 @@ class Act:
         layer keeps its events), for ``ms`` or until the stream ends. False: not HTTP/2."""
         if self.h2_stream() is None:
             return False
+        if self.h3():
+            self.flow.metadata[vocabulary.H3_ACTION] = {"h3_frame": "hold", "phase": "mid_body", "hold_now": False,
+                                                        "hold_ms": ms}
+            return True
         actions.H2.set(self.flow, H2Action("hold", "mid_body", hold_ms=ms))
         return True
 
@@ -161,23 +180,35 @@ class Act:
 
     # -- HTTP/2 frames (through faults.wire.h2layer) ---------------------------
     def h2_stream(self) -> int | None:
-        """This flow's HTTP/2 stream id when its connection runs our frame-capable
-        layer; None otherwise (HTTP/1.1, or a connection set up before the addon)."""
+        """This flow's HTTP/2 (or HTTP/3) stream id when its connection runs our
+        frame-capable layer; None otherwise (HTTP/1.1, or a connection set up before
+        the addon). On HTTP/3, ``h2_frame`` asks for the HTTP/3 counterpart."""
+        if self.h3():
+            return h2layer.stream_id(self.flow)
         return h2layer.stream_id(self.flow) if h2layer.active(self.flow) else None
 
     # Each asks the HTTP/2 layer for frames on this stream (an ``H2Action``) and
     # records them under the same names. The layer fires at the action's phase,
-    # or at ``end_stream()`` for an action that ends the stream.
-    def h2_rst_stream(self, code: int, phase: str, after_bytes: int = 0) -> None:
+    # or at ``end_stream()`` for an action that ends the stream. On HTTP/3: the
+    # same frame in HTTP/3 (``h3_frame``), the code mapped (``code_h3``: chosen).
+    def h2_rst_stream(self, code: int, phase: str, after_bytes: int | None = None, code_h3: int | None = None) -> None:
         """RST_STREAM ``code``; ``phase="mid_request"``: once ``after_bytes`` of the upload arrived."""
-        self._h2(H2Action("rst_stream", phase, code=code, after_bytes=after_bytes))
+        if self.h3():
+            extra = {} if after_bytes is None else {"after_bytes": after_bytes}
+            return self._h3_from_h2(h2_frame="rst_stream", code=code, **_given(code_h3=code_h3), phase=phase, **extra)
+        self._h2(H2Action("rst_stream", phase, code=code, after_bytes=after_bytes or 0))
 
     def h2_goaway(self, code: int, last_stream: int, phase: str, then: str, stream_ended: bool) -> None:
         """GOAWAY ``code`` with ``last_stream``, then close or drain the connection."""
+        if self.h3():
+            return self._h3_from_h2(h2_frame="goaway", code=code, last_stream=last_stream, phase=phase, then=then,
+                                    stream_ended=stream_ended)
         self._h2(H2Action("goaway", phase, code=code, last_stream=last_stream, then=then, stream_ended=stream_ended))
 
     def h2_violation(self, violation: str) -> None:
         """Break HTTP/2 this way before the response, then close (``faults.kinds.h2_violation``)."""
+        if self.h3():
+            return self._h3_from_h2(h2_frame="violation", violation=violation, phase="before_response")
         self._h2(H2Action("violation", "before_response", violation=violation))
 
     def _h2(self, action: H2Action) -> None:
@@ -188,8 +219,19 @@ class Act:
         self.record(stream_id=h2layer.stream_id(self.flow), **facts)
 
     def h2_action(self) -> H2Action | None:
-        """What this stream asked the HTTP/2 layer for; None: nothing."""
-        return actions.H2.of(self.flow)
+        """What this HTTP/2 stream asked the layer for; None: nothing (or HTTP/3: ``h3_action``)."""
+        return None if self.h3() else actions.H2.of(self.flow)
+
+    def h3_action(self) -> dict:
+        return self.flow.metadata.get(vocabulary.H3_ACTION) or {}
+
+    def ends_after_headers(self) -> bool:
+        """The asked GOAWAY ends this stream right after its response headers."""
+        if self.h3():
+            a = self.h3_action()
+            return bool(a.get("stream_ended")) and a.get("phase") == "after_headers"
+        a = actions.H2.of(self.flow)
+        return a is not None and a.stream_ended and a.phase == "after_headers"
 
     def h2_fire_now(self) -> bool:
         """An upload cut (``phase="mid_request"``) whose body ended before ``after_bytes``:
@@ -205,15 +247,51 @@ class Act:
 
     def h2_cut_now(self) -> None:
         """A streamed cut reached its point: the layer fires after the stream's next data."""
+        if self.h3():
+            self.h3_action()["cut_now"] = True
+            return
         action = actions.H2.of(self.flow)
         if action is not None:
             action.cut_now = True
 
     def h2_hold_now(self) -> None:
         """A stall (``stall_stream``) reached its point: after the stream's next data, hold the rest."""
+        if self.h3():
+            self.h3_action()["hold_now"] = True
+            return
         action = actions.H2.of(self.flow)
         if action is not None:
             action.hold_now = True
+
+    # -- HTTP/3 (through faults.wire.h3layer) ----------------------------------------
+    def h3(self) -> bool:
+        """This flow is HTTP/3 and its connection runs our HTTP/3 layer."""
+        return h3layer.active(self.flow)
+
+    def h3_frame(self, **action) -> None:
+        """Ask the HTTP/3 layer for a frame (an ``H3Action``: RESET_STREAM, GOAWAY,
+        CONNECTION_CLOSE) and record it. It fires at the action's phase, or at
+        ``end_stream()`` for an action that ends the stream."""
+        self.flow.metadata[vocabulary.H3_ACTION] = action
+        facts = {k: v for k, v in action.items() if k in vocabulary.WIRE_FIELDS}
+        if "code" in action:
+            facts["code_name"] = (h3layer.quic_code_name(action["code"])
+                                  if action.get("quic_error_space") == "transport" else h3_name(action["code"]))
+        self.record(stream_id=h2layer.stream_id(self.flow), **facts)
+
+    def _h3_from_h2(self, **action) -> None:
+        frame = action.get("h2_frame")
+        code = H2_TO_H3.get(action.get("code"), action.get("code")) if "code_h3" not in action else action["code_h3"]
+        out = {k: v for k, v in action.items() if k not in ("h2_frame", "code", "code_h3")}
+        if frame == "rst_stream":
+            self.h3_frame(h3_frame="reset_stream", code=code, stop_sending=self.flow.request.timestamp_end is None,
+                          **out)
+        elif frame == "goaway":
+            sid = self.h2_stream() or 0
+            last = action.get("last_stream", sid)
+            self.h3_frame(h3_frame="goaway", code=code, goaway_id=last + 4 if last >= 0 else 0, **out)
+        else:
+            raise AssertionError(f"no HTTP/3 counterpart for {frame!r} (refused at selection)")
 
     def end_stream(self) -> None:
         """End this flow's stream now: the HTTP/2 layer turns the kill into the
@@ -258,3 +336,8 @@ class Act:
         killed: mitmproxy ends the session once it sees the connection gone."""
         done = self._end(how)
         self.record(ws_fault="drop", conn_end=how, phase="websocket", conn_end_ok=done)
+
+
+def _given(**kw) -> dict:
+    """The keyword arguments that were given (not None)."""
+    return {k: v for k, v in kw.items() if v is not None}

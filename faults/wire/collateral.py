@@ -15,7 +15,8 @@ from faults.wire import ends
 
 # wire-record fields that say how a fault ended a stream or connection
 _EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
-            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced"}
+            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced",
+            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream"}
 
 
 def collateral(flow: http.HTTPFlow) -> None:
@@ -33,6 +34,9 @@ def collateral(flow: http.HTTPFlow) -> None:
     facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
     if end.get("conn_end"):
         facts["conn_end"] = end["conn_end"]
+    elif end.get("h3_frame"):  # an HTTP/3 CONNECTION_CLOSE ended every stream on the connection
+        facts.update(h3_frame=end["h3_frame"], code=end["code"], quic_error_space=end["quic_error_space"],
+                     stream_id=end["streams"].get(flow.id))
     else:
         sid = end["streams"].get(flow.id)
         facts.update(h2_frame=end["h2_frame"], stream_id=sid)

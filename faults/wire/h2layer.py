@@ -48,7 +48,7 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import actions, builtin, ends, sockets, stack
+from faults.wire import actions, builtin, ends, h3layer, sockets, stack
 from faults.wire.actions import H2Action
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,23 @@ class FaultHttpLayer(HttpLayer):
             server.http_layer = self
             server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
+        elif isinstance(event, events.Start) and h3layer.h3_client(self.context):
+            server = h3layer.FaultH3Server(self.context.fork())
+            server.http_layer = self
+            server.on_settled = self.on_settled
+            self.connections.setdefault(self.context.client, server)
         yield from super()._handle_event(event)
+
+    # an HTTP/3 client in front of an HTTP/1.1 upstream: one upstream connection per
+    # stream in flight, as mitmproxy does for an HTTP/2 client (faults.wire.h3layer)
+    def get_connection(self, event, *, reuse: bool = True):
+        yield from h3layer.get_connection(self, event, reuse)
+
+    def register_connection(self, command):
+        rest = h3layer.split_waiting(self, command)
+        yield from super().register_connection(command)
+        for cmd in rest:
+            yield from self.get_connection(cmd, reuse=False)
 
     def event_to_child(self, child, event):
         if isinstance(event, RequestHeaders):

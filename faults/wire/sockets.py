@@ -60,8 +60,8 @@ def client_gone(client_conn) -> bool:
     (unit tests) only the connection's own end timestamp counts."""
     if client_conn.timestamp_end is not None:
         return True
-    if _handler(client_conn) is None:
-        return False
+    if _handler(client_conn) is None or client_conn.transport_protocol == "udp":
+        return False  # QUIC: no socket of its own; mitmproxy sets timestamp_end when it ends
     w = client_writer(client_conn)
     return w is None or w.is_closing()
 
@@ -192,6 +192,8 @@ async def flushed(client_conn, grace: float = 0.05, limit: float = 5.0) -> None:
         w = getattr(io, "writer", None)
         if w is None or w.is_closing():
             return
+        if not isinstance(w, (PacedWriter, HeldWriter)) and not hasattr(w, "transport"):
+            break  # a QUIC client (mitmproxy_rs datagram stream): no byte buffer of its own to wait for
         pending = w.pending() if isinstance(w, (PacedWriter, HeldWriter)) else w.transport.get_write_buffer_size()
         if not pending:
             break
@@ -324,6 +326,11 @@ async def close_clients(timeout: float = 2.0) -> None:
         w = getattr(io, "writer", None)
         w = getattr(w, "inner", w)  # PacedWriter / _HalfClosed wrap the real one
         if isinstance(w, asyncio.StreamWriter) and not w.is_closing():
+            w.close()
+        elif handler.client.transport_protocol == "udp" and w is not None and not w.is_closing():
+            # a QUIC client (a mitmproxy_rs datagram stream): closed here, its handler ends
+            # now. Left to the interpreter's exit, its objects were once finalized by a
+            # garbage collection on a Rust runtime thread: mitmdump died of SIGSEGV.
             w.close()
     deadline = time.monotonic() + timeout
     while server.connections and time.monotonic() < deadline:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import difflib
 
-from faults.classify.clients import aiohttp, chromium, curl, grpcio, httpx, java, k6, node, python, requests
+from faults.classify.clients import aiohttp, aioquic, chromium, curl, grpcio, httpx, java, k6, node, python, requests
 from faults.classify.outcome import ClientReport, Outcome
 
 PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chromium)  # k6 first: the annotation is k6's
+# the profiles that speak HTTP/3 (chromium when forced onto QUIC); the others (k6, Node, Java,
+# requests, httpx, ...) have no HTTP/3
+# client: they stay on TCP, so an HTTP/3 flow never comes from them
+H3_PROFILES = (curl, aioquic, chromium)
 
 
 NAMES = tuple(p.NAME for p in PROFILES)  # option fault_clients chooses among them (Classifier.shown)
@@ -29,8 +33,20 @@ def choose(names) -> tuple[str, ...]:
     return tuple(names) or NAMES
 
 
+def k6_without_h3(entry: str) -> ClientReport:
+    """k6's report for an HTTP/3 outcome: none (the annotation's id is the outcome's entry)."""
+    return ClientReport("k6", None, "k6 does not speak HTTP/3: its requests stay on TCP", certainty="n/a", entry=entry)
+
+
 def report_all(outcome: Outcome) -> dict[str, ClientReport]:
     out = {}
+    if outcome.facts.get("protocol") == "HTTP/3":
+        out["k6"] = k6_without_h3(outcome.entry)
+        for profile in H3_PROFILES:
+            r = profile.report(outcome)
+            if r is not None:
+                out[profile.NAME] = r
+        return out
     for profile in PROFILES:
         r = profile.report(outcome)
         if r is not None:

@@ -36,6 +36,8 @@ def _status(status: int) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
+    if f.get("protocol") == "HTTP/3":
+        return _h3(o, f, ev)
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
     if ev == Event.H2_FALLBACK or (ev == Event.TCP_RST and not h2):  # curl over HTTP/2 on an RST: not measured
         return curl(56, "Recv failure: Connection reset by peer")
@@ -93,3 +95,64 @@ def report(o: Outcome) -> ClientReport | None:
     if ev == Event.DIAL_BLACKHOLE:
         return curl(28, "Connection timed out", certainty="likely", note="when -m/--connect-timeout fired")
     return None
+
+
+# -- HTTP/3: libcurl 8.23 with ngtcp2 1.20 / nghttp3 1.15 (the curl_cffi package), measured
+# in tests/e2e/test_http3.py and docs/http3.md
+REJECTED = 0x10B  # H3_REQUEST_REJECTED: curl re-sends the request (5 times) before giving up
+DIED = "Connection died, tried 5 times before giving up"
+
+
+def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
+    err = f.get("h3_error") or {}
+    if ev == Event.H3_RESET_STREAM:
+        code, sid = err["value"], f.get("stream_id")
+        if code == REJECTED:
+            return curl(56, DIED, retried=5, note="curl re-sends a request rejected with H3_REQUEST_REJECTED; "
+                                                  "this is what it says when every attempt meets the fault")
+        if code == 0x100 and f.get("phase") == "mid_body":
+            return curl(18, "end of response with N bytes missing")
+        name = err["name"].removeprefix("H3_")
+        return curl(95, f"HTTP/3 stream {sid} reset by server (error 0x{code:x} {name})")
+    if ev == Event.H3_GOAWAY:
+        if f.get("then") == "drain":
+            return curl(0, "") if f.get("covered") else curl(56, DIED, retried=5,
+                                                              note="a stream the GOAWAY excluded is rejected; curl re-sends it")
+        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
+            55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
+    if ev == Event.H3_CONNECTION_CLOSE:
+        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
+            55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
+    if ev == Event.HTTP_SHORT_BODY:
+        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_CLOSING",
+                    note="curl closes the connection itself on a short HTTP/3 body")
+    if ev == Event.HTTP_UNDECODABLE:
+        return curl(61, "Error while processing content unencoding")
+    if ev in (Event.HTTP_RESPONSE, Event.GRPC_STATUS):
+        return _status(f.get("status", 200))
+    if ev == Event.UPSTREAM_FAILED:
+        return _status(502)
+    if ev == Event.CLIENT_GAVE_UP:
+        return curl(28, "Operation timed out", certainty="likely", note="when curl's own timeout fired")
+    if ev == Event.QUIC_NO_HANDSHAKE:  # quic_datagrams drop=1: the handshake never completes
+        return curl(28, "Connection timed out after N milliseconds",
+                    note="curl's own connect timeout (its total timeout when smaller)")
+    if ev == Event.QUIC_SILENCE:  # quic_datagrams drop=1 when=established: nothing comes back
+        return curl(28, "Operation timed out after N milliseconds with 0 bytes received", note="curl's own timeout")
+    if ev == Event.TLS_ALERT and f.get("alert") == 120:  # tls alpn=no_h3: ngtcp2 reports a failed connect
+        return curl(7, "Failed to connect to HOST:PORT after N ms: Could not connect to server")
+    if ev == Event.TLS_BAD_CERT:  # BoringSSL's verify result; measured: expired, untrusted
+        cert = f["cert"]
+        if cert == "wrong_host":
+            return curl(60, "SSL: no alternative certificate subject name matches target "
+                            f"{'IPv4 address' if f.get('host', '').replace('.', '').isdigit() else 'host name'} "
+                            f"'{f.get('host', '')}'")
+        code, text = H3_VERIFY.get(cert, (None, CURL_CERT[cert]))
+        return curl(60, f"SSL certificate OpenSSL verify result: {text}" + (f" ({code})" if code else ""),
+                    certainty="exact" if cert in ("expired", "untrusted", "self_signed") else "likely")
+    return None
+
+
+H3_VERIFY = {"expired": (10, "certificate has expired"), "untrusted": (19, "self signed certificate in certificate chain"),
+             "not_yet_valid": (9, "certificate is not yet valid"), "self_signed": (18, "self signed certificate"),
+             "incomplete_chain": (20, "unable to get local issuer certificate")}

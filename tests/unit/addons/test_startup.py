@@ -33,7 +33,7 @@ def test_unknown_fault_option_is_an_error_with_did_you_mean(caplog):
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert "faults: unknown option 'fault_plam' (--set fault_plam=...): did you mean fault_plan?" in errors
     assert any("'faults_seed'" in e and "did you mean fault_seed?" in e for e in errors)
-    assert any("'fault_nonsense'" in e and "options: fault_clients, fault_control," in e for e in errors)
+    assert any("'fault_nonsense'" in e and "options: fault_alt_svc, fault_clients, fault_control," in e for e in errors)
     assert not any("someone_else" in e for e in errors)  # not ours: another script may add it later
     assert not any("faults: active" in r.getMessage() for r in caplog.records)
 

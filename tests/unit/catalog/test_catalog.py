@@ -166,6 +166,9 @@ PINNED = {
     "grpc.status.unavailable": 0x0701000E,
     "cloud.engine.database_error": 0x080107D0,
     "cloud.check.failed": 0x080207D1,
+    "http3.stream.reset": 0x09010001,
+    "http3.goaway.received": 0x09020001,
+    "http3.connection.closed": 0x09030001,
 }
 
 

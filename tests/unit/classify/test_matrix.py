@@ -83,3 +83,11 @@ def test_matrix_proxy_log_check_fails_on_any_leftover_connection():
     assert "1 client connections" in cm.shutdown_problems(sign + block)  # the alert excuses nothing now
     assert "2 client connections" in cm.shutdown_problems(block + "\n" + block)
     assert "boom" in cm.shutdown_problems(block + "\nTraceback (most recent call last):\nValueError: boom")
+
+
+def test_http3_doc_matrix_equals_the_profiles():
+    text = tool.H3_DOC.read_text()
+    assert tool.replace_in(text, tool.h3_section(), tool.H3_BEGIN, tool.H3_END) == text, \
+        "run: python -m faults.tools.matrix --http3 --write"
+    assert matrix.columns("HTTP/3") == ["curl", "aioquic", "chromium"]
+    assert "HTTP/3" not in tool.section()  # the README's matrix stays TCP

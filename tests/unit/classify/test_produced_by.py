@@ -126,4 +126,5 @@ def test_every_kind_appears():
     # tests/e2e/test_websocket.py checks them against the real clients instead
     ws = {k for k in kinds.all_kinds() if k.startswith("ws_")}
     # stall, like delay and throttle, depends on the client's own timeout: tests/e2e/test_sse.py
-    assert used >= set(kinds.all_kinds()) - {"delay", "throttle", "grpc_status", "stall"} - ws, used
+    # quic_close and quic_datagrams act on HTTP/3 only: tests/e2e/test_http3.py checks them with curl and aioquic
+    assert used >= set(kinds.all_kinds()) - {"delay", "throttle", "grpc_status", "stall", "quic_close", "quic_datagrams"} - ws, used

@@ -1,0 +1,187 @@
+"""HTTP/3 clients in front of any upstream: the layer stack of a QUIC client connection.
+
+mitmproxy 12.3, in ``--mode reverse:https://HOST:PORT``, listens on UDP too and
+answers HTTP/3; but its stack for a QUIC client (``ServerQuicLayer`` /
+``ClientQuicLayer`` / ``HttpLayer``) dials the upstream over QUIC as well, and
+most upstreams speak HTTPS over TCP only: every HTTP/3 request then got a 502.
+
+``QuicFront.next_layer`` decides first for such connections (the built-in
+``nextlayer`` addon leaves a decided layer alone) and builds the same stack
+with a TCP server side, from the public layer classes:
+
+- ``https``: ``ServerTLSLayer`` (over TCP) / ``ClientQuicLayer`` / ``HttpLayer``: the
+  TCP reverse-https stack with QUIC towards the client. ``ClientQuicLayer`` only
+  opens the server first (``connection_strategy=eager``) when its parent is a
+  ``ServerQuicLayer``; ``server_tls_available`` (a public attribute) tells it the
+  TLS layer above does that job;
+- ``http``: ``ClientQuicLayer`` / ``HttpLayer``: plain HTTP/1.1 to the upstream;
+- ``quic``: mitmproxy's own stack (HTTP/3 to the upstream), built the same way.
+
+``FaultClientQuicLayer`` disarms an aioquic assertion that a client's STOP_SENDING after
+a RESET_STREAM triggered (it crashed the connection handler).
+
+``server_connect`` offers the TCP upstream ``h2`` and ``http/1.1`` in ALPN
+(mitmproxy would copy the client's ``h3``). One private reliance: an HTTP/3 client
+and an HTTP/1.1 upstream: mitmproxy opens one HTTP/1.1 connection per stream only
+when the client speaks ``h2`` (``HttpLayer.register_connection``/``get_connection``,
+"tricky multiplexing edge case"); ``faults.wire.h3layer`` extends that to ``h3``.
+``tests/unit/wire/test_quic.py`` fails loudly when mitmproxy changes any of this.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import ctx, exceptions
+from mitmproxy.proxy import layers, tunnel
+from mitmproxy.proxy.layers.http import HTTPMode
+from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
+
+from faults.wire.datagrams import DatagramGate
+
+log = logging.getLogger(__name__)
+
+UPSTREAMS = ("auto", "https", "http", "quic")
+ALT_SVC_MAX_AGE = 3600  # s: how long a client may remember our Alt-Svc
+
+
+def upstream_for(mode: ReverseMode, choice: str) -> str:
+    """How HTTP/3 clients of this reverse mode reach its upstream: https, http or quic."""
+    if choice != "auto":
+        return choice
+    return "quic" if mode.scheme == "http3" else "https"
+
+
+def listens_on_udp(specs) -> bool:
+    """Some mode in ``--mode`` accepts QUIC (a reverse https/http3 proxy, or a mode that
+    captures any UDP: transparent, local, WireGuard)."""
+    for spec in specs:
+        try:
+            mode = ProxyMode.parse(spec)
+        except ValueError:
+            continue
+        if mode.transport_protocol in ("udp", "both") and not (isinstance(mode, ReverseMode) and mode.scheme in
+                                                                ("dns", "udp", "dtls", "quic")):
+            return True
+    return False
+
+
+STOP_SENDING = 0x05  # QUIC frame type
+
+
+class FaultClientQuicLayer(layers.ClientQuicLayer):
+    """mitmproxy's ClientQuicLayer, with one aioquic trap disarmed on its connection.
+
+    aioquic 1.2 answers a peer's STOP_SENDING by resetting the stream's send side, with an
+    assertion that it was not reset before. A client sends STOP_SENDING when it gives up on
+    a response, also after our RESET_STREAM (a fault, or mitmproxy's own kill): the assertion
+    then crashed the whole connection handler ("cannot call reset() more than once"). On the
+    connections of this layer, a STOP_SENDING for a stream we already reset is skipped (there
+    is nothing left to stop). Private: aioquic's frame handler table; guarded by a test."""
+
+    def start_tls(self, original_destination_connection_id):
+        yield from super().start_tls(original_destination_connection_id)
+        if self.quic is not None:
+            guard_stop_sending(self.quic)
+
+
+def guard_stop_sending(quic) -> None:
+    handlers = quic._QuicConnection__frame_handlers
+    handle, epochs = handlers[STOP_SENDING]
+
+    def guarded(context, frame_type, buf):
+        start = buf.tell()
+        stream_id = buf.pull_uint_var()
+        buf.pull_uint_var()  # the error code
+        stream = quic._streams.get(stream_id)
+        if stream is not None and stream.sender._reset_error_code is not None:
+            return  # already reset: the peer's STOP_SENDING has nothing left to stop
+        buf.seek(start)
+        handle(context, frame_type, buf)
+
+    handlers[STOP_SENDING] = (guarded, epochs)
+
+
+def build_stack(context, upstream: str):
+    """The layers under a reverse proxy for a QUIC client: a datagram gate, then mitmproxy's
+    stack with a TCP server side (``https``, ``http``) or its own (``quic``)."""
+    gate = DatagramGate(context)  # first, so that it is the top of context.layers too
+    stack = tunnel.LayerStack()
+    if upstream == "quic":  # mitmproxy's own stack (ServerQuicLayer first: ClientQuicLayer looks for it)
+        stack /= layers.ServerQuicLayer(context)
+        stack /= FaultClientQuicLayer(context)
+        stack /= layers.HttpLayer(context, HTTPMode.transparent)
+        gate.child_layer = stack[0]
+        return gate
+    context.server.transport_protocol = "tcp"
+    if upstream == "https":
+        stack /= layers.ServerTLSLayer(context)  # sets server.tls: the requests' scheme is https
+    client = FaultClientQuicLayer(context)
+    client.server_tls_available = upstream == "https"  # eager: open the TCP+TLS upstream first
+    stack /= client
+    stack /= layers.HttpLayer(context, HTTPMode.transparent)
+    gate.child_layer = stack[0]  # quic_datagrams faults act on the datagrams here
+    return gate
+
+
+class QuicFront:
+    """Addon: HTTP/3 clients served over a TCP upstream; Alt-Svc in and out."""
+
+    name = "quicfront"
+
+    def load(self, loader):
+        loader.add_option(
+            "fault_h3_upstream", str, "auto",
+            "How HTTP/3 clients of a reverse proxy reach its upstream: https (TCP with TLS: the "
+            "upstream may speak HTTP/2 or HTTP/1.1), http (TCP, plain HTTP/1.1), quic (HTTP/3, "
+            "mitmproxy's own), auto (https for reverse:https://, quic for reverse:http3://).",
+            choices=UPSTREAMS,
+        )
+        loader.add_option(
+            "fault_alt_svc", bool, False,
+            "Advertise HTTP/3 to TCP clients: add Alt-Svc: h3=\":PORT\" (this proxy's port) to their "
+            "responses. Needs a mode that listens on UDP (reverse:https:// does).",
+        )
+        loader.add_option(
+            "fault_strip_alt_svc", bool, False,
+            "Remove the upstream's Alt-Svc header from responses, so that clients stay on TCP.",
+        )
+
+    def configure(self, updated):
+        if {"fault_alt_svc", "fault_strip_alt_svc", "mode"} & set(updated):
+            if ctx.options.fault_alt_svc and ctx.options.fault_strip_alt_svc:
+                raise exceptions.OptionsError("fault_alt_svc and fault_strip_alt_svc: choose one "
+                                              "(advertise HTTP/3, or keep clients on TCP)")
+            if ctx.options.fault_alt_svc and not listens_on_udp(ctx.options.mode):
+                raise exceptions.OptionsError(
+                    "fault_alt_svc: no --mode listens on UDP, so no HTTP/3 could be served "
+                    "(use --mode reverse:https://HOST:PORT)")
+
+    def next_layer(self, nextlayer):
+        if nextlayer.layer is not None:
+            return
+        context = nextlayer.context
+        mode = context.client.proxy_mode
+        if (context.client.transport_protocol != "udp" or not isinstance(mode, ReverseMode)
+                or mode.scheme not in ("https", "http3") or len(context.layers) != 1
+                or not ctx.options.http3):
+            return
+        nextlayer.layer = build_stack(context, upstream_for(mode, ctx.options.fault_h3_upstream))
+
+    def server_connect(self, data):
+        """A TCP upstream for an HTTP/3 client: offer h2 and http/1.1, not the client's h3."""
+        server, client = data.server, data.client
+        if (client.transport_protocol == "udp" and server.transport_protocol == "tcp"
+                and not server.alpn_offers):
+            server.alpn_offers = (b"h2", b"http/1.1") if ctx.options.http2 else (b"http/1.1",)
+
+    def responseheaders(self, flow):
+        opts = ctx.options
+        if not (opts.fault_alt_svc or opts.fault_strip_alt_svc) or flow.response is None:
+            return
+        if opts.fault_strip_alt_svc:
+            flow.response.headers.pop("alt-svc", None)
+            return
+        if flow.client_conn.transport_protocol == "tcp" and flow.client_conn.sockname:
+            port = flow.client_conn.sockname[1]
+            flow.response.headers["alt-svc"] = f'h3=":{port}"; ma={ALT_SVC_MAX_AGE}'

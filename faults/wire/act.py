@@ -247,21 +247,20 @@ class Act:
 
     def h2_cut_now(self) -> None:
         """A streamed cut reached its point: the layer fires after the stream's next data."""
-        if self.h3():
-            self.h3_action()["cut_now"] = True
-            return
-        action = actions.H2.of(self.flow)
-        if action is not None:
-            action.cut_now = True
+        self._flag("cut_now")
 
     def h2_hold_now(self) -> None:
         """A stall (``stall_stream``) reached its point: after the stream's next data, hold the rest."""
+        self._flag("hold_now")
+
+    def _flag(self, name: str) -> None:
+        """Set a flag of the action this stream asked for (HTTP/2 or HTTP/3); none asked: nothing."""
         if self.h3():
-            self.h3_action()["hold_now"] = True
+            self.h3_action()[name] = True
             return
         action = actions.H2.of(self.flow)
         if action is not None:
-            action.hold_now = True
+            setattr(action, name, True)
 
     # -- HTTP/3 (through faults.wire.h3layer) ----------------------------------------
     def h3(self) -> bool:

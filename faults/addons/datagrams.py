@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from mitmproxy import ctx
-
 from faults import vocabulary
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.tls import connection_flow
@@ -107,11 +105,12 @@ class DatagramFaults:
             o = Outcome(Event.QUIC_SILENCE, "client.timeout.request",
                         f"the QUIC connection went silent after its handshake: {dropped}", facts)
         else:
-            o = Outcome(Event.QUIC_NO_HANDSHAKE, "client.timeout.request", f"the QUIC handshake never completed: {dropped}",
-                        facts)
+            o = Outcome(Event.QUIC_NO_HANDSHAKE, "client.timeout.request",
+                        f"the QUIC handshake never completed: {dropped}", facts)
         clients = report_all(o)  # k6 (none: no HTTP/3) and the HTTP/3 clients' profiles
         port = client.sockname[1] if client.sockname else None
-        rec = handshake_record(Classification(o, clients, getattr(self.classifier, "shown", NAMES)), url=f"https://{host}:{port}/", host=host, sni=host,
+        shown = getattr(self.classifier, "shown", NAMES)  # the profiles option fault_clients shows
+        rec = handshake_record(Classification(o, clients, shown), url=f"https://{host}:{port}/", host=host, sni=host,
                                client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
                                rule=rule.label, fault=rule.spec.text, error="QUIC handshake never completed")
         if self.classifier is not None:

@@ -119,9 +119,9 @@ class Classifier:
 
     @staticmethod
     def _h2_pending(flow) -> bool:
-        if flow.request.http_version == "HTTP/3":  # a held or paced HTTP/3 stream: once it is out, or given up
-            return (flow.metadata.get(V.H3_ACTION) or {}).get("h3_frame") in ("pace", "hold") \
-                and h3layer.server_of(flow) is not None
+        if flow.request.http_version == "HTTP/3":  # once the HTTP/3 layer wrote it (or the client closed first)
+            server = h3layer.server_of(flow)
+            return server is not None and not server.gone
         return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
 
     def written(self, flow: http.HTTPFlow) -> None:
@@ -284,7 +284,7 @@ def _session(flow) -> bool:
 # wire-record fields that say how a fault ended a stream or connection
 _EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
             "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced",
-            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream"}
+            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream", "h3_client_close"}
 
 
 def collateral(flow: http.HTTPFlow) -> None:

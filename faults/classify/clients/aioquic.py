@@ -34,6 +34,10 @@ def report(o: Outcome) -> ClientReport | None:
         transport = err.get("space") == "transport"
         return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
                        extra={"error_code": err.get("value", 0), "frame_type": 0 if transport else None})
+    if ev == "h3.client_close":  # its own close (a short body on a sibling stream): every open stream ends with it
+        return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
+                       note="aioquic closed the connection itself", extra={"error_code": err.get("value", 0),
+                                                                          "frame_type": None})
     if ev == "http.short_body":
         return aioquic("ConnectionTerminated", "content-length does not match data size",
                        note="aioquic closes the whole connection itself (H3_MESSAGE_ERROR)",

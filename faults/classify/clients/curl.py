@@ -123,6 +123,9 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
     if ev == "h3.connection_close":
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
+    if ev == "h3.client_close":  # curl closed the connection itself (a short body on another stream)
+        return curl(0, "", retried=1, certainty="likely",
+                    note="curl closed the connection itself and re-sent this request on a new one")
     if ev == "http.short_body":
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_CLOSING",
                     note="curl closes the connection itself on a short HTTP/3 body")

@@ -89,6 +89,25 @@ def test_http3_outcomes_name_the_frame_and_each_h3_client():
     assert curl.report(Outcome("http.response", "http.status.ok", facts={"protocol": "HTTP/3", "status": 200})).error == 0
 
 
+def test_a_client_close_is_named_as_the_client_s_not_an_upstream_failure():
+    o = classify_h3.client_close({"code": 0x10E, "frame_type": None, "reason": "content-length does not match data size"})
+    o.facts.update(protocol="HTTP/3")
+    assert o.event == "h3.client_close" and o.entry == "http3.connection.client_closed"
+    assert "H3_MESSAGE_ERROR" in o.summary and o.facts["h3_error"]["space"] == "application"
+    reports = report_all(o)
+    assert reports["aioquic"].error == "ConnectionTerminated" and reports["aioquic"].extra["error_code"] == 0x10E
+    assert reports["curl"].error == 0 and reports["curl"].retried == 1  # curl re-sends it on a new connection
+
+
+def test_aioquic_connection_keeps_the_close_state_the_layer_reads():
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection, QuicConnectionState
+    conn = QuicConnection(configuration=QuicConfiguration(is_client=True))
+    assert conn._close_event is None and conn._state != QuicConnectionState.DRAINING
+    assert hasattr(ClientQuicLayer, "receive_close") and "quic" in inspect.signature(ClientQuicLayer.__init__).parameters \
+        or "self.quic" in inspect.getsource(ClientQuicLayer.__mro__[1])
+
+
 def test_alt_svc_options():
     import pytest
     from mitmproxy import exceptions

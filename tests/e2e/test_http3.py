@@ -105,12 +105,14 @@ def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
     assert not mismatches, mismatches
 
 
-TLS_SPECS = [("tls cert=expired", True), ("tls alpn=no_h3", True), ("tls handshake=alert", False)]
+TLS_SPECS = [("tls cert=expired", True), ("tls alpn=no_h3", True), ("tls handshake=alert alert=access_denied", True),
+             ("tls handshake=close", True), ("tls handshake=stall", False)]
 
 
 def test_tls_faults_on_quic_handshakes(tmp_path):
-    """cert= serves the bad chain in the QUIC handshake, alpn=no_h3 offers no h3; a fault with no
-    QUIC meaning is not applied, and the flow's record says why. One proxy: each rule takes two
+    """cert= serves the bad chain in the QUIC handshake, alpn=no_h3 offers no h3, handshake=alert|close
+    answer the ClientHello with a CONNECTION_CLOSE (CRYPTO_ERROR 0x100+alert, NO_ERROR); a fault with no
+    QUIC meaning (handshake=stall) is not applied, and the flow's record says why. One proxy: each rule takes two
     connections (first=2: curl's, then aioquic's), in order."""
     rep = tmp_path / "report.jsonl"
     rules = [f"|~d 127|{spec} first=2" for spec, _ in TLS_SPECS]
@@ -137,7 +139,10 @@ def test_tls_faults_on_quic_handshakes(tmp_path):
         for rec, (client, got) in zip(recs[spec], (("curl", res), ("aioquic", aq))):
             assert rec["clients"][client]["error"] == _said(client, got), (spec, rec, got)
             if applied:
-                assert rec["record"] == "tls_handshake" and rec["outcome"]["event"] in ("tls.bad_cert", "tls.alert")
+                assert rec["record"] == "tls_handshake" and rec["outcome"]["event"] in (
+                    "tls.bad_cert", "tls.alert", "quic.handshake_close")
+                if "alert=" in spec:  # a TLS alert in QUIC: CONNECTION_CLOSE with CRYPTO_ERROR 0x100+alert
+                    assert rec["clients"]["aioquic"]["error_code"] == 0x100 + 49, rec
                 if client == "curl" and "cert" in spec:
                     assert rec["clients"]["curl"]["message"] == got[2], rec
             else:

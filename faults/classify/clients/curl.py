@@ -142,7 +142,7 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
                     note="curl's own connect timeout (its total timeout when smaller)")
     if ev == "quic.silence":  # quic_datagrams drop=1 when=established: nothing comes back
         return curl(28, "Operation timed out after N milliseconds with 0 bytes received", note="curl's own timeout")
-    if ev == "tls.alert" and f.get("alert") == 120:  # tls alpn=no_h3: ngtcp2 reports a failed connect
+    if ev in ("tls.alert", "quic.handshake_close"):  # alpn=no_h3, handshake=alert|close: ngtcp2 reports a failed connect
         return curl(7, "Failed to connect to HOST:PORT after N ms: Could not connect to server")
     if ev == "tls.bad_cert":  # BoringSSL's verify result; measured: expired, untrusted
         cert = f["cert"]

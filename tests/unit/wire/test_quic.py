@@ -108,6 +108,26 @@ def test_aioquic_connection_keeps_the_close_state_the_layer_reads():
         or "self.quic" in inspect.getsource(ClientQuicLayer.__mro__[1])
 
 
+def test_aioquic_close_before_the_first_flight_sends_only_the_close():
+    # handshake=alert|close: close() right after the ClientHello is read; the next flight is the close
+    from aioquic.quic.connection import QuicConnection
+    params = inspect.signature(QuicConnection.close).parameters
+    assert list(params)[1:] == ["error_code", "frame_type", "reason_phrase"]
+    src = inspect.getsource(QuicConnection.datagrams_to_send)
+    assert "if self._close_pending:" in src and "_write_connection_close_frame" in src
+    assert "receive_datagram" in inspect.getsource(ClientQuicLayer)  # the call our wrapper stands in for
+
+
+def test_tls_handshake_faults_on_quic_are_applied_or_refused_with_a_reason():
+    from faults import spec
+    from faults.addons.tls import quic_refusal
+    from faults.kinds import instantiate
+    for how in ("alert", "close"):
+        assert quic_refusal(instantiate(spec.parse(f"tls handshake={how}")[0])) is None
+    for how in ("stall", "reset", "plaintext"):
+        assert "no QUIC counterpart" in quic_refusal(instantiate(spec.parse(f"tls handshake={how}")[0]))
+
+
 def test_alt_svc_options():
     import pytest
     from mitmproxy import exceptions

@@ -220,17 +220,42 @@ def test_chromium_forced_onto_quic(h3proxy, tmp_path):
     subprocess.run(["certutil", "-d", f"sql:{nss}", "-N", "--empty-password"], check=True, timeout=30)
     subprocess.run(["certutil", "-d", f"sql:{nss}", "-A", "-t", "C,,", "-n", "mitmproxy", "-i", str(h3proxy.ca_file)],
                    check=True, timeout=30)
-    cases = [{"id": f"chromium-{i}", "url": f"https://127.0.0.1:{h3proxy.port}/c{i}?size=2000&ms=50&case=chromium-{i}",
+    base = f"https://127.0.0.1:{h3proxy.port}"
+    cases = [{"id": f"chromium-{i}", "url": f"{base}/c{i}?size=2000&ms=50&case=chromium-{i}",
               "fault": spec, "timeout_ms": 4000} for i, spec in enumerate(CHROMIUM_FAULTS)]
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    p = subprocess.run(["node", str(drivers / "chromium_h3.mjs"), str(tmp_path / "cases.json"), str(tmp_path / "profile"),
-                        f"127.0.0.1:{h3proxy.port}", ""], capture_output=True, text=True, timeout=90,
-                       env={**os.environ, "HOME": str(tmp_path)})
-    assert p.returncode == 0 and p.stdout, p.stderr[-2000:]
-    got = json.loads(p.stdout)
-    assert got["chromium-0"] == {"status": 200, "error": "ok", "message": "", "protocol": "h3"}, got
+    # an upload: the page's script POSTs 100 kB with fetch(), cut after 1000 bytes
+    cases.append({"id": "chromium-up", "url": f"{base}/up?size=10&case=chromium-up", "page_url": f"{base}/p?size=10",
+                  "fault": "rst_stream code=CANCEL when=mid_request after_bytes=1000", "upload_bytes": 100_000,
+                  "timeout_ms": 4000})
+
+    def drive(port, cases, name):
+        (tmp_path / f"{name}.json").write_text(json.dumps(cases))
+        p = subprocess.run(["node", str(drivers / "chromium_h3.mjs"), str(tmp_path / f"{name}.json"),
+                            str(tmp_path / f"profile-{name}"), f"127.0.0.1:{port}", ""], capture_output=True, text=True,
+                           timeout=90, env={**os.environ, "HOME": str(tmp_path)})
+        assert p.returncode == 0 and p.stdout, p.stderr[-2000:]
+        return json.loads(p.stdout)
+
+    got = drive(h3proxy.port, cases, "faults")
+    assert {k: got["chromium-0"][k] for k in ("status", "error", "protocol")} == {"status": 200, "error": "ok",
+                                                                                  "protocol": "h3"}, got
     recs = _records(h3proxy, {c["id"] for c in cases})
     for c in cases:
         rec = recs[c["id"]]
         assert rec["http_version"] == "HTTP/3", rec
         assert rec["clients"]["chromium"]["error"] == got[c["id"]]["error"], (c, got[c["id"]], rec["clients"]["chromium"])
+
+    # a certificate fault on the QUIC handshake (a proxy of its own: its CA, trusted the same way)
+    rep = tmp_path / "tls.jsonl"
+    with Upstream(tls=True) as up, ProxyProcess(mode=f"reverse:{up.url}", options={
+            "faults": ["|~d 127|tls cert=expired"], "fault_report": str(rep), "ssl_insecure": True}) as px:
+        subprocess.run(["certutil", "-d", f"sql:{nss}", "-A", "-t", "C,,", "-n", "second", "-i", str(px.ca_file)],
+                       check=True, timeout=30)
+        tls_got = drive(px.port, [{"id": "cert", "url": f"https://127.0.0.1:{px.port}/t", "fault": "",
+                                   "timeout_ms": 4000}], "tls")
+        deadline = time.monotonic() + 5
+        while not list(report.read(rep)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (rec, *_) = list(report.read(rep))
+    assert rec["record"] == "tls_handshake" and rec["outcome"]["event"] == "tls.bad_cert", rec
+    assert rec["clients"]["chromium"]["error"] == tls_got["cert"]["error"], (tls_got, rec["clients"]["chromium"])

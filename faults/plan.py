@@ -427,9 +427,11 @@ class Rule:
         elif not self._filter(flow):
             return False
         self.matched += 1
-        return self._gates()
+        # windows and ramps read the request's own start, the ``t`` its record carries (the
+        # decision may come later: at the request's end, or at the response head)
+        return self._gates(getattr(flow.request, "timestamp_start", None))
 
-    def _gates(self) -> bool:
+    def _gates(self, at: float | None = None) -> bool:
         """The gates on the n-th match: per worker, or (``gates: global``) counted
         across all workers, where ``first: 1`` is the first request any worker saw
         and the draw for the n-th match is seeded by n, so it does not depend on
@@ -450,9 +452,9 @@ class Rule:
         if timing is not None:
             t = None
             if timing.timed():
-                t = clock.t()
+                t = clock.t(at)
                 if t is None:  # no request started the clock (e.g. a TLS handshake comes first)
-                    clock.start()
+                    clock.start(at)
                     t = 0.0
             if not timing.admits(n, t):
                 return False

@@ -121,8 +121,11 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
     if ev == "h3.connection_close":
-        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
+        r = curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
+        if f.get("collateral_of"):  # a sibling: measured both ways, failed (55) or re-sent on a new connection
+            r.also(0, "", retried=1, note="curl re-sent this request on a new connection")
+        return r
     if ev == "h3.client_close":  # curl closed the connection itself (a short body on another stream)
         return curl(0, "", retried=1, certainty="likely",
                     note="curl closed the connection itself and re-sent this request on a new one")

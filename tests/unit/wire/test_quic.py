@@ -99,6 +99,13 @@ def test_a_client_close_is_named_as_the_client_s_not_an_upstream_failure():
     assert reports["curl"].error == 0 and reports["curl"].retried == 1  # curl re-sends it on a new connection
 
 
+def test_curl_may_resend_a_sibling_a_connection_close_ended():
+    facts = {"protocol": "HTTP/3", "h3_error": {"name": "H3_INTERNAL_ERROR", "value": 0x102, "space": "application"}}
+    own = curl.report(Outcome("h3.connection_close", "", facts=dict(facts)))
+    sibling = curl.report(Outcome("h3.connection_close", "", facts={**facts, "collateral_of": "f1"}))
+    assert [a["error"] for a in own.alt] == [55] and [a["error"] for a in sibling.alt] == [55, 0]
+
+
 def test_aioquic_connection_keeps_the_close_state_the_layer_reads():
     from aioquic.quic.configuration import QuicConfiguration
     from aioquic.quic.connection import QuicConnection, QuicConnectionState

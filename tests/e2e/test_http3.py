@@ -104,7 +104,7 @@ def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
             assert "not applied" in rec["outcome"]["summary"], rec["outcome"]
         if spec and spec.startswith("throttle"):
             assert res[:2] == ("ok", 200) and rec["fault"] == spec and "not applied" not in rec["outcome"]["summary"]
-    assert not mismatches, mismatches
+    assert not mismatches, (mismatches, h3proxy.log()[-3000:])
 
 
 TLS_SPECS = [("tls cert=expired", True), ("tls alpn=no_h3", True), ("tls handshake=alert alert=access_denied", True),
@@ -228,7 +228,7 @@ def test_chromium_forced_onto_quic(h3proxy, tmp_path):
     # an upload: the page's script POSTs 100 kB with fetch(), cut after 1000 bytes
     cases.append({"id": "chromium-up", "url": f"{base}/up?size=10&case=chromium-up", "page_url": f"{base}/p?size=10",
                   "fault": "rst_stream code=CANCEL when=mid_request after_bytes=1000", "upload_bytes": 100_000,
-                  "timeout_ms": 4000})
+                  "timeout_ms": 10000})  # 3 attempts: a loaded machine needs more than 4 s
 
     def drive(port, cases, name):
         (tmp_path / f"{name}.json").write_text(json.dumps(cases))
@@ -245,7 +245,7 @@ def test_chromium_forced_onto_quic(h3proxy, tmp_path):
     for c in cases:
         rec = recs[c["id"]]
         assert rec["http_version"] == "HTTP/3", rec
-        assert rec["clients"]["chromium"]["error"] == got[c["id"]]["error"], (c, got[c["id"]], rec["clients"]["chromium"])
+        assert rec["clients"].get("chromium", {}).get("error") == got[c["id"]]["error"], (c, got[c["id"]], rec)
 
     # a certificate fault on the QUIC handshake (a proxy of its own: its CA, trusted the same way)
     rep = tmp_path / "tls.jsonl"

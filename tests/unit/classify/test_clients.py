@@ -70,7 +70,7 @@ def test_chromium_names_the_abort_of_a_hang_and_every_resend_count_seen():
     assert hang.error == "timeout" and hang.certainty == "uncertain"
     assert [a["error"] for a in hang.alt] == ["net::ERR_ABORTED"]
     assert hang.extra["fetch"]["alt"] == [{"error": "net::ERR_ABORTED", "message": ""}]
-    for ev, error, span in (("tcp.rst", "net::ERR_CONNECTION_RESET", [1, 2]),
+    for ev, error, span in (("tcp.rst", "net::ERR_CONNECTION_RESET", [0, 2]),
                             ("tcp.fin", "net::ERR_EMPTY_RESPONSE", [1, 2])):
         r = chromium.report(Outcome(ev, "x", facts={"phase": "before_response", "protocol": "HTTP/1.1"}))
         assert (r.error, r.retried, r.extra["retried_range"]) == (error, 2, span)

@@ -77,5 +77,5 @@ class H2Fault(Fault):
         frame right after the data that went out."""
         record_passed(act, cutter)
         act.record(body_sent=cutter.sent)
-        act.h2_action()["cut_now"] = True
+        act.h2_cut_now()
         cutter.wake = True

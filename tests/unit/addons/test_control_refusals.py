@@ -22,7 +22,8 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def ctl():
-    control, inj = FaultControl(), FaultInjector()
+    inj = FaultInjector()
+    control = FaultControl(inj)
     with taddons.context(control, inj) as tctx:
         tctx.configure(control, fault_control=True, fault_control_token=TOKEN)
         yield tctx, control, inj

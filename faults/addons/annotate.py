@@ -132,9 +132,9 @@ class Classifier:
 
     @staticmethod
     def _h2_pending(flow) -> bool:
-        if flow.request.http_version == "HTTP/3":  # a held or paced HTTP/3 stream: once it is out, or given up
-            return (flow.metadata.get(V.H3_ACTION) or {}).get("h3_frame") in ("pace", "hold") \
-                and h3layer.server_of(flow) is not None
+        if flow.request.http_version == "HTTP/3":  # once the HTTP/3 layer wrote it (or the client closed first)
+            server = h3layer.server_of(flow)
+            return server is not None and not server.gone
         return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
 
     def written(self, flow: http.HTTPFlow) -> None:

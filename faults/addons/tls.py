@@ -181,7 +181,9 @@ class TlsFaults:
         # certificate): not needed for a fault we serve, and fatal on a made-up host
         data.establish_server_tls_first = False
         how = rule.fault.get("handshake")
-        if how:
+        if how and client.transport_protocol == "udp":
+            self._quic_close(client, state, how)
+        elif how:
             await self._raw_fault(client, state, how)
 
     def quic_start_client(self, tls_start):
@@ -301,6 +303,21 @@ class TlsFaults:
             # let the client read what we sent before mitmproxy closes the socket
             await tlsbytes.wait_client_closed(client, LINGER_S, self._stopping)
 
+    def _quic_close(self, client: connection.Client, state: ConnFault, how: str) -> None:
+        """``handshake=alert|close`` on a QUIC handshake: a CONNECTION_CLOSE in answer to the
+        ClientHello, with CRYPTO_ERROR 0x100+alert (what a TLS alert is in QUIC, RFC 9001 4.8)
+        or NO_ERROR (no TLS said anything: QUIC's counterpart of a FIN)."""
+        from faults.wire import quic
+
+        state.raw_action = how
+        if how == "alert":
+            state.flushed_alert = state.fault.alert_code
+            quic.handshake_closes[client.id] = (0x100 + state.fault.alert_code, quic.CRYPTO_FRAME,
+                                                f"fault: TLS alert {state.fault.get('alert')}")
+        else:
+            quic.handshake_closes[client.id] = (0x0, quic.PADDING_FRAME, "fault: closed after the ClientHello")
+        self._record(state, client, "")
+
     def _record(self, state: ConnFault, client: connection.Client, error: str) -> None:
         if state.recorded:
             return
@@ -325,11 +342,19 @@ class TlsFaults:
         log.info(f"tls fault {rec['fault']!r} on {state.host}: k6 {rec['k6_error_code']} {rec['k6_error']}")
 
 
+QUIC_NO_HANDSHAKE = {
+    "plaintext": "QUIC has no plaintext records to send instead of the handshake",
+    "reset": "QUIC has no RST (a stateless reset needs an established connection); handshake=close "
+             "sends a CONNECTION_CLOSE",
+    "stall": "an unanswered ClientHello is quic_datagrams drop=1 when=handshake",
+}
+
+
 def quic_refusal(fault) -> str | None:
     """Why a ``tls`` fault cannot act on a QUIC handshake (None: it can: ``cert=``)."""
-    if fault.get("handshake"):
-        return (f"tls handshake={fault.get('handshake')} writes raw TLS records on TCP; QUIC carries TLS in "
-                "CRYPTO frames (not implemented)")
+    how = fault.get("handshake")
+    if how in QUIC_NO_HANDSHAKE:
+        return f"tls handshake={how} has no QUIC counterpart: {QUIC_NO_HANDSHAKE[how]}"
     other = [k for k in ("client_cert", "max_version", "min_version") if fault.get(k)]
     if fault.get("alpn") == "http1_only":
         other.append("alpn")

@@ -229,6 +229,11 @@ _K6_ROWS: list[tuple] = [
      "The server closed the QUIC connection with a QUIC transport error (CONNECTION_CLOSE 0x1c).",
      "CONNECTION_CLOSE of type 0x1c with a transport error code (RFC 9000 section 20.1).",
      (), (), True),
+    ("http3.connection.client_closed", 0x3, "QUIC connection closed by the client", None, "", None,
+     "The HTTP/3 client closed the QUIC connection itself (aioquic after a short body on another stream: "
+     "H3_MESSAGE_ERROR); this stream was still open and ended with it. No fault ended it.",
+     "A CONNECTION_CLOSE from the client (RFC 9000 section 19.19).",
+     (), (), True),
     # ---- hosted-service-only codes
     ("cloud.engine.database_error", 2000, "Database operation failed", None, "", 2000,
      "Database operation failed: an error of the hosted service's engine, not a k6 error code.",

@@ -57,6 +57,18 @@ def classify_handshake(params: dict, shown: tuple[str, ...] = profiles.NAMES, *,
     if quic and params.get("alpn") == "no_h3":  # aioquic's TLS refuses: no common protocol
         o = Outcome(Event.TLS_ALERT, "tls.alert.remote", "a no_application_protocol alert: the server offers no h3",
                     {"alert": 120, "host": kw.get("host")})
+    elif quic and kw.get("raw_action") == "alert":  # a TLS alert in QUIC is a CONNECTION_CLOSE
+        alert = kw.get("flushed_alert")
+        name = tls.TLS_ALERT_NAMES.get(alert, alert)
+        o = Outcome(Event.TLS_ALERT, "tls.alert.remote", f"CONNECTION_CLOSE with CRYPTO_ERROR 0x{0x100 + alert:x} "
+                    f"(a fatal {name} alert) instead of a ServerHello",
+                    {"alert": alert, "flushed_alert": name, "raw_action": "alert", "host": kw.get("host"),
+                     "quic_close": True})
+    elif quic and kw.get("raw_action") == "close":
+        o = Outcome(Event.QUIC_HANDSHAKE_CLOSE, "http3.connection.transport_error",
+                    "CONNECTION_CLOSE NO_ERROR (0x1c) instead of a ServerHello",
+                    {"raw_action": "close", "host": kw.get("host"), "quic_close": True,
+                     "h3_error": {"name": "NO_ERROR", "value": 0, "space": "transport"}})
     else:
         o = tls.outcome_of_handshake(params, **kw)
     if quic:

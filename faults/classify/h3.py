@@ -38,3 +38,17 @@ def outcome_of(wire: dict, facts: dict) -> Outcome:
         return Outcome("unknown", "client.generic.error", f"unknown h3_frame {frame!r}")
     o.facts["h3_error"] = {"name": name, "value": code, "space": space}
     return o
+
+
+def client_close(close: dict) -> Outcome:
+    """The client closed the QUIC connection itself while this stream was open (aioquic after a
+    short body on a sibling stream: H3_MESSAGE_ERROR): no fault of ours ended this stream."""
+    space = "transport" if close.get("frame_type") is not None else "application"
+    name = code_name(close["code"], space)
+    reason = f" ({close['reason']})" if close.get("reason") else ""
+    o = Outcome(Event.H3_CLIENT_CLOSE, "http3.connection.client_closed",
+                f"the client closed the QUIC connection itself with CONNECTION_CLOSE {name}{reason} "
+                "before this stream's answer")
+    o.facts["h3_error"] = {"name": name, "value": close["code"], "space": space}
+    o.facts["by_client"] = True
+    return o

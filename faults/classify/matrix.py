@@ -119,6 +119,12 @@ def _h3() -> list[tuple[str, str, dict]]:
          {**frame(Event.H3_GOAWAY, code=0x100), "then": "drain", "covered": False}),
         ("quic_close code=H3_EXCESSIVE_LOAD", *close(0x107)),
         ("quic_close code=PROTOCOL_VIOLATION space=transport", *close(0xA, space="transport")),
+        ("reset when=mid_request", *close(0x102, instead_of="rst", phase="mid_request")),
+        ("tls cert=expired", Event.TLS_BAD_CERT, {"cert": "expired", "host": "127.0.0.1"}),
+        ("tls alpn=no_h3", Event.TLS_ALERT, {"alert": 120}),
+        ("tls handshake=alert", Event.TLS_ALERT, {"alert": 40, "flushed_alert": "handshake_failure", "quic_close": True}),
+        ("tls handshake=close", Event.QUIC_HANDSHAKE_CLOSE, {"quic_close": True,
+                                                         "h3_error": {"name": "NO_ERROR", "value": 0, "space": "transport"}}),
     ]
     return rows
 

@@ -45,6 +45,8 @@ class Event(StrEnum):
     H3_CONNECTION_CLOSE = "h3.connection_close"  # CONNECTION_CLOSE (facts: code, quic_error_space)
     QUIC_SILENCE = "quic.silence"  # the QUIC connection went silent after its handshake (datagram faults)
     QUIC_NO_HANDSHAKE = "quic.no_handshake"  # the QUIC handshake never completed (datagram faults)
+    H3_CLIENT_CLOSE = "h3.client_close"  # the HTTP/3 client closed the connection itself (facts: h3_error)
+    QUIC_HANDSHAKE_CLOSE = "quic.handshake_close"  # tls handshake=close: CONNECTION_CLOSE NO_ERROR for a ClientHello
     # a failed TLS handshake (faults.classify.tls)
     TLS_ALERT = "tls.alert"
     TLS_PLAINTEXT = "tls.plaintext"

@@ -21,7 +21,8 @@ class Throttle(Fault):
 
     def h3_refusal(self):
         if self.get("direction") == "request":
-            return "throttle direction=request paces reading the client's TCP socket; not implemented for HTTP/3"
+            return ("throttle direction=request paces reading the client's TCP socket; QUIC's counterpart, "
+                    "flow-control credit, is granted by aioquic by itself (docs/http3.md)")
         return None  # HTTP/3: the HTTP/3 layer paces the stream's DATA
 
     @classmethod

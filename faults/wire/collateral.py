@@ -16,7 +16,8 @@ from faults.wire import ends
 # wire-record fields that say how a fault ended a stream or connection
 _EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
             "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced",
-            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream"}
+            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream",
+            "h3_client_close"}
 
 
 def collateral(flow: http.HTTPFlow) -> None:

@@ -32,6 +32,7 @@ import weakref
 from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import ErrorCode as H3ErrorCode
 from aioquic.h3.connection import FrameType, encode_frame
+from aioquic.quic.connection import QuicConnectionState
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup
 from mitmproxy.proxy.layers.http import (ErrorCode, GetHttpConnectionCompleted, HttpLayer, RequestProtocolError, ResponseData, ResponseEndOfMessage, ResponseHeaders,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 TESTED_MITMPROXY = "12.3"
 ACTION = vocabulary.H3_ACTION
 CLOSE_DELAY = 0.1  # s: between a GOAWAY and the CONNECTION_CLOSE that follows it
+NO_ERROR = (0x0, H3ErrorCode.H3_NO_ERROR)  # a client's close with these is no error (it gave up, or was done)
 TRANSPORT_FRAME_TYPE = 0x0  # a transport CONNECTION_CLOSE names the frame that caused it: PADDING, i.e. none
 
 _servers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # client connection id -> its layer
@@ -104,6 +106,7 @@ class FaultH3Server(Http3Server):
         self.drained = False  # a draining GOAWAY's streams are done (the close is due or sent)
         self.held: dict[int, list] = {}  # stream id -> response events kept back (hold, pace)
         self.timers: dict[RequestWakeup, int] = {}  # our wakeups -> the stream they release a part of
+        self.gone = False  # the QUIC connection is closed: nothing more is written
 
     def flow_of(self, sid: int):
         flow = self.known.get(sid)
@@ -135,6 +138,12 @@ class FaultH3Server(Http3Server):
         elif isinstance(event, QuicConnectionClosed):
             for sid in list(self.held):
                 self.gave_up(sid)
+            self.client_closed(event)
+            yield from super()._handle_event(event)
+            self.gone = True  # mitmproxy's layer ignores what follows: every stream is settled now
+            for sid in list(self.http_layer.streams if self.http_layer else ()):
+                self.settled(sid)
+            return
         if isinstance(event, QuicStreamDataReceived) and self.refused(event.stream_id):
             yield from self.refuse(event.stream_id)
             return
@@ -175,6 +184,32 @@ class FaultH3Server(Http3Server):
                 yield from self.maybe_drained()
                 return
         yield from super()._handle_event(event)
+
+    def peer_close(self) -> dict | None:
+        """The client's CONNECTION_CLOSE, once aioquic (under mitmproxy's ``ClientQuicLayer``:
+        ``quic``, ``_close_event``, private) has received it: mitmproxy tells this layer only
+        when the connection is gone, a draining period later, and answers written meanwhile vanish.
+        A close without error (NO_ERROR, H3_NO_ERROR: a client that gave up) is not reported."""
+        for layer in self.context.layers:
+            quic = getattr(layer, "quic", None) if getattr(layer, "conn", None) is self.context.client else None
+            ev = quic._close_event if quic is not None and quic._state == QuicConnectionState.DRAINING else None
+            if ev is not None and ev.error_code not in NO_ERROR:
+                return {"code": ev.error_code, "frame_type": ev.frame_type, "reason": ev.reason_phrase}
+        return None
+
+    def client_closed(self, event: QuicConnectionClosed) -> None:
+        """The connection closed and no fault of ours closed it: the client did (aioquic after a
+        short body on another stream: H3_MESSAGE_ERROR; curl: ERR_CLOSING). The streams still
+        open end with it; mitmproxy reports them as an upstream failure named by the reason."""
+        if ends.of(self.context.client.id) is not None or self.closing is not None or self.drained:
+            return
+        if event.error_code in NO_ERROR:
+            return  # a client that gave up or was done, our own idle timeout, or the socket went away
+        close = {"code": event.error_code, "frame_type": event.frame_type, "reason": event.reason_phrase}
+        for sid in self.h3_conn.get_open_stream_ids():
+            flow = self.flow_of(sid)
+            if flow is not None:
+                flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault("h3_client_close", close)
 
     def maybe_drained(self):
         """After a draining GOAWAY: once no stream it let through is still open, close the
@@ -257,6 +292,9 @@ class FaultH3Server(Http3Server):
     def settled(self, sid: int) -> None:
         flow = self.known.pop(sid, None) or self.flow_of(sid)
         self.known.pop(sid, None)
+        close = self.peer_close()
+        if flow is not None and close is not None:  # our answer went into a connection the client had closed
+            flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault("h3_client_close", close)
         if flow is not None and self.on_settled is not None:
             self.on_settled(flow)
 

@@ -83,6 +83,30 @@ class FaultClientQuicLayer(layers.ClientQuicLayer):
         yield from super().start_tls(original_destination_connection_id)
         if self.quic is not None:
             guard_stop_sending(self.quic)
+            close = handshake_closes.pop(self.context.client.id, None)
+            if close is not None:
+                close_after_client_hello(self.quic, *close)
+
+
+# client connection id -> (error code, frame type, reason): a ``tls handshake=alert|close`` fault
+# chosen at the ClientHello (faults.addons.tls), applied when the layer builds the QUIC connection
+handshake_closes: dict[str, tuple[int, int, str]] = {}
+CRYPTO_FRAME = 0x06  # a TLS alert comes out of the CRYPTO frames: the CONNECTION_CLOSE names that frame type
+PADDING_FRAME = 0x00  # a transport close with no frame to blame
+
+
+def close_after_client_hello(quic, code: int, frame_type: int, reason: str) -> None:
+    """The client's first datagrams are read (aioquic derives the keys and its TLS answers the
+    ClientHello into its send buffers), then the connection closes before anything is sent:
+    aioquic's next flight is then a CONNECTION_CLOSE (0x1c) alone, in Initial packets.
+    Private: wraps the connection's ``receive_datagram``; guarded by a test."""
+    receive = quic.receive_datagram
+
+    def receive_then_close(data, addr, now):
+        receive(data, addr, now)
+        quic.close(error_code=code, frame_type=frame_type, reason_phrase=reason)
+
+    quic.receive_datagram = receive_then_close
 
 
 def guard_stop_sending(quic) -> None:

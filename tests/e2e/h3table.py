@@ -24,7 +24,8 @@ ROWS = [
     "rst_stream code=CANCEL when=mid_request after_bytes=1000",
     "goaway", "goaway then=drain", "goaway last_stream=below then=drain",
     "quic_close code=H3_EXCESSIVE_LOAD", "quic_close code=PROTOCOL_VIOLATION space=transport",
-    "throttle bytes_per_s=1000 direction=request", "h2_violation kind=bad_hpack",
+    "reset when=mid_request after_bytes=1000", "throttle bytes_per_s=1000 direction=request",
+    "h2_violation kind=bad_hpack",
 ]
 
 

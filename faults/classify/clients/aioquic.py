@@ -34,6 +34,10 @@ def report(o: Outcome) -> ClientReport | None:
         transport = err.get("space") == "transport"
         return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
                        extra={"error_code": err.get("value", 0), "frame_type": 0 if transport else None})
+    if ev == Event.H3_CLIENT_CLOSE:  # its own close (a short body on a sibling stream): every open stream ends with it
+        return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
+                       note="aioquic closed the connection itself", extra={"error_code": err.get("value", 0),
+                                                                          "frame_type": None})
     if ev == Event.HTTP_SHORT_BODY:
         return aioquic("ConnectionTerminated", "content-length does not match data size",
                        note="aioquic closes the whole connection itself (H3_MESSAGE_ERROR)",
@@ -47,8 +51,13 @@ def report(o: Outcome) -> ClientReport | None:
     if ev == Event.QUIC_SILENCE:  # its idle timeout closes the connection locally, or the caller's wait ends first
         return aioquic("ConnectionTerminated", "Idle timeout", note="aioquic's own idle timeout, as a local close",
                        extra={"error_code": 0x1, "frame_type": 0}).also("timeout", "the caller's own wait ran out")
-    if ev == Event.TLS_ALERT and f.get("alert") == 120:  # tls alpn=no_h3: the server's TLS refuses
-        return aioquic("ConnectionError", "CRYPTO_ERROR 0x178 (no_application_protocol)", extra={"error_code": 0x178})
+    if ev == Event.TLS_ALERT:  # tls alpn=no_h3 (the server's TLS refuses), handshake=alert: connect() raises
+        code = 0x100 + f["alert"]
+        return aioquic("ConnectionError", f"CRYPTO_ERROR 0x{code:x} ({f.get('flushed_alert') or 'no_application_protocol'})",
+                       note="connect() raises a bare ConnectionError; aioquic logs the close's code",
+                       extra={"error_code": code})
+    if ev == Event.QUIC_HANDSHAKE_CLOSE:  # tls handshake=close: CONNECTION_CLOSE NO_ERROR in answer to the ClientHello
+        return aioquic("ConnectionError", "CONNECTION_CLOSE NO_ERROR during the handshake", extra={"error_code": 0})
     if ev == Event.TLS_BAD_CERT:  # aioquic's connect() raises; its CONNECTION_CLOSE carries the alert
         alert = 45 if f["cert"] in ("expired", "not_yet_valid") else 42  # certificate_expired / bad_certificate
         return aioquic("ConnectionError", f"CRYPTO_ERROR 0x{0x100 + alert:x} (TLS alert {alert})",

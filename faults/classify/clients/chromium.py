@@ -166,9 +166,16 @@ QUIC_ERROR = "net::ERR_QUIC_PROTOCOL_ERROR"
 def _h3(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     err = f.get("h3_error") or {}
+    if f.get("phase") == "mid_request" and ev in (Event.H3_RESET_STREAM, Event.H3_CONNECTION_CLOSE):
+        # an upload (a page script's fetch() POST): measured with 3 attempts each, DevTools names the error
+        r = _resent(QUIC_ERROR, 2)
+        r.extra["fetch"] = {"error": QUIC_ERROR, "message": FETCH_FAILED}
+        return r
+    if ev in (Event.TLS_BAD_CERT, Event.TLS_ALERT, Event.QUIC_HANDSHAKE_CLOSE):
+        # any failed QUIC handshake, certificate faults included: no net::ERR_CERT_... over QUIC
+        return cr(QUIC_ERROR, note="Chromium 156 forced onto QUIC names every failed QUIC handshake so, "
+                                   "a bad certificate too")
     if ev == Event.H3_RESET_STREAM:
-        if f.get("phase") == "mid_request":
-            return None  # not measured: the driver navigates (no upload)
         if err.get("value") == 0x100 and f.get("phase") == "mid_body":  # H3_NO_ERROR mid-body: it waits
             return cr("timeout", note="the page's own timeout ends it")
         return cr(QUIC_ERROR)

@@ -128,8 +128,14 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
     if ev == Event.H3_CONNECTION_CLOSE:
-        return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
+        r = curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
+        if f.get("collateral_of"):  # a sibling: measured both ways, failed (55) or re-sent on a new connection
+            r.also(0, "", retried=1, note="curl re-sent this request on a new connection")
+        return r
+    if ev == Event.H3_CLIENT_CLOSE:  # curl closed the connection itself (a short body on another stream)
+        return curl(0, "", retried=1, certainty="likely",
+                    note="curl closed the connection itself and re-sent this request on a new one")
     if ev == Event.HTTP_SHORT_BODY:
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_CLOSING",
                     note="curl closes the connection itself on a short HTTP/3 body")
@@ -146,7 +152,7 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
                     note="curl's own connect timeout (its total timeout when smaller)")
     if ev == Event.QUIC_SILENCE:  # quic_datagrams drop=1 when=established: nothing comes back
         return curl(28, "Operation timed out after N milliseconds with 0 bytes received", note="curl's own timeout")
-    if ev == Event.TLS_ALERT and f.get("alert") == 120:  # tls alpn=no_h3: ngtcp2 reports a failed connect
+    if ev in (Event.TLS_ALERT, Event.QUIC_HANDSHAKE_CLOSE):  # alpn=no_h3, handshake=alert|close: a failed connect
         return curl(7, "Failed to connect to HOST:PORT after N ms: Could not connect to server")
     if ev == Event.TLS_BAD_CERT:  # BoringSSL's verify result; measured: expired, untrusted
         cert = f["cert"]

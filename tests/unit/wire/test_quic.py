@@ -89,6 +89,52 @@ def test_http3_outcomes_name_the_frame_and_each_h3_client():
     assert curl.report(Outcome("http.response", "http.status.ok", facts={"protocol": "HTTP/3", "status": 200})).error == 0
 
 
+def test_a_client_close_is_named_as_the_client_s_not_an_upstream_failure():
+    o = classify_h3.client_close({"code": 0x10E, "frame_type": None, "reason": "content-length does not match data size"})
+    o.facts.update(protocol="HTTP/3")
+    assert o.event == "h3.client_close" and o.entry == "http3.connection.client_closed"
+    assert "H3_MESSAGE_ERROR" in o.summary and o.facts["h3_error"]["space"] == "application"
+    reports = report_all(o)
+    assert reports["aioquic"].error == "ConnectionTerminated" and reports["aioquic"].extra["error_code"] == 0x10E
+    assert reports["curl"].error == 0 and reports["curl"].retried == 1  # curl re-sends it on a new connection
+
+
+def test_curl_may_resend_a_sibling_a_connection_close_ended():
+    facts = {"protocol": "HTTP/3", "h3_error": {"name": "H3_INTERNAL_ERROR", "value": 0x102, "space": "application"}}
+    own = curl.report(Outcome("h3.connection_close", "", facts=dict(facts)))
+    sibling = curl.report(Outcome("h3.connection_close", "", facts={**facts, "collateral_of": "f1"}))
+    assert [a["error"] for a in own.alt] == [55] and [a["error"] for a in sibling.alt] == [55, 0]
+
+
+def test_aioquic_connection_keeps_the_close_state_the_layer_reads():
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection, QuicConnectionState
+    conn = QuicConnection(configuration=QuicConfiguration(is_client=True))
+    assert conn._close_event is None and conn._state != QuicConnectionState.DRAINING
+    assert hasattr(ClientQuicLayer, "receive_close") and "quic" in inspect.signature(ClientQuicLayer.__init__).parameters \
+        or "self.quic" in inspect.getsource(ClientQuicLayer.__mro__[1])
+
+
+def test_aioquic_close_before_the_first_flight_sends_only_the_close():
+    # handshake=alert|close: close() right after the ClientHello is read; the next flight is the close
+    from aioquic.quic.connection import QuicConnection
+    params = inspect.signature(QuicConnection.close).parameters
+    assert list(params)[1:] == ["error_code", "frame_type", "reason_phrase"]
+    src = inspect.getsource(QuicConnection.datagrams_to_send)
+    assert "if self._close_pending:" in src and "_write_connection_close_frame" in src
+    assert "receive_datagram" in inspect.getsource(ClientQuicLayer)  # the call our wrapper stands in for
+
+
+def test_tls_handshake_faults_on_quic_are_applied_or_refused_with_a_reason():
+    from faults import spec
+    from faults.addons.tls import quic_refusal
+    from faults.kinds import instantiate
+    for how in ("alert", "close"):
+        assert quic_refusal(instantiate(spec.parse(f"tls handshake={how}")[0])) is None
+    for how in ("stall", "reset", "plaintext"):
+        assert "no QUIC counterpart" in quic_refusal(instantiate(spec.parse(f"tls handshake={how}")[0]))
+
+
 def test_alt_svc_options():
     import pytest
     from mitmproxy import exceptions

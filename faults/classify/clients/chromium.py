@@ -45,6 +45,7 @@ BAD_CERT = (1, 2)
 HANDSHAKE_END = (3, 5, 7)  # alert, plaintext, RST or FIN in the handshake (pairs: a preconnect each time)
 HANDSHAKE_RST = (3, 5, 7, 1)  # a reset handshake: once re-sent only once (a full matrix run on main)
 CLIENT_CERT = (2, 3)
+H3_UPLOAD = (2,)  # HTTP/3: an upload cut by RESET_STREAM or CONNECTION_CLOSE (3 attempts each time)
 
 
 def cr(error: str, **kw) -> ClientReport:
@@ -168,7 +169,7 @@ def _h3(o: Outcome) -> ClientReport | None:
     err = f.get("h3_error") or {}
     if f.get("phase") == "mid_request" and ev in (Event.H3_RESET_STREAM, Event.H3_CONNECTION_CLOSE):
         # an upload (a page script's fetch() POST): measured with 3 attempts each, DevTools names the error
-        r = _resent(QUIC_ERROR, 2)
+        r = _resent(QUIC_ERROR, H3_UPLOAD)
         r.extra["fetch"] = {"error": QUIC_ERROR, "message": FETCH_FAILED}
         return r
     if ev in (Event.TLS_BAD_CERT, Event.TLS_ALERT, Event.QUIC_HANDSHAKE_CLOSE):

@@ -18,7 +18,8 @@ from mitmproxy import ctx, exceptions, hooks, http
 
 from faults import catalog, vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
-from faults.classify.http import outcome_of
+from faults.classify.http import outcome_of, plain_response_key
+from faults.classify.outcome import Outcome
 from faults.addons.startup import one_line_at_start
 from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import ends, h2layer, h3layer
@@ -48,7 +49,8 @@ class Classifier:
         self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
         self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
-        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts): see _classified
+        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts, outcome): see _classified
+        self._quick: dict = {}  # the same, by faults.classify.http.plain_response_key (no outcome built)
         self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
 
     def load(self, loader):
@@ -227,19 +229,27 @@ class Classifier:
         """The flow's classification and its metadata dicts (k6, outcome, clients,
         annotation). The client profiles are pure functions of the outcome, so
         flows with the same outcome (most unfaulted traffic: a complete 200 on a
-        reused connection) share one computation, remembered by outcome."""
+        reused connection) share one computation, remembered by outcome; the
+        commonest of those are found by a key read off the flow, before any
+        outcome is built (``plain_response_key``)."""
+        quick = plain_response_key(flow)  # the commonest flows: known without building the outcome
+        if quick is not None:
+            hit = self._quick.get((quick, profiles.shown))
+            if hit is not None:
+                o = hit[2]  # each flow its own Outcome (the report record holds its facts)
+                return Classification(Outcome(o.event, o.entry, o.summary, dict(o.facts)), hit[0]), hit[1]
         o = outcome_of(flow)
         key = _outcome_key(o, flow, profiles.shown)
         hit = self._memo.get(key) if key is not None else None
-        if hit is not None:
-            return Classification(o, hit[0]), hit[1]
-        c = Classification(o, profiles.report_all(o))
-        shared = (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c))
-        if key is not None:
-            if len(self._memo) >= MEMO_MAX:
-                self._memo.clear()
-            self._memo[key] = (c.clients, shared)
-        return c, shared
+        if hit is None:
+            c = Classification(o, profiles.report_all(o))
+            hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
+                   Outcome(o.event, o.entry, o.summary, dict(o.facts)))
+            if key is not None:
+                _remember(self._memo, key, hit)
+        if quick is not None:
+            _remember(self._quick, (quick, profiles.shown), hit)
+        return Classification(o, hit[0]), hit[1]
 
     def _finish_session(self, flow: http.HTTPFlow) -> None:
         c = classify_websocket(flow)
@@ -274,6 +284,12 @@ def _outcome_key(o, flow, shown) -> tuple | None:
     except TypeError:
         return None
     return key
+
+
+def _remember(memo: dict, key, hit) -> None:
+    if len(memo) >= MEMO_MAX:
+        memo.clear()
+    memo[key] = hit
 
 
 def _session(flow) -> bool:

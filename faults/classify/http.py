@@ -86,14 +86,21 @@ def plain_response_key(flow) -> tuple | None:
     if r is None or flow.error is not None or flow.websocket is not None or md.get(vocabulary.WIRE):
         return None
     status = r.status_code
-    if status < 200 or "content-encoding" in r.headers:
+    if status < 200:
         return None
+    length = ()  # every content-length value, raw: equal tuples read as equal headers
+    for name, value in r.headers.fields:  # one pass (mitmproxy's ``in`` and ``get`` each scan and lower-case)
+        name = name.lower()
+        if name == b"content-encoding":
+            return None
+        if name == b"content-length":
+            length += (value,)
     req = flow.request
     version = req.http_version
     if version == "HTTP/2.0" and req.headers.get("content-type", "").startswith("application/grpc"):
         return None
     return (version, md.get(vocabulary.CONN_SEQ, 0) > 0, req.method, bool(req.raw_content), status,
-            bool(r.stream), r.headers.get("content-length", ""), len(r.raw_content or b""))
+            bool(r.stream), length, len(r.raw_content or b""))
 
 
 def _addr(a) -> str | None:

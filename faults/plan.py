@@ -427,9 +427,9 @@ class Rule:
         elif not self._filter(flow):
             return False
         self.matched += 1
-        return self._gates()
+        return self._gates(flow)
 
-    def _gates(self) -> bool:
+    def _gates(self, flow=None) -> bool:
         """The gates on the n-th match: per worker, or (``gates: global``) counted
         across all workers, where ``first: 1`` is the first request any worker saw
         and the draw for the n-th match is seeded by n, so it does not depend on
@@ -450,9 +450,12 @@ class Rule:
         if timing is not None:
             t = None
             if timing.timed():
-                t = clock.t()
+                # the request's own start, the ``t`` its record carries (the decision may come
+                # later: at the request's end, or at the response head)
+                at = getattr(getattr(flow, "request", None), "timestamp_start", None)
+                t = clock.t(at)
                 if t is None:  # no request started the clock (e.g. a TLS handshake comes first)
-                    clock.start()
+                    clock.start(at)
                     t = 0.0
             if not timing.admits(n, t):
                 return False

@@ -1,5 +1,6 @@
 """The declared vocabulary: every ``flow.metadata`` key this project writes, and
 the fields of the wire record, each with what it means and which values it takes.
+(What the HTTP/2 and WebSocket layers must do for a flow is not metadata: ``faults.wire.actions``.)
 
 Writers and readers import the names from here; ``Act.record`` refuses a field
 that is not declared in ``WireRecord`` (a typo would otherwise be a fact that no
@@ -32,9 +33,7 @@ from typing import Literal, TypedDict
 # -- flow.metadata keys ------------------------------------------------------------
 FAULT = "fault"  # the rule that selected this flow: {"rule": label, "spec": canonical text, "kind": kind}
 WIRE = "fault_wire"  # the wire record (WireRecord): what the fault put on the wire
-H2_ACTION = "h2_action"  # H2Action: what the HTTP/2 layer must do for this flow's stream
 H3_ACTION = "h3_action"  # H3Action: what the HTTP/3 layer must do for this flow's stream or connection
-WS_ACTION = "ws_action"  # WsAction: what the WebSocket layer must do for this session
 CONN_SEQ = "conn_seq"  # 0 for the first request on its client connection, 1 for the next, ...
 TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_version", "alpn"}
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
@@ -84,7 +83,7 @@ class WireRecord(TypedDict, total=False):
     early_status: bool  # status when=early: sent before the request body was read (False: TLS, sent after)
     informational_held: int  # status 1xx on HTTP/2: held instead of sent (h2 cannot send a lone 1xx)
     body_encoding: str  # bad_gzip: what we claimed the body was
-    # HTTP/2 frames (same names as H2Action)
+    # HTTP/2 frames (same names as faults.wire.actions.H2Action)
     h2_frame: Literal["rst_stream", "goaway", "violation"]
     code: int  # the HTTP/2 error code sent (RST_STREAM, GOAWAY)
     code_name: str  # its RFC 9113 name, or Go's "unknown error code 0x.."
@@ -133,17 +132,6 @@ class WireRecord(TypedDict, total=False):
 WIRE_FIELDS = frozenset(WireRecord.__annotations__)
 
 
-class WsAction(TypedDict, total=False):
-    """``flow.metadata[WS_ACTION]``: what ``faults.wire.wslayer`` does for one session."""
-
-    ws_action: Literal["close", "corrupt"]
-    code: int  # close: the close code (1005: a close frame with no code)
-    reason: str
-    corrupt: Literal["bad_opcode", "masked", "invalid_utf8"]
-    fired: bool  # set by the layer once the frame went out
-    stall: Literal["server", "client", "any"]  # ws_stall: data from this side is held from now on
-
-
 class H3Action(TypedDict, total=False):
     """``flow.metadata[H3_ACTION]``: what ``faults.wire.h3layer`` does for one stream."""
 
@@ -162,26 +150,3 @@ class H3Action(TypedDict, total=False):
     reason: str  # CONNECTION_CLOSE reason phrase
     fired: bool
     cut_now: bool
-
-
-class H2Action(TypedDict, total=False):
-    """``flow.metadata[H2_ACTION]``: what ``faults.wire.h2layer`` does for one stream."""
-
-    h2_frame: Literal["rst_stream", "goaway", "violation", "hold"]
-    code: int
-    phase: Phase  # when to fire: before_response (at the kill), after_headers, after_response
-    last_stream: int  # GOAWAY
-    then: Literal["close", "drain"]  # GOAWAY
-    stream_ended: bool  # GOAWAY: the selected stream ends at the frame
-    violation: str  # h2_violation kind
-    after_bytes: int  # phase mid_request: request body bytes to let in before the frame
-    received: int  # phase mid_request: request body bytes counted so far
-    fired: bool  # set by the layer once the frames went out
-    cut_now: bool  # a streamed cut is due: fire after the stream's next data (the kept part)
-    hold_now: bool  # stall: after the stream's next data, hold its response events (hold_ms, or until it ends)
-    hold_ms: int | None
-    # what the layer measured while firing a violation
-    idle_stream: int
-    frame_size: int
-    client_max_frame_size: int
-    client_window: int

@@ -33,8 +33,12 @@ components are its children, called in this order:
 Children rather than top-level addons because mitmproxy's dispatch costs
 about 15-20 us per top-level addon per HTTP exchange, even for hooks an addon
 does not have; children share one dispatch, and once running ``FaultAddon``
-calls their hooks itself (see the class). They are still registered: options,
-commands and ``ctx.master.addons.get(name)`` work (bench/README.md, notes).
+calls their hooks itself (see the class). They are still registered: options
+and commands work (bench/README.md, notes).
+
+``FaultAddon`` is also the composition root: it builds every child with
+references to the children it uses (the injector's rules, the classifier's
+report, the workers' fan-out), so none looks another up by name at run time.
 """
 
 import inspect
@@ -70,12 +74,24 @@ class FaultAddon:
     child has is no attribute at all (bench/README.md, overhead).
     """
 
+    name = "faultaddon"
+
     def __init__(self):
-        classifier, status, injector = Classifier(), FaultStatus(), FaultInjector()
+        # The composition root: each child gets what it uses here; no child looks
+        # another up by name (tests/unit/test_layering.py) or writes its state.
+        classifier = Classifier()
+        status = FaultStatus(classifier=classifier)
         classifier.listeners.append(status.count)  # counted once annotated (HTTP/2: once written)
-        self.children = [Workers(), FaultControl(), ToxiproxyApi(), QuicFront(), injector, TlsFaults(), DatagramFaults(),
-                         H2Preference(), DnsFaults(), H2Frames(), FaultPassthrough(), WsFrames(), classifier, status,
-                         FaultMetrics(classifier, injector), FaultStartup()]
+        toxiproxy = ToxiproxyApi(classifier)
+        injector = FaultInjector(selectors=[toxiproxy.select])  # a Toxiproxy proxy's http toxics first
+        workers = Workers()
+        control = FaultControl(injector, classifier, status, workers)
+        workers.changes_to(control.apply_change)  # a sibling worker's runtime change applies here
+        self.children = [workers, control, toxiproxy, QuicFront(), injector, TlsFaults(injector, classifier),
+                         DatagramFaults(injector, classifier), H2Preference(),
+                         DnsFaults(injector, classifier), H2Frames(on_settled=classifier.written),
+                         FaultPassthrough(injector, toxiproxy), WsFrames(), classifier, status,
+                         FaultMetrics(classifier, injector), FaultStartup(injector)]
         self._walked = True  # mitmproxy walks the children (until running)
 
     @property

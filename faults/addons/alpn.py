@@ -30,6 +30,8 @@ OPTION = "fault_prefer_h2"
 
 
 class H2Preference:
+    name = "h2preference"
+
     def load(self, loader):
         loader.add_option(
             OPTION, bool, False,

@@ -1,4 +1,6 @@
-"""The classifier addon: annotate every finished flow, faulted or not.
+"""The classifier addon: annotate every finished flow, faulted or not (what a
+sibling's fault did to a flow: ``faults.wire.collateral``; the error object:
+``faults.classify.annotation``).
 
 For each flow, once, when its outcome is known (``response`` or ``error``):
 ``flow.metadata`` gets the k6 code and message, ``flow.comment`` a one-line
@@ -12,17 +14,20 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Optional, Sequence
+from collections.abc import Sequence  # typing.Sequence: mitmproxy cannot parse --set for it
+from typing import Optional
 
 from mitmproxy import addonmanager, ctx, exceptions, hooks, http
 
-from faults import catalog, vocabulary as V
+from faults import vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
+from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of, plain_response_key
 from faults.classify.outcome import Outcome
 from faults.addons.startup import one_line_at_start
 from faults.report import Report, cannot_open, flow_record, websocket_record
-from faults.wire import ends, h2layer, h3layer
+from faults.wire import actions, ends, h2layer, h3layer
+from faults.wire.collateral import collateral
 
 log = logging.getLogger(__name__)
 FAULT_KEY = V.FAULT
@@ -40,6 +45,8 @@ def _faulted(flow, fault: dict | None, comment: str) -> str:
 
 
 class Classifier:
+    name = "classifier"
+
     def __init__(self):
         self.report: Report | None = None
         self._conn_seq: Counter = Counter()
@@ -51,7 +58,14 @@ class Classifier:
         self.codes: Counter = Counter()
         self._memo: dict = {}  # outcome key -> (client reports, metadata dicts, outcome): see _classified
         self._quick: dict = {}  # the same, by faults.classify.http.plain_response_key (no outcome built)
+        # the profiles the record, metadata and comment show (option fault_clients). Every
+        # profile is still computed: the annotation needs k6's report and grpcio's status.
+        self.shown: tuple[str, ...] = profiles.NAMES
         self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
+
+    def set_metrics(self, metrics) -> None:
+        """``FaultMetrics`` attaches its ``faults.metrics.Metrics`` (None: off)."""
+        self.metrics = metrics
 
     def load(self, loader):
         loader.add_option(
@@ -70,7 +84,7 @@ class Classifier:
     def configure(self, updated):
         if "fault_clients" in updated:
             try:
-                profiles.shown = profiles.choose(ctx.options.fault_clients)
+                self.shown = profiles.choose(ctx.options.fault_clients)
             except ValueError as e:
                 raise exceptions.OptionsError(f"fault_clients: {e}") from None
         if "fault_report" in updated:
@@ -93,7 +107,6 @@ class Classifier:
 
     def running(self):
         self._started = True
-        h2layer.on_stream_settled = h3layer.on_stream_settled = self.written
 
     def response(self, flow: http.HTTPFlow):
         if _session(flow):
@@ -111,8 +124,8 @@ class Classifier:
     def error(self, flow: http.HTTPFlow):
         if _session(flow):
             return  # mitmproxy ends the session next (websocket_end)
-        action = flow.metadata.get(V.H2_ACTION)
-        if action and not action.get("fired") and action.get("h2_frame") != "hold" and self._h2_pending(flow):
+        action = actions.H2.of(flow)
+        if action is not None and not action.fired and action.h2_frame != "hold" and self._h2_pending(flow):
             # killed for its frames, which the HTTP/2 layer sends next (or drops,
             # when a sibling's fault already ends the connection)
             self._unwritten.add(flow.id)
@@ -217,8 +230,8 @@ class Classifier:
                                             + (f" ({k6.message})" if k6.message else ""))
         if k6.retried:
             comment += " [k6 retries: hidden]"
-        if profiles.shown != profiles.NAMES:  # the user picked their clients: name what each reports
-            for name in profiles.shown:
+        if self.shown != profiles.NAMES:  # the user picked their clients: name what each reports
+            for name in self.shown:
                 r = c.clients.get(name)
                 if name != "k6" and r is not None:
                     comment += f" | {name} {r.error}" + (f" (re-sent {int(r.retried)}x)" if r.retried else "")
@@ -236,22 +249,22 @@ class Classifier:
         outcome is built (``plain_response_key``)."""
         quick = plain_response_key(flow)  # the commonest flows: known without building the outcome
         if quick is not None:
-            hit = self._quick.get((quick, profiles.shown))
+            hit = self._quick.get((quick, self.shown))
             if hit is not None:
                 o = hit[2]  # each flow its own Outcome (the report record holds its facts)
-                return Classification(Outcome(o.event, o.entry, o.summary, dict(o.facts)), hit[0]), hit[1]
+                return Classification(Outcome(o.event, o.entry, o.summary, dict(o.facts)), hit[0], self.shown), hit[1]
         o = outcome_of(flow)
-        key = _outcome_key(o, flow, profiles.shown)
+        key = _outcome_key(o, flow, self.shown)
         hit = self._memo.get(key) if key is not None else None
         if hit is None:
-            c = Classification(o, profiles.report_all(o))
+            c = Classification(o, profiles.report_all(o), self.shown)
             hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
                    Outcome(o.event, o.entry, o.summary, dict(o.facts)))
             if key is not None:
                 _remember(self._memo, key, hit)
         if quick is not None:
-            _remember(self._quick, (quick, profiles.shown), hit)
-        return Classification(o, hit[0]), hit[1]
+            _remember(self._quick, (quick, self.shown), hit)
+        return Classification(o, hit[0], self.shown), hit[1]
 
     def _finish_session(self, flow: http.HTTPFlow) -> None:
         c = classify_websocket(flow)
@@ -310,60 +323,3 @@ def _remember(memo: dict, key, hit) -> None:
 def _session(flow) -> bool:
     """A WebSocket session (an upgrade answered 101); a refused upgrade is a plain flow."""
     return flow.websocket is not None and flow.response is not None and flow.response.status_code == 101
-
-
-# wire-record fields that say how a fault ended a stream or connection
-_EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
-            "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced",
-            "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream"}
-
-
-def collateral(flow: http.HTTPFlow) -> None:
-    """If another flow's fault ended this flow's connection before this flow
-    finished, what the client saw is that end: copy it into the wire record.
-    A flow whose own fault already ended its stream or connection keeps its record."""
-    end = ends.of(flow.client_conn.id)
-    if end is None or end["collateral_of"] == flow.id:
-        return
-    own = flow.metadata.get(V.WIRE, {})
-    if own.get("ended_seq", end["seq"]) < end["seq"]:
-        return  # its own fault ended it first
-    own = {k: v for k, v in own.items() if k not in _EFFECTS}  # its own fault never reached the client
-    streamed = flow.response is not None and bool(flow.response.stream)
-    facts = {"collateral_of": end["collateral_of"], "phase": "mid_body" if streamed else "before_response"}
-    if end.get("conn_end"):
-        facts["conn_end"] = end["conn_end"]
-    elif end.get("h3_frame"):  # an HTTP/3 CONNECTION_CLOSE ended every stream on the connection
-        facts.update(h3_frame=end["h3_frame"], code=end["code"], quic_error_space=end["quic_error_space"],
-                     stream_id=end["streams"].get(flow.id))
-    else:
-        sid = end["streams"].get(flow.id)
-        facts.update(h2_frame=end["h2_frame"], stream_id=sid)
-        if end["h2_frame"] == "violation":
-            facts["violation"] = end["violation"]
-        else:
-            code, last = end["code"], end["last_stream"]
-            facts.update(code=code, last_stream=last, then="close")
-            # a stream unknown when the GOAWAY went out arrived after it: its id is higher
-            if (sid is None or sid > last) and not (sid == 1 and code != 0):
-                # above last_stream_id: not processed, so the client retries it elsewhere
-                facts.update(goaway_refused=True, phase="refused")
-    flow.metadata[V.WIRE] = {**own, **facts}
-
-
-def annotation(flow: http.HTTPFlow, c: Classification) -> dict:
-    """The flow's error object (seed 003's shape: status, message, id, code)
-    with every taxonomy's name for it, from the catalog entry the k6 profile named."""
-    k6 = c.k6
-    obj = catalog.error_object(catalog.by_id(c.entry), k6.message or None)
-    code = k6.error
-    if flow.response is not None and code is not None and (code == 0 or 1100 <= code - 300 < 1700):  # k6 saw the status
-        obj["status"] = flow.response.status_code
-    grpc = c.clients.get("grpcio")
-    if grpc is not None:
-        obj["grpc_status"] = {"name": grpc.error, "value": grpc.extra["value"]}
-    obj["certainty"] = k6.certainty
-    h3 = c.outcome.facts.get("h3_error")
-    if h3 is not None:
-        obj["http3_error"] = dict(h3)
-    return obj

@@ -150,12 +150,14 @@ def stats(injector, classifier=None, status=None) -> dict:
 class FaultControl:
     name = "faultcontrol"
 
-    def __init__(self):
+    def __init__(self, injector=None, classifier=None, status=None, workers=None):
+        # what it works on, handed over by FaultAddon (None: not loaded; tests build parts alone)
+        self.injector, self.classifier, self.status, self.workers = injector, classifier, status, workers
         # the runtime rules as changes: the newest replace (set/clear; its seq and rules) and
         # the additions numbered after it, kept in seq order (see apply_change)
         self._base: tuple[int, list] = (0, [])
         self._adds: list[tuple[int, list]] = []
-        self.expect = Expectations()  # /expect and /flows (faults/addons/expectations.py)
+        self.expect = Expectations(classifier)  # /expect and /flows (faults/addons/expectations.py)
 
     def load(self, loader):
         loader.add_option(
@@ -184,7 +186,7 @@ class FaultControl:
 
     # -- helpers -----------------------------------------------------------------
     def _injector(self):
-        inj = ctx.master.addons.get("faultinjector")
+        inj = self.injector
         if inj is None:
             raise exceptions.CommandError("the fault injector addon is not loaded")
         return inj
@@ -202,12 +204,12 @@ class FaultControl:
         else:
             self._base, self._adds = (seq, rules), [a for a in self._adds if a[0] > seq]
         new = self._base[1] + [r for _, added in self._adds for r in added]
-        inj.runtime_plan = planmod.Plan(new, self._seed())
+        inj.set_runtime_plan(planmod.Plan(new, self._seed()))
         self.expect.clear()  # /expect looks at the flows since the rules changed
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
 
     def _stats(self) -> dict:
-        return stats(self._injector(), ctx.master.addons.get("classifier"), ctx.master.addons.get("faultstatus"))
+        return stats(self._injector(), self.classifier, self.status)
 
     # -- changes, and their fan-out to sibling workers ------------------------------
     # A change is a message: {"op": "set"|"add"|"clear", "specs": [...]} (option-style
@@ -255,7 +257,7 @@ class FaultControl:
             self.apply_change(msg)
         except SpecError as e:
             raise exceptions.CommandError(str(e)) from None
-        workers = ctx.master.addons.get("faultworkers")
+        workers = self.workers
         if workers is not None and ctx.options.fault_worker_dir:
             asyncio.get_running_loop().create_task(self._fan_out(workers, msg))
 
@@ -323,7 +325,7 @@ class FaultControl:
         """Here and in the shared file at once; the change message for sibling workers."""
         clock.set(t0)
         msg = {"op": "t0", "t0": t0}
-        workers = ctx.master.addons.get("faultworkers")
+        workers = self.workers
         if workers is not None and ctx.options.fault_worker_dir:
             asyncio.get_running_loop().create_task(self._fan_out(workers, msg))
         return msg
@@ -380,7 +382,7 @@ class FaultControl:
     def _answer(self, flow, status: int, body):
         """Respond; a change is sent to the sibling workers first (when there are any)."""
         change = body.pop("_change", None) if isinstance(body, dict) else None
-        workers = ctx.master.addons.get("faultworkers") if change else None
+        workers = self.workers if change else None
         if workers is not None and ctx.options.fault_worker_dir:
             return self._answer_after_fan_out(flow, workers, status, body, change)
         flow.response = _json_response(status, body)

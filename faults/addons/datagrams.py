@@ -12,26 +12,27 @@ from __future__ import annotations
 
 import logging
 
-from mitmproxy import ctx
-
 from faults import vocabulary
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.tls import connection_flow
 from faults.classify import Classification, Outcome
-from faults.classify.clients import report_all
+from faults.classify.clients import NAMES, report_all
 from faults.report import handshake_record
 from faults.wire import datagrams
+from faults.classify.outcome import Event
 
 log = logging.getLogger(__name__)
 
 
 class DatagramFaults:
-    def __init__(self):
+    name = "datagramfaults"
+
+    def __init__(self, injector=None, classifier=None):
+        self.injector, self.classifier = injector, classifier  # handed over by FaultAddon
         self._conns: dict[str, dict] = {}  # client id -> {"rule", "host", "flows"}
 
     def _rules(self):
-        injector = ctx.master.addons.get("faultinjector")
-        return injector.rules_for("quic") if injector else []
+        return self.injector.rules_for("quic") if self.injector else []
 
     def tls_clienthello(self, data):
         client = data.context.client
@@ -101,16 +102,16 @@ class DatagramFaults:
         facts = {"protocol": "HTTP/3", **gate.facts(), "host": host}
         dropped = f"{gate.dropped['to_client']} datagrams to the client and {gate.dropped['to_server']} from it dropped"
         if state.get("silent_after_handshake"):
-            o = Outcome("quic.silence", "client.timeout.request",
+            o = Outcome(Event.QUIC_SILENCE, "client.timeout.request",
                         f"the QUIC connection went silent after its handshake: {dropped}", facts)
         else:
-            o = Outcome("quic.no_handshake", "client.timeout.request", f"the QUIC handshake never completed: {dropped}",
-                        facts)
+            o = Outcome(Event.QUIC_NO_HANDSHAKE, "client.timeout.request",
+                        f"the QUIC handshake never completed: {dropped}", facts)
         clients = report_all(o)  # k6 (none: no HTTP/3) and the HTTP/3 clients' profiles
         port = client.sockname[1] if client.sockname else None
-        rec = handshake_record(Classification(o, clients), url=f"https://{host}:{port}/", host=host, sni=host,
+        shown = getattr(self.classifier, "shown", NAMES)  # the profiles option fault_clients shows
+        rec = handshake_record(Classification(o, clients, shown), url=f"https://{host}:{port}/", host=host, sni=host,
                                client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
                                rule=rule.label, fault=rule.spec.text, error="QUIC handshake never completed")
-        classifier = ctx.master.addons.get("classifier")
-        if classifier is not None:
-            classifier.connection_record(rec)
+        if self.classifier is not None:
+            self.classifier.connection_record(rec)

@@ -27,6 +27,7 @@ from mitmproxy.proxy import mode_specs
 
 from faults import vocabulary
 from faults.classify import classify_query
+from faults.classify.clients import NAMES
 from faults.kinds.dns import RCODES
 from faults.addons.startup import one_line_at_start
 from faults.report import dns_record
@@ -75,7 +76,10 @@ def records(q: dns.Question, ip: str | None) -> list[dns.ResourceRecord]:
 
 
 class DnsFaults:
-    def __init__(self):
+    name = "dnsfaults"
+
+    def __init__(self, injector=None, classifier=None):
+        self.injector, self.classifier = injector, classifier  # handed over by FaultAddon
         self._lookups: dict[tuple, Lookup] = {}
         self._counts: dict[tuple, int] = {}
         self._refused: dict[tuple, bool | None] = {}
@@ -113,8 +117,7 @@ class DnsFaults:
 
     # -- selection -------------------------------------------------------------
     def _rules(self):
-        injector = ctx.master.addons.get("faultinjector")
-        return injector.rules_for("dns") if injector else []
+        return self.injector.rules_for("dns") if self.injector else []
 
     def _lookup(self, flow: dns.DNSFlow, name: str) -> Lookup:
         peer = flow.client_conn.peername[0] if flow.client_conn.peername else None
@@ -228,7 +231,8 @@ class DnsFaults:
         sock = flow.client_conn.sockname
         server = f"{sock[0]}:{sock[1]}" if sock else ""
         qtype = dns.types.to_str(q.type)
-        c = classify_query(kind=state.get("kind"), name=state["name"], qtype=qtype, server=server,
+        c = classify_query(shown=getattr(self.classifier, "shown", NAMES),
+                           kind=state.get("kind"), name=state["name"], qtype=qtype, server=server,
                            rcode=resp.response_code if resp else 0, addresses=addresses,
                            dropped=bool(state.get("dropped")), delay_ms=state.get("delay_ms", 0),
                            refused=state.get("refused"), blackholed=state.get("blackholed"),
@@ -242,6 +246,5 @@ class DnsFaults:
         if state.get("fault"):
             flow.comment = f"fault: {state['fault']} [{state['rule']}] -> {flow.comment}"
             flow.marked = MARKER
-        classifier = ctx.master.addons.get("classifier")
-        if classifier is not None:
-            classifier.connection_record(rec)
+        if self.classifier is not None:
+            self.classifier.connection_record(rec)

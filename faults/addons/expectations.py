@@ -30,7 +30,8 @@ class Pending:
 
 
 class Expectations:
-    def __init__(self):
+    def __init__(self, classifier=None):
+        self.classifier = classifier  # whose report records it keeps (None: none)
         self.records: deque[dict] = deque(maxlen=KEPT_RECORDS)
         self.last_record_at = 0.0
         self._listening = None
@@ -39,7 +40,7 @@ class Expectations:
     # -- the records -------------------------------------------------------------
     def listen(self) -> None:
         """Keep report records while ``fault_control`` is on (the classifier builds them only then)."""
-        classifier = ctx.master.addons.get("classifier")
+        classifier = self.classifier
         if classifier is None:
             return
         on = bool(ctx.options.fault_control)

@@ -33,10 +33,12 @@ RELOAD_INTERVAL = 0.5
 
 
 class FaultInjector:
-    def __init__(self):
+    name = "faultinjector"
+
+    def __init__(self, selectors=()):
         self.file_plan = planmod.Plan()
         self.option_plan = planmod.Plan()
-        self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint)
+        self.runtime_plan = planmod.Plan()  # set at runtime (commands, control endpoint): set_runtime_plan
         self._plan_sig: tuple | None = None
         self._watch: asyncio.Task | None = None
         self._active: dict[str, tuple[object, Act, planmod.Rule]] = {}
@@ -46,8 +48,8 @@ class FaultInjector:
         self._h3_said: set[str] = set()  # rules whose HTTP/3 refusal was logged
         # callables flow -> Rule | None tried before every plan (a Toxiproxy
         # proxy's http toxics apply to its own listener's flows only)
-        self.selectors: list = []
-        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on
+        self.selectors: list = list(selectors)
+        self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on (set_metrics)
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -93,6 +95,14 @@ class FaultInjector:
             except SpecError as e:
                 raise exceptions.OptionsError(str(e)) from None
             self.option_plan = planmod.Plan(rules, seed).warm()
+
+    def set_metrics(self, metrics) -> None:
+        """``FaultMetrics`` attaches its ``faults.metrics.Metrics`` (None: off)."""
+        self.metrics = metrics
+
+    def set_runtime_plan(self, plan: planmod.Plan) -> None:
+        """The rules set at runtime (``FaultControl``: commands, the control endpoint)."""
+        self.runtime_plan = plan
 
     @property
     def rules(self) -> list[planmod.Rule]:

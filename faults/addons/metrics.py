@@ -79,8 +79,8 @@ class FaultMetrics:
     def _attach(self, metrics: Metrics | None) -> None:
         if metrics is None and self.metrics is not None:
             self.metrics.forget_live()  # flows under a fault now end uncounted: the gauge says 0
-        self.classifier.metrics = metrics
-        self.injector.metrics = metrics
+        self.classifier.set_metrics(metrics)
+        self.injector.set_metrics(metrics)
 
     def running(self):
         self._started = True

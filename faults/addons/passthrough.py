@@ -34,7 +34,8 @@ MEMO_MAX = 4096  # hosts remembered per rule set
 class FaultPassthrough:
     name = "faultpassthrough"
 
-    def __init__(self):
+    def __init__(self, injector=None, toxiproxy=None):
+        self.injector, self.toxiproxy = injector, toxiproxy  # handed over by FaultAddon
         self._memo: dict[tuple, bool] = {}
         self._stamp: tuple = ()
         self.passed = 0  # connections relayed as bytes
@@ -50,7 +51,7 @@ class FaultPassthrough:
     def next_layer(self, nextlayer):
         if not ctx.options.fault_passthrough or ctx.options.fault_header or wire.already_raw(nextlayer):
             return
-        toxiproxy = ctx.master.addons.get("toxiproxy")
+        toxiproxy = self.toxiproxy
         if toxiproxy is not None and toxiproxy.listeners.is_ours(nextlayer.context.client):
             return
         names = wire.target(nextlayer, ctx.options.keep_host_header)
@@ -68,7 +69,7 @@ class FaultPassthrough:
         """Whether any rule (or the control endpoint) can select a flow to ``names``."""
         if ctx.options.fault_control_host.lower() in names:
             return True
-        injector = ctx.master.addons.get("faultinjector")
+        injector = self.injector
         if injector is None:
             return True
         plans = (injector.runtime_plan, injector.option_plan, injector.file_plan)

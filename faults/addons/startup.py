@@ -9,7 +9,7 @@
 - Then one info line: plan file and its rule count, option rules, the
   ``x-fault`` header, the control endpoint (``-q`` hides it, as it should).
 
-Reads the other addons through ``ctx.master.addons.get``; owns no option.
+Reads the injector's plans (handed over by ``FaultAddon``); owns no option.
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ def refuse_bad_deferred(options) -> list[str]:
 class FaultStartup:
     name = "faultstartup"
 
-    def __init__(self):
+    def __init__(self, injector=None):
+        self.injector = injector
         self._said = False
 
     def load(self, loader):
@@ -139,4 +140,4 @@ class FaultStartup:
         for p in problems:
             log.error(p)
         if not problems:
-            log.info(active_line(ctx.options, ctx.master.addons.get("faultinjector")))
+            log.info(active_line(ctx.options, self.injector))

@@ -48,8 +48,9 @@ def har_path(path: str) -> str:
 class FaultStatus:
     name = "faultstatus"
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, classifier=None):
         self.stream = stream
+        self.classifier = classifier  # whose report files it counts the dropped records of
         self.flows = 0
         self.faulted = 0
         self.codes: Counter = Counter()
@@ -79,8 +80,7 @@ class FaultStatus:
         if "fault_har" in updated:
             self._har_on = bool(ctx.options.fault_har)
         if "fault_report" in updated:  # the classifier (configured before us) opened it
-            classifier = ctx.master.addons.get("classifier")
-            report = getattr(classifier, "report", None)
+            report = getattr(self.classifier, "report", None)
             if report is not None and report not in self._reports:
                 self._reports.append(report)
 

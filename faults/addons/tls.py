@@ -44,6 +44,7 @@ from faults import vocabulary
 from faults.wire import sockets, tls as tlsbytes
 from faults.addons.annotate import FAULT_KEY
 from faults.classify import classify_handshake
+from faults.classify.clients import NAMES
 from faults.report import handshake_record
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,10 @@ def connection_flow(context: pcontext.Context, host: str, port: int | None = Non
 
 
 class TlsFaults:
-    def __init__(self):
+    name = "tlsfaults"
+
+    def __init__(self, injector=None, classifier=None):
+        self.injector, self.classifier = injector, classifier  # handed over by FaultAddon
         self._quic_said: set[str] = set()  # rules whose QUIC refusal was logged
         self._conns: dict[str, ConnFault] = {}
         self._factories: dict[str, object] = {}
@@ -108,11 +112,7 @@ class TlsFaults:
         self._stopping.set()
 
     def _rules(self):
-        injector = ctx.master.addons.get("faultinjector")
-        return injector.rules_for("connection") if injector else []
-
-    def _classifier(self):
-        return ctx.master.addons.get("classifier")
+        return self.injector.rules_for("connection") if self.injector else []
 
     def factory(self):
         from faults.certs import CertFactory
@@ -311,8 +311,8 @@ class TlsFaults:
                 leaf = self.factory().leaf(state.host, state.fault.get("cert")).leaf_cert
             except Exception:  # the record must be written anyway
                 leaf = None
-        c = classify_handshake(state.fault.p, quic=client.transport_protocol == "udp", raw_action=state.raw_action,
-                               error=error,
+        c = classify_handshake(state.fault.p, shown=getattr(self.classifier, "shown", NAMES),
+                               quic=client.transport_protocol == "udp", raw_action=state.raw_action, error=error,
                                host=state.host, flushed_alert=state.flushed_alert, leaf=leaf)
         port = client.sockname[1] if client.sockname else None
         rec = handshake_record(
@@ -320,9 +320,8 @@ class TlsFaults:
             sni=state.sni, client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
             rule=state.rule.label, fault=state.rule.spec.text, error=error,
         )
-        classifier = self._classifier()
-        if classifier is not None:
-            classifier.connection_record(rec)
+        if self.classifier is not None:
+            self.classifier.connection_record(rec)
         log.info(f"tls fault {rec['fault']!r} on {state.host}: k6 {rec['k6_error_code']} {rec['k6_error']}")
 
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class ToxiproxyApi:
     name = "toxiproxy"
 
-    def __init__(self):
+    def __init__(self, classifier=None):
+        self.classifier = classifier  # its report gets one record per raw connection (FaultAddon)
         self.listeners = Listeners(seed=lambda: ctx.options.toxiproxy_seed, on_conn_end=self._record)
         self.api = Api(self.listeners)
         self.server: asyncio.Server | None = None
@@ -86,9 +87,6 @@ class ToxiproxyApi:
 
     def running(self):
         self._started = True
-        injector = ctx.master.addons.get("faultinjector")
-        if injector is not None and self._select not in injector.selectors:
-            injector.selectors.append(self._select)
         return self._start()
 
     async def _start(self):
@@ -128,7 +126,8 @@ class ToxiproxyApi:
         self.listeners.shutdown_all("shutdown")
 
     # -- traffic ------------------------------------------------------------------------
-    def _select(self, flow):
+    def select(self, flow):
+        """The injector's selector (``FaultAddon`` hands it over): a proxy's http toxics."""
         if not self.listeners.plans:  # no http toxic anywhere: every flow's answer is None
             return None
         name = self.listeners.proxy_of(flow.client_conn)
@@ -156,9 +155,8 @@ class ToxiproxyApi:
 
     def _record(self, conn):
         """One report record per connection, once its links are done."""
-        classifier = ctx.master.addons.get("classifier")
-        report = getattr(classifier, "report", None)
-        metrics = getattr(classifier, "metrics", None)
+        report = getattr(self.classifier, "report", None)
+        metrics = getattr(self.classifier, "metrics", None)
         if report is None and metrics is None:
             return
         client = conn.client

@@ -41,6 +41,7 @@ class Workers:
     def __init__(self):
         self.server = None
         self.control = None
+        self._apply_change = None  # FaultControl.apply_change: siblings' runtime changes apply here
         self._started = False
         self._set: tuple | None = None
 
@@ -112,10 +113,13 @@ class Workers:
         self.server = await listen.serve(mode, sock)
         shown = host or "*"
         log.info(f"{mode.description} (worker {wid}) listening at {shown}:{bound[1]}.")
-        control = ctx.master.addons.get("faultcontrol")
-        if control is not None:  # runtime changes from siblings apply here
-            self.control = await fanout.serve(wdir, wid, control.apply_change)
+        if self._apply_change is not None:  # runtime changes from siblings apply here
+            self.control = await fanout.serve(wdir, wid, self._apply_change)
         (Path(wdir) / f"ready-{wid}").write_text(f"{os.getpid()} {bound[1]}\n")
+
+    def changes_to(self, apply_change) -> None:
+        """Where a sibling's control change is applied (``FaultAddon`` wires it)."""
+        self._apply_change = apply_change
 
     async def broadcast(self, message: dict) -> list[str]:
         """Send a control change to every sibling worker; [] when alone or all applied it."""

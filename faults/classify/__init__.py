@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from faults.classify import clients as profiles, dns, http, tls, ws
 from faults.classify.clients import k6_ws, report_all, websockets
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 __all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake", "classify_query",
            "classify_websocket"]
@@ -28,6 +28,7 @@ __all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_ha
 class Classification:
     outcome: Outcome
     clients: dict[str, ClientReport]
+    shown: tuple[str, ...] = profiles.NAMES  # the profiles option fault_clients shows (the Classifier's)
 
     @property
     def k6(self) -> ClientReport:
@@ -42,7 +43,7 @@ class Classification:
         """The reports of the profiles option ``fault_clients`` shows (it chooses among the
         HTTP profiles; a WebSocket session's own profiles are always shown)."""
         return {name: r.as_dict() for name, r in self.clients.items()
-                if name in profiles.shown or name not in profiles.NAMES}
+                if name in self.shown or name not in profiles.NAMES}
 
 
 def classify(flow) -> Classification:
@@ -50,22 +51,23 @@ def classify(flow) -> Classification:
     return Classification(o, report_all(o))
 
 
-def classify_handshake(params: dict, *, quic: bool = False, **kw) -> Classification:
+def classify_handshake(params: dict, shown: tuple[str, ...] = profiles.NAMES, *, quic: bool = False,
+                       **kw) -> Classification:
     """``quic``: an HTTP/3 client's QUIC handshake (only HTTP/3 clients' profiles apply)."""
     if quic and params.get("alpn") == "no_h3":  # aioquic's TLS refuses: no common protocol
-        o = Outcome("tls.alert", "tls.alert.remote", "a no_application_protocol alert: the server offers no h3",
+        o = Outcome(Event.TLS_ALERT, "tls.alert.remote", "a no_application_protocol alert: the server offers no h3",
                     {"alert": 120, "host": kw.get("host")})
     else:
         o = tls.outcome_of_handshake(params, **kw)
     if quic:
         o.facts["protocol"] = "HTTP/3"
         o.summary += " (QUIC handshake)"
-    return Classification(o, report_all(o))
+    return Classification(o, report_all(o), shown)
 
 
-def classify_query(**kw) -> Classification:
+def classify_query(shown: tuple[str, ...] = profiles.NAMES, **kw) -> Classification:
     o = dns.outcome_of_query(**kw)
-    return Classification(o, report_all(o))
+    return Classification(o, report_all(o), shown)
 
 
 def classify_websocket(flow) -> Classification:

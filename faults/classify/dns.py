@@ -13,7 +13,7 @@ where nothing listens), ``dial.blackhole`` (a listener whose full backlog drops 
 
 from __future__ import annotations
 
-from faults.classify.outcome import Outcome
+from faults.classify.outcome import Event, Outcome
 
 RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
                6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE"}
@@ -28,24 +28,24 @@ def outcome_of_query(*, kind: str | None, name: str, qtype: str, server: str, rc
              "addresses": addresses, "delay_ms": delay_ms, "pointed": pointed}
     late = f" after {delay_ms} ms" if delay_ms else ""
     if dropped:
-        return Outcome("dns.drop", "client.timeout.request",
+        return Outcome(Event.DNS_DROP, "client.timeout.request",
                        f"no reply to the {qtype} query for {name}: the resolver times out", facts)
     if rcode == 3:
-        return Outcome("dns.no_such_host", "dns.lookup.no_such_host", f"NXDOMAIN for {name}{late}", facts)
+        return Outcome(Event.DNS_NO_SUCH_HOST, "dns.lookup.no_such_host", f"NXDOMAIN for {name}{late}", facts)
     if rcode:
-        return Outcome("dns.error", "dns.lookup.error", f"{facts['rcode']} for {name}{late}", facts)
+        return Outcome(Event.DNS_ERROR, "dns.lookup.error", f"{facts['rcode']} for {name}{late}", facts)
     if kind == "refuse":
         facts["refused_checked"] = refused
-        return Outcome("dial.refused", "network.dial.refused",
+        return Outcome(Event.DIAL_REFUSED, "network.dial.refused",
                        f"{name} -> {', '.join(addresses)}, where nothing listens: the dial is refused", facts)
     if kind == "blackhole":
         facts["listener_open"] = blackholed
-        return Outcome("dial.blackhole", "network.dial.timeout",
+        return Outcome(Event.DIAL_BLACKHOLE, "network.dial.timeout",
                        f"{name} -> {', '.join(addresses)}, a listener whose full backlog drops SYNs", facts)
     if not addresses and lookup_empty:
         # Go asks A and AAAA: the lookup fails only when neither has an address (the
         # addon gives both queries of a lookup the same answer)
-        return Outcome("dns.no_such_host", "dns.lookup.no_such_host",
+        return Outcome(Event.DNS_NO_SUCH_HOST, "dns.lookup.no_such_host",
                        f"an empty {qtype} answer for {name}{late}", facts)
     to = ", ".join(addresses) or f"no {qtype} record (the other query type has the address)"
-    return Outcome("dns.answer", "ok.none.success", f"{name} -> {to}{late}", facts)
+    return Outcome(Event.DNS_ANSWER, "ok.none.success", f"{name} -> {to}{late}", facts)

@@ -7,7 +7,7 @@ Called by ``faults.classify.http.outcome_of`` when the wire record has
 from __future__ import annotations
 
 from faults import catalog
-from faults.classify.outcome import Outcome
+from faults.classify.outcome import Event, Outcome
 
 # the connection error each violation makes a strict client detect
 VIOLATION_CODES = {
@@ -25,26 +25,26 @@ def h2_error(code: int) -> dict:
 def outcome_of(wire: dict, facts: dict) -> Outcome:
     frame = wire["h2_frame"]
     if wire.get("fallback"):
-        o = Outcome("h2.fallback", "network.tcp.reset_by_peer",
+        o = Outcome(Event.H2_FALLBACK, "network.tcp.reset_by_peer",
                     f"{frame}: not an HTTP/2 flow, so a TCP RST before the response", {"phase": "before_response"})
     elif frame == "rst_stream":
         code = wire["code"]
-        o = Outcome("h2.rst_stream", catalog.for_h2("stream", code).id,
+        o = Outcome(Event.H2_RST_STREAM, catalog.for_h2("stream", code).id,
                     f"RST_STREAM {catalog.h2_name(code)} on this stream ({wire.get('phase')})")
     elif frame == "goaway":
         code = wire["code"]
         sid, last = wire.get("stream_id") or 1, wire.get("last_stream", 0)
         covered = "at or below" if sid <= last else "above"
-        o = Outcome("h2.goaway", catalog.for_h2("goaway", code).id,
+        o = Outcome(Event.H2_GOAWAY, catalog.for_h2("goaway", code).id,
                     f"GOAWAY {catalog.h2_name(code)}, this stream {covered} last_stream_id {last}, "
                     f"then {wire.get('then', 'close')} ({wire.get('phase')})")
     elif frame == "violation":
         code = VIOLATION_CODES[wire["violation"]]
-        o = Outcome("h2.violation", catalog.for_h2("connection", code).id,
+        o = Outcome(Event.H2_VIOLATION, catalog.for_h2("connection", code).id,
                     f"HTTP/2 violation {wire['violation']}: a {catalog.h2_name(code)} connection error, then close",
                     {"code": code})
     else:
-        return Outcome("unknown", "client.generic.error", f"unknown h2_frame {frame!r}")
+        return Outcome(Event.UNKNOWN, "client.generic.error", f"unknown h2_frame {frame!r}")
     code = o.facts.get("code", wire.get("code"))
     if code is not None:
         o.facts["h2_error"] = h2_error(code)

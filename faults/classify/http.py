@@ -16,7 +16,7 @@ import zlib
 
 from faults import catalog, vocabulary
 from faults.classify import h2, h3
-from faults.classify.outcome import Outcome
+from faults.classify.outcome import Event, Outcome
 
 
 def base_facts(flow) -> dict:
@@ -36,7 +36,7 @@ def outcome_of(flow) -> Outcome:
     wire = flow.metadata.get(vocabulary.WIRE, {})
     facts = {**base_facts(flow), **{k: v for k, v in wire.items() if v is not None}}
     if wire.get("datagrams_blackholed"):
-        o = Outcome("quic.silence", "client.timeout.request", "the QUIC connection went silent: every datagram "
+        o = Outcome(Event.QUIC_SILENCE, "client.timeout.request", "the QUIC connection went silent: every datagram "
                     "to the client dropped (quic_datagrams drop=1), so no answer reached it")
     elif wire.get("h3_frame"):
         o = h3.outcome_of(wire, facts)
@@ -44,27 +44,27 @@ def outcome_of(flow) -> Outcome:
         o = h2.outcome_of(wire, facts)
     elif wire.get("grpc_status") is not None:
         name = catalog.grpc_name(wire["grpc_status"])
-        o = Outcome("grpc.status", f"grpc.status.{name.lower()}", f"gRPC status {name} in the trailers")
+        o = Outcome(Event.GRPC_STATUS, f"grpc.status.{name.lower()}", f"gRPC status {name} in the trailers")
     elif wire.get("early_status") and wire.get("synthetic_status"):
         # sent before the body was read: the client's abort after it is no failure
         status = wire["synthetic_status"]
-        o = Outcome("http.response", catalog.for_http_status(status).id,
+        o = Outcome(Event.HTTP_RESPONSE, catalog.for_http_status(status).id,
                     f"a {status} sent before the request body was read, then a lingering close", {"status": status})
     elif wire.get("conn_end"):
         if wire.get("phase") == "mid_request":  # Go names both ends in some write errors
             facts.update(client_addr=_addr(flow.client_conn.peername), proxy_addr=_addr(flow.client_conn.sockname))
         o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
     elif wire.get("client_gave_up") or (flow.error and (_client_went_away(flow) or wire.get("stalled"))):
-        o = Outcome("client.gave_up", "client.timeout.request", "the client gave up while the stream was paused"
+        o = Outcome(Event.CLIENT_GAVE_UP, "client.timeout.request", "the client gave up while the stream was paused"
                     if wire.get("stalled") else f"the client gave up while the response was paced at "
                     f"{wire['throttled_bytes_per_s']} bytes/s" if wire.get("throttled_bytes_per_s")
                     else "the client closed the exchange before any answer")
     elif wire.get("released_at_shutdown"):
-        o = Outcome("proxy.released", "network.tcp.closed", "released at proxy shutdown (FIN)")
+        o = Outcome(Event.PROXY_RELEASED, "network.tcp.closed", "released at proxy shutdown (FIN)")
     elif flow.error:
         o = _natural_error(flow, facts)
     elif flow.response is None:
-        o = Outcome("unknown", "client.generic.error", "no response and no error recorded")
+        o = Outcome(Event.UNKNOWN, "client.generic.error", "no response and no error recorded")
     else:
         o = _response(flow, facts)
     if wire.get("collateral_of"):
@@ -112,9 +112,9 @@ def connection_end(how: str, phase: str, facts: dict) -> Outcome:
              "mid_body": "mid-body"}.get(phase, phase)
     conn = f"{'a reused' if facts.get('reused_connection') else 'a fresh'} {facts.get('protocol')} connection"
     if how == "rst":
-        return Outcome("tcp.rst", "network.tcp.reset_by_peer", f"TCP RST {where} on {conn}", {"phase": phase})
+        return Outcome(Event.TCP_RST, "network.tcp.reset_by_peer", f"TCP RST {where} on {conn}", {"phase": phase})
     entry = "network.tcp.closed" if phase == "before_response" else "http.body.truncated"
-    return Outcome("tcp.fin", entry, f"FIN {where} on {conn}", {"phase": phase})
+    return Outcome(Event.TCP_FIN, entry, f"FIN {where} on {conn}", {"phase": phase})
 
 
 def _client_went_away(flow) -> bool:
@@ -132,17 +132,17 @@ def _natural_error(flow, facts: dict) -> Outcome:
     m = _CLIENT_GOAWAY.search(msg)
     if m:  # the client itself ended the connection (its GOAWAY), e.g. after a sibling's fault it refused
         code = int(m.group(1))
-        return Outcome("client.goaway", catalog.for_h2("goaway", code).id,
+        return Outcome(Event.CLIENT_GOAWAY, catalog.for_h2("goaway", code).id,
                        f"the client closed the connection itself with GOAWAY {catalog.h2_name(code)}", {"code": code})
     if "killed" in msg.lower():
         if facts["protocol"].startswith("HTTP/2"):
-            return Outcome("proxy.killed", "http2.stream.internal_error",
+            return Outcome(Event.PROXY_KILLED, "http2.stream.internal_error",
                            "mitmproxy killed the flow: RST_STREAM INTERNAL_ERROR", {"code": 0x2})
-        return Outcome("proxy.killed", "network.tcp.closed", "mitmproxy killed the flow: it closed the connection")
+        return Outcome(Event.PROXY_KILLED, "network.tcp.closed", "mitmproxy killed the flow: it closed the connection")
     if flow.response is None:
-        return Outcome("upstream.failed", "http.status.bad_gateway",
+        return Outcome(Event.UPSTREAM_FAILED, "http.status.bad_gateway",
                        f"upstream failed ({msg}); mitmproxy answered 502", {"upstream_error": msg})
-    return Outcome("upstream.cut", "http.body.truncated", f"upstream failed mid-response: {msg}",
+    return Outcome(Event.UPSTREAM_CUT, "http.body.truncated", f"upstream failed mid-response: {msg}",
                    {"upstream_error": msg})
 
 
@@ -178,28 +178,29 @@ def _response(flow, facts: dict) -> Outcome:
     r = flow.response
     status = r.status_code
     if status == 101 and not flow.websocket:
-        return Outcome("http.switching", "http.status.switching_protocols", "101 Switching Protocols on a plain request",
-                       {"status": 101})
+        return Outcome(Event.HTTP_SWITCHING, "http.status.switching_protocols",
+                       "101 Switching Protocols on a plain request", {"status": 101})
     if 100 <= status < 200 and status != 101:
-        return Outcome("http.informational", catalog.for_http_status(status).id,
+        return Outcome(Event.HTTP_INFORMATIONAL, catalog.for_http_status(status).id,
                        f"a {status} as the only answer: no final status", {"status": status})
     sent, announced = facts.get("body_sent"), facts.get("body_announced")
     if announced and (sent or 0) < announced:  # a fault ended the body short (truncate/close scope=stream)
-        return Outcome("http.short_body", "http.body.truncated", f"{sent or 0} of {announced} announced body bytes, "
-                       "then the end of the stream", {"status": status})
+        return Outcome(Event.HTTP_SHORT_BODY, "http.body.truncated",
+                       f"{sent or 0} of {announced} announced body bytes, then the end of the stream",
+                       {"status": status})
     if r.stream:  # streamed through: the proxy kept no body, so it cannot judge its length or encoding
-        return Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response "
+        return Outcome(Event.HTTP_RESPONSE, catalog.for_http_status(status).id, f"a complete {status} response "
                        "(streamed)", {"status": status, "body_size": 0, "streamed": True})
     problem = decode_problem(flow)
     if problem:
-        return Outcome("http.undecodable", "http.body.decompression",
+        return Outcome(Event.HTTP_UNDECODABLE, "http.body.decompression",
                        f"a {r.headers.get('content-encoding')} body that does not decode ({problem[0]})",
                        {"status": status, "decode_problem": problem[0], "decode_detail": problem[1]})
     length = r.headers.get("content-length", "")
     if length.isdigit() and int(length) > len(r.raw_content or b"") and flow.request.method != "HEAD":
-        return Outcome("http.short_body", "http.body.truncated",
+        return Outcome(Event.HTTP_SHORT_BODY, "http.body.truncated",
                        f"{len(r.raw_content or b'')} of {length} announced body bytes", {"status": status})
-    o = Outcome("http.response", catalog.for_http_status(status).id, f"a complete {status} response",
+    o = Outcome(Event.HTTP_RESPONSE, catalog.for_http_status(status).id, f"a complete {status} response",
                 {"status": status, "body_size": len(r.raw_content or b"")})
     if facts.get("grpc"):  # the call's own status, from the trailers (or a trailers-only answer)
         seen = (r.trailers or {}).get("grpc-status") or r.headers.get("grpc-status")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from faults.classify.clients import H3_PROFILES, PROFILES, report_all
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 H1, H2 = "HTTP/1.1", "HTTP/2.0"
 
@@ -20,25 +20,25 @@ H1, H2 = "HTTP/1.1", "HTTP/2.0"
 def _http(proto: str) -> list[tuple[str, str, dict]]:
     """(spec, event, facts) of the faults both HTTP versions share."""
     rows = [
-        ("status code=503", "http.response", {"status": 503}),
-        ("status code=404", "http.response", {"status": 404}),
-        ("status code=200", "http.response", {"status": 200}),
+        ("status code=503", Event.HTTP_RESPONSE, {"status": 503}),
+        ("status code=404", Event.HTTP_RESPONSE, {"status": 404}),
+        ("status code=200", Event.HTTP_RESPONSE, {"status": 200}),
         # HTTP/2: mitmproxy cannot send a lone 1xx, the proxy holds the exchange instead
-        ("status code=103", "http.informational" if proto == H1 else "client.gave_up", {"status": 103}),
-        ("delay ms=150", "http.response", {"status": 200}),
-        ("hang", "client.gave_up", {}),
-        ("hang ms=300", "tcp.fin", {"phase": "before_response"}),
+        ("status code=103", Event.HTTP_INFORMATIONAL if proto == H1 else Event.CLIENT_GAVE_UP, {"status": 103}),
+        ("delay ms=150", Event.HTTP_RESPONSE, {"status": 200}),
+        ("hang", Event.CLIENT_GAVE_UP, {}),
+        ("hang ms=300", Event.TCP_FIN, {"phase": "before_response"}),
     ]
     for phase in ("before_response", "after_headers", "mid_body"):
         sent = {"body_sent": 15000} if phase == "mid_body" else {}
-        rows.append((f"reset when={phase}", "tcp.rst", {"phase": phase, **sent}))
+        rows.append((f"reset when={phase}", Event.TCP_RST, {"phase": phase, **sent}))
     for phase in ("before_response", "after_headers", "mid_body"):
         sent = {"body_sent": 15000} if phase == "mid_body" else {}
-        rows.append((f"close when={phase}", "tcp.fin", {"phase": phase, **sent}))
+        rows.append((f"close when={phase}", Event.TCP_FIN, {"phase": phase, **sent}))
     rows += [
-        ("truncate", "tcp.fin", {"phase": "mid_body", "body_sent": 15000, "body_announced": 30000}),
-        ("bad_gzip", "http.undecodable", {"status": 200, "decode_problem": "bad_magic"}),
-        ("throttle bytes_per_s=200000", "http.response", {"status": 200}),
+        ("truncate", Event.TCP_FIN, {"phase": "mid_body", "body_sent": 15000, "body_announced": 30000}),
+        ("bad_gzip", Event.HTTP_UNDECODABLE, {"status": 200, "decode_problem": "bad_magic"}),
+        ("throttle bytes_per_s=200000", Event.HTTP_RESPONSE, {"status": 200}),
     ]
     return rows
 
@@ -46,40 +46,42 @@ def _http(proto: str) -> list[tuple[str, str, dict]]:
 def _h2_frames() -> list[tuple[str, str, dict]]:
     s = {"stream_id": 1}
     return [
-        ("rst_stream code=INTERNAL_ERROR when=after_headers", "h2.rst_stream", {**s, "code": 2, "phase": "after_headers"}),
-        ("rst_stream code=CANCEL when=mid_body", "h2.rst_stream", {**s, "code": 8, "phase": "mid_body"}),
-        ("rst_stream code=INTERNAL_ERROR when=before_response", "h2.rst_stream",
+        ("rst_stream code=INTERNAL_ERROR when=after_headers", Event.H2_RST_STREAM,
+         {**s, "code": 2, "phase": "after_headers"}),
+        ("rst_stream code=CANCEL when=mid_body", Event.H2_RST_STREAM, {**s, "code": 8, "phase": "mid_body"}),
+        ("rst_stream code=INTERNAL_ERROR when=before_response", Event.H2_RST_STREAM,
          {**s, "code": 2, "phase": "before_response"}),
-        ("rst_stream code=REFUSED_STREAM when=before_response", "h2.rst_stream",
+        ("rst_stream code=REFUSED_STREAM when=before_response", Event.H2_RST_STREAM,
          {**s, "code": 7, "phase": "before_response"}),
-        ("goaway code=INTERNAL_ERROR last_stream=this when=before_response then=close", "h2.goaway",
+        ("goaway code=INTERNAL_ERROR last_stream=this when=before_response then=close", Event.H2_GOAWAY,
          {**s, "code": 2, "last_stream": 1, "phase": "before_response", "then": "close"}),
-        ("goaway code=NO_ERROR last_stream=this when=after_headers then=drain", "h2.goaway",
+        ("goaway code=NO_ERROR last_stream=this when=after_headers then=drain", Event.H2_GOAWAY,
          {**s, "code": 0, "last_stream": 1, "phase": "after_headers", "then": "drain"}),
-        ("goaway code=NO_ERROR last_stream=below when=before_response", "h2.goaway",
+        ("goaway code=NO_ERROR last_stream=below when=before_response", Event.H2_GOAWAY,
          {**s, "code": 0, "last_stream": 0, "phase": "before_response", "then": "close"}),
-        ("goaway code=NO_ERROR last_stream=this when=after_response then=drain", "h2.goaway",
+        ("goaway code=NO_ERROR last_stream=this when=after_response then=drain", Event.H2_GOAWAY,
          {**s, "code": 0, "last_stream": 1, "phase": "after_response", "then": "drain"}),
-        ("h2_violation kind=data_on_idle_stream", "h2.violation", {**s, "violation": "data_on_idle_stream", "code": 1}),
-        ("h2_violation kind=bad_hpack", "h2.violation", {**s, "violation": "bad_hpack", "code": 9}),
-        ("h2_violation kind=oversized_frame", "h2.violation", {**s, "violation": "oversized_frame", "code": 6}),
-        ("h2_violation kind=window_overflow", "h2.violation", {**s, "violation": "window_overflow", "code": 3}),
+        ("h2_violation kind=data_on_idle_stream", Event.H2_VIOLATION,
+         {**s, "violation": "data_on_idle_stream", "code": 1}),
+        ("h2_violation kind=bad_hpack", Event.H2_VIOLATION, {**s, "violation": "bad_hpack", "code": 9}),
+        ("h2_violation kind=oversized_frame", Event.H2_VIOLATION, {**s, "violation": "oversized_frame", "code": 6}),
+        ("h2_violation kind=window_overflow", Event.H2_VIOLATION, {**s, "violation": "window_overflow", "code": 3}),
     ]
 
 
 def _tls() -> list[tuple[str, str, dict]]:
-    rows = [(f"tls cert={c}", "tls.bad_cert", {"cert": c}) for c in
+    rows = [(f"tls cert={c}", Event.TLS_BAD_CERT, {"cert": c}) for c in
             ("untrusted", "self_signed", "incomplete_chain", "wrong_host", "expired", "not_yet_valid", "sha1",
              "weak_key")]
     return rows + [
-        ("tls handshake=alert alert=handshake_failure", "tls.alert", {"alert": 40}),
-        ("tls handshake=plaintext", "tls.plaintext", {}),
-        ("tls handshake=reset", "tls.rst", {}),
-        ("tls handshake=close", "tls.fin", {}),
-        ("tls handshake=stall", "tls.stall", {}),
-        ("tls client_cert=require", "tls.alert", {"alert": 116, "encrypted": True}),  # TLS 1.3
-        ("tls alpn=http1_only", "http.response", {"status": 200}),
-        ("tls max_version=1.2", "http.response", {"status": 200}),
+        ("tls handshake=alert alert=handshake_failure", Event.TLS_ALERT, {"alert": 40}),
+        ("tls handshake=plaintext", Event.TLS_PLAINTEXT, {}),
+        ("tls handshake=reset", Event.TLS_RST, {}),
+        ("tls handshake=close", Event.TLS_FIN, {}),
+        ("tls handshake=stall", Event.TLS_STALL, {}),
+        ("tls client_cert=require", Event.TLS_ALERT, {"alert": 116, "encrypted": True}),  # TLS 1.3
+        ("tls alpn=http1_only", Event.HTTP_RESPONSE, {"status": 200}),
+        ("tls max_version=1.2", Event.HTTP_RESPONSE, {"status": 200}),
     ]
 
 
@@ -92,15 +94,15 @@ def _h3() -> list[tuple[str, str, dict]]:
         code = facts["code"]
         return {**s, **facts, "h3_error": {"name": "", "value": code, "space": space}}
 
-    rst = lambda code, phase, **kw: ("h3.reset_stream", frame("h3.reset_stream", code=code, phase=phase, **kw))  # noqa: E731
-    close = lambda code, **kw: ("h3.connection_close", frame("h3.connection_close", code=code, **kw))  # noqa: E731
+    rst = lambda code, phase, **kw: (Event.H3_RESET_STREAM, frame(Event.H3_RESET_STREAM, code=code, phase=phase, **kw))  # noqa: E731
+    close = lambda code, **kw: (Event.H3_CONNECTION_CLOSE, frame(Event.H3_CONNECTION_CLOSE, code=code, **kw))  # noqa: E731
     rows = [
-        ("status code=503", "http.response", {"status": 503}),
-        ("delay ms=150", "http.response", {"status": 200}),
-        ("hang", "client.gave_up", {}),
-        ("truncate", "http.short_body", {"status": 200}),
-        ("bad_gzip", "http.undecodable", {"status": 200, "decode_problem": "bad_magic"}),
-        ("throttle bytes_per_s=200000", "http.response", {"status": 200}),
+        ("status code=503", Event.HTTP_RESPONSE, {"status": 503}),
+        ("delay ms=150", Event.HTTP_RESPONSE, {"status": 200}),
+        ("hang", Event.CLIENT_GAVE_UP, {}),
+        ("truncate", Event.HTTP_SHORT_BODY, {"status": 200}),
+        ("bad_gzip", Event.HTTP_UNDECODABLE, {"status": 200, "decode_problem": "bad_magic"}),
+        ("throttle bytes_per_s=200000", Event.HTTP_RESPONSE, {"status": 200}),
         ("reset", *close(0x102, instead_of="rst")),
         ("close", *close(0x100, instead_of="fin")),
         ("reset scope=stream", *rst(0x102, "before_response")),
@@ -109,10 +111,10 @@ def _h3() -> list[tuple[str, str, dict]]:
         ("rst_stream code=H3_INTERNAL_ERROR when=after_headers", *rst(0x102, "after_headers")),
         ("rst_stream code=H3_NO_ERROR when=mid_body", *rst(0x100, "mid_body")),
         ("rst_stream code=CANCEL when=mid_request", *rst(0x10C, "mid_request", stop_sending=True)),
-        ("goaway", "h3.goaway", {**frame("h3.goaway", code=0x100), "then": "close", "covered": True}),
-        ("goaway then=drain", "h3.goaway", {**frame("h3.goaway", code=0x100), "then": "drain", "covered": True}),
-        ("goaway last_stream=below then=drain", "h3.goaway",
-         {**frame("h3.goaway", code=0x100), "then": "drain", "covered": False}),
+        ("goaway", Event.H3_GOAWAY, {**frame(Event.H3_GOAWAY, code=0x100), "then": "close", "covered": True}),
+        ("goaway then=drain", Event.H3_GOAWAY, {**frame(Event.H3_GOAWAY, code=0x100), "then": "drain", "covered": True}),
+        ("goaway last_stream=below then=drain", Event.H3_GOAWAY,
+         {**frame(Event.H3_GOAWAY, code=0x100), "then": "drain", "covered": False}),
         ("quic_close code=H3_EXCESSIVE_LOAD", *close(0x107)),
         ("quic_close code=PROTOCOL_VIOLATION space=transport", *close(0xA, space="transport")),
     ]

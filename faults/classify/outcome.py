@@ -3,46 +3,77 @@
 - ``Outcome``: what the client's socket and protocol stack saw, client-neutral
   ("TCP RST after the response head on a reused HTTP/1.1 connection", "GOAWAY
   INTERNAL_ERROR covering this stream"). ``event`` names the kind of outcome
-  (the table below), ``entry`` is the catalog id of that outcome, ``facts`` the
+  (``Event``), ``entry`` is the catalog id of that outcome, ``facts`` the
   details a client profile needs (protocol, phase, codes, ...).
 - ``ClientReport``: what one client reports for an outcome, made by a client
   profile in ``faults.classify.clients``.
 
-Events:
-
-====================  ================================================================
-tcp.rst / tcp.fin     the client connection ended (facts: phase, protocol, reused, ...)
-client.gave_up        the client closed the exchange before any answer
-client.goaway         the client closed the whole connection itself (its GOAWAY, facts: code)
-proxy.released        the proxy stopped while the exchange was held or open
-proxy.killed          mitmproxy killed the flow itself (no fault)
-upstream.failed       the upstream failed before a response: mitmproxy answered 502
-upstream.cut          the upstream failed mid-response
-http.response         a complete response (facts: status)
-http.informational    a 1xx (not 101) as the only answer
-http.switching        a 101 on a request that is not a WebSocket upgrade
-http.undecodable      the body does not decode (facts: encoding, decode_problem)
-http.short_body       fewer body bytes than Content-Length announced
-h2.rst_stream         RST_STREAM on this stream (facts: code, phase)
-h2.goaway             GOAWAY on this stream's connection (facts: code, last_stream, ...)
-h2.violation          the connection broke HTTP/2 (facts: violation, code)
-h2.fallback           an HTTP/2 frame fault on a flow that is not HTTP/2: a TCP RST
-grpc.status           a gRPC status in the trailers (facts: grpc_status)
-tls.*                 a failed handshake: alert, plaintext, rst, fin, stall,
-                      stall_released, bad_cert, unknown (faults.classify.tls)
-unknown               no response and no error recorded
-====================  ================================================================
+``Event`` names every kind of outcome: a ``StrEnum``, so an event is its
+string wherever it goes (the report's ``outcome.event`` and ``ended``, flow
+metadata, flow files) and compares equal to it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class Event(StrEnum):
+    TCP_RST = "tcp.rst"  # the client connection ended (facts: phase, protocol, reused, ...)
+    TCP_FIN = "tcp.fin"
+    CLIENT_GAVE_UP = "client.gave_up"  # the client closed the exchange before any answer
+    CLIENT_GOAWAY = "client.goaway"  # the client closed the whole connection itself (its GOAWAY, facts: code)
+    PROXY_RELEASED = "proxy.released"  # the proxy stopped while the exchange was held or open
+    PROXY_KILLED = "proxy.killed"  # mitmproxy killed the flow itself (no fault)
+    UPSTREAM_FAILED = "upstream.failed"  # the upstream failed before a response: mitmproxy answered 502
+    UPSTREAM_CUT = "upstream.cut"  # the upstream failed mid-response
+    HTTP_RESPONSE = "http.response"  # a complete response (facts: status)
+    HTTP_INFORMATIONAL = "http.informational"  # a 1xx (not 101) as the only answer
+    HTTP_SWITCHING = "http.switching"  # a 101 on a request that is not a WebSocket upgrade
+    HTTP_UNDECODABLE = "http.undecodable"  # the body does not decode (facts: encoding, decode_problem)
+    HTTP_SHORT_BODY = "http.short_body"  # fewer body bytes than Content-Length announced
+    H2_RST_STREAM = "h2.rst_stream"  # RST_STREAM on this stream (facts: code, phase)
+    H2_GOAWAY = "h2.goaway"  # GOAWAY on this stream's connection (facts: code, last_stream, ...)
+    H2_VIOLATION = "h2.violation"  # the connection broke HTTP/2 (facts: violation, code)
+    H2_FALLBACK = "h2.fallback"  # an HTTP/2 frame fault on a flow that is not HTTP/2: a TCP RST
+    GRPC_STATUS = "grpc.status"  # a gRPC status in the trailers (facts: grpc_status)
+    # HTTP/3 (faults.classify.h3)
+    H3_RESET_STREAM = "h3.reset_stream"  # RESET_STREAM (and STOP_SENDING) on this stream (facts: code, phase)
+    H3_GOAWAY = "h3.goaway"  # GOAWAY on this stream's QUIC connection (facts: code, goaway_id, ...)
+    H3_CONNECTION_CLOSE = "h3.connection_close"  # CONNECTION_CLOSE (facts: code, quic_error_space)
+    QUIC_SILENCE = "quic.silence"  # the QUIC connection went silent after its handshake (datagram faults)
+    QUIC_NO_HANDSHAKE = "quic.no_handshake"  # the QUIC handshake never completed (datagram faults)
+    # a failed TLS handshake (faults.classify.tls)
+    TLS_ALERT = "tls.alert"
+    TLS_PLAINTEXT = "tls.plaintext"
+    TLS_RST = "tls.rst"
+    TLS_FIN = "tls.fin"
+    TLS_STALL = "tls.stall"
+    TLS_STALL_RELEASED = "tls.stall_released"
+    TLS_BAD_CERT = "tls.bad_cert"
+    TLS_UNKNOWN = "tls.unknown"
+    # a DNS query the DNS mode answered, and the dial that follows (faults.classify.dns)
+    DNS_ANSWER = "dns.answer"
+    DNS_NO_SUCH_HOST = "dns.no_such_host"
+    DNS_ERROR = "dns.error"
+    DNS_DROP = "dns.drop"
+    DIAL_REFUSED = "dial.refused"
+    DIAL_BLACKHOLE = "dial.blackhole"
+    # a WebSocket session's end (faults.classify.ws)
+    WS_CLOSE = "ws.close"
+    WS_RST = "ws.rst"
+    WS_FIN = "ws.fin"
+    WS_CORRUPT = "ws.corrupt"
+    WS_STALL = "ws.stall"
+    WS_CLIENT_CLOSED = "ws.client_closed"
+    UNKNOWN = "unknown"  # no response and no error recorded
 
 
 @dataclass(slots=True)
 class Outcome:
-    event: str
+    event: Event
     entry: str  # catalog id of what happened, e.g. "network.tcp.reset_by_peer"
     summary: str = ""  # one line, client-neutral
     facts: dict = field(default_factory=dict)

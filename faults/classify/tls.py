@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 
 from faults.catalog.tables import TLS_ALERT_NAMES
-from faults.classify.outcome import Outcome
+from faults.classify.outcome import Event, Outcome
 
 CERT_ENTRIES = {  # the certificate kinds of the ``tls`` fault -> catalog id
     "untrusted": "tls.x509.unknown_authority",
@@ -37,34 +37,34 @@ def outcome_of_handshake(params: dict, *, raw_action: str | None, error: str, ho
     client_rejected_cert = any(s in err for s in _CLIENT_REJECTED)
 
     if raw_action == "alert":
-        o = Outcome("tls.alert", "tls.alert.remote", f"a fatal {TLS_ALERT_NAMES.get(flushed_alert)} alert "
+        o = Outcome(Event.TLS_ALERT, "tls.alert.remote", f"a fatal {TLS_ALERT_NAMES.get(flushed_alert)} alert "
                     "instead of a ServerHello", {"alert": flushed_alert})
     elif raw_action == "plaintext":
-        o = Outcome("tls.plaintext", "tls.record.header", "plain HTTP bytes in answer to the ClientHello")
+        o = Outcome(Event.TLS_PLAINTEXT, "tls.record.header", "plain HTTP bytes in answer to the ClientHello")
     elif raw_action == "reset":
-        o = Outcome("tls.rst", "network.tcp.reset_by_peer", "TCP RST after the ClientHello")
+        o = Outcome(Event.TLS_RST, "network.tcp.reset_by_peer", "TCP RST after the ClientHello")
     elif raw_action == "close":
-        o = Outcome("tls.fin", "network.tcp.closed", "FIN after the ClientHello")
+        o = Outcome(Event.TLS_FIN, "network.tcp.closed", "FIN after the ClientHello")
     elif raw_action == "stall":
-        o = Outcome("tls.stall", "client.timeout.request", "the ClientHello was never answered; the client gave up")
+        o = Outcome(Event.TLS_STALL, "client.timeout.request", "the ClientHello was never answered; the client gave up")
     elif raw_action == "stall_released":
-        o = Outcome("tls.stall_released", "network.tcp.closed", "the ClientHello was never answered, then FIN "
+        o = Outcome(Event.TLS_STALL_RELEASED, "network.tcp.closed", "the ClientHello was never answered, then FIN "
                     "(stall_ms or proxy shutdown)")
     elif flushed_alert is not None and not client_rejected_cert:
         code, encrypted = flushed_alert, flushed_alert == -1
         if encrypted:  # TLS 1.3: encrypted alert; which one OpenSSL sends follows from its error
             code = 116 if "did not return a certificate" in err else 48
             facts["flushed_alert"] = TLS_ALERT_NAMES.get(code, code)
-        o = Outcome("tls.alert", "tls.alert.remote", f"the handshake failed on our side: a fatal "
+        o = Outcome(Event.TLS_ALERT, "tls.alert.remote", f"the handshake failed on our side: a fatal "
                     f"{TLS_ALERT_NAMES.get(code, code)} alert", {"alert": code, "encrypted": encrypted})
     elif cert:
-        o = Outcome("tls.bad_cert", CERT_ENTRIES[cert], f"a {cert} certificate for {host}", {"cert": cert})
+        o = Outcome(Event.TLS_BAD_CERT, CERT_ENTRIES[cert], f"a {cert} certificate for {host}", {"cert": cert})
         if cert in ("expired", "not_yet_valid"):
             o.facts["now"] = now or datetime.datetime.now(datetime.timezone.utc)
             if leaf is not None:
                 o.facts["bound"] = leaf.not_valid_after_utc if cert == "expired" else leaf.not_valid_before_utc
     else:
-        o = Outcome("tls.unknown", "tls.handshake.failed",
+        o = Outcome(Event.TLS_UNKNOWN, "tls.handshake.failed",
                     f"the handshake failed without an alert mitmproxy could flush: {error}")
     o.facts = {**facts, **o.facts}
     return o

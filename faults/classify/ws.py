@@ -14,7 +14,7 @@ client gives up on its own), ``proxy.released`` (open at proxy shutdown).
 from __future__ import annotations
 
 from faults import vocabulary
-from faults.classify.outcome import Outcome
+from faults.classify.outcome import Event, Outcome
 
 # close codes an endpoint never sends: mitmproxy (wsproto) relays them as 1000
 LOCAL_ONLY = {1006: 1000, 1015: 1000}
@@ -42,26 +42,28 @@ def outcome_of(flow) -> Outcome:
     ws = flow.websocket
     if fault == "close":
         code, reason = wire["ws_close_code"], wire.get("ws_close_reason", "")
-        o = Outcome("ws.close", "websocket.close", f"close frame {code} {reason!r} from the proxy",
+        o = Outcome(Event.WS_CLOSE, "websocket.close", f"close frame {code} {reason!r} from the proxy",
                     {"code": code, "reason": reason, "by": "proxy"})
     elif fault == "drop":
         how = wire["conn_end"]
-        o = Outcome(f"ws.{how}", "websocket.abnormal_closure",
+        o = Outcome(Event(f"ws.{how}"), "websocket.abnormal_closure",
                     f"{'TCP RST' if how == 'rst' else 'FIN'} without a close frame, after "
                     f"{facts['messages_to_client']} message(s) to the client")
     elif fault == "corrupt":
-        o = Outcome("ws.corrupt", "websocket.protocol_error", f"a frame the client must reject ({wire['ws_corrupt']})")
+        o = Outcome(Event.WS_CORRUPT, "websocket.protocol_error",
+                    f"a frame the client must reject ({wire['ws_corrupt']})")
     elif fault == "stall":
-        o = Outcome("ws.stall", "websocket.stalled", "messages stopped (close frames too); the connection stayed open")
+        o = Outcome(Event.WS_STALL, "websocket.stalled",
+                    "messages stopped (close frames too); the connection stayed open")
     elif wire.get("released_at_shutdown"):
-        o = Outcome("proxy.released", "network.tcp.closed", "open at proxy shutdown (closed)")
+        o = Outcome(Event.PROXY_RELEASED, "network.tcp.closed", "open at proxy shutdown (closed)")
     elif ws is not None and ws.closed_by_client:
-        o = Outcome("ws.client_closed", "websocket.close", f"the client closed the session ({ws.close_code})",
+        o = Outcome(Event.WS_CLIENT_CLOSED, "websocket.close", f"the client closed the session ({ws.close_code})",
                     {"code": ws.close_code, "reason": ws.close_reason or "", "by": "client"})
     else:
         code = ws.close_code if ws is not None else None
         code = LOCAL_ONLY.get(code, code) if code is not None else 1005
-        o = Outcome("ws.close", "websocket.close", f"the upstream closed the session ({code})",
+        o = Outcome(Event.WS_CLOSE, "websocket.close", f"the upstream closed the session ({code})",
                     {"code": code, "reason": (ws.close_reason or "") if ws else "", "by": "server"})
     if fault == "delay":
         o.summary += f"; each message delayed {wire.get('delay_ms')} ms"

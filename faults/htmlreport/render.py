@@ -1,6 +1,9 @@
-"""One self-contained HTML page from report records: the template
-(``templates/report.html.j2``, Jinja2 with autoescaping) gets plain values; the
-SVG's geometry is computed here, its markup is the template's.
+"""The product's one HTML renderer: ``faults report --html`` (``render``: report records,
+their timeline, tables and an optional scorecard) and ``faults score --html``
+(``render_score``: the scorecard alone). One Jinja2 environment (autoescaping) over
+``templates/``: ``base.html.j2`` is the page shell both extend, ``scorecard.html.j2`` the
+scorecard both show. Templates get plain values; the SVG's geometry is computed here,
+its markup is the template's.
 
 Self-contained means offline: no script, no external resource, and a
 Content-Security-Policy of ``default-src 'none'`` that would block one anyway.
@@ -41,8 +44,7 @@ class Page:
     rules: list[dict]
     codes: list[dict]
     clients: list[dict]
-    score_cols: list[str]
-    score_rows: list[dict]
+    score: dict | None
     lanes_left_out: int = 0
     max_lanes: int = MAX_LANES
 
@@ -53,8 +55,8 @@ def render(records: list[dict], *, code_rows: list[dict] | None = None, score: l
     """The page's HTML. ``records``: the proxy's report records (whole, or ``timeline.slim``);
     ``code_rows``: the table by k6 code (``faults.tools.cli.summary_rows``); ``score``: a
     scorecard's rows (``faults score --json``); ``plan``: lanes read from a plan file."""
-    return template().render(page=build(records, code_rows=code_rows, score=score, plan=plan, title=title,
-                                        sources=sources))
+    page = build(records, code_rows=code_rows, score=score, plan=plan, title=title, sources=sources)
+    return template("report.html.j2").render(page=page)
 
 
 def build(records, *, code_rows=None, score=None, plan=None, title="faults report", sources=None) -> Page:
@@ -66,7 +68,6 @@ def build(records, *, code_rows=None, score=None, plan=None, title="faults repor
     names = {str(r["k6_error_code"]): r.get("id") or r.get("name") or "" for r in code_rows or []}
     legend = [{"outcome": o, "color": colors[o], "count": tl.totals[o],
                "name": names.get(o) or NAMES.get(o, "")} for o in (tl.outcomes if tl else [])]
-    cols, rows = tables.scorecard(score) if score else ([], [])
     rules = tables.by_rule(records, times, lanes)
     for r in rules:
         r["windows"] = tables.windows_text(r["lane"])
@@ -74,7 +75,8 @@ def build(records, *, code_rows=None, score=None, plan=None, title="faults repor
     return Page(title=title, sources=list(sources or []), total=len(records),
                 faulted=sum(1 for r in records if r.get("rule")), timeline=tl,
                 svg=svg(tl, drawn, colors) if tl else None, legend=legend, rules=rules,
-                codes=list(code_rows or []), clients=tables.by_client(records), score_cols=cols, score_rows=rows,
+                codes=list(code_rows or []), clients=tables.by_client(records),
+                score=tables.scorecard(score) if score else None,
                 lanes_left_out=len(lanes) - len(drawn))
 
 
@@ -162,11 +164,18 @@ def svg(tl: timeline.Timeline, lanes: list[lanesmod.Lane], colors: dict[str, str
             "end": tl.end}
 
 
+def render_score(doc: dict) -> str:
+    """``faults score --html``: the page of a score document (``faults.score.output.document``:
+    ``meta``, ``baseline_run``, ``rows``)."""
+    return template("score.html.j2").render(meta=doc["meta"], baseline_run=doc.get("baseline_run"),
+                                            card=tables.scorecard(doc["rows"]))
+
+
 _env = None
 
 
-def template():
-    """The page template, from the package (works from any install: package data)."""
+def template(name: str):
+    """A page template, from the package (works from any install: package data)."""
     global _env
     if _env is None:
         import jinja2
@@ -174,4 +183,4 @@ def template():
         _env = jinja2.Environment(loader=jinja2.PackageLoader("faults.htmlreport", "templates"),
                                   autoescape=True, undefined=jinja2.StrictUndefined,
                                   trim_blocks=True, lstrip_blocks=True)
-    return _env.get_template("report.html.j2")
+    return _env.get_template(name)

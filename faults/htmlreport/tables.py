@@ -8,7 +8,13 @@ from collections import Counter
 from faults import report
 from faults.htmlreport.lanes import Lane
 
-SCORE_FIRST = ("fault", "attempts", "verdict", "reasons")  # issue 23's row: these columns lead
+# issue 23's row fields in the order shown, with their headings; other keys follow
+SCORE_COLUMNS = {"fault": "fault", "attempts": "attempts", "intervals_ms": "intervals ms", "methods": "methods",
+                 "statuses": "statuses", "resent_methods": "re-sent", "resent_non_idempotent": "re-sent non-idempotent",
+                 "retry_after_honoured": "Retry-After honoured", "new_connection": "new connection",
+                 "gave_up_ms": "gave up ms", "exit_code": "exit", "hung": "hung", "duration_ms": "ms",
+                 "clients": "stock clients predicted"}
+IN_VERDICT = ("verdict", "reasons", "changed", "stderr_tail")  # the last column shows these
 
 
 def by_rule(records: list[dict], times: list[float], lanes: list[Lane]) -> list[dict]:
@@ -63,14 +69,25 @@ def by_client(records: list[dict]) -> list[dict]:
              "by_error": errors.get(c, Counter()).most_common()} for c, n in seen.items()]
 
 
-def scorecard(rows: list[dict]) -> tuple[list[str], list[dict]]:
-    """(columns, rows) of a ``faults score --json`` file: its leading columns, then
-    every other key that some row has a value for, in the order first seen; values as short text."""
-    cols = [c for c in SCORE_FIRST if any(c in r for r in rows)]
+def scorecard(rows: list[dict]) -> dict:
+    """The scorecard of ``faults score`` rows (its ``--json`` file's ``rows``), as both
+    ``faults score --html`` and ``faults report --html --score`` show it: ``columns``,
+    (key, heading) pairs: issue 23's fields in a fixed order, then any other key of the
+    rows, each only when some row has a value for it; ``rows``: each row's cells as short
+    text, and what the verdict column shows (verdict, reasons, changed, stderr)."""
+    cols = list(SCORE_COLUMNS)
     for r in rows:
-        cols += [k for k in r if k not in cols and any(x.get(k) not in (None, [], {}, "") for x in rows)]
-    return cols, [{"verdict": r.get("verdict"), "fault": r.get("fault"),
-                   "cells": {c: cell(r.get(c)) for c in cols}} for r in rows]
+        cols += [k for k in r if k not in cols and k not in IN_VERDICT]
+    cols = [k for k in cols if k == "fault" or any(r.get(k) not in (None, [], {}, "") for r in rows)]
+    return {"columns": [(k, SCORE_COLUMNS.get(k, k.replace("_", " "))) for k in cols],
+            "rows": [{"fault": r.get("fault"), "verdict": r.get("verdict"), "reasons": list(r.get("reasons") or []),
+                      "changed": list(r.get("changed") or []), "stderr_tail": list(r.get("stderr_tail") or []),
+                      "cells": {c: cell(_tls_named(c, r.get(c))) for c in cols}} for r in rows]}
+
+
+def _tls_named(key: str, value):
+    """An attempt with no method is a TLS handshake (faults.score.observe): say so."""
+    return [m or "TLS" for m in value] if key == "methods" and isinstance(value, list) else value
 
 
 def cell(value) -> str:
@@ -79,7 +96,7 @@ def cell(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return "; ".join(cell(v) for v in value) or "-"
+        return ", ".join(cell(v) for v in value) or "-"
     if isinstance(value, dict):  # e.g. the stock clients' predictions: "k6 1503, curl 0"
         return ", ".join(f"{k} {cell(v)}" for k, v in value.items()) or "-"
     return str(value)

@@ -198,8 +198,7 @@ class StreamRequestCutter(RequestCutter):
         length = self.act.flow.request.headers.get("content-length", "")
         self.act.record(request_body_received=self.seen,
                         request_body_announced=int(length) if length.isdigit() else None)
-        frame = {"code_h3": self.code_h3} if self.code_h3 is not None else {}
-        self.act.h2_frame(h2_frame="rst_stream", code=self.code, phase=phase, **frame)
+        self.act.h2_rst_stream(self.code, phase, code_h3=self.code_h3)
         self.act.end_stream()
 
 
@@ -266,8 +265,7 @@ class ConnectionCut(Fault):
             flow.request.stream = StreamRequestCutter(act, keep, 0x2 if self.how == "rst" else 0x0)
             return
         if stream_scope(self, act):  # the HTTP/2 layer resets the stream at ``keep`` bytes
-            act.h2_frame(h2_frame="rst_stream", code=0x2 if self.how == "rst" else 0x0, phase="mid_request",
-                         after_bytes=keep)
+            act.h2_rst_stream(0x2 if self.how == "rst" else 0x0, "mid_request", after_bytes=keep)
             return
         flow.request.stream = RequestCutter(self, act, keep)
 
@@ -275,10 +273,7 @@ class ConnectionCut(Fault):
         when = self.get("when")
         if when == "mid_request":
             if stream_scope(self, act) and not act.h3():
-                if not act.h2_action().get("fired"):  # the body was shorter than after_bytes
-                    act.h2_action()["phase"] = "before_response"
-                    act.record(phase="before_response")
-                    act.end_stream()
+                act.h2_fire_now()  # when the body was shorter than after_bytes
                 return
             cutter = flow.request.stream
             if isinstance(cutter, RequestCutter) and not cutter.fired:
@@ -287,7 +282,7 @@ class ConnectionCut(Fault):
         if stream_scope(self, act):
             code = self._stream_code(act)
             if code is not None:
-                act.h2_frame(h2_frame="rst_stream", code=code, phase=when)
+                act.h2_rst_stream(code, when)
                 if when == "before_response":
                     act.end_stream()
             return
@@ -316,7 +311,7 @@ class ConnectionCut(Fault):
         record_passed(act, cutter)
         if stream_scope(self, act):
             act.record(body_sent=cutter.sent)
-            act.h2_action()["cut_now"] = True  # the HTTP/2 layer resets the stream after this data
+            act.h2_cut_now()  # the HTTP/2 layer resets the stream after this data
             cutter.wake = True
             return
 

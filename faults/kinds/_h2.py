@@ -28,12 +28,15 @@ def code_param(default: str = "INTERNAL_ERROR") -> Param:
 def check_code(params: dict) -> None:
     if "code" in params:
         text = str(params["code"]).strip().upper()
-        if text in H3_CODES or "H3_" + text in H3_CODES and not text.isdigit():
-            params["code"] = text if text in H3_CODES else "H3_" + text
+        if text in H3_CODES:  # an HTTP/3 name, as written
+            params["code"] = text
             return
         try:
             n = h2_code(params["code"])
         except KeyError as e:
+            if "H3_" + text in H3_CODES and not text.isdigit():  # an HTTP/3-only name without its prefix
+                params["code"] = "H3_" + text
+                return
             raise SpecError(f"code={params['code']!r}: {e.args[0]} (or an HTTP/3 name: "
                             f"{', '.join(H3_CODES)})") from None
         params["code"] = h2_name(n) if h2_known(n) else str(n)
@@ -74,5 +77,5 @@ class H2Fault(Fault):
         frame right after the data that went out."""
         record_passed(act, cutter)
         act.record(body_sent=cutter.sent)
-        act.h2_action()["cut_now"] = True
+        act.h2_cut_now()
         cutter.wake = True

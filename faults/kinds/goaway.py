@@ -73,8 +73,7 @@ class GoAway(H2Fault):
         sid = sid or 1
         last = self.last_for(sid)
         ending = when != "after_response" and (then == "close" or sid > last)
-        act.h2_frame(h2_frame="goaway", code=self.code(), last_stream=last, phase=when, then=then,
-                     stream_ended=ending)
+        act.h2_goaway(self.code(), last, when, then, stream_ended=ending)
         if ending and when == "before_response":
             act.end_stream()
 
@@ -91,8 +90,7 @@ class GoAway(H2Fault):
 
     @staticmethod
     def _ends_after_headers(act) -> bool:
-        a = act.h2_action()
-        return bool(a.get("stream_ended")) and a.get("phase") == "after_headers"
+        return act.ends_after_headers()
 
     def responseheaders(self, flow, act):
         if self.fell_back(flow):

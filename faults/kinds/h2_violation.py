@@ -28,5 +28,5 @@ class H2Violation(H2Fault):
     async def request(self, flow, act):
         if act.h2_stream() is None:
             return self.fallback(flow, act)
-        act.h2_frame(h2_frame="violation", violation=self.get("kind"), phase="before_response")
+        act.h2_violation(self.get("kind"))
         act.end_stream()

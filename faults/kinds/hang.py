@@ -52,7 +52,7 @@ class Hang(Fault):
         act.record(phase="before_response")
         if await act.hold_then_end(None if ms is None else ms / 1000) == "elapsed":
             if stream_scope(self, act):
-                act.h2_frame(h2_frame="rst_stream", code=0, phase="before_response")
+                act.h2_rst_stream(0, "before_response")
                 act.end_stream()
                 return
             act.end_connection("fin", "before_response", body_sent=0)

@@ -46,7 +46,7 @@ class RstStream(H2Fault):
         if act.h3():  # HTTP/3: the body arrives through mitmproxy's request stream
             flow.request.stream = StreamRequestCutter(act, keep, self.code(), self.code_h3())
             return
-        act.h2_frame(h2_frame="rst_stream", code=self.code(), code_h3=self.code_h3(), phase="mid_request", after_bytes=keep)
+        act.h2_rst_stream(self.code(), "mid_request", after_bytes=keep, code_h3=self.code_h3())
 
     async def request(self, flow, act):
         when = self.get("when")
@@ -55,14 +55,12 @@ class RstStream(H2Fault):
                 cutter = flow.request.stream
                 if isinstance(cutter, RequestCutter) and not cutter.fired:
                     cutter.fire("before_response")
-            elif not act.h2_action().get("fired"):  # the body was shorter than after_bytes
-                act.h2_action()["phase"] = "before_response"
-                act.record(phase="before_response")
-                act.end_stream()
+            else:
+                act.h2_fire_now()  # when the body was shorter than after_bytes
             return
         if act.h2_stream() is None:
             return self.fallback(flow, act)
-        act.h2_frame(h2_frame="rst_stream", code=self.code(), code_h3=self.code_h3(), phase=when)
+        act.h2_rst_stream(self.code(), when, code_h3=self.code_h3())
         if when == "before_response":
             act.end_stream()
 

@@ -86,7 +86,7 @@ class Stall(Fault):
         if act.stall_stream(ms):
             # HTTP/2: this stream only, in the HTTP/2 layer (siblings on the connection go on)
             def on_h2(cutter):
-                act.h2_action()["hold_now"] = True
+                act.h2_hold_now()
                 cutter.wake = True
 
             flow.response.stream = pauser(self, act, None, now=on_h2)

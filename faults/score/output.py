@@ -125,22 +125,11 @@ def _brief(row: dict) -> dict:
 
 
 def write_html(path: str | Path, doc: dict) -> None:
-    """One self-contained page (inline CSS, no script, no external resource)."""
-    from importlib.resources import files
+    """One self-contained page, the scorecard as ``faults report --html --score`` shows it
+    (the product's one HTML renderer: faults.htmlreport.render)."""
+    from faults.htmlreport import render
 
-    import jinja2
-
-    source = files("faults.score").joinpath("templates/score.html.j2").read_text()
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True)
-    Path(path).write_text(env.from_string(source).render(**doc, columns=_html_columns()))
-
-
-def _html_columns() -> list[tuple[str, str]]:
-    return [("attempts", "attempts"), ("intervals_ms", "intervals ms"), ("methods", "methods"),
-            ("resent_methods", "re-sent"), ("retry_after_honoured", "Retry-After honoured"),
-            ("new_connection", "new connection"), ("gave_up_ms", "gave up ms"), ("exit_code", "exit"),
-            ("hung", "hung"), ("duration_ms", "ms")]
+    Path(path).write_text(render.render_score(doc), encoding="utf-8")
 
 
 # -- --baseline ---------------------------------------------------------------------

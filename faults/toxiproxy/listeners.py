@@ -27,6 +27,7 @@ from faults.toxiproxy.addr import free_port, resolve, split_hostport
 from faults.toxiproxy.api import ApiError, Backend, Proxy, ToxicEntry, http_rule
 from faults.toxiproxy.toxics import Conn, Link
 from faults.wire import links as wire_links
+from faults.wire import builtin
 
 log = logging.getLogger(__name__)
 LINGER = 60.0  # seconds a closed connection's links may still deliver held bytes
@@ -65,7 +66,7 @@ class Listeners(Backend):
         except exceptions.OptionsError as e:  # e.g. the address of another listener
             log.info(f"toxiproxy: cannot listen: {e}")
             return False
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
         await server.setup_servers()
         if add is None:
             return True
@@ -76,7 +77,7 @@ class Listeners(Backend):
         return inst.is_running
 
     def _failure(self, spec: str, host: str, port: int) -> str:
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
         try:
             exc = server.servers[spec].last_exception
         except KeyError:
@@ -163,7 +164,7 @@ class Listeners(Backend):
             new = self._spec(proxy, old.rsplit("@", 1)[1])
             modes = [new if m == old else m for m in ctx.options.mode]
             ctx.options.update(mode=modes)
-            await ctx.master.addons.get("proxyserver").setup_servers()
+            await builtin.proxyserver().setup_servers()
             self.specs[proxy.name] = new
             self.owner[new] = proxy.name
 

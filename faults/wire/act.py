@@ -14,7 +14,8 @@ import time
 
 from faults import vocabulary
 from faults.catalog.tables import H2_TO_H3, h2_name, h3_name
-from faults.wire import ends, h2layer, h3layer, sockets, wslayer
+from faults.wire import actions, ends, h2layer, h3layer, sockets, wslayer
+from faults.wire.actions import H2Action, WsAction
 
 log = logging.getLogger(__name__)
 WIRE_KEY = vocabulary.WIRE
@@ -155,7 +156,7 @@ class Act:
             self.flow.metadata[vocabulary.H3_ACTION] = {"h3_frame": "hold", "phase": "mid_body", "hold_now": False,
                                                         "hold_ms": ms}
             return True
-        h2layer.set_action(self.flow, h2_frame="hold", phase="mid_body", hold_now=False, hold_ms=ms)
+        actions.H2.set(self.flow, H2Action("hold", "mid_body", hold_ms=ms))
         return True
 
     async def stall_over(self) -> str:
@@ -186,23 +187,80 @@ class Act:
             return h2layer.stream_id(self.flow)
         return h2layer.stream_id(self.flow) if h2layer.active(self.flow) else None
 
-    def h2_frame(self, **action) -> None:
-        """Ask the HTTP/2 layer for frames on this stream (an ``H2Action``) and
-        record them under the same names. The layer fires at the action's phase,
-        or at ``end_stream()`` for an action that ends the stream.
-        On HTTP/3: the same frame in HTTP/3 (``h3_frame``), the code mapped."""
+    # Each asks the HTTP/2 layer for frames on this stream (an ``H2Action``) and
+    # records them under the same names. The layer fires at the action's phase,
+    # or at ``end_stream()`` for an action that ends the stream. On HTTP/3: the
+    # same frame in HTTP/3 (``h3_frame``), the code mapped (``code_h3``: chosen).
+    def h2_rst_stream(self, code: int, phase: str, after_bytes: int | None = None, code_h3: int | None = None) -> None:
+        """RST_STREAM ``code``; ``phase="mid_request"``: once ``after_bytes`` of the upload arrived."""
         if self.h3():
-            return self._h3_from_h2(**action)
-        h2layer.set_action(self.flow, **action)
-        facts = {k: v for k, v in action.items() if k in vocabulary.WIRE_FIELDS}
-        if "code" in action:
-            facts["code_name"] = h2_name(action["code"])
+            extra = {} if after_bytes is None else {"after_bytes": after_bytes}
+            return self._h3_from_h2(h2_frame="rst_stream", code=code, **_given(code_h3=code_h3), phase=phase, **extra)
+        self._h2(H2Action("rst_stream", phase, code=code, after_bytes=after_bytes or 0))
+
+    def h2_goaway(self, code: int, last_stream: int, phase: str, then: str, stream_ended: bool) -> None:
+        """GOAWAY ``code`` with ``last_stream``, then close or drain the connection."""
+        if self.h3():
+            return self._h3_from_h2(h2_frame="goaway", code=code, last_stream=last_stream, phase=phase, then=then,
+                                    stream_ended=stream_ended)
+        self._h2(H2Action("goaway", phase, code=code, last_stream=last_stream, then=then, stream_ended=stream_ended))
+
+    def h2_violation(self, violation: str) -> None:
+        """Break HTTP/2 this way before the response, then close (``faults.kinds.h2_violation``)."""
+        if self.h3():
+            return self._h3_from_h2(h2_frame="violation", violation=violation, phase="before_response")
+        self._h2(H2Action("violation", "before_response", violation=violation))
+
+    def _h2(self, action: H2Action) -> None:
+        actions.H2.set(self.flow, action)
+        facts = action.facts()
+        if "code" in facts:
+            facts["code_name"] = h2_name(action.code)
         self.record(stream_id=h2layer.stream_id(self.flow), **facts)
 
-    def h2_action(self) -> dict:
+    def h2_action(self) -> H2Action | None:
+        """What this HTTP/2 stream asked the layer for; None: nothing (or HTTP/3: ``h3_action``)."""
+        return None if self.h3() else actions.H2.of(self.flow)
+
+    def h3_action(self) -> dict:
+        return self.flow.metadata.get(vocabulary.H3_ACTION) or {}
+
+    def ends_after_headers(self) -> bool:
+        """The asked GOAWAY ends this stream right after its response headers."""
         if self.h3():
-            return self.flow.metadata.get(vocabulary.H3_ACTION) or {}
-        return self.flow.metadata.get(vocabulary.H2_ACTION) or {}
+            a = self.h3_action()
+            return bool(a.get("stream_ended")) and a.get("phase") == "after_headers"
+        a = actions.H2.of(self.flow)
+        return a is not None and a.stream_ended and a.phase == "after_headers"
+
+    def h2_fire_now(self) -> bool:
+        """An upload cut (``phase="mid_request"``) whose body ended before ``after_bytes``:
+        its frame goes out now, before the response. False: the layer fired it already."""
+        action = actions.H2.of(self.flow)
+        if action is not None and action.fired:
+            return False
+        if action is not None:
+            action.phase = "before_response"
+        self.record(phase="before_response")
+        self.end_stream()
+        return True
+
+    def h2_cut_now(self) -> None:
+        """A streamed cut reached its point: the layer fires after the stream's next data."""
+        self._flag("cut_now")
+
+    def h2_hold_now(self) -> None:
+        """A stall (``stall_stream``) reached its point: after the stream's next data, hold the rest."""
+        self._flag("hold_now")
+
+    def _flag(self, name: str) -> None:
+        """Set a flag of the action this stream asked for (HTTP/2 or HTTP/3); none asked: nothing."""
+        if self.h3():
+            self.h3_action()[name] = True
+            return
+        action = actions.H2.of(self.flow)
+        if action is not None:
+            setattr(action, name, True)
 
     # -- HTTP/3 (through faults.wire.h3layer) ----------------------------------------
     def h3(self) -> bool:
@@ -246,14 +304,14 @@ class Act:
         current message hook returns."""
         if not self._ws_layer("ws_close"):
             return False
-        wslayer.set_action(self.flow, ws_action="close", code=code, reason=reason)
+        actions.WS.set(self.flow, WsAction("close", code=code, reason=reason))
         self.record(ws_fault="close", ws_close_code=code, ws_close_reason=reason)
         return True
 
     def ws_corrupt(self, kind: str) -> bool:
         if not self._ws_layer("ws_corrupt"):
             return False
-        wslayer.set_action(self.flow, ws_action="corrupt", corrupt=kind)
+        actions.WS.set(self.flow, WsAction("corrupt", corrupt=kind))
         self.record(ws_fault="corrupt", ws_corrupt=kind)
         return True
 
@@ -268,7 +326,7 @@ class Act:
 
     def ws_stall(self, side: str) -> bool:
         """Hold every byte from ``side`` from now on (messages, close frames, its FIN)."""
-        wslayer.set_action(self.flow, stall=side, fired=True)
+        actions.WS.set(self.flow, WsAction(stall=side, fired=True))
         self.record(ws_fault="stall", ws_dropped=1)
         return wslayer.active(self.flow)
 
@@ -277,3 +335,8 @@ class Act:
         killed: mitmproxy ends the session once it sees the connection gone."""
         done = self._end(how)
         self.record(ws_fault="drop", conn_end=how, phase="websocket", conn_end_ok=done)
+
+
+def _given(**kw) -> dict:
+    """The keyword arguments that were given (not None)."""
+    return {k: v for k, v in kw.items() if v is not None}

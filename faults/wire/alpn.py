@@ -13,8 +13,9 @@ names ``h2`` in that app data. Both rely on mitmproxy internals, guarded by
 
 from __future__ import annotations
 
-from mitmproxy import ctx
 from mitmproxy.tls import TlsData
+
+from faults.wire import builtin
 
 H2, H1 = b"h2", b"http/1.1"
 
@@ -22,7 +23,7 @@ H2, H1 = b"h2", b"http/1.1"
 def start_client(tls_start: TlsData) -> None:
     """Have mitmproxy's TlsConfig build ``tls_start.ssl_conn`` now, if nobody did."""
     if tls_start.ssl_conn is None:
-        tlsconfig = ctx.master.addons.get("tlsconfig")
+        tlsconfig = builtin.tlsconfig()
         if tlsconfig is None:
             raise RuntimeError("fault_prefer_h2: mitmproxy's tlsconfig addon is not loaded")
         tlsconfig.tls_start_client(tls_start)

@@ -11,8 +11,8 @@ mitmproxy's back):
 - ``FaultHttpLayer``, on ``Start`` for a client that negotiated ``h2``, puts a
   ``FaultH2Server`` (subclass of the private ``Http2Server``) into
   ``connections[client]`` before the stock code runs its ``setdefault``;
-- a fault kind stores an *action* in ``flow.metadata[ACTION]`` and, when the
-  stream must end, calls ``flow.kill()``. ``FaultH2Server`` intercepts that
+- a fault kind asks for an *action* (``faults.wire.actions.H2Action``, through
+  ``Act``) and, when the stream must end, calls ``flow.kill()``. ``FaultH2Server`` intercepts that
   stream's ``ResponseProtocolError(KILL)`` and emits the action's frames
   (through ``h2`` where its state machine allows, through ``hyperframe``
   where it does not: GOAWAY with any last_stream_id, frames that break the
@@ -29,7 +29,6 @@ import asyncio
 import logging
 
 import hyperframe.frame as hf
-from mitmproxy import ctx
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
@@ -49,19 +48,12 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import ends, h3layer, sockets
+from faults.wire import actions, builtin, ends, h3layer, sockets, stack
+from faults.wire.actions import H2Action
 
 log = logging.getLogger(__name__)
 
 TESTED_MITMPROXY = "12.3"
-ACTION = vocabulary.H2_ACTION  # what the HTTP/2 layer must do for this flow (an H2Action)
-
-# Called with a flow when what its client will see is settled: its response's last
-# event reached this layer (handed to the client now, or dropped because the
-# connection is ending), or its fault's frames went out (or were dropped). The
-# classifier waits for it, so a sibling's fault that ends the connection between
-# a flow's hook and the write is what the flow is classified by.
-on_stream_settled = None
 
 MAX_FRAME_LEN = 2**24 - 1
 CLOSE_DELAY = 0.1  # s: between our last frames and the close
@@ -71,32 +63,39 @@ MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows
 
 # -- the addon -------------------------------------------------------------------
 class H2Frames:
-    """Addon: install the frame-capable HTTP layer on every connection."""
+    """Addon: install the frame-capable HTTP layer on every connection.
+
+    ``on_settled`` is called with a flow when what its client will see is settled: its
+    response's last event reached the layer (handed to the client now, or dropped
+    because the connection is ending), or its fault's frames went out (or were
+    dropped). The classifier waits for it, so a sibling's fault that ends the
+    connection between a flow's hook and the write is what the flow is classified by."""
+
+    name = "h2frames"
+
+    def __init__(self, on_settled=None):
+        self.on_settled = on_settled
 
     def next_layer(self, nextlayer):
         if nextlayer.layer is None:
-            builtin = ctx.master.addons.get("nextlayer")
-            if builtin is not None:
-                builtin.next_layer(nextlayer)
-        install(nextlayer.layer)
+            stock = builtin.nextlayer()
+            if stock is not None:
+                stock.next_layer(nextlayer)
+        install(nextlayer.layer, self.on_settled)
 
 
-def _below(layer):
-    """The next layer down: ``child_layer`` of a layer, ``layer`` of a NextLayer."""
-    return getattr(layer, "child_layer", None) or getattr(layer, "layer", None)
-
-
-def install(layer) -> bool:
+def install(layer, on_settled=None) -> bool:
     """Swap a stock ``HttpLayer`` found in ``layer``'s child chain for ours."""
     seen = 0
     while layer is not None and seen < 16:
         seen += 1
         if type(layer) is HttpLayer:
             layer.__class__ = FaultHttpLayer
+            layer.on_settled = on_settled
             return True
         if isinstance(layer, FaultHttpLayer):
             return True
-        layer = _below(layer)
+        layer = stack.below(layer)
     return False
 
 
@@ -105,14 +104,18 @@ class FaultHttpLayer(HttpLayer):
     (``remember_client_host``) and drops the body of a request answered at its head
     (``vocabulary.DISCARD_BODY``: read off the wire, never buffered)."""
 
+    on_settled = None  # H2Frames.on_settled, handed to this connection's FaultH2Server
+
     def _handle_event(self, event):
         if isinstance(event, events.Start) and self.context.client.alpn == b"h2":
             server = FaultH2Server(self.context.fork())
             server.http_layer = self
+            server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
         elif isinstance(event, events.Start) and h3layer.h3_client(self.context):
             server = h3layer.FaultH3Server(self.context.fork())
             server.http_layer = self
+            server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
         yield from super()._handle_event(event)
 
@@ -148,10 +151,11 @@ def remember_client_host(context, request) -> None:
 
 class FaultH2Server(Http2Server):
     http_layer: HttpLayer | None = None
+    on_settled = None  # see H2Frames
 
     def __init__(self, context):
         super().__init__(context)
-        self.actions: dict[int, dict] = {}  # stream id -> action, cached at ResponseHeaders
+        self.actions: dict[int, H2Action] = {}  # stream id -> action, cached at first sight
         self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
         self.held: dict[int, list] = {}  # stalled streams: their response events, kept until released
         self.hold_wakeups: dict = {}  # RequestWakeup command -> the stream it releases
@@ -172,11 +176,11 @@ class FaultH2Server(Http2Server):
                 self.known[stream_id] = flow
         return flow
 
-    def action_of(self, stream_id: int) -> dict | None:
+    def action_of(self, stream_id: int) -> H2Action | None:
         act = self.actions.get(stream_id)
         if act is None:
             flow = self.flow_of(stream_id)
-            act = flow.metadata.get(ACTION) if flow is not None else None
+            act = actions.H2.of(flow) if flow is not None else None
             if act is not None:
                 self.actions[stream_id] = act
         return act
@@ -209,37 +213,37 @@ class FaultH2Server(Http2Server):
                     self.settled(sid)  # the frames it asked for, or its answer, never go out
                 return  # what the stock done() state does once the connection is closed
             act = self.action_of(sid)
-            if act is not None and not act.get("fired"):
+            if act is not None and not act.fired:
                 if isinstance(event, ResponseProtocolError) and event.code == ErrorCode.KILL:
                     yield from self.fire(sid, act, ending=True)
                     return
-                if isinstance(event, ResponseHeaders) and act["phase"] == "before_response":
+                if isinstance(event, ResponseHeaders) and act.phase == "before_response":
                     yield from self.fire(sid, act, ending=False)
                     if not self.closed:
                         yield from super()._handle_event(event)
                     yield from self.maybe_drained()
                     return
-                if isinstance(event, ResponseData) and act.get("hold_now"):
+                if isinstance(event, ResponseData) and act.hold_now:
                     # a stall on this stream only: the data up to the pause, then hold the rest
                     yield from super()._handle_event(event)
-                    act["fired"] = True
+                    act.fired = True
                     self.held[sid] = []
-                    if act.get("hold_ms") is not None:
-                        wake = RequestWakeup(act["hold_ms"] / 1000)
+                    if act.hold_ms is not None:
+                        wake = RequestWakeup(act.hold_ms / 1000)
                         self.hold_wakeups[wake] = sid
                         yield wake
                     return
-                if act.get("h2_frame") == "hold":  # no frames of its own: the stock layer goes on
+                if act.h2_frame == "hold":  # no frames of its own: the stock layer goes on
                     yield from super()._handle_event(event)
                     yield from self.maybe_drained()
                     return
-                if isinstance(event, ResponseData) and act.get("cut_now"):
+                if isinstance(event, ResponseData) and act.cut_now:
                     # a streamed cut (SSE after_events, after_bytes): the kept data, then the frames
                     yield from super()._handle_event(event)
                     yield from self.fire(sid, act, ending=False)
                     return
-                if (isinstance(event, ResponseHeaders) and act["phase"] == "after_headers") or (
-                    isinstance(event, ResponseEndOfMessage) and act["phase"] == "after_response"
+                if (isinstance(event, ResponseHeaders) and act.phase == "after_headers") or (
+                    isinstance(event, ResponseEndOfMessage) and act.phase == "after_response"
                 ):
                     yield from super()._handle_event(event)
                     yield from self.fire(sid, act, ending=False)
@@ -256,19 +260,19 @@ class FaultH2Server(Http2Server):
                 self.gave_up(sid)
         if isinstance(event, h2.events.DataReceived) and event.stream_id in self.streams:
             act = self.action_of(event.stream_id)
-            if act is not None and act.get("phase") == "mid_request" and not act.get("fired"):
+            if act is not None and act.phase == "mid_request" and not act.fired:
                 # an upload cut: count the request body; at after_bytes, reset the stream
                 # while the client is still sending, and end the flow as a client reset would
                 sid = event.stream_id
-                act["received"] = act.get("received", 0) + len(event.data)
-                if act["received"] < act.get("after_bytes", 0):
+                act.received += len(event.data)
+                if act.received < act.after_bytes:
                     return (yield from super().handle_h2_event(event))
                 self.h2_conn.acknowledge_received_data(event.flow_controlled_length, sid)
                 flow = self.flow_of(sid)
                 if flow is not None:
-                    flow.metadata.setdefault(vocabulary.WIRE, {})["request_body_received"] = act["received"]
+                    flow.metadata.setdefault(vocabulary.WIRE, {})["request_body_received"] = act.received
                 yield from self.fire(sid, act, ending=True)
-                yield ReceiveHttp(RequestProtocolError(sid, f"fault: RST_STREAM {h2_name(act['code'])} "
+                yield ReceiveHttp(RequestProtocolError(sid, f"fault: RST_STREAM {h2_name(act.code)} "
                                                        "during the upload", code=ErrorCode.CANCEL))
                 return False
         if (
@@ -308,24 +312,24 @@ class FaultH2Server(Http2Server):
     def settled(self, sid: int) -> None:
         flow = self.flow_of(sid)
         self.known.pop(sid, None)
-        if flow is not None and on_stream_settled is not None:
-            on_stream_settled(flow)
+        if flow is not None and self.on_settled is not None:
+            self.on_settled(flow)
 
-    def fire(self, sid: int, act: dict, ending: bool):
-        act["fired"] = True
+    def fire(self, sid: int, act: H2Action, ending: bool):
+        act.fired = True
         flow = self.flow_of(sid)
         if flow is not None:
             flow.metadata.setdefault(vocabulary.WIRE, {})["ended_seq"] = ends.tick()
             if ending:
                 self.settled(sid)
-        frame = act["h2_frame"]
+        frame = act.h2_frame
         if ending:
             # Drop the stream first: the kill arrives re-entrantly, and closing the
             # connection with the stream still listed re-enters it.
             self.streams.pop(sid, None)
         if frame == "rst_stream":
             if not self.is_closed(sid):
-                self.h2_conn.reset_stream(sid, act["code"])
+                self.h2_conn.reset_stream(sid, act.code)
             else:
                 self.dead.add(sid)
             yield from self.flush()
@@ -334,19 +338,19 @@ class FaultH2Server(Http2Server):
             self.dead.add(sid)
         if frame == "goaway":
             yield from self.flush()
-            last = act["last_stream"]
-            yield SendData(self.conn, hf.GoAwayFrame(0, last_stream_id=last, error_code=act["code"]).serialize())
-            if act["then"] == "close":
-                self.mark_ended(sid, h2_frame="goaway", code=act["code"], last_stream=last)
-                yield from self.close_for_real(f"fault: GOAWAY {h2_name(act['code'])} then close")
+            last = act.last_stream
+            yield SendData(self.conn, hf.GoAwayFrame(0, last_stream_id=last, error_code=act.code).serialize())
+            if act.then == "close":
+                self.mark_ended(sid, h2_frame="goaway", code=act.code, last_stream=last)
+                yield from self.close_for_real(f"fault: GOAWAY {h2_name(act.code)} then close")
                 return
             self.goaway_last = last if self.goaway_last is None else min(last, self.goaway_last)
             yield from self.refuse_above(last)
             return
         if frame == "violation":
-            self.mark_ended(sid, h2_frame="violation", violation=act["violation"])
-            yield from self.violate(sid, act)
-            yield from self.close_for_real(f"fault: HTTP/2 violation {act['violation']}")
+            self.mark_ended(sid, h2_frame="violation", violation=act.violation)
+            yield from self.violate(sid, act.violation)
+            yield from self.close_for_real(f"fault: HTTP/2 violation {act.violation}")
             return
         raise AssertionError(f"unknown h2 action {frame!r}")
 
@@ -395,7 +399,7 @@ class FaultH2Server(Http2Server):
         end their flows (the client retries them elsewhere) and never answer them."""
         for sid in [s for s in self.streams if s > last and not self.is_closed(s)]:
             flow = self.flow_of(sid)
-            if flow is not None and ACTION not in flow.metadata:  # a selected flow keeps its own record
+            if flow is not None and actions.H2.of(flow) is None:  # a selected flow keeps its own record
                 flow.metadata.setdefault(vocabulary.WIRE, {}).update(
                     h2_frame="goaway", goaway_refused=True, last_stream=last, stream_id=sid,
                     code=self.actions_code(), phase="refused",
@@ -409,8 +413,8 @@ class FaultH2Server(Http2Server):
 
     def actions_code(self) -> int:
         for act in self.actions.values():
-            if act.get("h2_frame") == "goaway" and act.get("fired"):
-                return act["code"]
+            if act.h2_frame == "goaway" and act.fired:
+                return act.code
         return 0
 
     def maybe_drained(self):
@@ -422,12 +426,10 @@ class FaultH2Server(Http2Server):
         yield from self.flush()
         yield from self.close_for_real("fault: GOAWAY drained")
 
-    def violate(self, sid: int, act: dict):
-        kind = act["violation"]
+    def violate(self, sid: int, kind: str):
         max_frame = min(self.h2_conn.max_outbound_frame_size, MAX_FRAME_LEN)
         if kind == "data_on_idle_stream":
             idle = max(sid, self.h2_conn.highest_inbound_stream_id) + 100
-            act["idle_stream"] = idle
             yield from self.flush()
             yield SendData(self.conn, hf.DataFrame(idle, data=b"x" * 16).serialize())
             return
@@ -443,12 +445,9 @@ class FaultH2Server(Http2Server):
         yield from self.flush()
         if kind == "oversized_frame":
             size = min(self.h2_conn.max_outbound_frame_size + 1, MAX_FRAME_LEN)
-            act["frame_size"] = size
-            act["client_max_frame_size"] = self.h2_conn.max_outbound_frame_size
             yield SendData(self.conn, hf.DataFrame(sid, data=b"x" * size).serialize())
         elif kind == "window_overflow":
             window = self.h2_conn.local_flow_control_window(sid) if not self.is_closed(sid) else 65535
-            act["client_window"] = window
             total = min(window + 1, MAX_OVERFLOW_BYTES)
             chunk = b"x" * max_frame
             out = bytearray()
@@ -469,26 +468,15 @@ def _close_writer(writer) -> None:
 
 
 # -- helpers for fault kinds ---------------------------------------------------------
-def _http_layer(flow):
-    try:
-        server = ctx.master.addons.get("proxyserver")
-    except Exception:
-        return None
-    handler = server.connections.get(flow.client_conn.id) if server else None
-    layer = getattr(handler, "layer", None)
-    seen = 0
-    while layer is not None and seen < 32:
-        seen += 1
-        if isinstance(layer, HttpLayer):
-            return layer
-        layer = _below(layer)
-    return None
-
-
 def server_of(flow) -> FaultH2Server | None:
-    layer = _http_layer(flow)
-    conn = layer.connections.get(flow.client_conn) if layer is not None else None
-    return conn if isinstance(conn, FaultH2Server) else None
+    """The frame-capable HTTP/2 server of this flow's connection: the innermost one
+    (a CONNECT tunnel's HTTP layer sits below the proxy's own, ``faults.wire.stack``)."""
+    found = None
+    for layer in stack.http_layers(flow.client_conn):
+        conn = layer.connections.get(flow.client_conn)
+        if isinstance(conn, FaultH2Server):
+            found = conn
+    return found
 
 
 def active(flow) -> bool:
@@ -497,13 +485,8 @@ def active(flow) -> bool:
 
 
 def stream_id(flow) -> int | None:
-    layer = _http_layer(flow)
-    for sid, stream in (layer.streams.items() if layer is not None else ()):
-        if getattr(stream, "flow", None) is flow:
-            return sid
+    for layer in stack.http_layers(flow.client_conn):
+        for sid, stream in layer.streams.items():
+            if getattr(stream, "flow", None) is flow:
+                return sid
     return None
-
-
-def set_action(flow, **action) -> dict:
-    flow.metadata[ACTION] = action
-    return action

@@ -52,8 +52,6 @@ ACTION = vocabulary.H3_ACTION
 CLOSE_DELAY = 0.1  # s: between a GOAWAY and the CONNECTION_CLOSE that follows it
 TRANSPORT_FRAME_TYPE = 0x0  # a transport CONNECTION_CLOSE names the frame that caused it: PADDING, i.e. none
 
-# Called with a flow once what its client sees is settled (the classifier waits for it).
-on_stream_settled = None
 _servers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # client connection id -> its layer
 
 
@@ -95,6 +93,7 @@ def split_waiting(layer, command) -> list:
 # -- the server side of an HTTP/3 client connection ------------------------------------
 class FaultH3Server(Http3Server):
     http_layer = None
+    on_settled = None  # called with a flow once what its client sees is settled (H2Frames hands it over)
 
     def __init__(self, context):
         super().__init__(context)
@@ -258,8 +257,8 @@ class FaultH3Server(Http3Server):
     def settled(self, sid: int) -> None:
         flow = self.known.pop(sid, None) or self.flow_of(sid)
         self.known.pop(sid, None)
-        if flow is not None and on_stream_settled is not None:
-            on_stream_settled(flow)
+        if flow is not None and self.on_settled is not None:
+            self.on_settled(flow)
 
     # -- frames ------------------------------------------------------------------
     def fire(self, sid: int, act: dict):

@@ -22,6 +22,8 @@ from mitmproxy import ctx
 from mitmproxy.proxy import mode_specs
 from mitmproxy.proxy.mode_servers import ServerInstance
 
+from faults.wire import builtin
+
 BACKLOG = 1024
 
 
@@ -61,5 +63,5 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 async def serve(mode: mode_specs.ProxyMode, sock: socket.socket) -> asyncio.Server:
     """Serve ``mode`` on ``sock`` exactly as mitmproxy's own listener would."""
-    instance = ServerInstance.make(mode, ctx.master.addons.get("proxyserver"))
+    instance = ServerInstance.make(mode, builtin.proxyserver())
     return await asyncio.start_server(instance.handle_stream, sock=sock, backlog=BACKLOG)

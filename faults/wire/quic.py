@@ -127,6 +127,8 @@ def build_stack(context, upstream: str):
 class QuicFront:
     """Addon: HTTP/3 clients served over a TCP upstream; Alt-Svc in and out."""
 
+    name = "quicfront"
+
     def load(self, loader):
         loader.add_option(
             "fault_h3_upstream", str, "auto",

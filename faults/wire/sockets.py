@@ -19,8 +19,9 @@ import socket
 import struct
 import time
 
-from mitmproxy import ctx
 from mitmproxy.connection import ConnectionState
+
+from faults.wire import builtin
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ TESTED_MITMPROXY = "12.3"
 
 def _handler(client_conn):
     try:
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
     except Exception:  # no master (unit tests without a proxy)
         return None
     if server is None:
@@ -315,7 +316,7 @@ async def close_clients(timeout: float = 2.0) -> None:
     cancels them on exit and asyncio prints a CancelledError traceback for
     each one (held flows and idle keep-alive clients alike)."""
     try:
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
     except Exception:
         return
     if server is None:
@@ -440,7 +441,7 @@ def http_listen_address() -> tuple[str, int] | None:
     """(IPv4 address, port) of the proxy's first non-DNS listener: the address the DNS
     mode answers for names no fault selects. A wildcard bind answers 127.0.0.1."""
     try:
-        servers = ctx.master.addons.get("proxyserver").servers
+        servers = builtin.proxyserver().servers
     except Exception:  # no master (unit tests)
         return None
     for inst in servers:

@@ -8,7 +8,7 @@ and TLS layers below as a ``SendData`` command (ws:// and wss:// alike):
 - ``WsFrames.websocket_start`` finds the flow's ``WebsocketLayer`` (a child of
   its ``HttpStream``) and swaps its class for ``FaultWebsocketLayer``; the stock
   ``start`` then continues into our ``relay_messages``;
-- a fault kind stores a *WsAction* in ``flow.metadata[WS_ACTION]``, from a
+- a fault kind asks for a *WsAction* (``faults.wire.actions``, through ``Act``), from a
   ``websocket_message`` hook (fired when the hook returns: the message that
   triggered it is not relayed) or from anywhere else (``fire_soon``: an injected
   event wakes the layer);
@@ -27,9 +27,7 @@ import os
 import time
 
 import wsproto.events as wse
-from mitmproxy import ctx
 from mitmproxy.proxy import commands, events
-from mitmproxy.proxy.layers.http import HttpLayer
 from mitmproxy.proxy.layers.websocket import (
     WebsocketEndHook,
     WebsocketLayer,
@@ -39,12 +37,12 @@ from mitmproxy.proxy.layers.websocket import (
 from mitmproxy.websocket import WebSocketMessage
 from wsproto.frame_protocol import CloseReason, Opcode
 
-from faults import vocabulary
+from faults.wire import actions, builtin, stack
+from faults.wire.actions import WsAction
 
 log = logging.getLogger(__name__)
 
 TESTED_MITMPROXY = "12.3"
-ACTION = vocabulary.WS_ACTION
 
 # ws_corrupt: frames a client must reject (RFC 6455 5.1, 5.2, 8.1)
 CORRUPT = ("bad_opcode", "masked", "invalid_utf8")
@@ -72,6 +70,8 @@ def close_frame(code: int, reason: str) -> wse.CloseConnection:
 
 class WsFrames:
     """Addon: put the fault-capable layer under every WebSocket session."""
+
+    name = "wsframes"
 
     def websocket_start(self, flow):
         layer = layer_of(flow)
@@ -109,21 +109,21 @@ class FaultWebsocketLayer(WebsocketLayer):
         act = pending(self.flow)
         if act is None or self._handle_event == self.done:
             return
-        act["fired"] = True
-        what = act["ws_action"]
+        act.fired = True
+        what = act.ws_action
         if what == "close":
-            frame = close_frame(act["code"], act.get("reason", ""))
+            frame = close_frame(act.code, act.reason)
             yield self.client_ws.send2(frame)
             ws = self.flow.websocket
-            ws.close_code, ws.close_reason, ws.closed_by_client = act["code"], act.get("reason", ""), False
+            ws.close_code, ws.close_reason, ws.closed_by_client = act.code, act.reason, False
         elif what == "corrupt":
-            yield commands.SendData(self.context.client, corrupt_frame(act["corrupt"]))
+            yield commands.SendData(self.context.client, corrupt_frame(act.corrupt))
             # the client fails the session (a close 1002/1007, or a drop); the stock relay
             # handles its answer and ends the session then
             return
         else:
             raise AssertionError(f"unknown ws action {what!r}")
-        upstream = close_frame(1001 if act["code"] in (1005, 1006, 1015) else act["code"], "")
+        upstream = close_frame(1001 if act.code in (1005, 1006, 1015) else act.code, "")
         if self.server_ws.state.name in ("OPEN", "REMOTE_CLOSING"):
             yield self.server_ws.send2(upstream)
         for conn in (self.context.server, self.context.client):
@@ -135,26 +135,22 @@ class FaultWebsocketLayer(WebsocketLayer):
 
 
 def stalled(flow, event, client) -> bool:
-    side = (flow.metadata.get(ACTION) or {}).get("stall")
+    act = actions.WS.of(flow)
+    side = act.stall if act is not None else ""
     if not side or not isinstance(event, (events.DataReceived, events.ConnectionClosed)):
         return False
     return side == "any" or (side == "client") == (event.connection == client)
 
 
-def pending(flow) -> dict | None:
-    act = flow.metadata.get(ACTION)
-    return act if act and not act.get("fired") else None
-
-
-def set_action(flow, **action) -> dict:
-    flow.metadata[ACTION] = action
-    return action
+def pending(flow) -> WsAction | None:
+    act = actions.WS.of(flow)
+    return act if act is not None and not act.fired else None
 
 
 def fire_soon(flow) -> bool:
     """Wake the flow's layer so it fires its pending action (outside a message hook)."""
     try:
-        server = ctx.master.addons.get("proxyserver")
+        server = builtin.proxyserver()
         msg = WebSocketMessage(Opcode.TEXT, False, b"")
         server.inject_event(_Fire(flow, msg))
     except Exception as e:  # the connection is gone
@@ -168,20 +164,11 @@ def active(flow) -> bool:
 
 
 def layer_of(flow):
-    """The WebsocketLayer of this flow, found from its connection's layer stack."""
-    try:
-        server = ctx.master.addons.get("proxyserver")
-    except Exception:
-        return None
-    handler = server.connections.get(flow.client_conn.id) if server else None
-    layer, seen = getattr(handler, "layer", None), 0
-    while layer is not None and seen < 32:
-        seen += 1
-        if isinstance(layer, HttpLayer):
-            for stream in layer.streams.values():
-                child = getattr(stream, "child_layer", None)
-                if getattr(stream, "flow", None) is flow and isinstance(child, WebsocketLayer):
-                    return child
-            return None
-        layer = getattr(layer, "child_layer", None) or getattr(layer, "layer", None)
+    """The WebsocketLayer of this flow, found from its connection's layer stack
+    (``faults.wire.stack``: through a regular proxy, in the CONNECT tunnel's HTTP layer)."""
+    for layer in stack.http_layers(flow.client_conn):
+        for stream in layer.streams.values():
+            child = getattr(stream, "child_layer", None)
+            if getattr(stream, "flow", None) is flow and isinstance(child, WebsocketLayer):
+                return child
     return None

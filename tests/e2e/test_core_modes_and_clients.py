@@ -107,12 +107,19 @@ def test_regular_proxy_mode_http_and_https(tmp_path):
                 {"id": "reset-https", "url": f"https://demo.test:{tls_up.port}/m", "headers": {"x-fault": "reset when=mid_body"}},
                 {"id": "ok-http", "url": f"http://demo.test:{plain_up.port}/m?size=100"},
                 {"id": "status-http", "url": f"http://demo.test:{plain_up.port}/m", "headers": {"x-fault": "status code=502"}},
+                # HTTP/2 frames inside the CONNECT tunnel: its own HTTP layer runs them (faults.wire.stack)
+                {"id": "rst-https", "url": f"https://demo.test:{tls_up.port}/m",
+                 "headers": {"x-fault": "rst_stream code=CANCEL when=before_response"}},
+                {"id": "goaway-https", "url": f"https://demo.test:{tls_up.port}/m",
+                 "headers": {"x-fault": "goaway code=ENHANCE_YOUR_CALM last_stream=this then=close"}},
             ]
             got = k6run.run(cases, env=env)
     from faults import report
 
     recs = [r for r in report.read(rep)]
-    assert [r["k6_error_code"] for r in recs] == [got[c["id"]]["error_code"] for c in cases] == [0, 1220, 0, 1502]
+    assert [r["k6_error_code"] for r in recs] == [got[c["id"]]["error_code"] for c in cases] == \
+        [0, 1220, 0, 1502, 1639, 1622]
+    assert [r["outcome"]["event"] for r in recs[4:]] == ["h2.rst_stream", "h2.goaway"]
     assert got["ok-https"]["proto"] == "HTTP/2.0" and recs[0]["http_version"] == "HTTP/2.0"
 
 

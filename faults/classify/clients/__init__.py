@@ -20,10 +20,7 @@ PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chro
 H3_PROFILES = (curl, aioquic, chromium)
 
 
-NAMES = tuple(p.NAME for p in PROFILES)
-# The profiles the record, metadata and comment show (option fault_clients). Every
-# profile is still computed: the annotation needs k6's report and grpcio's status.
-shown: tuple[str, ...] = NAMES
+NAMES = tuple(p.NAME for p in PROFILES)  # option fault_clients chooses among them (Classifier.shown)
 
 
 def choose(names) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ an idempotent request once when the connection ends before any response byte
 from __future__ import annotations
 
 from faults.classify.clients.python import CERT_REASONS, alert_reason
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "aiohttp"
 
@@ -22,31 +22,31 @@ def _retries(f: dict) -> int:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == "grpc.status":
+    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == Event.GRPC_STATUS:
         return None
     before = f.get("phase", "before_response") == "before_response"
-    if ev == "tcp.rst" and before:
+    if ev == Event.TCP_RST and before:
         return ah("ClientOSError", "Connection reset by peer", retried=_retries(f))
-    if ev == "tcp.fin" and before:
+    if ev == Event.TCP_FIN and before:
         return ah("ServerDisconnectedError", "Server disconnected", retried=_retries(f))
-    if ev in ("tcp.rst", "tcp.fin"):
+    if ev in (Event.TCP_RST, Event.TCP_FIN):
         return ah("ClientPayloadError", "Response payload is not completed")
-    if ev == "http.undecodable" and f.get("decode_problem") == "bad_magic":
+    if ev == Event.HTTP_UNDECODABLE and f.get("decode_problem") == "bad_magic":
         return ah("ClientPayloadError", "Can not decode content-encoding: gzip")
-    if ev in ("http.response", "upstream.failed"):
+    if ev in (Event.HTTP_RESPONSE, Event.UPSTREAM_FAILED):
         return ah("ok", extra={"status": f.get("status", 502)})
-    if ev in ("client.gave_up", "http.informational", "tls.stall"):
+    if ev in (Event.CLIENT_GAVE_UP, Event.HTTP_INFORMATIONAL, Event.TLS_STALL):
         return ah("TimeoutError", "", certainty="likely", note="when aiohttp's own ClientTimeout fired")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         return ah("ClientConnectorCertificateError", CERT_REASONS[f["cert"]].format(host=f.get("host", "")))
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         if f.get("encrypted"):  # TLS 1.3: the alert comes with the first read, after the request was sent
             return ah("ClientOSError", alert_reason(f["alert"]), retried=_retries(f))
         return ah("ClientConnectorSSLError", alert_reason(f["alert"]))
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return ah("ClientConnectorSSLError", "wrong version number")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return ah("ClientConnectorError", "Connection reset by peer")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return ah("ClientConnectorError", "Cannot connect to host")
     return None  # not measured

@@ -9,7 +9,7 @@ aioquic closes the whole connection itself with H3_MESSAGE_ERROR.
 
 from __future__ import annotations
 
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "aioquic"
 H3_MESSAGE_ERROR = 0x10E
@@ -22,38 +22,38 @@ def aioquic(error, message: str = "", **kw) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     err = f.get("h3_error") or {}
-    if ev == "h3.reset_stream" or (ev == "h3.goaway" and not f.get("covered") and f.get("then") == "drain"):
-        code = err.get("value", 0x10B) if ev == "h3.reset_stream" else 0x10B  # H3_REQUEST_REJECTED
+    if ev == Event.H3_RESET_STREAM or (ev == Event.H3_GOAWAY and not f.get("covered") and f.get("then") == "drain"):
+        code = err.get("value", 0x10B) if ev == Event.H3_RESET_STREAM else 0x10B  # H3_REQUEST_REJECTED
         if f.get("stop_sending") and f.get("phase") == "mid_request":  # still sending: STOP_SENDING comes first
             return aioquic("StopSendingReceived", f"StopSendingReceived error_code=0x{code:x}",
                            extra={"error_code": code})
         return aioquic("StreamReset", f"StreamReset error_code=0x{code:x}", extra={"error_code": code})
-    if ev in ("h3.connection_close", "h3.goaway"):
-        if ev == "h3.goaway" and f.get("then") == "drain":
+    if ev in (Event.H3_CONNECTION_CLOSE, Event.H3_GOAWAY):
+        if ev == Event.H3_GOAWAY and f.get("then") == "drain":
             return aioquic(0, "")
         transport = err.get("space") == "transport"
         return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
                        extra={"error_code": err.get("value", 0), "frame_type": 0 if transport else None})
-    if ev == "http.short_body":
+    if ev == Event.HTTP_SHORT_BODY:
         return aioquic("ConnectionTerminated", "content-length does not match data size",
                        note="aioquic closes the whole connection itself (H3_MESSAGE_ERROR)",
                        extra={"error_code": H3_MESSAGE_ERROR, "frame_type": None})
-    if ev in ("http.response", "grpc.status", "http.undecodable"):
-        return aioquic(0, "", note="aioquic does not decode bodies" if ev == "http.undecodable" else "")
-    if ev == "upstream.failed":
+    if ev in (Event.HTTP_RESPONSE, Event.GRPC_STATUS, Event.HTTP_UNDECODABLE):
+        return aioquic(0, "", note="aioquic does not decode bodies" if ev == Event.HTTP_UNDECODABLE else "")
+    if ev == Event.UPSTREAM_FAILED:
         return aioquic(0, "", extra={"status": 502})
-    if ev == "quic.no_handshake":
+    if ev == Event.QUIC_NO_HANDSHAKE:
         return aioquic("ConnectionError", "connect() gave up: no handshake within its idle timeout")
-    if ev == "quic.silence":  # its idle timeout closes the connection locally, or the caller's wait ends first
+    if ev == Event.QUIC_SILENCE:  # its idle timeout closes the connection locally, or the caller's wait ends first
         return aioquic("ConnectionTerminated", "Idle timeout", note="aioquic's own idle timeout, as a local close",
                        extra={"error_code": 0x1, "frame_type": 0}).also("timeout", "the caller's own wait ran out")
-    if ev == "tls.alert" and f.get("alert") == 120:  # tls alpn=no_h3: the server's TLS refuses
+    if ev == Event.TLS_ALERT and f.get("alert") == 120:  # tls alpn=no_h3: the server's TLS refuses
         return aioquic("ConnectionError", "CRYPTO_ERROR 0x178 (no_application_protocol)", extra={"error_code": 0x178})
-    if ev == "tls.bad_cert":  # aioquic's connect() raises; its CONNECTION_CLOSE carries the alert
+    if ev == Event.TLS_BAD_CERT:  # aioquic's connect() raises; its CONNECTION_CLOSE carries the alert
         alert = 45 if f["cert"] in ("expired", "not_yet_valid") else 42  # certificate_expired / bad_certificate
         return aioquic("ConnectionError", f"CRYPTO_ERROR 0x{0x100 + alert:x} (TLS alert {alert})",
                        certainty="exact" if f["cert"] in ("expired", "untrusted", "self_signed", "wrong_host") else "likely",
                        extra={"error_code": 0x100 + alert})
-    if ev == "client.gave_up":
+    if ev == Event.CLIENT_GAVE_UP:
         return aioquic("timeout", "the caller's own wait ran out", certainty="likely")
     return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from faults import catalog
 from faults.classify.clients.python import CERT_REASONS, alert_reason
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "curl"
 CURL_CERT = {
@@ -39,35 +39,35 @@ def report(o: Outcome) -> ClientReport | None:
     if f.get("protocol") == "HTTP/3":
         return _h3(o, f, ev)
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    if ev == "h2.fallback" or (ev == "tcp.rst" and not h2):  # curl over HTTP/2 on an RST: not measured
+    if ev == Event.H2_FALLBACK or (ev == Event.TCP_RST and not h2):  # curl over HTTP/2 on an RST: not measured
         return curl(56, "Recv failure: Connection reset by peer")
-    if ev == "tcp.fin" and not h2:
+    if ev == Event.TCP_FIN and not h2:
         if f.get("phase") in ("before_response", "mid_request"):
             return curl(52, "Empty reply from server")
         return curl(18, "transfer closed")
-    if ev == "http.short_body" and not h2:
+    if ev == Event.HTTP_SHORT_BODY and not h2:
         return curl(18, "transfer closed")
-    if ev == "http.undecodable":
+    if ev == Event.HTTP_UNDECODABLE:
         return curl(61, "Error while processing content unencoding",
                     note="with --compressed; without it curl does not decode and exits 0")
-    if ev in ("http.response", "grpc.status"):
+    if ev in (Event.HTTP_RESPONSE, Event.GRPC_STATUS):
         return _status(f.get("status", 200))
-    if ev == "upstream.failed":
+    if ev == Event.UPSTREAM_FAILED:
         return _status(502)
-    if ev == "client.gave_up":
+    if ev == Event.CLIENT_GAVE_UP:
         return curl(28, "timed out", certainty="likely", note="when curl's own -m/--max-time fired")
-    if ev == "h2.rst_stream":
+    if ev == Event.H2_RST_STREAM:
         code = f["code"]
         name = catalog.h2_name(code) if catalog.tables.h2_known(code) else "unknown"
         return curl(92, f"{name} (err {code})")
-    if ev == "h2.goaway":
+    if ev == Event.H2_GOAWAY:
         sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
         if f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last):
             return curl(0, "")
         if sid <= last:
             return curl(18, "not closed cleanly before end of the underlying stream")
         return None  # not measured
-    if ev == "h2.violation":
+    if ev == Event.H2_VIOLATION:
         v = f["violation"]
         if v == "data_on_idle_stream":
             return curl(52, "", note="curl reports the close that follows the violation").also(55).also(56)
@@ -76,23 +76,23 @@ def report(o: Outcome) -> ClientReport | None:
         if v == "window_overflow":
             return curl(18, "").also(56)
         return None  # oversized_frame: curl allows 2^24-1, so it cannot be made
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         return curl(56 if f.get("encrypted") else 35, alert_reason(f["alert"]))
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return curl(35, "wrong version number")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return curl(35, "Connection reset by peer")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return curl(35, "SSL_ERROR_SYSCALL")
-    if ev in ("tls.stall", "tls.stall_released"):
+    if ev in (Event.TLS_STALL, Event.TLS_STALL_RELEASED):
         return curl(28, "timed out")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         return curl(60, CURL_CERT[f["cert"]].format(host=f.get("host", "")))
-    if ev in ("dns.no_such_host", "dns.error", "dns.drop"):  # glibc's resolver, any failure
+    if ev in (Event.DNS_NO_SUCH_HOST, Event.DNS_ERROR, Event.DNS_DROP):  # glibc's resolver, any failure
         return curl(6, f"Could not resolve host: {f['name']}")
-    if ev == "dial.refused":
+    if ev == Event.DIAL_REFUSED:
         return curl(7, "Couldn't connect to server")
-    if ev == "dial.blackhole":
+    if ev == Event.DIAL_BLACKHOLE:
         return curl(28, "Connection timed out", certainty="likely", note="when -m/--connect-timeout fired")
     return None
 
@@ -105,7 +105,7 @@ DIED = "Connection died, tried 5 times before giving up"
 
 def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
     err = f.get("h3_error") or {}
-    if ev == "h3.reset_stream":
+    if ev == Event.H3_RESET_STREAM:
         code, sid = err["value"], f.get("stream_id")
         if code == REJECTED:
             return curl(56, DIED, retried=5, note="curl re-sends a request rejected with H3_REQUEST_REJECTED; "
@@ -114,34 +114,34 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
             return curl(18, "end of response with N bytes missing")
         name = err["name"].removeprefix("H3_")
         return curl(95, f"HTTP/3 stream {sid} reset by server (error 0x{code:x} {name})")
-    if ev == "h3.goaway":
+    if ev == Event.H3_GOAWAY:
         if f.get("then") == "drain":
             return curl(0, "") if f.get("covered") else curl(56, DIED, retried=5,
                                                               note="a stream the GOAWAY excluded is rejected; curl re-sends it")
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
-    if ev == "h3.connection_close":
+    if ev == Event.H3_CONNECTION_CLOSE:
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
-    if ev == "http.short_body":
+    if ev == Event.HTTP_SHORT_BODY:
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_CLOSING",
                     note="curl closes the connection itself on a short HTTP/3 body")
-    if ev == "http.undecodable":
+    if ev == Event.HTTP_UNDECODABLE:
         return curl(61, "Error while processing content unencoding")
-    if ev in ("http.response", "grpc.status"):
+    if ev in (Event.HTTP_RESPONSE, Event.GRPC_STATUS):
         return _status(f.get("status", 200))
-    if ev == "upstream.failed":
+    if ev == Event.UPSTREAM_FAILED:
         return _status(502)
-    if ev == "client.gave_up":
+    if ev == Event.CLIENT_GAVE_UP:
         return curl(28, "Operation timed out", certainty="likely", note="when curl's own timeout fired")
-    if ev == "quic.no_handshake":  # quic_datagrams drop=1: the handshake never completes
+    if ev == Event.QUIC_NO_HANDSHAKE:  # quic_datagrams drop=1: the handshake never completes
         return curl(28, "Connection timed out after N milliseconds",
                     note="curl's own connect timeout (its total timeout when smaller)")
-    if ev == "quic.silence":  # quic_datagrams drop=1 when=established: nothing comes back
+    if ev == Event.QUIC_SILENCE:  # quic_datagrams drop=1 when=established: nothing comes back
         return curl(28, "Operation timed out after N milliseconds with 0 bytes received", note="curl's own timeout")
-    if ev == "tls.alert" and f.get("alert") == 120:  # tls alpn=no_h3: ngtcp2 reports a failed connect
+    if ev == Event.TLS_ALERT and f.get("alert") == 120:  # tls alpn=no_h3: ngtcp2 reports a failed connect
         return curl(7, "Failed to connect to HOST:PORT after N ms: Could not connect to server")
-    if ev == "tls.bad_cert":  # BoringSSL's verify result; measured: expired, untrusted
+    if ev == Event.TLS_BAD_CERT:  # BoringSSL's verify result; measured: expired, untrusted
         cert = f["cert"]
         if cert == "wrong_host":
             return curl(60, "SSL: no alternative certificate subject name matches target "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from faults import catalog
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "grpcio"
 # RST_STREAM code -> status (the gRPC spec's mapping, measured): every other code is INTERNAL
@@ -31,29 +31,29 @@ def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     if not f.get("grpc"):
         return None
-    if ev in ("tcp.rst", "h2.fallback"):
+    if ev in (Event.TCP_RST, Event.H2_FALLBACK):
         return status("UNAVAILABLE", message="Stream removed (recvmsg:Connection reset by peer)")
-    if ev == "tcp.fin":
+    if ev == Event.TCP_FIN:
         r = status("UNAVAILABLE", message="Stream removed (Socket closed)")
         if f.get("phase") == "mid_body":  # measured: a whole small message may have arrived before the FIN
             r.also("OK", value=0)
         return r
-    if ev == "upstream.failed":
+    if ev == Event.UPSTREAM_FAILED:
         return status("UNAVAILABLE")
-    if ev == "http.response":
+    if ev == Event.HTTP_RESPONSE:
         code = f.get("status", 200)
         if code != 200:
             return status(FOR_HTTP.get(code, "UNKNOWN"), message=f"Received http2 header with status: {code}")
         return status(catalog.grpc_name(f.get("grpc_status_seen", 0)))
-    if ev == "grpc.status":
+    if ev == Event.GRPC_STATUS:
         return status(catalog.grpc_name(f["grpc_status"]), message=f.get("grpc_message", ""))
-    if ev == "h2.rst_stream":
+    if ev == Event.H2_RST_STREAM:
         return status(FOR_RST.get(f["code"], "INTERNAL"))
-    if ev in ("tcp.rst", "tcp.fin") and f.get("phase") == "mid_body":
+    if ev in (Event.TCP_RST, Event.TCP_FIN) and f.get("phase") == "mid_body":
         return status("UNAVAILABLE")  # "Stream removed": measured on server streams (tests/e2e/test_grpc_streams.py)
-    if ev == "client.gave_up" and f.get("stalled"):
+    if ev == Event.CLIENT_GAVE_UP and f.get("stalled"):
         return status("DEADLINE_EXCEEDED", certainty="likely", note="when the call's deadline passed during the stall")
-    if ev == "h2.violation":
+    if ev == Event.H2_VIOLATION:
         r = status(FOR_VIOLATION[f["violation"]])
         if f["violation"] == "window_overflow":
             # A race inside grpcio: usually our close ends the call (UNAVAILABLE), but under
@@ -62,7 +62,7 @@ def report(o: Outcome) -> ClientReport | None:
             r.also("INTERNAL", value=catalog.grpc_code("INTERNAL"))
             r.note = "grpcio reports UNAVAILABLE, or INTERNAL when it processes the overflowing DATA before the close"
         return r
-    if ev == "h2.goaway":
+    if ev == Event.H2_GOAWAY:
         sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
         if not f.get("goaway_refused") and (
                 f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last)):

@@ -9,7 +9,7 @@ Some h2 exceptions escape httpx unwrapped (``InvalidBodyLengthError``,
 
 from __future__ import annotations
 
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "httpx"
 
@@ -21,16 +21,16 @@ def hx(error: str | None, message: str = "", **kw) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    if ev in ("tcp.rst", "tcp.fin", "h2.fallback") and not h2 and f.get("phase") == "mid_request":
+    if ev in (Event.TCP_RST, Event.TCP_FIN, Event.H2_FALLBACK) and not h2 and f.get("phase") == "mid_request":
         # httpx writes the whole body before it reads: it sees the end as no response
         return hx("RemoteProtocolError", "Server disconnected without sending a response")
-    if ev in ("tcp.rst", "h2.fallback") and h2:
+    if ev in (Event.TCP_RST, Event.H2_FALLBACK) and h2:
         # one stream on a fresh connection: h2 sees the end as a disconnect (client matrix); with
         # several streams in flight or a streamed body a read can meet the RST first (ReadError)
         return hx("RemoteProtocolError", "Server disconnected").also("ReadError", "")
-    if ev in ("tcp.rst", "h2.fallback"):
+    if ev in (Event.TCP_RST, Event.H2_FALLBACK):
         return hx("ReadError", "Connection reset by peer")
-    if ev == "tcp.fin" and h2:  # measured with several streams in flight; a read can race the FIN
+    if ev == Event.TCP_FIN and h2:  # measured with several streams in flight; a read can race the FIN
         if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
             # truncate: the stream ended short of its Content-Length before the FIN; h2 refuses it
             # with its own InvalidBodyLengthError, unwrapped (client matrix); under concurrency
@@ -38,24 +38,24 @@ def report(o: Outcome) -> ClientReport | None:
             return hx("InvalidBodyLengthError", "Expected").also("LocalProtocolError").also(
                 "ProtocolError").also("RemoteProtocolError").also("ReadError")
         return hx("RemoteProtocolError", "Server disconnected").also("ReadError")
-    if ev == "tcp.fin":
+    if ev == Event.TCP_FIN:
         if f.get("phase") == "before_response":
             return hx("RemoteProtocolError", "Server disconnected without sending a response")
         return hx("RemoteProtocolError", "peer closed connection without sending complete message body")
-    if ev == "http.short_body" and not h2:
+    if ev == Event.HTTP_SHORT_BODY and not h2:
         return hx("RemoteProtocolError", "peer closed connection without sending complete message body")
-    if ev == "http.undecodable":
+    if ev == Event.HTTP_UNDECODABLE:
         return hx("DecodingError", "", note="when the body is read (response.read() / .text)")
-    if ev in ("http.response", "grpc.status", "upstream.failed"):
+    if ev in (Event.HTTP_RESPONSE, Event.GRPC_STATUS, Event.UPSTREAM_FAILED):
         return hx(None, "", extra={"status": f.get("status", 502)})
-    if ev == "client.goaway":  # h2 refused what a sibling's fault sent and closed the connection
+    if ev == Event.CLIENT_GOAWAY:  # h2 refused what a sibling's fault sent and closed the connection
         return hx("LocalProtocolError", "")
-    if ev == "client.gave_up":
+    if ev == Event.CLIENT_GAVE_UP:
         return hx("ReadTimeout", "", certainty="likely", note="when httpx's own timeout fired")
-    if ev == "h2.rst_stream":
+    if ev == Event.H2_RST_STREAM:
         sid = f.get("stream_id")
         return hx("RemoteProtocolError", f"StreamReset stream_id:{sid}, error_code:{f['code']},")
-    if ev == "h2.goaway":
+    if ev == Event.H2_GOAWAY:
         sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
         if f.get("phase") == "after_response":
             return hx(None, "", extra={"status": f.get("status", 200)})
@@ -64,7 +64,7 @@ def report(o: Outcome) -> ClientReport | None:
             # (measured: then=drain after the headers); last_stream 0 is no "retry elsewhere" for it
             return hx("RemoteProtocolError", f"ConnectionTerminated error_code:{f['code']}, last_stream_id:{last},")
         return None  # not measured (httpcore retries a stream above a non-zero last_stream)
-    if ev == "h2.violation":
+    if ev == Event.H2_VIOLATION:
         # h2 refuses the bad frame (LocalProtocolError), unless our close after it is read
         # first (measured under concurrency: both happen, for the faulted stream and its siblings)
         v = f["violation"]
@@ -89,12 +89,12 @@ _GAI = {"NXDOMAIN": "[Errno -2] Name or service not known",
 
 
 def _dns(ev: str, f: dict) -> ClientReport | None:
-    if ev == "dns.no_such_host":
+    if ev == Event.DNS_NO_SUCH_HOST:
         return hx("ConnectError", _GAI.get(f.get("rcode"), _GAI["NXDOMAIN"]))
-    if ev in ("dns.error", "dns.drop"):
+    if ev in (Event.DNS_ERROR, Event.DNS_DROP):
         return hx("ConnectError", "[Errno -3] Temporary failure in name resolution")
-    if ev == "dial.refused":
+    if ev == Event.DIAL_REFUSED:
         return hx("ConnectError", "[Errno 111] Connection refused")
-    if ev == "dial.blackhole":
+    if ev == Event.DIAL_BLACKHOLE:
         return hx("ConnectTimeout", "", certainty="likely", note="when httpx's connect timeout fired")
     return None

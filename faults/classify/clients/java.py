@@ -11,7 +11,7 @@ of its Content-Length is 200 with the short body; it accepts SHA-1 and RSA-1024.
 from __future__ import annotations
 
 from faults.catalog.tables import TLS_ALERT_NAMES
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "java"
 RST_TEXT = {0x2: "Internal error", 0x7: "Stream not processed", 0x8: "Stream cancelled"}  # measured codes
@@ -38,56 +38,56 @@ def _ok(status, **kw) -> ClientReport:
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    if ev == "grpc.status":
+    if ev == Event.GRPC_STATUS:
         return None
     before = f.get("phase", "before_response") == "before_response"
-    if ev in ("tcp.rst", "tcp.fin") and not h2:
+    if ev in (Event.TCP_RST, Event.TCP_FIN) and not h2:
         if before:
             retried = 1 if f.get("method") == "GET" else 0  # measured with GET
             return jv("IOException", "HTTP/1.1 header parser received no bytes", retried=retried)
         return jv("IOException", "fixed content-length")
-    if ev == "tcp.rst":
+    if ev == Event.TCP_RST:
         return jv("IOException", "Connection reset")
-    if ev == "tcp.fin":
+    if ev == Event.TCP_FIN:
         if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
             # the stream ended (END_STREAM) short of its Content-Length before the FIN: Java does not check
             return _ok(200, note="HTTP/2: 200 with the short body, no error")
         return jv("IOException", "EOF reached while reading")
-    if ev == "http.undecodable":
+    if ev == Event.HTTP_UNDECODABLE:
         return _ok(f.get("status", 200), note="HttpClient never decodes Content-Encoding: the raw body")
-    if ev in ("http.response", "upstream.failed"):
+    if ev in (Event.HTTP_RESPONSE, Event.UPSTREAM_FAILED):
         return _ok(f.get("status", 502))
-    if ev in ("client.gave_up", "http.informational"):
+    if ev in (Event.CLIENT_GAVE_UP, Event.HTTP_INFORMATIONAL):
         return jv("HttpTimeoutException", "request timed out", certainty="likely",
                   note="when the request's own timeout() fired")
-    if ev == "h2.rst_stream":
+    if ev == Event.H2_RST_STREAM:
         text = RST_TEXT.get(f["code"])
         return jv("IOException", f"Received RST_STREAM: {text}" if text else "Received RST_STREAM",
                   certainty="exact" if text else "likely")
-    if ev == "h2.goaway":
+    if ev == Event.H2_GOAWAY:
         if f.get("phase") == "after_response":
             return _ok(200)
         # even a draining GOAWAY covering the stream fails it; a refused stream is not retried
         return jv("IOException", "GOAWAY received")
-    if ev == "h2.violation":
+    if ev == Event.H2_VIOLATION:
         if f["violation"] == "window_overflow":
             # the proxy's close races Java's read: a reset or an EOF (both seen in full runs)
             return jv("IOException", "Connection reset").also("IOException", "EOF reached while reading")
         return jv("ProtocolException", "protocol error")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         err, text = CERT[f["cert"]]
         if err == "ok":
             return _ok(200, certainty="likely", note="Java accepts this certificate; the client that saw it did not")
         return jv(err, text)
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         return jv("SSLHandshakeException", f"Received fatal alert: {TLS_ALERT_NAMES.get(f['alert'], f['alert'])}")
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return jv("SSLException", "Unrecognized SSL message, plaintext connection?")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return jv("SSLHandshakeException", "Remote host terminated the handshake")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return jv("SSLHandshakeException", "Remote host terminated the handshake", retried=1)
-    if ev == "tls.stall":
+    if ev == Event.TLS_STALL:
         return jv("HttpConnectTimeoutException", "HTTP connect timed out", certainty="likely",
                   note="when the request's own timeout() fired")
     return None  # not measured

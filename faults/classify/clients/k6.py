@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 
 from faults import catalog
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "k6"
 GO_REPLAYABLE = {"GET", "HEAD", "OPTIONS", "TRACE"}
@@ -96,7 +96,7 @@ def _upload_cut(o: Outcome, f: dict) -> ClientReport:
     """The connection ended while k6 was still writing the request body."""
     conn = f"{f.get('client_addr')}->{f.get('proxy_addr')}"
     closed = f"write tcp {conn}: use of closed network connection"
-    if o.event in ("tcp.rst", "h2.fallback"):
+    if o.event in (Event.TCP_RST, Event.H2_FALLBACK):
         # the RST lands on a write (ECONNRESET); when it came first, the next write is EPIPE,
         # or Go's reader saw it and closed the connection under the writer (seen under load);
         # on HTTP/2 Go's frame reader may see the end first
@@ -121,7 +121,7 @@ def _conn_end(o: Outcome, f: dict) -> ClientReport:
     phase = f.get("phase", "before_response")
     if phase == "mid_request":
         return _upload_cut(o, f)
-    if o.event in ("tcp.rst", "h2.fallback"):
+    if o.event in (Event.TCP_RST, Event.H2_FALLBACK):
         r = k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
     elif phase == "before_response" and not _is_h2(f):
         r = k6(1000, "EOF", "network.tcp.closed")  # Go's HTTP/1 reader: EOF before the status line
@@ -131,7 +131,7 @@ def _conn_end(o: Outcome, f: dict) -> ClientReport:
         r.retried, r.certainty = True, "likely"
         r.note = ("k6 retries this request on a new connection (it failed before any response byte "
                   "on a reused keep-alive connection); k6 reports the retry's outcome, not this code")
-    if o.event == "h2.fallback":
+    if o.event == Event.H2_FALLBACK:
         r.note = (r.note + "; " if r.note else "") + "not an HTTP/2 flow: the fault fell back to a TCP reset"
     return r
 
@@ -305,7 +305,7 @@ def cert_error(cert: str, now: datetime.datetime | None = None, bound: datetime.
 
 def _tls(o, f):
     ev = o.event
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         r = k6(1010, f"remote error: tls: {GO_ALERT_TEXT.get(f['alert'], 'alert(%d)' % f['alert'])}",
                "tls.alert.remote")
         if f.get("encrypted"):
@@ -315,20 +315,20 @@ def _tls(o, f):
             r.note = "the alert arrives after the client finished its handshake; on HTTP/2 k6 sometimes " \
                      "reports 1000 'http2: client conn could not be established' instead"
         return r
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return k6(1301, "tls: first record does not look like a TLS handshake", "tls.record.header")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return k6(1000, "EOF", "network.tcp.closed")
-    if ev == "tls.stall":
+    if ev == Event.TLS_STALL:
         return k6(*TIMEOUT, certainty="likely",
                   note="the client gave up on a handshake that was never answered; k6 reports 1050 "
                        "when its request timeout fires (k6 sets no TLS handshake timeout)")
-    if ev == "tls.stall_released":
+    if ev == Event.TLS_STALL_RELEASED:
         return k6(1000, "EOF", "network.tcp.closed", certainty="likely",
                   note="the stall ended (stall_ms or shutdown) with a FIN")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         cert = f["cert"]
         code, text = cert_error(cert, f.get("now"), f.get("bound"))
         r = k6(code, text, CERT[cert][2])
@@ -341,11 +341,11 @@ def _tls(o, f):
 # -- DNS and dialing (faults/classify/dns.py) -------------------------------------------
 def _dns(o, f):
     ev = o.event
-    if ev == "dns.no_such_host":
+    if ev == Event.DNS_NO_SUCH_HOST:
         return k6(1101, "lookup: no such host", "dns.lookup.no_such_host")
-    if ev == "dns.error":  # Go: every rcode but NXDOMAIN is "server misbehaving" (it asks twice)
+    if ev == Event.DNS_ERROR:  # Go: every rcode but NXDOMAIN is "server misbehaving" (it asks twice)
         return k6(1100, f"lookup {f['name']} on {f['server']}: server misbehaving", "dns.lookup.error")
-    if ev == "dns.drop":  # Go's DNSError IsTimeout: k6's timeout swap makes it 1050, never 1100
+    if ev == Event.DNS_DROP:  # Go's DNSError IsTimeout: k6's timeout swap makes it 1050, never 1100
         return k6(*TIMEOUT, note="no DNS reply: the resolver times out (resolv.conf timeout x attempts)")
     r = k6(0, "", "ok.none.success", note="the lookup succeeded; the request's own record says what k6 reports")
     if f.get("pointed"):  # answer=IP: whatever answers there (or k6's blacklistIPs, 1110) decides
@@ -359,7 +359,7 @@ def _dns(o, f):
 
 
 def _dial(o, f):
-    if o.event == "dial.refused":
+    if o.event == Event.DIAL_REFUSED:
         r = k6(1212, "dial: connection refused", "network.dial.refused")
         if f.get("refused_checked") is False:
             r.certainty, r.note = "uncertain", "something accepted a test connection there (a wildcard listener?)"
@@ -372,11 +372,12 @@ def _dial(o, f):
 
 
 _HANDLERS = {
-    "tcp.rst": _conn_end, "tcp.fin": _conn_end, "h2.fallback": _conn_end,
-    "client.gave_up": _gave_up, "client.goaway": _client_goaway, "proxy.released": _released, "proxy.killed": _killed,
-    "upstream.failed": _upstream_failed, "upstream.cut": _upstream_cut, "unknown": _unknown,
-    "http.response": _response, "http.informational": _informational, "http.switching": _switching,
-    "http.undecodable": _undecodable, "http.short_body": _short_body, "grpc.status": _grpc,
-    "h2.rst_stream": _rst_stream, "h2.goaway": _goaway, "h2.violation": _violation,
+    Event.TCP_RST: _conn_end, Event.TCP_FIN: _conn_end, Event.H2_FALLBACK: _conn_end,
+    Event.CLIENT_GAVE_UP: _gave_up, Event.CLIENT_GOAWAY: _client_goaway,
+    Event.PROXY_RELEASED: _released, Event.PROXY_KILLED: _killed,
+    Event.UPSTREAM_FAILED: _upstream_failed, Event.UPSTREAM_CUT: _upstream_cut, Event.UNKNOWN: _unknown,
+    Event.HTTP_RESPONSE: _response, Event.HTTP_INFORMATIONAL: _informational, Event.HTTP_SWITCHING: _switching,
+    Event.HTTP_UNDECODABLE: _undecodable, Event.HTTP_SHORT_BODY: _short_body, Event.GRPC_STATUS: _grpc,
+    Event.H2_RST_STREAM: _rst_stream, Event.H2_GOAWAY: _goaway, Event.H2_VIOLATION: _violation,
     "tls.*": _tls, "dns.*": _dns, "dial.*": _dial,
 }

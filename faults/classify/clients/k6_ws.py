@@ -8,7 +8,7 @@ k6/ws's ``close`` handler gets (experimental's close event carries none).
 
 from __future__ import annotations
 
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "k6"
 # gorilla/websocket CloseError texts
@@ -34,28 +34,28 @@ def ws(error: str, close: int | None, certainty: str = "exact", note: str = "",
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if ev in ("ws.close", "ws.client_closed"):
+    if ev in (Event.WS_CLOSE, Event.WS_CLIENT_CLOSED):
         code, reason = f.get("code"), f.get("reason", "")
-        if ev == "ws.client_closed" or code in (1000, 1001):
+        if ev == Event.WS_CLIENT_CLOSED or code in (1000, 1001):
             return ws("", code)
         return ws(close_error(code, reason), code)
-    if ev == "ws.fin":
+    if ev == Event.WS_FIN:
         return ws("websocket: close 1006 (abnormal closure): unexpected EOF", 1006)
-    if ev == "ws.rst":
+    if ev == Event.WS_RST:
         return ws("write: broken pipe", SCRIPT_CLOSE, certainty="likely",
                   note="k6/ws reports the reset on its next write ('write tcp A->B: write: broken pipe') and "
                        "closes with 1001; experimental reports no error, a close event only",
                   experimental={"error": ""})
-    if ev == "ws.corrupt":
+    if ev == Event.WS_CORRUPT:
         if f.get("ws_corrupt") == "invalid_utf8":
             return ws("", SCRIPT_CLOSE, note="k6 does not check UTF-8: the message arrives with U+FFFD in place "
                       "of the bad bytes and the session goes on until the script closes it")
         return ws("websocket: close sent", SCRIPT_CLOSE,
                   note="gorilla rejects the frame and sends close 1002; experimental reports no error",
                   experimental={"error": ""})
-    if ev == "ws.stall":
+    if ev == Event.WS_STALL:
         return ws("", SCRIPT_CLOSE, note="no error: the session stays open until the script closes it or k6's "
                   "iteration ends")
-    if ev == "proxy.released":
+    if ev == Event.PROXY_RELEASED:
         return ws("", None, certainty="uncertain", note="the proxy stopped with the session open")
     return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from faults.catalog.tables import h2_known, h2_name
 from faults.classify.clients.python import alert_reason
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "node"
 # OpenSSL's verify error -> Node's err.code (measured)
@@ -35,40 +35,40 @@ def node(error: str, message: str = "", **kw) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if ev == "grpc.status":
+    if ev == Event.GRPC_STATUS:
         return None
     if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2."):
         return _h2(o)
-    if ev == "tcp.rst":
+    if ev == Event.TCP_RST:
         # before the head fetch() rejects ("fetch failed"); after it, reading the body does ("terminated")
         return node("ECONNRESET", "read ECONNRESET")
-    if ev == "tcp.fin":
+    if ev == Event.TCP_FIN:
         return node("UND_ERR_SOCKET", "other side closed")
-    if ev == "http.undecodable" and f.get("decode_problem") == "bad_magic":
+    if ev == Event.HTTP_UNDECODABLE and f.get("decode_problem") == "bad_magic":
         return _bad_gzip()
-    if ev in ("http.response", "upstream.failed"):
+    if ev in (Event.HTTP_RESPONSE, Event.UPSTREAM_FAILED):
         return node("ok", extra={"status": f.get("status", 502)})
-    if ev in ("client.gave_up", "http.informational"):
+    if ev in (Event.CLIENT_GAVE_UP, Event.HTTP_INFORMATIONAL):
         return node("TimeoutError", "aborted due to timeout", certainty="likely",
                     note="when the fetch's own AbortSignal.timeout fired (a 1xx alone: fetch waits for a final status)")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         code, text = CERT[f["cert"]]
         if code == "ok":
             return node("ok", certainty="likely", note="Node accepts this certificate; the client that saw it did not")
         return node(code, text)
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         if f.get("encrypted"):  # TLS 1.3: the alert follows the handshake; undici sees the socket close
             return node("UND_ERR_SOCKET", "other side closed")
         reason = alert_reason(f["alert"])
         return node("ERR_SSL_" + reason.upper().replace(" ", "_"), reason,
                     certainty="exact" if f["alert"] in MEASURED_ALERTS else "likely")
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return node("ERR_SSL_WRONG_VERSION_NUMBER", "wrong version number")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return node("ECONNRESET", "read ECONNRESET")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return node("ECONNRESET", "Client network socket disconnected before secure TLS connection was established")
-    if ev == "tls.stall":
+    if ev == Event.TLS_STALL:
         return node("TimeoutError", "aborted due to timeout", certainty="likely", note="when the fetch's own timeout fired")
     return None  # not measured
 
@@ -92,21 +92,21 @@ def _h2(o: Outcome) -> ClientReport | None:
     """undici with allowH2 over HTTP/2 (node:http2, nghttp2)."""
     f, ev = o.facts, o.event
     before = f.get("phase", "before_response") == "before_response"
-    if ev in ("http.response", "upstream.failed"):
+    if ev in (Event.HTTP_RESPONSE, Event.UPSTREAM_FAILED):
         return node("ok", extra={"status": f.get("status", 502)})
-    if ev == "client.gave_up":
+    if ev == Event.CLIENT_GAVE_UP:
         return node("TimeoutError", "aborted due to timeout", certainty="likely",
                     note="when the fetch's own AbortSignal.timeout fired")
-    if ev == "tcp.rst":
+    if ev == Event.TCP_RST:
         return node("ECONNRESET", "read ECONNRESET")
-    if ev == "tcp.fin":
+    if ev == Event.TCP_FIN:
         if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
             # the stream ended short of its Content-Length: node:http2 resets it itself
             return node("ERR_HTTP2_STREAM_ERROR", "Stream closed with error code NGHTTP2_PROTOCOL_ERROR")
         return node("UND_ERR_SOCKET", "other side closed")
-    if ev == "http.undecodable":
+    if ev == Event.HTTP_UNDECODABLE:
         return _bad_gzip()  # as over HTTP/1.1
-    if ev == "h2.rst_stream":
+    if ev == Event.H2_RST_STREAM:
         code, phase = f["code"], f.get("phase", "before_response")
         if code == 0x8 and phase == "mid_body":
             return node("ok", extra={"status": 200}, note="a RST_STREAM CANCEL mid-body ends the body early: "
@@ -120,12 +120,12 @@ def _h2(o: Outcome) -> ClientReport | None:
         name = f"NGHTTP2_{h2_name(code)}" if h2_known(code) else ""
         return node("ERR_HTTP2_STREAM_ERROR", f"Stream closed with error code {name}".strip(),
                     certainty="exact" if (code, phase) in MEASURED_RST else "likely")
-    if ev == "h2.goaway":
+    if ev == Event.H2_GOAWAY:
         if f.get("phase") == "after_response":
             return node("ok", extra={"status": f.get("status", 200)})
         # undici fails every stream open at a GOAWAY, draining or not, above last_stream or not (no retry)
         return node("UND_ERR_SOCKET", f'HTTP/2: "GOAWAY" frame received with code {f["code"]}')
-    if ev == "h2.violation":
+    if ev == Event.H2_VIOLATION:
         if f["violation"] == "window_overflow":
             return node("UND_ERR_SOCKET", "other side closed")
         return node("TimeoutError", "aborted due to timeout", certainty="likely", note=UNSETTLED)

@@ -4,7 +4,7 @@ measured in ``tests/e2e/test_tls_faults.py``. HTTP outcomes: see ``httpx.py``.""
 
 from __future__ import annotations
 
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "python"
 
@@ -41,16 +41,16 @@ def alert_reason(code: int) -> str:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         return ClientReport(NAME, "SSLError", alert_reason(f["alert"]))
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return ClientReport(NAME, "SSLError", "wrong version number")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return ClientReport(NAME, "ConnectionResetError", "Connection reset by peer")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return ClientReport(NAME, "SSLEOFError", "EOF occurred in violation of protocol")
-    if ev in ("tls.stall", "tls.stall_released"):
+    if ev in (Event.TLS_STALL, Event.TLS_STALL_RELEASED):
         return ClientReport(NAME, "TimeoutError", "timed out")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         return ClientReport(NAME, "SSLCertVerificationError", CERT_REASONS[f["cert"]].format(host=f.get("host", "")))
     return None

@@ -7,7 +7,7 @@ as measured in ``tests/e2e/test_client_matrix.py``. ``error`` is the class users
 from __future__ import annotations
 
 from faults.classify.clients.python import CERT_REASONS, alert_reason
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "requests"
 
@@ -18,33 +18,33 @@ def rq(error: str, message: str = "", **kw) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == "grpc.status":
+    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == Event.GRPC_STATUS:
         return None
     before = f.get("phase", "before_response") == "before_response"
-    if ev == "tcp.rst":
+    if ev == Event.TCP_RST:
         return rq("ConnectionError" if before else "ChunkedEncodingError", "Connection reset by peer")
-    if ev == "tcp.fin":
+    if ev == Event.TCP_FIN:
         if before:
             return rq("ConnectionError", "Remote end closed connection without response")
         return rq("ChunkedEncodingError", "IncompleteRead")
-    if ev == "http.undecodable" and f.get("decode_problem") == "bad_magic":
+    if ev == Event.HTTP_UNDECODABLE and f.get("decode_problem") == "bad_magic":
         return rq("ContentDecodingError", "failed to decode it")
-    if ev in ("http.response", "upstream.failed"):
+    if ev in (Event.HTTP_RESPONSE, Event.UPSTREAM_FAILED):
         return rq("ok", extra={"status": f.get("status", 502)})
-    if ev == "http.informational":
+    if ev == Event.HTTP_INFORMATIONAL:
         # http.client takes a 1xx other than 100 for the final response: no error, no body
         return rq("ok", extra={"status": f.get("status")},
                   note="requests returns the 1xx as if it were the final response (empty body)")
-    if ev in ("client.gave_up", "tls.stall"):
+    if ev in (Event.CLIENT_GAVE_UP, Event.TLS_STALL):
         return rq("ReadTimeout", "Read timed out", certainty="likely", note="when requests' own timeout= fired")
-    if ev == "tls.bad_cert":
+    if ev == Event.TLS_BAD_CERT:
         return rq("SSLError", CERT_REASONS[f["cert"]].format(host=f.get("host", "")))
-    if ev == "tls.alert":
+    if ev == Event.TLS_ALERT:
         return rq("SSLError", alert_reason(f["alert"]))
-    if ev == "tls.plaintext":
+    if ev == Event.TLS_PLAINTEXT:
         return rq("SSLError", "wrong version number")
-    if ev == "tls.rst":
+    if ev == Event.TLS_RST:
         return rq("ConnectionError", "Connection reset by peer")
-    if ev == "tls.fin":
+    if ev == Event.TLS_FIN:
         return rq("SSLError", "EOF occurred in violation of protocol")
     return None  # not measured

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 NAME = "websockets"
 # websockets.frames.CLOSE_CODE_EXPLANATIONS
@@ -30,14 +30,14 @@ def closed_text(code: int, reason: str) -> str:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if ev == "ws.close" and f.get("by") in ("proxy", "server"):
+    if ev == Event.WS_CLOSE and f.get("by") in ("proxy", "server"):
         code = f["code"]
         cls = "ConnectionClosedOK" if code in (1000, 1001, 1005) else "ConnectionClosedError"
         return ClientReport(NAME, cls, closed_text(code, f.get("reason", "")), extra={"close_code": code})
-    if ev in ("ws.fin", "ws.rst"):
+    if ev in (Event.WS_FIN, Event.WS_RST):
         return ClientReport(NAME, "ConnectionClosedError", "no close frame received or sent", extra={"close_code": None})
-    if ev == "ws.corrupt":
+    if ev == Event.WS_CORRUPT:
         return ClientReport(NAME, "ConnectionClosedError", CORRUPT[f["ws_corrupt"]], extra={"close_code": None})
-    if ev == "ws.stall":
+    if ev == Event.WS_STALL:
         return ClientReport(NAME, "TimeoutError", "", note="recv() waits: the client's own timeout ends it")
     return None

@@ -3,7 +3,9 @@
 // - every request the page made (the file itself included: its URL) and every failed one;
 // - every console message and uncaught page error;
 // - the numbers the page shows, read back from the DOM (bars, lanes, tables) and the
-//   rendered bar heights (to check they are drawn in proportion to their counts).
+//   rendered bar heights (to check they are drawn in proportion to their counts);
+// - the scorecard as rendered (headings, each row's visible cell text, a failing row's colour),
+//   on a faults report page given --score and on a faults score --html page alike.
 // argv[2]: a JSON list of the pages' file:// URLs; argv[3]: a fresh --user-data-dir.
 import { chromium } from 'playwright-core';
 
@@ -42,12 +44,19 @@ function readPage() {  // runs in the page
     by_error: Object.fromEntries(all('.client-error', tr).map((s) => [s.dataset.error, Number(s.dataset.count)])),
   }]));
   const svg = document.querySelector('svg');
+  const total = document.querySelector('#total');
+  const failed = document.querySelector('#scorecard tr.fail td');
   return {
-    total: Number(document.querySelector('#total').textContent), bars, perCount, lanes, clients,
+    total: total ? Number(total.textContent) : null, bars, perCount, lanes, clients,
     plotBox: plot ? [plot.getBoundingClientRect().left, plot.getBoundingClientRect().width] : null,
     axisEnd: svg ? Number(svg.dataset.axisSeconds) : null,
     byRule: rows('#by-rule', 'rule', 'td.injected'), byCode: rows('#by-code', 'code', 'td.count'),
     svgWidth: svg ? svg.getBoundingClientRect().width : 0,
+    scoreHeads: all('#scorecard thead th').map((th) => th.innerText.trim()),
+    scoreRows: all('#scorecard tbody tr').map((tr) => ({
+      fault: tr.dataset.fault, verdict: tr.dataset.verdict, cells: [...tr.children].map((td) => td.innerText.trim()),
+    })),
+    scoreFailBackground: failed ? getComputedStyle(failed).backgroundColor : null,
   };
 }
 

@@ -18,7 +18,9 @@ TOKEN = "s3cret"
 
 @pytest.fixture
 def ctl():
-    control, inj, cls, st = FaultControl(), FaultInjector(), Classifier(), FaultStatus(stream=io.StringIO())
+    inj, cls = FaultInjector(), Classifier()
+    st = FaultStatus(stream=io.StringIO(), classifier=cls)
+    control = FaultControl(inj, cls, st)
     cls.listeners.append(st.count)
     with taddons.context(control, inj, cls, st) as tctx:
         tctx.configure(control, fault_control=True, fault_control_token=TOKEN)
@@ -171,7 +173,8 @@ def test_endpoint_set_forms_and_append_and_clear(ctl):
 
 
 def test_endpoint_off_by_default_proxies_the_control_host_like_any_other():
-    control, inj = FaultControl(), FaultInjector()
+    inj = FaultInjector()
+    control = FaultControl(inj)
     with taddons.context(control, inj):
         f = control_request("GET", "/")
         control.requestheaders(f)

@@ -19,8 +19,9 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def ctl():
-    control, inj = FaultControl(), FaultInjector()
-    with taddons.context(control, inj, Classifier()) as tctx:
+    inj, cls = FaultInjector(), Classifier()
+    control = FaultControl(inj, cls)
+    with taddons.context(control, inj, cls) as tctx:
         tctx.configure(control, fault_control=True, fault_control_token=TOKEN)
         yield tctx, control, inj
 

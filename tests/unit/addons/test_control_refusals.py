@@ -8,12 +8,13 @@ import asyncio
 import json
 
 import pytest
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import taddons
 
 from faults import vocabulary
 from faults.addons import control as controlmod
 from faults.addons.control import FaultControl
 from faults.addons.injector import FaultInjector
+from tests.unit.addons.test_control_hostile import req as control_request
 from tests.unit.hostile import HUGE, RULE_FIELDS, rule_field, specs
 
 TOKEN = "s3cret"
@@ -22,20 +23,15 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def ctl():
-    control, inj = FaultControl(), FaultInjector()
+    inj = FaultInjector()
+    control = FaultControl(inj)
     with taddons.context(control, inj) as tctx:
         tctx.configure(control, fault_control=True, fault_control_token=TOKEN)
         yield tctx, control, inj
 
 
-def req(method="POST", path="/rules", body=b"", headers=None, host="faults.control"):
-    f = tflow.tflow()
-    f.request.method, f.request.host, f.request.path = method, host, path
-    f.request.headers.pop("Host", None)
-    f.request.raw_content = body
-    for k, v in (headers or {}).items():
-        f.request.headers[k] = v
-    return f
+def req(method="POST", path="/rules", **kw):
+    return control_request(method, path, **kw)
 
 
 def send(control, f):
@@ -100,7 +96,7 @@ def test_endpoint_off_leaves_its_host_to_the_proxy(ctl):
     tctx, control, _ = ctl
     tctx.configure(control, fault_control=False)
     for method, path in (("GET", "/"), ("POST", "/rules")):
-        f = req(method, path, b"status code=503")
+        f = req(method, path, body=b"status code=503")
         control.requestheaders(f)
         control.request(f)
         assert f.response is None and vocabulary.CONTROL not in f.metadata

@@ -209,7 +209,7 @@ def inj():
     saved = gates.clock.t0, gates.clock.path
     gates.clock.t0, gates.clock.path = None, None
     i = FaultInjector()
-    with taddons.context(FaultControl(), i) as tctx:  # the control addon owns fault_control_host
+    with taddons.context(FaultControl(i), i) as tctx:  # the control addon owns fault_control_host
         yield tctx, i
     gates.clock.t0, gates.clock.path = saved
 

@@ -85,7 +85,7 @@ def test_a_toxiproxy_connection_counts_without_a_report_file():
     from faults.addons.toxiproxy import ToxiproxyApi
 
     inj, cls, fm = addons()
-    toxi = ToxiproxyApi()
+    toxi = ToxiproxyApi(cls)
     with taddons.context(inj, cls, fm, toxi) as tctx:
         tctx.configure(fm, fault_metrics="127.0.0.1:0")
         link = SimpleNamespace(bytes=0, stubs=[])

@@ -83,7 +83,8 @@ def _dns(spec, monkeypatch):
     from faults.plan import Rule
     from faults.wire import sockets
 
-    addon, sink = dnsaddon.DnsFaults(), Classifier()
+    sink = Classifier()
+    addon = dnsaddon.DnsFaults(classifier=sink)
     rule = Rule(spec=spec)
     monkeypatch.setattr(addon, "_rules", lambda: [rule])
     monkeypatch.setattr(sockets, "http_listen_address", lambda: ("127.0.0.1", 1))

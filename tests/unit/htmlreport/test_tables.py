@@ -33,12 +33,16 @@ def test_by_client_counts_errors_not_successes():
     assert rows["curl"]["by_error"] == [("56", 1)] and rows["node"]["errors"] == 0 and rows["httpx"]["records"] == 1
 
 
-def test_scorecard_leads_with_issue_23s_columns():
-    cols, rows = tables.scorecard([{"hung": True, "fault": "hang", "verdict": "fail", "reasons": ["hung"], "attempts": 1},
-                                   {"fault": "status code=503", "attempts": 3, "verdict": None, "intervals_ms": [100, 200]}])
-    assert cols == ["fault", "attempts", "verdict", "reasons", "hung", "intervals_ms"]
-    assert rows[0]["cells"]["hung"] == "yes" and rows[1]["cells"]["intervals_ms"] == "100; 200"
-    assert rows[1]["cells"]["verdict"] == "-" and rows[1]["cells"]["reasons"] == "-"
+def test_scorecard_shows_issue_23s_columns_in_order_and_the_verdict_last():
+    card = tables.scorecard([{"hung": True, "fault": "hang", "verdict": "fail", "reasons": ["hung"], "attempts": 1,
+                              "extra_key": 7},
+                             {"fault": "status code=503", "attempts": 3, "verdict": None, "intervals_ms": [100, 200]}])
+    assert card["columns"] == [("fault", "fault"), ("attempts", "attempts"), ("intervals_ms", "intervals ms"),
+                               ("hung", "hung"), ("extra_key", "extra key")]
+    first, second = card["rows"]
+    assert first["cells"]["hung"] == "yes" and second["cells"]["intervals_ms"] == "100, 200"
+    assert (first["verdict"], first["reasons"]) == ("fail", ["hung"]) and second["cells"]["extra_key"] == "-"
+    assert (second["verdict"], second["reasons"], second["changed"]) == (None, [], [])
 
 
 def test_windows_text():
@@ -51,8 +55,11 @@ def test_scorecard_of_a_real_faults_score_row():
     row = {"fault": "status code=503", "attempts": 1, "intervals_ms": [], "methods": ["GET"], "statuses": [503],
            "resent_methods": [], "resent_non_idempotent": False, "retry_after_honoured": None,
            "clients": {"k6": 1503, "curl": 0}, "exit_code": 0, "hung": False, "duration_ms": 18,
-           "stderr_tail": [], "verdict": None, "reasons": [], "changed": None}
-    cols, rows = tables.scorecard([row])
-    assert cols == ["fault", "attempts", "verdict", "reasons", "methods", "statuses", "resent_non_idempotent",
-                    "clients", "exit_code", "hung", "duration_ms"]  # columns no row fills are left out
-    assert rows[0]["cells"]["clients"] == "k6 1503, curl 0" and rows[0]["cells"]["hung"] == "no"
+           "stderr_tail": ["x"], "verdict": None, "reasons": [], "changed": ["attempts"]}
+    card = tables.scorecard([row])
+    assert [k for k, _ in card["columns"]] == ["fault", "attempts", "methods", "statuses", "resent_non_idempotent",
+                                               "exit_code", "hung", "duration_ms", "clients"]  # empty ones left out
+    r = card["rows"][0]
+    assert r["cells"]["clients"] == "k6 1503, curl 0" and r["cells"]["hung"] == "no"
+    assert tables.scorecard([dict(row, methods=[None, "GET"])])["rows"][0]["cells"]["methods"] == "TLS, GET"
+    assert (r["stderr_tail"], r["changed"]) == (["x"], ["attempts"])

@@ -14,7 +14,9 @@ from faults.kinds._cut import Cutter, EventCutter, grpc_end
 from faults.kinds.stall import _Pauser
 from faults.report import websocket_record
 from faults.spec import parse
+from faults.wire import actions
 from faults.wire.act import Act
+from faults.wire.actions import WsAction
 
 EVENTS = b"".join(b"id: %d\ndata: e%d\n\n" % (i, i) for i in range(1, 6))
 
@@ -142,7 +144,7 @@ def test_ws_kinds_count_direction_and_match(monkeypatch):
     assert not send("ping 2", True).dropped  # counted: the first passes
     m = send("ping 3", True)
     assert m.dropped and flow.metadata["fault_wire"]["ws_close_code"] == 4000
-    assert flow.metadata["ws_action"] == {"ws_action": "close", "code": 4000, "reason": ""}
+    assert actions.WS.of(flow) == WsAction("close", code=4000, reason="")
 
 
 def test_ws_close_without_the_layer_ends_with_a_fin_and_says_so(caplog):

@@ -53,7 +53,8 @@ def _query(name: str, qtype: int, peer=("127.0.0.1", 5000)):
 
 
 def _run(rules, queries, monkeypatch):
-    addon, sink = dnsaddon.DnsFaults(), Classifier()
+    sink = Classifier()
+    addon = dnsaddon.DnsFaults(classifier=sink)
     monkeypatch.setattr(addon, "_rules", lambda: rules)
     monkeypatch.setattr(sockets, "http_listen_address", lambda: ("127.0.0.1", 8080))
     monkeypatch.setattr(dnsaddon, "DROP_HOLD_S", 0)

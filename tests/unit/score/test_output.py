@@ -41,6 +41,22 @@ def test_files(tmp_path):
     output.write_html(tmp_path / "r.html", doc)
     html = (tmp_path / "r.html").read_text()
     assert "curl &lt;x&gt;" in html and "x &lt; y" in html and "3 attempts &gt; max_attempts 2" in html
+    assert "<script" not in html and "default-src 'none'" in html
+
+
+def test_the_score_page_and_the_reports_scorecard_are_one_rendering(tmp_path):
+    """faults score --html and faults report --html --score show the same scorecard table."""
+    from faults.htmlreport import render
+
+    doc = output.document([ROW], None, {"command": "c", "url": "u", "timeout": 1, "policy": None,
+                                        "baseline_file": None})
+    output.write_html(tmp_path / "s.html", doc)
+
+    def table(html):
+        return html[html.index('<table id="scorecard">'):html.index("</table>", html.index('id="scorecard"'))]
+
+    assert table((tmp_path / "s.html").read_text()) == table(render.render([], score=[ROW]))
+    assert 'class="fail changed"' in table(render.render([], score=[ROW]))
 
 
 def test_bad_baseline_is_one_line(tmp_path):

@@ -232,7 +232,8 @@ def test_control_changes_apply_newest_last_whatever_order_they_arrive_in():
     from faults.addons.control import FaultControl
     from faults.addons.injector import FaultInjector
 
-    ctl, inj = FaultControl(), FaultInjector()
+    inj = FaultInjector()
+    ctl = FaultControl(inj)
     with taddons.context(ctl, inj):
         ctl.apply_change({"op": "set", "specs": ["|~u /b|status code=502"], "seq": 5})
         ctl.apply_change({"op": "set", "specs": ["|~u /a|status code=503"], "seq": 3})  # older: skipped
@@ -255,7 +256,8 @@ def test_concurrent_changes_end_the_same_on_every_worker(order):
     changes = {1: {"op": "add", "specs": ["|~u /a|status code=501"], "seq": 1},
                2: {"op": "set", "specs": ["|~u /s|status code=502"], "seq": 2},
                3: {"op": "add", "specs": ["|~u /b|status code=503"], "seq": 3}}
-    ctl, inj = FaultControl(), FaultInjector()
+    inj = FaultInjector()
+    ctl = FaultControl(inj)
     with taddons.context(ctl, inj):
         for i in order:
             ctl.apply_change(changes[i])

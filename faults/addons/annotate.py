@@ -17,12 +17,13 @@ from collections import Counter
 from collections.abc import Sequence  # typing.Sequence: mitmproxy cannot parse --set for it
 from typing import Optional
 
-from mitmproxy import ctx, exceptions, hooks, http
+from mitmproxy import addonmanager, ctx, exceptions, hooks, http
 
 from faults import vocabulary as V
 from faults.classify import Classification, classify_websocket, clients as profiles
 from faults.classify.annotation import annotation
-from faults.classify.http import outcome_of
+from faults.classify.http import outcome_of, plain_response_key
+from faults.classify.outcome import Outcome
 from faults.addons.startup import one_line_at_start
 from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import actions, ends, h2layer, h3layer
@@ -55,7 +56,8 @@ class Classifier:
         self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
         self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
-        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts): see _classified
+        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts, outcome): see _classified
+        self._quick: dict = {}  # the same, by faults.classify.http.plain_response_key (no outcome built)
         # the profiles the record, metadata and comment show (option fault_clients). Every
         # profile is still computed: the annotation needs k6's report and grpcio's status.
         self.shown: tuple[str, ...] = profiles.NAMES
@@ -142,7 +144,9 @@ class Classifier:
             self._unwritten.discard(flow.id)
             self.finish(flow)
             try:  # annotated outside a hook: tell mitmweb and the console
-                ctx.master.addons.trigger(hooks.UpdateHook([flow]))
+                manager = ctx.master.addons
+                if _update_listened(manager):  # mitmdump has none: spare the ~60 us walk per flow
+                    manager.trigger(hooks.UpdateHook([flow]))
             except Exception:  # no master (unit tests)
                 pass
 
@@ -240,19 +244,27 @@ class Classifier:
         """The flow's classification and its metadata dicts (k6, outcome, clients,
         annotation). The client profiles are pure functions of the outcome, so
         flows with the same outcome (most unfaulted traffic: a complete 200 on a
-        reused connection) share one computation, remembered by outcome."""
+        reused connection) share one computation, remembered by outcome; the
+        commonest of those are found by a key read off the flow, before any
+        outcome is built (``plain_response_key``)."""
+        quick = plain_response_key(flow)  # the commonest flows: known without building the outcome
+        if quick is not None:
+            hit = self._quick.get((quick, self.shown))
+            if hit is not None:
+                o = hit[2]  # each flow its own Outcome (the report record holds its facts)
+                return Classification(Outcome(o.event, o.entry, o.summary, dict(o.facts)), hit[0], self.shown), hit[1]
         o = outcome_of(flow)
         key = _outcome_key(o, flow, self.shown)
         hit = self._memo.get(key) if key is not None else None
-        if hit is not None:
-            return Classification(o, hit[0], self.shown), hit[1]
-        c = Classification(o, profiles.report_all(o), self.shown)
-        shared = (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c))
-        if key is not None:
-            if len(self._memo) >= MEMO_MAX:
-                self._memo.clear()
-            self._memo[key] = (c.clients, shared)
-        return c, shared
+        if hit is None:
+            c = Classification(o, profiles.report_all(o), self.shown)
+            hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
+                   Outcome(o.event, o.entry, o.summary, dict(o.facts)))
+            if key is not None:
+                _remember(self._memo, key, hit)
+        if quick is not None:
+            _remember(self._quick, (quick, self.shown), hit)
+        return Classification(o, hit[0], self.shown), hit[1]
 
     def _finish_session(self, flow: http.HTTPFlow) -> None:
         c = classify_websocket(flow)
@@ -287,6 +299,25 @@ def _outcome_key(o, flow, shown) -> tuple | None:
     except TypeError:
         return None
     return key
+
+
+_listened: list = [None, True]  # (the addons registered, by identity), whether one has an ``update`` hook
+
+
+def _update_listened(manager) -> bool:
+    """Whether any loaded addon has an ``update`` hook (mitmweb's and the console's
+    view do; plain mitmdump's addons do not). Looked up again whenever an addon
+    is added, removed or reloaded (every one is in ``lookup``, by name)."""
+    seen = (id(manager.chain), *map(id, manager.lookup.values()))
+    if _listened[0] != seen:
+        _listened[:] = [seen, any(callable(getattr(a, "update", None)) for a in addonmanager.traverse(manager.chain))]
+    return _listened[1]
+
+
+def _remember(memo: dict, key, hit) -> None:
+    if len(memo) >= MEMO_MAX:
+        memo.clear()
+    memo[key] = hit
 
 
 def _session(flow) -> bool:

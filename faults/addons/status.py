@@ -62,6 +62,7 @@ class FaultStatus:
         self._last = 0.0
         self._shown: tuple | None = None
         self._har: list[http.HTTPFlow] = []
+        self._har_on = False  # option fault_har set: read at configure, not per flow
         self._seen: set[str] = set()
         self._tty_line = False
         self._reports: list = []  # every fault_report file of this run, for the dropped count
@@ -76,6 +77,8 @@ class FaultStatus:
                           "_k6_error_code, _k6_error) at shutdown. Keeps flows in memory.")
 
     def configure(self, updated):
+        if "fault_har" in updated:
+            self._har_on = bool(ctx.options.fault_har)
         if "fault_report" in updated:  # the classifier (configured before us) opened it
             report = getattr(self.classifier, "report", None)
             if report is not None and report not in self._reports:
@@ -114,7 +117,7 @@ class FaultStatus:
             self.faulted += 1
             key = self._row(fault.get("rule") or "?", fault.get("spec") or "")
         self.by_rule[key][code] += 1
-        if ctx.options.fault_har:
+        if self._har_on:
             self._har.append(flow)
         self.tick()
 

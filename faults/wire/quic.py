@@ -180,6 +180,7 @@ class QuicFront:
                 raise exceptions.OptionsError(
                     "fault_alt_svc: no --mode listens on UDP, so no HTTP/3 could be served "
                     "(use --mode reverse:https://HOST:PORT)")
+            self._alt_svc = (ctx.options.fault_alt_svc, ctx.options.fault_strip_alt_svc)  # read per response
 
     def next_layer(self, nextlayer):
         if nextlayer.layer is not None:
@@ -199,11 +200,13 @@ class QuicFront:
                 and not server.alpn_offers):
             server.alpn_offers = (b"h2", b"http/1.1") if ctx.options.http2 else (b"http/1.1",)
 
+    _alt_svc = (False, False)  # (fault_alt_svc, fault_strip_alt_svc), set at configure
+
     def responseheaders(self, flow):
-        opts = ctx.options
-        if not (opts.fault_alt_svc or opts.fault_strip_alt_svc) or flow.response is None:
+        alt_svc, strip = self._alt_svc
+        if not (alt_svc or strip) or flow.response is None:
             return
-        if opts.fault_strip_alt_svc:
+        if strip:
             flow.response.headers.pop("alt-svc", None)
             return
         if flow.client_conn.transport_protocol == "tcp" and flow.client_conn.sockname:

@@ -53,3 +53,47 @@ def test_header_names_follow_changes():
     assert b"x-fault" in names(f.request.headers)
     del f.request.headers["x-fault"]
     assert b"x-fault" not in names(f.request.headers)
+
+
+def test_shortcut_gives_each_flow_its_own_outcome_and_the_same_record():
+    from faults.report import flow_record
+    fa = FaultAddon()
+    with taddons.context(*fa.addons):
+        cl = _classifier(fa)
+        flows = [tflow.tflow(resp=True) for _ in range(3)]
+        seen = []
+        cl.record_listeners.append(seen.append)
+        for f in flows:
+            cl.finish(f)
+        assert len(cl._quick) == 1  # the 2nd and 3rd flow took the shortcut
+        for f, rec in zip(flows, seen):
+            alone = flow_record(f, classify(f), None, annotation(f, classify(f)))
+            assert {k: v for k, v in rec.items() if k not in ("ts", "duration_ms")} == \
+                {k: v for k, v in alone.items() if k not in ("ts", "duration_ms")}
+        seen[1]["facts"]["status"] = -1  # a reader changing one record leaves the others alone
+        assert seen[2]["facts"]["status"] == 200
+
+
+def test_a_flow_annotated_after_its_hooks_is_announced_only_when_an_addon_listens():
+    from faults.addons import annotate
+
+    class Listener:
+        def __init__(self):
+            self.got = []
+
+        def update(self, flows):
+            self.got.extend(flows)
+
+    fa = FaultAddon()
+    with taddons.context(*fa.addons) as tctx:
+        assert not annotate._update_listened(tctx.master.addons)  # nothing to tell: no update hook walked
+        listener = Listener()
+        tctx.master.addons.add(listener)
+        assert annotate._update_listened(tctx.master.addons)
+        cl = _classifier(fa)
+        f = tflow.tflow(resp=True)
+        cl._unwritten.add(f.id)  # an HTTP/2 response the layer wrote after the hooks
+        cl.written(f)
+        assert listener.got == [f] and f.metadata[V.K6_CODE] == 0
+        tctx.master.addons.remove(listener)
+        assert not annotate._update_listened(tctx.master.addons)

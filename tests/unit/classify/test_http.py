@@ -136,3 +136,53 @@ def test_every_outcome_is_a_catalog_entry():
         for r in c.clients.values():
             if r.entry:
                 catalog.by_id(r.entry)
+
+
+# -- plain_response_key: the classifier's shortcut for the commonest flows --------------
+
+def _outcome(f):
+    from faults.classify.http import outcome_of
+    o = outcome_of(f)
+    return (o.event, o.entry, o.summary, o.facts)
+
+
+def test_plain_response_key_equal_keys_mean_equal_outcomes():
+    from faults.classify.http import plain_response_key
+    a, b = make(), make()
+    b.request.path = "/elsewhere"  # nothing outcome_of reads
+    assert plain_response_key(a) is not None and plain_response_key(a) == plain_response_key(b)
+    assert _outcome(a) == _outcome(b)
+
+
+@pytest.mark.parametrize("change", [
+    lambda f: setattr(f.response, "status_code", 503),
+    lambda f: f.metadata.__setitem__(V.CONN_SEQ, 1),
+    lambda f: setattr(f.response, "raw_content", b"x" * 99),  # short of its content-length
+    lambda f: f.response.headers.__setitem__("content-length", "101"),
+    lambda f: setattr(f.request, "method", "HEAD"),
+    lambda f: setattr(f.request, "http_version", "HTTP/2.0"),
+])
+def test_plain_response_key_changes_with_what_changes_the_outcome(change):
+    from faults.classify.http import plain_response_key
+    a, b = make(), make()
+    change(b)
+    assert plain_response_key(b) is not None and plain_response_key(a) != plain_response_key(b)
+
+
+@pytest.mark.parametrize("flow", [
+    make({"conn_end": "rst", "phase": "mid_body"}),  # a wire record
+    make(error=RESET),
+    make(response=False),
+    make(status=101),
+    make(status=100, body=b""),
+    make(headers={"content-encoding": "gzip"}, body=gzip.compress(b"x")),
+    make(headers={"Content-Encoding": "br"}),
+    None,  # gRPC over HTTP/2: made below
+], ids=["wire", "error", "no response", "101", "100", "gzip", "br", "grpc"])
+def test_plain_response_key_leaves_other_flows_to_outcome_of(flow):
+    from faults.classify.http import plain_response_key
+    if flow is None:
+        f = make(h2=True)
+        f.request.headers["content-type"] = "application/grpc"
+        flow = f
+    assert plain_response_key(flow) is None

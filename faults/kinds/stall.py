@@ -22,9 +22,20 @@ class _Pauser(Cutter):
     def __init__(self, events: int | None, keep: int | None, on_cut, end=sse_end):
         super().__init__(keep, on_cut)
         self.events, self.passed, self.buf, self.end = events, 0, b"", end
+        self.pending = None  # the pause, scheduled to start once the part before it is written
+
+    def start_pending(self) -> None:
+        start, self.pending = self.pending, None
+        if start is not None:
+            start(self)
 
     def __call__(self, chunk: bytes) -> bytes:
         if self.fired:
+            # The part before the pause is written by now: when the upstream's next chunk (or
+            # its end) comes in the same turn of the loop as the part (chunks that arrived
+            # together, under load), the pause must start before this chunk is written, not
+            # after (the client once saw a 4th event past after_events=3).
+            self.start_pending()
             out, self.buf = self.buf + chunk, b""
             return self.out(out)
         self.buf += chunk
@@ -55,7 +66,8 @@ def pauser(fault, act, start, now=None) -> _Pauser:
         if now is not None:
             now(cutter)
         else:  # soon, not now: the bytes returned with this call are written first
-            asyncio.get_running_loop().call_soon(start, cutter)
+            cutter.pending = start
+            asyncio.get_running_loop().call_soon(cutter.start_pending)
 
     grpc = fault.get("after_messages") is not None
     events = fault.get("after_messages") if grpc else fault.get("after_events")

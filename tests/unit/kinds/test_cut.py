@@ -62,6 +62,29 @@ def test_pauser_keeps_the_rest_for_after_the_pause():
     assert p(b"") == EVENTS[len(first):]  # released with the next call (or the end of the body)
 
 
+def test_the_pause_starts_before_a_chunk_that_came_in_the_same_turn():
+    """HTTP/1.1: the pause (holding the client's writes) is scheduled for once the events
+    before it are written; a next chunk handed on in the same turn of the loop (chunks that
+    arrived together) starts it first, so no event slips past ``after_events``."""
+    from faults.kinds import stall
+
+    class FakeAct:
+        def record(self, **kw):
+            pass
+
+    order = []
+
+    async def scenario():
+        fault, _ = parse("stall after_events=2")
+        p = stall.pauser(stall.Stall(fault), FakeAct(), lambda cutter: order.append("pause"))
+        order.append(("out", p(EVENTS).count(b"data:")))
+        order.append(("out", p(b"id: 9\ndata: late\n\n").count(b"data:")))  # same turn: no await between
+        await asyncio.sleep(0)
+        return order
+
+    assert asyncio.run(scenario()) == [("out", 2), "pause", ("out", 4)]  # the rest (3 kept + 1), after the pause began
+
+
 @pytest.mark.parametrize("bad", ["reset after_events=2 when=after_headers", "stall", "stall after_events=1 after_bytes=3",
                                  "close scope=stream after_events=1", "rst_stream after_messages=1 when=before_response"])
 def test_streamed_specs_refused_at_load(bad):

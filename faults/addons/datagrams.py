@@ -1,8 +1,8 @@
 """The datagram fault addon: ``quic_datagrams`` rules, chosen per QUIC connection.
 
 - ``tls_clienthello`` of a QUIC client: select a rule (``~d`` is the SNI, as for ``tls``
-  rules: ``faults.addons.tls.connection_flow``) and arm the connection's
-  ``faults.wire.datagrams`` gate;
+  rules: ``faults.addons.tls.connection_flow``) and call its kind's ``quic_clienthello``
+  with a ``faults.wire.datagrams.DatagramAct`` (the kind arms the connection's gate);
 - ``requestheaders``: flows on a gated connection carry the fault and what the gate did
   so far; ``client_disconnected``: a gated connection on which no request arrived (the
   handshake itself was lost) gets one connection record.
@@ -47,18 +47,13 @@ class DatagramFaults:
         rule = next((r for r in rules if r.select(connection_flow(data.context, host))), None)
         if rule is None:
             return
-        f = rule.fault
         self._conns[client.id] = {"rule": rule, "host": host, "flows": 0, "client": client}
         if not any(type(layer).__name__ == "DatagramGate" for layer in data.context.layers):
             log.warning(f"{rule.spec.text!r}: this QUIC connection does not run the faults' stack "
                         "(a reverse proxy's QUIC clients do): not applied")
             self._conns[client.id]["refused"] = "no datagram gate on this connection (reverse proxies only)"
             return
-        gate = datagrams.Gate(f.get("drop"), f.get("delay_ms"), f.get("direction"), rng=rule.rng)
-        if f.get("when") == "established":
-            self._conns[client.id]["armed_later"] = gate  # at tls_established_client
-        else:
-            datagrams.set_gate(client.id, gate)
+        rule.fault.quic_clienthello(datagrams.DatagramAct(client.id, self._conns[client.id], rule.rng))
 
     def tls_established_client(self, data):
         state = self._conns.get(data.conn.id)

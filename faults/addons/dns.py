@@ -28,15 +28,14 @@ from mitmproxy.proxy import mode_specs
 from faults import vocabulary
 from faults.classify import classify_query
 from faults.classify.clients import NAMES
-from faults.kinds.dns import RCODES
 from faults.addons.startup import one_line_at_start
 from faults.report import dns_record
 from faults.wire import sockets
+from faults.wire.dnsact import DnsAct, records
 
 log = logging.getLogger(__name__)
 LOOKUP_S = 1.0  # queries for a name closer than this (from one client) are one lookup
 MEMO_MAX = 4096
-TTL = 1  # seconds: resolvers between the client and us should not keep a faulted answer
 STATE = vocabulary.DNS_STATE
 MARKER = ":boom:"
 # answer=drop: mitmproxy answers every query it does not forward (and its dumper needs
@@ -61,18 +60,6 @@ def query_flow(flow: dns.DNSFlow, name: str) -> http.HTTPFlow:
         timestamp_start=time.time(), timestamp_end=None,
     )
     return f
-
-
-def records(q: dns.Question, ip: str | None) -> list[dns.ResourceRecord]:
-    """The answer records for ``ip``: an A for an IPv4 query, AAAA for IPv6, else none."""
-    if not ip:
-        return []
-    addr = ipaddress.ip_address(ip)
-    if q.type == dns.types.A and addr.version == 4:
-        return [dns.ResourceRecord.A(q.name, addr, ttl=TTL)]
-    if q.type == dns.types.AAAA and addr.version == 6:
-        return [dns.ResourceRecord.AAAA(q.name, addr, ttl=TTL)]
-    return []
 
 
 class DnsFaults:
@@ -164,53 +151,10 @@ class DnsFaults:
             flow.response = flow.request.succeed(records(q, default))
             state["lookup_empty"] = default is None
             return
-        fault = rule.fault
-        kind = rule.spec.kind
-        if kind == "dns":
-            delay = fault.get("delay_ms")
-            if delay:
-                state["delay_ms"] = delay
-                await self._wait(delay / 1000)
-            rcode, answer = fault.get("rcode"), fault.get("answer")
-            if rcode:
-                flow.response = flow.request.fail(RCODES[rcode])
-            elif answer == "drop":
-                state["dropped"] = True
-                self._record(flow, q, state)
-                await self._wait(DROP_HOLD_S)
-                flow.response = flow.request.fail(dns.response_codes.SERVFAIL)
-            elif answer == "empty":
-                state["lookup_empty"] = True
-                flow.response = flow.request.succeed([])
-            elif answer:
-                state["pointed"] = True
-                flow.response = flow.request.succeed(records(q, answer))
-            elif default == "passthrough":
-                return
-            else:
-                flow.response = flow.request.succeed(records(q, default))
-            return
-        port = fault.p.get("port") or (listener[1] if listener else None)
-        address = fault.get("address")
-        if kind == "blackhole":
-            state["blackholed"] = bool(port) and sockets.blackhole(address, port)
-        elif kind == "refuse" and port:
-            key = (address, port)
-            if key not in self._refused:
-                self._refused[key] = await asyncio.to_thread(sockets.refused, address, port)
-                if self._refused[key] is False:
-                    log.warning(f"refuse: something accepts connections on {address}:{port} "
-                                "(a listener on the wildcard address?): the dial will not be refused")
-            state["refused"] = self._refused[key]
-        state["port"] = port
-        flow.response = flow.request.succeed(records(q, address))
-
-    async def _wait(self, seconds: float) -> None:
-        """Sleep, cut short when the proxy stops."""
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
+        act = DnsAct(flow, state, default=default, listener=listener, stopping=self._stopping,
+                     drop_hold_s=DROP_HOLD_S, report=lambda: self._record(flow, q, state),
+                     refused_memo=self._refused, log=log)
+        await rule.fault.dns_request(flow, act)
 
     def dns_response(self, flow: dns.DNSFlow):
         if not isinstance(flow.client_conn.proxy_mode, mode_specs.DnsMode) or flow.response is None:

@@ -14,12 +14,15 @@ connection (see docs/tls.md):
 - everything about the request or response (``~m``, ``~h``, ``~hq``, ``~b``,
   ``~bq``, ``~t``, ``~c``, ``~s``, ``~e``...) never matches: no request was read yet.
 
-Hooks:
+Hooks (the addon selects and dispatches; the kind does the work, through a
+``HandshakeAct``, ``faults/wire/tlsact.py``):
 - ``tls_clienthello``: select a rule (first matching connection-level rule of
-  the injector, in its order); ``handshake=...`` faults act here, on the raw
-  socket, before any TLS state exists.
-- ``tls_start_client``: for ``cert`` / ``client_cert`` / ``alpn`` / version
-  faults, serve our own pyOpenSSL context (a leaf from ``faults.certs``).
+  the injector, in its order), ask the kind's ``refusal`` and call its
+  ``tls_clienthello`` (``handshake=...`` acts there, on the raw socket, before
+  any TLS state exists).
+- ``tls_start_client`` / ``quic_start_client``: the kind's ``tls_start`` /
+  ``quic_start`` (``cert`` / ``client_cert`` / ``alpn`` / version faults serve
+  our own TLS context, a leaf from ``faults.certs``).
 - ``tls_failed_client``: flush the alert OpenSSL produced (mitmproxy does not)
   and write the connection record: every failed handshake of a faulted
   connection is exactly one report line (``Classifier.connection_record``).
@@ -34,14 +37,12 @@ import logging
 import time
 
 from mitmproxy import connection, ctx, http
-from mitmproxy.addons.tlsconfig import AppData, alpn_select_callback
 from mitmproxy.proxy import context as pcontext
-from mitmproxy.proxy.layers import modes
 from mitmproxy.tls import ClientHelloData, TlsData
-from OpenSSL import SSL
 
 from faults import vocabulary
 from faults.wire import sockets, tls as tlsbytes
+from faults.wire.tlsact import LINGER_S, HandshakeAct, fail_handshake
 from faults.addons.annotate import FAULT_KEY
 from faults.classify import classify_handshake
 from faults.classify.clients import NAMES
@@ -50,13 +51,6 @@ from faults.report import handshake_record
 log = logging.getLogger(__name__)
 
 TLS_STATE_KEY = vocabulary.TLS_STATE
-LINGER_S = 1.0  # after an alert + FIN: how long to let the client read it and close
-_VERSIONS = {
-    "1.0": SSL.TLS1_VERSION,
-    "1.1": SSL.TLS1_1_VERSION,
-    "1.2": SSL.TLS1_2_VERSION,
-    "1.3": SSL.TLS1_3_VERSION,
-}
 
 
 class ConnFault:
@@ -72,6 +66,7 @@ class ConnFault:
         self.flushed_alert: int | None = None  # alert code we flushed for OpenSSL
         self.established = False
         self.refused: str | None = None  # a QUIC handshake this fault cannot act on: why
+        self.act: HandshakeAct | None = None  # the fault's door to this handshake
         self.flows = 0
         self.started = time.time()
 
@@ -166,43 +161,27 @@ class TlsFaults:
             return
         state = ConnFault(rule, host, sni)
         self._conns[client.id] = state
-        if client.transport_protocol == "tcp" and rule.fault.get("alpn") == "no_h3":
-            state.refused = "tls alpn=no_h3 acts on QUIC handshakes only"
+        state.act = act = HandshakeAct(client, state, stopping=self._stopping, factory=self.factory,
+                                       report=lambda error: self._record(state, client, error))
+        state.refused = rule.fault.refusal(act)
+        if state.refused:
+            if act.quic and rule.spec.text not in self._quic_said:
+                self._quic_said.add(rule.spec.text)
+                log.warning(f"tls fault {rule.spec.text!r} not applied to QUIC handshakes: {state.refused} "
+                            "(said once per rule)")
             return
-        if client.transport_protocol == "udp":  # a QUIC handshake: cert= and alpn=no_h3 have a QUIC meaning
-            state.refused = quic_refusal(rule.fault)
-            if state.refused:
-                if rule.spec.text not in self._quic_said:
-                    self._quic_said.add(rule.spec.text)
-                    log.warning(f"tls fault {rule.spec.text!r} not applied to QUIC handshakes: {state.refused} "
-                                "(said once per rule)")
-                return
         # eager mode would handshake with the upstream first (to mirror its
         # certificate): not needed for a fault we serve, and fatal on a made-up host
         data.establish_server_tls_first = False
-        how = rule.fault.get("handshake")
-        if how and client.transport_protocol == "udp":
-            self._quic_close(client, state, how)
-        elif how:
-            await self._raw_fault(client, state, how)
+        await rule.fault.tls_clienthello(act)
 
     def quic_start_client(self, tls_start):
         """A QUIC handshake of a connection a ``tls cert=...`` rule selected: serve the bad
         chain through aioquic's TLS settings (mitmproxy's TlsConfig leaves preset settings)."""
         state = self._conns.get(tls_start.conn.id)
-        no_h3 = state is not None and state.fault.get("alpn") == "no_h3"
-        if state is None or state.refused or not (state.fault.get("cert") or no_h3):
+        if state is None or state.refused:
             return
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-        from mitmproxy.proxy.layers.quic import QuicTlsSettings
-
-        bundle = self.factory().leaf(state.host, state.fault.get("cert") or "valid")
-        chain = bundle.certificates
-        offers = [a.decode("ascii", "replace") for a in tls_start.conn.alpn_offers]
-        tls_start.settings = QuicTlsSettings(
-            alpn_protocols=["http/1.1"] if no_h3 else offers or None,  # no_h3: nothing the client offers
-            certificate=chain[0], certificate_chain=chain[1:],
-            certificate_private_key=load_pem_private_key(bundle.key_pem, None))
+        state.fault.quic_start(tls_start, state.act)
 
     def tls_start_client(self, tls_start: TlsData):
         if tls_start.ssl_conn is not None or tls_start.is_dtls:
@@ -210,14 +189,10 @@ class TlsFaults:
         state = self._conns.get(tls_start.conn.id)
         if state is None or state.refused:
             return
-        if state.raw_action is not None:
-            # the raw fault already ended this connection: a context without a
-            # certificate fails at once, and nothing more reaches the client
-            conn = SSL.Connection(SSL.Context(SSL.TLS_SERVER_METHOD))
-            conn.set_accept_state()
-            tls_start.ssl_conn = conn
+        if state.raw_action is not None:  # the raw answer already ended this connection
+            fail_handshake(tls_start)
             return
-        tls_start.ssl_conn = self._ssl_conn(tls_start, state)
+        state.fault.tls_start(tls_start, state.act)
 
     def tls_established_client(self, tls_start: TlsData):
         state = self._conns.get(tls_start.conn.id)
@@ -252,72 +227,7 @@ class TlsFaults:
             flow.metadata[TLS_STATE_KEY] = {"host": state.host, "tls_version": flow.client_conn.tls_version,
                                             "alpn": (flow.client_conn.alpn or b"").decode() or None}
 
-    # -- the fault -----------------------------------------------------------
-    def _ssl_conn(self, tls_start: TlsData, state: ConnFault) -> SSL.Connection:
-        fault = state.fault
-        factory = self.factory()
-        kind = fault.get("cert") or "valid"
-        bundle = factory.leaf(state.host, kind)
-        client_ca = factory.client_ca() if fault.get("client_cert") == "require" else None
-        sslctx = bundle.openssl_context(client_ca_pem=client_ca)
-        if fault.get("min_version"):
-            sslctx.set_min_proto_version(_VERSIONS[fault.get("min_version")])
-        if fault.get("max_version"):
-            sslctx.set_max_proto_version(_VERSIONS[fault.get("max_version")])
-        if fault.get("alpn") == "http1_only":
-            sslctx.set_alpn_select_callback(_http1_only)
-        else:
-            sslctx.set_alpn_select_callback(alpn_select_callback)
-        conn = SSL.Connection(sslctx)
-        client, server = tls_start.conn, tls_start.context.server
-        layers = tls_start.context.layers
-        if len(layers) == 2 and isinstance(layers[0], modes.HttpProxy):
-            client_alpn = b"http/1.1"  # as mitmproxy's TlsConfig: no CONNECT over h2
-        else:
-            client_alpn = client.alpn
-        conn.set_app_data(AppData(client_alpn=client_alpn, server_alpn=server.alpn, http2=ctx.options.http2))
-        conn.set_accept_state()
-        return conn
-
-    async def _raw_fault(self, client: connection.Client, state: ConnFault, how: str):
-        fault = state.fault
-        state.raw_action = how
-        if how == "stall":
-            gave_up = await tlsbytes.stall(client, fault.get("stall_ms") / 1000, self._stopping)
-            if not gave_up:
-                state.raw_action = "stall_released"
-                sockets.close(client)
-            self._record(state, client, "")
-            return
-        if how == "alert":
-            tlsbytes.send_alert(client, fault.alert_code)
-            state.flushed_alert = fault.alert_code
-        elif how == "plaintext":
-            tlsbytes.send_plaintext(client)
-        elif how == "reset":
-            sockets.reset(client)
-        elif how == "close":
-            sockets.close(client)
-        self._record(state, client, "")
-        if how != "reset":
-            # let the client read what we sent before mitmproxy closes the socket
-            await tlsbytes.wait_client_closed(client, LINGER_S, self._stopping)
-
-    def _quic_close(self, client: connection.Client, state: ConnFault, how: str) -> None:
-        """``handshake=alert|close`` on a QUIC handshake: a CONNECTION_CLOSE in answer to the
-        ClientHello, with CRYPTO_ERROR 0x100+alert (what a TLS alert is in QUIC, RFC 9001 4.8)
-        or NO_ERROR (no TLS said anything: QUIC's counterpart of a FIN)."""
-        from faults.wire import quic
-
-        state.raw_action = how
-        if how == "alert":
-            state.flushed_alert = state.fault.alert_code
-            quic.handshake_closes[client.id] = (0x100 + state.fault.alert_code, quic.CRYPTO_FRAME,
-                                                f"fault: TLS alert {state.fault.get('alert')}")
-        else:
-            quic.handshake_closes[client.id] = (0x0, quic.PADDING_FRAME, "fault: closed after the ClientHello")
-        self._record(state, client, "")
-
+    # -- the record ----------------------------------------------------------
     def _record(self, state: ConnFault, client: connection.Client, error: str) -> None:
         if state.recorded:
             return
@@ -341,27 +251,3 @@ class TlsFaults:
             self.classifier.connection_record(rec)
         log.info(f"tls fault {rec['fault']!r} on {state.host}: k6 {rec['k6_error_code']} {rec['k6_error']}")
 
-
-QUIC_NO_HANDSHAKE = {
-    "plaintext": "QUIC has no plaintext records to send instead of the handshake",
-    "reset": "QUIC has no RST (a stateless reset needs an established connection); handshake=close "
-             "sends a CONNECTION_CLOSE",
-    "stall": "an unanswered ClientHello is quic_datagrams drop=1 when=handshake",
-}
-
-
-def quic_refusal(fault) -> str | None:
-    """Why a ``tls`` fault cannot act on a QUIC handshake (None: it can: ``cert=``)."""
-    how = fault.get("handshake")
-    if how in QUIC_NO_HANDSHAKE:
-        return f"tls handshake={how} has no QUIC counterpart: {QUIC_NO_HANDSHAKE[how]}"
-    other = [k for k in ("client_cert", "max_version", "min_version") if fault.get(k)]
-    if fault.get("alpn") == "http1_only":
-        other.append("alpn")
-    if other:
-        return f"tls {', '.join(f'{k}=' for k in other)} is not implemented for QUIC (TLS 1.3 only, ALPN h3)"
-    return None
-
-
-def _http1_only(conn: SSL.Connection, options: list[bytes]):
-    return b"http/1.1" if b"http/1.1" in options else SSL.NO_OVERLAPPING_PROTOCOLS

@@ -9,6 +9,14 @@ only door to the wire, see ``faults/wire/act.py``):
 - ``responseheaders(flow, act)`` -- response headers are in, body not yet;
 - ``async response(flow, act)``  -- the whole response is in, not yet sent.
 
+The levels before any HTTP exchange have their own hooks and their own act
+(the addon of the level finds the selected rule and calls the hook, nothing more):
+
+- ``level = "connection"`` (``faults/addons/tls.py``, ``faults/wire/tlsact.py``):
+  ``refusal(act)``, ``async tls_clienthello(act)``, ``tls_start(data, act)``, ``quic_start(data, act)``;
+- ``level = "dns"`` (``faults/addons/dns.py``, ``faults/wire/dnsact.py``): ``async dns_request(flow, act)``;
+- ``level = "quic"`` (``faults/addons/datagrams.py``): ``quic_clienthello(act)``.
+
 A kind says what it did through ``act.record(...)``; the classifier reads that
 record, not the kind's name, to decide what the client saw.
 """
@@ -87,6 +95,29 @@ class Fault:
         """This fault's level given its parameters: "request_head" for faults that act
         while the request body arrives (chosen at the request head, e.g. an upload cut)."""
         return cls.level
+
+    # -- the hooks of the levels before any HTTP exchange (the HTTP ones are looked up
+    # by name: a kind without them does nothing at that point) --------------------
+    def refusal(self, act) -> str | None:
+        """level "connection": why this fault cannot act on this connection (None: it can)."""
+        return None
+
+    async def tls_clienthello(self, act) -> None:
+        """level "connection": the ClientHello is in, no TLS state exists yet."""
+
+    def tls_start(self, data, act) -> None:
+        """level "connection": the TLS server side of a TCP connection is being set up."""
+
+    def quic_start(self, data, act) -> None:
+        """level "connection": the TLS settings of a QUIC handshake are being chosen."""
+
+    async def dns_request(self, flow, act) -> None:
+        """level "dns": answer the query ``flow`` through ``act`` (``faults.wire.dnsact.DnsAct``)."""
+        raise NotImplementedError(f"fault {self.kind!r} has no DNS-level hook")
+
+    def quic_clienthello(self, act) -> None:
+        """level "quic": the QUIC ClientHello is in; shape the connection's datagrams."""
+        raise NotImplementedError(f"fault {self.kind!r} has no QUIC-level hook")
 
     def h3_refusal(self) -> str | None:
         """Why this fault (with its parameters) cannot act on an HTTP/3 flow, or None."""

@@ -30,3 +30,9 @@ class Blackhole(Fault):
     def check(cls, params):
         if "address" in params:
             params["address"] = loopback("address", params["address"])
+
+    async def dns_request(self, flow, act):
+        address, port = self.get("address"), self.get("port") or act.http_port()
+        act.record(blackholed=bool(port) and act.blackhole(address, port))
+        act.record(port=port)
+        act.answer(address)

@@ -8,7 +8,8 @@
 - ``delay_ms=N``: answer N ms late (alone: the proxy's normal answer, late).
 
 ``level = "dns"``: matched per query by ``faults/addons/dns.py`` (``~d`` on the queried
-name); the HTTP injector never applies it. Go asks A and AAAA for each lookup, so a
+name), which calls ``dns_request`` with a ``DnsAct`` (``faults/wire/dnsact.py``); the HTTP
+injector never applies it. Go asks A and AAAA for each lookup, so a
 lookup is two queries: ``first``/``every``/``probability`` count queries.
 """
 
@@ -53,3 +54,20 @@ class Dns(Fault):
             raise SpecError("fault 'dns' needs one of rcode=, answer=, delay_ms=")
         if params.get("rcode") and params.get("answer"):
             raise SpecError("dns rcode=... and answer=... exclude each other (an error reply has no answer)")
+
+    async def dns_request(self, flow, act):
+        delay = self.get("delay_ms")
+        if delay:
+            act.record(delay_ms=delay)
+            await act.wait(delay / 1000)
+        rcode, answer = self.get("rcode"), self.get("answer")
+        if rcode:
+            act.fail(RCODES[rcode])
+        elif answer == "drop":
+            await act.drop()
+        elif answer == "empty":
+            act.answer_empty()
+        elif answer:
+            act.point(answer)
+        else:  # delay_ms alone: the proxy's own answer, late
+            act.answer_default()

@@ -5,8 +5,9 @@ broken": browsers then fall back to TCP) and delays the others by ``delay_ms``;
 client's idle timeout).
 
 ``level = "quic"``: chosen per QUIC connection at its ClientHello (``~d`` matches the SNI,
-as for ``tls``) by ``faults/addons/datagrams.py``; acts through ``faults.wire.datagrams``
-on the QUIC connections of ``reverse:https://`` and ``reverse:http3://`` (the stack ``faults.wire.quic`` builds).
+as for ``tls``) by ``faults/addons/datagrams.py``, which calls ``quic_clienthello`` with a
+``DatagramAct``; acts through ``faults.wire.datagrams`` on the QUIC connections of
+``reverse:https://`` and ``reverse:http3://`` (the stack ``faults.wire.quic`` builds).
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class QuicDatagrams(Fault):
     def check(cls, params):
         if not params.get("drop") and not params.get("delay_ms"):
             raise SpecError("quic_datagrams needs drop=F (0..1) and/or delay_ms=N")
+
+    def quic_clienthello(self, act):
+        act.gate(self.get("drop"), self.get("delay_ms"), self.get("direction"),
+                 after_handshake=self.get("when") == "established")

@@ -38,3 +38,10 @@ class Refuse(Fault):
     def check(cls, params):
         if "address" in params:
             params["address"] = loopback("address", params["address"])
+
+    async def dns_request(self, flow, act):
+        address, port = self.get("address"), act.http_port()
+        if port:
+            act.record(refused=await act.dial_refused(address, port))
+        act.record(port=port)
+        act.answer(address)

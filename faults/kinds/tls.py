@@ -13,7 +13,8 @@ A ``cert`` choice combines with ``client_cert``, ``alpn`` and the version
 limits; ``handshake`` stands alone (nothing of TLS is ever negotiated).
 
 ``level = "connection"``: the HTTP injector never applies it to flows; the
-``faults/addons/tls.py`` addon matches these rules against the SNI at ClientHello.
+``faults/addons/tls.py`` addon matches these rules against the SNI at ClientHello and
+calls the hooks below with a ``HandshakeAct`` (``faults/wire/tlsact.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ HANDSHAKES = ("alert", "plaintext", "reset", "close", "stall")
 VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 
 ALERTS = TLS_ALERTS  # fatal alert names -> code
+QUIC_NO_HANDSHAKE = {
+    "plaintext": "QUIC has no plaintext records to send instead of the handshake",
+    "reset": "QUIC has no RST (a stateless reset needs an established connection); handshake=close "
+             "sends a CONNECTION_CLOSE",
+    "stall": "an unanswered ClientHello is quic_datagrams drop=1 when=handshake",
+}
 
 
 @register
@@ -71,3 +78,53 @@ class Tls(Fault):
     @property
     def alert_code(self) -> int:
         return ALERTS[self.get("alert")]
+
+    def quic_refusal(self) -> str | None:
+        """Why this fault cannot act on a QUIC handshake (None: it can: ``cert=``)."""
+        how = self.get("handshake")
+        if how in QUIC_NO_HANDSHAKE:
+            return f"tls handshake={how} has no QUIC counterpart: {QUIC_NO_HANDSHAKE[how]}"
+        other = [k for k in ("client_cert", "max_version", "min_version") if self.get(k)]
+        if self.get("alpn") == "http1_only":
+            other.append("alpn")
+        if other:
+            return f"tls {', '.join(f'{k}=' for k in other)} is not implemented for QUIC (TLS 1.3 only, ALPN h3)"
+        return None
+
+    # -- the hooks (level "connection") --------------------------------------------
+    def refusal(self, act):
+        if act.quic:  # a QUIC handshake: cert= and alpn=no_h3 have a QUIC meaning
+            return self.quic_refusal()
+        return "tls alpn=no_h3 acts on QUIC handshakes only" if self.get("alpn") == "no_h3" else None
+
+    async def tls_clienthello(self, act):
+        """``handshake=...``: answer the ClientHello on the raw socket (QUIC: a CONNECTION_CLOSE)."""
+        how = self.get("handshake")
+        if not how:
+            return
+        if act.quic:  # alert or close: the others are refused on QUIC
+            act.quic_close((self.alert_code, self.get("alert")) if how == "alert" else None)
+        elif how == "stall":
+            await act.stall(self.get("stall_ms") / 1000)
+        else:
+            if how == "alert":
+                act.send_alert(self.alert_code)
+            elif how == "plaintext":
+                act.send_plaintext()
+            elif how == "reset":
+                act.reset()
+            elif how == "close":
+                act.close()
+            await act.answered()
+
+    def tls_start(self, data, act):
+        """``cert``, ``client_cert``, ``alpn=http1_only`` and the versions: our own TLS server side."""
+        act.serve(data, self.get("cert") or "valid", client_ca=self.get("client_cert") == "require",
+                  min_version=self.get("min_version"), max_version=self.get("max_version"),
+                  http1_only=self.get("alpn") == "http1_only")
+
+    def quic_start(self, data, act):
+        """``cert`` and ``alpn=no_h3`` on a QUIC handshake: the bad chain, or no h3."""
+        no_h3 = self.get("alpn") == "no_h3"
+        if self.get("cert") or no_h3:
+            act.serve_quic(data, self.get("cert") or "valid", no_h3=no_h3)

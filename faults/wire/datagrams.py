@@ -57,6 +57,23 @@ def forget(client_id: str) -> Gate | None:
     return _gates.pop(client_id, None)
 
 
+class DatagramAct:
+    """What a ``level = "quic"`` fault may do to one QUIC connection: its
+    ``quic_clienthello(act)`` hook gates the connection's datagrams through it.
+    ``state`` is the datagram addon's per-connection state (``armed_later``: a
+    gate that starts at the end of the handshake)."""
+
+    def __init__(self, client_id: str, state: dict, rng: random.Random):
+        self.client_id, self.state, self.rng = client_id, state, rng
+
+    def gate(self, drop: float, delay_ms: int, direction: str, *, after_handshake: bool = False) -> None:
+        gate = Gate(drop, delay_ms, direction, rng=self.rng)
+        if after_handshake:
+            self.state["armed_later"] = gate  # armed at tls_established_client
+        else:
+            set_gate(self.client_id, gate)
+
+
 class DatagramGate(layer.Layer):
     child_layer: layer.Layer
 

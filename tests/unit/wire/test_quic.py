@@ -127,12 +127,11 @@ def test_aioquic_close_before_the_first_flight_sends_only_the_close():
 
 def test_tls_handshake_faults_on_quic_are_applied_or_refused_with_a_reason():
     from faults import spec
-    from faults.addons.tls import quic_refusal
     from faults.kinds import instantiate
     for how in ("alert", "close"):
-        assert quic_refusal(instantiate(spec.parse(f"tls handshake={how}")[0])) is None
+        assert instantiate(spec.parse(f"tls handshake={how}")[0]).quic_refusal() is None
     for how in ("stall", "reset", "plaintext"):
-        assert "no QUIC counterpart" in quic_refusal(instantiate(spec.parse(f"tls handshake={how}")[0]))
+        assert "no QUIC counterpart" in instantiate(spec.parse(f"tls handshake={how}")[0]).quic_refusal()
 
 
 def test_alt_svc_options():

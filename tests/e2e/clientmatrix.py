@@ -10,6 +10,7 @@ profiles were written).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from faults import report
 from faults.classify import matrix
+from faults.tools.launch import ProxyProcess
 
 DRIVERS = Path(__file__).with_name("drivers")
 TIMEOUT_MS = 2000
@@ -55,6 +57,17 @@ def proxy_options(report_path: Path) -> dict:
     # connection, so the fetch gets a fresh one (HTTP/2: the upstream answers, stream 1)
     rules.append(r"|~u /page\?case=[a-z]+-h1f-|status code=200 content_type=text/html body=page header.connection=close")
     return {"fault_header": True, "fault_report": str(report_path), "faults": rules, "fault_prefer_h2": True}
+
+
+@contextlib.contextmanager
+def running_proxy(upstream_url: str, report_path: Path):
+    """The matrix's proxy in front of ``upstream_url``, reporting to ``report_path``; on the
+    way out, no traceback and no client connection left open (``shutdown_problems``)."""
+    px = ProxyProcess(mode=f"reverse:{upstream_url}", options=proxy_options(report_path))
+    px.report_path = report_path
+    with px:
+        yield px
+    assert shutdown_problems(px.log()) is None, shutdown_problems(px.log())
 
 
 def host(client: str, proto: str, key) -> str:
@@ -222,13 +235,11 @@ def mismatch(client: str, got: dict, recs: list[dict], fetch: bool = False) -> s
 
 
 if __name__ == "__main__":  # measure by hand: python -m tests.e2e.clientmatrix CLIENT
-    from faults.tools.launch import ProxyProcess
     from faults.tools.upstream import Upstream
 
     who = sys.argv[1]
     with tempfile.TemporaryDirectory() as d, Upstream() as up:
-        with ProxyProcess(mode=f"reverse:{up.url}", options=proxy_options(Path(d) / "r.jsonl")) as px:
-            px.report_path = Path(d) / "r.jsonl"
+        with running_proxy(up.url, Path(d) / "r.jsonl") as px:
             for c, got, recs in measure(px, who):
                 want = prediction(recs, who)
                 print(json.dumps({"case": c["id"], "spec": c["spec"], "got": got, "n": len(recs),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 
 from faults.classify import matrix
-from faults.tools.launch import ProxyProcess
 
 from . import clientmatrix as cm
 
@@ -27,12 +26,8 @@ RACY = {"chromium": 1, "node": 1, "java": 1}
 
 @pytest.fixture(scope="module")
 def matrix_proxy(upstream, tmp_path_factory):
-    rep = tmp_path_factory.mktemp("matrix") / "report.jsonl"
-    px = ProxyProcess(mode=f"reverse:{upstream.url}", options=cm.proxy_options(rep))
-    px.report_path = rep
-    with px:
+    with cm.running_proxy(upstream.url, tmp_path_factory.mktemp("matrix") / "report.jsonl") as px:
         yield px
-    assert cm.shutdown_problems(px.log()) is None, cm.shutdown_problems(px.log())
 
 
 @pytest.fixture(scope="module")

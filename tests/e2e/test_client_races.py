@@ -16,7 +16,6 @@ import time
 import pytest
 
 from faults import report
-from faults.tools.launch import ProxyProcess
 
 from . import clientmatrix as cm
 
@@ -28,12 +27,8 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def proxy(upstream, tmp_path_factory):
-    rep = tmp_path_factory.mktemp("races") / "report.jsonl"
-    px = ProxyProcess(mode=f"reverse:{upstream.url}", options=cm.proxy_options(rep))
-    px.report_path = rep
-    with px:
+    with cm.running_proxy(upstream.url, tmp_path_factory.mktemp("races") / "report.jsonl") as px:
         yield px
-    assert cm.shutdown_problems(px.log()) is None, cm.shutdown_problems(px.log())
 
 
 def _cases(port: int, client: str) -> list[dict]:

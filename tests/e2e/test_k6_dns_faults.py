@@ -3,6 +3,7 @@
 equal what the report says for every query of the name."""
 
 import time
+from collections import Counter
 
 import pytest
 
@@ -55,8 +56,12 @@ def test_k6_reports_what_the_dns_records_say(run, label, proto):
     queries = [r for r in recs if r["record"] == "dns" and r["name"] == name]
     assert {r["qtype"] for r in queries} >= {"A", "AAAA"}, queries  # Go asks both
     assert all(r["fault"] == RULES[label] for r in queries)
-    if label != "drop":  # (a retry after the resolver's timeout is a new lookup)
-        assert len({r["lookup"] for r in queries}) == 1  # one lookup, one decision
+    # one lookup, one decision; a re-ask after the resolver's timeout (1 s here) is a new lookup:
+    # for drop always, and for any name whose answer came late (seen in CI under load for
+    # point-h2: 2 lookups), so there are never more lookups than asks of one query type
+    asks = max(Counter(r["qtype"] for r in queries).values())
+    lookups = {r["lookup"] for r in queries}
+    assert len(lookups) <= asks, queries  # asked once: one lookup, as before
     assert k6["error_code"] == EXPECTED[label], k6
     flows = [r for r in recs if r["record"] == "flow" and f"case={label}-{proto}" in r["url"]]
     if k6["error_code"] in (0, 1000) or k6["status"]:

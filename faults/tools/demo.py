@@ -22,7 +22,11 @@ from faults.tools.launch import ProxyProcess
 from faults.tools.upstream import Upstream
 
 PLAN = Path(__file__).with_name("demo_plan.yaml")
-PATHS = ["ok", "status", "delay", "hang", "reset0", "reset1", "reset2", "close0", "close2",
+# hang before delay: over HTTP/2, k6 cancels the hung stream (RST_STREAM) as it sends its next
+# request on the same connection; were that next request reset0, its reset could end the
+# connection before the cancel arrived, and the hang's record would read the reset (1220) where
+# k6 saw its own timeout (1050): a race the proxy cannot see through (seen in a CI run)
+PATHS = ["ok", "status", "hang", "delay", "reset0", "reset1", "reset2", "close0", "close2",
          "truncate", "gzip", "slow", "flaky", "goaway", "rst"]
 
 

@@ -107,7 +107,7 @@ def main() -> int:
                     rc = "hung"
                 px.stop(check=False)
                 for th in opened:
-                    th.join(10)
+                    th.join(0.1)  # daemon threads: they end at their own timeout
                 crashed = rc != 0
                 crashes += crashed
                 tail = ""

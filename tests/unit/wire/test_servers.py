@@ -3,11 +3,14 @@ closed its mitmproxy_rs UDP server with ``rust_servers_closed`` exits cleanly. A
 ``wait_closed`` there instead, the same script died of SIGSEGV in 5 of 12 runs (the Rust thread
 that completed it took the GIL again while Python finalized; see docs/http3.md)."""
 
+import _thread
 import asyncio
 import inspect
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import mitmproxy_rs
 from mitmproxy.addons.proxyserver import Servers
@@ -39,8 +42,27 @@ def test_only_rust_servers_are_waited_for():
     assert servers._rust_servers(Fake) == [rust]
 
 
-def test_no_foreign_thread_runs_python_in_a_plain_process():
-    assert servers.foreign_threads_in_python() == set()
+def test_a_thread_threading_did_not_start_is_foreign_while_it_runs_python():
+    """As a Rust thread inside a callback: a thread started below threading (``_thread``)."""
+    before = servers.foreign_threads_in_python()
+    release, running = threading.Event(), []
+
+    def body():
+        running.append(threading.get_ident())
+        release.wait(10)
+
+    t = threading.Thread(target=body)
+    t.start()
+    _thread.start_new_thread(body, ())
+    for _ in range(500):
+        if len(running) == 2:
+            break
+        time.sleep(0.01)
+    try:
+        assert servers.foreign_threads_in_python() - before == set(running) - {t.ident}
+    finally:
+        release.set()
+        t.join(10)
 
 
 SCRIPT = textwrap.dedent("""

@@ -74,6 +74,7 @@ def main() -> int:
     ap.add_argument("--quic-upstream", action="store_true",
                     help="dial the upstream over QUIC (fault_h3_upstream=quic): a second proxy in front of the "
                          "local upstream answers HTTP/3")
+    ap.add_argument("--debug", action="store_true", help="termlog_verbosity=debug (mitmproxy_rs's debug lines too)")
     ap.add_argument("--no-addon", action="store_true", help="plain mitmdump, without the fault addon")
     ap.add_argument("--idle", type=float, default=0.0, help="seconds to wait after the traffic, before the signal")
     ap.add_argument("--open", type=int, default=0,
@@ -94,6 +95,7 @@ def main() -> int:
                                   options={"ssl_insecure": True,
                                            **({} if args.no_addon else {"fault_header": True,
                                                                         "fault_report": f"{tmp}/r.jsonl"}),
+                                           **({"termlog_verbosity": "debug"} if args.debug else {}),
                                            **({"fault_h3_upstream": "quic"} if args.quic_upstream and not args.no_addon else {})})
                 px.start()
                 t0 = time.monotonic()
@@ -105,7 +107,10 @@ def main() -> int:
                     rc = px.proc.wait(20)
                 except Exception:
                     rc = "hung"
-                px.stop(check=False)
+                try:
+                    px.stop()
+                except RuntimeError:  # ProxyCrashed: counted below, from the exit status
+                    pass
                 for th in opened:
                     th.join(0.1)  # daemon threads: they end at their own timeout
                 crashed = rc != 0

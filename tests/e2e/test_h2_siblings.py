@@ -37,7 +37,7 @@ export default async function () {
       error: res.error, status: res.status, proto: res.proto })));
   await go('pre', 'size=2000');
   const first = [go('A', 'size=2000&ms=800'), go('B', 'size=400000&trickle=1500'), go('C', 'size=2000')];
-  await sleep(250);
+  await sleep(250);  // kept: the subject: F and the later streams start while A-C are in flight
   const later = [go('F', 'size=30000&ms=100', c.fault ? { 'x-fault': c.fault } : {}),
                  go('D', 'size=2000&ms=800'), go('E', 'size=400000&trickle=1500')];
   await Promise.all(first.concat(later));

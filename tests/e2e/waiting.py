@@ -1,6 +1,7 @@
-"""Bounded waits for what an end-to-end test awaits (records in the report file, a log
-line, a process's sockets closing), instead of fixed "settle" sleeps: each returns as
-soon as the thing is there, and fails naming what it waited for and what it saw.
+"""What an end-to-end test waits for (records in the report file, the proxy's connections
+closing, its metrics), each a bounded wait (tests/waiting.py's ``wait_until``) instead of a
+fixed "settle" sleep: it returns as soon as the thing is there, and fails naming what it
+waited for and what it saw.
 
 The proxy writes a flow's report record once the flow's outcome is settled (its
 response or error; over HTTP/2 once the response is handed to the client; a stream
@@ -19,28 +20,9 @@ from pathlib import Path
 
 from faults import report
 from faults.addons.annotate import SWEEP_AFTER
+from tests.waiting import wait_until  # the one wait; the e2e tests import it from here too
 
-POLL_S = 0.05
 RECORDS_TIMEOUT = 30.0  # s: a record is due well within this once the client is done, even on a loaded machine
-
-
-def wait_until(predicate: Callable, timeout: float, what: str, *, seen: Callable | None = None,
-               poll: float = POLL_S, fail: bool = True):
-    """Call ``predicate`` until it returns something truthy, and return that. After
-    ``timeout`` seconds fail with an AssertionError naming ``what`` and, with ``seen``,
-    what there was instead (``seen()``, called once); with ``fail=False`` return the
-    last value instead (the caller's own assertion says what is wrong)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = predicate()
-        if got:
-            return got
-        if time.monotonic() >= deadline:
-            if not fail:
-                return got
-            detail = f"; seen instead: {seen()}" if seen is not None else ""
-            raise AssertionError(f"waited {timeout:g} s for {what}{detail}")
-        time.sleep(poll)
 
 
 def read_records(path: str | Path) -> list[dict]:

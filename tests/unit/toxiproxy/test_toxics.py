@@ -6,6 +6,7 @@ import random
 import time
 
 from faults.toxiproxy.toxics import Bandwidth, Conn, Latency, LimitData, Link
+from tests.waiting import wait_until_async
 
 
 class Raw:
@@ -45,9 +46,9 @@ def test_latency_is_pipelined_and_stacks():
         lk, raw, _ = link([("a", Latency(latency=100), 1.0), ("b", Latency(latency=50), 1.0)])
         t0 = time.monotonic()
         lk.write(b"1")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # kept: the subject (the second chunk 50 ms after the first)
         lk.write(b"2")
-        await asyncio.sleep(0.3)
+        await wait_until_async(lambda: len(raw.got) == 2, 5, "both chunks delivered", seen=lambda: raw.got)
         (t1, d1), (t2, d2) = raw.got
         assert (d1, d2) == (b"1", b"2")
         assert 0.15 <= t1 - t0 < 0.2 and 0.2 <= t2 - t0 < 0.26  # each 150 ms after it arrived
@@ -60,11 +61,12 @@ def test_stall_is_released_in_order_when_the_toxic_goes():
         lk, raw, _ = link([("cut", cut, 1.0)])
         lk.write(b"a")
         lk.write(b"b")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # kept: the subject (nothing passes while the toxic holds)
         assert raw.got == []
         lk.set_toxics([], removed=["cut"])
         lk.write(b"c")
-        await asyncio.sleep(0.05)
+        await wait_until_async(lambda: len(b"".join(d for _, d in raw.got)) >= 3, 5, "the held bytes released",
+                               fail=False)  # compared below
         assert b"".join(d for _, d in raw.got) == b"abc"
     asyncio.run(go())
 
@@ -73,11 +75,11 @@ def test_limit_data_closes_the_connection_and_toxicity_zero_passes():
     async def go():
         lk, raw, conn = link([("ld", LimitData(bytes=3), 1.0)])
         lk.write(b"12345")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: raw.closed, 5, "the connection closed at the limit", fail=False)
         assert b"".join(d for _, d in raw.got) == b"123" and raw.closed and conn.end == "closed"
         lk2, raw2, _ = link([("ld", LimitData(bytes=3), 0.0)])
         lk2.write(b"12345")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: len(b"".join(d for _, d in raw2.got)) >= 5, 5, "every byte passed", fail=False)
         assert b"".join(d for _, d in raw2.got) == b"12345" and not raw2.closed
     asyncio.run(go())
 
@@ -89,8 +91,8 @@ def test_removing_a_timeout_closes_the_connections_it_held():
         lat = Latency(latency=10)
         lk, raw, conn = link([("to", Timeout(timeout=0), 1.0), ("lat", lat, 1.0)])
         lk.write(b"dropped")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # kept: the subject (the bytes reach the timeout toxic before it goes)
         lk.set_toxics([("lat", lat, 1.0)], removed=["to"])  # Toxiproxy's Cleanup: the stub closes
-        await asyncio.sleep(0.05)
+        await wait_until_async(lambda: raw.closed, 5, "the held connection closed", fail=False)  # checked below
         assert raw.got == [] and raw.closed
     asyncio.run(go())

@@ -129,8 +129,8 @@ def test_global_probability_draws_depend_on_the_global_count_not_the_worker(tmp_
 
 def test_every_record_builder_carries_the_worker():
     worker.set_current("7")
-    rec = report.connection_record(proxy="p", listen=None, upstream=None, client=None, n=1, end="rst", why=None,
-                                   bytes_up=0, bytes_down=0, toxics={})
+    rec = report.connection_record(None, proxy="p", listen=None, upstream=None, client=None, n=1, end="rst",
+                                   why=None, bytes_up=0, bytes_down=0, toxics={})
     assert list(rec)[:4] == ["v", "ts", "record", "worker"] and rec["worker"] == "7"
     assert report._base("dns")["worker"] == "7"
     worker.set_current("")

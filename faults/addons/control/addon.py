@@ -25,9 +25,10 @@ class FaultControl:
 
     def __init__(self, injector=None, classifier=None, status=None, workers=None):
         # what it works on, handed over by FaultAddon (None: not loaded; tests build parts alone)
-        self.injector, self.classifier, self.status, self.workers = injector, classifier, status, workers
+        self.classifier, self.status = classifier, status
         self.expect = Expectations(classifier)  # /expect and /flows (faults/addons/expectations.py)
-        # /expect looks at the flows since the rules changed
+        # the injector's runtime rules, changed here and on sibling workers; /expect looks at
+        # the flows since the rules last changed
         self.changes = Changes(injector, workers, on_rules=self.expect.clear)
         self.endpoint = Endpoint(self.changes, self.expect, self._stats)
 

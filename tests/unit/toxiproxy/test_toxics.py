@@ -5,7 +5,8 @@ import asyncio
 import random
 import time
 
-from faults.toxiproxy.toxics import Bandwidth, Conn, Latency, LimitData, Link
+from faults.toxiproxy.toxics import Bandwidth, Latency, LimitData
+from faults.wire.bytestream import Conn, Link
 
 
 class Raw:

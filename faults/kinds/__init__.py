@@ -18,7 +18,7 @@ The levels before any HTTP exchange have their own hooks and their own act
 - ``level = "quic"`` (``faults/addons/datagrams.py``): ``quic_clienthello(act)``.
 
 A kind that means something on a bare byte stream (one direction of a TCP
-connection, no protocol parsed) says so in ``async stream(act)``, given a
+connection, no protocol parsed) says so in ``async byte_stream(act)``, given a
 ``faults.wire.bytestream.StreamAct``: that is what a Toxiproxy toxic of the same
 meaning runs (``faults/toxiproxy/toxics.py``, ``MEANING``: ``latency`` is ``delay``).
 
@@ -124,12 +124,12 @@ class Fault:
         """level "quic": the QUIC ClientHello is in; shape the connection's datagrams."""
         raise NotImplementedError(f"fault {self.kind!r} has no QUIC-level hook")
 
-    async def stream(self, act) -> None:
+    async def byte_stream(self, act) -> None:
         """A byte stream (a Toxiproxy toxic of this kind): loop over ``await act.next()``
         and ``emit``, ``drop``, ``close`` or ``reset`` (``faults.wire.bytestream.StreamAct``)."""
         raise NotImplementedError(f"fault {self.kind!r} has no byte-stream hook")
 
-    def stream_removed(self, act) -> None:
+    def byte_stream_removed(self, act) -> None:
         """The fault was taken off a live byte stream (Toxiproxy: a toxic removed)."""
 
     def h3_refusal(self) -> str | None:

@@ -326,7 +326,7 @@ class ConnectionCut(Fault):
 
         later(end())
 
-    async def stream(self, act):
+    async def byte_stream(self, act):
         if self.get("when") == "before_response":
             c = await act.next()
             act.drop(c)

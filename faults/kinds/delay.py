@@ -43,7 +43,7 @@ class Delay(Fault):
         if self.get("when") == "response":
             await self._wait(flow, act, "before_response")
 
-    async def stream(self, act):
+    async def byte_stream(self, act):
         while True:
             c = await act.next()
             if c.eof:

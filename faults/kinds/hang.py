@@ -61,7 +61,7 @@ class Hang(Fault):
                 return
             act.end_connection("fin", "before_response", body_sent=0)
 
-    async def stream(self, act):
+    async def byte_stream(self, act):
         ms = self.get("ms")
         while True:
             c = await act.next(None if ms is None else ms / 1000)
@@ -71,5 +71,5 @@ class Hang(Fault):
                 return act.emit(c)
             act.drop(c)
 
-    def stream_removed(self, act):
+    def byte_stream_removed(self, act):
         act.close()  # Toxiproxy's timeout Cleanup too: the connections it held end

@@ -113,7 +113,7 @@ class Stall(Fault):
         if getattr(flow.response.stream, "fired", False):
             await act.stall_over()
 
-    async def stream(self, act):
+    async def byte_stream(self, act):
         left = self.get("after_bytes") or 0
         while True:
             c = await act.next()

@@ -49,7 +49,7 @@ class Throttle(Fault):
         act.record(phase="after_response")
         act.throttle(self.get("bytes_per_s"))
 
-    async def stream(self, act):
+    async def byte_stream(self, act):
         rate = self.get("bytes_per_s")
         step = max(1, rate // 10)
         due = time.monotonic()

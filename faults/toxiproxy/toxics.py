@@ -3,7 +3,7 @@
 A toxic that means what a fault kind means *is* that kind (``MEANING``): its
 attributes (Toxiproxy's JSON, any int64) become the kind's parameters, brought
 inside the kind's own bounds and validated by the kind (``faults.numbers``), and
-the kind's ``stream`` hook does the work on the connection's byte stream
+the kind's ``byte_stream`` hook does the work on the connection's byte stream
 (``faults/wire/bytestream.py``: the chain of one direction, one stub per toxic).
 ``latency`` is ``delay``, ``bandwidth`` is ``throttle`` (``stall`` at rate 0),
 ``timeout`` is ``hang``, ``reset_peer`` is ``reset``, ``limit_data`` is ``close``.
@@ -93,18 +93,17 @@ class Toxic:
     async def run(self, act) -> None:
         """The kind's work on one direction's byte stream (``act``: a ``StreamAct``)."""
         wait = MEANING[self.type].wait
-        if wait is not None:
+        if wait is not None:  # the trigger takes the first chunk (or end): its bytes are gone
             c = await act.next()
-            act.held = c
+            act.drop(c)
             await asyncio.sleep(self.attrs[wait] / 1000)  # negative: at once, as Go's time.After
-            act.held = None
-            act.unget(c)
-        await self.fault.stream(act)
+            act.unget(Chunk(b"", c.ts, c.eof))  # the kind acts on it now
+        await self.fault.byte_stream(act)
 
     def cleanup(self, act) -> None:
         """Called when the toxic is removed from a live connection."""
         if self.fault is not None:
-            self.fault.stream_removed(act)
+            self.fault.byte_stream_removed(act)
 
 
 class Latency(Toxic):

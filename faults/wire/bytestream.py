@@ -9,7 +9,7 @@ other direction, or another connection; chunks keep their arrival time, so a
 delay is measured from arrival (pipelined, not per chunk in turn).
 
 Each stub is the ``StreamAct`` its unit's ``run(act)`` is given: the door to
-the wire of the ``stream`` hook of a fault kind (``faults/kinds/__init__.py``),
+the wire of the ``byte_stream`` hook of a fault kind (``faults/kinds/__init__.py``),
 as ``Act`` is for an HTTP exchange. A hook loops over ``await act.next()``; it
 ``emit``s, ``drop``s, ``close``s (FIN, then the whole connection ends, as
 Toxiproxy's ``stub.Close``) or ``reset``s (RST both ways). Whatever it holds

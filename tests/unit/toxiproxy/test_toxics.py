@@ -121,7 +121,7 @@ def test_every_toxic_is_a_kind_or_says_why_not():
         if isinstance(meaning, AsKind):
             assert cls.run is Toxic.run, f"{name} is {meaning.kinds}: the kind does the work, not the toxic"
             for kind in meaning.kinds:
-                assert kinds.get(kind).stream is not Fault.stream, f"{kind} has no stream hook for {name}"
+                assert kinds.get(kind).byte_stream is not Fault.byte_stream, f"{kind} has no byte_stream hook for {name}"
             assert meaning.wait is None or meaning.wait in cls.attributes
         else:
             assert meaning.why
@@ -252,7 +252,7 @@ def test_a_stall_passes_after_bytes_then_pauses_for_ms():
         fault = kinds.instantiate(build("stall", {"after_bytes": 2, "ms": 80}))
 
         async def run(self, act):
-            await self.fault.stream(act)
+            await self.fault.byte_stream(act)
 
     async def go():
         lk, raw, _ = link([("s", Unit(), 1.0)])

@@ -20,7 +20,7 @@ from faults.plan.filters import (
     BODY_FILTERS, NEVER_FILTERS, RESPONSE_FILTERS, ClientDomain, client_host, parse_filter, response_filter,
 )
 from faults.plan.host_index import domain_gate, host_key, may_select_host
-from faults.plan.limits import HOST_MEMO_MAX, MAX_MATCH_CHARS, MAX_PLAN_BYTES, MAX_RULES
+from faults.plan.limits import HOST_MEMO_MAX, MAX_MATCH_CHARS, MAX_PLAN_BYTES, MAX_RULES, MAX_STACK
 from faults.plan.loader import load_file, load_yaml, parse_yaml
 from faults.plan.rule import Rule, generation
 from faults.plan.selection import Plan
@@ -28,7 +28,7 @@ from faults.plan.url_index import GRAM, URL_INDEX_MIN, UrlIndex, url_literal
 from faults.spec import FaultSpec
 
 __all__ = [
-    "BODY_FILTERS", "GATES", "GRAM", "HOST_MEMO_MAX", "MAX_MATCH_CHARS", "MAX_PLAN_BYTES", "MAX_RULES",
+    "BODY_FILTERS", "GATES", "GRAM", "HOST_MEMO_MAX", "MAX_MATCH_CHARS", "MAX_PLAN_BYTES", "MAX_RULES", "MAX_STACK",
     "NEVER_FILTERS", "RESPONSE_FILTERS", "RULE_KEYS", "URL_INDEX_MIN", "ClientDomain", "FaultSpec", "Plan",
     "Rule", "SpecError", "UrlIndex", "client_host", "domain_gate", "generation", "host_key", "load_file",
     "load_yaml", "may_select_host", "parse_filter", "parse_yaml", "response_filter", "rule_from_header",

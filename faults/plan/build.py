@@ -10,12 +10,12 @@ from typing import Any
 from faults import gates as gatesmod, kinds
 from faults import spec as specmod
 from faults.gates import Timing
+from faults.plan import limits
 from faults.plan.rule import Rule
 from faults.spec import SpecError
 
 RULE_KEYS = ("name", "match", "fault", "probability", "first", "every", "gates", "window", "requests", "max_active")
 GATES = ("worker", "global")  # where first/every/probability count: per worker process, or across all
-MAX_STACK = 16  # faults in one rule's fault list
 
 
 def short(text: str, limit: int = 120) -> str:
@@ -90,8 +90,8 @@ def _fault(fault: Any):
     """A rule's ``fault``: one fault, or a list of them (a stack: [delay ms=200, status code=503])."""
     if not isinstance(fault, list):
         return _one_fault(fault)
-    if len(fault) > MAX_STACK:
-        raise SpecError(f"a fault list of {len(fault)} faults (the limit is {MAX_STACK})")
+    if len(fault) > limits.MAX_STACK:
+        raise SpecError(f"a fault list of {len(fault)} faults (the limit is {limits.MAX_STACK})")
     return specmod.stack([_one_fault(f) for f in fault])
 
 

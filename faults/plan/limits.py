@@ -7,4 +7,5 @@ the code outside that states or checks them too (the injector, the control endpo
 MAX_PLAN_BYTES = 4 * 1024 * 1024  # a plan file (or control request body)
 MAX_RULES = 10_000  # rules in one plan, option or control request
 MAX_MATCH_CHARS = 4096  # a flow filter
+MAX_STACK = 16  # faults in one rule's fault list
 HOST_MEMO_MAX = 4096  # per rule / per plan: distinct hosts remembered before the memo is cleared

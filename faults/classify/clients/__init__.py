@@ -40,7 +40,7 @@ def k6_without_h3(entry: str) -> ClientReport:
 
 def report_all(outcome: Outcome) -> dict[str, ClientReport]:
     out = {}
-    if outcome.facts.get("protocol") == "HTTP/3":
+    if outcome.h3:
         out["k6"] = k6_without_h3(outcome.entry)
         for profile in H3_PROFILES:
             r = profile.report(outcome)

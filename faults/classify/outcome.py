@@ -73,6 +73,10 @@ class Event(StrEnum):
     UNKNOWN = "unknown"  # no response and no error recorded
 
 
+# what a sibling's fault can end an HTTP/2 connection with (faults.wire.collateral)
+_CONNECTION_ENDS = frozenset({Event.TCP_RST, Event.TCP_FIN, Event.H2_GOAWAY, Event.H2_VIOLATION})
+
+
 @dataclass(slots=True)
 class Outcome:
     event: Event
@@ -145,6 +149,17 @@ class Outcome:
         """The stream finished despite the GOAWAY: it came after the response, or it
         drained a connection whose GOAWAY covered the stream."""
         return self.phase == "after_response" or (self.drains and self.goaway_covers)
+
+    @property
+    def held_cut_by_sibling(self) -> bool:
+        """HTTP/2: its own fault was holding this stream (hang, delay, stall, a lone 1xx) when another
+        flow's fault ended the connection, and no cancel from the client had arrived before that end.
+        A race the proxy cannot see through: the client's own timeout may have fired all the same,
+        its cancel (RST_STREAM CANCEL) still on the way; Go writes it after the next request, so in a
+        script that sends its next request at once, that request's fault can end the connection first."""
+        f = self.facts
+        return (self.event in _CONNECTION_ENDS and self.h2 and f.get("hold_end") == "client_gone"
+                and bool(f.get("collateral_of")))
 
     @property
     def h3_error(self) -> dict:

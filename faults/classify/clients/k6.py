@@ -14,6 +14,14 @@ Retries decide whether a code is seen at all:
   headers, and a stream a GOAWAY left unprocessed (above last_stream_id),
   except stream 1 with a code other than NO_ERROR, which fails at once.
 A fault that fires on every attempt therefore ends in k6's own timeout: 1050.
+
+A race the proxy cannot see through (named for every HTTP/2 profile by
+``faults.classify.clients.own_timeout_race``): a stream held by its own fault (``hang``)
+that another request's fault ends with its connection (``reset``: 1220) just as k6's
+timeout for it fires (1050). k6 cancels the held stream (RST_STREAM CANCEL) when its
+timeout fires, and Go may write that cancel after its next request, so the next request's
+fault can end the connection before the cancel arrives: the record is ``uncertain`` and
+names both (``tests/e2e/test_k6_held_race.py``).
 """
 
 from __future__ import annotations

@@ -112,6 +112,11 @@ class Outcome:
         return self.h2 or self.family == "h2"
 
     @property
+    def tcp_reset(self) -> bool:
+        """A TCP RST ended the connection (an HTTP/2 frame fault's fallback is one)."""
+        return self.event in (Event.TCP_RST, Event.H2_FALLBACK)
+
+    @property
     def phase(self) -> str | None:
         """Where in the exchange the end came, as recorded (None: not recorded)."""
         return self.facts.get("phase")

@@ -31,7 +31,7 @@ def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     if not f.get("grpc"):
         return None
-    if ev in (Event.TCP_RST, Event.H2_FALLBACK):
+    if o.tcp_reset:
         return status("UNAVAILABLE", message="Stream removed (recvmsg:Connection reset by peer)")
     if ev == Event.TCP_FIN:
         r = status("UNAVAILABLE", message="Stream removed (Socket closed)")

@@ -24,11 +24,11 @@ def report(o: Outcome) -> ClientReport | None:
     if ev in (Event.TCP_RST, Event.TCP_FIN, Event.H2_FALLBACK) and not h2 and o.phase == "mid_request":
         # httpx writes the whole body before it reads: it sees the end as no response
         return hx("RemoteProtocolError", "Server disconnected without sending a response")
-    if ev in (Event.TCP_RST, Event.H2_FALLBACK) and h2:
+    if o.tcp_reset and h2:
         # one stream on a fresh connection: h2 sees the end as a disconnect (client matrix); with
         # several streams in flight or a streamed body a read can meet the RST first (ReadError)
         return hx("RemoteProtocolError", "Server disconnected").also("ReadError", "")
-    if ev in (Event.TCP_RST, Event.H2_FALLBACK):
+    if o.tcp_reset:
         return hx("ReadError", "Connection reset by peer")
     if ev == Event.TCP_FIN and h2:  # measured with several streams in flight; a read can race the FIN
         if o.short_body:

@@ -101,7 +101,7 @@ def _upload_cut(o: Outcome, f: dict) -> ClientReport:
     """The connection ended while k6 was still writing the request body."""
     conn = f"{f.get('client_addr')}->{f.get('proxy_addr')}"
     closed = f"write tcp {conn}: use of closed network connection"
-    if o.event in (Event.TCP_RST, Event.H2_FALLBACK):
+    if o.tcp_reset:
         # the RST lands on a write (ECONNRESET); when it came first, the next write is EPIPE,
         # or Go's reader saw it and closed the connection under the writer (seen under load);
         # on HTTP/2 Go's frame reader may see the end first
@@ -125,7 +125,7 @@ def _upload_cut(o: Outcome, f: dict) -> ClientReport:
 def _conn_end(o: Outcome, f: dict) -> ClientReport:
     if o.phase == "mid_request":
         return _upload_cut(o, f)
-    if o.event in (Event.TCP_RST, Event.H2_FALLBACK):
+    if o.tcp_reset:
         r = k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
     elif o.before_response and not o.h2:
         r = k6(1000, "EOF", "network.tcp.closed")  # Go's HTTP/1 reader: EOF before the status line

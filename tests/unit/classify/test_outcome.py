@@ -45,6 +45,7 @@ def test_the_protocol_facts():
     # an HTTP/2 frame fault's fallback on an HTTP/1.1 flow still involves HTTP/2
     assert facts(Event.H2_FALLBACK, protocol="HTTP/1.1").involves_h2 and not facts(protocol="HTTP/1.1").involves_h2
     assert facts(Event.TLS_ALERT).family == "tls" and Outcome("dns.drop", "x").family == "dns"  # a bare string too
+    assert facts(Event.H2_FALLBACK).tcp_reset and facts(Event.TCP_RST).tcp_reset and not facts(Event.TCP_FIN).tcp_reset
 
 
 def test_the_phase_facts():
@@ -71,7 +72,8 @@ def test_does_the_goaway_cover_this_stream():
 PROFILES = CLASSIFY / "clients"
 # what the outcome computes once: a profile that spells it again recomputes it
 RECOMPUTED = re.compile(r"""get\("(protocol|phase|covered|reused_connection|h3_error)"|"then"\) == "drain"|startswith\("HTTP/"""
-                        r"""|body_announced|\.get\("last_stream", 0\)[^\n]*<=|event\.(split|startswith)\(""")
+                        r"""|body_announced|\.get\("last_stream", 0\)[^\n]*<=|event\.(split|startswith)\("""
+                        r"""|TCP_RST, Event\.H2_FALLBACK\)""")
 
 
 def test_no_profile_recomputes_a_fact_the_outcome_names():

@@ -159,9 +159,9 @@ class Outcome:
     def held_cut_by_sibling(self) -> bool:
         """HTTP/2: its own fault was holding this stream (hang, delay, stall, a lone 1xx) when another
         flow's fault ended the connection, and no cancel from the client had arrived before that end.
-        A race the proxy cannot see through: the client's own timeout may have fired all the same,
-        its cancel (RST_STREAM CANCEL) still on the way; Go writes it after the next request, so in a
-        script that sends its next request at once, that request's fault can end the connection first."""
+        A race the proxy cannot see through: the client's own timeout may have fired all the same, its
+        cancel (RST_STREAM CANCEL) in flight as the proxy ended the connection, or (Go) written after
+        the client's next request, whose fault then ended the connection first."""
         f = self.facts
         return (self.event in _CONNECTION_ENDS and self.h2 and f.get("hold_end") == "client_gone"
                 and bool(f.get("collateral_of")))

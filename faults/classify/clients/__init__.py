@@ -39,8 +39,8 @@ def k6_without_h3(entry: str) -> ClientReport:
 
 
 OWN_TIMEOUT_RACE = ("the client's own timeout may have fired first: it cancels a held stream, and that cancel "
-                    "can reach the proxy after another request's fault ended the connection (k6 writes it after "
-                    "its next request), so the proxy cannot tell which of the two the client saw")
+                    "can reach the proxy after another request's fault ended the connection (in flight, or k6 "
+                    "writing it after its next request), so the proxy cannot tell which of the two the client saw")
 
 
 def own_timeout_race(profile, outcome: Outcome, r: ClientReport) -> ClientReport:

@@ -19,9 +19,11 @@ A race the proxy cannot see through (named for every HTTP/2 profile by
 ``faults.classify.clients.own_timeout_race``): a stream held by its own fault (``hang``)
 that another request's fault ends with its connection (``reset``: 1220) just as k6's
 timeout for it fires (1050). k6 cancels the held stream (RST_STREAM CANCEL) when its
-timeout fires, and Go may write that cancel after its next request, so the next request's
-fault can end the connection before the cancel arrives: the record is ``uncertain`` and
-names both (``tests/e2e/test_k6_held_race.py``).
+timeout fires; that cancel can still be in flight when the proxy ends the connection, or Go
+may write it after its next request, whose fault then ends the connection first. The
+proxy sees the end before any cancel either way: the record is ``uncertain`` and names
+both (``tests/e2e/test_k6_held_race.py``: k6 said 1050 while the proxy saw the reset first
+4 times in 48 sends around the timeout; sent well before it, k6 says 1220).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A held HTTP/2 stream (``hang``) whose connection another request's fault (``reset``) ends
 just as k6's own timeout for the held one fires: k6 reports its timeout (1050) or the reset
 (1220), by whichever reached it first, and the proxy cannot tell which (k6's cancel of the
-held stream can arrive after the sibling's fault ended the connection; Go even writes it
-after its next request). Where a sibling's fault cut the held stream, its record is
+held stream can arrive after the sibling's fault ended the connection: in flight, or Go
+writing it after its next request). Where a sibling's fault cut the held stream, its record is
 ``uncertain`` and names both; k6's own result must be one the record names.
 
 Each case runs on a fresh connection from one VU: ``pre`` opens it, then ``hang`` (its own
@@ -31,10 +31,10 @@ export default async function () {
 }
 """
 TIMEOUT_MS = 300
-# (offset ms after the held request was sent, or None: once k6 gave up on it), its k6 timeout
-# around the timeout, where both happen: the sibling leaves ~60 ms before k6's timeout fires at the
-# earliest (measured here: k6 reported 1050 while the proxy saw the reset first 4 times in 48 sends
-# 228-251 ms after a 300 ms hang; the old record read 1220 for those)
+# (offset: ms after the held request was sent, or None: once k6 gave up on it; k6's timeout for it).
+# The sweep spans where both happen: k6's timeout fires ~250 ms after a 300 ms hang's send (its
+# timer starts before the request leaves); measured here, k6 reported 1050 while the proxy saw the
+# reset first 4 times in 48 sends 228-251 ms after (the old record read 1220 for those)
 CASES = [(0, 2000), (0, 2000)] + [(None, TIMEOUT_MS)] * 2 + [(ms, TIMEOUT_MS) for ms in range(224, 260, 2)]
 RACE = {(1220, "read: connection reset by peer"), (1050, "request timeout")}
 

@@ -116,6 +116,17 @@ class Fault:
     def quic_start(self, data, act) -> None:
         """level "connection": the TLS settings of a QUIC handshake are being chosen."""
 
+    def left_without_request(self) -> str | None:
+        """level "connection": the client completed the handshake and left without a request;
+        the error its record names when that means it rejected what this fault served (None:
+        nothing to record)."""
+        return None
+
+    def record_leaf(self, act):
+        """level "connection": the leaf certificate served whose dates the connection's record
+        names (None: none)."""
+        return None
+
     async def dns_request(self, flow, act) -> None:
         """level "dns": answer the query ``flow`` through ``act`` (``faults.wire.dnsact.DnsAct``)."""
         raise NotImplementedError(f"fault {self.kind!r} has no DNS-level hook")

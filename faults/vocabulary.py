@@ -12,7 +12,7 @@ Words that mean different things in different places, said once:
   the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
   is also the fault kind that answers with a status.
 - ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``dns``,
-  ``websocket``, ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.connection_record``);
+  ``websocket``, ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.records.connection_record``);
   ``Act.record(...)`` writes the wire record.
 - ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier

@@ -7,9 +7,8 @@ import time
 from mitmproxy.test import tflow
 
 from faults.addons.expectations import STABLE_S
+from tests.unit.addons.control.test_addon import AUTH, call, control_request, ctl, jbody  # noqa: F401 - ctl is a fixture
 from tests.waiting import wait_until, wait_until_async
-
-from tests.unit.addons.test_control import AUTH, call, control_request, ctl, jbody  # noqa: F401 - ctl is a fixture
 
 
 def faulted(addons, control, path, spec):

@@ -36,6 +36,14 @@ from faults.classify.outcome import ClientReport, Event, Outcome
 NAME = "k6"
 GO_REPLAYABLE = {"GET", "HEAD", "OPTIONS", "TRACE"}
 TIMEOUT = (1050, "request timeout", "client.timeout.request")
+# the reset cut a stream the proxy held as k6's timeout for it fired: Go writes the held stream's
+# cancel (RST_STREAM) into the reset connection, the write fails, and Go closes the connection
+# (x/net/http2 cleanupWriteRequest: ``if werr != nil { cc.Close() }``) before its reader reports
+# the reset: this request then fails with that close (measured: tests/e2e/test_k6_held_race.py)
+FORCE_CLOSED = (1000, "http2: client connection force closed via ClientConn.Close")
+FORCE_CLOSED_NOTE = ("this reset cut a stream the proxy held: when k6's timeout for that stream fires as the reset "
+                     "arrives, Go's cancel of it fails to write and Go closes the connection, failing this request "
+                     "with that close instead of the reset")
 RETRY_NOTE = (
     "k6 (Go) retries this request transparently (up to 7 times, back-offs 1-32 s); if every attempt meets "
     "this fault, k6 reports its request timeout (1050, as here); if a retry succeeds, k6 reports the retry's "
@@ -129,6 +137,9 @@ def _conn_end(o: Outcome, f: dict) -> ClientReport:
         return _upload_cut(o, f)
     if o.tcp_reset:
         r = k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
+        if o.cut_held_sibling:  # the held stream's side of the race: Go's cancel closed the connection first
+            r.also(*FORCE_CLOSED)
+            r.note = FORCE_CLOSED_NOTE
     elif o.before_response and not o.h2:
         r = k6(1000, "EOF", "network.tcp.closed")  # Go's HTTP/1 reader: EOF before the status line
     else:

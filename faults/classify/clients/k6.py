@@ -23,7 +23,10 @@ timeout fires; that cancel can still be in flight when the proxy ends the connec
 may write it after its next request, whose fault then ends the connection first. The
 proxy sees the end before any cancel either way: the record is ``uncertain`` and names
 both (``tests/e2e/test_k6_held_race.py``: k6 said 1050 while the proxy saw the reset first
-4 times in 48 sends around the timeout; sent well before it, k6 says 1220).
+4 times in 48 sends around the timeout; sent well before it, k6 says 1220). The request
+whose reset cut the held stream races too (``Outcome.cut_held_sibling``): Go's cancel of the
+held stream fails to write on the reset socket and Go closes the connection, failing that
+request with ``FORCE_CLOSED`` (1000) instead of 1220.
 """
 
 from __future__ import annotations

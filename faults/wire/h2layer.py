@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import h2.events
 import hyperframe.frame as hf
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup, SendData
@@ -63,7 +64,16 @@ MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows
 
 # -- the addon -------------------------------------------------------------------
 class H2Frames:
-    """Addon: install the frame-capable HTTP layer on every connection.
+    """Addon: install the frame-capable HTTP layer on the connections that may need it.
+
+    Every exchange on a connection pays for the layer's wrappers, so a TCP connection
+    gets it at its ``next_layer`` decision only when something may need it before any
+    rule is selected (``needs_layer_at_start``); any other connection gets it the
+    moment a rule (plan, runtime, ``x-fault``, a Toxiproxy http toxic) is selected for
+    one of its flows (``ensure``, from the injector, before the flow's response or
+    request body is relayed), and every open connection gets it when the rules
+    change (``rules_changed``), so a rule added at runtime applies to connections
+    opened before it exactly as to new ones.
 
     ``on_settled`` is called with a flow when what its client will see is settled: its
     response's last event reached the layer (handed to the client now, or dropped
@@ -73,15 +83,64 @@ class H2Frames:
 
     name = "h2frames"
 
-    def __init__(self, on_settled=None):
+    def __init__(self, on_settled=None, injector=None, toxiproxy=None):
         self.on_settled = on_settled
+        self.injector, self.toxiproxy = injector, toxiproxy  # handed over by FaultAddon
+
+    def configure(self, updated):
+        if {"fault_control", "keep_host_header"} & set(updated):
+            self.rules_changed()
 
     def next_layer(self, nextlayer):
         if nextlayer.layer is None:
             stock = builtin.nextlayer()
             if stock is not None:
                 stock.next_layer(nextlayer)
-        install(nextlayer.layer, self.on_settled)
+        if self.needs_layer_at_start(nextlayer.context):
+            install(nextlayer.layer, self.on_settled)
+
+    def needs_layer_at_start(self, context) -> bool:
+        """What must run in the layer before any hook of the connection's flows:
+        HTTP/3 (its upstream connections, ``faults.wire.h3layer``), the control
+        endpoint (which also reads the name a reverse-mode client sent, and drops a
+        refused request's body, ``vocabulary.DISCARD_BODY``), and, in reverse mode
+        without ``keep_host_header`` while any rule exists, the name the client sent
+        (``remember_client_host``: ``~d`` matches it, and any request on the
+        connection may name any host)."""
+        if context.client.transport_protocol != "tcp":
+            return True
+        options = context.options
+        if options.fault_control:
+            return True
+        return (isinstance(context.client.proxy_mode, ReverseMode) and not options.keep_host_header
+                and self.rules_exist())
+
+    def rules_exist(self) -> bool:
+        inj, tox = self.injector, self.toxiproxy
+        if inj is None:
+            return True  # no injector handed over (a test's bare addon): as before, always
+        if tox is not None and tox.listeners.plans:
+            return True
+        return any(r.fault.level != "dns" for r in inj.rules)
+
+    def ensure(self, flow) -> None:
+        """A rule was selected for ``flow``: its connection gets the layer now."""
+        adopt(flow.client_conn, self.on_settled)
+
+    def rules_changed(self) -> None:
+        """The rules (or the options ``needs_layer_at_start`` reads) changed: the
+        open connections that lack the layer and need it from now on get it."""
+        try:
+            server = builtin.proxyserver()
+        except Exception:  # no master (unit tests)
+            return
+        n = 0
+        for handler in list(server.connections.values()) if server else []:
+            context = getattr(getattr(handler, "layer", None), "context", None)
+            if context is not None and self.needs_layer_at_start(context) and adopt(context.client, self.on_settled):
+                n += 1
+        if n:
+            log.debug(f"fault layer added to {n} open connection(s) after a rule change")
 
 
 def install(layer, on_settled=None) -> bool:
@@ -97,6 +156,28 @@ def install(layer, on_settled=None) -> bool:
             return True
         layer = stack.below(layer)
     return False
+
+
+def adopt(client_conn, on_settled=None) -> bool:
+    """Give a running connection the frame-capable layers: each stock ``HttpLayer``
+    on it becomes a ``FaultHttpLayer`` and its HTTP/2 server a ``FaultH2Server``
+    (both keep their state: the swap only adds our overrides, which act from the
+    next event on). True when a layer was swapped."""
+    swapped = False
+    for layer in stack.http_layers(client_conn):
+        if type(layer) is HttpLayer:
+            layer.__class__ = FaultHttpLayer
+            layer.on_settled = on_settled
+            swapped = True
+        if not isinstance(layer, FaultHttpLayer):
+            continue
+        conn = layer.connections.get(layer.context.client)
+        if type(conn) is Http2Server:
+            conn.__class__ = FaultH2Server
+            conn.fault_state()
+            conn.http_layer, conn.on_settled = layer, layer.on_settled
+            swapped = True
+    return swapped
 
 
 class FaultHttpLayer(HttpLayer):
@@ -155,6 +236,10 @@ class FaultH2Server(Http2Server):
 
     def __init__(self, context):
         super().__init__(context)
+        self.fault_state()
+
+    def fault_state(self) -> None:
+        """Our state, at construction or when a running stock server is adopted (``adopt``)."""
         self.actions: dict[int, H2Action] = {}  # stream id -> action, cached at first sight
         self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
         self.held: dict[int, list] = {}  # stalled streams: their response events, kept until released
@@ -250,11 +335,10 @@ class FaultH2Server(Http2Server):
                     yield from self.maybe_drained()
                     return
         yield from super()._handle_event(event)
-        yield from self.maybe_drained()
+        if self.goaway_last is not None:
+            yield from self.maybe_drained()
 
     def handle_h2_event(self, event):
-        import h2.events
-
         if isinstance(event, h2.events.StreamReset):
             self.client_reset(event.stream_id)
         if isinstance(event, (h2.events.StreamReset, h2.events.ConnectionTerminated)):

@@ -6,11 +6,13 @@ sans-io way, inside mitmproxy's own layer stack, so every frame still goes
 through the TLS layer as a ``SendData`` command (never raw bytes past
 mitmproxy's back):
 
-- ``H2Frames.next_layer`` lets the built-in ``nextlayer`` addon decide, then
-  swaps the ``HttpLayer`` it chose for ``FaultHttpLayer`` (a subclass);
-- ``FaultHttpLayer``, on ``Start`` for a client that negotiated ``h2``, puts a
-  ``FaultH2Server`` (subclass of the private ``Http2Server``) into
-  ``connections[client]`` before the stock code runs its ``setdefault``;
+- ``H2Frames.next_layer`` lets the built-in ``nextlayer`` addon decide, then, on
+  a connection that may need it at once (``H2Frames.needs_layer_at_start``), swaps
+  the ``HttpLayer`` it chose for ``FaultHttpLayer`` (a subclass);
+- when a rule selects a flow (``H2Frames.ensure``, from the injector) or the rules
+  change, ``adopt`` swaps the layers of that running connection: its ``HttpLayer``
+  for ``FaultHttpLayer``, its HTTP/2 server (the private ``Http2Server``) for
+  ``FaultH2Server``, each keeping its state. Unselected traffic never pays for them;
 - a fault kind asks for an *action* (``faults.wire.actions.H2Action``, through
   ``Act``) and, when the stream must end, calls ``flow.kill()``. ``FaultH2Server`` intercepts that
   stream's ``ResponseProtocolError(KILL)`` and emits the action's frames
@@ -149,7 +151,7 @@ def install(layer, on_settled=None) -> bool:
     while layer is not None and seen < 16:
         seen += 1
         if type(layer) is HttpLayer:
-            layer.__class__ = FaultHttpLayer
+            layer.__class__ = _ours(layer)
             layer.on_settled = on_settled
             return True
         if isinstance(layer, FaultHttpLayer):
@@ -166,7 +168,7 @@ def adopt(client_conn, on_settled=None) -> bool:
     swapped = False
     for layer in stack.http_layers(client_conn):
         if type(layer) is HttpLayer:
-            layer.__class__ = FaultHttpLayer
+            layer.__class__ = _ours(layer)
             layer.on_settled = on_settled
             swapped = True
         if not isinstance(layer, FaultHttpLayer):
@@ -183,17 +185,29 @@ def adopt(client_conn, on_settled=None) -> bool:
 class FaultHttpLayer(HttpLayer):
     """Also, for every HTTP version: keeps the name a reverse-mode client used
     (``remember_client_host``) and drops the body of a request answered at its head
-    (``vocabulary.DISCARD_BODY``: read off the wire, never buffered)."""
+    (``vocabulary.DISCARD_BODY``: read off the wire, never buffered). An HTTP/2
+    client's server becomes a ``FaultH2Server`` when a rule selects one of the
+    connection's flows (``adopt``): until then its events pay for nothing of ours."""
 
     on_settled = None  # H2Frames.on_settled, handed to this connection's FaultH2Server
 
+    def event_to_child(self, child, event):
+        if isinstance(event, RequestHeaders):
+            remember_client_host(self.context, event.request)
+        elif isinstance(event, RequestData):
+            flow = getattr(child, "flow", None)
+            if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
+                return  # answered at its head: the body is dropped as it arrives
+        yield from super().event_to_child(child, event)
+
+
+class FaultH3HttpLayer(FaultHttpLayer):
+    """A QUIC client's: on ``Start`` for a client that negotiated ``h3``, puts a
+    ``FaultH3Server`` into ``connections[client]`` before the stock code runs its
+    ``setdefault``; and the upstream connections of an HTTP/3 client (``h3layer``)."""
+
     def _handle_event(self, event):
-        if isinstance(event, events.Start) and self.context.client.alpn == b"h2":
-            server = FaultH2Server(self.context.fork())
-            server.http_layer = self
-            server.on_settled = self.on_settled
-            self.connections.setdefault(self.context.client, server)
-        elif isinstance(event, events.Start) and h3layer.h3_client(self.context):
+        if isinstance(event, events.Start) and h3layer.h3_client(self.context):
             server = h3layer.FaultH3Server(self.context.fork())
             server.http_layer = self
             server.on_settled = self.on_settled
@@ -211,14 +225,10 @@ class FaultHttpLayer(HttpLayer):
         for cmd in rest:
             yield from self.get_connection(cmd, reuse=False)
 
-    def event_to_child(self, child, event):
-        if isinstance(event, RequestHeaders):
-            remember_client_host(self.context, event.request)
-        elif isinstance(event, RequestData):
-            flow = getattr(child, "flow", None)
-            if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
-                return  # answered at its head: the body is dropped as it arrives
-        yield from super().event_to_child(child, event)
+
+def _ours(layer) -> type:
+    """Our class for a stock ``HttpLayer``: a QUIC client's has the HTTP/3 parts."""
+    return FaultH3HttpLayer if layer.context.client.transport_protocol == "udp" else FaultHttpLayer
 
 
 def remember_client_host(context, request) -> None:

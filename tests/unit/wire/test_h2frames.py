@@ -152,13 +152,27 @@ def test_violations_are_detected_by_a_strict_client(tctx, kind, client_error):
     assert any(isinstance(c, commands.CloseConnection) for c in cmds)
 
 
-def test_install_swaps_the_http_layer_and_takes_the_h2_connection(tctx):
+def test_install_swaps_the_http_layer_and_adopt_takes_the_h2_connection(tctx):
+    from types import SimpleNamespace
+
+    from faults.wire import builtin
+
     layer = HttpLayer(tctx, HTTPMode.regular)
     assert h2layer.install(layer)
     assert type(layer) is h2layer.FaultHttpLayer
     list(layer.handle_event(events.Start()))
+    assert type(layer.connections[tctx.client]) is _http2.Http2Server  # stock until a rule selects a flow
+    builtin.proxyserver().connections[tctx.client.id] = SimpleNamespace(layer=layer)
+    assert h2layer.adopt(tctx.client)
     assert isinstance(layer.connections[tctx.client], h2layer.FaultH2Server)
     assert layer.connections[tctx.client].http_layer is layer
+
+
+def test_a_quic_client_gets_the_http3_layer(tctx):
+    tctx.client.transport_protocol = "udp"
+    layer = HttpLayer(tctx, HTTPMode.regular)
+    assert h2layer.install(layer)
+    assert type(layer) is h2layer.FaultH3HttpLayer
 
 
 @pytest.mark.parametrize("client_reset_first", [True, False])

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 
 import h2.events
 import hyperframe.frame as hf
@@ -62,6 +63,8 @@ MAX_FRAME_LEN = 2**24 - 1
 CLOSE_DELAY = 0.1  # s: between our last frames and the close
 CLOSE_GRACE = 0.05  # s: after the close, make sure the client socket really closed
 MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows larger than this
+
+_servers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # client connection id -> FaultH2Server
 
 
 # -- the addon -------------------------------------------------------------------
@@ -250,6 +253,7 @@ class FaultH2Server(Http2Server):
 
     def fault_state(self) -> None:
         """Our state, at construction or when a running stock server is adopted (``adopt``)."""
+        _servers[self.context.client.id] = self
         self.actions: dict[int, H2Action] = {}  # stream id -> action, cached at first sight
         self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
         self.held: dict[int, list] = {}  # stalled streams: their response events, kept until released
@@ -574,14 +578,19 @@ def _close_writer(writer) -> None:
 
 # -- helpers for fault kinds ---------------------------------------------------------
 def server_of(flow) -> FaultH2Server | None:
-    """The frame-capable HTTP/2 server of this flow's connection: the innermost one
-    (a CONNECT tunnel's HTTP layer sits below the proxy's own, ``faults.wire.stack``)."""
-    found = None
-    for layer in stack.http_layers(flow.client_conn):
-        conn = layer.connections.get(flow.client_conn)
-        if isinstance(conn, FaultH2Server):
-            found = conn
-    return found
+    """The frame-capable HTTP/2 server of this flow's connection, if it has one: the
+    classifier asks for every HTTP/2 flow, so it is looked up by client connection, not
+    found by walking the layers (there is one per client: mitmproxy has no CONNECT
+    over HTTP/2, so only a tunnel's inner HTTP layer, or a direct one, speaks h2), while
+    the connection is open (the server lives on until the collector frees its cycles)."""
+    try:
+        proxyserver = builtin.proxyserver()
+    except Exception:  # no master (unit tests)
+        return None
+    client_id = flow.client_conn.id
+    if proxyserver is None or client_id not in proxyserver.connections:
+        return None
+    return _servers.get(client_id)
 
 
 def active(flow) -> bool:

@@ -1,12 +1,12 @@
 """Live Prometheus metrics (option ``fault_metrics``, ``faults.addons.metrics``).
 
 - ``faults_flows_total{k6_code}``: every record the report has (or would have):
-  its k6 code as text (``faults.report.k6_code_label``: ``ws`` for a WebSocket
+  its k6 code as text (``faults.classify.fields.k6_code_label``: ``ws`` for a WebSocket
   session, ``none`` where nothing is known);
 - ``faults_injected_total{rule,kind}``: records whose flow (or TLS handshake, DNS
   query) a rule's fault was applied to;
 - ``faults_client_errors_total{client,error}``: for each client profile, the
-  records where it predicts an error (``faults.report.client_errors``);
+  records where it predicts an error (``faults.classify.fields.client_errors``);
 - ``faults_active{rule}``: flows under a rule's fault now, from the moment the
   rule is chosen until the flow's record is made.
 
@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import os
 
-from faults import numbers, report
+from faults import numbers
+from faults.classify.fields import client_errors, code_text
 from faults.errors import SpecError
+from faults.spec import kind_of
 
 MEMO_MAX = 1024  # clients dicts remembered (cleared when full), as the classifier's memo
 
@@ -80,7 +82,7 @@ class Metrics:
             g.dec()
         c = self._codes.get(code)
         if c is None:
-            c = self._codes[code] = self.flows.labels(k6_code=report.code_text(code))
+            c = self._codes[code] = self.flows.labels(k6_code=code_text(code))
         c.inc()
         if fault:
             self._injected(fault.get("rule"), fault.get("spec"))
@@ -97,7 +99,7 @@ class Metrics:
         if hit is not None and hit[0] is clients:
             return hit[1]
         counters = []
-        for pair in report.client_errors(clients):
+        for pair in client_errors(clients):
             c = self._errors.get(pair)
             if c is None:
                 c = self._errors[pair] = self.client_errors.labels(client=pair[0], error=pair[1])
@@ -122,7 +124,7 @@ class Metrics:
         key = (rule, spec)
         c = self._faults.get(key)
         if c is None:
-            c = self._faults[key] = self.injected.labels(rule=str(rule), kind=report.kind_of(spec or ""))
+            c = self._faults[key] = self.injected.labels(rule=str(rule), kind=kind_of(spec or ""))
         c.inc()
 
     # -- serving -----------------------------------------------------------------------

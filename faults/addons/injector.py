@@ -271,7 +271,7 @@ class FaultInjector:
     def _start_clock(flow: http.HTTPFlow) -> None:
         """t0 is the first request of the traffic: not one to the control endpoint
         (setting the rules up before a load test does not start its clock)."""
-        from faults.addons.control import is_control_host
+        from faults.addons.control.endpoint import is_control_host
 
         if not is_control_host(flow, ctx.options.fault_control_host):
             clock.start(flow.request.timestamp_start)

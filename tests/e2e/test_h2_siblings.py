@@ -19,17 +19,7 @@ from faults.tools import k6run
 
 from .conftest import final_record, records_by_case
 
-SCRIPT = r"""
-import http from 'k6/http';
-import exec from 'k6/execution';
-import { setTimeout } from 'k6/timers';
-const cases = JSON.parse(open(__ENV.CASES_FILE));
-export const options = {
-  scenarios: { s: { executor: 'shared-iterations', vus: 1, iterations: cases.length, maxDuration: '600s' } },
-  noVUConnectionReuse: true,
-  hosts: JSON.parse(__ENV.HOSTS || '{}'),
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+SCRIPT = k6run.ONE_CONNECTION_A_CASE + r"""
 export default async function () {
   const c = cases[exec.scenario.iterationInTest];
   const base = __ENV.BASE;

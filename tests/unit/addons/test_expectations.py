@@ -6,7 +6,7 @@ import time
 
 from mitmproxy.test import tflow
 
-from tests.unit.addons.test_control import AUTH, call, control_request, ctl, jbody  # noqa: F401 - ctl is a fixture
+from tests.unit.addons.control.test_addon import AUTH, call, control_request, ctl, jbody  # noqa: F401 - ctl is a fixture
 
 
 def faulted(addons, control, path, spec):

@@ -16,7 +16,8 @@ from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from faults.tools.launch import ProxyProcess
 from tests.e2e.toxiproxy_support import Echo, connect, recv_exactly, round_trip, start_toxiproxy
-from tests.e2e.waiting import any_record, open_fds, records_by_case, wait_connections_closed, wait_for_records, wait_until
+from tests.e2e.waiting import (any_record, open_fds, read_records, records_by_case, wait_connections_closed,
+                               wait_for_records, wait_until)
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +162,22 @@ def test_slow_close(server, echo):
         assert 0.28 <= time.monotonic() - t0 < 1.0
 
 
-def test_toxicity_is_seeded_per_connection(server, echo):
+def test_toxicity_is_seeded_per_connection(server, echo, px):
+    def tox(recs):
+        return [r for r in recs if r.get("record") == "connection" and r["proxy"] == "tox"]
+
     def pattern():
+        before = len(tox(read_records(px.report_path)))
         p = server.create(upstream=echo.addr, name="tox")
         p.add_toxic(type="latency", toxicity=0.5, attributes={"latency": 300})
-        out = [round_trip(p.listen)[1] >= 0.3 for _ in range(8)]
+        rtts = [round_trip(p.listen)[1] for _ in range(8)]
         p.destroy()
+        # which connections the toxic applied to: the proxy's record of each (a loaded machine
+        # can make an unslowed round trip as slow as a slowed one, so time cannot tell)
+        recs = tox(wait_for_records(px.report_path, lambda rs: len(tox(rs)) >= before + 8,
+                                    "the 8 connections' records"))[before:]
+        out = [bool(r["toxics"].get("downstream")) for r in recs]
+        assert all(rtt >= 0.3 for rtt, slowed in zip(rtts, out) if slowed), (rtts, out)  # sleeps are never early
         return out
 
     first = pattern()

@@ -1,12 +1,12 @@
 """Live Prometheus metrics (option ``fault_metrics``, ``faults.addons.metrics``).
 
 - ``faults_flows_total{k6_code}``: every record the report has (or would have):
-  its k6 code as text (``faults.report.k6_code_label``: ``ws`` for a WebSocket
+  its k6 code as text (``faults.classify.fields.k6_code_label``: ``ws`` for a WebSocket
   session, ``none`` where nothing is known);
 - ``faults_injected_total{rule,kind}``: records whose flow (or TLS handshake, DNS
   query) a rule's fault was applied to;
 - ``faults_client_errors_total{client,error}``: for each client profile, the
-  records where it predicts an error (``faults.report.client_errors``);
+  records where it predicts an error (``faults.classify.fields.client_errors``);
 - ``faults_active{rule}``: flows under a rule's fault now, from the moment the
   rule is chosen until the flow's record is made.
 
@@ -21,10 +21,13 @@ proxy whichever worker counted.
 
 from __future__ import annotations
 
+import glob
 import os
 
-from faults import numbers, report
+from faults import numbers
+from faults.classify.fields import client_errors, code_text
 from faults.errors import SpecError
+from faults.spec import kind_of
 
 MEMO_MAX = 1024  # clients dicts remembered (cleared when full), as the classifier's memo
 
@@ -36,7 +39,7 @@ class Metrics:
             # from this variable; set before any metric exists in this process
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiprocess_dir
         import prometheus_client as pc
-        from prometheus_client import multiprocess, values
+        from prometheus_client import values
 
         self.multiprocess_dir = multiprocess_dir
         pc.disable_created_metrics()  # no *_created series: they double the text and no dashboard reads them
@@ -44,7 +47,7 @@ class Metrics:
         own = self.registry
         if multiprocess_dir:
             values.ValueClass = values.MultiProcessValue()  # even if prometheus_client was imported before
-            multiprocess.MultiProcessCollector(self.registry, path=multiprocess_dir)
+            self.registry.register(_WrittenFiles(multiprocess_dir))
             own = None  # the files are the truth: registering here too would count twice
         self.flows = pc.Counter("faults_flows", "Finished flows (report records) by the k6 error code "
                                 "k6 reports for them ('ws': a WebSocket session; 'none': unknown).",
@@ -80,7 +83,7 @@ class Metrics:
             g.dec()
         c = self._codes.get(code)
         if c is None:
-            c = self._codes[code] = self.flows.labels(k6_code=report.code_text(code))
+            c = self._codes[code] = self.flows.labels(k6_code=code_text(code))
         c.inc()
         if fault:
             self._injected(fault.get("rule"), fault.get("spec"))
@@ -97,7 +100,7 @@ class Metrics:
         if hit is not None and hit[0] is clients:
             return hit[1]
         counters = []
-        for pair in report.client_errors(clients):
+        for pair in client_errors(clients):
             c = self._errors.get(pair)
             if c is None:
                 c = self._errors[pair] = self.client_errors.labels(client=pair[0], error=pair[1])
@@ -122,7 +125,7 @@ class Metrics:
         key = (rule, spec)
         c = self._faults.get(key)
         if c is None:
-            c = self._faults[key] = self.injected.labels(rule=str(rule), kind=report.kind_of(spec or ""))
+            c = self._faults[key] = self.injected.labels(rule=str(rule), kind=kind_of(spec or ""))
         c.inc()
 
     # -- serving -----------------------------------------------------------------------
@@ -138,6 +141,28 @@ class Metrics:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry).decode()
+
+
+class _WrittenFiles:
+    """The collector of ``--workers``' value files, less any a worker is creating right now:
+    prometheus_client opens a new file, then sizes it, then writes its header, and its own
+    collector failed on a file read between those steps (struct.error: /metrics answered 500
+    under load). Such a file holds no value yet, so leaving it out loses nothing."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def collect(self):
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        files = []
+        for f in glob.glob(os.path.join(self.path, "*.db")):
+            try:
+                if os.stat(f).st_size >= 8:  # its header: how much of the file is used
+                    files.append(f)
+            except FileNotFoundError:  # a dead worker's live gauge, removed since the glob
+                pass
+        return MultiProcessCollector.merge(files, accumulate=True)
 
 
 def parse_address(value: str) -> tuple[str, int]:

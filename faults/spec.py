@@ -16,7 +16,7 @@ from typing import Any
 from faults import kinds
 from faults.errors import SpecError
 
-__all__ = ["SELECTION_KEYS", "FaultSpec", "SpecError", "StackSpec", "build", "parse", "split_words", "stack"]
+__all__ = ["SELECTION_KEYS", "FaultSpec", "SpecError", "StackSpec", "build", "kind_of", "parse", "split_words", "stack"]
 
 # Keys that choose *which* flows a rule applies to rather than what the fault
 # does; the option and header forms accept them inline, the YAML form as
@@ -30,6 +30,13 @@ LATENCY_KINDS = ("delay", "throttle")
 # Longest spec accepted, in every form (the x-fault header is cut off here
 # before any parsing, so a huge header costs nothing).
 MAX_SPEC_CHARS = 8192
+
+
+def kind_of(text: str | None) -> str:
+    """A spec text's kind without parsing it (a report record's ``fault``): its first word
+    (``status code=503`` -> ``status``); a stack's kinds joined by ``+`` (``delay ms=200 +
+    status code=503`` -> ``delay+status``, as ``StackSpec.kind``)."""
+    return STACK_SEP.join(w[0] for part in (text or "").split(f" {STACK_SEP} ") if (w := part.split(None, 1)))
 
 
 def did_you_mean(word: Any, choices) -> str:

@@ -1,18 +1,18 @@
 """The declared vocabulary: every ``flow.metadata`` key this project writes, and
 the fields of the wire record, each with what it means and which values it takes.
-(What the HTTP/2 and WebSocket layers must do for a flow is not metadata: ``faults.wire.actions``.)
+(What the HTTP/2, HTTP/3 and WebSocket layers must do for a flow is not metadata: ``faults.wire.actions``.)
 
 Writers and readers import the names from here; ``Act.record`` refuses a field
 that is not declared in ``WireRecord`` (a typo would otherwise be a fact that no
-classifier ever reads). The HTTP/2 layer's per-flow action uses the same names
-as the record it leads to.
+classifier ever reads). The HTTP/2 and HTTP/3 layers' per-flow actions use the
+same names as the record they lead to.
 
 Words that mean different things in different places, said once:
 - ``status``: a report record's ``status`` is the HTTP status the client got (None when none);
   the annotation's ``status`` is what k6 saw (0 when k6 reports a transport error); ``status``
   is also the fault kind that answers with a status.
 - ``record``: a report record's ``record`` field is its type (``flow``, ``tls_handshake``, ``dns``,
-  ``websocket``, ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.connection_record``);
+  ``websocket``, ``connection``: a raw TCP connection through a Toxiproxy proxy, ``faults.report.records.connection_record``);
   ``Act.record(...)`` writes the wire record.
 - ``tls``: the fault kind (``faults/kinds/tls.py``), the addon that applies it
   (``faults/addons/tls.py``), the bytes it writes (``faults/wire/tls.py``) and its classifier
@@ -33,7 +33,6 @@ from typing import Literal, TypedDict
 # -- flow.metadata keys ------------------------------------------------------------
 FAULT = "fault"  # the rule that selected this flow: {"rule": label, "spec": canonical text, "kind": kind}
 WIRE = "fault_wire"  # the wire record (WireRecord): what the fault put on the wire
-H3_ACTION = "h3_action"  # H3Action: what the HTTP/3 layer must do for this flow's stream or connection
 CONN_SEQ = "conn_seq"  # 0 for the first request on its client connection, 1 for the next, ...
 TLS_STATE = "tls_fault"  # a request on a TLS-faulted connection: {"host", "tls_version", "alpn"}
 HEADER_ERROR = "fault_header_error"  # an x-fault header that did not parse (the request got a 400)
@@ -94,7 +93,7 @@ class WireRecord(TypedDict, total=False):
     goaway_refused: bool  # a stream above a draining GOAWAY's last_stream_id: never answered
     violation: str  # h2_violation: which protocol rule was broken
     fallback: Literal["tcp_reset"]  # an HTTP/2 fault on a flow that is not HTTP/2
-    # HTTP/3 (faults.wire.h3layer; same names as H3Action)
+    # HTTP/3 (faults.wire.h3layer; same names as faults.wire.actions.H3Action)
     h3_frame: Literal["reset_stream", "goaway", "connection_close"]  # with code, code_name, stream_id, phase
     goaway_id: int  # HTTP/3 GOAWAY: the first client stream id not processed
     quic_error_space: Literal["transport", "application"]  # CONNECTION_CLOSE 0x1c (QUIC) or 0x1d (HTTP/3)
@@ -111,6 +110,7 @@ class WireRecord(TypedDict, total=False):
     collateral_of: str  # the flow id whose fault ended the connection
     ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)
     client_reset_seq: int  # when the client reset this HTTP/2 stream itself (ordered against connection ends)
+    cut_held: list[str]  # this flow's fault ended the connection while these flows were held on it, uncancelled
     # gRPC
     grpc_status: int  # the status sent in the trailers
     grpc_status_name: str
@@ -133,22 +133,3 @@ class WireRecord(TypedDict, total=False):
 
 WIRE_FIELDS = frozenset(WireRecord.__annotations__)
 
-
-class H3Action(TypedDict, total=False):
-    """``flow.metadata[H3_ACTION]``: what ``faults.wire.h3layer`` does for one stream."""
-
-    h3_frame: Literal["reset_stream", "goaway", "connection_close", "pace", "hold"]  # pace/hold: no frame
-    code: int  # HTTP/3 application code (or a QUIC transport code: quic_error_space)
-    rate: int  # pace (throttle): bytes/s of the stream's DATA
-    hold_now: bool  # hold (stall): keep this stream's events after its next data
-    hold_ms: int | None  # hold: for this long (None: until the stream ends)
-    holding: bool
-    quic_error_space: Literal["transport", "application"]
-    phase: Phase
-    stop_sending: bool
-    goaway_id: int
-    then: Literal["close", "drain"]
-    stream_ended: bool
-    reason: str  # CONNECTION_CLOSE reason phrase
-    fired: bool
-    cut_now: bool

@@ -4,7 +4,7 @@ One mitmdump is one worker: its id (option ``fault_worker``, ``""`` when it
 runs alone) is process-wide state, set once at start by
 ``faults.addons.workers``. Three things read it:
 
-- the report: every record carries ``"worker"`` (``faults.report._base``);
+- the report: every record carries ``"worker"`` (``faults.report.records._base``);
 - rule seeds: a rule's RNG is seeded from the plan seed, the worker id and
   the rule's identity (``derive_seed``), so for the same seed and N every
   worker draws its own reproducible sequence, and a lone proxy (id ``""``)

@@ -125,11 +125,10 @@ class TlsFaults:
         if not state.established:
             # the client left before the handshake ended and mitmproxy saw no error
             self._record(state, client, "connection closed")
-        elif state.flows == 0 and state.fault.get("cert"):
-            # the handshake completed on our side, but the client rejected the
-            # certificate afterwards and left without a request (curl checks the
-            # host name only after the handshake)
-            self._record(state, client, "client closed after the handshake without a request")
+        elif state.flows == 0 and (error := state.fault.left_without_request()):
+            # the handshake completed on our side, but the client rejected what the
+            # fault served afterwards and left without a request
+            self._record(state, client, error)
 
     # -- hooks ---------------------------------------------------------------
     def http_connect(self, flow: http.HTTPFlow):
@@ -232,12 +231,7 @@ class TlsFaults:
         if state.recorded:
             return
         state.recorded = True
-        leaf = None
-        if state.fault.get("cert") in ("expired", "not_yet_valid"):
-            try:
-                leaf = self.factory().leaf(state.host, state.fault.get("cert")).leaf_cert
-            except Exception:  # the record must be written anyway
-                leaf = None
+        leaf = state.fault.record_leaf(state.act) if state.act is not None else None
         c = classify_handshake(state.fault.p, shown=getattr(self.classifier, "shown", NAMES),
                                quic=client.transport_protocol == "udp", raw_action=state.raw_action, error=error,
                                host=state.host, flushed_alert=state.flushed_alert, leaf=leaf)

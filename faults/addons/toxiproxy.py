@@ -17,6 +17,7 @@ from typing import Optional
 from mitmproxy import ctx, exceptions
 
 from faults.addons.startup import one_line_at_start
+from faults.classify import classify_connection
 from faults.report import connection_record
 from faults.toxiproxy import httpd
 from faults.toxiproxy.api import PROXY_FIELDS, Api, ApiError, assign, first_value
@@ -159,13 +160,15 @@ class ToxiproxyApi:
         metrics = getattr(self.classifier, "metrics", None)
         if report is None and metrics is None:
             return
-        client = conn.client
+        client, end = conn.client, conn.end or "fin"
+        bytes_down = conn.links["downstream"].bytes if "downstream" in conn.links else 0
         rec = connection_record(
+            classify_connection(end=end, bytes_down=bytes_down),
             proxy=conn.proxy_name, listen=conn.listen, upstream=conn.upstream,
             client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
-            n=conn.n, end=conn.end or "fin", why=conn.why,
+            n=conn.n, end=end, why=conn.why,
             bytes_up=conn.links["upstream"].bytes if "upstream" in conn.links else 0,
-            bytes_down=conn.links["downstream"].bytes if "downstream" in conn.links else 0,
+            bytes_down=bytes_down,
             toxics={d: [s.name for s in link.stubs if s.active] for d, link in conn.links.items()},
         )
         if report is not None:

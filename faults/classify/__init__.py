@@ -4,6 +4,7 @@
     classify_handshake(...)    -> Classification   (a failed TLS handshake)
     classify_query(...)        -> Classification   (a DNS query the DNS mode answered)
     classify_websocket(flow)   -> Classification   (a WebSocket session, once it ended)
+    classify_connection(...)   -> Classification | None   (a raw TCP connection through Toxiproxy)
 
 ``outcome`` (``faults.classify.outcome``) says what the client's socket and
 protocol stack saw; ``clients`` holds one ``ClientReport`` per client profile
@@ -16,12 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faults.classify import clients as profiles, dns, http, tls, ws
+from faults.classify import clients as profiles, dns, http, tcp, tls, ws
 from faults.classify.clients import k6_ws, report_all, websockets
 from faults.classify.outcome import ClientReport, Event, Outcome
 
-__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_handshake", "classify_query",
-           "classify_websocket"]
+__all__ = ["Classification", "ClientReport", "Outcome", "classify", "classify_connection", "classify_handshake",
+           "classify_query", "classify_websocket"]
 
 
 @dataclass
@@ -87,3 +88,19 @@ def classify_websocket(flow) -> Classification:
     o = ws.outcome_of(flow)
     clients = {p.NAME: r for p in (k6_ws, websockets) if (r := p.report(o)) is not None}
     return Classification(o, clients)
+
+
+def classify_connection(*, end: str, bytes_down: int, shown: tuple[str, ...] = profiles.NAMES
+                        ) -> Classification | None:
+    """What the clients report for a raw TCP connection through a Toxiproxy proxy, read as
+    the one HTTP/1.1 exchange it may have carried (``likely``: the proxy parsed no HTTP);
+    None where its end says nothing (``faults.classify.tcp``)."""
+    o = tcp.outcome_of_connection(end=end, bytes_down=bytes_down)
+    if o is None:
+        return None
+    clients = report_all(o)
+    for r in clients.values():
+        if r.certainty == "exact":
+            r.certainty = "likely"
+        r.note = f"{r.note}; {tcp.ASSUMED}" if r.note else tcp.ASSUMED
+    return Classification(o, clients, shown)

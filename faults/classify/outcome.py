@@ -73,6 +73,10 @@ class Event(StrEnum):
     UNKNOWN = "unknown"  # no response and no error recorded
 
 
+# what a sibling's fault can end an HTTP/2 connection with (faults.wire.collateral)
+_CONNECTION_ENDS = frozenset({Event.TCP_RST, Event.TCP_FIN, Event.H2_GOAWAY, Event.H2_VIOLATION})
+
+
 @dataclass(slots=True)
 class Outcome:
     event: Event
@@ -82,6 +86,101 @@ class Outcome:
 
     def as_dict(self) -> dict:
         return {"event": self.event, "entry": self.entry, "summary": self.summary}
+
+    # -- the facts every client profile reads, defined here once. Computed on read (a few
+    # dict lookups): the classifier fills ``facts`` in after it builds the outcome
+    # (``classify_handshake`` sets the protocol last), so a cached value could go stale.
+    @property
+    def family(self) -> str:
+        """The event's family: "tcp", "h2", "h3", "tls", "dns", "dial", "ws", ..."""
+        return self.event.split(".", 1)[0]
+
+    @property
+    def h2(self) -> bool:
+        """The flow speaks HTTP/2."""
+        return str(self.facts.get("protocol", "")).startswith("HTTP/2")
+
+    @property
+    def h3(self) -> bool:
+        """The flow speaks HTTP/3 (QUIC): only HTTP/3 clients' profiles apply."""
+        return self.facts.get("protocol") == "HTTP/3"
+
+    @property
+    def involves_h2(self) -> bool:
+        """HTTP/2 is involved: the flow speaks it, or an HTTP/2 frame fault acted (its TCP fallback
+        included): an HTTP/1.1-only client was not there."""
+        return self.h2 or self.family == "h2"
+
+    @property
+    def tcp_reset(self) -> bool:
+        """A TCP RST ended the connection (an HTTP/2 frame fault's fallback is one)."""
+        return self.event in (Event.TCP_RST, Event.H2_FALLBACK)
+
+    @property
+    def phase(self) -> str | None:
+        """Where in the exchange the end came, as recorded (None: not recorded)."""
+        return self.facts.get("phase")
+
+    @property
+    def before_response(self) -> bool:
+        """No response byte had reached the client (a phase not recorded counts as before)."""
+        return self.facts.get("phase", "before_response") == "before_response"
+
+    @property
+    def reused(self) -> bool:
+        """The request came on a connection an earlier request had used."""
+        return bool(self.facts.get("reused_connection"))
+
+    @property
+    def short_body(self) -> bool:
+        """The stream ended short of the Content-Length it announced (truncate)."""
+        return (self.facts.get("body_sent") or 0) < (self.facts.get("body_announced") or 0)
+
+    @property
+    def drains(self) -> bool:
+        """The GOAWAY let the connection drain (``then=drain``) instead of closing it."""
+        return self.facts.get("then") == "drain"
+
+    @property
+    def goaway_covers(self) -> bool:
+        """The GOAWAY covers this stream: it was processed (HTTP/2: its id at or below
+        last_stream_id, stream 1 when unknown; HTTP/3: below the GOAWAY's id, ``covered``)."""
+        if self.family == "h3":
+            return bool(self.facts.get("covered"))
+        return (self.facts.get("stream_id") or 1) <= self.facts.get("last_stream", 0)
+
+    @property
+    def goaway_spared(self) -> bool:
+        """The stream finished despite the GOAWAY: it came after the response, or it
+        drained a connection whose GOAWAY covered the stream."""
+        return self.phase == "after_response" or (self.drains and self.goaway_covers)
+
+    @property
+    def held_cut_by_sibling(self) -> bool:
+        """HTTP/2: its own fault was holding this stream (hang, delay, stall, a lone 1xx) when another
+        flow's fault ended the connection, and no cancel from the client had arrived before that end.
+        A race the proxy cannot see through: the client's own timeout may have fired all the same, its
+        cancel (RST_STREAM CANCEL) in flight as the proxy ended the connection, or (Go) written after
+        the client's next request, whose fault then ended the connection first."""
+        f = self.facts
+        return (self.event in _CONNECTION_ENDS and self.h2 and f.get("hold_end") == "client_gone"
+                and bool(f.get("collateral_of")))
+
+    @property
+    def cut_held_sibling(self) -> bool:
+        """HTTP/2: this flow's own fault ended the connection while another flow's fault was holding a
+        stream on it, with no cancel from the client before that end: the other side of
+        ``held_cut_by_sibling`` (``cut_held``, read by ``faults.wire.holds`` at the end). A client whose
+        timeout for the held stream fires just then may fail this flow too with what its cancel met
+        (Go: the cancel's write fails on the reset connection, and it closes the whole connection)."""
+        f = self.facts
+        return (self.event in _CONNECTION_ENDS and self.h2 and bool(f.get("cut_held"))
+                and not f.get("collateral_of"))
+
+    @property
+    def h3_error(self) -> dict:
+        """HTTP/3: the frame's code ``{"name", "value", "space"}`` ({} when none)."""
+        return self.facts.get("h3_error") or {}
 
 
 @dataclass(slots=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from faults import report
+from faults.classify.fields import client_errors, k6_code_label
 from faults.htmlreport.lanes import Lane
+from faults.spec import kind_of
 
 # issue 23's row fields in the order shown, with their headings; other keys follow
 SCORE_COLUMNS = {"fault": "fault", "attempts": "attempts", "intervals_ms": "intervals ms", "methods": "methods",
@@ -34,7 +35,7 @@ def by_rule(records: list[dict], times: list[float], lanes: list[Lane]) -> list[
             continue
         row["injected"] += 1
         row["faults"][str(rec.get("fault") or "")] += 1
-        row["codes"][report.k6_code_label(rec)] += 1
+        row["codes"][k6_code_label(rec)] += 1
         row["first"] = t if row["first"] is None else min(row["first"], t)
         row["last"] = t if row["last"] is None else max(row["last"], t)
         d = rec.get("duration_ms")
@@ -43,8 +44,8 @@ def by_rule(records: list[dict], times: list[float], lanes: list[Lane]) -> list[
     for row in rows.values():
         ds = sorted(row.pop("durations"))
         row["p50_ms"], row["p95_ms"] = (percentile(ds, 50), percentile(ds, 95)) if ds else (None, None)
-        row["kinds"] = sorted({report.kind_of(f) for f in row["faults"] if f} or
-                              ({report.kind_of(row["lane"].fault)} if row["lane"].fault else set()))
+        row["kinds"] = sorted({kind_of(f) for f in row["faults"] if f} or
+                              ({kind_of(row["lane"].fault)} if row["lane"].fault else set()))
     return list(rows.values())
 
 
@@ -63,7 +64,7 @@ def by_client(records: list[dict]) -> list[dict]:
         if not isinstance(clients, dict):
             continue
         seen.update(clients.keys())
-        for client, err in report.client_errors(clients):
+        for client, err in client_errors(clients):
             errors.setdefault(client, Counter())[err] += 1
     return [{"client": c, "records": n, "errors": sum(errors.get(c, Counter()).values()),
              "by_error": errors.get(c, Counter()).most_common()} for c, n in seen.items()]

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from faults import report
+from faults.classify.fields import k6_code_label
 
 WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # seconds per bucket
 SHORT = (0.5, 0.2, 0.1)  # for a run under MIN_BUCKETS seconds
@@ -105,7 +105,7 @@ class Timeline:
 
 
 def build(records: list[dict], extra_end: float = 0.0) -> Timeline:
-    """Bucket ``records`` by time and outcome (``report.k6_code_label``) and each
+    """Bucket ``records`` by time and outcome (``k6_code_label``) and each
     rule's injections; ``extra_end``: a time the axis must reach (a plan window's end)."""
     ts, source = times(records)
     end = max([*ts, extra_end, 0.0])
@@ -114,7 +114,7 @@ def build(records: list[dict], extra_end: float = 0.0) -> Timeline:
     tl = Timeline(width=width, buckets=n, end=round(n * width, 6), source=source)
     for rec, t in zip(records, ts):
         i = tl.bucket_of(t)
-        label = report.k6_code_label(rec)
+        label = k6_code_label(rec)
         tl.totals[label] += 1
         tl.counts.setdefault(label, [0] * n)[i] += 1
         rule = rec.get("rule")

@@ -17,6 +17,11 @@ The levels before any HTTP exchange have their own hooks and their own act
 - ``level = "dns"`` (``faults/addons/dns.py``, ``faults/wire/dnsact.py``): ``async dns_request(flow, act)``;
 - ``level = "quic"`` (``faults/addons/datagrams.py``): ``quic_clienthello(act)``.
 
+A kind that means something on a bare byte stream (one direction of a TCP
+connection, no protocol parsed) says so in ``async byte_stream(act)``, given a
+``faults.wire.bytestream.StreamAct``: that is what a Toxiproxy toxic of the same
+meaning runs (``faults/toxiproxy/toxics.py``, ``MEANING``: ``latency`` is ``delay``).
+
 A kind says what it did through ``act.record(...)``; the classifier reads that
 record, not the kind's name, to decide what the client saw.
 """
@@ -111,6 +116,17 @@ class Fault:
     def quic_start(self, data, act) -> None:
         """level "connection": the TLS settings of a QUIC handshake are being chosen."""
 
+    def left_without_request(self) -> str | None:
+        """level "connection": the client completed the handshake and left without a request;
+        the error its record names when that means it rejected what this fault served (None:
+        nothing to record)."""
+        return None
+
+    def record_leaf(self, act):
+        """level "connection": the leaf certificate served whose dates the connection's record
+        names (None: none)."""
+        return None
+
     async def dns_request(self, flow, act) -> None:
         """level "dns": answer the query ``flow`` through ``act`` (``faults.wire.dnsact.DnsAct``)."""
         raise NotImplementedError(f"fault {self.kind!r} has no DNS-level hook")
@@ -118,6 +134,14 @@ class Fault:
     def quic_clienthello(self, act) -> None:
         """level "quic": the QUIC ClientHello is in; shape the connection's datagrams."""
         raise NotImplementedError(f"fault {self.kind!r} has no QUIC-level hook")
+
+    async def byte_stream(self, act) -> None:
+        """A byte stream (a Toxiproxy toxic of this kind): loop over ``await act.next()``
+        and ``emit``, ``drop``, ``close`` or ``reset`` (``faults.wire.bytestream.StreamAct``)."""
+        raise NotImplementedError(f"fault {self.kind!r} has no byte-stream hook")
+
+    def byte_stream_removed(self, act) -> None:
+        """The fault was taken off a live byte stream (Toxiproxy: a toxic removed)."""
 
     def h3_refusal(self) -> str | None:
         """Why this fault (with its parameters) cannot act on an HTTP/3 flow, or None."""

@@ -21,6 +21,11 @@ The response is streamed through a ``Cutter`` so the head leaves as soon as
 it arrives and the body stops at the cut; when the whole upstream response is
 in (``response`` hook), we wait until the kept bytes have left and end the
 connection; ``flow.kill()`` stops mitmproxy from finishing the message.
+
+On a byte stream (Toxiproxy's ``reset_peer`` and ``limit_data``), ``before_response``
+ends the connection at the first chunk (or end of stream), nothing passed; any
+other phase lets ``after_bytes`` pass (default 0; counted across updates of the
+toxic, in ``act.state``), then ends it; a stream that ends first is passed on.
 """
 
 from __future__ import annotations
@@ -320,6 +325,24 @@ class ConnectionCut(Fault):
             act.end_connection(self.how, "mid_body", body_sent=cutter.sent)
 
         later(end())
+
+    async def byte_stream(self, act):
+        if self.get("when") == "before_response":
+            c = await act.next()
+            act.drop(c)
+            return act.end(self.how)
+        keep = self.get("after_bytes") or 0
+        while True:
+            c = await act.next()
+            if c.eof:
+                return act.emit(c)
+            c, rest = c.split(max(0, keep - act.state))
+            act.drop(rest)  # past the limit
+            if c.data:
+                act.state += len(c.data)
+                act.emit(c)
+            if act.state >= keep:
+                return act.end(self.how)
 
     async def response(self, flow, act):
         if getattr(flow.response.stream, "on_cut", None) is not None:

@@ -1,6 +1,12 @@
 """``delay ms=N [jitter_ms=M] [when=request|response]``: hold the exchange N±M ms
 before forwarding the request (or before sending the response). Other flows
-are never blocked: the hook awaits, it does not sleep the event loop."""
+are never blocked: the hook awaits, it does not sleep the event loop.
+
+On a byte stream (Toxiproxy's ``latency``): each chunk leaves N±M ms after it
+arrived, pipelined (a chunk that waits never holds the next one's clock)."""
+
+import asyncio
+import time
 
 from faults.kinds import Fault, Param, register
 
@@ -36,3 +42,14 @@ class Delay(Fault):
     async def response(self, flow, act):
         if self.get("when") == "response":
             await self._wait(flow, act, "before_response")
+
+    async def byte_stream(self, act):
+        while True:
+            c = await act.next()
+            if c.eof:
+                return act.emit(c)
+            act.held = c
+            await asyncio.sleep(max(0.0, self._ms(act) / 1000 - (time.monotonic() - c.ts)))
+            act.held = None
+            c.ts = time.monotonic()  # a second delay adds its own
+            act.emit(c)

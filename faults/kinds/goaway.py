@@ -83,8 +83,7 @@ class GoAway(H2Fault):
         ls = self.get("last_stream")
         gid = sid + 4 if ls == "this" else sid if ls == "below" else int(ls)
         ending = when != "after_response" and (then == "close" or sid >= gid)
-        act.h3_frame(h3_frame="goaway", code=self.code_h3(), goaway_id=gid, phase=when, then=then,
-                     stream_ended=ending)
+        act.h3_goaway(self.code_h3(), gid, when, then, stream_ended=ending)
         if ending and when == "before_response":
             act.end_stream()
 

@@ -7,7 +7,11 @@ With ``after_events=K`` / ``after_messages=K`` / ``after_bytes=N`` the response
 streams through and the hang starts there: nothing more is sent (the rest of the
 body is dropped) until the client gives up. (With ``ms``, a FIN N ms later made
 mitmproxy's TLS layer crash when an HTTP/2 client answered the bare FIN with an
-alert, so that combination is refused: ``close after_events=K`` ends at once.)"""
+alert, so that combination is refused: ``close after_events=K`` ends at once.)
+
+On a byte stream (Toxiproxy's ``timeout``): what arrives is dropped, never
+answered; with ``ms`` the connection closes (FIN) N ms after the last chunk (each
+chunk starts the wait again); taken off a live stream, it closes the connection."""
 
 from faults.errors import SpecError
 from faults.kinds import Fault, Param, register
@@ -56,3 +60,16 @@ class Hang(Fault):
                 act.end_stream()
                 return
             act.end_connection("fin", "before_response", body_sent=0)
+
+    async def byte_stream(self, act):
+        ms = self.get("ms")
+        while True:
+            c = await act.next(None if ms is None else ms / 1000)
+            if c is None:
+                return act.close()
+            if c.eof:
+                return act.emit(c)
+            act.drop(c)
+
+    def byte_stream_removed(self, act):
+        act.close()  # Toxiproxy's timeout Cleanup too: the connections it held end

@@ -60,8 +60,7 @@ class QuicClose(Fault):
             act.record(quic_refused=f"{flow.request.http_version} flow: no QUIC connection to close")
             return
         when = self.get("when")
-        act.h3_frame(h3_frame="connection_close", code=self._code(), quic_error_space=self.get("space"),
-                     reason=self.get("reason"), phase=when)
+        act.h3_close(self._code(), self.get("space"), when, reason=self.get("reason"))
         if when == "before_response":
             act.end_stream()
 

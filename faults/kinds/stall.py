@@ -3,7 +3,11 @@ through, and once K whole events (text/event-stream), K gRPC messages or N body
 bytes have reached the client,
 pause it: for ``ms`` (then the rest follows), or until the client gives up.
 On HTTP/1.1 the pause holds the client connection's writes; on HTTP/2 the HTTP/2
-layer holds this stream's response events only (the other streams go on)."""
+layer holds this stream's response events only (the other streams go on).
+
+On a byte stream (Toxiproxy's ``bandwidth`` at rate 0): ``after_bytes`` pass, then
+the data is held for ``ms`` (or until the fault is taken off: then it goes on, in
+order); an end of the stream with nothing held passes."""
 
 from __future__ import annotations
 
@@ -108,3 +112,20 @@ class Stall(Fault):
     async def response(self, flow, act):
         if getattr(flow.response.stream, "fired", False):
             await act.stall_over()
+
+    async def byte_stream(self, act):
+        left = self.get("after_bytes") or 0
+        while True:
+            c = await act.next()
+            if c.eof:
+                return act.emit(c)
+            head, c = c.split(left)
+            left -= len(head.data)
+            if head.data:
+                act.emit(head)
+            if c.data:
+                act.held = c
+                await act.pause(None if self.get("ms") is None else self.get("ms") / 1000)
+                act.held = None
+                act.emit(c)
+                return await act.relay()  # one pause, then the rest flows

@@ -4,7 +4,13 @@ at N bytes per second.
 
 The response cap applies to the client connection while this response is being
 sent (on HTTP/2 that includes other streams' bytes in the same window); the request
-cap to everything read from the client connection until the body is in."""
+cap to everything read from the client connection until the body is in.
+
+On a byte stream (Toxiproxy's ``bandwidth``): the bytes leave at N bytes per second,
+a tenth of a second's worth at a time, as Toxiproxy paces them."""
+
+import asyncio
+import time
 
 from faults.kinds import Fault, Param, register
 
@@ -42,3 +48,19 @@ class Throttle(Fault):
             return
         act.record(phase="after_response")
         act.throttle(self.get("bytes_per_s"))
+
+    async def byte_stream(self, act):
+        rate = self.get("bytes_per_s")
+        step = max(1, rate // 10)
+        due = time.monotonic()
+        while True:
+            c = await act.next()
+            if c.eof:
+                return act.emit(c)
+            while c.data:
+                act.held = c  # the piece that waits included: a chain change loses no byte
+                piece, c = c.split(step)
+                due = max(due, time.monotonic()) + len(piece.data) / rate
+                await asyncio.sleep(due - time.monotonic())
+                act.emit(piece)
+            act.held = None

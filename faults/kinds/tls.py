@@ -123,6 +123,21 @@ class Tls(Fault):
                   min_version=self.get("min_version"), max_version=self.get("max_version"),
                   http1_only=self.get("alpn") == "http1_only")
 
+    def left_without_request(self) -> str | None:
+        """A bad certificate that the client's TLS library accepted but the client did not
+        (curl checks the host name only after the handshake): it leaves without a request."""
+        return "client closed after the handshake without a request" if self.get("cert") else None
+
+    def record_leaf(self, act):
+        """``cert=expired|not_yet_valid``: the leaf served, whose dates the record names."""
+        cert = self.get("cert")
+        if cert not in ("expired", "not_yet_valid"):
+            return None
+        try:
+            return act.leaf(cert).leaf_cert
+        except Exception:  # the record must be written anyway
+            return None
+
     def quic_start(self, data, act):
         """``cert`` and ``alpn=no_h3`` on a QUIC handshake: the bad chain, or no h3."""
         no_h3 = self.get("alpn") == "no_h3"

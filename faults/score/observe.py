@@ -1,6 +1,6 @@
 """What CMD did on the wire during one run, read from the proxy's report records.
 
-Only the records' documented fields are read (``faults/report.py``): a flow record's
+Only the records' documented fields are read (``faults/report/records.py``): a flow record's
 ``started`` (request start), ``ts`` (written when its outcome was known), ``conn``
 (client connection), ``method``, ``url``, ``status``, ``fault``, ``k6_error_code``,
 ``error``, ``facts`` and ``clients``; a failed TLS handshake's record counts as an

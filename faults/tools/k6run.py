@@ -35,6 +35,21 @@ export default function () {
 }
 """
 
+# the head of a script whose iteration drives several requests on one fresh connection (its own
+# ``export default`` follows: ``cases[exec.scenario.iterationInTest]`` is its case; ``sleep(ms)`` awaits)
+ONE_CONNECTION_A_CASE = r"""
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { setTimeout } from 'k6/timers';
+const cases = JSON.parse(open(__ENV.CASES_FILE));
+export const options = {
+  scenarios: { s: { executor: 'shared-iterations', vus: 1, iterations: cases.length, maxDuration: '600s' } },
+  noVUConnectionReuse: true,
+  hosts: JSON.parse(__ENV.HOSTS || '{}'),
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+"""
+
 
 def k6_path() -> str:
     exe = Path(sys.executable).with_name("k6")

@@ -245,7 +245,7 @@ def _stable(fp: FaultProxy, recs: list[dict]) -> bool:
 
 
 def _is_yaml(text: str) -> bool:
-    from faults.addons.control import looks_like_yaml_plan
+    from faults.addons.control.body import looks_like_yaml_plan
 
     return "\n" in text.strip() or looks_like_yaml_plan(text) or text.endswith((".yaml", ".yml"))
 

@@ -33,7 +33,8 @@ from urllib.parse import unquote
 from faults import numbers, plan as planmod
 from faults.spec import SpecError
 from faults.toxiproxy.addr import resolve
-from faults.toxiproxy.toxics import DOWNSTREAM, TYPES, UPSTREAM, Toxic
+from faults.toxiproxy.toxics import TYPES, Toxic
+from faults.wire.bytestream import DOWNSTREAM, UPSTREAM
 
 VERSION = "2.12.0"
 MAX_BODY = 4 << 20
@@ -67,8 +68,11 @@ class HttpToxic(Toxic):
     attributes = {"spec": "", "match": ""}
 
 
+ALL_TYPES: dict[str, type[Toxic]] = {**TYPES, HttpToxic.type: HttpToxic}  # what the API creates
+
+
 def toxic_class(name: str):
-    return HttpToxic if name == "http" else TYPES.get(name)
+    return ALL_TYPES.get(name)
 
 
 # -- Go's JSON ------------------------------------------------------------------------------

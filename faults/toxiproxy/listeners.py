@@ -25,9 +25,9 @@ from faults import plan as planmod
 from faults.numbers import shown
 from faults.toxiproxy.addr import free_port, resolve, split_hostport
 from faults.toxiproxy.api import ApiError, Backend, Proxy, ToxicEntry, http_rule
-from faults.toxiproxy.toxics import Conn, Link
 from faults.wire import links as wire_links
 from faults.wire import builtin
+from faults.wire.bytestream import Conn, Link
 
 log = logging.getLogger(__name__)
 LINGER = 60.0  # seconds a closed connection's links may still deliver held bytes

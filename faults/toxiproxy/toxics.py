@@ -1,54 +1,88 @@
-"""Toxiproxy's seven toxics on raw TCP, one small class each, and the chain that runs them.
+"""Toxiproxy's seven toxics: their API shape, and what each one is in this product's fault kinds.
 
-Like Toxiproxy (``link.go``), each direction of a connection is a ``Link``: the
-bytes mitmproxy writes towards the client (``downstream``) or the server
-(``upstream``) enter a chain of stubs, one per toxic in the order they were
-added, and leave through the sink to the real socket. Every stub is its own
-task, so a chunk delayed by ``latency`` never holds a later toxic, the other
-direction, or another connection; chunks keep their arrival time, so
-``latency`` is measured from arrival (pipelined, not per chunk in turn).
-
-A toxic's ``run(stub)`` loops over ``await stub.next()``; it ``emit``s, drops,
-``close``s (FIN, then the whole connection ends, as Toxiproxy's ``stub.Close``)
-or ``reset``s (RST both ways). Whatever a stub holds while it waits is in
-``stub.held``, so when the chain changes (a toxic added, updated, removed) no
-byte is lost: pending chunks go, in order, into the new chain.
-
-Nothing here knows mitmproxy: the sink writes to any asyncio-writer-like object.
+A toxic that means what a fault kind means *is* that kind (``MEANING``): its
+attributes (Toxiproxy's JSON, any int64) become the kind's parameters, brought
+inside the kind's own bounds and validated by the kind (``faults.numbers``), and
+the kind's ``byte_stream`` hook does the work on the connection's byte stream
+(``faults/wire/bytestream.py``: the chain of one direction, one stub per toxic).
+``latency`` is ``delay``, ``bandwidth`` is ``throttle`` (``stall`` at rate 0),
+``timeout`` is ``hang``, ``reset_peer`` is ``reset``, ``limit_data`` is ``close``.
+Two toxics have no kind (``NoKind``, with why) and keep their own behaviour here:
+``slow_close`` and ``slicer``. ``http`` (ours, ``faults/toxiproxy/api.py``) is a
+fault spec itself, on the HTTP flows. docs/toxiproxy.md has the table.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Callable
 
-log = logging.getLogger(__name__)
-
-UPSTREAM, DOWNSTREAM = "upstream", "downstream"
-# pause reading the source while this many bytes wait in a chain (a stalled
-# bandwidth toxic must not buffer a whole upload); resume below LOW
-HIGH_WATER, LOW_WATER = 1 << 20, 256 << 10
+from faults import kinds, numbers, spec as specmod
+from faults.wire.bytestream import Chunk
 
 
-@dataclass
-class Chunk:
-    data: bytes = b""
-    ts: float = field(default_factory=time.monotonic)
-    eof: str | None = None  # "half" (write_eof) or "close" (full close)
+@dataclass(frozen=True)
+class AsKind:
+    """The toxic is a fault kind: ``spec(attributes)`` names the kind and its parameters."""
+    kinds: tuple[str, ...]  # the kinds it can be (which one: by its attributes)
+    spec: Callable[[dict], tuple[str, dict]]
+    # Toxiproxy's trigger, where the kind has no parameter for it: the kind acts on the
+    # first chunk (or end of stream) this attribute's ms after it arrived
+    wait: str | None = None
 
 
-# -- the toxics: attributes (Go field order, int64 defaults 0) and behaviour ---------------
+@dataclass(frozen=True)
+class NoKind:
+    """The toxic has no fault kind of the same meaning: its class below does the work."""
+    why: str
+
+
+MEANING: dict[str, AsKind | NoKind] = {
+    "latency": AsKind(("delay",), lambda a: ("delay", {"ms": a["latency"], "jitter_ms": a["jitter"]})),
+    "bandwidth": AsKind(("throttle", "stall"), lambda a: ("throttle", {"bytes_per_s": a["rate"] * 1000})
+                        if a["rate"] > 0 else ("stall", {"after_bytes": 0})),  # rate 0 (or less) stalls
+    "timeout": AsKind(("hang",), lambda a: ("hang", {"ms": a["timeout"]} if a["timeout"] > 0 else {})),
+    "reset_peer": AsKind(("reset",), lambda a: ("reset", {}), wait="timeout"),
+    "limit_data": AsKind(("close",), lambda a: ("close", {"after_bytes": a["bytes"]})),
+    "slow_close": NoKind("delays the close (FIN) itself, the data untouched: no kind holds a connection's end"),
+    "slicer": NoKind("cuts each write into small writes, every byte delivered: no kind changes how bytes are "
+                     "split into segments"),
+    "http": NoKind("not Toxiproxy's: a fault spec itself (any request-level kind), on the HTTP flows of the proxy"),
+}
+
+
+def within(kind: str, key: str, value):
+    """A Toxiproxy int64 inside the kind's bounds for ``key`` (``latency: -5`` waits 0
+    ms, as Toxiproxy's sleep does; beyond the kind's maximum, its maximum)."""
+    if not isinstance(value, int):
+        return value
+    p = kinds.get(kind).params[key]
+    lo = -numbers.NUMBER_MAX if p.min is None else p.min
+    hi = numbers.NUMBER_MAX if p.max is None else p.max
+    return int(min(max(value, lo), hi))
+
+
+def as_fault(toxic_type: str, attrs: dict) -> kinds.Fault | None:
+    """The fault a toxic is (None: a toxic of no kind)."""
+    meaning = MEANING[toxic_type]
+    if isinstance(meaning, NoKind):
+        return None
+    kind, params = meaning.spec(attrs)
+    return kinds.instantiate(specmod.build(kind, {k: within(kind, k, v) for k, v in params.items()}))
+
+
+# -- the toxics: attributes (Go field order, int64 defaults 0) ---------------------------------
 
 class Toxic:
     type = ""
     attributes: dict[str, int] = {}   # name -> default, in Toxiproxy's JSON order
-    stateful = False
+    stateful = False  # its per-connection state is kept when it is updated
 
     def __init__(self, **attrs):
         self.attrs = {**self.attributes, **attrs}
+        self.fault = as_fault(self.type, self.attrs)
 
     def __getattr__(self, name):
         try:
@@ -56,103 +90,61 @@ class Toxic:
         except KeyError:
             raise AttributeError(name) from None
 
-    async def run(self, stub: "Stub") -> None:
-        raise NotImplementedError
+    async def run(self, act) -> None:
+        """The kind's work on one direction's byte stream (``act``: a ``StreamAct``)."""
+        wait = MEANING[self.type].wait
+        if wait is not None:  # the trigger takes the first chunk (or end): its bytes are gone
+            c = await act.next()
+            act.drop(c)
+            await asyncio.sleep(self.attrs[wait] / 1000)  # negative: at once, as Go's time.After
+            act.unget(Chunk(b"", c.ts, c.eof))  # the kind acts on it now
+        await self.fault.byte_stream(act)
 
-    def cleanup(self, stub: "Stub") -> None:
+    def cleanup(self, act) -> None:
         """Called when the toxic is removed from a live connection."""
+        if self.fault is not None:
+            self.fault.byte_stream_removed(act)
 
 
 class Latency(Toxic):
     type = "latency"
     attributes = {"latency": 0, "jitter": 0}
 
-    def delay(self, rng: random.Random) -> float:
-        d = self.latency
-        if self.jitter > 0:  # Go: rand.Int63n(2*jitter) - jitter
-            d += rng.randrange(2 * self.jitter) - self.jitter
-        return d / 1000
-
-    async def run(self, stub):
-        while True:
-            c = await stub.next()
-            if c.eof:
-                return stub.emit(c)
-            stub.held = c
-            await asyncio.sleep(max(0.0, self.delay(stub.rng) - (time.monotonic() - c.ts)))
-            stub.held = None
-            c.ts = time.monotonic()  # a second latency toxic adds its own delay
-            stub.emit(c)
-
 
 class Bandwidth(Toxic):
     type = "bandwidth"
     attributes = {"rate": 0}  # KB/s (1000 bytes); 0 stalls, as in Toxiproxy
-
-    async def run(self, stub):
-        rate = self.rate * 1000  # bytes/s
-        due = time.monotonic()
-        while True:
-            c = await stub.next()
-            if c.eof:
-                return stub.emit(c)
-            stub.held = c
-            if rate <= 0:
-                await asyncio.Event().wait()  # held until the toxic is removed or changed
-            data = c.data
-            while data:  # 100 ms worth at a time, as Toxiproxy does
-                piece, data = data[: max(1, rate // 10)], data[max(1, rate // 10):]
-                due = max(due, time.monotonic()) + len(piece) / rate
-                await asyncio.sleep(due - time.monotonic())
-                stub.held = Chunk(data, c.ts) if data else None
-                stub.emit(Chunk(piece, c.ts))
-
-
-class SlowClose(Toxic):
-    type = "slow_close"
-    attributes = {"delay": 0}
-
-    async def run(self, stub):
-        while True:
-            c = await stub.next()
-            if c.eof:
-                stub.held = c
-                await asyncio.sleep(self.delay / 1000)
-                stub.held = None
-                return stub.emit(c)
-            stub.emit(c)
 
 
 class Timeout(Toxic):
     type = "timeout"
     attributes = {"timeout": 0}
 
-    async def run(self, stub):
-        # data is dropped; the connection closes `timeout` ms after the last
-        # chunk (the timer restarts on every chunk); 0: never closes
-        wait = self.timeout / 1000 if self.timeout > 0 else None
-        while True:
-            c = await stub.next(wait)
-            if c is None:
-                return stub.close()
-            if c.eof:
-                return stub.emit(c)
-            stub.drop(c)
-
-    def cleanup(self, stub):
-        stub.close()  # Toxiproxy too: removing a timeout ends the connections it held
-
 
 class ResetPeer(Toxic):
     type = "reset_peer"
     attributes = {"timeout": 0}
 
-    async def run(self, stub):
-        c = await stub.next()  # on the first chunk (or EOF), after `timeout` ms: RST both ways
-        if c.data:
-            stub.drop(c)
-        await asyncio.sleep(self.timeout / 1000)
-        stub.reset()
+
+class LimitData(Toxic):
+    type = "limit_data"
+    attributes = {"bytes": 0}
+    stateful = True  # bytes passed so far, kept when the toxic is updated
+
+
+class SlowClose(Toxic):
+    type = "slow_close"
+    attributes = {"delay": 0}
+
+    async def run(self, act):
+        while True:
+            c = await act.next()
+            if c.eof:
+                act.held = c
+                await asyncio.sleep(self.delay / 1000)
+                act.held = None
+                return act.emit(c)
+            act.emit(c)
 
 
 class Slicer(Toxic):
@@ -170,297 +162,15 @@ class Slicer(Toxic):
         mid = min(max(mid, start + 1), end - 1)
         return self.cuts(start, mid, rng) + self.cuts(mid, end, rng)
 
-    async def run(self, stub):
+    async def run(self, act):
         while True:
-            c = await stub.next()
+            c = await act.next()
             if c.eof:
-                return stub.emit(c)
-            for a, b in self.cuts(0, len(c.data), stub.rng):
-                stub.held = Chunk(c.data[b:], c.ts) if b < len(c.data) else None
-                stub.emit(Chunk(c.data[a:b], c.ts))
+                return act.emit(c)
+            for a, b in self.cuts(0, len(c.data), act.rng):
+                act.held = Chunk(c.data[b:], c.ts) if b < len(c.data) else None
+                act.emit(Chunk(c.data[a:b], c.ts))
                 await asyncio.sleep(self.delay / 1_000_000)
 
 
-class LimitData(Toxic):
-    type = "limit_data"
-    attributes = {"bytes": 0}
-    stateful = True  # bytes passed so far, kept when the toxic is updated
-
-    async def run(self, stub):
-        while True:
-            c = await stub.next()
-            if c.eof:
-                return stub.emit(c)
-            room = max(0, self.bytes - stub.state)
-            if len(c.data) > room:
-                stub.drop(Chunk(c.data[room:]))
-                c = Chunk(c.data[:room], c.ts)
-            if c.data:
-                stub.state += len(c.data)
-                stub.emit(c)
-            if self.bytes - stub.state <= 0:
-                return stub.close()
-
-
 TYPES: dict[str, type[Toxic]] = {t.type: t for t in (Latency, Bandwidth, SlowClose, Timeout, ResetPeer, Slicer, LimitData)}
-
-
-# -- the chain --------------------------------------------------------------------------------
-
-class Stub:
-    """One toxic on one link: its queue, what it holds, its per-connection state."""
-
-    def __init__(self, link: "Link", name: str, toxic: Toxic, active: bool, state=0):
-        self.link, self.name, self.toxic, self.active, self.state = link, name, toxic, active, state
-        self.q: asyncio.Queue[Chunk] = asyncio.Queue()
-        self.held: Chunk | None = None
-        self.out = None  # the next stub's put, or the sink's
-        self.done = False
-        self.task: asyncio.Task | None = None
-        self.rng = link.rng
-
-    def put(self, c: Chunk) -> None:
-        if self.done:
-            self.drop(c)
-        else:
-            self.q.put_nowait(c)
-
-    async def next(self, timeout: float | None = None) -> Chunk | None:
-        if timeout is None:
-            return await self.q.get()
-        try:
-            return await asyncio.wait_for(self.q.get(), timeout)
-        except TimeoutError:
-            return None
-
-    def emit(self, c: Chunk) -> None:
-        self.out(c)
-
-    def drop(self, c: Chunk) -> None:
-        self.link.account(-len(c.data))
-
-    def close(self) -> None:
-        self.done = True
-        self.out(Chunk(eof="close"))
-
-    def reset(self) -> None:
-        self.done = True
-        self.link.conn.reset(f"reset_peer toxic {self.name!r}")
-
-    async def run(self) -> None:
-        try:
-            if self.active:
-                await self.toxic.run(self)
-            else:
-                while True:
-                    c = await self.q.get()
-                    self.emit(c)
-                    if c.eof:
-                        break
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # never a traceback mid-traffic
-            log.error(f"toxiproxy: toxic {self.name!r} failed: {e!r}")
-            self.link.conn.reset(f"toxic {self.name!r} failed")
-        self.done = True
-
-    def pending(self) -> list[Chunk]:
-        out = [self.held] if self.held else []
-        while not self.q.empty():
-            out.append(self.q.get_nowait())
-        self.held = None
-        return out
-
-
-class Link:
-    """One direction of one connection: writes -> stubs -> the real writer."""
-
-    def __init__(self, conn: "Conn", direction: str, raw, source_transport=None):
-        self.conn, self.direction, self.raw = conn, direction, raw
-        self.source = source_transport  # paused while too much waits here
-        self.rng = conn.rng
-        self.stubs: list[Stub] = []
-        self.sink_q: asyncio.Queue[Chunk] = asyncio.Queue()
-        self.sink_busy = False
-        self.inflight = 0
-        self.ended = False   # EOF/close written to the real socket, or aborted
-        self.closing = False  # mitmproxy asked for a close: is_closing() from now on
-        self.bytes = 0
-        self._sink_task = asyncio.get_running_loop().create_task(self._sink())
-
-    # -- what mitmproxy's writer calls ----------------------------------------------
-    def write(self, data: bytes) -> None:
-        if self.ended or self.closing or not data:
-            return
-        if not self.stubs and self.sink_q.empty() and not self.sink_busy:
-            self._write_raw(data)  # no toxic: straight through, no task hop
-            return
-        self.account(len(data))
-        self._first(Chunk(data))
-
-    def eof(self, how: str) -> None:
-        if self.ended or self.closing:
-            return
-        self.closing = how == "close"
-        self._first(Chunk(eof=how))
-
-    def _first(self, c: Chunk) -> None:
-        (self.stubs[0].put if self.stubs else self.sink_q.put_nowait)(c)
-
-    # -- the chain ------------------------------------------------------------------------
-    def set_toxics(self, toxics: list[tuple[str, Toxic, float]], removed: list[str] = ()) -> None:
-        """(Re)build the chain for ``toxics`` (name, toxic, toxicity), in order.
-        Pending chunks enter the new chain in order; a stub keeps its toxicity
-        draw and state while its toxic is unchanged."""
-        if self.ended:
-            return
-        old = {s.name: s for s in self.stubs}
-        for s in self.stubs:
-            if s.task:
-                s.task.cancel()
-        for name in removed:  # before collecting: a cleanup's close is pending like any chunk
-            if name in old:
-                old[name].toxic.cleanup(old[name])
-        pending: list[Chunk] = []
-        for s in reversed(self.stubs):  # the last stub holds the oldest bytes
-            pending += s.pending()
-        stubs = []
-        for name, toxic, toxicity in toxics:
-            prev = old.get(name)
-            if prev is not None and prev.toxic is toxic and not prev.done:
-                stub = Stub(self, name, toxic, prev.active, prev.state)
-            else:
-                stub = Stub(self, name, toxic, self.rng.random() < toxicity,
-                            prev.state if prev is not None and toxic.stateful else 0)
-            stubs.append(stub)
-        for a, b in zip(stubs, stubs[1:]):
-            a.out = b.put
-        if stubs:
-            stubs[-1].out = self.sink_q.put_nowait
-        self.stubs = stubs
-        for c in pending:
-            self._first(c)
-        for s in stubs:
-            s.task = asyncio.get_running_loop().create_task(s.run())
-
-    async def _sink(self) -> None:
-        try:
-            while True:
-                c = await self.sink_q.get()
-                self.sink_busy = True
-                if c.eof:
-                    self._end(c.eof)
-                    return
-                self.account(-len(c.data))
-                self._write_raw(c.data)
-                await self.raw.drain()
-                self.sink_busy = not self.sink_q.empty()
-        except (OSError, RuntimeError):
-            self.abort()
-
-    def _write_raw(self, data: bytes) -> None:
-        if not self.raw.is_closing():
-            self.bytes += len(data)
-            self.raw.write(data)
-
-    def _end(self, how: str) -> None:
-        self.ended = True
-        self._cancel_stubs()
-        self._resume_source()
-        try:
-            if how == "half" and self.raw.can_write_eof() and not self.raw.is_closing():
-                self.raw.write_eof()
-            else:
-                self.raw.close()
-        except (OSError, RuntimeError):
-            pass
-        self.conn.link_ended(self, how)
-
-    def abort(self) -> None:
-        """Stop now: nothing more is written (the connection is being reset or closed)."""
-        self.ended = True
-        self._cancel_stubs()
-        self._resume_source()
-        if self._sink_task and not self._sink_task.done() and self._sink_task is not asyncio.current_task():
-            self._sink_task.cancel()
-
-    def _cancel_stubs(self) -> None:
-        for s in self.stubs:
-            if s.task and s.task is not asyncio.current_task():
-                s.task.cancel()
-
-    # -- backpressure on the source ---------------------------------------------------------
-    def account(self, n: int) -> None:
-        self.inflight += n
-        if self.source is None:
-            return
-        try:
-            if self.inflight > HIGH_WATER and self.source.is_reading():
-                self.source.pause_reading()
-            elif self.inflight < LOW_WATER and not self.source.is_reading() and not self.source.is_closing():
-                self.source.resume_reading()
-        except (AttributeError, RuntimeError):
-            pass
-
-    def _resume_source(self) -> None:
-        self.inflight = 0
-        self.account(0)
-
-
-class Conn:
-    """A connection through a Toxiproxy proxy: its two links and how it ended."""
-
-    def __init__(self, proxy_name: str, rng: random.Random, reset_fn, on_end=None):
-        self.proxy_name, self.rng = proxy_name, rng
-        self._reset_fn = reset_fn   # RST both sockets (wire)
-        self._on_end = on_end
-        self.links: dict[str, Link] = {}
-        self.end: str | None = None  # "fin", "rst", "closed"
-        self.why: str | None = None
-        self.done = asyncio.Event()
-
-    def add(self, link: Link) -> None:
-        self.links[link.direction] = link
-
-    def reset(self, why: str) -> None:
-        if self.end == "rst":
-            return
-        self.end, self.why = "rst", why
-        for link in self.links.values():
-            link.abort()
-        self._reset_fn()
-        self._finished()
-
-    def link_ended(self, link: Link, how: str) -> None:
-        if how == "close":
-            # Toxiproxy: a closed side ends the other too, after its pending bytes
-            other = self.links.get(UPSTREAM if link.direction == DOWNSTREAM else DOWNSTREAM)
-            if other is not None and not other.ended:
-                other.eof("close")
-        if all(l.ended for l in self.links.values()):
-            self.end = self.end or ("closed" if how == "close" else "fin")
-            self._finished()
-
-    def abort(self, why: str) -> None:
-        """The proxy was disabled or deleted: stop both links (the caller closes the sockets)."""
-        if self.end is None:
-            self.end, self.why = "closed", why
-        for link in self.links.values():
-            link.abort()
-        self._finished()
-
-    def shutdown(self, why: str) -> None:
-        """Stop both links and close both sockets (a connection left lingering, shutdown)."""
-        self.abort(why)
-        for link in self.links.values():
-            try:
-                if not link.raw.is_closing():
-                    link.raw.close()
-            except (OSError, RuntimeError):
-                pass
-
-    def _finished(self) -> None:
-        self.done.set()
-        if self._on_end is not None:
-            cb, self._on_end = self._on_end, None
-            cb(self)

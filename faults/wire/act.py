@@ -14,8 +14,8 @@ import time
 
 from faults import vocabulary
 from faults.catalog.tables import H2_TO_H3, h2_name, h3_name
-from faults.wire import actions, ends, h2layer, h3layer, sockets, wslayer
-from faults.wire.actions import H2Action, WsAction
+from faults.wire import actions, ends, h2layer, h3layer, holds, sockets, wslayer
+from faults.wire.actions import H2Action, H3Action, WsAction
 
 log = logging.getLogger(__name__)
 WIRE_KEY = vocabulary.WIRE
@@ -43,7 +43,8 @@ class Act:
 
     # -- ending the connection ---------------------------------------------
     def _end(self, how: str) -> bool:
-        self.record(ended_seq=ends.tick())
+        cut = holds.cut_by(self.flow)  # read before the end: the held flows notice it later
+        self.record(ended_seq=ends.tick(), **({"cut_held": cut} if cut else {}))
         ends.mark(self.flow.client_conn.id, self.flow.id, conn_end=how)
         return sockets.reset(self.flow.client_conn) if how == "rst" else sockets.close(self.flow.client_conn)
 
@@ -52,9 +53,8 @@ class Act:
         HTTP/3 has no TCP connection to reset or close: its QUIC connection ends with a
         CONNECTION_CLOSE instead (H3_INTERNAL_ERROR for an RST, H3_NO_ERROR for a FIN)."""
         if self.h3():
-            code = 0x102 if how == "rst" else 0x100
-            self.h3_frame(h3_frame="connection_close", code=code, quic_error_space="application", phase=phase,
-                          body_sent=body_sent, instead_of=how)
+            self._h3(H3Action("connection_close", phase, code=0x102 if how == "rst" else 0x100),
+                     body_sent=body_sent, instead_of=how)
             self.end_stream()
             return
         done = self._end(how)
@@ -89,6 +89,10 @@ class Act:
     async def hold(self, seconds: float | None) -> str:
         """Wait ``seconds`` (None: forever) unless the client gives up or we
         shut down. Returns 'elapsed', 'client_gone' or 'stopping'."""
+        with holds.holding(self.flow):
+            return await self._hold(seconds)
+
+    async def _hold(self, seconds: float | None) -> str:
         stop = self.stopping
         start = time.monotonic()
         while True:
@@ -135,7 +139,7 @@ class Act:
 
     def throttle(self, bytes_per_s: int) -> bool:
         if self.h3():  # no socket of its own: the HTTP/3 layer paces this stream's DATA
-            self.flow.metadata[vocabulary.H3_ACTION] = {"h3_frame": "pace", "rate": bytes_per_s}
+            actions.H3.set(self.flow, H3Action("pace", rate=bytes_per_s))
             self.record(throttled_bytes_per_s=bytes_per_s)
             return True
         ok = sockets.throttle(self.flow.client_conn, bytes_per_s)
@@ -153,14 +157,17 @@ class Act:
         if self.h2_stream() is None:
             return False
         if self.h3():
-            self.flow.metadata[vocabulary.H3_ACTION] = {"h3_frame": "hold", "phase": "mid_body", "hold_now": False,
-                                                        "hold_ms": ms}
+            actions.H3.set(self.flow, H3Action("hold", "mid_body", hold_ms=ms))
             return True
         actions.H2.set(self.flow, H2Action("hold", "mid_body", hold_ms=ms))
         return True
 
     async def stall_over(self) -> str:
         """Wait until the stall ends: 'elapsed', 'client_gone' or 'stopping' (recorded)."""
+        with holds.holding(self.flow):
+            return await self._stall_over()
+
+    async def _stall_over(self) -> str:
         held, start = self.state.get("stall", (None, time.monotonic()))
         result = "elapsed"
         while held is not None and not held.released.is_set():
@@ -190,25 +197,28 @@ class Act:
     # Each asks the HTTP/2 layer for frames on this stream (an ``H2Action``) and
     # records them under the same names. The layer fires at the action's phase,
     # or at ``end_stream()`` for an action that ends the stream. On HTTP/3: the
-    # same frame in HTTP/3 (``h3_frame``), the code mapped (``code_h3``: chosen).
+    # same frame in HTTP/3 (``h3_reset_stream``, ``h3_goaway``), the code mapped
+    # (RFC 9114 A.4; ``code_h3``: chosen).
     def h2_rst_stream(self, code: int, phase: str, after_bytes: int | None = None, code_h3: int | None = None) -> None:
-        """RST_STREAM ``code``; ``phase="mid_request"``: once ``after_bytes`` of the upload arrived."""
+        """RST_STREAM ``code``; ``phase="mid_request"``: once ``after_bytes`` of the upload arrived
+        (HTTP/3: the kind's request cutter counts the upload and asks at its point)."""
         if self.h3():
-            extra = {} if after_bytes is None else {"after_bytes": after_bytes}
-            return self._h3_from_h2(h2_frame="rst_stream", code=code, **_given(code_h3=code_h3), phase=phase, **extra)
+            return self.h3_reset_stream(H2_TO_H3.get(code, code) if code_h3 is None else code_h3, phase)
         self._h2(H2Action("rst_stream", phase, code=code, after_bytes=after_bytes or 0))
 
     def h2_goaway(self, code: int, last_stream: int, phase: str, then: str, stream_ended: bool) -> None:
         """GOAWAY ``code`` with ``last_stream``, then close or drain the connection."""
         if self.h3():
-            return self._h3_from_h2(h2_frame="goaway", code=code, last_stream=last_stream, phase=phase, then=then,
-                                    stream_ended=stream_ended)
+            self.h3_goaway(H2_TO_H3.get(code, code), last_stream + 4 if last_stream >= 0 else 0, phase, then,
+                           stream_ended)
+            self.record(last_stream=last_stream)
+            return
         self._h2(H2Action("goaway", phase, code=code, last_stream=last_stream, then=then, stream_ended=stream_ended))
 
     def h2_violation(self, violation: str) -> None:
         """Break HTTP/2 this way before the response, then close (``faults.kinds.h2_violation``)."""
         if self.h3():
-            return self._h3_from_h2(h2_frame="violation", violation=violation, phase="before_response")
+            raise AssertionError("no HTTP/3 counterpart for 'violation' (refused at selection)")
         self._h2(H2Action("violation", "before_response", violation=violation))
 
     def _h2(self, action: H2Action) -> None:
@@ -222,15 +232,16 @@ class Act:
         """What this HTTP/2 stream asked the layer for; None: nothing (or HTTP/3: ``h3_action``)."""
         return None if self.h3() else actions.H2.of(self.flow)
 
-    def h3_action(self) -> dict:
-        return self.flow.metadata.get(vocabulary.H3_ACTION) or {}
+    def h3_action(self) -> H3Action | None:
+        """What this HTTP/3 stream asked the layer for; None: nothing."""
+        return actions.H3.of(self.flow)
+
+    def _stream_action(self) -> H2Action | H3Action | None:
+        return self.h3_action() if self.h3() else actions.H2.of(self.flow)
 
     def ends_after_headers(self) -> bool:
         """The asked GOAWAY ends this stream right after its response headers."""
-        if self.h3():
-            a = self.h3_action()
-            return bool(a.get("stream_ended")) and a.get("phase") == "after_headers"
-        a = actions.H2.of(self.flow)
+        a = self._stream_action()
         return a is not None and a.stream_ended and a.phase == "after_headers"
 
     def h2_fire_now(self) -> bool:
@@ -255,10 +266,7 @@ class Act:
 
     def _flag(self, name: str) -> None:
         """Set a flag of the action this stream asked for (HTTP/2 or HTTP/3); none asked: nothing."""
-        if self.h3():
-            self.h3_action()[name] = True
-            return
-        action = actions.H2.of(self.flow)
+        action = self._stream_action()
         if action is not None:
             setattr(action, name, True)
 
@@ -267,30 +275,28 @@ class Act:
         """This flow is HTTP/3 and its connection runs our HTTP/3 layer."""
         return h3layer.active(self.flow)
 
-    def h3_frame(self, **action) -> None:
-        """Ask the HTTP/3 layer for a frame (an ``H3Action``: RESET_STREAM, GOAWAY,
-        CONNECTION_CLOSE) and record it. It fires at the action's phase, or at
-        ``end_stream()`` for an action that ends the stream."""
-        self.flow.metadata[vocabulary.H3_ACTION] = action
-        facts = {k: v for k, v in action.items() if k in vocabulary.WIRE_FIELDS}
-        if "code" in action:
-            facts["code_name"] = (h3layer.quic_code_name(action["code"])
-                                  if action.get("quic_error_space") == "transport" else h3_name(action["code"]))
-        self.record(stream_id=h2layer.stream_id(self.flow), **facts)
+    # Each asks the HTTP/3 layer for frames on this stream or connection (an
+    # ``H3Action``) and records them under the same names; as on HTTP/2, the layer
+    # fires at the action's phase, or at ``end_stream()`` for one that ends the stream.
+    def h3_reset_stream(self, code: int, phase: str) -> None:
+        """RESET_STREAM with HTTP/3 ``code`` (and STOP_SENDING while the request is still arriving)."""
+        self._h3(H3Action("reset_stream", phase, code=code, stop_sending=self.flow.request.timestamp_end is None))
 
-    def _h3_from_h2(self, **action) -> None:
-        frame = action.get("h2_frame")
-        code = H2_TO_H3.get(action.get("code"), action.get("code")) if "code_h3" not in action else action["code_h3"]
-        out = {k: v for k, v in action.items() if k not in ("h2_frame", "code", "code_h3")}
-        if frame == "rst_stream":
-            self.h3_frame(h3_frame="reset_stream", code=code, stop_sending=self.flow.request.timestamp_end is None,
-                          **out)
-        elif frame == "goaway":
-            sid = self.h2_stream() or 0
-            last = action.get("last_stream", sid)
-            self.h3_frame(h3_frame="goaway", code=code, goaway_id=last + 4 if last >= 0 else 0, **out)
-        else:
-            raise AssertionError(f"no HTTP/3 counterpart for {frame!r} (refused at selection)")
+    def h3_goaway(self, code: int, goaway_id: int, phase: str, then: str, stream_ended: bool) -> None:
+        """GOAWAY with ``goaway_id`` (the first client stream not processed), then close the
+        connection with ``code`` or let it drain."""
+        self._h3(H3Action("goaway", phase, code=code, goaway_id=goaway_id, then=then, stream_ended=stream_ended))
+
+    def h3_close(self, code: int, space: str, phase: str, reason: str = "") -> None:
+        """CONNECTION_CLOSE with ``code``: a QUIC transport error (``space="transport"``) or an
+        HTTP/3 application one (``"application"``)."""
+        self._h3(H3Action("connection_close", phase, code=code, quic_error_space=space, reason=reason))
+
+    def _h3(self, action: H3Action, **more) -> None:
+        actions.H3.set(self.flow, action)
+        facts = {**action.facts(), **more}
+        facts["code_name"] = h3layer.quic_code_name(action.code) if action.transport else h3_name(action.code)
+        self.record(stream_id=h2layer.stream_id(self.flow), **facts)
 
     def end_stream(self) -> None:
         """End this flow's stream now: the HTTP/2 layer turns the kill into the
@@ -336,7 +342,3 @@ class Act:
         done = self._end(how)
         self.record(ws_fault="drop", conn_end=how, phase="websocket", conn_end_ok=done)
 
-
-def _given(**kw) -> dict:
-    """The keyword arguments that were given (not None)."""
-    return {k: v for k, v in kw.items() if v is not None}

@@ -5,16 +5,17 @@ no public way to choose a stream's error code, to send an HTTP/3 GOAWAY or to cl
 the QUIC connection with a chosen transport or application error. As for HTTP/2
 (``faults.wire.h2layer``), this is done inside mitmproxy's own layer stack:
 
-- ``FaultHttpLayer`` (in ``h2layer``), on ``Start`` for a client that negotiated
+- ``FaultH3HttpLayer`` (in ``h2layer``), on ``Start`` for a client that negotiated
   ``h3``, puts a ``FaultH3Server`` (subclass of the private ``Http3Server``) into
   ``connections[client]`` before the stock code runs its ``setdefault``;
-- a fault kind stores an action in ``flow.metadata[H3_ACTION]`` and, where the stream
-  must end, calls ``flow.kill()``; ``FaultH3Server`` turns that stream's
-  ``ResponseProtocolError(KILL)`` into the action's frames, through mitmproxy's own
-  ``LayeredH3Connection`` (``close_stream``: RESET_STREAM and STOP_SENDING;
-  ``close_connection``: CONNECTION_CLOSE) and, for GOAWAY, aioquic's control stream
-  (``_quic``, ``_local_control_stream_id``: private attributes);
-- ``get_connection``/``register_connection`` of ``FaultHttpLayer`` call
+- a fault kind asks for an ``H3Action`` through ``Act`` (kept per flow in
+  ``faults.wire.actions.H3``) and, where the stream must end, calls ``flow.kill()``;
+  ``FaultH3Server`` turns that stream's ``ResponseProtocolError(KILL)`` into the
+  action's frames, through mitmproxy's own ``LayeredH3Connection`` (``close_stream``:
+  RESET_STREAM and STOP_SENDING; ``close_connection``: CONNECTION_CLOSE) and, for
+  GOAWAY, aioquic's control stream (``_quic``, ``_local_control_stream_id``: private
+  attributes);
+- ``get_connection``/``register_connection`` of ``FaultH3HttpLayer`` call
   ``multiplex_reuse``/``split_waiting`` here: an HTTP/1.1 upstream carries one request
   at a time, and mitmproxy 12.3 spreads concurrent streams over several upstream
   connections only for an ``h2`` client (an ``h3`` client's streams all went to one
@@ -44,12 +45,12 @@ from mitmproxy.proxy.layers.quic import (QuicConnectionClosed, QuicStreamDataRec
 
 from faults import vocabulary
 from faults.catalog.tables import quic_name
-from faults.wire import ends
+from faults.wire import actions, ends
+from faults.wire.actions import H3Action
 
 log = logging.getLogger(__name__)
 
 TESTED_MITMPROXY = "12.3"
-ACTION = vocabulary.H3_ACTION
 CLOSE_DELAY = 0.1  # s: between a GOAWAY and the CONNECTION_CLOSE that follows it
 NO_ERROR = (0x0, H3ErrorCode.H3_NO_ERROR)  # a client's close with these is no error (it gave up, or was done)
 TRANSPORT_FRAME_TYPE = 0x0  # a transport CONNECTION_CLOSE names the frame that caused it: PADDING, i.e. none
@@ -116,9 +117,9 @@ class FaultH3Server(Http3Server):
                 self.known[sid] = flow
         return flow
 
-    def action_of(self, sid: int) -> dict | None:
+    def action_of(self, sid: int) -> H3Action | None:
         flow = self.flow_of(sid)
-        return flow.metadata.get(ACTION) if flow is not None else None
+        return actions.H3.of(flow) if flow is not None else None
 
     def _handle_event(self, event):
         if isinstance(event, events.Wakeup) and event.command in self.timers:
@@ -153,9 +154,9 @@ class FaultH3Server(Http3Server):
             yield from super()._handle_event(event)
             sid = event.stream_id
             act = self.action_of(sid)
-            if act is not None and act.get("phase") == "mid_request" and not act.get("fired"):
+            if act is not None and act.phase == "mid_request" and not act.fired:
                 yield from self.fire(sid, act)
-                if act["h3_frame"] == "reset_stream":
+                if act.h3_frame == "reset_stream":
                     yield ReceiveHttp(RequestProtocolError(sid, "fault: RESET_STREAM during the upload",
                                                            code=ErrorCode.CANCEL))
             return
@@ -164,17 +165,17 @@ class FaultH3Server(Http3Server):
             if isinstance(event, ResponseHeaders):
                 self.flow_of(sid)
             act = self.action_of(sid)
-            if act is not None and not act.get("fired") and act.get("h3_frame") not in ("pace", "hold"):
+            if act is not None and not act.fired and act.h3_frame not in ("pace", "hold"):
                 if isinstance(event, ResponseProtocolError) and event.code == ErrorCode.KILL:
                     yield from self.fire(sid, act)
                     return
-                if isinstance(event, ResponseHeaders) and act["phase"] == "before_response":
+                if isinstance(event, ResponseHeaders) and act.phase == "before_response":
                     yield from self.fire(sid, act)  # a GOAWAY that lets this stream finish
                     yield from super()._handle_event(event)
                     return
-                if ((isinstance(event, ResponseHeaders) and act["phase"] == "after_headers")
-                        or (isinstance(event, ResponseEndOfMessage) and act["phase"] == "after_response")
-                        or (isinstance(event, ResponseData) and act.get("cut_now"))):
+                if ((isinstance(event, ResponseHeaders) and act.phase == "after_headers")
+                        or (isinstance(event, ResponseEndOfMessage) and act.phase == "after_response")
+                        or (isinstance(event, ResponseData) and act.cut_now)):
                     yield from super()._handle_event(event)
                     yield from self.fire(sid, act)
                     return
@@ -231,16 +232,16 @@ class FaultH3Server(Http3Server):
             self.held.pop(sid, None)  # the stream ends: what was kept never goes out
             return False
         act = self.action_of(sid)
-        how = act.get("h3_frame") if act else None
+        how = act.h3_frame if act is not None else None
         if sid in self.held:
             self.held[sid].append(event)
             return True
         if how == "pace" and isinstance(event, ResponseData):
-            step = max(1, act["rate"] // 50)  # 20 ms worth of bytes per part
+            step = max(1, act.rate // 50)  # 20 ms worth of bytes per part
             self.held[sid] = [ResponseData(sid, event.data[i:i + step]) for i in range(0, len(event.data), step)]
             return "pace"
-        if how == "hold" and act.get("hold_now") and not act.get("fired") and isinstance(event, ResponseData):
-            act["fired"] = True  # this data (the part before the pause) goes out; what follows is kept
+        if how == "hold" and act.hold_now and not act.fired and isinstance(event, ResponseData):
+            act.fired = True  # this data (the part before the pause) goes out; what follows is kept
             self.held[sid] = [event]
             return "hold"
         return False
@@ -259,19 +260,19 @@ class FaultH3Server(Http3Server):
         kept = self.held.get(sid)
         if kept is None:
             return
-        act = self.action_of(sid) or {}
-        if act.get("h3_frame") == "hold":
-            if act.get("holding"):  # the pause is over: everything kept goes out, in order
+        act = self.action_of(sid)
+        if act is not None and act.h3_frame == "hold":
+            if act.holding:  # the pause is over: everything kept goes out, in order
                 del self.held[sid]
                 for ev in kept:
                     yield from super()._handle_event(ev)
                     if isinstance(ev, ResponseEndOfMessage):
                         self.settled(sid)
                 return
-            act["holding"] = True  # the data before the pause goes out; the rest waits
+            act.holding = True  # the data before the pause goes out; the rest waits
             yield from super()._handle_event(kept.pop(0))
-            if act.get("hold_ms") is not None:
-                wake = RequestWakeup(act["hold_ms"] / 1000)
+            if act.hold_ms is not None:
+                wake = RequestWakeup(act.hold_ms / 1000)
                 self.timers[wake] = sid
                 yield wake
             return
@@ -285,7 +286,7 @@ class FaultH3Server(Http3Server):
             return
         part = kept.pop(0)
         yield from super()._handle_event(part)
-        wake = RequestWakeup(len(part.data) / act["rate"])
+        wake = RequestWakeup(len(part.data) / act.rate)
         self.timers[wake] = sid
         yield wake
 
@@ -299,32 +300,29 @@ class FaultH3Server(Http3Server):
             self.on_settled(flow)
 
     # -- frames ------------------------------------------------------------------
-    def fire(self, sid: int, act: dict):
-        act["fired"] = True
+    def fire(self, sid: int, act: H3Action):
+        act.fired = True
         flow = self.flow_of(sid)
         if flow is not None:
             flow.metadata.setdefault(vocabulary.WIRE, {})["ended_seq"] = ends.tick()
-        frame = act["h3_frame"]
+        frame = act.h3_frame
         if frame == "reset_stream":
-            self.h3_conn.close_stream(sid, act["code"], stop_send=bool(act.get("stop_sending")))
+            self.h3_conn.close_stream(sid, act.code, stop_send=act.stop_sending)
         elif frame == "goaway":
-            self.goaway_id = act["goaway_id"] if self.goaway_id is None else min(self.goaway_id, act["goaway_id"])
+            self.goaway_id = act.goaway_id if self.goaway_id is None else min(self.goaway_id, act.goaway_id)
             self.send_goaway(self.goaway_id)
-            if act.get("stream_ended") and not act.get("then") == "close":
+            if act.stream_ended and act.then != "close":
                 self.h3_conn.close_stream(sid, H3ErrorCode.H3_REQUEST_REJECTED, stop_send=False)
-            if act.get("then") == "close":
-                self.mark_ended(sid, h3_frame="connection_close", code=act["code"], quic_error_space="application")
-                self.closing = {"code": act["code"], "transport": False, "reason": "fault: GOAWAY then close"}
+            if act.then == "close":
+                self.mark_ended(sid, h3_frame="connection_close", code=act.code, quic_error_space="application")
+                self.closing = {"code": act.code, "transport": False, "reason": "fault: GOAWAY then close"}
                 yield from self.h3_conn.transmit()
                 yield RequestWakeup(CLOSE_DELAY)
                 self.settled(sid)
                 return
         elif frame == "connection_close":
-            transport = act.get("quic_error_space") == "transport"
-            self.mark_ended(sid, h3_frame="connection_close", code=act["code"],
-                            quic_error_space="transport" if transport else "application")
-            self.h3_conn.close_connection(act["code"], TRANSPORT_FRAME_TYPE if transport else None,
-                                          act.get("reason", ""))
+            self.mark_ended(sid, h3_frame="connection_close", code=act.code, quic_error_space=act.quic_error_space)
+            self.h3_conn.close_connection(act.code, TRANSPORT_FRAME_TYPE if act.transport else None, act.reason)
         else:
             raise AssertionError(f"unknown h3 action {frame!r}")
         yield from self.h3_conn.transmit()

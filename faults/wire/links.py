@@ -35,7 +35,7 @@ class LinkWriter:
 
     ``drain`` never waits: mitmproxy drains every writer of a connection under
     one lock after each read, so waiting here would stall the other direction.
-    The link pauses reading from its source instead (``toxics.HIGH_WATER``)."""
+    The link pauses reading from its source instead (``bytestream.HIGH_WATER``)."""
 
     wraps_stream = True  # sockets.py looks through it for the raw socket (RST, FIN, pacing)
 

@@ -92,12 +92,16 @@ class HandshakeAct:
         self.report("")
 
     # -- our own TLS server side ---------------------------------------------------
+    def leaf(self, cert: str):
+        """The certificate bundle of kind ``cert`` for this connection's host (``faults.certs``)."""
+        return self.factory().leaf(self.state.host, cert)
+
     def serve(self, data: TlsData, cert: str, *, client_ca: bool = False, min_version: str = "",
               max_version: str = "", http1_only: bool = False) -> None:
         """Serve a leaf of kind ``cert`` (``faults.certs``), demanding a client certificate
         from the client CA, within these TLS versions, never negotiating h2."""
         factory = self.factory()
-        bundle = factory.leaf(self.state.host, cert)
+        bundle = self.leaf(cert)
         sslctx = bundle.openssl_context(client_ca_pem=factory.client_ca() if client_ca else None)
         if min_version:
             sslctx.set_min_proto_version(VERSIONS[min_version])
@@ -122,7 +126,7 @@ class HandshakeAct:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
         from mitmproxy.proxy.layers.quic import QuicTlsSettings
 
-        bundle = self.factory().leaf(self.state.host, cert)
+        bundle = self.leaf(cert)
         chain = bundle.certificates
         offers = [a.decode("ascii", "replace") for a in data.conn.alpn_offers]
         data.settings = QuicTlsSettings(

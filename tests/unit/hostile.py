@@ -1,6 +1,6 @@
 """The hostile corpus: number texts that every entry point must refuse with one
 line naming the key (faults/numbers.py, docs/hostile-inputs.md). Shared by the
-guards in tests/unit/test_numbers.py, tests/unit/addons/test_control.py and
+guards in tests/unit/test_numbers.py, tests/unit/addons/control/ and
 tests/e2e/test_hostile_inputs.py."""
 
 HUGE = "1" * 5000  # past Python's 4,300-digit int() limit

@@ -77,7 +77,7 @@ def test_size_limits_are_stated(tmp_path, monkeypatch):
     big.write_text("rules: []\n" + "#" * plan.MAX_PLAN_BYTES)
     with pytest.raises(SpecError, match="larger than 4 MiB"):
         plan.load_file(big)
-    monkeypatch.setattr(plan, "MAX_RULES", 3)
+    monkeypatch.setattr(plan.limits, "MAX_RULES", 3)
     assert "4 rules (the limit is 3)" in yaml_error("rules:\n" + "  - fault: hang\n" * 4)
     long_spec = "status code=503 body=" + "x" * spec.MAX_SPEC_CHARS
     with pytest.raises(SpecError, match="characters long .the limit is 8192"):

@@ -3,7 +3,7 @@ corpus (tests/unit/hostile.py) to every entry point that reads a number: the pla
 file, the faults option (at start and at runtime, mitmweb's options API), the
 faults.set command, /expect's query, the Toxiproxy API. Each must refuse with one
 line naming the key; none may raise anything but the one error type.
-(The control endpoint's bodies: tests/unit/addons/test_control.py; over real
+(The control endpoint's bodies: tests/unit/addons/control/; over real
 sockets: tests/e2e/test_hostile_inputs.py.)"""
 
 import asyncio

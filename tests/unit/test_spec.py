@@ -90,3 +90,11 @@ def test_rule_draws_do_not_depend_on_other_rules():
     r1 = _always(plan.load_yaml(y1, "p").rules[0])
     r2 = _always(plan.load_yaml(y2, "p").rules[1])
     assert [r1.select(FakeFlow()) for _ in range(30)] == [r2.select(FakeFlow()) for _ in range(30)]
+
+
+@pytest.mark.parametrize("text,kind", [("status code=503", "status"), ("hang", "hang"), ("", ""), (None, ""),
+                                       ("delay ms=200 + status code=503", "delay+status")])
+def test_the_kind_of_a_spec_text(text, kind):
+    assert spec.kind_of(text) == kind
+    if text:
+        assert spec.parse(text)[0].kind == kind  # as the parsed spec says

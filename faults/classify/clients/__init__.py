@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 
 from faults.classify.clients import aiohttp, aioquic, chromium, curl, grpcio, httpx, java, k6, node, python, requests
-from faults.classify.outcome import ClientReport, Outcome
+from faults.classify.outcome import ClientReport, Event, Outcome
 
 PROFILES = (k6, curl, httpx, python, grpcio, node, requests, aiohttp, java, chromium)  # k6 first: the annotation is k6's
 # the profiles that speak HTTP/3 (chromium when forced onto QUIC); the others (k6, Node, Java,
@@ -38,17 +38,36 @@ def k6_without_h3(entry: str) -> ClientReport:
     return ClientReport("k6", None, "k6 does not speak HTTP/3: its requests stay on TCP", certainty="n/a", entry=entry)
 
 
+OWN_TIMEOUT_RACE = ("the client's own timeout may have fired first: it cancels a held stream, and that cancel "
+                    "can reach the proxy after another request's fault ended the connection (in flight, or k6 "
+                    "writing it after its next request), so the proxy cannot tell which of the two the client saw")
+
+
+def own_timeout_race(profile, outcome: Outcome, r: ClientReport) -> ClientReport:
+    """A held stream a sibling's fault cut (``Outcome.held_cut_by_sibling``): the report
+    names also what this client says when its own timeout came first (``uncertain``)."""
+    gave_up = profile.report(Outcome(Event.CLIENT_GAVE_UP, "client.timeout.request", facts=outcome.facts))
+    if gave_up is None or r.retried:  # a re-sent stream: its note says what the retry meets
+        return r
+    named = [(r.error, r.message)] + [(a["error"], a["message"]) for a in r.alt]
+    added = [(gave_up.error, gave_up.message)] + [(a["error"], a["message"]) for a in gave_up.alt]
+    added = [e for i, e in enumerate(added) if e not in named and e not in added[:i]]
+    for error, message in added:
+        r.also(error, message)
+    if added:
+        r.note = (r.note + "; " if r.note else "") + OWN_TIMEOUT_RACE
+    return r
+
+
 def report_all(outcome: Outcome) -> dict[str, ClientReport]:
     out = {}
-    if outcome.facts.get("protocol") == "HTTP/3":
+    profiles = PROFILES
+    if outcome.h3:
         out["k6"] = k6_without_h3(outcome.entry)
-        for profile in H3_PROFILES:
-            r = profile.report(outcome)
-            if r is not None:
-                out[profile.NAME] = r
-        return out
-    for profile in PROFILES:
+        profiles = H3_PROFILES
+    race = outcome.held_cut_by_sibling
+    for profile in profiles:
         r = profile.report(outcome)
         if r is not None:
-            out[profile.NAME] = r
+            out[profile.NAME] = own_timeout_race(profile, outcome, r) if race else r
     return out

@@ -22,9 +22,9 @@ def _retries(f: dict) -> int:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == Event.GRPC_STATUS:
+    if o.involves_h2 or ev == Event.GRPC_STATUS:
         return None
-    before = f.get("phase", "before_response") == "before_response"
+    before = o.before_response
     if ev == Event.TCP_RST and before:
         return ah("ClientOSError", "Connection reset by peer", retried=_retries(f))
     if ev == Event.TCP_FIN and before:

@@ -21,15 +21,15 @@ def aioquic(error, message: str = "", **kw) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    err = f.get("h3_error") or {}
-    if ev == Event.H3_RESET_STREAM or (ev == Event.H3_GOAWAY and not f.get("covered") and f.get("then") == "drain"):
+    err = o.h3_error
+    if ev == Event.H3_RESET_STREAM or (ev == Event.H3_GOAWAY and not o.goaway_covers and o.drains):
         code = err.get("value", 0x10B) if ev == Event.H3_RESET_STREAM else 0x10B  # H3_REQUEST_REJECTED
-        if f.get("stop_sending") and f.get("phase") == "mid_request":  # still sending: STOP_SENDING comes first
+        if f.get("stop_sending") and o.phase == "mid_request":  # still sending: STOP_SENDING comes first
             return aioquic("StopSendingReceived", f"StopSendingReceived error_code=0x{code:x}",
                            extra={"error_code": code})
         return aioquic("StreamReset", f"StreamReset error_code=0x{code:x}", extra={"error_code": code})
     if ev in (Event.H3_CONNECTION_CLOSE, Event.H3_GOAWAY):
-        if ev == Event.H3_GOAWAY and f.get("then") == "drain":
+        if ev == Event.H3_GOAWAY and o.drains:
             return aioquic(0, "")
         transport = err.get("space") == "transport"
         return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",

@@ -70,10 +70,10 @@ FETCH_FAILED = "TypeError: Failed to fetch"
 
 
 def report(o: Outcome) -> ClientReport | None:
-    if o.facts.get("protocol") == "HTTP/3":
+    if o.h3:
         return _h3(o)
     r = _navigation(o)
-    if r is not None and not o.event.startswith("tls."):
+    if r is not None and o.family != "tls":
         r.extra["fetch"] = page_fetch(r, o.facts.get("status", 200))
     return r
 
@@ -92,9 +92,8 @@ def _navigation(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     if ev == Event.GRPC_STATUS:
         return None
-    h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    before = f.get("phase", "before_response") == "before_response"
-    if h2 and f.get("reused_connection") and before and ev in (Event.TCP_RST, Event.TCP_FIN):
+    h2, before = o.h2, o.before_response
+    if h2 and o.reused and before and ev in (Event.TCP_RST, Event.TCP_FIN):
         # a reused HTTP/2 connection that ends before any response byte: re-sent on a new one
         # (measured: a page script's fetch() on its page's connection)
         return _resent("net::ERR_CONNECTION_RESET" if ev == Event.TCP_RST else "net::ERR_CONNECTION_CLOSED", REUSED_H2_END)
@@ -102,7 +101,7 @@ def _navigation(o: Outcome) -> ClientReport | None:
         return _resent("net::ERR_CONNECTION_RESET", PROVEN_END) if before and not h2 else cr("net::ERR_CONNECTION_RESET")
     if ev == Event.TCP_FIN:
         if h2:
-            if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
+            if o.short_body:
                 return cr("ok", extra={"status": 200}, note="HTTP/2: the short body loads as 200, no error")
             return cr("net::ERR_CONNECTION_CLOSED")
         return _resent("net::ERR_EMPTY_RESPONSE", PROVEN_END) if before else cr("net::ERR_CONTENT_LENGTH_MISMATCH")
@@ -122,13 +121,12 @@ def _navigation(o: Outcome) -> ClientReport | None:
             return _resent("net::ERR_HTTP2_SERVER_REFUSED_STREAM", REFUSED)
         return cr("net::ERR_HTTP2_PROTOCOL_ERROR") if f["code"] in (0x2, 0x8) else None  # codes measured
     if ev == Event.H2_GOAWAY:
-        sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
-        if f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last):
+        if o.goaway_spared:
             return cr("ok", extra={"status": 200})
-        if sid > last and before:
+        if not o.goaway_covers and before:
             return _resent("net::ERR_HTTP2_SERVER_REFUSED_STREAM", REFUSED)
         if f.get("then") == "close" and before:  # on a reused connection the request was proven: re-sent
-            return _resent("net::ERR_CONNECTION_CLOSED", REUSED_H2_END) if f.get("reused_connection") \
+            return _resent("net::ERR_CONNECTION_CLOSED", REUSED_H2_END) if o.reused \
                 else cr("net::ERR_CONNECTION_CLOSED")
         return None
     if ev == Event.H2_VIOLATION:
@@ -166,8 +164,8 @@ QUIC_ERROR = "net::ERR_QUIC_PROTOCOL_ERROR"
 
 def _h3(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    err = f.get("h3_error") or {}
-    if f.get("phase") == "mid_request" and ev in (Event.H3_RESET_STREAM, Event.H3_CONNECTION_CLOSE):
+    err = o.h3_error
+    if o.phase == "mid_request" and ev in (Event.H3_RESET_STREAM, Event.H3_CONNECTION_CLOSE):
         # an upload (a page script's fetch() POST): measured with 3 attempts each, DevTools names the error
         r = _resent(QUIC_ERROR, H3_UPLOAD)
         r.extra["fetch"] = {"error": QUIC_ERROR, "message": FETCH_FAILED}
@@ -177,12 +175,12 @@ def _h3(o: Outcome) -> ClientReport | None:
         return cr(QUIC_ERROR, note="Chromium 156 forced onto QUIC names every failed QUIC handshake so, "
                                    "a bad certificate too")
     if ev == Event.H3_RESET_STREAM:
-        if err.get("value") == 0x100 and f.get("phase") == "mid_body":  # H3_NO_ERROR mid-body: it waits
+        if err.get("value") == 0x100 and o.phase == "mid_body":  # H3_NO_ERROR mid-body: it waits
             return cr("timeout", note="the page's own timeout ends it")
         return cr(QUIC_ERROR)
     if ev == Event.H3_GOAWAY:
-        if f.get("then") == "drain":
-            return cr("ok", extra={"status": 200}) if f.get("covered") else cr("net::ERR_QUIC_GOAWAY_REQUEST_CAN_BE_RETRIED")
+        if o.drains:
+            return cr("ok", extra={"status": 200}) if o.goaway_covers else cr("net::ERR_QUIC_GOAWAY_REQUEST_CAN_BE_RETRIED")
         return cr(QUIC_ERROR)
     if ev == Event.H3_CONNECTION_CLOSE:
         return cr(QUIC_ERROR)

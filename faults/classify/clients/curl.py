@@ -36,13 +36,13 @@ def _status(status: int) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if f.get("protocol") == "HTTP/3":
+    if o.h3:
         return _h3(o, f, ev)
-    h2 = str(f.get("protocol", "")).startswith("HTTP/2")
+    h2 = o.h2
     if ev == Event.H2_FALLBACK or (ev == Event.TCP_RST and not h2):  # curl over HTTP/2 on an RST: not measured
         return curl(56, "Recv failure: Connection reset by peer")
     if ev == Event.TCP_FIN and not h2:
-        if f.get("phase") in ("before_response", "mid_request"):
+        if o.phase in ("before_response", "mid_request"):
             return curl(52, "Empty reply from server")
         return curl(18, "transfer closed")
     if ev == Event.HTTP_SHORT_BODY and not h2:
@@ -59,7 +59,7 @@ def report(o: Outcome) -> ClientReport | None:
     if ev == Event.H2_RST_STREAM:
         code = f["code"]
         if code == 0x7:  # REFUSED_STREAM: curl takes it for "try again on a new connection"
-            if f.get("phase", "before_response") in ("before_response", "mid_request"):  # nothing received yet
+            if o.before_response or o.phase == "mid_request":  # nothing received yet
                 return curl(56, "Connection died, tried 5 times before giving up", retried=5,
                             note="curl re-sends a refused stream (body included) on a new connection, 5 times at most: "
                                  "if a re-send gets through it exits 0")
@@ -68,10 +68,9 @@ def report(o: Outcome) -> ClientReport | None:
         name = catalog.h2_name(code) if catalog.tables.h2_known(code) else "unknown"
         return curl(92, f"{name} (err {code})")
     if ev == Event.H2_GOAWAY:
-        sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
-        if f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last):
+        if o.goaway_spared:
             return curl(0, "")
-        if sid <= last:
+        if o.goaway_covers:
             return curl(18, "not closed cleanly before end of the underlying stream")
         return None  # not measured
     if ev == Event.H2_VIOLATION:
@@ -111,19 +110,19 @@ DIED = "Connection died, tried 5 times before giving up"
 
 
 def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
-    err = f.get("h3_error") or {}
+    err = o.h3_error
     if ev == Event.H3_RESET_STREAM:
         code, sid = err["value"], f.get("stream_id")
         if code == REJECTED:
             return curl(56, DIED, retried=5, note="curl re-sends a request rejected with H3_REQUEST_REJECTED; "
                                                   "this is what it says when every attempt meets the fault")
-        if code == 0x100 and f.get("phase") == "mid_body":
+        if code == 0x100 and o.phase == "mid_body":
             return curl(18, "end of response with N bytes missing")
         name = err["name"].removeprefix("H3_")
         return curl(95, f"HTTP/3 stream {sid} reset by server (error 0x{code:x} {name})")
     if ev == Event.H3_GOAWAY:
-        if f.get("then") == "drain":
-            return curl(0, "") if f.get("covered") else curl(56, DIED, retried=5,
+        if o.drains:
+            return curl(0, "") if o.goaway_covers else curl(56, DIED, retried=5,
                                                               note="a stream the GOAWAY excluded is rejected; curl re-sends it")
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")

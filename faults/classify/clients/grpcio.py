@@ -31,11 +31,11 @@ def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     if not f.get("grpc"):
         return None
-    if ev in (Event.TCP_RST, Event.H2_FALLBACK):
+    if o.tcp_reset:
         return status("UNAVAILABLE", message="Stream removed (recvmsg:Connection reset by peer)")
     if ev == Event.TCP_FIN:
         r = status("UNAVAILABLE", message="Stream removed (Socket closed)")
-        if f.get("phase") == "mid_body":  # measured: a whole small message may have arrived before the FIN
+        if o.phase == "mid_body":  # measured: a whole small message may have arrived before the FIN
             r.also("OK", value=0)
         return r
     if ev == Event.UPSTREAM_FAILED:
@@ -49,7 +49,7 @@ def report(o: Outcome) -> ClientReport | None:
         return status(catalog.grpc_name(f["grpc_status"]), message=f.get("grpc_message", ""))
     if ev == Event.H2_RST_STREAM:
         return status(FOR_RST.get(f["code"], "INTERNAL"))
-    if ev in (Event.TCP_RST, Event.TCP_FIN) and f.get("phase") == "mid_body":
+    if ev in (Event.TCP_RST, Event.TCP_FIN) and o.phase == "mid_body":
         return status("UNAVAILABLE")  # "Stream removed": measured on server streams (tests/e2e/test_grpc_streams.py)
     if ev == Event.CLIENT_GAVE_UP and f.get("stalled"):
         return status("DEADLINE_EXCEEDED", certainty="likely", note="when the call's deadline passed during the stall")
@@ -63,12 +63,10 @@ def report(o: Outcome) -> ClientReport | None:
             r.note = "grpcio reports UNAVAILABLE, or INTERNAL when it processes the overflowing DATA before the close"
         return r
     if ev == Event.H2_GOAWAY:
-        sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
-        if not f.get("goaway_refused") and (
-                f.get("phase") == "after_response" or (f.get("then") == "drain" and sid <= last)):
+        if not f.get("goaway_refused") and o.goaway_spared:
             return status("OK")  # the call finished before the GOAWAY took effect
         r = status("UNAVAILABLE")  # grpcio does not retry a call a GOAWAY cut or refused ...
-        if f.get("phase") == "before_response" and sid > last:
+        if o.phase == "before_response" and not o.goaway_covers:
             r.extra["transparent_retry"] = True  # ... except once, transparently, one it says was not processed
         return r
     return None

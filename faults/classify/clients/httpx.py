@@ -20,18 +20,18 @@ def hx(error: str | None, message: str = "", **kw) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    h2 = str(f.get("protocol", "")).startswith("HTTP/2")
-    if ev in (Event.TCP_RST, Event.TCP_FIN, Event.H2_FALLBACK) and not h2 and f.get("phase") == "mid_request":
+    h2 = o.h2
+    if ev in (Event.TCP_RST, Event.TCP_FIN, Event.H2_FALLBACK) and not h2 and o.phase == "mid_request":
         # httpx writes the whole body before it reads: it sees the end as no response
         return hx("RemoteProtocolError", "Server disconnected without sending a response")
-    if ev in (Event.TCP_RST, Event.H2_FALLBACK) and h2:
+    if o.tcp_reset and h2:
         # one stream on a fresh connection: h2 sees the end as a disconnect (client matrix); with
         # several streams in flight or a streamed body a read can meet the RST first (ReadError)
         return hx("RemoteProtocolError", "Server disconnected").also("ReadError", "")
-    if ev in (Event.TCP_RST, Event.H2_FALLBACK):
+    if o.tcp_reset:
         return hx("ReadError", "Connection reset by peer")
     if ev == Event.TCP_FIN and h2:  # measured with several streams in flight; a read can race the FIN
-        if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
+        if o.short_body:
             # truncate: the stream ended short of its Content-Length before the FIN; h2 refuses it
             # with its own InvalidBodyLengthError, unwrapped (client matrix); under concurrency
             # httpx's LocalProtocolError or a disconnect at times
@@ -39,7 +39,7 @@ def report(o: Outcome) -> ClientReport | None:
                 "ProtocolError").also("RemoteProtocolError").also("ReadError")
         return hx("RemoteProtocolError", "Server disconnected").also("ReadError")
     if ev == Event.TCP_FIN:
-        if f.get("phase") == "before_response":
+        if o.phase == "before_response":
             return hx("RemoteProtocolError", "Server disconnected without sending a response")
         return hx("RemoteProtocolError", "peer closed connection without sending complete message body")
     if ev == Event.HTTP_SHORT_BODY and not h2:
@@ -56,10 +56,10 @@ def report(o: Outcome) -> ClientReport | None:
         sid = f.get("stream_id")
         return hx("RemoteProtocolError", f"StreamReset stream_id:{sid}, error_code:{f['code']},")
     if ev == Event.H2_GOAWAY:
-        sid, last = f.get("stream_id") or 1, f.get("last_stream", 0)
-        if f.get("phase") == "after_response":
+        last = f.get("last_stream", 0)
+        if o.phase == "after_response":
             return hx(None, "", extra={"status": f.get("status", 200)})
-        if sid <= last or last == 0:
+        if o.goaway_covers or last == 0:
             # httpcore fails every stream still reading once a GOAWAY arrived, a draining one too
             # (measured: then=drain after the headers); last_stream 0 is no "retry elsewhere" for it
             return hx("RemoteProtocolError", f"ConnectionTerminated error_code:{f['code']}, last_stream_id:{last},")
@@ -78,7 +78,7 @@ def report(o: Outcome) -> ClientReport | None:
         if v == "window_overflow":  # h2 does not see the excess before the close (one run: likely)
             return hx("RemoteProtocolError", "Server disconnected", certainty="likely").also("ReadError")
         return None
-    if ev.startswith(("dns.", "dial.")):
+    if o.family in ("dns", "dial"):
         return _dns(ev, f)
     return None
 

@@ -37,10 +37,9 @@ def _ok(status, **kw) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    h2 = str(f.get("protocol", "")).startswith("HTTP/2")
     if ev == Event.GRPC_STATUS:
         return None
-    before = f.get("phase", "before_response") == "before_response"
+    h2, before = o.h2, o.before_response
     if ev in (Event.TCP_RST, Event.TCP_FIN) and not h2:
         if before:
             retried = 1 if f.get("method") == "GET" else 0  # measured with GET
@@ -49,7 +48,7 @@ def report(o: Outcome) -> ClientReport | None:
     if ev == Event.TCP_RST:
         return jv("IOException", "Connection reset")
     if ev == Event.TCP_FIN:
-        if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
+        if o.short_body:
             # the stream ended (END_STREAM) short of its Content-Length before the FIN: Java does not check
             return _ok(200, note="HTTP/2: 200 with the short body, no error")
         return jv("IOException", "EOF reached while reading")
@@ -65,7 +64,7 @@ def report(o: Outcome) -> ClientReport | None:
         return jv("IOException", f"Received RST_STREAM: {text}" if text else "Received RST_STREAM",
                   certainty="exact" if text else "likely")
     if ev == Event.H2_GOAWAY:
-        if f.get("phase") == "after_response":
+        if o.phase == "after_response":
             return _ok(200)
         # even a draining GOAWAY covering the stream fails it; a refused stream is not retried
         return jv("IOException", "GOAWAY received")

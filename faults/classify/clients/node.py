@@ -37,7 +37,7 @@ def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     if ev == Event.GRPC_STATUS:
         return None
-    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2."):
+    if o.involves_h2:
         return _h2(o)
     if ev == Event.TCP_RST:
         # before the head fetch() rejects ("fetch failed"); after it, reading the body does ("terminated")
@@ -91,7 +91,6 @@ UNSETTLED = "undici never settles on its own here (the proxy closes the connecti
 def _h2(o: Outcome) -> ClientReport | None:
     """undici with allowH2 over HTTP/2 (node:http2, nghttp2)."""
     f, ev = o.facts, o.event
-    before = f.get("phase", "before_response") == "before_response"
     if ev in (Event.HTTP_RESPONSE, Event.UPSTREAM_FAILED):
         return node("ok", extra={"status": f.get("status", 502)})
     if ev == Event.CLIENT_GAVE_UP:
@@ -100,14 +99,14 @@ def _h2(o: Outcome) -> ClientReport | None:
     if ev == Event.TCP_RST:
         return node("ECONNRESET", "read ECONNRESET")
     if ev == Event.TCP_FIN:
-        if (f.get("body_sent") or 0) < (f.get("body_announced") or 0):
+        if o.short_body:
             # the stream ended short of its Content-Length: node:http2 resets it itself
             return node("ERR_HTTP2_STREAM_ERROR", "Stream closed with error code NGHTTP2_PROTOCOL_ERROR")
         return node("UND_ERR_SOCKET", "other side closed")
     if ev == Event.HTTP_UNDECODABLE:
         return _bad_gzip()  # as over HTTP/1.1
     if ev == Event.H2_RST_STREAM:
-        code, phase = f["code"], f.get("phase", "before_response")
+        code, phase = f["code"], o.phase or "before_response"
         if code == 0x8 and phase in ("after_headers", "mid_body"):
             return node("ok", extra={"status": 200}, note="a RST_STREAM CANCEL after the head ends the body early: "
                                                           "fetch resolves and the short body reads without error")
@@ -119,7 +118,7 @@ def _h2(o: Outcome) -> ClientReport | None:
         return node("ERR_HTTP2_STREAM_ERROR", f"Stream closed with error code {name}".strip(),
                     certainty="exact" if (code, phase) in MEASURED_RST else "likely")
     if ev == Event.H2_GOAWAY:
-        if f.get("phase") == "after_response":
+        if o.phase == "after_response":
             return node("ok", extra={"status": f.get("status", 200)})
         # undici fails every stream open at a GOAWAY, draining or not, above last_stream or not (no retry)
         return node("UND_ERR_SOCKET", f'HTTP/2: "GOAWAY" frame received with code {f["code"]}')

@@ -18,9 +18,9 @@ def rq(error: str, message: str = "", **kw) -> ClientReport:
 
 def report(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
-    if str(f.get("protocol", "")).startswith("HTTP/2") or ev.startswith("h2.") or ev == Event.GRPC_STATUS:
+    if o.involves_h2 or ev == Event.GRPC_STATUS:
         return None
-    before = f.get("phase", "before_response") == "before_response"
+    before = o.before_response
     if ev == Event.TCP_RST:
         return rq("ConnectionError" if before else "ChunkedEncodingError", "Connection reset by peer")
     if ev == Event.TCP_FIN:

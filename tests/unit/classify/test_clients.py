@@ -83,3 +83,83 @@ def test_chromium_names_the_abort_of_a_hang_and_every_resend_count_seen():
     assert chromium.report(Outcome("tls.bad_cert", "x", facts={"cert": "expired"})).resent() == "1/2"
     refused = chromium.report(Outcome("h2.rst_stream", "x", facts={"code": 7, "protocol": "HTTP/2.0"}))
     assert (refused.resent(), refused.certainty) == ("2", "exact")  # 12 of 12
+
+
+# -- a held HTTP/2 stream a sibling's fault cut: the client's own timeout races that end ---------
+def _held(version="HTTP/2.0", sibling_end=True, held=True):
+    """A flow its hang held until its connection went (the hold saw the client gone), classified
+    after ``faults.wire.collateral`` copied in the end another flow's fault gave the connection."""
+    from faults import vocabulary
+    from faults.classify import classify
+    from faults.wire import ends
+    from faults.wire.collateral import collateral
+
+    flow = tflow.tflow()
+    flow.response = None
+    flow.request.http_version = version
+    if held:
+        flow.metadata[vocabulary.WIRE] = {"phase": "before_response", "held_ms": 280, "hold_end": "client_gone",
+                                          "client_gave_up": True}
+    if sibling_end:
+        ends.mark(flow.client_conn.id, "sibling", conn_end="rst")
+    try:
+        collateral(flow)
+    finally:
+        ends.forget(flow.client_conn.id)
+    return classify(flow)
+
+
+def _named(r) -> list:
+    return [(r.error, r.message)] + [(a["error"], a["message"]) for a in r.alt]
+
+
+def test_a_held_http2_stream_a_sibling_cut_names_the_reset_and_the_clients_own_timeout():
+    c = _held()
+    assert c.outcome.held_cut_by_sibling
+    k6_ = c.clients["k6"]
+    assert (k6_.certainty, _named(k6_)) == ("uncertain", [(1220, "read: connection reset by peer"),
+                                                          (1050, "request timeout")])
+    assert "own timeout may have fired first" in k6_.note
+    assert c.entry == "network.tcp.reset_by_peer"  # the annotation stays what the proxy saw
+    # every HTTP/2 client that times out a held stream races alike: each names its own timeout
+    assert ("TimeoutError", "aborted due to timeout") in _named(c.clients["node"])
+    assert ("HttpTimeoutException", "request timed out") in _named(c.clients["java"])
+    assert ("ReadTimeout", "") in _named(c.clients["httpx"])
+
+
+@pytest.mark.parametrize("case", ["plain hang", "not held", "HTTP/1.1"])
+def test_outside_that_race_one_outcome_is_named(case):
+    c = {"plain hang": lambda: _held(sibling_end=False), "not held": lambda: _held(held=False),
+         "HTTP/1.1": lambda: _held("HTTP/1.1")}[case]()
+    assert not c.outcome.held_cut_by_sibling
+    k6_ = c.clients["k6"]
+    assert k6_.alt == [] and "may have fired first" not in k6_.note
+    # a plain hang: k6's own timeout; a stream no fault held, or HTTP/1.1 (one request a connection): the reset
+    assert k6_.error == (1050 if case == "plain hang" else 1220)
+
+
+# -- the other side: the flow whose reset cut a held stream ---------------------------------------
+def _culprit(version="HTTP/2.0", cut=True, event="tcp.rst"):
+    facts = {"protocol": version, "phase": "before_response", "conn_end": "rst" if event == "tcp.rst" else "fin"}
+    if cut:
+        facts["cut_held"] = ["held-flow"]
+    return Outcome(event, "network.tcp.reset_by_peer", facts=facts)
+
+
+def test_a_reset_that_cut_a_held_stream_names_gos_force_close_for_k6():
+    o = _culprit()
+    assert o.cut_held_sibling
+    r = k6.report(o)
+    assert (r.certainty, _named(r)) == ("uncertain", [(1220, "read: connection reset by peer"),
+                                                      (1000, "http2: client connection force closed via ClientConn.Close")])
+    assert "cancel" in r.note
+    assert profiles.report_all(o)["node"].alt == []  # measured with k6 only: other profiles keep one outcome
+
+
+@pytest.mark.parametrize("case", ["plain reset", "HTTP/1.1", "fin"])
+def test_outside_the_cut_the_end_keeps_one_outcome(case):
+    o = {"plain reset": lambda: _culprit(cut=False), "HTTP/1.1": lambda: _culprit("HTTP/1.1"),
+         "fin": lambda: _culprit(event="tcp.fin")}[case]()
+    assert o.cut_held_sibling == (case == "fin")  # a FIN cuts too; k6 was measured on the reset only
+    r = k6.report(o)
+    assert r.alt == [] and r.certainty == "exact", r

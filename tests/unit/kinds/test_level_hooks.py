@@ -24,3 +24,11 @@ def test_a_kind_of_a_level_implements_its_hook(kind, cls):
 def test_the_level_addons_dispatch_not_branch_on_kinds(addon):
     text = (ADDONS / addon).read_text()
     assert "kind ==" not in text and ".kind in" not in text
+
+
+@pytest.mark.parametrize("addon", ["dns.py", "tls.py", "datagrams.py"])
+def test_the_level_addons_read_no_parameter_of_a_fault(addon):
+    """What a parameter means (``cert=`` for the record, ...) is the kind's to say: an addon
+    that reads one knows a kind (``Tls.left_without_request``, ``Tls.record_leaf``)."""
+    text = (ADDONS / addon).read_text()
+    assert [r for r in ("fault.get(", "fault.p[", "fault.p.get(", 'get("cert")') if r in text] == []

@@ -1,4 +1,7 @@
-"""The ``tls`` kind's grammar, connection-flow matching and the handshake classifier."""
+"""The ``tls`` kind's grammar, what it tells its addon, connection-flow matching and the
+handshake classifier."""
+
+from types import SimpleNamespace
 
 import pytest
 from mitmproxy import connection, flowfilter
@@ -42,6 +45,43 @@ def test_valid_specs(text):
 def test_invalid_specs(text, msg):
     with pytest.raises(SpecError, match=msg):
         spec.parse(text)
+
+
+def _tls(text):
+    return plan.rule_from_option(f"/~d a.test/{text}", 0).fault
+
+
+@pytest.mark.parametrize("text, error", [
+    *((f"tls cert={k}", "client closed after the handshake without a request") for k in tlskind.CERT_KINDS),
+    ("tls cert=wrong_host alpn=http1_only", "client closed after the handshake without a request"),
+    ("tls alpn=http1_only", None), ("tls max_version=1.2", None), ("tls client_cert=require", None),
+])
+def test_a_client_leaving_after_the_handshake_is_a_rejection_of_a_bad_cert_only(text, error):
+    assert _tls(text).left_without_request() == error
+
+
+class _Act:
+    def __init__(self, fail=False):
+        self.asked, self.fail = [], fail
+
+    def leaf(self, cert):
+        self.asked.append(cert)
+        if self.fail:
+            raise OSError("no factory")
+        return SimpleNamespace(leaf_cert=f"leaf:{cert}")
+
+
+@pytest.mark.parametrize("cert, leaf", [("expired", "leaf:expired"), ("not_yet_valid", "leaf:not_yet_valid"),
+                                        ("untrusted", None), ("wrong_host", None)])
+def test_the_record_names_the_dates_of_a_leaf_out_of_its_validity(cert, leaf):
+    act = _Act()
+    assert _tls(f"tls cert={cert}").record_leaf(act) == leaf
+    assert act.asked == ([cert] if leaf else [])
+    assert _tls("tls handshake=close").record_leaf(act) is None
+
+
+def test_a_leaf_that_cannot_be_made_still_lets_the_record_be_written():
+    assert _tls("tls cert=expired").record_leaf(_Act(fail=True)) is None
 
 
 def test_connection_level_and_option_rule():

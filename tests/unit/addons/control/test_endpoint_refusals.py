@@ -1,4 +1,4 @@
-"""The control endpoint (faults/addons/control.py) under hostile input: the number
+"""The control endpoint (faults/addons/control/) under hostile input: the number
 corpus in text, JSON and YAML bodies is a 400 naming the key (never a 500); a
 refused request is answered at its head and its body marked to be dropped unread;
 a big rule set is parsed off the event loop and applied in one step; with the
@@ -11,10 +11,10 @@ import pytest
 from mitmproxy.test import taddons
 
 from faults import vocabulary
-from faults.addons import control as controlmod
+from faults.addons.control import endpoint as controlmod
 from faults.addons.control import FaultControl
 from faults.addons.injector import FaultInjector
-from tests.unit.addons.test_control_hostile import req as control_request
+from tests.unit.addons.control.test_endpoint import req as control_request
 from tests.unit.hostile import HUGE, RULE_FIELDS, rule_field, specs
 
 TOKEN = "s3cret"

@@ -1,16 +1,14 @@
-"""faults.report. fault_report on a full disk: records dropped and counted, one warning, never a
-partial line, writing resumes when space returns, the count is in the summary. And what a
-record counts as, for fault_metrics and the HTML report."""
+"""faults/report/writer.py. fault_report on a full disk: records dropped and counted, one warning,
+never a partial line, writing resumes when space returns, the count is in the summary."""
 
 import errno
 import io
 import json
 import logging
 
-import pytest
 from mitmproxy.test import taddons, tflow
 
-from faults import report as reportmod
+from faults.report import reader, writer as reportmod
 from faults.addons.annotate import Classifier
 from faults.addons.status import FaultStatus
 
@@ -82,7 +80,7 @@ def test_real_file_still_appends_whole_lines(tmp_path):
     rep.write({"a": 1})
     rep.write({"b": "é"})
     rep.close()
-    assert reportmod.read(p) == [{"a": 1}, {"b": "é"}]
+    assert reader.read(p) == [{"a": 1}, {"b": "é"}]
 
 
 def test_dropped_records_are_counted_in_the_shutdown_summary(tmp_path):
@@ -113,46 +111,3 @@ def test_real_enospc_from_dev_full(caplog):
     rep.close()
     assert rep.dropped == 3
     assert len([r for r in caplog.records if "cannot write" in r.getMessage()]) == 1
-
-
-def test_every_record_carries_t_and_duration_ms(monkeypatch):
-    """``t``: seconds from the run's t0 to the record's start; ``duration_ms``: start to settled."""
-    import time
-
-    from faults import gates
-
-    monkeypatch.setattr(gates.clock, "t0", None)
-    monkeypatch.setattr(gates.clock, "path", None)
-    tctx_cls = Classifier()
-    with taddons.context(tctx_cls):
-        flow = tflow.tflow(resp=True)
-        flow.request.timestamp_start = time.time() - 0.25
-        gates.clock.start(flow.request.timestamp_start - 2.0)  # the run began 2 s before this request
-        tctx_cls.finish(flow)
-    rec = reportmod.flow_record(flow, *_classified(tctx_cls, flow))
-    assert isinstance(rec["t"], float) and abs(rec["t"] - 2.0) < 0.01
-    assert 240 <= rec["duration_ms"] < 2000
-    rec = reportmod.connection_record(proxy="p", listen=None, upstream=None, client=None, n=1, end="rst",
-                                      why=None, bytes_up=0, bytes_down=0, toxics={})
-    assert rec["t"] >= 2.2 and rec["duration_ms"] is None
-
-
-def _classified(cls, flow):
-    c, shared = cls._classified(flow)
-    return c, flow.metadata.get("fault"), shared[3]
-
-
-# -- what a record counts as (fault_metrics and the HTML report share these) -----------
-@pytest.mark.parametrize("spec,kind", [("status code=503", "status"), ("hang", "hang"), ("", ""), (None, ""),
-                                       ("delay ms=200 + status code=503", "delay+status")])
-def test_the_kind_of_a_spec(spec, kind):
-    assert reportmod.kind_of(spec) == kind
-
-
-def test_the_outcome_label_and_client_errors_of_a_record():
-    assert reportmod.k6_code_label({"record": "flow", "k6_error_code": 1503}) == "1503"
-    assert reportmod.k6_code_label({"record": "websocket"}) == "ws"
-    assert reportmod.k6_code_label({"record": "connection", "k6_error_code": None}) == "none"
-    clients = {"k6": {"error": 0}, "curl": {"error": 56}, "httpx": {"error": None}, "node": {"error": "ok"},
-               "chromium": {"error": "net::ERR_EMPTY_RESPONSE"}, "odd": "not a dict"}
-    assert list(reportmod.client_errors(clients)) == [("curl", "56"), ("chromium", "net::ERR_EMPTY_RESPONSE")]

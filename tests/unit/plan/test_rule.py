@@ -1,4 +1,4 @@
-"""faults.plan with time: window, requests, ramps and max_active on rules; fault
+"""Rules (faults/plan/rule.py) with time: window, requests, ramps and max_active on rules; fault
 lists; rules decided at the response head; and how each is refused."""
 
 import time

@@ -1,4 +1,4 @@
-"""The URL index in faults.plan: 10,000 `~u` path rules cost a few dict lookups per
+"""The URL index (faults/plan/url_index.py): 10,000 `~u` path rules cost a few dict lookups per
 request, with the same choices and counters as running every filter."""
 
 import random
@@ -7,9 +7,10 @@ import pytest
 from mitmproxy.test import tflow
 
 from faults import plan
+from faults.plan import url_index
 from faults.spec import parse
 
-from tests.unit.test_plan_index import naive_select
+from tests.unit.plan.test_host_index import naive_select
 
 
 def flow(path="/", host="a.test", method="GET"):
@@ -79,7 +80,7 @@ PATHS = ["/path{i}", "/path{i}/x", "/PATH{i}", "/x/path{i}?q=/path{j}", "/other"
 
 @pytest.mark.parametrize("seed", range(6))
 def test_same_choices_and_counters_as_running_every_filter(seed, monkeypatch):
-    monkeypatch.setattr(plan, "URL_INDEX_MIN", 4)
+    monkeypatch.setattr(url_index, "URL_INDEX_MIN", 4)
     rnd = random.Random(seed)
 
     def rules():

@@ -1,4 +1,4 @@
-"""``~d`` in reverse mode (faults/plan.py): mitmproxy rewrites Host to the upstream's
+"""``~d`` in reverse mode (faults/plan/filters.py): mitmproxy rewrites Host to the upstream's
 before any hook unless keep_host_header is on; a rule's ``~d NAME`` also matches the
 name the client used, which the HTTP layer keeps on the request
 (vocabulary.CLIENT_HOST_ATTR, set by faults.wire.h2layer.remember_client_host)."""

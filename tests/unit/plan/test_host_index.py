@@ -1,4 +1,4 @@
-"""The host index in faults.plan: same selections and counters as running every
+"""The host index (faults/plan/host_index.py): same selections and counters as running every
 filter, without running the filters of rules that cannot match the host."""
 
 import random
@@ -8,6 +8,7 @@ from mitmproxy import flowfilter
 from mitmproxy.test import tflow
 
 from faults import plan
+from faults.plan import limits
 from faults.spec import parse
 
 
@@ -150,7 +151,7 @@ def test_level_filter_and_non_http_flows():
 
 
 def test_memos_stay_bounded(monkeypatch):
-    monkeypatch.setattr(plan, "HOST_MEMO_MAX", 8)
+    monkeypatch.setattr(limits, "HOST_MEMO_MAX", 8)
     r = rule("~d a.test", name="a")
     p = plan.Plan([r])
     for i in range(50):

@@ -1,0 +1,103 @@
+"""``FaultH3Server`` (faults/wire/h3layer.py) reads the typed ``H3Action`` a fault asked
+for: the frames it sends, what it keeps back for a pace or a hold. (Guards for the private
+mitmproxy/aioquic parts it relies on: tests/unit/wire/test_quic.py.)"""
+
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from aioquic.h3.connection import ErrorCode as H3ErrorCode
+from mitmproxy.proxy.layers.http import ResponseData
+from mitmproxy.test import tflow
+
+from faults import vocabulary
+from faults.wire import actions, ends
+from faults.wire.actions import H3Action
+from faults.wire.h3layer import TRANSPORT_FRAME_TYPE, FaultH3Server
+
+
+class _Conn:
+    """What the layer calls on mitmproxy's LayeredH3Connection, written down."""
+
+    def __init__(self):
+        self.calls = []
+
+    def close_stream(self, sid, code, stop_send=True):
+        self.calls.append(("reset_stream", sid, code, stop_send))
+
+    def close_connection(self, code, frame_type=None, reason=""):
+        self.calls.append(("connection_close", code, frame_type, reason))
+
+    def transmit(self):
+        return iter(())
+
+    def get_open_stream_ids(self):
+        return []
+
+
+@pytest.fixture
+def server():
+    """The layer without mitmproxy's stack under it: one known stream (4) and its flow."""
+    s = object.__new__(FaultH3Server)
+    s.context = SimpleNamespace(client=SimpleNamespace(id=str(uuid.uuid4())), layers=[])
+    s.http_layer, s.on_settled, s.h3_conn = None, None, _Conn()
+    s.known, s.held, s.timers = {4: tflow.tflow()}, {}, {}
+    s.closing, s.goaway_id, s.drained, s.gone = None, None, False, False
+    s.send_goaway = lambda sid: s.h3_conn.calls.append(("goaway", sid))
+    yield s
+    ends.forget(s.context.client.id)
+
+
+def _ask(server, action: H3Action) -> H3Action:
+    return actions.H3.set(server.known[4], action)
+
+
+def test_reset_stream_goes_out_with_its_code(server):
+    flow = server.known[4]
+    act = _ask(server, H3Action("reset_stream", "before_response", code=0x10C, stop_sending=True))
+    assert server.action_of(4) is act and server.action_of(8) is None
+    list(server.fire(4, act))
+    assert act.fired and server.h3_conn.calls == [("reset_stream", 4, 0x10C, True)]
+    assert "ended_seq" in flow.metadata[vocabulary.WIRE]
+
+
+def test_a_transport_close_names_no_frame_and_ends_the_connection(server):
+    act = _ask(server, H3Action("connection_close", "before_response", code=0xA, quic_error_space="transport",
+                                reason="fault: bye"))
+    list(server.fire(4, act))
+    assert server.h3_conn.calls == [("connection_close", 0xA, TRANSPORT_FRAME_TYPE, "fault: bye")]
+    assert ends.of(server.context.client.id)["quic_error_space"] == "transport"
+
+
+def test_an_application_close_is_an_h3_one(server):
+    list(server.fire(4, _ask(server, H3Action("connection_close", "mid_body", code=0x102))))
+    assert server.h3_conn.calls == [("connection_close", 0x102, None, "")]
+    assert ends.of(server.context.client.id)["quic_error_space"] == "application"
+
+
+def test_a_draining_goaway_that_ends_its_stream_rejects_it(server):
+    act = _ask(server, H3Action("goaway", "before_response", code=0x100, goaway_id=8, then="drain",
+                                stream_ended=True))
+    list(server.fire(4, act))
+    assert server.goaway_id == 8 and server.closing is None
+    assert server.h3_conn.calls == [("goaway", 8), ("reset_stream", 4, H3ErrorCode.H3_REQUEST_REJECTED, False)]
+
+
+def test_a_goaway_then_close_closes_with_its_code(server):
+    list(server.fire(4, _ask(server, H3Action("goaway", "after_headers", code=0x102, goaway_id=4))))
+    assert server.h3_conn.calls == [("goaway", 4)] and server.closing["code"] == 0x102
+
+
+def test_pace_keeps_the_data_back_in_parts_of_20_ms(server):
+    _ask(server, H3Action("pace", rate=500))
+    assert server.keeps(ResponseData(4, b"x" * 25)) == "pace"
+    assert [len(e.data) for e in server.held[4]] == [10, 10, 5]
+    assert server.keeps(ResponseData(4, b"y")) is True  # behind what is kept
+
+
+def test_hold_keeps_back_what_follows_its_point_only(server):
+    act = _ask(server, H3Action("hold", "mid_body", hold_ms=250))
+    assert server.keeps(ResponseData(4, b"a")) is False  # not at its point yet
+    act.hold_now = True
+    assert server.keeps(ResponseData(4, b"b")) == "hold" and act.fired and len(server.held[4]) == 1
+    assert server.keeps(ResponseData(8, b"c")) is False  # another stream, no action

@@ -89,9 +89,13 @@ def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
         if spec is None and client == "aioquic" and "truncate" in FAULTS[int(case.rsplit("-", 1)[1][1:])] \
                 and case.split("-")[1].startswith("s"):
             # aioquic closed the connection itself (H3_MESSAGE_ERROR) on the short body: the slow
-            # sibling's record says so, not an upstream failure
-            assert rec["outcome"]["event"] == "h3.client_close", rec["outcome"]
-            assert rec["facts"]["h3_error"]["name"] == "H3_MESSAGE_ERROR", rec["facts"]
+            # sibling's record says so, not an upstream failure. The race, named: on a loaded
+            # machine the sibling's whole answer may reach aioquic first (then its record says so)
+            if res[:2] == ("ok", 200):
+                assert rec["outcome"]["event"] == "http.response", rec["outcome"]
+            else:
+                assert rec["outcome"]["event"] == "h3.client_close", rec["outcome"]
+                assert rec["facts"]["h3_error"]["name"] == "H3_MESSAGE_ERROR", rec["facts"]
         report_ = rec["clients"][client]
         expected = [report_["error"]] + [a["error"] for a in report_.get("alt", [])]
         if _said(client, res) not in expected:

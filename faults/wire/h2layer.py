@@ -34,6 +34,7 @@ from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
     ErrorCode,
     HttpLayer,
+    HttpStream,
     RequestData,
     RequestHeaders,
     RequestProtocolError,
@@ -138,6 +139,11 @@ class FaultHttpLayer(HttpLayer):
             if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
                 return  # answered at its head: the body is dropped as it arrives
         yield from super().event_to_child(child, event)
+        if isinstance(event, events.CommandCompleted) and isinstance(child, HttpStream):
+            # a hook or the upstream connection came back: the stream read what it had queued meanwhile
+            server = self.connections.get(self.context.client)
+            if isinstance(server, h3layer.FaultH3Server) and server.cut_due(child.stream_id):
+                yield from super().event_to_child(server, h3layer.UploadRead(child.stream_id))
 
 
 def remember_client_host(context, request) -> None:

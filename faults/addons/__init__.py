@@ -17,7 +17,8 @@ components are its children, called in this order:
 - ``H2Preference``: option ``fault_prefer_h2`` (after ``TlsFaults``: it adjusts the
   TLS connection that addon or mitmproxy's TlsConfig made);
 - ``DnsFaults``: ``dns``/``refuse``/``blackhole`` rules on the DNS mode's queries;
-- ``H2Frames``: installs the frame-capable HTTP/2 layer (``faults.wire.h2layer``);
+- ``H2Frames``: installs the frame-capable HTTP layer (``faults.wire.h2layer``) on the
+  connections that may need it (told by the injector when a rule is selected or the rules change);
 - ``FaultPassthrough``: relays connections no rule can select as bytes (option
   ``fault_passthrough``, off); after ``H2Frames``, which may ask mitmproxy's own
   ``next_layer`` again, so that waiting for more bytes (a split ClientHello) holds;
@@ -87,9 +88,12 @@ class FaultAddon:
         workers = Workers()
         control = FaultControl(injector, classifier, status, workers)
         workers.changes_to(control.apply_change)  # a sibling worker's runtime change applies here
+        h2frames = H2Frames(on_settled=classifier.written, injector=injector, toxiproxy=toxiproxy)
+        injector.on_start.append(h2frames.ensure)  # a selected flow's connection gets the layer
+        injector.on_rules_changed.append(h2frames.rules_changed)
         self.children = [workers, control, toxiproxy, QuicFront(), injector, TlsFaults(injector, classifier),
                          DatagramFaults(injector, classifier), H2Preference(),
-                         DnsFaults(injector, classifier), H2Frames(on_settled=classifier.written),
+                         DnsFaults(injector, classifier), h2frames,
                          FaultPassthrough(injector, toxiproxy), WsFrames(), classifier, status,
                          FaultMetrics(classifier, injector), FaultStartup(injector)]
         self._walked = True  # mitmproxy walks the children (until running)

@@ -50,6 +50,10 @@ class FaultInjector:
         # proxy's http toxics apply to its own listener's flows only)
         self.selectors: list = list(selectors)
         self.metrics = None  # faults.metrics.Metrics while option fault_metrics is on (set_metrics)
+        # told when a rule becomes active on a flow (with the flow), and when the rules
+        # change (FaultAddon hands over H2Frames.ensure and .rules_changed)
+        self.on_start: list = []
+        self.on_rules_changed: list = []
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
@@ -95,6 +99,8 @@ class FaultInjector:
             except SpecError as e:
                 raise exceptions.OptionsError(str(e)) from None
             self.option_plan = planmod.Plan(rules, seed).warm()
+        if {"fault_plan", "faults", "fault_seed"} & set(updated):
+            self._rules_changed()
 
     def set_metrics(self, metrics) -> None:
         """``FaultMetrics`` attaches its ``faults.metrics.Metrics`` (None: off)."""
@@ -103,6 +109,11 @@ class FaultInjector:
     def set_runtime_plan(self, plan: planmod.Plan) -> None:
         """The rules set at runtime (``FaultControl``: commands, the control endpoint)."""
         self.runtime_plan = plan
+        self._rules_changed()
+
+    def _rules_changed(self) -> None:
+        for listener in self.on_rules_changed:
+            listener()
 
     @property
     def rules(self) -> list[planmod.Rule]:
@@ -149,6 +160,7 @@ class FaultInjector:
             if ctx.options.fault_plan != path:  # a --set replaced the plan meanwhile
                 return
             self.file_plan = _stamp(loaded, sig)
+            self._rules_changed()
             log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
 
     async def done(self):
@@ -276,6 +288,8 @@ class FaultInjector:
                 self._h3_said.add(rule.spec.text)
                 log.warning(f"fault {rule.spec.text!r} not applied to HTTP/3 flows: {why} (said once per rule)")
             return False
+        for listener in self.on_start:  # e.g. the connection gets the frame-capable layer
+            listener(flow)
         act = Act(flow, self._stopping, rule.rng)
         act.decided_at = decided_at
         self._active[flow.id] = (rule.fault, act, rule)

@@ -141,6 +141,7 @@ class FaultStatus:
         if not force and now - self._last < INTERVAL:  # first: the cheap check, once per flow
             return
         if not (ctx.options.fault_status and (self.stream or self._is_dump())):
+            self._last = now  # off (or not mitmdump): asked again in a second, not per flow
             return
         state = (self.flows, self.faulted)
         if state == self._shown:

@@ -6,11 +6,13 @@ sans-io way, inside mitmproxy's own layer stack, so every frame still goes
 through the TLS layer as a ``SendData`` command (never raw bytes past
 mitmproxy's back):
 
-- ``H2Frames.next_layer`` lets the built-in ``nextlayer`` addon decide, then
-  swaps the ``HttpLayer`` it chose for ``FaultHttpLayer`` (a subclass);
-- ``FaultHttpLayer``, on ``Start`` for a client that negotiated ``h2``, puts a
-  ``FaultH2Server`` (subclass of the private ``Http2Server``) into
-  ``connections[client]`` before the stock code runs its ``setdefault``;
+- ``H2Frames.next_layer`` lets the built-in ``nextlayer`` addon decide, then, on
+  a connection that may need it at once (``H2Frames.needs_layer_at_start``), swaps
+  the ``HttpLayer`` it chose for ``FaultHttpLayer`` (a subclass);
+- when a rule selects a flow (``H2Frames.ensure``, from the injector) or the rules
+  change, ``adopt`` swaps the layers of that running connection: its ``HttpLayer``
+  for ``FaultHttpLayer``, its HTTP/2 server (the private ``Http2Server``) for
+  ``FaultH2Server``, each keeping its state. Unselected traffic never pays for them;
 - a fault kind asks for an *action* (``faults.wire.actions.H2Action``, through
   ``Act``) and, when the stream must end, calls ``flow.kill()``. ``FaultH2Server`` intercepts that
   stream's ``ResponseProtocolError(KILL)`` and emits the action's frames
@@ -27,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 
+import h2.events
 import hyperframe.frame as hf
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup, SendData
@@ -61,10 +65,21 @@ CLOSE_DELAY = 0.1  # s: between our last frames and the close
 CLOSE_GRACE = 0.05  # s: after the close, make sure the client socket really closed
 MAX_OVERFLOW_BYTES = 256 * 2**20  # window_overflow refuses clients with windows larger than this
 
+_servers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # client connection id -> FaultH2Server
+
 
 # -- the addon -------------------------------------------------------------------
 class H2Frames:
-    """Addon: install the frame-capable HTTP layer on every connection.
+    """Addon: install the frame-capable HTTP layer on the connections that may need it.
+
+    Every exchange on a connection pays for the layer's wrappers, so a TCP connection
+    gets it at its ``next_layer`` decision only when something may need it before any
+    rule is selected (``needs_layer_at_start``); any other connection gets it the
+    moment a rule (plan, runtime, ``x-fault``, a Toxiproxy http toxic) is selected for
+    one of its flows (``ensure``, from the injector, before the flow's response or
+    request body is relayed), and every open connection gets it when the rules
+    change (``rules_changed``), so a rule added at runtime applies to connections
+    opened before it exactly as to new ones.
 
     ``on_settled`` is called with a flow when what its client will see is settled: its
     response's last event reached the layer (handed to the client now, or dropped
@@ -74,15 +89,64 @@ class H2Frames:
 
     name = "h2frames"
 
-    def __init__(self, on_settled=None):
+    def __init__(self, on_settled=None, injector=None, toxiproxy=None):
         self.on_settled = on_settled
+        self.injector, self.toxiproxy = injector, toxiproxy  # handed over by FaultAddon
+
+    def configure(self, updated):
+        if {"fault_control", "keep_host_header"} & set(updated):
+            self.rules_changed()
 
     def next_layer(self, nextlayer):
         if nextlayer.layer is None:
             stock = builtin.nextlayer()
             if stock is not None:
                 stock.next_layer(nextlayer)
-        install(nextlayer.layer, self.on_settled)
+        if self.needs_layer_at_start(nextlayer.context):
+            install(nextlayer.layer, self.on_settled)
+
+    def needs_layer_at_start(self, context) -> bool:
+        """What must run in the layer before any hook of the connection's flows:
+        HTTP/3 (its upstream connections, ``faults.wire.h3layer``), the control
+        endpoint (which also reads the name a reverse-mode client sent, and drops a
+        refused request's body, ``vocabulary.DISCARD_BODY``), and, in reverse mode
+        without ``keep_host_header`` while any rule exists, the name the client sent
+        (``remember_client_host``: ``~d`` matches it, and any request on the
+        connection may name any host)."""
+        if context.client.transport_protocol != "tcp":
+            return True
+        options = context.options
+        if options.fault_control:
+            return True
+        return (isinstance(context.client.proxy_mode, ReverseMode) and not options.keep_host_header
+                and self.rules_exist())
+
+    def rules_exist(self) -> bool:
+        inj, tox = self.injector, self.toxiproxy
+        if inj is None:
+            return True  # no injector handed over (a test's bare addon): as before, always
+        if tox is not None and tox.listeners.plans:
+            return True
+        return any(r.fault.level != "dns" for r in inj.rules)
+
+    def ensure(self, flow) -> None:
+        """A rule was selected for ``flow``: its connection gets the layer now."""
+        adopt(flow.client_conn, self.on_settled)
+
+    def rules_changed(self) -> None:
+        """The rules (or the options ``needs_layer_at_start`` reads) changed: the
+        open connections that lack the layer and need it from now on get it."""
+        try:
+            server = builtin.proxyserver()
+        except Exception:  # no master (unit tests)
+            return
+        n = 0
+        for handler in list(server.connections.values()) if server else []:
+            context = getattr(getattr(handler, "layer", None), "context", None)
+            if context is not None and self.needs_layer_at_start(context) and adopt(context.client, self.on_settled):
+                n += 1
+        if n:
+            log.debug(f"fault layer added to {n} open connection(s) after a rule change")
 
 
 def install(layer, on_settled=None) -> bool:
@@ -91,7 +155,7 @@ def install(layer, on_settled=None) -> bool:
     while layer is not None and seen < 16:
         seen += 1
         if type(layer) is HttpLayer:
-            layer.__class__ = FaultHttpLayer
+            layer.__class__ = _ours(layer)
             layer.on_settled = on_settled
             return True
         if isinstance(layer, FaultHttpLayer):
@@ -100,20 +164,54 @@ def install(layer, on_settled=None) -> bool:
     return False
 
 
+def adopt(client_conn, on_settled=None) -> bool:
+    """Give a running connection the frame-capable layers: each stock ``HttpLayer``
+    on it becomes a ``FaultHttpLayer`` and its HTTP/2 server a ``FaultH2Server``
+    (both keep their state: the swap only adds our overrides, which act from the
+    next event on). True when a layer was swapped."""
+    swapped = False
+    for layer in stack.http_layers(client_conn):
+        if type(layer) is HttpLayer:
+            layer.__class__ = _ours(layer)
+            layer.on_settled = on_settled
+            swapped = True
+        if not isinstance(layer, FaultHttpLayer):
+            continue
+        conn = layer.connections.get(layer.context.client)
+        if type(conn) is Http2Server:
+            conn.__class__ = FaultH2Server
+            conn.fault_state()
+            conn.http_layer, conn.on_settled = layer, layer.on_settled
+            swapped = True
+    return swapped
+
+
 class FaultHttpLayer(HttpLayer):
     """Also, for every HTTP version: keeps the name a reverse-mode client used
     (``remember_client_host``) and drops the body of a request answered at its head
-    (``vocabulary.DISCARD_BODY``: read off the wire, never buffered)."""
+    (``vocabulary.DISCARD_BODY``: read off the wire, never buffered). An HTTP/2
+    client's server becomes a ``FaultH2Server`` when a rule selects one of the
+    connection's flows (``adopt``): until then its events pay for nothing of ours."""
 
     on_settled = None  # H2Frames.on_settled, handed to this connection's FaultH2Server
 
+    def event_to_child(self, child, event):
+        if isinstance(event, RequestHeaders):
+            remember_client_host(self.context, event.request)
+        elif isinstance(event, RequestData):
+            flow = getattr(child, "flow", None)
+            if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
+                return  # answered at its head: the body is dropped as it arrives
+        yield from super().event_to_child(child, event)
+
+
+class FaultH3HttpLayer(FaultHttpLayer):
+    """A QUIC client's: on ``Start`` for a client that negotiated ``h3``, puts a
+    ``FaultH3Server`` into ``connections[client]`` before the stock code runs its
+    ``setdefault``; and the upstream connections of an HTTP/3 client (``h3layer``)."""
+
     def _handle_event(self, event):
-        if isinstance(event, events.Start) and self.context.client.alpn == b"h2":
-            server = FaultH2Server(self.context.fork())
-            server.http_layer = self
-            server.on_settled = self.on_settled
-            self.connections.setdefault(self.context.client, server)
-        elif isinstance(event, events.Start) and h3layer.h3_client(self.context):
+        if isinstance(event, events.Start) and h3layer.h3_client(self.context):
             server = h3layer.FaultH3Server(self.context.fork())
             server.http_layer = self
             server.on_settled = self.on_settled
@@ -132,18 +230,18 @@ class FaultHttpLayer(HttpLayer):
             yield from self.get_connection(cmd, reuse=False)
 
     def event_to_child(self, child, event):
-        if isinstance(event, RequestHeaders):
-            remember_client_host(self.context, event.request)
-        elif isinstance(event, RequestData):
-            flow = getattr(child, "flow", None)
-            if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
-                return  # answered at its head: the body is dropped as it arrives
         yield from super().event_to_child(child, event)
         if isinstance(event, events.CommandCompleted) and isinstance(child, HttpStream):
-            # a hook or the upstream connection came back: the stream read what it had queued meanwhile
+            # a hook or the upstream connection came back: the stream read what it had queued
+            # meanwhile, where an upload cut may have been asked for (h3layer.UploadRead)
             server = self.connections.get(self.context.client)
             if isinstance(server, h3layer.FaultH3Server) and server.cut_due(child.stream_id):
                 yield from super().event_to_child(server, h3layer.UploadRead(child.stream_id))
+
+
+def _ours(layer) -> type:
+    """Our class for a stock ``HttpLayer``: a QUIC client's has the HTTP/3 parts."""
+    return FaultH3HttpLayer if layer.context.client.transport_protocol == "udp" else FaultHttpLayer
 
 
 def remember_client_host(context, request) -> None:
@@ -161,6 +259,11 @@ class FaultH2Server(Http2Server):
 
     def __init__(self, context):
         super().__init__(context)
+        self.fault_state()
+
+    def fault_state(self) -> None:
+        """Our state, at construction or when a running stock server is adopted (``adopt``)."""
+        _servers[self.context.client.id] = self
         self.actions: dict[int, H2Action] = {}  # stream id -> action, cached at first sight
         self.dead: set[int] = set()  # streams we ended without telling h2: swallow their events
         self.held: dict[int, list] = {}  # stalled streams: their response events, kept until released
@@ -256,11 +359,10 @@ class FaultH2Server(Http2Server):
                     yield from self.maybe_drained()
                     return
         yield from super()._handle_event(event)
-        yield from self.maybe_drained()
+        if self.goaway_last is not None:
+            yield from self.maybe_drained()
 
     def handle_h2_event(self, event):
-        import h2.events
-
         if isinstance(event, h2.events.StreamReset):
             self.client_reset(event.stream_id)
         if isinstance(event, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
@@ -486,14 +588,19 @@ def _close_writer(writer) -> None:
 
 # -- helpers for fault kinds ---------------------------------------------------------
 def server_of(flow) -> FaultH2Server | None:
-    """The frame-capable HTTP/2 server of this flow's connection: the innermost one
-    (a CONNECT tunnel's HTTP layer sits below the proxy's own, ``faults.wire.stack``)."""
-    found = None
-    for layer in stack.http_layers(flow.client_conn):
-        conn = layer.connections.get(flow.client_conn)
-        if isinstance(conn, FaultH2Server):
-            found = conn
-    return found
+    """The frame-capable HTTP/2 server of this flow's connection, if it has one: the
+    classifier asks for every HTTP/2 flow, so it is looked up by client connection, not
+    found by walking the layers (there is one per client: mitmproxy has no CONNECT
+    over HTTP/2, so only a tunnel's inner HTTP layer, or a direct one, speaks h2), while
+    the connection is open (the server lives on until the collector frees its cycles)."""
+    try:
+        proxyserver = builtin.proxyserver()
+    except Exception:  # no master (unit tests)
+        return None
+    client_id = flow.client_conn.id
+    if proxyserver is None or client_id not in proxyserver.connections:
+        return None
+    return _servers.get(client_id)
 
 
 def active(flow) -> bool:

@@ -5,7 +5,7 @@ no public way to choose a stream's error code, to send an HTTP/3 GOAWAY or to cl
 the QUIC connection with a chosen transport or application error. As for HTTP/2
 (``faults.wire.h2layer``), this is done inside mitmproxy's own layer stack:
 
-- ``FaultHttpLayer`` (in ``h2layer``), on ``Start`` for a client that negotiated
+- ``FaultH3HttpLayer`` (in ``h2layer``), on ``Start`` for a client that negotiated
   ``h3``, puts a ``FaultH3Server`` (subclass of the private ``Http3Server``) into
   ``connections[client]`` before the stock code runs its ``setdefault``;
 - a fault kind asks for an ``H3Action`` through ``Act`` (kept per flow in
@@ -15,7 +15,7 @@ the QUIC connection with a chosen transport or application error. As for HTTP/2
   RESET_STREAM and STOP_SENDING; ``close_connection``: CONNECTION_CLOSE) and, for
   GOAWAY, aioquic's control stream (``_quic``, ``_local_control_stream_id``: private
   attributes);
-- ``get_connection``/``register_connection`` of ``FaultHttpLayer`` call
+- ``get_connection``/``register_connection`` of ``FaultH3HttpLayer`` call
   ``multiplex_reuse``/``split_waiting`` here: an HTTP/1.1 upstream carries one request
   at a time, and mitmproxy 12.3 spreads concurrent streams over several upstream
   connections only for an ``h2`` client (an ``h3`` client's streams all went to one

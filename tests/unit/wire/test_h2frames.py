@@ -152,13 +152,27 @@ def test_violations_are_detected_by_a_strict_client(tctx, kind, client_error):
     assert any(isinstance(c, commands.CloseConnection) for c in cmds)
 
 
-def test_install_swaps_the_http_layer_and_takes_the_h2_connection(tctx):
+def test_install_swaps_the_http_layer_and_adopt_takes_the_h2_connection(tctx):
+    from types import SimpleNamespace
+
+    from faults.wire import builtin
+
     layer = HttpLayer(tctx, HTTPMode.regular)
     assert h2layer.install(layer)
     assert type(layer) is h2layer.FaultHttpLayer
     list(layer.handle_event(events.Start()))
+    assert type(layer.connections[tctx.client]) is _http2.Http2Server  # stock until a rule selects a flow
+    builtin.proxyserver().connections[tctx.client.id] = SimpleNamespace(layer=layer)
+    assert h2layer.adopt(tctx.client)
     assert isinstance(layer.connections[tctx.client], h2layer.FaultH2Server)
     assert layer.connections[tctx.client].http_layer is layer
+
+
+def test_a_quic_client_gets_the_http3_layer(tctx):
+    tctx.client.transport_protocol = "udp"
+    layer = HttpLayer(tctx, HTTPMode.regular)
+    assert h2layer.install(layer)
+    assert type(layer) is h2layer.FaultH3HttpLayer
 
 
 @pytest.mark.parametrize("client_reset_first", [True, False])
@@ -184,3 +198,62 @@ def test_a_stream_the_client_reset_keeps_its_record_when_a_later_fault_ends_the_
     wire = flow.metadata.get(vocabulary.WIRE, {})
     assert ("client_reset_seq" in wire) is client_reset_first
     assert wire.get("collateral_of") == (None if client_reset_first else "next-flow")
+
+
+def test_adopt_turns_a_running_stock_connection_into_ours(tctx):
+    """A connection that started without our layer (no rule could use it then) gets it
+    mid-way, when a rule selects one of its flows: the stock HTTP/2 server, with the
+    streams it already has, becomes a FaultH2Server and the next kill is our frames."""
+    from types import SimpleNamespace
+
+    from faults.wire import builtin
+
+    layer = HttpLayer(tctx, HTTPMode.regular)
+    list(layer.handle_event(events.Start()))
+    stock = layer.connections[tctx.client]
+    assert type(stock) is _http2.Http2Server
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    client.initiate_connection()
+    client.send_headers(1, [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "x")],
+                        end_stream=True)
+    list(stock.handle_event(events.DataReceived(tctx.client, client.data_to_send())))
+    flow = tflow.tflow(client_conn=tctx.client)
+    layer.streams[1] = _Stream(flow)
+    builtin.proxyserver().connections[tctx.client.id] = SimpleNamespace(layer=layer)
+    settled = []
+    assert h2layer.adopt(tctx.client, settled.append)
+    assert type(layer) is h2layer.FaultHttpLayer and stock is layer.connections[tctx.client]
+    assert type(stock) is h2layer.FaultH2Server and stock.http_layer is layer
+    assert not h2layer.adopt(tctx.client, settled.append)  # already ours: nothing to swap
+    H2.set(flow, H2Action("rst_stream", "before_response", code=0xB))
+    resets = [e for e in _client_sees(client, _kill(stock)) if isinstance(e, h2.events.StreamReset)]
+    assert [(r.stream_id, int(r.error_code)) for r in resets] == [(1, 0xB)]
+    assert settled == [flow]
+
+
+class _Rule:
+    def __init__(self, level):
+        self.fault = type("F", (), {"level": level})()
+
+
+@pytest.mark.parametrize("transport,mode,keep_host,control,rules,want", [
+    ("udp", "reverse:https://a:1", False, False, [], True),  # HTTP/3: its upstream connections
+    ("tcp", "regular", False, True, [], True),  # the control endpoint
+    ("tcp", "reverse:http://a:1", False, False, ["flow"], True),  # the name the client sent
+    ("tcp", "reverse:http://a:1", True, False, ["flow"], False),  # keep_host_header: nothing to keep
+    ("tcp", "reverse:http://a:1", False, False, ["dns"], False),  # DNS rules never select a flow
+    ("tcp", "reverse:http://a:1", False, False, [], False),  # no rule: added when one is selected
+    ("tcp", "regular", False, False, ["flow"], False),  # ~d reads the request: added when selected
+])
+def test_which_connections_get_the_layer_at_their_start(tctx, transport, mode, keep_host, control, rules, want):
+    from types import SimpleNamespace
+
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    tctx.client.transport_protocol = transport
+    tctx.client.proxy_mode = ProxyMode.parse(mode)
+    tctx.options.keep_host_header = keep_host
+    injector = SimpleNamespace(rules=[_Rule(level) for level in rules])
+    frames = h2layer.H2Frames(injector=injector, toxiproxy=SimpleNamespace(listeners=SimpleNamespace(plans={})))
+    tctx.options.add_option("fault_control", bool, control, "the control endpoint (faults.addons.control)")
+    assert frames.needs_layer_at_start(tctx) is want

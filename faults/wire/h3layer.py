@@ -97,11 +97,11 @@ def split_waiting(layer, command) -> list:
 # -- the server side of an HTTP/3 client connection ------------------------------------
 @dataclass
 class UploadRead(events.Event):
-    """To ``FaultH3Server`` from the ``HttpLayer``: a request stream of this connection read
-    body that had waited for a hook (mitmproxy queues a stream's events while its
-    ``requestheaders`` hook runs). An upload cut may have been asked for in it: no more
-    of the upload may arrive (under load the whole body arrives before the hook returns),
-    so its frames go out now, not at the stream's next data."""
+    """To ``FaultH3Server`` from ``FaultH3HttpLayer``: a request stream of this connection
+    read body that had waited (mitmproxy queues a stream's events while its ``requestheaders``
+    hook runs, or while its upstream connection opens), and an upload cut was asked for in
+    it. No more of the upload may come (under load the whole body arrives meanwhile), so the
+    cut's frames go out now, not at the stream's next data."""
 
     stream_id: int
 

@@ -7,14 +7,12 @@ three). A script's slow hook makes the wait certain here."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from faults import report
 from faults.tools.launch import ProxyProcess
 from faults.tools.upstream import Upstream
 from tests.e2e.h3clients import aioquic_many, curl_many
+from tests.e2e.waiting import by_case, wait_for_records
 
 pytest.importorskip("curl_cffi")
 
@@ -41,14 +39,12 @@ def test_upload_cut_goes_out_when_the_upload_arrived_during_a_hook(tmp_path):
             reqs = [(f"/w?size=10&case={name}-w", {}),
                     (f"/f?slow-hook&size=10&case={name}-f", {"x-fault": SPEC}, b"u" * 30_000)]
             got[name] = drive(px.port, px.ca_file, reqs, timeout=10)[1]
-        deadline = time.monotonic() + 5
-        while len([r for r in report.read(rep) if "-f" in r.get("url", "")]) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        recs = by_case(wait_for_records(rep, lambda rs: {"curl-f", "aioquic-f"} <= by_case(rs).keys(),
+                                        "the two cut uploads' records"))
     # (the exit status: test_http3.py checks it; mitmdump's SIGSEGV at exit after HTTP/3 is its own issue)
     assert "Traceback" not in px.log(), px.log()[-3000:]
-    recs = {r["url"].split("case=")[1]: r for r in report.read(rep) if "-f" in r.get("url", "")}
     for name, res in got.items():
         assert res[0] == "error" and res[1] not in (28, "timeout"), (name, res, px.log()[-2000:])
-        rec = recs[f"{name}-f"]
+        rec = recs[f"{name}-f"][0]
         assert rec["outcome"]["event"] == "h3.reset_stream" and rec["facts"]["phase"] == "mid_request", rec
         assert rec["clients"][name]["error"] == res[1], (name, res, rec["clients"][name])

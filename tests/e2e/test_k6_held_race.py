@@ -20,7 +20,7 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import records_by_case
+from .waiting import records_by_case, reported
 
 SCRIPT = k6run.ONE_CONNECTION_A_CASE + r"""
 export default async function () {
@@ -31,7 +31,7 @@ export default async function () {
       error: res.error, status: res.status, proto: res.proto })));
   await go('pre', null, '5s');
   const hang = go('hang', 'hang', `${c.timeout}ms`);
-  if (c.offset === null) { await hang; } else { await sleep(c.offset); }
+  if (c.offset === null) { await hang; } else { await sleep(c.offset); }  // kept: the subject (the race's offset)
   await Promise.all([hang, go('sib', 'reset when=before_response', '5s')]);
 }
 """
@@ -50,7 +50,7 @@ def outcomes(proxy):
     cases = [{"id": f"held{i}", "offset": o, "timeout": t} for i, (o, t) in enumerate(CASES)]
     got = k6run.run(cases, script=SCRIPT, per_case=3, hosts={"demo.test": "127.0.0.1"}, timeout=120,
                     env={"SSL_CERT_FILE": str(proxy.ca_file), "BASE": f"https://demo.test:{proxy.port}"})
-    return got, records_by_case(proxy, settle=1.0)
+    return got, records_by_case(proxy, got, reported(got))
 
 
 def _named(rec: dict) -> set:

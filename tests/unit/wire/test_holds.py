@@ -8,6 +8,7 @@ from mitmproxy.test import tflow
 from faults import vocabulary
 from faults.wire import holds
 from faults.wire.act import Act
+from tests.waiting import wait_until_async
 
 
 def _on_one_connection(n: int) -> list:
@@ -49,8 +50,8 @@ def test_a_hold_registers_and_the_end_records_what_it_cut(monkeypatch):
     async def scene():
         act = Act(held, asyncio.Event(), random.Random(0))
         task = asyncio.create_task(act.hold(5))
-        while held.id not in holds._holding.get(held.client_conn.id, {}):
-            await asyncio.sleep(0.001)
+        await wait_until_async(lambda: held.id in holds._holding.get(held.client_conn.id, {}), 5, "the hold registered",
+                               poll=0.001)
         Act(culprit, asyncio.Event(), random.Random(0))._end("rst")
         act.stopping.set()
         return await task

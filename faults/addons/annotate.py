@@ -226,7 +226,8 @@ class Classifier:
         if not said:
             said.extend(self._comment(clients, shared[3]["id"], hit[2].summary))
         flow.comment = _faulted(flow, fault, said[0]) + said[1]
-        self._done(flow, lambda: flow_record(flow, self._classification(hit, o), fault, md[V.ANNOTATION]))
+        read = self.report is not None or self.record_listeners  # no closure per flow when none reads it
+        self._done(flow, read and (lambda: flow_record(flow, self._classification(hit, o), fault, md[V.ANNOTATION])))
 
     def _comment(self, clients: dict, annotation_id: str, summary: str) -> tuple[str, str]:
         """The flow comment's (head, tail), the fault's part left out (``_faulted`` adds it)."""

@@ -234,9 +234,10 @@ class FaultInjector:
             flow.request.headers.pop(HEADER)
             return rule
         for plan in self._plans():
-            rule = plan.select(flow, level="request_head")
-            if rule is not None:
-                return rule
+            if plan.has_level("request_head"):  # one set lookup when no rule acts at the head
+                rule = plan.select(flow, level="request_head")
+                if rule is not None:
+                    return rule
         return None
 
     def _header_ignored(self) -> None:

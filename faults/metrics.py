@@ -21,6 +21,7 @@ proxy whichever worker counted.
 
 from __future__ import annotations
 
+import glob
 import os
 
 from faults import numbers
@@ -38,7 +39,7 @@ class Metrics:
             # from this variable; set before any metric exists in this process
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiprocess_dir
         import prometheus_client as pc
-        from prometheus_client import multiprocess, values
+        from prometheus_client import values
 
         self.multiprocess_dir = multiprocess_dir
         pc.disable_created_metrics()  # no *_created series: they double the text and no dashboard reads them
@@ -46,7 +47,7 @@ class Metrics:
         own = self.registry
         if multiprocess_dir:
             values.ValueClass = values.MultiProcessValue()  # even if prometheus_client was imported before
-            multiprocess.MultiProcessCollector(self.registry, path=multiprocess_dir)
+            self.registry.register(_WrittenFiles(multiprocess_dir))
             own = None  # the files are the truth: registering here too would count twice
         self.flows = pc.Counter("faults_flows", "Finished flows (report records) by the k6 error code "
                                 "k6 reports for them ('ws': a WebSocket session; 'none': unknown).",
@@ -140,6 +141,28 @@ class Metrics:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry).decode()
+
+
+class _WrittenFiles:
+    """The collector of ``--workers``' value files, less any a worker is creating right now:
+    prometheus_client opens a new file, then sizes it, then writes its header, and its own
+    collector failed on a file read between those steps (struct.error: /metrics answered 500
+    under load). Such a file holds no value yet, so leaving it out loses nothing."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def collect(self):
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        files = []
+        for f in glob.glob(os.path.join(self.path, "*.db")):
+            try:
+                if os.stat(f).st_size >= 8:  # its header: how much of the file is used
+                    files.append(f)
+            except FileNotFoundError:  # a dead worker's live gauge, removed since the glob
+                pass
+        return MultiProcessCollector.merge(files, accumulate=True)
 
 
 def parse_address(value: str) -> tuple[str, int]:

@@ -110,6 +110,7 @@ class WireRecord(TypedDict, total=False):
     collateral_of: str  # the flow id whose fault ended the connection
     ended_seq: int  # when this flow's own fault ended its stream or connection (ordered against connection ends)
     client_reset_seq: int  # when the client reset this HTTP/2 stream itself (ordered against connection ends)
+    cut_held: list[str]  # this flow's fault ended the connection while these flows were held on it, uncancelled
     # gRPC
     grpc_status: int  # the status sent in the trailers
     grpc_status_name: str

@@ -167,6 +167,17 @@ class Outcome:
                 and bool(f.get("collateral_of")))
 
     @property
+    def cut_held_sibling(self) -> bool:
+        """HTTP/2: this flow's own fault ended the connection while another flow's fault was holding a
+        stream on it, with no cancel from the client before that end: the other side of
+        ``held_cut_by_sibling`` (``cut_held``, read by ``faults.wire.holds`` at the end). A client whose
+        timeout for the held stream fires just then may fail this flow too with what its cancel met
+        (Go: the cancel's write fails on the reset connection, and it closes the whole connection)."""
+        f = self.facts
+        return (self.event in _CONNECTION_ENDS and self.h2 and bool(f.get("cut_held"))
+                and not f.get("collateral_of"))
+
+    @property
     def h3_error(self) -> dict:
         """HTTP/3: the frame's code ``{"name", "value", "space"}`` ({} when none)."""
         return self.facts.get("h3_error") or {}

@@ -14,7 +14,7 @@ import time
 
 from faults import vocabulary
 from faults.catalog.tables import H2_TO_H3, h2_name, h3_name
-from faults.wire import actions, ends, h2layer, h3layer, sockets, wslayer
+from faults.wire import actions, ends, h2layer, h3layer, holds, sockets, wslayer
 from faults.wire.actions import H2Action, H3Action, WsAction
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class Act:
 
     # -- ending the connection ---------------------------------------------
     def _end(self, how: str) -> bool:
-        self.record(ended_seq=ends.tick())
+        cut = holds.cut_by(self.flow)  # read before the end: the held flows notice it later
+        self.record(ended_seq=ends.tick(), **({"cut_held": cut} if cut else {}))
         ends.mark(self.flow.client_conn.id, self.flow.id, conn_end=how)
         return sockets.reset(self.flow.client_conn) if how == "rst" else sockets.close(self.flow.client_conn)
 
@@ -88,6 +89,10 @@ class Act:
     async def hold(self, seconds: float | None) -> str:
         """Wait ``seconds`` (None: forever) unless the client gives up or we
         shut down. Returns 'elapsed', 'client_gone' or 'stopping'."""
+        with holds.holding(self.flow):
+            return await self._hold(seconds)
+
+    async def _hold(self, seconds: float | None) -> str:
         stop = self.stopping
         start = time.monotonic()
         while True:
@@ -159,6 +164,10 @@ class Act:
 
     async def stall_over(self) -> str:
         """Wait until the stall ends: 'elapsed', 'client_gone' or 'stopping' (recorded)."""
+        with holds.holding(self.flow):
+            return await self._stall_over()
+
+    async def _stall_over(self) -> str:
         held, start = self.state.get("stall", (None, time.monotonic()))
         result = "elapsed"
         while held is not None and not held.released.is_set():

@@ -18,12 +18,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from faults import report
 from faults.classify import matrix
 from faults.tools.launch import ProxyProcess
+
+from .waiting import RECORDS_TIMEOUT, read_records, wait_connections_closed, wait_until
 
 DRIVERS = Path(__file__).with_name("drivers")
 TIMEOUT_MS = 2000
@@ -173,11 +173,28 @@ def records_for(recs: list[dict], c: dict) -> list[dict]:
             or (r.get("record") != "tls_handshake" and f"case={c['id']}&" in (r.get("url") or ""))]
 
 
+def settled_records(px, todo: list[dict]) -> list[dict]:
+    """The report once the client (its driver has exited) has every connection closed by
+    the proxy, so every attempt's flow is finished and recorded, and each case has a record."""
+    wait_connections_closed(px)
+    recs: list[dict] = []
+
+    def unrecorded() -> list[str]:
+        return [c["id"] for c in todo if not records_for(recs, c)]
+
+    def complete() -> bool:
+        recs[:] = read_records(px.report_path)
+        return not unrecorded()
+
+    wait_until(complete, RECORDS_TIMEOUT, f"a record for each of {len(todo)} cases",
+               seen=lambda: f"none for {unrecorded()}")
+    return recs
+
+
 def measure(px, client: str) -> list[tuple[dict, dict, list[dict]]]:
     todo = cases(px.port, client)
     got = run_driver(client, todo, px.ca_file)
-    time.sleep(1.0)  # the last records settle
-    recs = report.read(px.report_path)
+    recs = settled_records(px, todo)
     return [(c, got[c["id"]], records_for(recs, c)) for c in todo]
 
 

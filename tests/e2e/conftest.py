@@ -1,8 +1,5 @@
-import time
-
 import pytest
 
-from faults import report
 from faults.tools.launch import ProxyProcess
 
 
@@ -15,16 +12,6 @@ def proxy(upstream, tmp_path_factory):
         yield px
     assert "mitmproxy has crashed" not in px.log()
     assert "Traceback" not in px.log(), px.log()[-3000:]
-
-
-def records_by_case(px, settle: float = 0.5):
-    """Report records grouped by the ``case`` query parameter, in order."""
-    time.sleep(settle)
-    out: dict[str, list] = {}
-    for r in report.read(px.report_path):
-        if "case=" in (r.get("url") or ""):
-            out.setdefault(r["url"].split("case=")[1].split("&")[0], []).append(r)
-    return out
 
 
 def final_record(recs: list[dict]) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from faults.tools.launch import ProxyProcess
@@ -56,8 +55,7 @@ def main() -> int:
                         out.append((name, spec, drive(px.port, px.ca_file, reqs, timeout=2)[2]))
                     except ConnectionError as e:  # aioquic's connect() itself failed
                         out.append((name, spec, ("error", "ConnectionError", str(e))))
-            time.sleep(1)
-        recs = {}
+        recs = {}  # the proxy has stopped: every record is written
         for line in rep.read_text().splitlines():
             r = json.loads(line)
             recs[r["url"].split("case=")[1]] = r

@@ -11,11 +11,7 @@ Run it several times to re-measure (each run is a fresh client process).
 
 from __future__ import annotations
 
-import time
-
 import pytest
-
-from faults import report
 
 from . import clientmatrix as cm
 
@@ -49,8 +45,7 @@ def test_the_profile_predicts_the_real_client(proxy, client):
         pytest.skip(why)
     todo = _cases(proxy.port, client)
     got = cm.run_driver(client, todo, proxy.ca_file)
-    time.sleep(1.0)  # the last records settle
-    recs = report.read(proxy.report_path)
+    recs = cm.settled_records(proxy, todo)
     for c in todo:
         mine = cm.records_for(recs, c)
         assert mine, f"the proxy saw no request for {c['spec']}"

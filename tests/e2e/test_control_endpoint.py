@@ -1,12 +1,12 @@
 """The control endpoint through a real mitmdump, with a real HTTP client (httpx)."""
 
-import time
-
 import httpx
 import pytest
 
 from faults import report
 from faults.tools.launch import ProxyProcess
+
+from .waiting import wait_for_records
 
 TOKEN = "tok-e2e"
 CONTROL = "http://faults.control"
@@ -49,8 +49,8 @@ def test_set_list_fault_clear_over_http(px, client, upstream):
     assert client.delete(f"{CONTROL}/rules", headers={"x-fault-token": TOKEN}).status_code == 200
     assert client.get(f"{upstream.url}/api/x").status_code == 200
 
-    time.sleep(0.3)
-    recs = [r for r in report.read(px.report_path) if "/api/x" in r["url"]]
+    api_x = lambda recs: [r for r in recs if "/api/x" in r["url"]]  # noqa: E731
+    recs = api_x(wait_for_records(px.report_path, lambda recs: len(api_x(recs)) >= 2, "the records of both /api/x"))
     assert [r["k6_error_code"] for r in recs] == [1503, 0]
 
 
@@ -144,8 +144,7 @@ def test_k6_example_script_sets_faults_and_report_explains(upstream, tmp_path):
         with httpx.Client(base_url=rp.url, headers={"host": "faults.control", "x-fault-token": TOKEN},
                           timeout=5) as c:
             assert [r for r in c.get("/rules").json()["rules"] if r["source"] == "runtime"] == []  # teardown
-        time.sleep(0.3)
-    recs = [r for r in report.read(rep) if "/api/" in r["url"]]
+    recs = [r for r in report.read(rep) if "/api/" in r["url"]]  # the proxy has stopped: every record is written
     codes = {r["k6_error_code"] for r in recs}
     assert 1503 in codes and 0 in codes, codes
     assert all(r["fault"] == "delay ms=300" for r in recs if "/api/slow" in r["url"])

@@ -12,7 +12,8 @@ from faults.tools import k6run
 from faults.tools.launch import ProxyProcess
 from faults.tools.upstream import Upstream
 
-from .conftest import records_by_case
+from .waiting import (any_record, metrics_url, records_by_case, reported, scrape, tcp_connections,
+                      wait_until)
 
 # fault -> (curl exit code, httpx exception or status, k6 code we annotate)
 CURL_HTTPX = {
@@ -43,7 +44,7 @@ def test_curl_and_httpx_see_the_fault_we_annotate(proxy, spec):
             with pytest.raises(httpx_expect) as info:
                 client.get(url.replace(case, hcase), headers={"x-fault": spec}).read()
             raised = info.value
-    recs = records_by_case(proxy)
+    recs = records_by_case(proxy, [case, hcase], any_record)
     assert [r["k6_error_code"] for r in recs[case]] == [code]
     assert recs[hcase][-1]["k6_error_code"] == code
     # the curl and httpx profiles predicted what the real clients did (curl ran with --fail)
@@ -59,7 +60,7 @@ def test_httpx_timeout_on_hang_is_classified_as_client_gave_up(proxy):
     with httpx.Client(timeout=0.5) as client:
         with pytest.raises(httpx.ReadTimeout):
             client.get(f"http://127.0.0.1:{proxy.port}/h?case=httpx-hang", headers={"x-fault": "hang"})
-    (rec,) = records_by_case(proxy, settle=1.0)["httpx-hang"]
+    (rec,) = records_by_case(proxy, ["httpx-hang"], any_record)["httpx-hang"]
     assert rec["k6_error_code"] == 1050 and rec["facts"]["client_gave_up"] is True
 
 
@@ -82,10 +83,10 @@ def test_natural_outcomes_match_k6(proxy, tmp_path):
     with ProxyProcess(mode=f"reverse:http://127.0.0.1:{dead_port}", options={"fault_report": str(rep)}) as dead_px:
         cases.append({"id": "nrefused", "url": f"http://127.0.0.1:{dead_px.port}/n?case=nrefused"})
         got = k6run.run(cases)
-    ours = records_by_case(proxy, settle=1.0)
+    ours = records_by_case(proxy, [c["id"] for c in cases if c["id"] != "nrefused"], reported(got))
     from faults import report
 
-    ours["nrefused"] = report.read(rep)
+    ours["nrefused"] = report.read(rep)  # its proxy has stopped: every record is written
     for c in cases:
         assert ours[c["id"]][-1]["k6_error_code"] == got[c["id"]]["error_code"], (c, got[c["id"]], ours[c["id"]])
         assert ours[c["id"]][-1]["fault"] is None
@@ -148,14 +149,16 @@ def test_shutdown_releases_held_flows_cleanly(upstream, tmp_path):
     from faults import report
 
     rep = tmp_path / "r.jsonl"
-    px = ProxyProcess(mode=f"reverse:{upstream.url}", options={"fault_header": True, "fault_report": str(rep)}).start()
+    px = ProxyProcess(mode=f"reverse:{upstream.url}", options={"fault_header": True, "fault_report": str(rep),
+                                                               "fault_metrics": "127.0.0.1:0"}).start()
     held = subprocess.Popen(["curl", "-s", "-m", "30", "-H", "x-fault: hang", f"http://127.0.0.1:{px.port}/held"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     idle = socket.create_connection(("127.0.0.1", px.port))  # an idle client connection too
     try:
-        import time
-
-        time.sleep(1.0)
+        url = metrics_url(px)  # both connections accepted, the hang held (faults_active counts its flow)
+        wait_until(lambda: tcp_connections(px.proc.pid) >= 2
+                   and sum(v for (name, _), v in scrape(url).items() if name == "faults_active") == 1, 15,
+                   "both client connections accepted and the hang held (faults_active 1)")
         assert px.stop() == 0
         assert held.wait(10) is not None
     finally:

@@ -4,14 +4,13 @@ still gets its HTTP/2 frame faults, through a real mitmdump and a real HTTP/2 cl
 when an ``x-fault`` header selects one of its flows, and when a plan reload adds a rule
 that selects its next request by the name the client sent (reverse mode rewrites it)."""
 
-import time
-
 import h2.events
 import httpx
 import pytest
 
-from faults import report
 from faults.tools.launch import ProxyProcess
+
+from .waiting import wait_connections_closed, wait_for_records, wait_until
 
 NAME = "lazy.test"  # the name the client sends; the upstream is 127.0.0.1
 
@@ -50,12 +49,11 @@ def reset_code(c, px, marker: str, **headers) -> int:
 
 
 def records(px, marker: str, n: int = 1) -> list[dict]:
-    deadline = time.monotonic() + 5
-    while True:
-        recs = [r for r in report.read(px.report_path) if f"m={marker}" in (r.get("url") or "")]
-        if len(recs) >= n or time.monotonic() > deadline:
-            return recs
-        time.sleep(0.05)
+    """The records of ``marker``'s requests, once the clients' connections are closed (every
+    flow on them finished) and ``n`` are there."""
+    wait_connections_closed(px)
+    mine = lambda recs: [r for r in recs if f"m={marker}" in (r.get("url") or "")]  # noqa: E731
+    return mine(wait_for_records(px.report_path, lambda recs: len(mine(recs)) >= n, f"{n} records of m={marker}"))
 
 
 def test_a_connection_without_the_layer_gets_frame_faults_when_selected(px):
@@ -69,9 +67,7 @@ def test_a_connection_without_the_layer_gets_frame_faults_when_selected(px):
         # a plan reload adds a rule on the name the client sent (reverse mode rewrites
         # it before any hook): the open connection c2 gets the layer at the change
         px.plan.write_text(f"rules:\n  - {{match: '~d ^{NAME}$', fault: 'rst_stream code=11'}}\n")
-        deadline = time.monotonic() + 10
-        while "fault plan reloaded" not in px.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: "fault plan reloaded" in px.log(), 10, "the plan's reload", seen=lambda: px.log()[-2000:])
         assert reset_code(c2, px, "b2") == 11
         # never to a flow the rule does not select, on a connection opened after it
         with client() as c3:

@@ -3,16 +3,14 @@ grpcio server: every gRPC status, and RST_STREAM / GOAWAY / violations on a
 gRPC call. The status grpcio reports must equal the report's
 ``clients.grpcio``."""
 
-import time
-
 import pytest
 
 grpc = pytest.importorskip("grpc")
 
-from faults import report  # noqa: E402
 from faults.tools.launch import ProxyProcess  # noqa: E402
 
 from .grpc_support import COUNT, SAY, GrpcServer, call  # noqa: E402
+from .waiting import read_records, wait_connections_closed, wait_for_records  # noqa: E402
 
 GRPC_NAMES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
               "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
@@ -33,6 +31,10 @@ CASES = (
 )
 
 
+def _refused(spec: str | None) -> bool:
+    return bool(spec) and "last_stream=below when=before_response" in spec
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     rep = tmp_path_factory.mktemp("grpc") / "report.jsonl"
@@ -42,17 +44,15 @@ def outcomes(tmp_path_factory):
         with px:
             results = []
             for spec, method in CASES:
-                before = len(report.read(rep)) if rep.exists() else 0
+                before = len(read_records(rep))
                 got = call(px.port, px.ca_file, spec, method=method, request=b"\x03" if method == COUNT else b"hi",
                            timeout=3)
-                deadline = time.monotonic() + 2
-                while time.monotonic() < deadline:
-                    recs = report.read(rep)[before:] if rep.exists() else []
-                    if recs:
-                        break
-                    time.sleep(0.02)
-                time.sleep(0.05)
-                results.append((got, report.read(rep)[before:]))
+                # its channel is closed: once the proxy closed the connection every attempt is recorded
+                # (a call a GOAWAY refused: two, see the test)
+                wait_connections_closed(px)
+                n = 2 if _refused(spec) else 1
+                results.append((got, wait_for_records(rep, lambda recs: len(recs) - before >= n,
+                                                      f"{n} records of {spec}")[before:]))
         log = px.log()
     assert "mitmproxy has crashed" not in log and "Traceback" not in log, log[-3000:]
     return results
@@ -62,7 +62,7 @@ def outcomes(tmp_path_factory):
 def test_grpcio_reports_what_we_annotate(outcomes, index):
     spec, method = CASES[index]
     got, recs = outcomes[index]
-    refused = spec and "last_stream=below when=before_response" in spec
+    refused = _refused(spec)
     # grpcio retries a call a GOAWAY refused once, transparently; no other call is retried
     assert len(recs) == (2 if refused else 1), (spec, recs)
     rec = recs[-1]  # with a refused call, both attempts carry the same grpcio prediction

@@ -4,17 +4,16 @@ fault arrive as the upstream sends them, not when it ends), and grpcio's status
 equals the report's ``clients.grpcio``. The upstream's ``Tick`` sends 10
 messages 100 ms apart; each faulted call runs beside an unfaulted sibling call."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 grpc = pytest.importorskip("grpc")
 
-from faults import report  # noqa: E402
 from faults.tools.launch import ProxyProcess  # noqa: E402
 
 from .grpc_support import TICK, TICK_GAP, GrpcServer, call  # noqa: E402
+from .waiting import read_records, wait_connections_closed, wait_for_records  # noqa: E402
 
 N = 10
 CASES = [
@@ -40,14 +39,13 @@ def outcomes(tmp_path_factory):
                           options={"fault_header": True, "ssl_insecure": True, "fault_report": str(rep)})
         with px, ThreadPoolExecutor(2) as pool:
             for i, spec in enumerate(CASES):
-                before = len(report.read(rep)) if rep.exists() else 0
+                before = len(read_records(rep))
                 sib = pool.submit(call, px.port, px.ca_file, None, method=TICK, request=bytes([N]), timeout=5)
                 got = call(px.port, px.ca_file, spec, method=TICK, request=bytes([N]), timeout=2)
                 sib = sib.result()
-                deadline = time.monotonic() + 3
-                while time.monotonic() < deadline and len(report.read(rep)[before:]) < 2:
-                    time.sleep(0.05)
-                recs = [r for r in report.read(rep)[before:] if r["fault"]]
+                wait_connections_closed(px)  # both channels are closed: both calls recorded
+                recs = wait_for_records(rep, lambda recs: len(recs) - before >= 2, f"the records of {spec} and its sibling")
+                recs = [r for r in recs[before:] if r["fault"]]
                 results.append((got, sib, recs))
         log = px.log()
     assert "Traceback" not in log, log[-3000:]

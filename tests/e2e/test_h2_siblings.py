@@ -10,14 +10,12 @@ own error_code and error, or name it among its alternatives when uncertain;
 retried attempts say so, and only the last record of a request counts.
 """
 
-import os
-import time
-
 import pytest
 
 from faults.tools import k6run
 
-from .conftest import final_record, records_by_case
+from .conftest import final_record
+from .waiting import open_fds, records_by_case, reported, wait_connections_closed, wait_until
 
 SCRIPT = k6run.ONE_CONNECTION_A_CASE + r"""
 export default async function () {
@@ -29,7 +27,7 @@ export default async function () {
       error: res.error, status: res.status, proto: res.proto })));
   await go('pre', 'size=2000');
   const first = [go('A', 'size=2000&ms=800'), go('B', 'size=400000&trickle=1500'), go('C', 'size=2000')];
-  await sleep(250);
+  await sleep(250);  // kept: the subject: F and the later streams start while A-C are in flight
   const later = [go('F', 'size=30000&ms=100', c.fault ? { 'x-fault': c.fault } : {}),
                  go('D', 'size=2000&ms=800'), go('E', 'size=400000&trickle=1500')];
   await Promise.all(first.concat(later));
@@ -78,25 +76,21 @@ def h2proxy(upstream, tmp_path_factory):
     assert "Traceback" not in px.log(), px.log()[-3000:]
 
 
-def _fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 @pytest.fixture(scope="module")
 def outcomes(h2proxy):
     run = lambda cases: k6run.run(  # noqa: E731
         cases, script=SCRIPT, per_case=len(ROLES), hosts={"demo.test": "127.0.0.1"},
         env={"SSL_CERT_FILE": str(h2proxy.ca_file), "BASE": f"https://demo.test:{h2proxy.port}"})
     run([{"id": "warmup", "fault": None}])  # the upstream pool and TLS contexts exist from here on
-    time.sleep(2.0)
-    h2proxy.fds_before = _fds(h2proxy.proc.pid)
+    wait_connections_closed(h2proxy)  # the warm-up's connections are not part of the baseline
+    pid = h2proxy.proc.pid
+    h2proxy.fds_before = open_fds(pid)
     cases = [{"id": f"sib{i}r{r}", "fault": f} for i, f in enumerate(FAULTS) for r in range(REPS)]
     got = run(cases)
-    recs = records_by_case(h2proxy, settle=2.5)  # while the proxy runs: no record waits for shutdown
-    deadline = time.monotonic() + 10
-    while _fds(h2proxy.proc.pid) > h2proxy.fds_before and time.monotonic() < deadline:
-        time.sleep(0.2)
-    h2proxy.fds_after = _fds(h2proxy.proc.pid)
+    recs = records_by_case(h2proxy, got, reported(got))  # while the proxy runs: no record waits for shutdown
+    wait_until(lambda: open_fds(pid) <= h2proxy.fds_before, 10, "the file descriptors back to the baseline",
+               fail=False)  # the test compares
+    h2proxy.fds_after = open_fds(pid)
     return got, recs
 
 

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -39,6 +38,8 @@ from pathlib import Path
 import pytest
 
 from faults.tools.upstream import Upstream
+
+from .waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -122,15 +123,11 @@ class Running:
             self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, needle: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if needle in line:
-                    return line
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
+        found = wait_until(lambda: next((ln for ln in list(self.lines) if needle in ln), None)
+                           or self.proc.poll() is not None, timeout, repr(needle), fail=False)
+        if isinstance(found, str):
+            return found
+        self.stop()  # not seen in time, or the process exited
         raise AssertionError(f"{needle!r} not seen:\n" + "\n".join(self.lines[-30:]))
 
     def port(self) -> int:

@@ -2,15 +2,14 @@
 (its own resolv.conf in a private mount namespace): k6's error_code and error must
 equal what the report says for every query of the name."""
 
-import time
 from collections import Counter
 
 import pytest
 
-from faults import report
 from faults.tools import k6run
 
 from .dns_support import dns_proxy, resolv_conf
+from .waiting import wait_for_records
 
 # label -> rule (None: no rule, the proxy's own answer)
 RULES = {
@@ -33,6 +32,20 @@ EXPECTED = {"nx": 1101, "servfail": 1100, "refused": 1100, "formerr": 1100, "not
 PROTOS = {"h1": "http", "h2": "https"}
 
 
+def _complete(got: dict):
+    """Every case's A and AAAA query records (Go asks both), and the request's own record
+    where the lookup succeeded (k6 got a status)."""
+    def done(recs: list[dict]) -> bool:
+        for case, k6 in got.items():
+            label, proto = case.rsplit("-", 1)
+            qtypes = {r["qtype"] for r in recs if r["record"] == "dns" and r["name"] == f"{label}.{proto}.test"}
+            flow = any(r["record"] == "flow" and f"case={case}" in r["url"] for r in recs)
+            if not qtypes >= {"A", "AAAA"} or (k6["status"] and not flow):
+                return False
+        return True
+    return done
+
+
 @pytest.fixture(scope="module")
 def run(upstream, tmp_path_factory):
     rep = tmp_path_factory.mktemp("dns") / "report.jsonl"
@@ -41,8 +54,7 @@ def run(upstream, tmp_path_factory):
         cases = [{"id": f"{label}-{proto}", "url": f"{scheme}://{label}.{proto}.test:{px.port}/d?case={label}-{proto}",
                   "timeout": "10s"} for proto, scheme in PROTOS.items() for label in RULES]
         got = k6run.run(cases, env={"SSL_CERT_FILE": str(px.ca_file)}, resolv_conf=resolv_conf(px.ns))
-        time.sleep(0.5)
-        recs = report.read(rep)
+        recs = wait_for_records(rep, _complete(got), f"the query (A, AAAA) and request records of {len(got)} cases")
     assert "Traceback" not in px.log(), px.log()[-3000:]
     return got, recs
 
@@ -85,8 +97,9 @@ def test_answer_inside_k6_blacklist_is_1110(upstream, tmp_path, monkeypatch):
     monkeypatch.setattr(k6run, "SCRIPT", script)
     with dns_proxy(upstream.url, tmp_path / "r.jsonl", ["|~d ^black\\.|dns answer=127.66.0.5"]) as px:
         got = k6run.run([{"id": "b", "url": f"http://black.test:{px.port}/"}], resolv_conf=resolv_conf(px.ns))
-        time.sleep(0.3)
-        recs = [r for r in report.read(px.report_path) if r.get("name") == "black.test"]
+        recs = [r for r in wait_for_records(px.report_path, lambda recs: any(
+            r.get("name") == "black.test" and r["qtype"] == "A" for r in recs), "black.test's A query record")
+            if r.get("name") == "black.test"]
     assert (got["b"]["error_code"], got["b"]["error"]) == (1110, "ip is blacklisted")
     a = next(r for r in recs if r["qtype"] == "A")
     assert a["facts"]["addresses"] == ["127.66.0.5"] and a["certainty"] != "exact"

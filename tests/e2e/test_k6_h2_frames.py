@@ -13,7 +13,8 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import final_record, records_by_case
+from .conftest import final_record
+from .waiting import any_record, records_by_case, reported
 
 UNKNOWN = 0x1F
 CODE_NAMES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",
@@ -65,7 +66,7 @@ def outcomes(proxy):
             c["headers"] = {"x-fault": spec}
         cases.append(c)
     got = k6run.run(cases, env={"SSL_CERT_FILE": str(proxy.ca_file)}, hosts={"demo.test": "127.0.0.1"})
-    return got, records_by_case(proxy)
+    return got, records_by_case(proxy, got, reported(got))
 
 
 @pytest.mark.parametrize("index", range(len(FAULTS)), ids=[f or "no-fault" for f in FAULTS])
@@ -138,7 +139,7 @@ def test_graceful_goaway_with_requests_in_flight(proxy, fault):
         results = json.loads([ln for ln in log.read_text().splitlines() if ln.startswith("[")][-1])
     assert [r["status"] for r in results] == [200] * 6, results
     assert all(r["error_code"] == 0 and r["proto"] == "HTTP/2.0" and r["len"] == 2000 for r in results)
-    ours = records_by_case(proxy)
+    ours = records_by_case(proxy, [f"{tag}-{i}" for i in range(6)])
     for i in range(6):
         recs = ours[f"{tag}-{i}"]
         final = final_record(recs)
@@ -195,7 +196,7 @@ def other_clients(proxy):
                 out[f"httpx-{i}"] = {"status": r.status_code, "version": r.http_version, "error": ""}
         except httpx.HTTPError as e:
             out[f"httpx-{i}"] = {"status": None, "error": f"{type(e).__name__}: {e}"}
-    return out, records_by_case(proxy)
+    return out, records_by_case(proxy, out, any_record)
 
 
 @pytest.mark.parametrize("index", range(len(OTHER_CLIENT_FAULTS)), ids=OTHER_CLIENT_FAULTS)
@@ -245,7 +246,7 @@ def test_frame_faults_on_http1_fall_back_to_a_tcp_reset(proxy):
     cases = [{"id": f"h1-{i}", "url": f"http://127.0.0.1:{proxy.port}/h1?case=h1fb-{i}", "timeout": "2s",
               "headers": {"x-fault": s}} for i, s in enumerate(specs)]
     got = k6run.run(cases)
-    ours = records_by_case(proxy)
+    ours = records_by_case(proxy, [f"h1fb-{i}" for i in range(len(specs))])
     for i, spec in enumerate(specs):
         (rec,) = ours[f"h1fb-{i}"]
         assert rec["http_version"] == "HTTP/1.1" and rec["facts"]["fallback"] == "tcp_reset"
@@ -316,7 +317,7 @@ def curl_refused(proxy, tmp_path_factory):
                             "--resolve", f"demo.test:{proxy.port}:127.0.0.1", "-m", "10",
                             "-H", f"x-fault: {spec}", *upload, url], capture_output=True, text=True, timeout=30)
         out[f"refused-{i}"] = {"exit": p.returncode, "stderr": p.stderr.strip()}
-    return out, records_by_case(proxy)
+    return out, records_by_case(proxy, out, any_record)
 
 
 @pytest.mark.parametrize("index", range(len(REFUSED)), ids=REFUSED)

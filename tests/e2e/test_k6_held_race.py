@@ -9,13 +9,18 @@ Each case runs on a fresh connection from one VU: ``pre`` opens it, then ``hang`
 timeout) and, ``offset`` ms later, ``sib`` with ``reset when=before_response``: long before
 the timeout (k6 sees the reset: 1220), at the timeout (either), or right after k6 gave up
 (``offset`` null: the next request at once, as the demo's order once had it; k6: 1050).
+
+The sibling races too: when k6's timeout fires as the reset arrives, Go writes the held stream's
+cancel into the reset connection, the write fails and Go closes the connection itself, failing the
+sibling with "force closed via ClientConn.Close" (1000) instead of the reset (1220). The sibling's
+record names both exactly where its reset cut a held stream (``Outcome.cut_held_sibling``).
 """
 
 import pytest
 
 from faults.tools import k6run
 
-from .conftest import records_by_case
+from .waiting import records_by_case, reported
 
 SCRIPT = k6run.ONE_CONNECTION_A_CASE + r"""
 export default async function () {
@@ -26,7 +31,7 @@ export default async function () {
       error: res.error, status: res.status, proto: res.proto })));
   await go('pre', null, '5s');
   const hang = go('hang', 'hang', `${c.timeout}ms`);
-  if (c.offset === null) { await hang; } else { await sleep(c.offset); }
+  if (c.offset === null) { await hang; } else { await sleep(c.offset); }  // kept: the subject (the race's offset)
   await Promise.all([hang, go('sib', 'reset when=before_response', '5s')]);
 }
 """
@@ -37,6 +42,7 @@ TIMEOUT_MS = 300
 # record read 1220 for those)
 CASES = [(0, 2000), (0, 2000)] + [(None, TIMEOUT_MS)] * 2 + [(ms, TIMEOUT_MS) for ms in range(224, 260, 2)]
 RACE = {(1220, "read: connection reset by peer"), (1050, "request timeout")}
+CUT = {(1220, "read: connection reset by peer"), (1000, "http2: client connection force closed via ClientConn.Close")}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,7 @@ def outcomes(proxy):
     cases = [{"id": f"held{i}", "offset": o, "timeout": t} for i, (o, t) in enumerate(CASES)]
     got = k6run.run(cases, script=SCRIPT, per_case=3, hosts={"demo.test": "127.0.0.1"}, timeout=120,
                     env={"SSL_CERT_FILE": str(proxy.ca_file), "BASE": f"https://demo.test:{proxy.port}"})
-    return got, records_by_case(proxy, settle=1.0)
+    return got, records_by_case(proxy, got, reported(got))
 
 
 def _named(rec: dict) -> set:
@@ -54,7 +60,7 @@ def _named(rec: dict) -> set:
 
 def test_k6_reports_what_the_held_streams_record_names(outcomes):
     got, recs = outcomes
-    seen = []
+    seen, sibs = [], []
     for i, (offset, _) in enumerate(CASES):
         key = f"held{i}-hang"
         k6, rec = got[key], recs[key][-1]
@@ -66,10 +72,13 @@ def test_k6_reports_what_the_held_streams_record_names(outcomes):
             assert rec["collateral_of"] == recs[f"held{i}-sib"][-1]["flow_id"]
         else:  # k6's cancel came first: its own timeout, one outcome
             assert (rec["k6_error_code"], rec["clients"]["k6"].get("alt", [])) == (1050, []), rec
-        sib = got[f"held{i}-sib"]
-        assert (sib["error_code"], sib["error"] or "") in _named(recs[f"held{i}-sib"][-1]), sib
+        sib, sib_rec = got[f"held{i}-sib"], recs[f"held{i}-sib"][-1]
+        assert (sib["error_code"], sib["error"] or "") in _named(sib_rec), (sib, _named(sib_rec))
+        # the sibling names Go's own close exactly where its reset cut the held stream
+        assert _named(sib_rec) == (CUT if rec["collateral_of"] else {(1220, "read: connection reset by peer")}), sib_rec
+        sibs.append(sib["error_code"])
     # both sides of the race, by construction: the reset long before k6's timeout, k6's timeout first
     early, late = [s for s in seen if s[0] == 0], [s for s in seen if s[0] is None]
-    print("offset, k6, record, collateral:", seen)  # -s: how often the tight race showed
+    print("offset, k6, record, collateral:", seen, "siblings' k6:", sibs)  # -s: how often the tight races showed
     assert all(k6 == 1220 and collateral for _, k6, _, collateral in early), seen
     assert all(k6 == 1050 for _, k6, _, _ in late), seen

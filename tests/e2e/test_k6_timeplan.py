@@ -16,15 +16,14 @@ over HTTP/1.1 and HTTP/2, on a 500 and on a 200."""
 
 import json
 import math
-import time
 
 import pytest
 
-from faults import report
 from faults.tools import k6run
 from faults.tools.launch import ProxyProcess
 
-from .conftest import final_record, records_by_case
+from .conftest import final_record
+from .waiting import any_record, records_by_case, reported
 
 WINDOW = (2.0, 4.5)  # s after t0
 RAMP = (0.0, 6.0, 0.05, 0.95)  # window start, end; probability at start, at end
@@ -108,13 +107,8 @@ def run(proxy):
     got = k6run.run([], script=SCRIPT, expect_any=True, timeout=120,
                     env={"BASE": f"http://127.0.0.1:{proxy.port}", "RATES": json.dumps(RATES),
                          "DURATION": f"{DURATION}s"})
-    deadline = time.monotonic() + 5
-    while True:  # a record is written once its outcome is settled: wait for the last few
-        recs = {r["url"].split("case=")[1].split("&")[0]: r for r in report.read(proxy.report_path)
-                if "case=" in r["url"]}
-        if set(got) <= set(recs) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    # a record is written once its outcome is settled: wait for the last few
+    recs = {case: rs[-1] for case, rs in records_by_case(proxy, got, any_record).items()}
     # t0 (unix time) from any record: ts is when it was written, t its start after t0
     t0s = [r["ts"] - r["duration_ms"] / 1000 - r["t"] for r in recs.values()]
     t0 = sum(t0s) / len(t0s)
@@ -235,7 +229,7 @@ def test_each_response_triggered_fault_acts_only_on_the_500(proxy, run, proto):
     cases = [{"id": f"{proto}-{k}-{st}", "url": f"{base}/rt-{k}/?case={proto}-{k}-{st}&status={st}&size=20000",
               "timeout": "3s"} for k in {**ON_500, **ON_500_BODY} for st in (500, 200)]
     got = k6run.run(cases, env={"SSL_CERT_FILE": str(proxy.ca_file)}, hosts={"demo.test": "127.0.0.1"})
-    recs = records_by_case(proxy, settle=0.3)
+    recs = records_by_case(proxy, got, reported(got))
     for c in cases:
         k6, rec = got[c["id"]], final_record(recs[c["id"]])
         assert rec["k6_error_code"] == k6["error_code"] and rec["k6_error"] == (k6["error"] or ""), (c, k6, rec)

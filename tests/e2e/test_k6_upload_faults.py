@@ -7,7 +7,8 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import final_record, records_by_case
+from .conftest import final_record
+from .waiting import records_by_case, reported
 
 SCRIPT = k6run.SCRIPT.replace("c.body || null", "c.body_size ? 'x'.repeat(c.body_size) : null")
 MIB = 1024 * 1024
@@ -35,7 +36,7 @@ def outcomes(proxy, monkeypatch_module):
         cases.append({"id": f"up{i}", "method": "POST", "url": f"{scheme}://{host}:{proxy.port}/u?case=up{i}",
                       "headers": {"x-fault": spec}, "body_size": FAULTS[spec][1], "timeout": "10s"})
     got = k6run.run(cases, env={"SSL_CERT_FILE": str(proxy.ca_file)}, hosts={"demo.test": "127.0.0.1"})
-    return got, records_by_case(proxy, settle=1.0)
+    return got, records_by_case(proxy, got, reported(got))
 
 
 @pytest.fixture(scope="module")

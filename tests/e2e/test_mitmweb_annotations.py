@@ -10,13 +10,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from faults.tools.launch import ADDON, LISTEN_RE
+
+from .waiting import wait_until
 
 
 def free_port() -> int:
@@ -53,11 +54,10 @@ class Mitmweb:
                     web_ready.set()
 
         threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (web_ready.is_set() and self.port):
-            if self.proc.poll() is not None:
-                raise RuntimeError("mitmweb exited:\n" + "\n".join(self.lines))
-            time.sleep(0.05)
+        wait_until(lambda: (web_ready.is_set() and self.port) or self.proc.poll() is not None, 30,
+                   "mitmweb's start", fail=False)
+        if self.proc.poll() is not None:
+            raise RuntimeError("mitmweb exited:\n" + "\n".join(self.lines))
         if not (web_ready.is_set() and self.port):
             self.__exit__()
             raise RuntimeError("mitmweb did not start:\n" + "\n".join(self.lines))
@@ -94,13 +94,16 @@ def web(tmp_path_factory):
 
 
 def flows_by_path(web, timeout=5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        flows = web.api.get("/flows").json()
-        out = {f["request"]["path"]: f for f in flows if f["type"] == "http"}
-        if all(f.get("comment") for f in out.values()) or time.monotonic() > deadline:
-            return out
-        time.sleep(0.1)
+    """mitmweb's flows by path, once each has its comment (at most ``timeout``: the tests check)."""
+    out: dict = {}
+
+    def commented() -> bool:
+        out.clear()
+        out.update({f["request"]["path"]: f for f in web.api.get("/flows").json() if f["type"] == "http"})
+        return all(f.get("comment") for f in out.values())
+
+    wait_until(commented, timeout, "a comment on every flow", fail=False)
+    return out
 
 
 def test_faulted_flow_is_marked_and_commented(web, upstream):

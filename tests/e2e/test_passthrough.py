@@ -3,14 +3,14 @@ as bytes (no flow, no record), the others still get their faults, and a plan
 change (control endpoint, plan file) moves a host in or out for new connections."""
 
 import subprocess
-import time
 
 import httpx
 import pytest
 
-from faults import report
 from faults.tools import k6run
 from faults.tools.launch import ProxyProcess
+
+from .waiting import read_records, wait_connections_closed, wait_for_records, wait_until
 
 TOKEN = "tok-pass"
 CONTROL = "http://faults.control"
@@ -24,9 +24,13 @@ def curl_tunnel(px, url: str) -> int:
     return int(out.stdout or 0)
 
 
-def recorded(px, marker: str, settle: float = 0.3) -> list[dict]:
-    time.sleep(settle)
-    return [r for r in report.read(px.report_path) if marker in (r.get("url") or "")]
+def recorded(px, marker: str, expected: int) -> list[dict]:
+    """The records with ``marker`` in their URL, once ``expected`` are there; for none, once the
+    proxy closed every connection (curl's tunnel is over: a flow on it would be recorded)."""
+    mine = lambda recs: [r for r in recs if marker in (r.get("url") or "")]  # noqa: E731
+    if not expected:
+        wait_connections_closed(px)
+    return mine(wait_for_records(px.report_path, lambda recs: len(mine(recs)) >= expected, f"{expected} records of {marker}"))
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +49,8 @@ def test_unselectable_host_is_relayed_and_a_plan_change_moves_it(px, upstream):
     # localhost has a rule: intercepted, faulted, recorded; 127.0.0.1 has none: relayed as bytes
     assert curl_tunnel(px, f"http://localhost:{port}/?m=a1") == 503
     assert curl_tunnel(px, f"http://127.0.0.1:{port}/?m=b1") == 200
-    assert [r["k6_error_code"] for r in recorded(px, "m=a1")] == [1503]
-    assert recorded(px, "m=b1") == []
+    assert [r["k6_error_code"] for r in recorded(px, "m=a1", 1)] == [1503]
+    assert recorded(px, "m=b1", 0) == []
     assert "127.0.0.1: no rule can select it: relayed as bytes" in px.log()
 
     with httpx.Client(proxy=px.url, timeout=5) as control:
@@ -54,11 +58,11 @@ def test_unselectable_host_is_relayed_and_a_plan_change_moves_it(px, upstream):
         r = control.post(f"{CONTROL}/rules", content="|~d ^127.0.0.1$|status code=502\n", headers=AUTH)
         assert r.status_code == 200, r.text
         assert curl_tunnel(px, f"http://127.0.0.1:{port}/?m=b2") == 502
-        assert [r["k6_error_code"] for r in recorded(px, "m=b2")] == [1502]
+        assert [r["k6_error_code"] for r in recorded(px, "m=b2", 1)] == [1502]
         # back out: cleared, 127.0.0.1 is relayed again
         assert control.delete(f"{CONTROL}/rules", headers=AUTH).status_code == 200
     assert curl_tunnel(px, f"http://127.0.0.1:{port}/?m=b3") == 200
-    assert recorded(px, "m=b3") == []
+    assert recorded(px, "m=b3", 0) == []
     assert curl_tunnel(px, f"http://localhost:{port}/?m=a2") == 503
 
 
@@ -72,15 +76,13 @@ def test_k6_through_a_reverse_proxy_and_a_plan_file_reload(tmp_path, upstream):
         url = f"{p.url}/k6?m="
         res = k6run.run([{"id": f"p{i}", "url": url + f"p{i}"} for i in range(3)])
         assert [res[f"p{i}"]["status"] for i in range(3)] == [200] * 3
-        time.sleep(0.3)
-        assert list(report.read(rep)) == []  # relayed: no flow, no record
+        wait_connections_closed(p)  # k6 is done: a flow on its connections would be recorded
+        assert read_records(rep) == []  # relayed: no flow, no record
         # the plan now selects the upstream's host: the next connections are intercepted
         plan.write_text("rules:\n  - {match: '~d 127.0.0.1', fault: 'status code=503'}\n")
-        deadline = time.monotonic() + 10
-        while "fault plan reloaded" not in p.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: "fault plan reloaded" in p.log(), 10, "the plan file's reload", seen=lambda: p.log()[-2000:])
         res = k6run.run([{"id": "f0", "url": url + "f0"}])
         assert res["f0"]["status"] == 503 and res["f0"]["error_code"] == 1503
-        time.sleep(0.3)
-        assert [r["k6_error_code"] for r in report.read(rep)] == [1503]
+        wait_connections_closed(p)
+        assert [r["k6_error_code"] for r in wait_for_records(rep, len, "f0's record")] == [1503]
     assert "Traceback" not in p.log(), p.log()[-3000:]

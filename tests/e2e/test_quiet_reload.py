@@ -6,26 +6,18 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 
 import httpx
 
 from faults.tools.launch import ADDON, mitmdump_path
+
+from .waiting import wait_until
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def status(url):
@@ -49,16 +41,18 @@ def test_quiet_mitmdump_shows_refused_edits_and_a_vanished_plan(tmp_path):
     reader.start()
     url = f"http://127.0.0.1:{port}/x"
     try:
-        assert wait_for(lambda: status(url) == 501), lines
+        wait_until(lambda: status(url) == 501, 10, "the plan's 501", seen=lambda: lines[-20:])
         plan.write_text("rules:\n  - fault: {kind: status, code: 503.9}\n")
-        assert wait_for(lambda: any("fault plan not reloaded" in line for line in lines)), lines
+        wait_until(lambda: any("fault plan not reloaded" in line for line in lines), 10, "the refused edit in the log",
+                   seen=lambda: lines[-20:])
         assert any("code=503.9: expected a whole number" in line for line in lines)
         assert status(url) == 501  # the last good plan
         plan.unlink()
-        assert wait_for(lambda: any("is gone" in line for line in lines)), lines
+        wait_until(lambda: any("is gone" in line for line in lines), 10, "the vanished plan in the log",
+                   seen=lambda: lines[-20:])
         assert status(url) == 501
         plan.write_text("rules:\n  - fault: status code=502\n")
-        assert wait_for(lambda: status(url) == 502), lines
+        wait_until(lambda: status(url) == 502, 10, "the next good plan's 502", seen=lambda: lines[-20:])
     finally:
         proc.send_signal(signal.SIGINT)
         try:

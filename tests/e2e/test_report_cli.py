@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from faults.tools import k6run
-from faults import report
+
+from .waiting import wait_connections_closed, wait_for_records
 
 SCRIPT = r"""
 import http from 'k6/http';
@@ -38,8 +38,10 @@ def test_report_counts_a_real_k6_run_through_the_proxy(proxy, tmp_path):
         if p.get("type") == "Point" and p.get("metric") == "http_reqs":
             truth[int(p["data"]["tags"].get("error_code") or 0)] += 1
     assert truth == {1503: 3, 1220: 2, 1404: 1, 1701: 1, 0: 5}
-    time.sleep(0.5)
-    ours = collections.Counter(r["k6_error_code"] for r in report.read(proxy.report_path) if "/r?i=" in (r.get("url") or ""))
+    mine = lambda recs: [r for r in recs if "/r?i=" in (r.get("url") or "")]  # noqa: E731
+    wait_connections_closed(proxy)  # k6 is done: each of its requests is recorded
+    recs = mine(wait_for_records(proxy.report_path, lambda recs: len(mine(recs)) >= len(SPECS), "a record per request"))
+    ours = collections.Counter(r["k6_error_code"] for r in recs)
     assert ours == truth  # the proxy's annotations of the same run
 
     rep = subprocess.run([sys.executable, "-m", "faults", "report", str(out), "--format", "json"],

@@ -18,20 +18,19 @@ from __future__ import annotations
 import collections
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from faults import report
 from faults.tools import k6run
 from faults.tools.launch import ProxyProcess
+
+from .waiting import metrics_url, scrape, wait_for_records
 
 DRIVERS = Path(__file__).parent / "drivers"
 PLAN = """seed: 7
@@ -74,27 +73,9 @@ WINDOW_PLAN = """rules:
     window: ..5s
     probability: {0s: 1, 5s: 0}
 """
-METRICS_RE = re.compile(r"faults: metrics at (http://127\.0\.0\.1:\d+/metrics)")
-
-
-def scrape(url: str) -> dict[tuple, float]:
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
-
-
 def series(samples: dict, name: str) -> dict[tuple, float]:
     """``name``'s samples by their label values (in label-name order), zeros left out."""
     return {tuple(v for _, v in labels): value for (n, labels), value in samples.items() if n == name and value}
-
-
-def wait_for(what, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = what()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +87,7 @@ def run(upstream, tmp_path_factory):
     px = ProxyProcess(mode=f"reverse:{upstream.url}", workers=2,
                       options={"fault_plan": str(plan), "fault_report": str(rep), "fault_metrics": "127.0.0.1:0"})
     with px:
-        url = wait_for(lambda: (m := METRICS_RE.search(px.log())) and m.group(1))
-        assert url, px.log()[-2000:]
+        url = metrics_url(px)
         env = dict(os.environ, BASE=px.url, K6_NO_USAGE_REPORT="true")
         k6 = subprocess.Popen([k6run.k6_path(), "run", "--quiet", "--no-summary", f"--out=json={k6_out}",
                                str(tmp / "s.js")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -115,7 +95,7 @@ def run(upstream, tmp_path_factory):
         deadline = time.monotonic() + 60
         while k6.poll() is None and time.monotonic() < deadline:  # the gauge, live, while k6 runs
             active_seen = max(active_seen, series(scrape(url), "faults_active").get(("slow",), 0.0))
-            time.sleep(0.1)
+            time.sleep(0.1)  # kept: the sampling interval of the live gauge (the subject), until k6 exits
         out, err = k6.communicate(timeout=30)
         assert k6.returncode == 0, err[-2000:]
         truth = collections.Counter()  # what k6 itself reported, per request
@@ -124,7 +104,7 @@ def run(upstream, tmp_path_factory):
             if p.get("type") == "Point" and p.get("metric") == "http_reqs":
                 truth[str(int(p["data"]["tags"].get("error_code") or 0))] += 1
         # records are written as each flow ends; k6 exits once it has every response
-        assert wait_for(lambda: len(report.read(rep)) >= sum(truth.values())), px.log()[-2000:]
+        wait_for_records(rep, lambda recs: len(recs) >= sum(truth.values()), f"{sum(truth.values())} records, one per k6 request")
         metrics = scrape(url)
         records = report.read(rep)
     assert "Traceback" not in px.log(), px.log()[-3000:]

@@ -194,7 +194,7 @@ POST_CLIENTS = """
             sys.exit(0)
         except (urllib.error.URLError, ConnectionError) as e:
             print(f"POST {i + 1} failed: {type(e).__name__}", file=sys.stderr)
-        time.sleep(0.1)
+        time.sleep(0.1)  # kept: the naive client's back-off between re-sends (the client under test)
     sys.exit(1)
 """
 

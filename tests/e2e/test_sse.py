@@ -18,7 +18,8 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import final_record, records_by_case
+from .conftest import final_record
+from .waiting import any_record, records_by_case, reported
 
 SCRIPT = (Path(__file__).parent / "k6_sse.js").read_text()
 FAULTS = [
@@ -60,7 +61,7 @@ def k6_outcomes(sseproxy):
              for i, f in enumerate(FAULTS) for p in PROTOS]
     got = k6run.run(cases, script=SCRIPT, hosts={"demo.test": "127.0.0.1"}, per_case=2,
                     env={"SSL_CERT_FILE": str(sseproxy.ca_file)})
-    return got, records_by_case(sseproxy, settle=1.0)
+    return got, records_by_case(sseproxy, got, reported(got))  # each case and its sibling
 
 
 @pytest.mark.parametrize("proto", PROTOS)
@@ -136,7 +137,7 @@ def httpx_outcomes(sseproxy):
         return out
 
     got = asyncio.run(main())
-    return got, records_by_case(sseproxy, settle=1.0)
+    return got, records_by_case(sseproxy, [c for c in got if not c.endswith("-sib")], any_record)
 
 
 @pytest.mark.parametrize("proto", PROTOS)

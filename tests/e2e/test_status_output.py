@@ -3,12 +3,13 @@ shutdown, the annotated HAR (fault_har) and mitmproxy's own flow file
 (save_stream_file), which carries flow.metadata, comment and marker."""
 
 import json
-import time
 
 import httpx
 from mitmproxy import io as mio
 
 from faults.tools.launch import ProxyProcess
+
+from .waiting import wait_for_records, wait_until
 
 
 def test_status_summary_har_and_flow_file(upstream, tmp_path):
@@ -26,12 +27,11 @@ def test_status_summary_har_and_flow_file(upstream, tmp_path):
                 c.get(f"{upstream.url}/cut")
             except httpx.HTTPError:
                 pass
-        deadline = time.monotonic() + 5
-        while "faults: 5 flows, 4 faulted" not in px.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
-    deadline = time.monotonic() + 3  # the output pump may lag the process exit a little
-    while "1220" not in px.log().partition("by k6 error code:")[2] and time.monotonic() < deadline:
-        time.sleep(0.05)
+        wait_until(lambda: "faults: 5 flows, 4 faulted" in px.log(), 10, "the live line counting 5 flows",
+                   seen=lambda: px.log()[-2000:])
+    # the output pump may lag the process exit a little
+    wait_until(lambda: "1220" in px.log().partition("by k6 error code:")[2], 5, "the summary's k6 codes",
+               seen=lambda: px.log()[-2000:])
     log = px.log()
     live = [ln for ln in log.splitlines() if ln.startswith("faults: ")]
     assert live and "faults: 5 flows, 4 faulted | k6 codes: 1503 x3" in live[-1], log
@@ -62,11 +62,14 @@ def test_status_summary_har_and_flow_file(upstream, tmp_path):
     assert by_path["/cut"].metadata["k6_error_code"] == 1220 and by_path["/ok"].metadata["k6_error_code"] == 0
 
 
-def test_live_line_can_be_turned_off(upstream):
-    with ProxyProcess(options={"fault_status": False, "fault_summary": False}) as px:
+def test_live_line_can_be_turned_off(upstream, tmp_path):
+    rep = tmp_path / "r.jsonl"
+    with ProxyProcess(options={"fault_status": False, "fault_summary": False, "fault_report": str(rep)}) as px:
         with httpx.Client(proxy=px.url, timeout=5) as c:
             c.get(f"{upstream.url}/x")
-        time.sleep(1.3)
+        # the flow is annotated: its record is written, and right after it (the same call) the
+        # live line would be, were it on (the first flow's line is not held back by the rate limit)
+        wait_for_records(rep, len, "the flow's record")
     # the live line is written bare; "[time] faults: active: ..." is the start-up log line
     assert not any(ln.startswith("faults: ") for ln in px.lines) and "fault summary" not in px.log()
     assert "faults: active:" in px.log()

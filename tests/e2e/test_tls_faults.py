@@ -15,15 +15,15 @@ from __future__ import annotations
 import re
 import ssl
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from faults.tools import k6run
-from faults import report
 from faults.tools.launch import ProxyProcess
+
+from .waiting import wait_connections_closed, wait_for_records
 
 # case -> (spec, k6 code measured with k6 1.1.0; None: the handshake succeeds for every client)
 CASES = {
@@ -160,8 +160,10 @@ def outcomes(tls_proxy):
             k6 |= {k: v for k, v in got.items() if k != "other"}
     finally:
         mp.undo()
-    time.sleep(0.5)
-    recs = report.read(px.report_path)
+    wait_connections_closed(px)  # every client is done: each handshake and flow is recorded
+    recs = wait_for_records(px.report_path, lambda recs: all(
+        (handshake_records(recs, h) or flow_records(recs, h, "fault")) and flow_records(recs, h, "control")
+        for h in [host(c, cl) for c in ALL for cl in CLIENTS]), "a record of each host's two connections")
     return k6, res, recs
 
 
@@ -284,8 +286,9 @@ def test_without_sni_the_target_host_matches(outcomes, tls_proxy):
     with pytest.raises(ssl.SSLError, match="tlsv1 alert internal error"):
         handshake()
     assert handshake() == b"HTTP/1.1 200"
-    time.sleep(0.3)
-    recs = [r for r in report.read(px.report_path) if r.get("record") == "tls_handshake" and r["sni"] is None]
+    wait_connections_closed(px)  # both connections are over: whatever they make is recorded
+    mine = lambda recs: [r for r in recs if r.get("record") == "tls_handshake" and r["sni"] is None]  # noqa: E731
+    recs = mine(wait_for_records(px.report_path, mine, "the failed handshake's record (no SNI)"))
     assert len(recs) == 1 and recs[0]["host"] == "127.0.0.1"
     assert recs[0]["k6_error"] == "remote error: tls: internal error"
     assert recs[0]["clients"]["python"]["message"] == "tlsv1 alert internal error"

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import toxiproxy
 
-from faults import report
 from faults.tools import k6run
 from tests.e2e.toxiproxy_support import start_toxiproxy
+from tests.e2e.waiting import any_record, read_records, records_by_case, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +24,15 @@ def k6_once(url: str) -> tuple[int, str]:
     return r["error_code"], r["error"]
 
 
-def last_connection(px, proxy: str) -> dict:
-    time.sleep(0.5)  # written when the connection's links are done
-    return [r for r in report.read(px.report_path) if r.get("record") == "connection" and r["proxy"] == proxy][-1]
+def connections(px, proxy: str) -> list[dict]:
+    return [r for r in read_records(px.report_path) if r.get("record") == "connection" and r["proxy"] == proxy]
+
+
+def connection_after(px, proxy: str, seen: int) -> dict:
+    """The first connection record of ``proxy`` after the ``seen`` ones (written when the
+    connection's links are done)."""
+    wait_until(lambda: len(connections(px, proxy)) > seen, 15, f"connection record {seen + 1} of proxy {proxy}")
+    return connections(px, proxy)[seen]
 
 
 def test_k6_codes_match_the_report(px, upstream):
@@ -40,15 +44,17 @@ def test_k6_codes_match_the_report(px, upstream):
     assert k6_once(url) == (0, "")
 
     p.add_toxic(type="reset_peer", stream="upstream", attributes={"timeout": 0})
+    seen = len(connections(px, "k6"))
     assert k6_once(url) == (1220, "read: connection reset by peer")
     p.destroy_toxic("reset_peer_upstream")
-    rec = last_connection(px, "k6")
+    rec = connection_after(px, "k6", seen)
     assert (rec["end"], rec["k6_error_code"], rec["k6_error"]) == ("rst", 1220, "read: connection reset by peer")
 
     p.add_toxic(type="timeout", stream="upstream", attributes={"timeout": 200})
+    seen = len(connections(px, "k6"))
     assert k6_once(url) == (1000, "EOF")  # closed before any response byte
     p.destroy_toxic("timeout_upstream")
-    rec = last_connection(px, "k6")
+    rec = connection_after(px, "k6", seen)
     assert (rec["end"], rec["k6_error_code"], rec["k6_error"]) == ("closed", 1000, "EOF")
 
     with p.down():
@@ -57,7 +63,6 @@ def test_k6_codes_match_the_report(px, upstream):
 
     p.add_toxic(type="http", name="k6_503", attributes={"spec": "status code=503", "match": "~u /orders"})
     assert k6_once(url + "?case=k6503") == (1503, "")
-    time.sleep(0.5)
-    rec = [r for r in report.read(px.report_path) if "case=k6503" in (r.get("url") or "")][-1]
+    (rec,) = records_by_case(px, ["k6503"], any_record, closed=False)["k6503"]
     assert (rec["rule"], rec["k6_error_code"]) == ("toxiproxy k6_503", 1503)
     p.destroy()

@@ -14,10 +14,10 @@ import pytest
 import toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from faults import report
 from faults.tools.launch import ProxyProcess
-from tests.e2e.toxiproxy_support import (Echo, connect, open_fds, recv_exactly, round_trip,
-                                         start_toxiproxy)
+from tests.e2e.toxiproxy_support import Echo, connect, recv_exactly, round_trip, start_toxiproxy
+from tests.e2e.waiting import (any_record, open_fds, read_records, records_by_case, wait_connections_closed,
+                               wait_for_records, wait_until)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_latency_is_measured_and_does_not_hold_the_other_direction(server, echo)
     with connect(p.listen) as s:
         t0 = time.monotonic()
         s.sendall(b"a")
-        time.sleep(0.1)
+        time.sleep(0.1)  # kept: the subject ("b" sent while "a" is held downstream must reach the upstream at once)
         s.sendall(b"b")
         got, _ = recv_exactly(s, 2)
         rtt = time.monotonic() - t0
@@ -162,12 +162,22 @@ def test_slow_close(server, echo):
         assert 0.28 <= time.monotonic() - t0 < 1.0
 
 
-def test_toxicity_is_seeded_per_connection(server, echo):
+def test_toxicity_is_seeded_per_connection(server, echo, px):
+    def tox(recs):
+        return [r for r in recs if r.get("record") == "connection" and r["proxy"] == "tox"]
+
     def pattern():
+        before = len(tox(read_records(px.report_path)))
         p = server.create(upstream=echo.addr, name="tox")
         p.add_toxic(type="latency", toxicity=0.5, attributes={"latency": 300})
-        out = [round_trip(p.listen)[1] >= 0.3 for _ in range(8)]
+        rtts = [round_trip(p.listen)[1] for _ in range(8)]
         p.destroy()
+        # which connections the toxic applied to: the proxy's record of each (a loaded machine
+        # can make an unslowed round trip as slow as a slowed one, so time cannot tell)
+        recs = tox(wait_for_records(px.report_path, lambda rs: len(tox(rs)) >= before + 8,
+                                    "the 8 connections' records"))[before:]
+        out = [bool(r["toxics"].get("downstream")) for r in recs]
+        assert all(rtt >= 0.3 for rtt, slowed in zip(rtts, out) if slowed), (rtts, out)  # sleeps are never early
         return out
 
     first = pattern()
@@ -229,8 +239,9 @@ def test_populate_and_http_toxic_in_the_report(server, upstream, px):
     web.destroy_toxic("orders_503")  # answered once the listener is raw TCP again
     with httpx.Client(timeout=5) as c:
         assert c.get(base + "/orders?case=tpok").status_code == 200
-    time.sleep(0.5)
-    recs = {r["url"].split("case=")[1]: r for r in report.read(px.report_path) if "case=tp" in (r.get("url") or "")}
+    # closed=False: the proxy's Toxiproxy API may hold the client's connection
+    recs = {case: rs[-1] for case, rs in records_by_case(px, ["tp503", "tp200", "tprst"], any_record,
+                                                          closed=False).items()}
     assert recs["tp503"]["k6_error_code"] == 1503 and recs["tp503"]["rule"] == "toxiproxy orders_503"
     assert recs["tp200"]["k6_error_code"] == 0
     assert recs["tprst"]["k6_error_code"] == 1220 and recs["tprst"]["rule"] == "toxiproxy rst"
@@ -243,8 +254,9 @@ def test_raw_connections_are_in_the_report(server, echo, px):
         s.sendall(b"x")
         with pytest.raises(ConnectionResetError):
             recv_exactly(s, 1)
-    time.sleep(0.5)
-    recs = [r for r in report.read(px.report_path) if r.get("record") == "connection" and r["proxy"] == "rec"]
+    # written when the connection's links are done
+    mine = lambda recs: [r for r in recs if r.get("record") == "connection" and r["proxy"] == "rec"]  # noqa: E731
+    recs = mine(wait_for_records(px.report_path, mine, "the connection record of proxy rec"))
     assert recs and recs[-1]["end"] == "rst" and recs[-1]["k6_error_code"] == 1220
     assert recs[-1]["toxics"]["downstream"] == ["reset_peer_downstream"]
 
@@ -280,7 +292,7 @@ def test_listen_conflicts_are_api_errors(server, echo):
 
 
 def test_no_leak_when_proxies_are_deleted(server, echo, px):
-    time.sleep(0.3)
+    wait_connections_closed(px)  # the earlier tests' connections are not part of the baseline
     before = open_fds(px.proc.pid)
     for i in range(5):
         p = server.create(upstream=echo.addr, name=f"leak{i}")
@@ -292,7 +304,8 @@ def test_no_leak_when_proxies_are_deleted(server, echo, px):
         p.destroy()  # closes the listener and its live connections
         for s in held:
             s.close()
-    time.sleep(0.5)
+    wait_until(lambda: open_fds(px.proc.pid) <= before + 1, 10, "the file descriptors back to the baseline",
+               fail=False)  # compared below
     assert open_fds(px.proc.pid) <= before + 1, (before, open_fds(px.proc.pid))
 
 

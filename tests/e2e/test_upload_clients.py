@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from .conftest import records_by_case
+from .waiting import any_record, records_by_case
 
 FAULTS = ["reset when=mid_request after_bytes=65536", "close when=mid_request after_bytes=65536",
           "status code=413 when=early", "throttle direction=request bytes_per_s=4000000"]
@@ -33,12 +33,12 @@ def test_curl_and_httpx_uploads(proxy, body, index):
     url = f"{proxy.url}/u?case=upc{index}"
     p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--data-binary", f"@{body}", "-H", f"x-fault: {spec}", url],
                        capture_output=True, text=True, timeout=30)
-    (rec,) = records_by_case(proxy)[f"upc{index}"]
+    (rec,) = records_by_case(proxy, [f"upc{index}"], any_record)[f"upc{index}"]
     want = rec["clients"]["curl"]
     assert p.returncode == want["error"] and want["message"] in p.stderr, (p.stderr, want)
     url = f"{proxy.url}/u?case=uph{index}"
     p = subprocess.run([sys.executable, "-c", HTTPX, url, spec, str(body)], capture_output=True, text=True, timeout=30)
     exc, _, text = p.stdout.strip().partition(" ")
-    (rec,) = records_by_case(proxy)[f"uph{index}"]
+    (rec,) = records_by_case(proxy, [f"uph{index}"], any_record)[f"uph{index}"]
     want = rec["clients"]["httpx"]
     assert exc == str(want["error"]) and want["message"] in text, (p.stdout, p.stderr, want)

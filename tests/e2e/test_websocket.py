@@ -17,7 +17,7 @@ import pytest
 
 from faults.tools import k6run
 
-from .conftest import records_by_case
+from .waiting import any_record, records_by_case
 
 SCRIPT = (Path(__file__).parent / "k6_ws.js").read_text()
 FAULTS = [
@@ -62,7 +62,7 @@ def k6_outcomes(wsproxy):
                               "url": f"{scheme}://demo.test:{wsproxy.port}/ws?msgs=5&gap=50&case={cid}"})
     got = k6run.run(cases, script=SCRIPT, hosts={"demo.test": "127.0.0.1"},
                     env={"SSL_CERT_FILE": str(wsproxy.ca_file)})
-    return got, records_by_case(wsproxy, settle=1.5)
+    return got, records_by_case(wsproxy, got, any_record)  # one record a session (a refused upgrade: a flow)
 
 
 def _one(recs):
@@ -150,7 +150,7 @@ def py_outcomes(wsproxy):
         return out
 
     got = asyncio.run(main())
-    return got, records_by_case(wsproxy, settle=1.5)
+    return got, records_by_case(wsproxy, got, any_record)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

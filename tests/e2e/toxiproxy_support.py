@@ -3,13 +3,13 @@ a TCP echo upstream that notes when bytes arrive, small socket helpers."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import threading
 import time
 
 from faults.tools.launch import ProxyProcess
+from tests.e2e.waiting import wait_until
 
 API_RE = re.compile(r"toxiproxy API listening at http://[\d.]+:(\d+)")
 
@@ -20,19 +20,13 @@ def start_toxiproxy(tmp_dir, **options) -> ProxyProcess:
                                   **options})
     px.report_path = tmp_dir / "report.jsonl"
     px.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        m = next((API_RE.search(ln) for ln in list(px.lines) if API_RE.search(ln)), None)
-        if m:
-            px.api_port = int(m.group(1))
-            return px
-        time.sleep(0.05)
-    px.stop()
-    raise RuntimeError("the Toxiproxy API did not start:\n" + px.log()[-2000:])
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    port = wait_until(lambda: next((m.group(1) for ln in list(px.lines) if (m := API_RE.search(ln))), None), 10,
+                      "the Toxiproxy API's address in the proxy's log", fail=False)
+    if port is None:
+        px.stop()
+        raise RuntimeError("the Toxiproxy API did not start:\n" + px.log()[-2000:])
+    px.api_port = int(port)
+    return px
 
 
 class Echo:

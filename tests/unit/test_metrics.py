@@ -76,3 +76,26 @@ def test_a_shared_clients_dict_is_counted_each_time_and_a_new_one_afresh():
     assert got[("faults_client_errors_total", (("client", "k6"), ("error", "1503")))] == 3
     assert got[("faults_client_errors_total", (("client", "k6"), ("error", "1220")))] == 1
 
+
+
+def test_workers_files_being_created_do_not_fail_a_scrape(tmp_path):
+    """With --workers, a scrape that meets a value file another worker has opened but not yet
+    sized or headed (prometheus_client creates it in steps) counts what is written and skips
+    it: it used to answer 500 (struct.error) under load. In a child process, because
+    multiprocess mode sets process-wide state."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        from faults.metrics import Metrics
+        m = Metrics(multiprocess_dir={str(tmp_path)!r})
+        m.record({{"k6_error_code": 1503, "flow_id": None}})
+        open({str(tmp_path / "counter_4242.db")!r}, "ab").close()       # opened, not sized
+        with open({str(tmp_path / "counter_4343.db")!r}, "wb") as f:   # sized, header not written
+            f.truncate(1 << 20)
+        print(m.text())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'faults_flows_total{k6_code="1503"} 1.0' in out.stdout, out.stdout

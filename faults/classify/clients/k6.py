@@ -23,7 +23,10 @@ timeout fires; that cancel can still be in flight when the proxy ends the connec
 may write it after its next request, whose fault then ends the connection first. The
 proxy sees the end before any cancel either way: the record is ``uncertain`` and names
 both (``tests/e2e/test_k6_held_race.py``: k6 said 1050 while the proxy saw the reset first
-4 times in 48 sends around the timeout; sent well before it, k6 says 1220).
+4 times in 48 sends around the timeout; sent well before it, k6 says 1220). The request
+whose reset cut the held stream races too (``Outcome.cut_held_sibling``): Go's cancel of the
+held stream fails to write on the reset socket and Go closes the connection, failing that
+request with ``FORCE_CLOSED`` (1000) instead of 1220.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ from faults.classify.outcome import ClientReport, Event, Outcome
 NAME = "k6"
 GO_REPLAYABLE = {"GET", "HEAD", "OPTIONS", "TRACE"}
 TIMEOUT = (1050, "request timeout", "client.timeout.request")
+# the reset cut a stream the proxy held as k6's timeout for it fired: Go writes the held stream's
+# cancel (RST_STREAM) into the reset connection, the write fails, and Go closes the connection
+# (x/net/http2 cleanupWriteRequest: ``if werr != nil { cc.Close() }``) before its reader reports
+# the reset: this request then fails with that close (measured: tests/e2e/test_k6_held_race.py)
+FORCE_CLOSED = (1000, "http2: client connection force closed via ClientConn.Close")
+FORCE_CLOSED_NOTE = ("this reset cut a stream the proxy held: when k6's timeout for that stream fires as the reset "
+                     "arrives, Go's cancel of it fails to write and Go closes the connection, failing this request "
+                     "with that close instead of the reset")
 RETRY_NOTE = (
     "k6 (Go) retries this request transparently (up to 7 times, back-offs 1-32 s); if every attempt meets "
     "this fault, k6 reports its request timeout (1050, as here); if a retry succeeds, k6 reports the retry's "
@@ -129,6 +140,9 @@ def _conn_end(o: Outcome, f: dict) -> ClientReport:
         return _upload_cut(o, f)
     if o.tcp_reset:
         r = k6(1220, "read: connection reset by peer", "network.tcp.reset_by_peer")
+        if o.cut_held_sibling:  # the held stream's side of the race: Go's cancel closed the connection first
+            r.also(*FORCE_CLOSED)
+            r.note = FORCE_CLOSED_NOTE
     elif o.before_response and not o.h2:
         r = k6(1000, "EOF", "network.tcp.closed")  # Go's HTTP/1 reader: EOF before the status line
     else:

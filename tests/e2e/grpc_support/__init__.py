@@ -41,7 +41,7 @@ def _tick(request: bytes, context):
 
     for i in range(request[0] if request else 0):
         if i:
-            time.sleep(TICK_GAP)
+            time.sleep(TICK_GAP)  # kept: the pace of the live feed (the subject: messages arrive as sent)
         yield bytes([i])
 
 

@@ -6,7 +6,9 @@ import time
 
 from mitmproxy.test import tflow
 
+from faults.addons.expectations import STABLE_S
 from tests.unit.addons.control.test_addon import AUTH, call, control_request, ctl, jbody  # noqa: F401 - ctl is a fixture
+from tests.waiting import wait_until, wait_until_async
 
 
 def faulted(addons, control, path, spec):
@@ -21,7 +23,8 @@ def test_expect_met_and_not_met(ctl):
     addons = ctl[1:]
     faulted(addons, control, "/orders", "status code=503")
     assert len(control.expect.records) == 1 and control.expect.records[0]["k6_error_code"] == 1503
-    time.sleep(0.25)  # with count=N the answer waits until no record arrived for 0.2 s (as the fixture)
+    # with count=N the answer waits until no record arrived for STABLE_S (as the fixture)
+    wait_until(lambda: time.monotonic() - control.expect.last_record_at >= STABLE_S, 5, "a quiet STABLE_S")
     f = call(addons, control_request("GET", "/expect?code=1503&count=1&client=node&error=ok", headers=AUTH))
     assert f.response.status_code == 200, f.response.content
     body = jbody(f)
@@ -71,14 +74,11 @@ def test_expect_waits_for_flows_still_in_flight(ctl):
         f = control_request("GET", "/expect?code=1503&count=1&timeout=3", headers=AUTH)
         control.request(f)
         assert f.intercepted and f.response is not None  # answered later; nothing else touches it
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # kept: the subject (the answer stays pending while the flow is still to come)
         g = tflow.tflow()
         g.request.path = "/slow"
         await asyncio.to_thread(call, addons, g)  # the flow the test waits for finishes
-        for _ in range(50):
-            if not f.intercepted:
-                break
-            await asyncio.sleep(0.1)
+        await wait_until_async(lambda: not f.intercepted, 5, "the answer to /expect", fail=False)  # checked below
         return f
 
     f = asyncio.run(scenario())

@@ -11,6 +11,7 @@ from faults import gates
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
 from faults.addons.injector import FaultInjector
+from tests.waiting import wait_until_async
 
 
 def run(coro):
@@ -152,11 +153,12 @@ def test_plan_reload_keeps_last_good_plan(tmp_path, caplog):
             p.write_text("rules:\n  - fault: status code=502\n")
             import os
             os.utime(p, (1, 1))
-            await asyncio.sleep(1.2)
-            assert [r.spec.text for r in inj.rules] == ["status code=502"]
+            await wait_until_async(lambda: [r.spec.text for r in inj.rules] == ["status code=502"], 5,
+                                   "the edited plan (502)", seen=lambda: inj.rules)
             p.write_text("rules:\n  - fault: status code=9999\n")
             os.utime(p, (2, 2))
-            await asyncio.sleep(1.2)
+            await wait_until_async(lambda: "keeping the last good plan" in caplog.text, 5, "the bad edit's refusal",
+                                   seen=lambda: caplog.text)
             assert [r.spec.text for r in inj.rules] == ["status code=502"]
             assert "keeping the last good plan" in caplog.text and "status code=9999" not in caplog.text
             assert "code=9999: must be <= 599" in caplog.text

@@ -12,19 +12,15 @@ from mitmproxy.test import taddons
 from faults import plan as planmod
 from faults.addons import injector as injmod
 from faults.addons.injector import FaultInjector
+from tests.waiting import wait_until_async
 
 GOOD = "rules:\n  - fault: status code={}\n"
 
 
 async def settle(inj, want, timeout=3.0):
-    """Wait (bounded) until the rules are ``want``."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if [r.spec.text for r in inj.rules] == want:
-            return True
-        await asyncio.sleep(0.01)
-    return False
+    """Until the rules are ``want`` (bounded: False after ``timeout``)."""
+    return await wait_until_async(lambda: [r.spec.text for r in inj.rules] == want, timeout, f"the rules {want}",
+                                  fail=False)
 
 
 def bump(path, n):
@@ -71,9 +67,9 @@ def test_bad_edit_is_an_error_line_and_the_next_good_edit_loads(tmp_path, caplog
             bad_edit(p)
             if p.exists():
                 bump(p, 1)
-            await asyncio.sleep(0.2)
+            await wait_until_async(lambda: any(needle in m for m in errors(caplog)), 3, f"the error {needle!r}",
+                                   seen=lambda: caplog.text)
             assert [r.spec.text for r in inj.rules] == ["status code=501"]  # the last good plan
-            assert any(needle in m for m in errors(caplog)), caplog.text
             if p.is_dir():
                 p.rmdir()
             p.write_text(GOOD.format(502))
@@ -121,7 +117,7 @@ def test_watcher_survives_an_unexpected_exception(tmp_path, caplog, monkeypatch)
             inj.running()
             p.write_text(GOOD.format(502))
             bump(p, 1)
-            await asyncio.sleep(0.2)
+            await wait_until_async(lambda: calls, 3, "the watcher's first load (the one that raises)")
             p.write_text(GOOD.format(503))
             bump(p, 2)
             assert await settle(inj, ["status code=503"]), caplog.text
@@ -136,13 +132,17 @@ def test_a_refused_edit_is_logged_once_not_every_poll(tmp_path, caplog, monkeypa
     p = tmp_path / "plan.yaml"
     p.write_text(GOOD.format(501))
     inj = FaultInjector()
+    seen, signature = [], injmod._signature  # each poll of the watcher reads the file's signature
+    monkeypatch.setattr(injmod, "_signature", lambda path: seen.append(path) or signature(path))
 
     async def scenario():
         with taddons.context(inj) as tctx:
             tctx.configure(inj, fault_plan=str(p))
             inj.running()
             p.unlink()
-            await asyncio.sleep(0.3)
+            await wait_until_async(lambda: any("is gone" in m for m in errors(caplog)), 3, "the vanished plan's error")
+            polls = len(seen)
+            await wait_until_async(lambda: len(seen) >= polls + 10, 3, "ten more polls of the watcher")
             await inj.done()
 
     asyncio.run(scenario())
@@ -156,7 +156,7 @@ def test_a_plan_made_readable_again_reloads_without_an_edit(tmp_path, monkeypatc
     p.write_text(GOOD.format(501))
     before = sig(p)
     st = os.stat(p)
-    time.sleep(0.05)  # past the filesystem's timestamp tick
+    time.sleep(0.05)  # kept: the subject (a later ctime: past the filesystem's timestamp tick)
     os.chmod(p, 0o600)
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime, as a chmod leaves it
     assert sig(p) != before

@@ -136,3 +136,30 @@ def test_outside_that_race_one_outcome_is_named(case):
     assert k6_.alt == [] and "may have fired first" not in k6_.note
     # a plain hang: k6's own timeout; a stream no fault held, or HTTP/1.1 (one request a connection): the reset
     assert k6_.error == (1050 if case == "plain hang" else 1220)
+
+
+# -- the other side: the flow whose reset cut a held stream ---------------------------------------
+def _culprit(version="HTTP/2.0", cut=True, event="tcp.rst"):
+    facts = {"protocol": version, "phase": "before_response", "conn_end": "rst" if event == "tcp.rst" else "fin"}
+    if cut:
+        facts["cut_held"] = ["held-flow"]
+    return Outcome(event, "network.tcp.reset_by_peer", facts=facts)
+
+
+def test_a_reset_that_cut_a_held_stream_names_gos_force_close_for_k6():
+    o = _culprit()
+    assert o.cut_held_sibling
+    r = k6.report(o)
+    assert (r.certainty, _named(r)) == ("uncertain", [(1220, "read: connection reset by peer"),
+                                                      (1000, "http2: client connection force closed via ClientConn.Close")])
+    assert "cancel" in r.note
+    assert profiles.report_all(o)["node"].alt == []  # measured with k6 only: other profiles keep one outcome
+
+
+@pytest.mark.parametrize("case", ["plain reset", "HTTP/1.1", "fin"])
+def test_outside_the_cut_the_end_keeps_one_outcome(case):
+    o = {"plain reset": lambda: _culprit(cut=False), "HTTP/1.1": lambda: _culprit("HTTP/1.1"),
+         "fin": lambda: _culprit(event="tcp.fin")}[case]()
+    assert o.cut_held_sibling == (case == "fin")  # a FIN cuts too; k6 was measured on the reset only
+    r = k6.report(o)
+    assert r.alt == [] and r.certainty == "exact", r

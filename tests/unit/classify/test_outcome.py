@@ -71,7 +71,7 @@ def test_does_the_goaway_cover_this_stream():
 
 PROFILES = CLASSIFY / "clients"
 # what the outcome computes once: a profile that spells it again recomputes it
-RECOMPUTED = re.compile(r"""get\("(protocol|phase|covered|reused_connection|h3_error)"|"then"\) == "drain"|startswith\("HTTP/"""
+RECOMPUTED = re.compile(r"""get\("(protocol|phase|covered|reused_connection|h3_error|hold_end|cut_held)"|"then"\) == "drain"|startswith\("HTTP/"""
                         r"""|body_announced|\.get\("last_stream", 0\)[^\n]*<=|event\.(split|startswith)\("""
                         r"""|TCP_RST, Event\.H2_FALLBACK\)""")
 

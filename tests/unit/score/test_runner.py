@@ -2,6 +2,15 @@ import os
 import time
 
 from faults.score import runner
+from tests.waiting import wait_until
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_exit_stderr_tail_and_expansion():
@@ -21,15 +30,7 @@ def test_hung_group_killed_and_leftover_children_too(tmp_path):
     out = runner.run_command(["sh", "-c", f"sleep 30 & echo $! > {pidfile}; exit 0"], dict(os.environ), 5)
     assert out.exit_code == 0 and not out.hung and out.duration_ms < 3000
     pid = int(pidfile.read_text())
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError(f"child {pid} still running")
+    wait_until(lambda: not _alive(pid), 3, f"child {pid} to end")
 
 
 def test_missing_command_and_callable():
@@ -37,5 +38,5 @@ def test_missing_command_and_callable():
     assert runner.run_callable(lambda url: None, "http://u", 1).exit_code == 0
     failed = runner.run_callable(lambda url: 1 / 0, "http://u", 1)
     assert failed.exit_code == 1 and failed.stderr_tail == ["ZeroDivisionError: division by zero"]
-    hung = runner.run_callable(lambda url: time.sleep(2), "http://u", 0.2)
+    hung = runner.run_callable(lambda url: time.sleep(2), "http://u", 0.2)  # kept: the subject (a hung callable)
     assert hung.hung and hung.exit_code is None

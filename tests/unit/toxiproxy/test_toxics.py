@@ -18,6 +18,7 @@ from faults.toxiproxy.api import ALL_TYPES, Api, Backend, Proxy
 from faults.toxiproxy.toxics import (MEANING, AsKind, Bandwidth, LimitData, Latency, NoKind, ResetPeer, Timeout,
                                      Toxic, as_fault)
 from faults.wire.bytestream import Conn, Link
+from tests.waiting import wait_until_async
 
 
 class Raw:
@@ -57,9 +58,9 @@ def test_latency_is_pipelined_and_stacks():
         lk, raw, _ = link([("a", Latency(latency=100), 1.0), ("b", Latency(latency=50), 1.0)])
         t0 = time.monotonic()
         lk.write(b"1")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # kept: the subject (the second chunk 50 ms after the first)
         lk.write(b"2")
-        await asyncio.sleep(0.3)
+        await wait_until_async(lambda: len(raw.got) == 2, 5, "both chunks delivered", seen=lambda: raw.got)
         (t1, d1), (t2, d2) = raw.got
         assert (d1, d2) == (b"1", b"2")
         # each at least 150 ms after it arrived (sleeps are never early); pipelined: the second is not
@@ -76,11 +77,12 @@ def test_stall_is_released_in_order_when_the_toxic_goes():
         lk, raw, _ = link([("cut", cut, 1.0)])
         lk.write(b"a")
         lk.write(b"b")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # kept: the subject (nothing passes while the toxic holds)
         assert raw.got == []
         lk.set_toxics([], removed=["cut"])
         lk.write(b"c")
-        await asyncio.sleep(0.05)
+        await wait_until_async(lambda: len(b"".join(d for _, d in raw.got)) >= 3, 5, "the held bytes released",
+                               fail=False)  # compared below
         assert b"".join(d for _, d in raw.got) == b"abc"
     asyncio.run(go())
 
@@ -89,11 +91,11 @@ def test_limit_data_closes_the_connection_and_toxicity_zero_passes():
     async def go():
         lk, raw, conn = link([("ld", LimitData(bytes=3), 1.0)])
         lk.write(b"12345")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: raw.closed, 5, "the connection closed at the limit", fail=False)
         assert b"".join(d for _, d in raw.got) == b"123" and raw.closed and conn.end == "closed"
         lk2, raw2, _ = link([("ld", LimitData(bytes=3), 0.0)])
         lk2.write(b"12345")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: len(b"".join(d for _, d in raw2.got)) >= 5, 5, "every byte passed", fail=False)
         assert b"".join(d for _, d in raw2.got) == b"12345" and not raw2.closed
     asyncio.run(go())
 
@@ -103,9 +105,9 @@ def test_removing_a_timeout_closes_the_connections_it_held():
         lat = Latency(latency=10)
         lk, raw, conn = link([("to", Timeout(timeout=0), 1.0), ("lat", lat, 1.0)])
         lk.write(b"dropped")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # kept: the subject (the bytes reach the timeout toxic before it goes)
         lk.set_toxics([("lat", lat, 1.0)], removed=["to"])  # Toxiproxy's Cleanup: the stub closes
-        await asyncio.sleep(0.05)
+        await wait_until_async(lambda: raw.closed, 5, "the held connection closed", fail=False)  # checked below
         assert raw.got == [] and raw.closed
     asyncio.run(go())
 
@@ -205,7 +207,7 @@ def test_timeout_drops_and_closes_after_silence_restarting_on_each_chunk():
         t0 = time.monotonic()
         for _ in range(3):
             lk.write(b"dropped")
-            await asyncio.sleep(0.04)
+            await asyncio.sleep(0.04)  # kept: the subject (each chunk restarts the silence)
         await asyncio.wait_for(conn.done.wait(), 2)
         return time.monotonic() - t0, raw, conn
 
@@ -217,12 +219,10 @@ def test_bandwidth_paces_a_tenth_of_a_second_at_a_time():
     async def go():
         lk, raw, _ = link([("bw", Bandwidth(rate=10), 1.0)])  # 10 KB/s: 1000 bytes per 100 ms
         lk.write(b"a" * 2500)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # kept: the subject (nothing leaves before the first 100 ms)
         early = [len(d) for _, d in raw.got]
-        for _ in range(100):
-            if sum(len(d) for _, d in raw.got) == 2500:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until_async(lambda: sum(len(d) for _, d in raw.got) == 2500, 5, "every byte paced out",
+                               fail=False)  # compared below
         return early, [len(d) for _, d in raw.got]
 
     early, sizes = asyncio.run(go())
@@ -234,14 +234,14 @@ def test_limit_data_counts_across_an_update_and_passes_an_end_within_the_limit()
         first = LimitData(bytes=5)
         lk, raw, conn = link([("ld", first, 1.0)])
         lk.write(b"123")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: raw.got, 5, "the first 3 bytes passed")
         lk.set_toxics([("ld", LimitData(bytes=6), 1.0)])  # updated: 3 already passed
         lk.write(b"4567")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: conn.end, 5, "the connection's end at the limit", fail=False)  # checked below
         lk2, raw2, conn2 = link([("ld", LimitData(bytes=5), 1.0)])
         lk2.write(b"12")
         lk2.eof("half")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: raw2.eof, 5, "the half-close passed on", fail=False)  # checked below
         return raw, conn, raw2, conn2
 
     raw, conn, raw2, conn2 = asyncio.run(go())
@@ -262,14 +262,11 @@ def test_a_stall_passes_after_bytes_then_pauses_for_ms():
         lk, raw, _ = link([("s", Unit(), 1.0)])
         t0 = time.monotonic()
         lk.write(b"12345")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # kept: the subject (what passed before the 80 ms pause ends)
         before = b"".join(d for _, d in raw.got)
-        for _ in range(50):
-            if len(raw.got) == 2:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until_async(lambda: len(raw.got) == 2, 5, "the rest after the pause", fail=False)  # compared below
         lk.write(b"6")
-        await asyncio.sleep(0.02)
+        await wait_until_async(lambda: len(raw.got) == 3, 5, "the next chunk", fail=False)  # compared below
         return before, raw.got, t0
 
     before, got, t0 = asyncio.run(go())

@@ -10,6 +10,7 @@ from mitmproxy.proxy.layer import Layer
 from mitmproxy.proxy.layers.http import HttpLayer, HttpStream
 
 from faults.wire import sockets
+from tests.waiting import wait_until_async
 
 
 def test_mitmproxy_version_is_the_one_wire_was_written_for():
@@ -94,7 +95,7 @@ def test_leftover_sockets_are_closed_after_the_client_left(monkeypatch):
         handler = type("H", (), {"client": "c", "transports": {"c": io(W("client")), "s": io(W("server"))}})()
         monkeypatch.setattr(sockets, "_handler", lambda conn: handler)
         assert sockets.close_leftovers(object(), delay=0.01)
-        await asyncio.sleep(0.05)
+        await wait_until_async(lambda: len(closed) == 2, 5, "both sockets closed", fail=False)  # compared below
         assert sorted(closed) == ["client", "server"]
 
     asyncio.run(scenario())

@@ -130,8 +130,9 @@ def _freeze_startup_heap() -> None:
     long as the process: out of the collector's sight (``gc.freeze``), a full collection
     under load walks only what traffic made. Measured on mitmdump under k6 (bench/hookcpu.py,
     HTTP/1.1): the full collections' CPU per request from ~50 to ~4 us. The cost: a cycle of
-    these objects that later becomes garbage (e.g. a replaced plan's) is never reclaimed;
-    objects without cycles still are, by reference counting."""
+    these objects that later becomes garbage is never reclaimed (objects without cycles still
+    are, by reference counting): the plan loaded at start, once replaced (a reload, a --set),
+    stays in memory, once; plans loaded later are not frozen."""
     gc.collect()  # garbage made while starting is not frozen
     gc.freeze()
 

@@ -8,7 +8,10 @@ addon's share goes. Loaded by mitmdump, this file is the addon (``FaultAddon`` w
 its dispatch table timed); run as a program, it starts that mitmdump in reverse
 mode to a local upstream and loads it with k6 (16 keep-alive VUs):
 
-    python bench/hookcpu.py [--rounds 3] [--seconds 5] [--proto h1|h2]
+    python bench/hookcpu.py [--rounds 3] [--seconds 5] [--proto h1|h2] [--rules N]
+
+``--rules N`` loads a plan of N rules none of which matches the flows (``bench/run.py``'s
+configuration (b) with 1,000); 0, the default, runs with no plan.
 
 Each round prints the proxy's CPU per request (/proc), the hooks' CPU per request and
 the collector's; min and median over rounds at the end.
@@ -64,7 +67,7 @@ def main() -> int:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.run import cpu_seconds, k6keepalive
+    from bench.run import cpu_seconds, k6keepalive, write_plan
     from faults.tools.launch import ProxyProcess
     from faults.tools.upstream import Upstream
 
@@ -72,11 +75,14 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--proto", choices=("h1", "h2"), default="h1")
+    ap.add_argument("--rules", type=int, default=0, help="non-matching rules in the plan (0: no plan)")
     args = ap.parse_args()
     out = Path(tempfile.mkdtemp(prefix="hookcpu-")) / "spent.json"
+    options = {"fault_plan": str(write_plan(out.parent / "plan.yaml", args.rules))} if args.rules else {}
     os.environ["HOOKCPU_OUT"] = str(out)
     rows = []
-    with Upstream() as up, ProxyProcess(mode=f"reverse:{up.url}", addon=Path(__file__).resolve()) as px:
+    with Upstream() as up, ProxyProcess(mode=f"reverse:{up.url}", addon=Path(__file__).resolve(),
+                                 options=options) as px:
         def load(secs):
             if args.proto == "h1":
                 return k6keepalive(f"{px.url}/k?size=64", 16, secs, "HTTP/1.1")

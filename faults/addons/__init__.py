@@ -42,6 +42,7 @@ references to the children it uses (the injector's rules, the classifier's
 report, the workers' fan-out), so none looks another up by name at run time.
 """
 
+import gc
 import inspect
 
 from mitmproxy import ctx, hooks
@@ -110,6 +111,7 @@ class FaultAddon:
         table["done"] = _chain([*([table["done"]] if "done" in table else []), self._forget_names])
         for name, call in table.items():
             setattr(self, name, call)
+        _freeze_startup_heap()
         running = table.get("running")
         return running() if running else None
 
@@ -121,6 +123,18 @@ class FaultAddon:
             name = getattr(child, "name", type(child).__name__.lower())
             if lookup.get(name) is child:
                 del lookup[name]
+
+
+def _freeze_startup_heap() -> None:
+    """Everything alive once mitmproxy runs (its modules, ours, the plan's rules) lives as
+    long as the process: out of the collector's sight (``gc.freeze``), a full collection
+    under load walks only what traffic made. Measured on mitmdump under k6 (bench/hookcpu.py,
+    HTTP/1.1): the full collections' CPU per request from ~50 to ~4 us. The cost: a cycle of
+    these objects that later becomes garbage is never reclaimed (objects without cycles still
+    are, by reference counting): the plan loaded at start, once replaced (a reload, a --set),
+    stays in memory, once; plans loaded later are not frozen."""
+    gc.collect()  # garbage made while starting is not frozen
+    gc.freeze()
 
 
 def dispatch_table(children) -> dict:

@@ -207,8 +207,9 @@ class Classifier:
         if _session(flow):
             return self._finish_session(flow)
         collateral(flow)
-        c, shared = self._classified(flow)
-        k6 = c.k6
+        hit, o = self._lookup(flow)
+        clients, shared = hit[0], hit[1]
+        k6 = clients["k6"]
         fault = flow.metadata.get(FAULT_KEY)
         md = flow.metadata
         md[V.K6_CODE] = k6.error
@@ -221,50 +222,72 @@ class Classifier:
         self.codes[code] += 1
         if self.metrics is not None:
             self.metrics.finished(flow.id, code, fault, shared[2])
+        said = hit[3]  # the comment, but for the fault's part: the same for every flow of this hit
+        if not said:
+            said.extend(self._comment(clients, shared[3]["id"], hit[2].summary))
+        flow.comment = _faulted(flow, fault, said[0]) + said[1]
+        read = self.report is not None or self.record_listeners  # no closure per flow when none reads it
+        self._done(flow, read and (lambda: flow_record(flow, self._classification(hit, o), fault, md[V.ANNOTATION])))
+
+    def _comment(self, clients: dict, annotation_id: str, summary: str) -> tuple[str, str]:
+        """The flow comment's (head, tail), the fault's part left out (``_faulted`` adds it)."""
+        k6 = clients["k6"]
         if k6.error is None:  # say what the HTTP/3 clients report
             said = " | ".join(f"{n} {r.error}" + (f" ({r.message})" if r.message else "")
-                              for n, r in c.clients.items() if n != "k6")
-            comment = _faulted(flow, fault, f"HTTP/3 {md[V.ANNOTATION]['id']}: {said or c.outcome.summary}")
+                              for n, r in clients.items() if n != "k6")
+            head = f"HTTP/3 {annotation_id}: {said or summary}"
         else:
-            comment = _faulted(flow, fault, f"k6 {k6.error} {md[V.ANNOTATION]['id']}"
-                                            + (f" ({k6.message})" if k6.message else ""))
+            head = f"k6 {k6.error} {annotation_id}" + (f" ({k6.message})" if k6.message else "")
+        tail = ""
         if k6.retried:
-            comment += " [k6 retries: hidden]"
+            tail += " [k6 retries: hidden]"
         if self.shown != profiles.NAMES:  # the user picked their clients: name what each reports
             for name in self.shown:
-                r = c.clients.get(name)
+                r = clients.get(name)
                 if name != "k6" and r is not None:
-                    comment += f" | {name} {r.error}" + (f" (re-sent {r.resent()}x)" if r.retried else "")
+                    tail += f" | {name} {r.error}" + (f" (re-sent {r.resent()}x)" if r.retried else "")
         if k6.certainty not in ("exact", "n/a"):
-            comment += f" [{k6.certainty}]"
-        flow.comment = comment
-        self._done(flow, lambda: flow_record(flow, c, fault, md[V.ANNOTATION]))
+            tail += f" [{k6.certainty}]"
+        return head, tail
 
     def _classified(self, flow: http.HTTPFlow) -> tuple[Classification, tuple]:
-        """The flow's classification and its metadata dicts (k6, outcome, clients,
-        annotation). The client profiles are pure functions of the outcome, so
-        flows with the same outcome (most unfaulted traffic: a complete 200 on a
-        reused connection) share one computation, remembered by outcome; the
-        commonest of those are found by a key read off the flow, before any
+        """The flow's classification and its metadata dicts (k6, outcome, clients, annotation)."""
+        hit, o = self._lookup(flow)
+        return self._classification(hit, o), hit[1]
+
+    def _classification(self, hit: tuple, o: Outcome | None) -> Classification:
+        """The flow's ``Classification``: built when read (the report record), not per flow.
+        A shortcut hit has no outcome of its own: each flow gets a copy (the record holds its facts)."""
+        if o is None:
+            t = hit[2]
+            o = Outcome(t.event, t.entry, t.summary, dict(t.facts))
+        return Classification(o, hit[0], self.shown)
+
+    def _lookup(self, flow: http.HTTPFlow) -> tuple[tuple, Outcome | None]:
+        """The flow's remembered computation (client reports, metadata dicts (k6, outcome,
+        clients, annotation), outcome, the comment once said) and its own outcome (None
+        when the shortcut found it without building one). The client profiles are pure
+        functions of the outcome, so flows with the same outcome (most unfaulted traffic:
+        a complete 200 on a reused connection) share one computation, remembered by
+        outcome; the commonest of those are found by a key read off the flow, before any
         outcome is built (``plain_response_key``)."""
         quick = plain_response_key(flow)  # the commonest flows: known without building the outcome
         if quick is not None:
             hit = self._quick.get((quick, self.shown))
             if hit is not None:
-                o = hit[2]  # each flow its own Outcome (the report record holds its facts)
-                return Classification(Outcome(o.event, o.entry, o.summary, dict(o.facts)), hit[0], self.shown), hit[1]
+                return hit, None
         o = outcome_of(flow)
         key = _outcome_key(o, flow, self.shown)
         hit = self._memo.get(key) if key is not None else None
         if hit is None:
             c = Classification(o, profiles.report_all(o), self.shown)
             hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
-                   Outcome(o.event, o.entry, o.summary, dict(o.facts)))
+                   Outcome(o.event, o.entry, o.summary, dict(o.facts)), [])
             if key is not None:
                 _remember(self._memo, key, hit)
         if quick is not None:
             _remember(self._quick, (quick, self.shown), hit)
-        return Classification(o, hit[0], self.shown), hit[1]
+        return hit, o
 
     def _finish_session(self, flow: http.HTTPFlow) -> None:
         c = classify_websocket(flow)

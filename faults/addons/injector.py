@@ -178,9 +178,12 @@ class FaultInjector:
         await servers.stop_servers()
 
     # -- selection -----------------------------------------------------------
-    def _plans(self) -> list[planmod.Plan]:
+    def _plans(self) -> list[planmod.Plan] | tuple[()]:
         """The plans with rules, in selection order (an empty plan is not asked)."""
-        return [p for p in (self.runtime_plan, self.option_plan, self.file_plan) if p.rules]
+        runtime, option, file = self.runtime_plan, self.option_plan, self.file_plan
+        if not (runtime.rules or option.rules or file.rules):
+            return ()  # no plan (asked four times per request): nothing built
+        return [p for p in (runtime, option, file) if p.rules]
 
     def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:
         present = header_names(flow.request.headers)
@@ -235,9 +238,10 @@ class FaultInjector:
             flow.request.headers.pop(HEADER)
             return rule
         for plan in self._plans():
-            rule = plan.select(flow, level="request_head")
-            if rule is not None:
-                return rule
+            if plan.has_level("request_head"):  # one set lookup when no rule acts at the head
+                rule = plan.select(flow, level="request_head")
+                if rule is not None:
+                    return rule
         return None
 
     def _header_ignored(self) -> None:

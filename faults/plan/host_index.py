@@ -13,11 +13,16 @@ import re
 
 from mitmproxy import flowfilter, http
 
+from faults import vocabulary
+from faults.plan import limits
 from faults.plan.filters import client_host, conjuncts
 
 # The host key of the most recent flow: flow, host, authority, header fields, key.
 # ``Rule.select`` reads it inline (its hot path: once per rule per request).
 key_memo: list = [None, None, None, None, None]
+# Host keys by what they are computed from (see ``host_key``): flows interleave on
+# concurrent connections, so the one-flow memo above misses at most of their hooks.
+_by_inputs: dict = {}
 
 
 def domain_gate(filt) -> tuple[re.Pattern, ...] | None:
@@ -38,7 +43,19 @@ def host_key(flow) -> tuple[str, str, str] | None:
     m = key_memo
     if m[0] is flow and m[1] is data.host and m[2] is data.authority and m[3] is data.headers.fields:
         return m[4]
-    key = (flow.request.host, flow.request.pretty_host, client_host(flow))
+    # everything the key is a function of: the protocol (HTTP/2 and 3 read the authority
+    # first), the target host, the authority, the Host header values, the client's name
+    # (each ``pretty_host`` parses and IDNA-checks the name: ~10 us)
+    req = flow.request
+    inputs = (data.http_version, data.host, data.authority,
+              tuple(v for k, v in data.headers.fields if k.lower() == b"host"),
+              getattr(req, vocabulary.CLIENT_HOST_ATTR, None))
+    key = _by_inputs.get(inputs)
+    if key is None:
+        key = (req.host, req.pretty_host, client_host(flow))
+        if len(_by_inputs) >= limits.HOST_MEMO_MAX:
+            _by_inputs.clear()
+        _by_inputs[inputs] = key
     m[:] = [flow, data.host, data.authority, data.headers.fields, key]
     return key
 

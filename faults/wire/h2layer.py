@@ -38,6 +38,7 @@ from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
     ErrorCode,
     HttpLayer,
+    HttpStream,
     RequestData,
     RequestHeaders,
     RequestProtocolError,
@@ -227,6 +228,15 @@ class FaultH3HttpLayer(FaultHttpLayer):
         yield from super().register_connection(command)
         for cmd in rest:
             yield from self.get_connection(cmd, reuse=False)
+
+    def event_to_child(self, child, event):
+        yield from super().event_to_child(child, event)
+        if isinstance(event, events.CommandCompleted) and isinstance(child, HttpStream):
+            # a hook or the upstream connection came back: the stream read what it had queued
+            # meanwhile, where an upload cut may have been asked for (h3layer.UploadRead)
+            server = self.connections.get(self.context.client)
+            if isinstance(server, h3layer.FaultH3Server) and server.cut_due(child.stream_id):
+                yield from super().event_to_child(server, h3layer.UploadRead(child.stream_id))
 
 
 def _ours(layer) -> type:

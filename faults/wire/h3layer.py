@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from dataclasses import dataclass
 
 from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import ErrorCode as H3ErrorCode
@@ -94,6 +95,17 @@ def split_waiting(layer, command) -> list:
 
 
 # -- the server side of an HTTP/3 client connection ------------------------------------
+@dataclass
+class UploadRead(events.Event):
+    """To ``FaultH3Server`` from ``FaultH3HttpLayer``: a request stream of this connection
+    read body that had waited (mitmproxy queues a stream's events while its ``requestheaders``
+    hook runs, or while its upstream connection opens), and an upload cut was asked for in
+    it. No more of the upload may come (under load the whole body arrives meanwhile), so the
+    cut's frames go out now, not at the stream's next data."""
+
+    stream_id: int
+
+
 class FaultH3Server(Http3Server):
     http_layer = None
     on_settled = None  # called with a flow once what its client sees is settled (H2Frames hands it over)
@@ -152,13 +164,10 @@ class FaultH3Server(Http3Server):
             # request body in: mitmproxy hands it to the flow's request stream now, where an
             # upload cut (when=mid_request) may ask for its frames: they go out right away
             yield from super()._handle_event(event)
-            sid = event.stream_id
-            act = self.action_of(sid)
-            if act is not None and act.phase == "mid_request" and not act.fired:
-                yield from self.fire(sid, act)
-                if act.h3_frame == "reset_stream":
-                    yield ReceiveHttp(RequestProtocolError(sid, "fault: RESET_STREAM during the upload",
-                                                           code=ErrorCode.CANCEL))
+            yield from self.cut_upload(event.stream_id)
+            return
+        if isinstance(event, UploadRead):
+            yield from self.cut_upload(event.stream_id)
             return
         if isinstance(event, HttpEvent):
             sid = event.stream_id
@@ -298,6 +307,22 @@ class FaultH3Server(Http3Server):
             flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault("h3_client_close", close)
         if flow is not None and self.on_settled is not None:
             self.on_settled(flow)
+
+    def cut_due(self, sid: int) -> bool:
+        """An upload cut (``when=mid_request``) was asked for on this stream and has not gone
+        out, and the connection is open (once closed, mitmproxy's layer takes no other event)."""
+        act = self.action_of(sid)
+        return (act is not None and act.phase == "mid_request" and not act.fired and not self.gone
+                and self._handle_event != self.done)
+
+    def cut_upload(self, sid: int):
+        """A due upload cut: its frames now, and the request ends upstream too."""
+        if not self.cut_due(sid):
+            return
+        act = self.action_of(sid)
+        yield from self.fire(sid, act)
+        if act.h3_frame == "reset_stream":
+            yield ReceiveHttp(RequestProtocolError(sid, "fault: RESET_STREAM during the upload", code=ErrorCode.CANCEL))
 
     # -- frames ------------------------------------------------------------------
     def fire(self, sid: int, act: H3Action):

@@ -15,6 +15,7 @@ from mitmproxy import ctx, http
 
 from faults import numbers, plan as planmod, vocabulary, worker
 from faults.addons.control.body import appends, parse_body, query
+from faults.addons import option
 from faults.addons.control.changes import Changes, t0_of
 from faults.addons.control.rules import describe_rules
 from faults.addons.expectations import Expectations, Pending
@@ -45,11 +46,11 @@ def is_control_host(flow: http.HTTPFlow, host: str) -> bool:
 def addressed(flow: http.HTTPFlow) -> bool:
     """A request for the endpoint: it is on and the request names its host (off,
     the control host is proxied like any other host)."""
-    return ctx.options.fault_control and is_control_host(flow, ctx.options.fault_control_host)
+    return option.scalar("fault_control") and is_control_host(flow, option.scalar("fault_control_host"))
 
 
 def authorized(req: http.Request) -> bool:
-    token = ctx.options.fault_control_token
+    token = option.scalar("fault_control_token")
     if not token:
         return False
     given = req.headers.get(TOKEN_HEADER, "")
@@ -61,7 +62,7 @@ def authorized(req: http.Request) -> bool:
 
 
 def carries_token(req: http.Request) -> bool:
-    return bool(ctx.options.fault_control_token) and authorized(req)
+    return bool(option.scalar("fault_control_token")) and authorized(req)
 
 
 def route(req: http.Request) -> str:

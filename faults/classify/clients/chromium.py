@@ -194,4 +194,7 @@ def _h3(o: Outcome) -> ClientReport | None:
         return cr("timeout", certainty="likely", note="measured: the navigation never settled (Chromium 156)")
     if ev == Event.CLIENT_GAVE_UP:
         return cr("timeout")
+    if ev == Event.H3_CLIENT_CLOSE:  # seen once in 13 loaded runs of test_http3.py (PROTOCOL_VIOLATION, a plain GET)
+        return cr("ok", retried=1, certainty="likely",
+                  note="Chromium closed the QUIC connection itself and re-sent this request on a new one")
     return None

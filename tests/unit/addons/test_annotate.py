@@ -97,3 +97,39 @@ def test_a_flow_annotated_after_its_hooks_is_announced_only_when_an_addon_listen
         assert listener.got == [f] and f.metadata[V.K6_CODE] == 0
         tctx.master.addons.remove(listener)
         assert not annotate._update_listened(tctx.master.addons)
+
+
+def _comment_alone(f, **options):
+    """The comment a fresh classifier (nothing remembered) gives ``f``."""
+    fa = FaultAddon()
+    with taddons.context(*fa.addons) as tctx:
+        if options:
+            tctx.options.update(**options)
+        _classifier(fa).finish(f)
+    return f.comment, f.marked
+
+
+def test_remembered_comment_is_the_one_said_alone():
+    fault = {"rule": "r1", "spec": "status code=503", "kind": "status"}
+    for options in ({}, {"fault_clients": ["k6", "curl"]}):
+        fa = FaultAddon()
+        with taddons.context(*fa.addons) as tctx:
+            if options:
+                tctx.options.update(**options)
+            cl = _classifier(fa)
+            flows = [tflow.tflow(resp=True) for _ in range(3)]
+            flows[1].metadata[V.FAULT] = dict(fault)  # the same outcome, a faulted flow: its prefix, its marker
+            bad = tflow.tflow(resp=True)
+            bad.response.status_code = 503
+            flows.append(bad)
+            for f in flows:
+                cl.finish(f)
+            said = [(f.comment, f.marked) for f in flows]
+        for f, (comment, marked) in zip(flows, said):
+            g = tflow.tflow(resp=True)
+            g.response.status_code = f.response.status_code
+            if V.FAULT in f.metadata:
+                g.metadata[V.FAULT] = dict(fault)
+            assert (comment, marked) == _comment_alone(g, **options)
+        assert said[1][0].startswith("fault: status code=503 [r1] -> k6 ") and said[1][1]
+        assert not said[0][1] and said[0][0] == said[2][0]

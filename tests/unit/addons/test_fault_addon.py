@@ -56,3 +56,20 @@ def test_the_real_children_still_answer_by_name_once_running():
             assert callable(fa.request) and callable(fa.response) and callable(fa.next_layer)
 
     asyncio.run(scenario())
+
+
+def test_running_freezes_the_startup_heap():
+    """What exists once running (modules, the plan) is out of the collector's sight."""
+    import gc
+
+    fa = FaultAddon()
+    fa.children = []
+    kept = object.__new__(type("Kept", (), {}))  # a GC-tracked object made before running
+    gc.unfreeze()
+    try:
+        with taddons.context(fa):
+            fa.running()
+            assert gc.get_freeze_count() > 0
+            assert kept not in gc.get_objects()  # frozen objects are not in any generation
+    finally:
+        gc.unfreeze()

@@ -163,3 +163,12 @@ def test_outside_the_cut_the_end_keeps_one_outcome(case):
     assert o.cut_held_sibling == (case == "fin")  # a FIN cuts too; k6 was measured on the reset only
     r = k6.report(o)
     assert r.alt == [] and r.certainty == "exact", r
+
+
+def test_chromium_re_sends_a_request_whose_connection_it_closed_itself():
+    from faults.classify import h3
+
+    o = h3.client_close({"code": 0xA, "frame_type": 0, "reason": ""})
+    o.facts["protocol"] = "HTTP/3"
+    r = chromium.report(o)
+    assert (r.error, r.certainty, r.retried) == ("ok", "likely", 1), r

@@ -158,3 +158,25 @@ def test_memos_stay_bounded(monkeypatch):
         p.select(flow(host=f"h{i}.test"))
     assert len(r._hosts) <= 8 and len(p._index) <= 8
     assert p.select(flow(host="a.test")) is r
+
+
+def test_host_key_of_interleaved_flows_is_what_mitmproxy_says():
+    """Flows on concurrent connections interleave their hooks: each flow's host key is
+    computed from its own host, Host header, protocol and the name its client used."""
+    from faults import vocabulary
+    from faults.plan.host_index import host_key
+
+    def alone(f):
+        from faults.plan.filters import client_host
+        return f.request.host, f.request.pretty_host, client_host(f)
+
+    flows = [flow("a.test", host_header="x.test"), flow("a.test", host_header="y.test:8080"), flow("a.test"),
+             flow("a.test", host_header="x.test"), flow("b.test", host_header="x.test")]
+    flows[3].request.http_version = "HTTP/2.0"
+    flows[3].request.authority = "z.test"
+    setattr(flows[4].request, vocabulary.CLIENT_HOST_ATTR, "up.test:80")
+    for _ in range(2):
+        for f in flows + flows[::-1]:
+            assert host_key(f) == alone(f)
+    flows[0].request.headers["host"] = "w.test"
+    assert host_key(flows[0]) == ("a.test", "w.test", "")

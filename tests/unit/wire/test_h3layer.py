@@ -7,13 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 from aioquic.h3.connection import ErrorCode as H3ErrorCode
-from mitmproxy.proxy.layers.http import ResponseData
+from mitmproxy.proxy import events
+from mitmproxy.proxy.layers.http import ErrorCode, GetHttpConnectionCompleted, RequestProtocolError, ResponseData
+from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.test import tflow
 
 from faults import vocabulary
 from faults.wire import actions, ends
 from faults.wire.actions import H3Action
-from faults.wire.h3layer import TRANSPORT_FRAME_TYPE, FaultH3Server
+from faults.wire.h3layer import TRANSPORT_FRAME_TYPE, FaultH3Server, UploadRead
 
 
 class _Conn:
@@ -101,3 +103,26 @@ def test_hold_keeps_back_what_follows_its_point_only(server):
     act.hold_now = True
     assert server.keeps(ResponseData(4, b"b")) == "hold" and act.fired and len(server.held[4]) == 1
     assert server.keeps(ResponseData(8, b"c")) is False  # another stream, no action
+
+
+def test_an_upload_cut_asked_for_in_queued_body_goes_out_when_the_stream_read_it(server):
+    """Under load the whole upload arrives while the stream waits for a hook (or its upstream
+    connection): the cut is asked for when the stream reads that body, and no more data comes
+    to fire it at (the upload hung until the client's timeout)."""
+    act = _ask(server, H3Action("reset_stream", "mid_request", code=0x10C, stop_sending=True))
+    out = list(server._handle_event(UploadRead(4)))
+    assert act.fired and server.h3_conn.calls == [("reset_stream", 4, 0x10C, True)]
+    (ended,) = [c.event for c in out if isinstance(c, ReceiveHttp)]  # the request ends upstream too
+    assert isinstance(ended, RequestProtocolError) and ended.stream_id == 4 and ended.code == ErrorCode.CANCEL
+    assert list(server._handle_event(UploadRead(4))) == [] and len(server.h3_conn.calls) == 1  # once
+
+
+def test_an_upload_read_fires_nothing_else(server):
+    _ask(server, H3Action("reset_stream", "before_response", code=0x10C))  # fired at the kill, not here
+    assert list(server._handle_event(UploadRead(4))) == [] and list(server._handle_event(UploadRead(8))) == []
+    assert server.h3_conn.calls == []
+
+
+def test_guard_the_stream_gets_its_upstream_connection_as_a_command_completed():
+    # FaultHttpLayer looks for a cut after every CommandCompleted a stream gets (hooks, and this)
+    assert issubclass(GetHttpConnectionCompleted, events.CommandCompleted)

@@ -18,7 +18,7 @@ from mitmproxy.websocket import WebSocketData
 
 from faults import plan as planmod, vocabulary as V
 from faults.gates import clock
-from faults.wire import sockets
+from faults.wire import servers, sockets
 from faults.wire.act import WIRE_KEY, Act
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.startup import one_line_at_start
@@ -164,9 +164,9 @@ class FaultInjector:
             log.info(f"fault plan reloaded: {len(self.file_plan.rules)} rule(s) from {path}")
 
     async def done(self):
-        """Release held flows (hang, delay) and close open client connections
-        before mitmproxy's loop ends, so shutdown is clean and every held flow
-        is reported (as released at shutdown)."""
+        """Release held flows (hang, delay), close open client connections and stop the
+        proxy servers before mitmproxy's loop ends, so shutdown is clean (no crash: see
+        faults.wire.servers) and every held flow is reported (as released at shutdown)."""
         self._stopping.set()
         if self._watch:
             self._watch.cancel()
@@ -175,6 +175,7 @@ class FaultInjector:
         while self._active and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
         await sockets.close_clients()
+        await servers.stop_servers()
 
     # -- selection -----------------------------------------------------------
     def _plans(self) -> list[planmod.Plan] | tuple[()]:

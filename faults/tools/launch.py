@@ -23,6 +23,8 @@ from pathlib import Path
 ADDON = Path(__file__).resolve().parents[1] / "addon.py"
 ACTIVE = "faults: active: "  # faults.addons.startup's line
 WORKERS_READY = "faults: workers: "  # faults.tools.workers' line once every worker listens
+# A process that dies of one of these crashed (SIGKILL is ours, after a shutdown timeout).
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
 LISTEN_RE = re.compile(r"^(?!.*DNS server).*listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")  # the HTTP listener
 
 
@@ -34,6 +36,10 @@ def tool_path(name: str) -> str:
 
 def mitmdump_path() -> str:
     return tool_path("mitmdump")
+
+
+class ProxyCrashed(RuntimeError):
+    """mitmdump died of a signal (SIGSEGV, SIGABRT, ...), not of our stop."""
 
 
 class ProxyProcess:
@@ -62,6 +68,7 @@ class ProxyProcess:
         self.proc: subprocess.Popen | None = None
         self.lines: list[str] = []
         self._ready = threading.Event()
+        self._crash_told = False
 
     @property
     def ca_file(self) -> Path:
@@ -98,6 +105,7 @@ class ProxyProcess:
 
     def start(self, timeout: float = 30) -> "ProxyProcess":
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.setdefault("PYTHONFAULTHANDLER", "1")  # a crash prints every thread's stack into the log
         self.proc = subprocess.Popen(
             self.args(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
             start_new_session=True,
@@ -130,7 +138,7 @@ class ProxyProcess:
                     return self
                 time.sleep(0.05)
         out = "\n".join(self.lines[-30:])
-        self.stop()
+        self.stop(check=False)
         raise RuntimeError(f"mitmdump did not start (exit {self.proc.returncode}):\n{out}")
 
     def _pump(self):
@@ -154,7 +162,10 @@ class ProxyProcess:
         line = next(ln for ln in self.lines if ln.startswith(WORKERS_READY) and " ready, listening at " in ln)
         return [int(p) for p in line.rsplit("(pids ", 1)[1].rstrip(")").split()]
 
-    def stop(self, timeout: float = 10) -> int | None:
+    def stop(self, timeout: float = 10, check: bool = True) -> int | None:
+        """SIGINT, then SIGKILL after ``timeout``; the exit status. A crash (mitmdump died
+        of SIGSEGV, SIGABRT, ...: never silent) raises ``ProxyCrashed`` with its log's
+        tail (a faulthandler trace under PYTHONFAULTHANDLER=1), once."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -167,7 +178,12 @@ class ProxyProcess:
         if self._tmp:
             self._tmp.cleanup()
             self._tmp = None
-        return self.proc.returncode if self.proc else None
+        rc = self.proc.returncode if self.proc else None
+        if check and rc is not None and -rc in CRASH_SIGNALS and not self._crash_told:
+            self._crash_told = True
+            raise ProxyCrashed(f"mitmdump died of {signal.Signals(-rc).name} (exit {rc}):\n"
+                               + "\n".join(self.lines[-60:]))
+        return rc
 
     def __enter__(self):
         return self.start()

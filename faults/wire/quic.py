@@ -18,7 +18,9 @@ with a TCP server side, from the public layer classes:
 - ``quic``: mitmproxy's own stack (HTTP/3 to the upstream), built the same way.
 
 ``FaultClientQuicLayer`` disarms an aioquic assertion that a client's STOP_SENDING after
-a RESET_STREAM triggered (it crashed the connection handler).
+a RESET_STREAM triggered (it crashed the connection handler), and drops the repeated
+stream ends aioquic reports for a retransmitted FIN (mitmproxy then closed the whole
+connection: ``drop_repeated_fin``).
 
 ``server_connect`` offers the TCP upstream ``h2`` and ``http/1.1`` in ALPN
 (mitmproxy would copy the client's ``h3``). One private reliance: an HTTP/3 client
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import logging
 
+from aioquic.quic import events as quic_events
 from mitmproxy import ctx, exceptions
 from mitmproxy.proxy import layers, tunnel
 from mitmproxy.proxy.layers.http import HTTPMode
@@ -83,6 +86,7 @@ class FaultClientQuicLayer(layers.ClientQuicLayer):
         yield from super().start_tls(original_destination_connection_id)
         if self.quic is not None:
             guard_stop_sending(self.quic)
+            drop_repeated_fin(self.quic)
             close = handshake_closes.pop(self.context.client.id, None)
             if close is not None:
                 close_after_client_hello(self.quic, *close)
@@ -124,6 +128,29 @@ def guard_stop_sending(quic) -> None:
         handle(context, frame_type, buf)
 
     handlers[STOP_SENDING] = (guarded, epochs)
+
+
+def drop_repeated_fin(quic) -> None:
+    """aioquic 1.2 reports a stream's end again (``StreamDataReceived(b"", end_stream=True)``)
+    for every retransmitted STREAM frame with a FIN, until the stream is discarded; mitmproxy's
+    HTTP/3 layer takes that for data after the end and closes the whole connection
+    (PROTOCOL_VIOLATION "stream already ended"). A client retransmits its request's FIN when
+    our ACK comes late (a loaded machine: curl's PTO on 127.0.0.1 is tens of ms), so a slow
+    answer (throttle, a slow upstream) lost every stream of the connection: curl 55/56
+    ERR_DRAINING. Only the first end of each stream goes up; a repeat brings no data."""
+    ended: set[int] = set()
+    next_event = quic.next_event
+
+    def first_end_only():
+        while True:
+            event = next_event()
+            if isinstance(event, quic_events.StreamDataReceived) and event.end_stream:
+                if event.stream_id in ended and not event.data:
+                    continue
+                ended.add(event.stream_id)
+            return event
+
+    quic.next_event = first_end_only
 
 
 def build_stack(context, upstream: str):

@@ -329,8 +329,8 @@ async def close_clients(timeout: float = 2.0) -> None:
             w.close()
         elif handler.client.transport_protocol == "udp" and w is not None and not w.is_closing():
             # a QUIC client (a mitmproxy_rs datagram stream): closed here, its handler ends
-            # now. Left to the interpreter's exit, its objects were once finalized by a
-            # garbage collection on a Rust runtime thread: mitmdump died of SIGSEGV.
+            # now, while the loop runs (faults.wire.servers: why nothing of mitmproxy_rs may
+            # be left to the interpreter's exit)
             w.close()
     deadline = time.monotonic() + timeout
     while server.connections and time.monotonic() < deadline:

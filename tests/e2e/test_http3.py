@@ -6,6 +6,8 @@ that client reported. mitmdump exits cleanly (it once segfaulted at SIGTERM afte
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from faults import report
@@ -87,9 +89,13 @@ def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
         if spec is None and client == "aioquic" and "truncate" in FAULTS[int(case.rsplit("-", 1)[1][1:])] \
                 and case.split("-")[1].startswith("s"):
             # aioquic closed the connection itself (H3_MESSAGE_ERROR) on the short body: the slow
-            # sibling's record says so, not an upstream failure
-            assert rec["outcome"]["event"] == "h3.client_close", rec["outcome"]
-            assert rec["facts"]["h3_error"]["name"] == "H3_MESSAGE_ERROR", rec["facts"]
+            # sibling's record says so, not an upstream failure. The race, named: on a loaded
+            # machine the sibling's whole answer may reach aioquic first (then its record says so)
+            if res[:2] == ("ok", 200):
+                assert rec["outcome"]["event"] == "http.response", rec["outcome"]
+            else:
+                assert rec["outcome"]["event"] == "h3.client_close", rec["outcome"]
+                assert rec["facts"]["h3_error"]["name"] == "H3_MESSAGE_ERROR", rec["facts"]
         report_ = rec["clients"][client]
         expected = [report_["error"]] + [a["error"] for a in report_.get("alt", [])]
         if _said(client, res) not in expected:
@@ -173,6 +179,25 @@ def test_datagram_faults_on_the_udp_path(tmp_path):
     flows = [r for r in recs if r["record"] == "flow" and "lossy" in r["url"]]
     assert len(flows) == 3 and all(r["http_version"] == "HTTP/3" and r["status"] == 200 for r in flows), flows
     assert all(r["fault"] == "quic_datagrams drop=0.1 delay_ms=20" for r in flows), flows
+
+
+def test_curl_keeps_its_connection_when_it_retransmits_a_fin(tmp_path):
+    """A lossy path to the client (30% of our datagrams dropped: our ACKs among them) makes curl
+    retransmit its requests' FIN; aioquic reports each stream's end again, and mitmproxy's
+    HTTP/3 layer closed the whole connection on it (PROTOCOL_VIOLATION "stream already
+    ended": curl 55/56 ERR_DRAINING, in 12 of 40 rounds). A loaded machine does the same
+    by answering late. faults.wire.quic.drop_repeated_fin keeps the first end only."""
+    rep = tmp_path / "report.jsonl"
+    with Upstream(tls=True) as up, ProxyProcess(mode=f"reverse:{up.url}", options={
+            "faults": ["|~d 127|quic_datagrams drop=0.3 direction=to_client"], "fault_report": str(rep),
+            "fault_header": True, "ssl_insecure": True}) as px:
+        got = []
+        for i in range(5):
+            got += curl_many(px.port, px.ca_file, [(f"/w?size=10&case=w{i}", {}), (f"/s?size=10&ms=300&case=s{i}", {}),
+                                                   (f"/f?size=2000&ms=100&case=f{i}",
+                                                    {"x-fault": "throttle bytes_per_s=8000"})], timeout=5)
+    assert [r[:2] for r in got] == [("ok", 200)] * 15, got
+    assert not [r for r in report.read(rep) if "stream already ended" in json.dumps(r)]
 
 
 def test_http3_clients_are_served_whatever_the_upstream_speaks(tmp_path):

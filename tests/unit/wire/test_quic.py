@@ -176,3 +176,41 @@ def test_stop_sending_after_our_reset_is_skipped():
     handle, _ = q._QuicConnection__frame_handlers[quic.STOP_SENDING]
     handle(None, quic.STOP_SENDING, buf)  # unguarded: AssertionError "cannot call reset() more than once"
     assert q._streams[sid].sender._reset_error_code == 0x10C
+
+
+def test_a_retransmitted_fin_ends_the_stream_once():
+    """aioquic reports a stream's end again for a retransmitted FIN, and mitmproxy's HTTP/3
+    layer closes the connection on it (the guards: when either changes, re-check
+    drop_repeated_fin); on our client QUIC connections only the first end goes up."""
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+    from aioquic.quic.events import StreamDataReceived
+
+    assert "stream already ended" in inspect.getsource(LayeredH3Connection.handle_stream_event)
+
+    def ends(guarded: bool) -> list:
+        q = QuicConnection(configuration=QuicConfiguration(is_client=True))  # the peer's streams: 1, 5
+        if guarded:
+            quic.drop_repeated_fin(q)
+        for _ in range(2):  # a request's STREAM frame (length, FIN), then its retransmission
+            q._handle_stream_frame(None, 0x08 | 0x02 | 0x01, _frame(1, b"GET"))
+        q._handle_stream_frame(None, 0x08 | 0x02, _frame(5, b"x"))  # another stream: untouched
+        out = []
+        while (ev := q.next_event()) is not None:
+            if isinstance(ev, StreamDataReceived):
+                out.append((ev.stream_id, ev.data, ev.end_stream))
+        return out
+
+    assert ends(False) == [(1, b"GET", True), (1, b"", True), (5, b"x", False)]
+    assert ends(True) == [(1, b"GET", True), (5, b"x", False)]
+
+
+def _frame(stream_id: int, data: bytes):
+    from aioquic.buffer import Buffer
+
+    buf = Buffer(capacity=16)
+    buf.push_uint_var(stream_id)
+    buf.push_uint_var(len(data))
+    buf.push_bytes(data)
+    buf.seek(0)
+    return buf

@@ -165,7 +165,7 @@ QUIC_ERROR = "net::ERR_QUIC_PROTOCOL_ERROR"
 def _h3(o: Outcome) -> ClientReport | None:
     f, ev = o.facts, o.event
     err = o.h3_error
-    if o.phase == "mid_request" and ev in (Event.H3_RESET_STREAM, Event.H3_CONNECTION_CLOSE):
+    if o.phase == "mid_request" and ev in (Event.H3_RESET_STREAM, Event.H3_CONNECTION_CLOSE, Event.H3_PROXY_CLOSE):
         # an upload (a page script's fetch() POST): measured with 3 attempts each, DevTools names the error
         r = _resent(QUIC_ERROR, H3_UPLOAD)
         r.extra["fetch"] = {"error": QUIC_ERROR, "message": FETCH_FAILED}
@@ -182,7 +182,7 @@ def _h3(o: Outcome) -> ClientReport | None:
         if o.drains:
             return cr("ok", extra={"status": 200}) if o.goaway_covers else cr("net::ERR_QUIC_GOAWAY_REQUEST_CAN_BE_RETRIED")
         return cr(QUIC_ERROR)
-    if ev == Event.H3_CONNECTION_CLOSE:
+    if ev in (Event.H3_CONNECTION_CLOSE, Event.H3_PROXY_CLOSE):  # a server's CONNECTION_CLOSE, by a fault or not
         return cr(QUIC_ERROR)
     if ev in (Event.HTTP_RESPONSE, Event.GRPC_STATUS):
         status = f.get("status", 200)

@@ -98,7 +98,7 @@ class FaultClientQuicLayer(layers.ClientQuicLayer):
 class FaultServerQuicLayer(layers.ServerQuicLayer):
     """mitmproxy's ServerQuicLayer with the same traps disarmed (``guard_connection``): the
     upstream QUIC connection of ``fault_h3_upstream=quic``. Further upstream connections are
-    built by mitmproxy's HttpLayer (``make_http_connection``); ``FaultH3HttpLayer`` guards those
+    built by mitmproxy's HttpLayer (``get_connection``); ``FaultH3HttpLayer`` guards those
     before their first datagram is read."""
 
     def start_tls(self, original_destination_connection_id):

@@ -40,7 +40,7 @@ import weakref
 
 from aioquic.h3.connection import ErrorCode as H3ErrorCode
 from aioquic.quic import events as quic_events
-from aioquic.quic.connection import QuicConnectionState
+from aioquic.quic.connection import QuicConnection, QuicConnectionState
 from mitmproxy import ctx, exceptions
 from mitmproxy.proxy import layers, tunnel
 from mitmproxy.proxy.layers.http import HTTPMode
@@ -115,7 +115,7 @@ _guarded: weakref.WeakSet = weakref.WeakSet()  # aioquic connections already gua
 def guard_connection(quic) -> None:
     """Disarm both aioquic traps on one connection (client or upstream side), once: a STOP_SENDING
     after our RESET_STREAM (``guard_stop_sending``), a retransmitted FIN (``drop_repeated_fin``)."""
-    if quic is None or quic in _guarded:
+    if not isinstance(quic, QuicConnection) or quic in _guarded:
         return
     _guarded.add(quic)
     guard_stop_sending(quic)

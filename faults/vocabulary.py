@@ -101,7 +101,8 @@ class WireRecord(TypedDict, total=False):
     instead_of: Literal["rst", "fin"]  # reset/close on HTTP/3: the CONNECTION_CLOSE that stands in for it
     h3_short_stream: bool  # truncate/close on HTTP/3: the stream ended (FIN) short of its Content-Length
     h3_refused: str  # the selected fault has no HTTP/3 meaning: not applied, and why
-    h3_client_close: dict  # the HTTP/3 client closed the connection itself ({code, frame_type, reason}) before this stream ended
+    h3_client_close: dict  # the HTTP/3 client closed the connection itself ({by, code, frame_type, reason}) before this stream ended
+    h3_proxy_close: dict  # the proxy's own stack (not a fault) closed the QUIC connection ({by, code, frame_type, reason}) before this stream ended
     quic_refused: str  # quic_close on a flow that is not HTTP/3: not applied, and why
     datagrams_dropped: dict  # quic_datagrams: {"to_client": n, "to_server": n} dropped so far on the connection
     datagrams_passed: dict  # quic_datagrams: {"to_client": n, "to_server": n} let through so far

@@ -56,6 +56,8 @@ def outcome_of(flow) -> Outcome:
         o = connection_end(wire["conn_end"], wire.get("phase", "before_response"), facts)
     elif wire.get("h3_client_close") and not wire.get("h3_short_stream"):
         o = h3.client_close(wire["h3_client_close"])
+    elif wire.get("h3_proxy_close") and not wire.get("h3_short_stream"):
+        o = h3.proxy_close(wire["h3_proxy_close"])
     elif wire.get("client_gave_up") or (flow.error and (_client_went_away(flow) or wire.get("stalled"))):
         o = Outcome(Event.CLIENT_GAVE_UP, "client.timeout.request", "the client gave up while the stream was paused"
                     if wire.get("stalled") else f"the client gave up while the response was paced at "

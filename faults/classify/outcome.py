@@ -46,6 +46,7 @@ class Event(StrEnum):
     QUIC_SILENCE = "quic.silence"  # the QUIC connection went silent after its handshake (datagram faults)
     QUIC_NO_HANDSHAKE = "quic.no_handshake"  # the QUIC handshake never completed (datagram faults)
     H3_CLIENT_CLOSE = "h3.client_close"  # the HTTP/3 client closed the connection itself (facts: h3_error)
+    H3_PROXY_CLOSE = "h3.proxy_close"  # the proxy's own stack, not a fault, closed the QUIC connection (facts: h3_error)
     QUIC_HANDSHAKE_CLOSE = "quic.handshake_close"  # tls handshake=close: CONNECTION_CLOSE NO_ERROR for a ClientHello
     # a failed TLS handshake (faults.classify.tls)
     TLS_ALERT = "tls.alert"

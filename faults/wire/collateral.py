@@ -17,7 +17,7 @@ from faults.wire import ends
 _EFFECTS = {"conn_end", "conn_end_ok", "phase", "h2_frame", "code", "code_name", "stream_id", "last_stream", "then",
             "stream_ended", "violation", "goaway_refused", "fallback", "body_sent", "body_announced",
             "h3_frame", "goaway_id", "quic_error_space", "stop_sending", "instead_of", "h3_short_stream",
-            "h3_client_close"}
+            "h3_client_close", "h3_proxy_close"}
 
 
 def collateral(flow: http.HTTPFlow) -> None:

@@ -53,7 +53,7 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 
 from faults import vocabulary
 from faults.catalog.tables import h2_name
-from faults.wire import actions, builtin, ends, h3layer, sockets, stack
+from faults.wire import actions, builtin, ends, h3layer, quic, sockets, stack
 from faults.wire.actions import H2Action
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,10 @@ class FaultH3HttpLayer(FaultHttpLayer):
             server.http_layer = self
             server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
+        elif isinstance(event, events.ConnectionEvent) and event.connection is not self.context.client:
+            # an upstream QUIC connection mitmproxy opened (fault_h3_upstream=quic): guarded
+            # before aioquic reads its first datagram (faults.wire.quic.guard_connection)
+            quic.guard_connection(getattr(self.connections.get(event.connection), "quic", None))
         yield from super()._handle_event(event)
 
     # an HTTP/3 client in front of an HTTP/1.1 upstream: one upstream connection per

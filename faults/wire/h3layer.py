@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import ErrorCode as H3ErrorCode
 from aioquic.h3.connection import FrameType, encode_frame
-from aioquic.quic.connection import QuicConnectionState
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup
 from mitmproxy.proxy.layers.http import (ErrorCode, GetHttpConnectionCompleted, HttpLayer, RequestProtocolError, ResponseData, ResponseEndOfMessage, ResponseHeaders,
@@ -46,7 +45,7 @@ from mitmproxy.proxy.layers.quic import (QuicConnectionClosed, QuicStreamDataRec
 
 from faults import vocabulary
 from faults.catalog.tables import quic_name
-from faults.wire import actions, ends
+from faults.wire import actions, ends, quic
 from faults.wire.actions import H3Action
 
 log = logging.getLogger(__name__)
@@ -195,31 +194,37 @@ class FaultH3Server(Http3Server):
                 return
         yield from super()._handle_event(event)
 
-    def peer_close(self) -> dict | None:
-        """The client's CONNECTION_CLOSE, once aioquic (under mitmproxy's ``ClientQuicLayer``:
-        ``quic``, ``_close_event``, private) has received it: mitmproxy tells this layer only
-        when the connection is gone, a draining period later, and answers written meanwhile vanish.
-        A close without error (NO_ERROR, H3_NO_ERROR: a client that gave up) is not reported."""
-        for layer in self.context.layers:
-            quic = getattr(layer, "quic", None) if getattr(layer, "conn", None) is self.context.client else None
-            ev = quic._close_event if quic is not None and quic._state == QuicConnectionState.DRAINING else None
-            if ev is not None and ev.error_code not in NO_ERROR:
-                return {"code": ev.error_code, "frame_type": ev.frame_type, "reason": ev.reason_phrase}
-        return None
+    def our_close(self) -> bool:
+        """A fault of ours closed (or is closing) this connection."""
+        return ends.of(self.context.client.id) is not None or self.closing is not None or self.drained
+
+    def close_not_ours(self) -> tuple[str, dict] | None:
+        """The connection's close that no fault of ours sent, as its wire-record key and value:
+        ``h3_client_close`` (the client's CONNECTION_CLOSE arrived: aioquic after a short body on
+        another stream, H3_MESSAGE_ERROR; curl: ERR_CLOSING) or ``h3_proxy_close`` (this side's
+        stack sent it: mitmproxy's HTTP/3 layer, e.g. PROTOCOL_VIOLATION "stream already ended",
+        aioquic itself, the proxy's shutdown). Read from aioquic as soon as the close begins
+        (``faults.wire.quic.close_seen``): mitmproxy tells this layer a draining period later,
+        and answers written meanwhile vanish. A client's close without error (NO_ERROR,
+        H3_NO_ERROR: it gave up, or was done) and a timeout are not reported."""
+        close = quic.close_seen(quic.client_quic(self.context))
+        if close is None or (close["by"] == "client" and close["code"] in NO_ERROR):
+            return None
+        if close["by"] == "proxy" and self.our_close():
+            return None
+        return f"h3_{close['by']}_close", close
 
     def client_closed(self, event: QuicConnectionClosed) -> None:
-        """The connection closed and no fault of ours closed it: the client did (aioquic after a
-        short body on another stream: H3_MESSAGE_ERROR; curl: ERR_CLOSING). The streams still
-        open end with it; mitmproxy reports them as an upstream failure named by the reason."""
-        if ends.of(self.context.client.id) is not None or self.closing is not None or self.drained:
+        """The connection closed and no fault of ours closed it: the streams still open end with
+        it (mitmproxy reports them as an upstream failure named by the reason); their records
+        say who closed it (``close_not_ours``)."""
+        seen = self.close_not_ours()
+        if seen is None:
             return
-        if event.error_code in NO_ERROR:
-            return  # a client that gave up or was done, our own idle timeout, or the socket went away
-        close = {"code": event.error_code, "frame_type": event.frame_type, "reason": event.reason_phrase}
         for sid in self.h3_conn.get_open_stream_ids():
             flow = self.flow_of(sid)
             if flow is not None:
-                flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault("h3_client_close", close)
+                flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault(*seen)
 
     def maybe_drained(self):
         """After a draining GOAWAY: once no stream it let through is still open, close the
@@ -302,9 +307,9 @@ class FaultH3Server(Http3Server):
     def settled(self, sid: int) -> None:
         flow = self.known.pop(sid, None) or self.flow_of(sid)
         self.known.pop(sid, None)
-        close = self.peer_close()
-        if flow is not None and close is not None:  # our answer went into a connection the client had closed
-            flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault("h3_client_close", close)
+        seen = self.close_not_ours() if flow is not None else None
+        if seen is not None:  # our answer went into a connection closed meanwhile (not by a fault of ours)
+            flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault(*seen)
         if flow is not None and self.on_settled is not None:
             self.on_settled(flow)
 
@@ -356,8 +361,8 @@ class FaultH3Server(Http3Server):
     def send_goaway(self, stream_id: int) -> None:
         """An HTTP/3 GOAWAY (RFC 9114 5.2) on our control stream: client requests on
         streams at or above ``stream_id`` were not processed (a client may retry them)."""
-        quic = self.h3_conn._quic  # mitmproxy's MockQuic: it turns this into a SendQuicStreamData command
-        quic.send_stream_data(self.h3_conn._local_control_stream_id,
+        mock = self.h3_conn._quic  # mitmproxy's MockQuic: it turns this into a SendQuicStreamData command
+        mock.send_stream_data(self.h3_conn._local_control_stream_id,
                               encode_frame(FrameType.GOAWAY, encode_uint_var(stream_id)))
 
     def refused(self, sid: int) -> bool:

@@ -20,7 +20,10 @@ with a TCP server side, from the public layer classes:
 ``FaultClientQuicLayer`` disarms an aioquic assertion that a client's STOP_SENDING after
 a RESET_STREAM triggered (it crashed the connection handler), and drops the repeated
 stream ends aioquic reports for a retransmitted FIN (mitmproxy then closed the whole
-connection: ``drop_repeated_fin``).
+connection: ``drop_repeated_fin``); upstream QUIC connections get both too
+(``FaultServerQuicLayer``, ``guard_connection``). It also notes which side began the
+connection's close (``record_close_origin``, read by ``faults.wire.h3layer``), and
+``close_for_shutdown`` tells a QUIC client at proxy shutdown.
 
 ``server_connect`` offers the TCP upstream ``h2`` and ``http/1.1`` in ALPN
 (mitmproxy would copy the client's ``h3``). One private reliance: an HTTP/3 client
@@ -33,8 +36,11 @@ when the client speaks ``h2`` (``HttpLayer.register_connection``/``get_connectio
 from __future__ import annotations
 
 import logging
+import weakref
 
+from aioquic.h3.connection import ErrorCode as H3ErrorCode
 from aioquic.quic import events as quic_events
+from aioquic.quic.connection import QuicConnection, QuicConnectionState
 from mitmproxy import ctx, exceptions
 from mitmproxy.proxy import layers, tunnel
 from mitmproxy.proxy.layers.http import HTTPMode
@@ -85,11 +91,35 @@ class FaultClientQuicLayer(layers.ClientQuicLayer):
     def start_tls(self, original_destination_connection_id):
         yield from super().start_tls(original_destination_connection_id)
         if self.quic is not None:
-            guard_stop_sending(self.quic)
-            drop_repeated_fin(self.quic)
+            guard_connection(self.quic)
+            record_close_origin(self.quic)
             close = handshake_closes.pop(self.context.client.id, None)
             if close is not None:
                 close_after_client_hello(self.quic, *close)
+
+
+class FaultServerQuicLayer(layers.ServerQuicLayer):
+    """mitmproxy's ServerQuicLayer with the same traps disarmed (``guard_connection``): the
+    upstream QUIC connection of ``fault_h3_upstream=quic``. Further upstream connections are
+    built by mitmproxy's HttpLayer (``get_connection``); ``FaultH3HttpLayer`` guards those
+    before their first datagram is read."""
+
+    def start_tls(self, original_destination_connection_id):
+        yield from super().start_tls(original_destination_connection_id)
+        guard_connection(self.quic)
+
+
+_guarded: weakref.WeakSet = weakref.WeakSet()  # aioquic connections already guarded
+
+
+def guard_connection(quic) -> None:
+    """Disarm both aioquic traps on one connection (client or upstream side), once: a STOP_SENDING
+    after our RESET_STREAM (``guard_stop_sending``), a retransmitted FIN (``drop_repeated_fin``)."""
+    if not isinstance(quic, QuicConnection) or quic in _guarded:
+        return
+    _guarded.add(quic)
+    guard_stop_sending(quic)
+    drop_repeated_fin(quic)
 
 
 # client connection id -> (error code, frame type, reason): a ``tls handshake=alert|close`` fault
@@ -153,13 +183,84 @@ def drop_repeated_fin(quic) -> None:
     quic.next_event = first_end_only
 
 
+# QuicConnection -> who began its close: "client" (its CONNECTION_CLOSE arrived) or "proxy" (this
+# side's stack sent one: mitmproxy's HTTP/3 layer, aioquic itself, a fault, the shutdown)
+_close_origin: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+CONNECTION_CLOSE_FRAMES = (0x1C, 0x1D)  # transport, application
+SHUTDOWN_REASON = "proxy shutting down"
+
+
+def record_close_origin(quic) -> None:
+    """Remember which side began this connection's close. aioquic keeps only the first close
+    (``_close_event``) whoever sent it, and once the connection is terminated its state no longer
+    tells (DRAINING: received; CLOSING: sent). A received close is set by the CONNECTION_CLOSE
+    frame handlers, a sent one by ``close()`` (called by mitmproxy and by aioquic itself on a
+    protocol error); an idle timeout is neither. Private: the frame handler table; guarded."""
+    close = quic.close
+
+    def closed_here(*args, **kwargs):
+        first = quic._close_event is None
+        close(*args, **kwargs)
+        if first and quic._close_event is not None:
+            _close_origin.setdefault(quic, "proxy")
+
+    quic.close = closed_here
+    handlers = quic._QuicConnection__frame_handlers
+    for frame in CONNECTION_CLOSE_FRAMES:
+        handle, epochs = handlers[frame]
+
+        def received(context, frame_type, buf, handle=handle):
+            first = quic._close_event is None
+            handle(context, frame_type, buf)
+            if first and quic._close_event is not None:
+                _close_origin.setdefault(quic, "client")
+
+        handlers[frame] = (received, epochs)
+
+
+def close_seen(quic) -> dict | None:
+    """The close this connection began with and who sent it (``record_close_origin``):
+    ``{"by": "client"|"proxy", "code", "frame_type", "reason"}``; None while open, or when it
+    ended by a timeout. A connection not watched (a stack of mitmproxy's own) is read from
+    its state, as long as it is closing (DRAINING: received; CLOSING: sent)."""
+    if quic is None or quic._close_event is None:
+        return None
+    by = _close_origin.get(quic) or {QuicConnectionState.DRAINING: "client",
+                                     QuicConnectionState.CLOSING: "proxy"}.get(quic._state)
+    if by is None:
+        return None
+    ev = quic._close_event
+    return {"by": by, "code": ev.error_code, "frame_type": ev.frame_type, "reason": ev.reason_phrase}
+
+
+def client_quic(context):
+    """The aioquic connection of this context's client (its ``ClientQuicLayer``), or None."""
+    for layer in context.layers:
+        if getattr(layer, "conn", None) is context.client and getattr(layer, "quic", None) is not None:
+            return layer.quic
+    return None
+
+
+def close_for_shutdown(context, write, now: float) -> bool:
+    """At proxy shutdown: CONNECTION_CLOSE H3_NO_ERROR to this QUIC client, written now with
+    ``write`` (the client's datagram writer), so that it sees the close at once instead of
+    waiting for its idle timeout. Below mitmproxy's layers: its loop stops next."""
+    quic = client_quic(context)
+    if quic is None or quic._close_event is not None:
+        return False
+    quic.close(error_code=H3ErrorCode.H3_NO_ERROR, reason_phrase=SHUTDOWN_REASON)
+    for data, _addr in quic.datagrams_to_send(now=now):
+        write(data)
+    return True
+
+
 def build_stack(context, upstream: str):
     """The layers under a reverse proxy for a QUIC client: a datagram gate, then mitmproxy's
     stack with a TCP server side (``https``, ``http``) or its own (``quic``)."""
     gate = DatagramGate(context)  # first, so that it is the top of context.layers too
     stack = tunnel.LayerStack()
     if upstream == "quic":  # mitmproxy's own stack (ServerQuicLayer first: ClientQuicLayer looks for it)
-        stack /= layers.ServerQuicLayer(context)
+        stack /= FaultServerQuicLayer(context)
         stack /= FaultClientQuicLayer(context)
         stack /= layers.HttpLayer(context, HTTPMode.transparent)
         gate.child_layer = stack[0]

@@ -21,7 +21,7 @@ import time
 
 from mitmproxy.connection import ConnectionState
 
-from faults.wire import builtin
+from faults.wire import builtin, quic
 
 log = logging.getLogger(__name__)
 
@@ -328,9 +328,14 @@ async def close_clients(timeout: float = 2.0) -> None:
         if isinstance(w, asyncio.StreamWriter) and not w.is_closing():
             w.close()
         elif handler.client.transport_protocol == "udp" and w is not None and not w.is_closing():
-            # a QUIC client (a mitmproxy_rs datagram stream): closed here, its handler ends
-            # now, while the loop runs (faults.wire.servers: why nothing of mitmproxy_rs may
-            # be left to the interpreter's exit)
+            # a QUIC client (a mitmproxy_rs datagram stream): told first with CONNECTION_CLOSE
+            # H3_NO_ERROR (else it waits for its idle timeout), then closed here, its handler
+            # ends now, while the loop runs (faults.wire.servers: why nothing of mitmproxy_rs
+            # may be left to the interpreter's exit)
+            try:
+                quic.close_for_shutdown(handler.layer.context, w.write, asyncio.get_running_loop().time())
+            except Exception as e:  # the client then waits for its idle timeout, as before
+                log.warning(f"no CONNECTION_CLOSE to QUIC client {handler.client.peername} at shutdown: {e!r}")
             w.close()
     deadline = time.monotonic() + timeout
     while server.connections and time.monotonic() < deadline:

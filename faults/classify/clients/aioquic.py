@@ -34,6 +34,9 @@ def report(o: Outcome) -> ClientReport | None:
         transport = err.get("space") == "transport"
         return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
                        extra={"error_code": err.get("value", 0), "frame_type": 0 if transport else None})
+    if ev == Event.H3_PROXY_CLOSE:  # a server's CONNECTION_CLOSE, as for quic_close: the frame type as sent
+        return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
+                       extra={"error_code": err.get("value", 0), "frame_type": (f.get("h3_proxy_close") or {}).get("frame_type")})
     if ev == Event.H3_CLIENT_CLOSE:  # its own close (a short body on a sibling stream): every open stream ends with it
         return aioquic("ConnectionTerminated", f"ConnectionTerminated error_code=0x{err.get('value', 0):x}",
                        note="aioquic closed the connection itself", extra={"error_code": err.get("value", 0),

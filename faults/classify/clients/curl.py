@@ -126,10 +126,12 @@ def _h3(o: Outcome, f: dict, ev: str) -> ClientReport | None:
                                                               note="a stream the GOAWAY excluded is rejected; curl re-sends it")
         return curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
-    if ev == Event.H3_CONNECTION_CLOSE:
+    if ev in (Event.H3_CONNECTION_CLOSE, Event.H3_PROXY_CLOSE):  # a server's CONNECTION_CLOSE, by a fault or not
         r = curl(56, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING").also(
             55, "ngtcp2_conn_writev_stream returned error: ERR_DRAINING")
-        if f.get("collateral_of"):  # a sibling: measured both ways, failed (55) or re-sent on a new connection
+        if f.get("collateral_of") or ev == Event.H3_PROXY_CLOSE:
+            # a sibling (every stream is one when no fault chose it): measured both ways, failed (55)
+            # or re-sent on a new connection
             r.also(0, "", retried=1, note="curl re-sent this request on a new connection")
         return r
     if ev == Event.H3_CLIENT_CLOSE:  # curl closed the connection itself (a short body on another stream)

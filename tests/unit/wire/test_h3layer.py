@@ -126,3 +126,89 @@ def test_an_upload_read_fires_nothing_else(server):
 def test_guard_the_stream_gets_its_upstream_connection_as_a_command_completed():
     # FaultHttpLayer looks for a cut after every CommandCompleted a stream gets (hooks, and this)
     assert issubclass(GetHttpConnectionCompleted, events.CommandCompleted)
+
+
+# -- who closed the QUIC connection: the client, or the proxy's own stack --------------
+def _watched_quic(server):
+    """A real aioquic connection under the layer, watched as ``FaultClientQuicLayer`` does."""
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+
+    from faults.wire import quic
+
+    q = QuicConnection(configuration=QuicConfiguration(is_client=True))
+    quic.record_close_origin(q)
+    server.context.layers = [SimpleNamespace(conn=server.context.client, quic=q)]
+    server.h3_conn.get_open_stream_ids = lambda: [4]
+    return q
+
+
+def _receive_close(q, code: int, reason: str) -> None:
+    """The peer's CONNECTION_CLOSE (0x1d) frame, as aioquic's packet parser hands it over."""
+    from aioquic.buffer import Buffer
+
+    data = reason.encode()
+    buf = Buffer(capacity=64)
+    buf.push_uint_var(code)
+    buf.push_uint_var(len(data))
+    buf.push_bytes(data)
+    buf.seek(0)
+    handle, _ = q._QuicConnection__frame_handlers[0x1D]
+    handle(SimpleNamespace(time=0.0, quic_logger_frames=[]), 0x1D, buf)
+
+
+def _closed(server, q, flow):
+    from mitmproxy.proxy.layers.quic import QuicConnectionClosed
+
+    server.known[4] = flow  # still open when mitmproxy tells the layer
+    ev = q._close_event
+    server.client_closed(QuicConnectionClosed(server.context.client, ev.error_code, ev.frame_type, ev.reason_phrase))
+    return flow.metadata.get(vocabulary.WIRE, {})
+
+
+def test_a_close_the_client_sent_is_the_client_s(server):
+    q = _watched_quic(server)
+    _receive_close(q, 0x10E, "content-length does not match data size")
+    wire = _closed(server, q, server.known[4])
+    assert wire["h3_client_close"] == {"by": "client", "code": 0x10E, "frame_type": None,
+                                       "reason": "content-length does not match data size"}
+    assert "h3_proxy_close" not in wire
+
+
+def test_a_close_the_proxy_s_own_stack_sent_is_the_proxy_s(server):
+    """mitmproxy's HTTP/3 layer closes the connection itself (PROTOCOL_VIOLATION "stream
+    already ended"): once blamed on the client."""
+    q = _watched_quic(server)
+    q.close(error_code=0xA, reason_phrase="stream already ended")
+    _receive_close(q, 0x100, "")  # the client's answer to it: it began nothing
+    wire = _closed(server, q, server.known[4])
+    assert wire["h3_proxy_close"] == {"by": "proxy", "code": 0xA, "frame_type": None, "reason": "stream already ended"}
+    assert "h3_client_close" not in wire
+
+
+def test_a_close_by_a_fault_of_ours_is_left_to_the_fault_s_record(server):
+    q, flow = _watched_quic(server), server.known[4]
+    list(server.fire(4, _ask(server, H3Action("connection_close", "before_response", code=0x107))))
+    q.close(error_code=0x107)  # what mitmproxy's layer does with the fault's close_connection
+    wire = _closed(server, q, flow)
+    assert not {"h3_client_close", "h3_proxy_close"} & wire.keys()
+
+
+def test_an_answer_written_after_the_proxy_closed_names_the_proxy_s_close(server):
+    """Settled before mitmproxy tells the layer (a draining period later): the close is read
+    from aioquic at once."""
+    q, flow = _watched_quic(server), server.known[4]
+    server.settled(4)
+    assert "h3_proxy_close" not in flow.metadata.get(vocabulary.WIRE, {})  # open: nothing to say
+    server.known[4] = flow
+    q.close(error_code=0x101, reason_phrase="Invalid HTTP/3 request headers")
+    server.settled(4)
+    assert flow.metadata[vocabulary.WIRE]["h3_proxy_close"]["code"] == 0x101
+
+
+def test_an_idle_timeout_is_nobody_s_close(server):
+    q = _watched_quic(server)
+    q._close_at = 1.0  # armed by aioquic once the connection runs: its idle timeout
+    q.handle_timer(now=2.0)
+    assert q._close_event is not None and q._close_event.reason_phrase == "Idle timeout"
+    assert not {"h3_client_close", "h3_proxy_close"} & _closed(server, q, server.known[4]).keys()

@@ -214,3 +214,52 @@ def _frame(stream_id: int, data: bytes):
     buf.push_bytes(data)
     buf.seek(0)
     return buf
+
+
+def test_a_close_s_origin_is_read_from_the_frames_that_carry_it():
+    """record_close_origin wraps the CONNECTION_CLOSE frame handlers and ``close``: the
+    frames a received close comes in, the call a sent one goes through."""
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+
+    q = QuicConnection(configuration=QuicConfiguration(is_client=True))
+    handlers = q._QuicConnection__frame_handlers
+    for frame in quic.CONNECTION_CLOSE_FRAMES:
+        assert handlers[frame][0].__name__ == "_handle_connection_close_frame"
+    assert "self._close_event = events.ConnectionTerminated" in inspect.getsource(QuicConnection.close)
+    quic.record_close_origin(q)
+    assert quic.close_seen(q) is None
+    q.close(error_code=0xA, reason_phrase="stream already ended")
+    assert quic.close_seen(q) == {"by": "proxy", "code": 0xA, "frame_type": None, "reason": "stream already ended"}
+
+
+def test_upstream_quic_connections_are_guarded_too():
+    """fault_h3_upstream=quic: the first upstream connection is our FaultServerQuicLayer's; the
+    others mitmproxy's HttpLayer builds with its own ServerQuicLayer, which FaultH3HttpLayer
+    guards at their first event (before aioquic reads a datagram)."""
+    from types import SimpleNamespace
+
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+    from mitmproxy.connection import Server
+    from mitmproxy.proxy import events
+
+    from faults.wire.h2layer import FaultH3HttpLayer
+
+    assert "quic.ServerQuicLayer(context)" in inspect.getsource(HttpLayer.get_connection)
+    assert "self.connections[context.server] = stack[0]" in inspect.getsource(HttpLayer.get_connection)
+    assert issubclass(quic.FaultServerQuicLayer, quic.layers.ServerQuicLayer)
+    q = QuicConnection(configuration=QuicConfiguration(is_client=True))
+    next_event = q.next_event
+    server = Server(address=("127.0.0.1", 443), transport_protocol="udp")
+    layer = object.__new__(FaultH3HttpLayer)
+    layer.context = SimpleNamespace(client=SimpleNamespace(alpn=b"h3"))
+    layer.connections = {server: SimpleNamespace(quic=q)}
+    try:
+        list(layer._handle_event(events.DataReceived(server, b"")))
+    except Exception:  # mitmproxy's routing of the event, past the guard, needs the real stack
+        pass
+    wrapped = q.next_event
+    assert wrapped != next_event and wrapped.__name__ == "first_end_only"  # drop_repeated_fin in place
+    quic.guard_connection(q)
+    assert q.next_event is wrapped  # once only

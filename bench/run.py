@@ -130,6 +130,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_measured(pids: list[int], load) -> dict:
+    """``load()``'s result with ``cpu_us_per_request``: the processes' CPU over the load / the
+    requests it completed."""
+    before = sum(cpu_seconds(p) for p in pids)
+    res = load()
+    res["cpu_us_per_request"] = (sum(cpu_seconds(p) for p in pids) - before) / max(1, res.get("requests") or 0) * 1e6
+    return res
+
+
 def pct(sorted_values: list[float], p: float) -> float | None:
     if not sorted_values:
         return None
@@ -205,12 +214,6 @@ def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Pat
                 return h2load(f"https://127.0.0.1:{port}/b?size=64", 4, 8, seconds)
             return k6load(f"https://bench.test:{port}/b?size=64", 16, seconds, hosts={"bench.test": "127.0.0.1"})
 
-        def measured(px, load):
-            c0 = cpu_seconds(px.proc.pid)
-            res = load()
-            res["cpu_us_per_request"] = (cpu_seconds(px.proc.pid) - c0) / max(1, res.get("requests") or 0) * 1e6
-            return res
-
         for name, px in proxies.items():  # warm-up: imports, certificates, connections
             h1(f"{px.url}/b?size=64") if h1_tool == "k6" else wrk(f"{px.url}/b?size=64", 4, 1)
         for r in range(rounds):
@@ -218,14 +221,14 @@ def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Pat
             out["h1"]["direct"].append(res)
             log(f"round {r + 1}/{rounds} h1 direct: {res['rps']:.0f} req/s")
             for name, px in proxies.items():
-                res = measured(px, lambda: h1(f"{px.url}/b?size=64"))
+                res = cpu_measured([px.proc.pid], lambda: h1(f"{px.url}/b?size=64"))
                 out["h1"][name].append(res)
                 log(f"round {r + 1}/{rounds} h1 {name}: {res['rps']:.0f} req/s p50 {res['p50']:.2f} ms p99 {res['p99']:.2f} ms "
                     f"cpu {res['cpu_us_per_request']:.0f} us/req")
             for name, px in proxies.items():
                 if name not in out["h2"]:
                     continue
-                res = measured(px, lambda: h2(px.port))
+                res = cpu_measured([px.proc.pid], lambda: h2(px.port))
                 out["h2"][name].append(res)
                 log(f"round {r + 1}/{rounds} h2 {name}: {res['rps']:.0f} req/s p50 {res['p50']} p99 {res['p99']} {res.get('proto')} "
                     f"cpu {res['cpu_us_per_request']:.0f} us/req")
@@ -327,9 +330,7 @@ def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int
             for proto in ("h1", "h2"):
                 for name in order:
                     px = proxies[name]
-                    c0 = cpu_seconds(px.proc.pid)
-                    res = load(proto, px, seconds)
-                    res["cpu_us_per_request"] = (cpu_seconds(px.proc.pid) - c0) / max(1, res["requests"]) * 1e6
+                    res = cpu_measured([px.proc.pid], lambda: load(proto, px, seconds))
                     out[proto][name].append(res)
                     log(f"k6 round {r + 1}/{rounds} {proto} {name}: {res['rps']:.0f} req/s, "
                         f"cpu {res['cpu_us_per_request']:.0f} us/req, failed {res['failed']}, proto_ok {res['proto_ok']}")

@@ -87,17 +87,13 @@ class GoAway(H2Fault):
         if ending and when == "before_response":
             act.end_stream()
 
-    @staticmethod
-    def _ends_after_headers(act) -> bool:
-        return act.ends_after_headers()
-
     def responseheaders(self, flow, act):
         if self.fell_back(flow):
             return
         if self.get("when") == "mid_body":
             on_cut = lambda c: self.cut_now(act, c)  # noqa: E731
             flow.response.stream = streamed_cutter(flow, self, on_cut) or Cutter(self.get("after_bytes") or 0, on_cut)
-        elif self._ends_after_headers(act):
+        elif act.ends_after_headers():
             self.swallow_body(flow, 0)
 
     async def response(self, flow, act):
@@ -105,5 +101,5 @@ class GoAway(H2Fault):
             if not getattr(flow.response.stream, "fired", True) and flow.killable:
                 act.end_stream()  # fewer than N: the GOAWAY at the end of the body
             return
-        if self._ends_after_headers(act):
+        if act.ends_after_headers():
             act.end_stream()

@@ -7,7 +7,7 @@ bytes sent 50 ms later by 251-252 ms (5 runs); through these links the same
 bytes were 0.6-0.9 ms late (``tests/e2e/test_toxiproxy_python.py`` asserts it). So each direction's writer,
 ``proxyserver.connections[client.id].transports[conn].writer`` (the same
 undocumented names ``sockets.py`` relies on), is replaced by a ``LinkWriter``
-feeding a ``toxics.Link``; the hook still records the messages.
+feeding a ``bytestream.Link``; the hook still records the messages.
 
 ``tests/unit/wire/test_sockets.py`` fails loudly if a mitmproxy upgrade moves them.
 """

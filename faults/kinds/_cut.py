@@ -141,6 +141,15 @@ def record_passed(act, cutter) -> None:
             act.record(events_sent=cutter.passed, after_events=cutter.events)
 
 
+def cut_stream_now(act, cutter) -> None:
+    """A streamed cutter reached its point on an HTTP/2 (or HTTP/3) stream: the layer sends
+    the kind's frame right after the data that went out."""
+    record_passed(act, cutter)
+    act.record(body_sent=cutter.sent)
+    act.h2_cut_now()
+    cutter.wake = True
+
+
 def later(coro) -> None:
     task = asyncio.get_running_loop().create_task(coro)
     _tasks.add(task)  # asyncio keeps only weak references to tasks
@@ -313,12 +322,10 @@ class ConnectionCut(Fault):
 
     def _cut_now(self, flow, act, cutter) -> None:
         """A streamed body's part is out: end the stream or connection now."""
-        record_passed(act, cutter)
         if stream_scope(self, act):
-            act.record(body_sent=cutter.sent)
-            act.h2_cut_now()  # the HTTP/2 layer resets the stream after this data
-            cutter.wake = True
+            cut_stream_now(act, cutter)  # the HTTP/2 layer resets the stream after this data
             return
+        record_passed(act, cutter)
 
         async def end():
             await act.flushed()

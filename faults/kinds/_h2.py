@@ -14,7 +14,7 @@ import logging
 
 from faults.catalog.tables import H3_CODES, H3_TO_H2, h2_code, h2_known, h2_name, h3_code, stream_code_for_h3
 from faults.kinds import Fault, Param
-from faults.kinds._cut import Cutter, record_passed
+from faults.kinds._cut import Cutter, cut_stream_now
 from faults.errors import SpecError
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,4 @@ class H2Fault(Fault):
     def swallow_body(flow, keep: int | None = 0) -> None:
         flow.response.stream = Cutter(keep)
 
-    @staticmethod
-    def cut_now(act, cutter) -> None:
-        """A streamed cutter reached its point: the HTTP/2 layer sends this kind's
-        frame right after the data that went out."""
-        record_passed(act, cutter)
-        act.record(body_sent=cutter.sent)
-        act.h2_cut_now()
-        cutter.wake = True
+    cut_now = staticmethod(cut_stream_now)

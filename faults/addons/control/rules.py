@@ -22,11 +22,12 @@ def build_rules(specs: Sequence[str], seed=None) -> list[planmod.Rule]:
         raise SpecError(f"{len(specs)} rules (the limit is {limits.MAX_RULES})", "runtime rules")
     rules = []
     for i, text in enumerate(specs):
+        where = f"runtime rule {i} ({planmod.short(text.strip())!r})"
         try:
             rule = planmod.rule_from_option(text, i, seed)
         except SpecError as e:
-            raise SpecError(e.reason, f"runtime rule {i} ({planmod.short(text.strip())!r})") from None
-        rule.where = f"runtime rule {i} ({planmod.short(text.strip())!r})"
+            raise SpecError(e.reason, where) from None
+        rule.where = where
         rules.append(rule)
     return rules
 

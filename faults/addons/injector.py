@@ -17,6 +17,7 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.websocket import WebSocketData
 
 from faults import plan as planmod, vocabulary as V
+from faults.plan import limits
 from faults.gates import clock
 from faults.wire import servers, sockets
 from faults.wire.act import WIRE_KEY, Act
@@ -92,8 +93,8 @@ class FaultInjector:
                 self.file_plan, self._plan_sig = planmod.Plan(), None
         if "faults" in updated or "fault_seed" in updated:
             seed = ctx.options.fault_seed
-            if len(ctx.options.faults) > planmod.MAX_RULES:
-                raise exceptions.OptionsError(f"faults: {len(ctx.options.faults)} entries (the limit is {planmod.MAX_RULES})")
+            if len(ctx.options.faults) > limits.MAX_RULES:
+                raise exceptions.OptionsError(f"faults: {len(ctx.options.faults)} entries (the limit is {limits.MAX_RULES})")
             try:
                 rules = [planmod.rule_from_option(s, i, seed) for i, s in enumerate(ctx.options.faults)]
             except SpecError as e:

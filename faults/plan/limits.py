@@ -1,8 +1,8 @@
 """The plan's stated limits: past them input is refused with the limit named.
 
-This package reads them as ``limits.NAME`` when it checks, so a test that lowers one
-here lowers it for every check in the package; ``faults.plan`` re-exports them for
-the code outside that states or checks them too (the injector, the control endpoint)."""
+Every check reads them as ``limits.NAME`` (this package, the injector, the control
+endpoint), so a test that lowers one here lowers it for every check; the names
+``faults.plan`` re-exports are copies bound at import, for reading only."""
 
 MAX_PLAN_BYTES = 4 * 1024 * 1024  # a plan file (or control request body)
 MAX_RULES = 10_000  # rules in one plan, option or control request

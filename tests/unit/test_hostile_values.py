@@ -88,7 +88,7 @@ def test_size_limits_are_stated(tmp_path, monkeypatch):
 
 
 def test_option_entry_count_is_capped(monkeypatch):
-    monkeypatch.setattr(plan, "MAX_RULES", 2)
+    monkeypatch.setattr(plan.limits, "MAX_RULES", 2)
     inj = FaultInjector()
 
     async def scenario():

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from mitmproxy import http
 
 from faults import numbers, plan as planmod
+from faults.plan import limits
 from faults.addons.control.rules import build_plan, build_rules
 from faults.spec import SpecError
 
@@ -41,8 +42,8 @@ def parse_body(req: http.Request, seed=None) -> tuple[dict, list[planmod.Rule]]:
     addon: it runs in a thread for big rule sets."""
     ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = req.raw_content or b""
-    if len(raw) > planmod.MAX_PLAN_BYTES:
-        raise SpecError(f"request body is larger than {planmod.MAX_PLAN_BYTES // 1024 // 1024} MiB (the limit)")
+    if len(raw) > limits.MAX_PLAN_BYTES:
+        raise SpecError(f"request body is larger than {limits.MAX_PLAN_BYTES // 1024 // 1024} MiB (the limit)")
     if req.headers.get("content-encoding", "identity").strip().lower() != "identity":
         raise SpecError("compressed request bodies are not accepted (a small body expands without bound)")
     try:

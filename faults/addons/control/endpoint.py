@@ -14,6 +14,7 @@ from collections.abc import Callable
 from mitmproxy import ctx, http
 
 from faults import numbers, plan as planmod, vocabulary, worker
+from faults.plan import limits
 from faults.addons.control.body import appends, parse_body, query
 from faults.addons import option
 from faults.addons.control.changes import Changes, t0_of
@@ -89,8 +90,8 @@ def refusal(req: http.Request) -> tuple[int, dict] | None:
     if method != "GET" and path != "/expect" and not ctx.options.fault_control_token:
         return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
     announced = req.headers.get("content-length")
-    if announced is not None and (numbers.header_length(announced) or 0) > planmod.MAX_PLAN_BYTES:
-        return 413, {"error": f"request body is larger than {planmod.MAX_PLAN_BYTES // 1024 // 1024} MiB "
+    if announced is not None and (numbers.header_length(announced) or 0) > limits.MAX_PLAN_BYTES:
+        return 413, {"error": f"request body is larger than {limits.MAX_PLAN_BYTES // 1024 // 1024} MiB "
                               "(the limit)"}
     return None
 

@@ -12,20 +12,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from faults import plan as planmod
+from faults.plan import limits
 from faults.spec import SpecError
 
 
 def build_rules(specs: Sequence[str], seed=None) -> list[planmod.Rule]:
     """Option-style rule strings -> rules, validated like the ``faults`` option."""
-    if len(specs) > planmod.MAX_RULES:
-        raise SpecError(f"{len(specs)} rules (the limit is {planmod.MAX_RULES})", "runtime rules")
+    if len(specs) > limits.MAX_RULES:
+        raise SpecError(f"{len(specs)} rules (the limit is {limits.MAX_RULES})", "runtime rules")
     rules = []
     for i, text in enumerate(specs):
+        where = f"runtime rule {i} ({planmod.short(text.strip())!r})"
         try:
             rule = planmod.rule_from_option(text, i, seed)
         except SpecError as e:
-            raise SpecError(e.reason, f"runtime rule {i} ({planmod.short(text.strip())!r})") from None
-        rule.where = f"runtime rule {i} ({planmod.short(text.strip())!r})"
+            raise SpecError(e.reason, where) from None
+        rule.where = where
         rules.append(rule)
     return rules
 

@@ -81,7 +81,7 @@ def test_compressed_and_oversized_bodies_are_refused(ctl, monkeypatch):
     status, out = answer(control, req("POST", "/rules", gzip.compress(b"status code=503"),
                                       {**AUTH, "content-encoding": "gzip"}))
     assert status == 400 and "compressed" in out["error"]
-    monkeypatch.setattr(plan, "MAX_PLAN_BYTES", 10)
+    monkeypatch.setattr(plan.limits, "MAX_PLAN_BYTES", 10)
     status, out = answer(control, req("POST", "/rules", b"status code=503", AUTH))
     assert status == 400 and "larger than" in out["error"]
 

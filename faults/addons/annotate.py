@@ -56,7 +56,7 @@ class Classifier:
         self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
         self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
-        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts, outcome): see _classified
+        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts, outcome, comment): see _lookup
         self._quick: dict = {}  # the same, by faults.classify.http.plain_response_key (no outcome built)
         # the profiles the record, metadata and comment show (option fault_clients). Every
         # profile is still computed: the annotation needs k6's report and grpcio's status.

@@ -259,8 +259,7 @@ class Classifier:
         """The flow's ``Classification``: built when read (the report record), not per flow.
         A shortcut hit has no outcome of its own: each flow gets a copy (the record holds its facts)."""
         if o is None:
-            t = hit[2]
-            o = Outcome(t.event, t.entry, t.summary, dict(t.facts))
+            o = _copy(hit[2])
         return Classification(o, hit[0], self.shown)
 
     def _lookup(self, flow: http.HTTPFlow) -> tuple[tuple, Outcome | None]:
@@ -282,7 +281,7 @@ class Classifier:
         if hit is None:
             c = Classification(o, profiles.report_all(o), self.shown)
             hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
-                   Outcome(o.event, o.entry, o.summary, dict(o.facts)), [])
+                   _copy(o), [])
             if key is not None:
                 _remember(self._memo, key, hit)
         if quick is not None:
@@ -335,6 +334,11 @@ def _update_listened(manager) -> bool:
     if _listened[0] != seen:
         _listened[:] = [seen, any(callable(getattr(a, "update", None)) for a in addonmanager.traverse(manager.chain))]
     return _listened[1]
+
+
+def _copy(o: Outcome) -> Outcome:
+    """An outcome of its own (its facts a copy): a remembered one is never handed out."""
+    return Outcome(o.event, o.entry, o.summary, dict(o.facts))
 
 
 def _remember(memo: dict, key, hit) -> None:

@@ -56,7 +56,7 @@ class Classifier:
         self.listeners: list = []  # called with each flow once it is annotated (FaultStatus counts it)
         self.record_listeners: list = []  # called with each report record, file or not (the control's /expect)
         self.codes: Counter = Counter()
-        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts, outcome): see _classified
+        self._memo: dict = {}  # outcome key -> (client reports, metadata dicts, outcome, comment): see _lookup
         self._quick: dict = {}  # the same, by faults.classify.http.plain_response_key (no outcome built)
         # the profiles the record, metadata and comment show (option fault_clients). Every
         # profile is still computed: the annotation needs k6's report and grpcio's status.
@@ -259,8 +259,7 @@ class Classifier:
         """The flow's ``Classification``: built when read (the report record), not per flow.
         A shortcut hit has no outcome of its own: each flow gets a copy (the record holds its facts)."""
         if o is None:
-            t = hit[2]
-            o = Outcome(t.event, t.entry, t.summary, dict(t.facts))
+            o = _copy(hit[2])
         return Classification(o, hit[0], self.shown)
 
     def _lookup(self, flow: http.HTTPFlow) -> tuple[tuple, Outcome | None]:
@@ -282,7 +281,7 @@ class Classifier:
         if hit is None:
             c = Classification(o, profiles.report_all(o), self.shown)
             hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
-                   Outcome(o.event, o.entry, o.summary, dict(o.facts)), [])
+                   _copy(o), [])
             if key is not None:
                 _remember(self._memo, key, hit)
         if quick is not None:
@@ -335,6 +334,11 @@ def _update_listened(manager) -> bool:
     if _listened[0] != seen:
         _listened[:] = [seen, any(callable(getattr(a, "update", None)) for a in addonmanager.traverse(manager.chain))]
     return _listened[1]
+
+
+def _copy(o: Outcome) -> Outcome:
+    """An outcome of its own (its facts a copy): a remembered one is never handed out."""
+    return Outcome(o.event, o.entry, o.summary, dict(o.facts))
 
 
 def _remember(memo: dict, key, hit) -> None:

@@ -90,8 +90,7 @@ def classify_websocket(flow) -> Classification:
     return Classification(o, clients)
 
 
-def classify_connection(*, end: str, bytes_down: int, shown: tuple[str, ...] = profiles.NAMES
-                        ) -> Classification | None:
+def classify_connection(*, end: str, bytes_down: int) -> Classification | None:
     """What the clients report for a raw TCP connection through a Toxiproxy proxy, read as
     the one HTTP/1.1 exchange it may have carried (``likely``: the proxy parsed no HTTP);
     None where its end says nothing (``faults.classify.tcp``)."""
@@ -103,4 +102,4 @@ def classify_connection(*, end: str, bytes_down: int, shown: tuple[str, ...] = p
         if r.certainty == "exact":
             r.certainty = "likely"
         r.note = f"{r.note}; {tcp.ASSUMED}" if r.note else tcp.ASSUMED
-    return Classification(o, clients, shown)
+    return Classification(o, clients)

@@ -10,13 +10,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import mitmproxy_rs
 from mitmproxy.addons.proxyserver import Servers
 from mitmproxy.proxy import mode_servers
 
 from faults.wire import servers
+from tests.waiting import wait_until
 
 
 def test_mitmproxy_keeps_each_instances_servers_and_stops_them_by_update():
@@ -54,10 +54,7 @@ def test_a_thread_threading_did_not_start_is_foreign_while_it_runs_python():
     t = threading.Thread(target=body)
     t.start()
     _thread.start_new_thread(body, ())
-    for _ in range(500):
-        if len(running) == 2:
-            break
-        time.sleep(0.01)
+    wait_until(lambda: len(running) == 2, 5, "both threads running", poll=0.01, fail=False)
     try:
         assert servers.foreign_threads_in_python() - before == set(running) - {t.ident}
     finally:

@@ -44,6 +44,12 @@ def _faulted(flow, fault: dict | None, comment: str) -> str:
     return f"fault: {fault['spec']} [{fault['rule']}] -> {comment}"
 
 
+def shown_by(classifier) -> tuple[str, ...]:
+    """The client profiles ``fault_clients`` shows, as ``classifier`` (the addons that write
+    their own records: TLS, DNS, datagrams) read it; every profile without one."""
+    return getattr(classifier, "shown", profiles.NAMES)
+
+
 class Classifier:
     name = "classifier"
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 
 from faults import vocabulary
-from faults.addons.annotate import FAULT_KEY
+from faults.addons.annotate import FAULT_KEY, shown_by
 from faults.addons.tls import connection_flow
 from faults.classify import Classification, Outcome
-from faults.classify.clients import NAMES, report_all
+from faults.classify.clients import report_all
 from faults.report import handshake_record
 from faults.wire import datagrams
 from faults.classify.outcome import Event
@@ -104,7 +104,7 @@ class DatagramFaults:
                         f"the QUIC handshake never completed: {dropped}", facts)
         clients = report_all(o)  # k6 (none: no HTTP/3) and the HTTP/3 clients' profiles
         port = client.sockname[1] if client.sockname else None
-        shown = getattr(self.classifier, "shown", NAMES)  # the profiles option fault_clients shows
+        shown = shown_by(self.classifier)  # the profiles option fault_clients shows
         rec = handshake_record(Classification(o, clients, shown), url=f"https://{host}:{port}/", host=host, sni=host,
                                client=f"{client.peername[0]}:{client.peername[1]}" if client.peername else None,
                                rule=rule.label, fault=rule.spec.text, error="QUIC handshake never completed")

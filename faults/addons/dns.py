@@ -27,7 +27,7 @@ from mitmproxy.proxy import mode_specs
 
 from faults import vocabulary
 from faults.classify import classify_query
-from faults.classify.clients import NAMES
+from faults.addons.annotate import shown_by
 from faults.addons.startup import one_line_at_start
 from faults.report import dns_record
 from faults.wire import sockets
@@ -175,7 +175,7 @@ class DnsFaults:
         sock = flow.client_conn.sockname
         server = f"{sock[0]}:{sock[1]}" if sock else ""
         qtype = dns.types.to_str(q.type)
-        c = classify_query(shown=getattr(self.classifier, "shown", NAMES),
+        c = classify_query(shown=shown_by(self.classifier),
                            kind=state.get("kind"), name=state["name"], qtype=qtype, server=server,
                            rcode=resp.response_code if resp else 0, addresses=addresses,
                            dropped=bool(state.get("dropped")), delay_ms=state.get("delay_ms", 0),

@@ -43,9 +43,8 @@ from mitmproxy.tls import ClientHelloData, TlsData
 from faults import vocabulary
 from faults.wire import sockets, tls as tlsbytes
 from faults.wire.tlsact import LINGER_S, HandshakeAct, fail_handshake
-from faults.addons.annotate import FAULT_KEY
+from faults.addons.annotate import FAULT_KEY, shown_by
 from faults.classify import classify_handshake
-from faults.classify.clients import NAMES
 from faults.report import handshake_record
 
 log = logging.getLogger(__name__)
@@ -232,7 +231,7 @@ class TlsFaults:
             return
         state.recorded = True
         leaf = state.fault.record_leaf(state.act) if state.act is not None else None
-        c = classify_handshake(state.fault.p, shown=getattr(self.classifier, "shown", NAMES),
+        c = classify_handshake(state.fault.p, shown=shown_by(self.classifier),
                                quic=client.transport_protocol == "udp", raw_action=state.raw_action, error=error,
                                host=state.host, flushed_alert=state.flushed_alert, leaf=leaf)
         port = client.sockname[1] if client.sockname else None

@@ -317,8 +317,8 @@ class FaultH3Server(Http3Server):
         """An upload cut (``when=mid_request``) was asked for on this stream and has not gone
         out, and the connection is open (once closed, mitmproxy's layer takes no other event)."""
         act = self.action_of(sid)
-        return (act is not None and act.phase == "mid_request" and not act.fired and not self.gone
-                and self._handle_event != self.done)
+        return (act is not None and act.phase == "mid_request" and not act.fired
+                and self._handle_event != self.done)  # done: mitmproxy's, from the close on (``gone`` follows it)
 
     def cut_upload(self, sid: int):
         """A due upload cut: its frames now, and the request ends upstream too."""

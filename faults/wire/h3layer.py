@@ -44,7 +44,6 @@ from mitmproxy.proxy.layers.quic import (QuicConnectionClosed, QuicStreamDataRec
                                          QuicStreamStopSending)
 
 from faults import vocabulary
-from faults.catalog.tables import quic_name
 from faults.wire import actions, ends, quic
 from faults.wire.actions import H3Action
 
@@ -397,7 +396,3 @@ def server_of(flow) -> FaultH3Server | None:
 def active(flow) -> bool:
     """This flow is HTTP/3 and its connection runs ``FaultH3Server``."""
     return flow.request.http_version == "HTTP/3" and server_of(flow) is not None
-
-
-def quic_code_name(code: int) -> str:
-    return quic_name(code)

@@ -155,8 +155,7 @@ def install(layer, on_settled=None) -> bool:
     while layer is not None and seen < 16:
         seen += 1
         if type(layer) is HttpLayer:
-            layer.__class__ = _ours(layer)
-            layer.on_settled = on_settled
+            _swap(layer, on_settled)
             return True
         if isinstance(layer, FaultHttpLayer):
             return True
@@ -172,8 +171,7 @@ def adopt(client_conn, on_settled=None) -> bool:
     swapped = False
     for layer in stack.http_layers(client_conn):
         if type(layer) is HttpLayer:
-            layer.__class__ = _ours(layer)
-            layer.on_settled = on_settled
+            _swap(layer, on_settled)
             swapped = True
         if not isinstance(layer, FaultHttpLayer):
             continue
@@ -243,9 +241,11 @@ class FaultH3HttpLayer(FaultHttpLayer):
                 yield from super().event_to_child(server, h3layer.UploadRead(child.stream_id))
 
 
-def _ours(layer) -> type:
-    """Our class for a stock ``HttpLayer``: a QUIC client's has the HTTP/3 parts."""
-    return FaultH3HttpLayer if layer.context.client.transport_protocol == "udp" else FaultHttpLayer
+def _swap(layer, on_settled) -> None:
+    """A stock ``HttpLayer`` becomes ours (``install``, ``adopt``): a QUIC client's has the
+    HTTP/3 parts."""
+    layer.__class__ = FaultH3HttpLayer if layer.context.client.transport_protocol == "udp" else FaultHttpLayer
+    layer.on_settled = on_settled
 
 
 def remember_client_host(context, request) -> None:

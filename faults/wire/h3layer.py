@@ -44,7 +44,6 @@ from mitmproxy.proxy.layers.quic import (QuicConnectionClosed, QuicStreamDataRec
                                          QuicStreamStopSending)
 
 from faults import vocabulary
-from faults.catalog.tables import quic_name
 from faults.wire import actions, ends, quic
 from faults.wire.actions import H3Action
 
@@ -317,8 +316,8 @@ class FaultH3Server(Http3Server):
         """An upload cut (``when=mid_request``) was asked for on this stream and has not gone
         out, and the connection is open (once closed, mitmproxy's layer takes no other event)."""
         act = self.action_of(sid)
-        return (act is not None and act.phase == "mid_request" and not act.fired and not self.gone
-                and self._handle_event != self.done)
+        return (act is not None and act.phase == "mid_request" and not act.fired
+                and self._handle_event != self.done)  # done: mitmproxy's, from the close on (``gone`` follows it)
 
     def cut_upload(self, sid: int):
         """A due upload cut: its frames now, and the request ends upstream too."""
@@ -397,7 +396,3 @@ def server_of(flow) -> FaultH3Server | None:
 def active(flow) -> bool:
     """This flow is HTTP/3 and its connection runs ``FaultH3Server``."""
     return flow.request.http_version == "HTTP/3" and server_of(flow) is not None
-
-
-def quic_code_name(code: int) -> str:
-    return quic_name(code)

@@ -24,6 +24,7 @@ from faults.classify import Classification, classify_websocket, clients as profi
 from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of, plain_response_key
 from faults.classify.outcome import Outcome
+from faults.memo import remember
 from faults.addons.startup import one_line_at_start
 from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import actions, ends, h2layer, h3layer
@@ -289,9 +290,9 @@ class Classifier:
             hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
                    _copy(o), [])
             if key is not None:
-                _remember(self._memo, key, hit)
+                remember(self._memo, key, hit, MEMO_MAX)
         if quick is not None:
-            _remember(self._quick, (quick, self.shown), hit)
+            remember(self._quick, (quick, self.shown), hit, MEMO_MAX)
         return hit, o
 
     def _finish_session(self, flow: http.HTTPFlow) -> None:
@@ -345,12 +346,6 @@ def _update_listened(manager) -> bool:
 def _copy(o: Outcome) -> Outcome:
     """An outcome of its own (its facts a copy): a remembered one is never handed out."""
     return Outcome(o.event, o.entry, o.summary, dict(o.facts))
-
-
-def _remember(memo: dict, key, hit) -> None:
-    if len(memo) >= MEMO_MAX:
-        memo.clear()
-    memo[key] = hit
 
 
 def _session(flow) -> bool:

@@ -132,9 +132,20 @@ def _freeze_startup_heap() -> None:
     HTTP/1.1): the full collections' CPU per request from ~50 to ~4 us. The cost: a cycle of
     these objects that later becomes garbage is never reclaimed (objects without cycles still
     are, by reference counting): the plan loaded at start, once replaced (a reload, a --set),
-    stays in memory, once; plans loaded later are not frozen."""
-    gc.collect()  # garbage made while starting is not frozen
-    gc.freeze()
+    stays in memory, once; plans loaded later are not frozen. Only in a proxy process
+    (``proxy_process``): a test process that starts many addons would keep every one of them
+    and what its tests made until then."""
+    if proxy_process():
+        gc.collect()  # garbage made while starting is not frozen
+        gc.freeze()
+
+
+def proxy_process() -> bool:
+    """Whether this process is a proxy run from mitmproxy's tools (mitmdump, mitmweb, the
+    console: their masters live in ``mitmproxy.tools``; ``faults proxy`` runs mitmdump), not a
+    test's master (``mitmproxy.test.taddons``) or an embedding."""
+    master = getattr(ctx, "master", None)
+    return type(master).__module__.startswith("mitmproxy.tools.")
 
 
 def dispatch_table(children) -> dict:

@@ -25,6 +25,7 @@ from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of, plain_response_key
 from faults.classify.outcome import Outcome
 from faults.memo import remember
+from faults.addons.headers import is_connect
 from faults.addons.startup import one_line_at_start
 from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import actions, ends, h2layer, h3layer
@@ -106,7 +107,7 @@ class Classifier:
                                                   f"there: {cannot_open(e)}") from None
 
     def requestheaders(self, flow: http.HTTPFlow):
-        if flow.request.method == "CONNECT":
+        if is_connect(flow):
             return
         self._conn_seq[flow.client_conn.id] += 1
         flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
@@ -201,7 +202,7 @@ class Classifier:
             listener(rec)
 
     def finish(self, flow: http.HTTPFlow) -> None:
-        if flow.request.method == "CONNECT" or flow.id in self._finished:
+        if is_connect(flow) or flow.id in self._finished:
             return
         if flow.metadata.get(V.CONTROL):  # the control endpoint's own requests are not traffic
             self._open.pop(flow.id, None)

@@ -20,7 +20,7 @@ from faults.addons import option
 from faults.addons.control.changes import Changes, t0_of
 from faults.addons.control.rules import describe_rules
 from faults.addons.expectations import Expectations, Pending
-from faults.addons.headers import names as header_names
+from faults.addons.headers import is_connect, names as header_names
 from faults.gates import clock
 from faults.spec import SpecError
 
@@ -114,7 +114,7 @@ class Endpoint:
         """Recognise the endpoint's requests at their head, and answer a refused one
         there (no token, wrong path or method, too big): its body is then read off the
         wire and dropped by the HTTP layer (``vocabulary.DISCARD_BODY``), never buffered."""
-        if flow.response or flow.error or flow.request.method == "CONNECT" or not addressed(flow):
+        if flow.response or flow.error or is_connect(flow) or not addressed(flow):
             return
         flow.metadata[CONTROL_KEY] = True
         refused = refusal(flow.request)
@@ -123,7 +123,7 @@ class Endpoint:
             flow.response = json_response(*refused)
 
     def request(self, flow: http.HTTPFlow):
-        if flow.response or flow.error or flow.request.method == "CONNECT":
+        if flow.response or flow.error or is_connect(flow):
             return
         req = flow.request
         if flow.metadata.get(CONTROL_KEY) or addressed(flow):

@@ -97,16 +97,13 @@ class FaultAddon:
                          DnsFaults(injector, classifier), h2frames,
                          FaultPassthrough(injector, toxiproxy), WsFrames(), classifier, status,
                          FaultMetrics(classifier, injector), FaultStartup(injector)]
-        self._walked = True  # mitmproxy walks the children (until running)
-
-    @property
-    def addons(self):
-        return self.children if self._walked else []
+        self.addons = self.children  # mitmproxy walks the children (until running)
 
     def running(self):
-        # mitmproxy reads ``addons`` after this returns: from here on it sees no
-        # children, and every hook any child has is an attribute of this addon
-        self._walked = False
+        # mitmproxy reads ``addons`` after this returns: from here on there is none (its
+        # walk stops at this addon, not even an empty list to walk: 8 events per exchange),
+        # and every hook any child has is an attribute of this addon
+        self.__dict__.pop("addons", None)
         table = dispatch_table(self.children)
         table["done"] = _chain([*([table["done"]] if "done" in table else []), self._forget_names])
         for name, call in table.items():

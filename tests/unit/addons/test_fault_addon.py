@@ -76,7 +76,8 @@ def test_running_freezes_the_startup_heap_in_a_proxy_process(monkeypatch):
                 monkeypatch.setattr(fa_mod, "proxy_process", lambda: proxy)
                 fa.running()
                 assert (gc.get_freeze_count() > 0) is proxy
-                assert (kept not in gc.get_objects()) is proxy  # frozen objects are in no generation
+                in_a_generation = any(o is kept for o in gc.get_objects())  # by identity: some __eq__ raise
+                assert in_a_generation is not proxy  # frozen objects are in no generation
                 monkeypatch.undo()
     finally:
         gc.unfreeze()

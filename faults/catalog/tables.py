@@ -208,6 +208,12 @@ def quic_name(code: int) -> str:
     return f"unknown QUIC error 0x{code:x}"
 
 
+def close_code_name(code: int, space: str) -> str:
+    """A QUIC/HTTP/3 close code's name by its space: a QUIC transport error (``"transport"``,
+    CONNECTION_CLOSE 0x1c) or an HTTP/3 application one (any other space: 0x1d, RESET_STREAM, GOAWAY)."""
+    return quic_name(code) if space == "transport" else h3_name(code)
+
+
 def stream_code_for_h3(name_or_int: int | str) -> int:
     """A stream/GOAWAY ``code=`` value as used on an HTTP/3 flow: an HTTP/3 name as is,
     an HTTP/2 name as its HTTP/3 counterpart, a number as is."""

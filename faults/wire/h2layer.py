@@ -206,7 +206,8 @@ class FaultHttpLayer(HttpLayer):
 class FaultH3HttpLayer(FaultHttpLayer):
     """A QUIC client's: on ``Start`` for a client that negotiated ``h3``, puts a
     ``FaultH3Server`` into ``connections[client]`` before the stock code runs its
-    ``setdefault``; and the upstream connections of an HTTP/3 client (``h3layer``)."""
+    ``setdefault``; and the upstream connections of an HTTP/3 client (``h3layer``; the QUIC
+    ones get ``quic.guard_upstreams``)."""
 
     def _handle_event(self, event):
         if isinstance(event, events.Start) and h3layer.h3_client(self.context):
@@ -214,16 +215,13 @@ class FaultH3HttpLayer(FaultHttpLayer):
             server.http_layer = self
             server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
-        elif isinstance(event, events.ConnectionEvent) and event.connection is not self.context.client:
-            # an upstream QUIC connection mitmproxy opened (fault_h3_upstream=quic): guarded
-            # before aioquic reads its first datagram (faults.wire.quic.guard_connection)
-            quic.guard_connection(getattr(self.connections.get(event.connection), "quic", None))
         yield from super()._handle_event(event)
 
     # an HTTP/3 client in front of an HTTP/1.1 upstream: one upstream connection per
     # stream in flight, as mitmproxy does for an HTTP/2 client (faults.wire.h3layer)
     def get_connection(self, event, *, reuse: bool = True):
         yield from h3layer.get_connection(self, event, reuse)
+        quic.guard_upstreams(self.connections)  # a new upstream QUIC connection: guarded once, as it starts
 
     def register_connection(self, command):
         rest = h3layer.split_waiting(self, command)

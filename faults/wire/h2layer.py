@@ -136,12 +136,8 @@ class H2Frames:
     def rules_changed(self) -> None:
         """The rules (or the options ``needs_layer_at_start`` reads) changed: the
         open connections that lack the layer and need it from now on get it."""
-        try:
-            server = builtin.proxyserver()
-        except Exception:  # no master (unit tests)
-            return
         n = 0
-        for handler in list(server.connections.values()) if server else []:
+        for handler in builtin.open_connections():
             context = getattr(getattr(handler, "layer", None), "context", None)
             if context is not None and self.needs_layer_at_start(context) and adopt(context.client, self.on_settled):
                 n += 1
@@ -595,14 +591,9 @@ def server_of(flow) -> FaultH2Server | None:
     found by walking the layers (there is one per client: mitmproxy has no CONNECT
     over HTTP/2, so only a tunnel's inner HTTP layer, or a direct one, speaks h2), while
     the connection is open (the server lives on until the collector frees its cycles)."""
-    try:
-        proxyserver = builtin.proxyserver()
-    except Exception:  # no master (unit tests)
+    if builtin.connection_of(flow.client_conn) is None:
         return None
-    client_id = flow.client_conn.id
-    if proxyserver is None or client_id not in proxyserver.connections:
-        return None
-    return _servers.get(client_id)
+    return _servers.get(flow.client_conn.id)
 
 
 def active(flow) -> bool:

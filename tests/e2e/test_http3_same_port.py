@@ -2,7 +2,7 @@
 
 mitmproxy_rs keeps a closed UDP four-tuple for 60 s and dropped every datagram of a new
 connection from it: the client's handshake timed out with no flow and no record
-(``faults.wire.udpreturn``). Chromium reuses its UDP port for new connections; aioquic's
+(``faults.wire.udpreturn``). A kernel may hand a recent port back; aioquic's
 client here is given one port for all of its connections, the second of which a
 ``quic_close`` fault ends, as a client retrying after that fault would."""
 

@@ -4,8 +4,8 @@ mitmproxy_rs (0.12, ``src/network/udp.rs``) keeps each UDP four-tuple's state af
 mitmproxy closes the connection, marked closed, for 60 s, and drops every datagram that
 arrives for it meanwhile (each one renews the 60 s). A QUIC client whose next connection
 leaves from the same port got no answer at all: no flow, no record, its handshake timed
-out. Chromium is reported to reuse its UDP port for new connections; any client meets it when the
-kernel hands a recent port back (the tests met it about once in 30 runs).
+out. Any client met it when its kernel handed a recent port back (the tests met it about once
+in 30 runs), and a client that keeps its port for a new connection met it every time.
 
 ``install`` wraps ``mitmproxy_rs.udp.start_udp_server`` so that each four-tuple's stream
 has one reader for its whole life (``Tuple.serve``). mitmproxy's connection handler gets a

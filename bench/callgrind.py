@@ -12,8 +12,11 @@ included. The dump (``--keep DIR``) opens with ``callgrind_annotate``.
 
     python bench/callgrind.py [--addon CHECKOUT|none] [--rules N] [--requests 300] [--warmup 100]
 
-The proxy then idles as long (at most ``--idle`` s) and its instructions per second idle
-(timers) give ``ir_per_request_net``: the load's own instructions per request.
+Every configuration also loads ``bench/_quiet_timers.py``, which stops the periodic wake-ups
+once running (mitmproxy's script file watchers, the plan file watcher, the status refresh):
+under valgrind's ~50x slowdown they would add ~50x their real share per request, varying
+with the machine's load. What is left is measured idle afterwards (``idle_ir_per_s``, ~0)
+and subtracted (``ir_per_request_net``).
 
 ``--profile`` runs the same load without valgrind under cProfile and prints the
 functions whose call count per request differs most between runs, to say where a
@@ -42,6 +45,7 @@ from faults.tools.launch import ProxyProcess  # noqa: E402
 from faults.tools.upstream import Upstream  # noqa: E402
 
 PROFILER = Path(__file__).resolve().parent / "_cprofile_addon.py"
+QUIET = Path(__file__).resolve().parent / "_quiet_timers.py"
 
 
 class _Wrapped(ProxyProcess):
@@ -107,9 +111,9 @@ def measure(args) -> dict:
     if addon is not None:
         options["fault_status"] = False  # its live line is the same in every configuration; keep the log quiet
     out = keep / f"callgrind.{args.tag or 'run'}.out"
-    prefix, scripts = [], []
+    prefix, scripts = [], [QUIET]
     if args.profile:
-        scripts = [PROFILER]
+        scripts.append(PROFILER)
     else:
         prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
                   "--separate-threads=no"]
@@ -147,8 +151,7 @@ def _run(args, px, out: Path, env_out: Path) -> dict:
         return {"config": args.tag, "requests": sent, "profile": str(env_out),
                 "calls_per_request": round(sum(c for c, _ in calls.values()) / sent, 1)}
     loaded = _dump(pid, out)
-    # the same time idle (connections open): what timers cost (the plan file's watcher, the
-    # status line, mitmproxy's own), which valgrind's ~50x slowdown makes ~50x more per request
+    # the same time idle (connections open, at most --idle s): what timers still cost
     time.sleep(min(took, args.idle))
     t1 = time.monotonic()
     _ctl(pid, "-z")
@@ -192,7 +195,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--conns", type=int, default=4)
-    ap.add_argument("--idle", type=float, default=30, help="seconds (at most) of idle measured after the load")
+    ap.add_argument("--idle", type=float, default=10, help="seconds (at most) of idle measured after the load")
     ap.add_argument("--keep", help="directory for the dump (default: a temporary one)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--profile", action="store_true", help="cProfile call counts instead of valgrind")

@@ -128,7 +128,7 @@ def test_every_toxic_is_a_kind_or_says_why_not():
             assert cls.run is Toxic.run, f"{name} is {meaning.kinds}: the kind does the work, not the toxic"
             for kind in meaning.kinds:
                 assert kinds.get(kind).byte_stream is not Fault.byte_stream, f"{kind} has no byte_stream hook for {name}"
-            assert meaning.wait is None or meaning.wait in cls.attributes
+            assert meaning.after is None or meaning.after in cls.attributes
         else:
             assert meaning.why
             assert name == "http" or cls.run is not Toxic.run, f"{name} has no kind: its class runs it"

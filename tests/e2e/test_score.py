@@ -250,7 +250,7 @@ def test_client_without_timeout_hangs_bounded():
                                policy=None).rows)
     hang = rows["hang"]
     assert hang["hung"] is True and hang["exit_code"] is None and hang["attempts"] == 1, hang
-    assert 2000 <= hang["duration_ms"] < 6000
+    assert hang["duration_ms"] >= 2000  # hung: killed at --timeout (the hang never ends on its own)
     r503 = rows["status code=503"]
     assert not r503["hung"] and r503["exit_code"] == 1 and "HTTPError" in r503["stderr_tail"][-1]
 

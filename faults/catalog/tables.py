@@ -5,6 +5,8 @@
 - gRPC status codes: grpcio is only a test dependency, so the table is written
   here and ``tests/unit/catalog/test_tables.py`` checks it against ``grpc.StatusCode``;
 - TLS alerts (RFC 8446 section 6, RFC 5246 section 7.2): name -> code.
+- one HTTP/2 client rule that the wire and the classifier both read
+  (``goaway_aborts_first_stream``).
 
 Parsing helpers raise ``KeyError`` with the reason for what is not a code.
 """
@@ -99,6 +101,16 @@ def h2_name(code: int | str) -> str:
 
 def h2_known(code: int) -> bool:
     return code in _H2_BY_VALUE
+
+
+def goaway_aborts_first_stream(stream_id: int | None, code: int) -> bool:
+    """A GOAWAY with an error code, above a connection's first stream (stream 1): Go aborts that
+    stream with the error and does not retry it ("If the server is sending an error on a new
+    connection, retrying the request on a new one probably isn't going to work": ``setGoAway``).
+    Any other stream above last_stream_id was not processed and is retried elsewhere. Read by the
+    wire (``faults.wire.collateral``: such a sibling stream is not ``goaway_refused``) and by the
+    k6 profile (``http2.goaway.first_stream_aborted``)."""
+    return stream_id == 1 and code != 0
 
 
 def grpc_code(name_or_int: int | str) -> int:
@@ -206,6 +218,12 @@ def quic_name(code: int) -> str:
     if 0x100 <= code <= 0x1FF:
         return f"CRYPTO_ERROR 0x{code:x} (TLS alert {TLS_ALERT_NAMES.get(code - 0x100, code - 0x100)})"
     return f"unknown QUIC error 0x{code:x}"
+
+
+def close_code_name(code: int, space: str) -> str:
+    """A QUIC/HTTP/3 close code's name by its space: a QUIC transport error (``"transport"``,
+    CONNECTION_CLOSE 0x1c) or an HTTP/3 application one (any other space: 0x1d, RESET_STREAM, GOAWAY)."""
+    return quic_name(code) if space == "transport" else h3_name(code)
 
 
 def stream_code_for_h3(name_or_int: int | str) -> int:

@@ -7,18 +7,14 @@ the frame and its code; ``facts["h3_error"]`` is ``{"name", "value", "space"}``.
 
 from __future__ import annotations
 
-from faults.catalog.tables import h3_name, quic_name
+from faults.catalog.tables import close_code_name
 from faults.classify.outcome import Event, Outcome
-
-
-def code_name(code: int, space: str = "application") -> str:
-    return quic_name(code) if space == "transport" else h3_name(code)
 
 
 def outcome_of(wire: dict, facts: dict) -> Outcome:
     frame, code, phase = wire["h3_frame"], wire.get("code", 0), wire.get("phase")
     space = wire.get("quic_error_space", "application")
-    name = code_name(code, space)
+    name = close_code_name(code, space)
     if frame == "reset_stream":
         also = " and STOP_SENDING" if wire.get("stop_sending") else ""
         o = Outcome(Event.H3_RESET_STREAM, "http3.stream.reset", f"RESET_STREAM{also} {name} on this stream ({phase})")
@@ -51,7 +47,7 @@ def _close_error(close: dict) -> tuple[str, str, str]:
     and reason as the summary shows it. A transport close (0x1c) names a frame type."""
     space = "transport" if close.get("frame_type") is not None else "application"
     reason = f" ({close['reason']})" if close.get("reason") else ""
-    return space, code_name(close["code"], space), reason
+    return space, close_code_name(close["code"], space), reason
 
 
 def proxy_close(close: dict) -> Outcome:

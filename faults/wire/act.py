@@ -13,7 +13,7 @@ import random
 import time
 
 from faults import vocabulary
-from faults.catalog.tables import H2_TO_H3, h2_name, h3_name, quic_name
+from faults.catalog.tables import H2_TO_H3, close_code_name, h2_name
 from faults.wire import actions, ends, h2layer, h3layer, holds, sockets, wslayer
 from faults.wire.actions import H2Action, H3Action, WsAction
 
@@ -295,7 +295,7 @@ class Act:
     def _h3(self, action: H3Action, **more) -> None:
         actions.H3.set(self.flow, action)
         facts = {**action.facts(), **more}
-        facts["code_name"] = quic_name(action.code) if action.transport else h3_name(action.code)
+        facts["code_name"] = close_code_name(action.code, action.quic_error_space)
         self.record(stream_id=h2layer.stream_id(self.flow), **facts)
 
     def end_stream(self) -> None:

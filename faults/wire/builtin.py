@@ -6,6 +6,10 @@ uses); these three are mitmproxy's, made by mitmproxy's master, so the wire
 finds them in the master's addon chain by type: a rename on mitmproxy's side
 fails at import here, where a lookup by name would silently find nothing.
 Found once per master (the chain is walked only on a miss).
+
+The proxy server's open connections (``connection_of``, ``open_connections``) are read
+here only: ``Proxyserver.connections`` (a handler per client connection id) is not
+addon API; ``tests/unit/wire/test_builtin.py`` fails loudly when mitmproxy changes it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,28 @@ def _of(cls):
 
 def proxyserver() -> Proxyserver | None:
     return _of(Proxyserver)
+
+
+def proxyserver_or_none() -> Proxyserver | None:
+    """The proxy server, or None when there is none to act on: no master (unit tests, a tool
+    run without a proxy) or no ``Proxyserver`` in it."""
+    try:
+        return proxyserver()
+    except AttributeError:  # no master
+        return None
+
+
+def connection_of(client_conn):
+    """The proxy server's handler (``ConnectionHandler``) of this client connection, or None
+    (closed, or no proxy server)."""
+    server = proxyserver_or_none()
+    return server.connections.get(client_conn.id) if server is not None else None
+
+
+def open_connections() -> list:
+    """The handler of every open client connection ([] without a proxy server)."""
+    server = proxyserver_or_none()
+    return list(server.connections.values()) if server is not None else []
 
 
 def nextlayer() -> NextLayer | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from mitmproxy import http
 
 from faults import vocabulary as V
+from faults.catalog.tables import goaway_aborts_first_stream
 from faults.wire import ends
 
 
@@ -48,7 +49,7 @@ def collateral(flow: http.HTTPFlow) -> None:
             code, last = end["code"], end["last_stream"]
             facts.update(code=code, last_stream=last, then="close")
             # a stream unknown when the GOAWAY went out arrived after it: its id is higher
-            if (sid is None or sid > last) and not (sid == 1 and code != 0):
+            if (sid is None or sid > last) and not goaway_aborts_first_stream(sid, code):
                 # above last_stream_id: not processed, so the client retries it elsewhere
                 facts.update(goaway_refused=True, phase="refused")
     flow.metadata[V.WIRE] = {**own, **facts}

@@ -136,12 +136,8 @@ class H2Frames:
     def rules_changed(self) -> None:
         """The rules (or the options ``needs_layer_at_start`` reads) changed: the
         open connections that lack the layer and need it from now on get it."""
-        try:
-            server = builtin.proxyserver()
-        except Exception:  # no master (unit tests)
-            return
         n = 0
-        for handler in list(server.connections.values()) if server else []:
+        for handler in builtin.open_connections():
             context = getattr(getattr(handler, "layer", None), "context", None)
             if context is not None and self.needs_layer_at_start(context) and adopt(context.client, self.on_settled):
                 n += 1
@@ -206,7 +202,8 @@ class FaultHttpLayer(HttpLayer):
 class FaultH3HttpLayer(FaultHttpLayer):
     """A QUIC client's: on ``Start`` for a client that negotiated ``h3``, puts a
     ``FaultH3Server`` into ``connections[client]`` before the stock code runs its
-    ``setdefault``; and the upstream connections of an HTTP/3 client (``h3layer``)."""
+    ``setdefault``; and the upstream connections of an HTTP/3 client (``h3layer``; the QUIC
+    ones get ``quic.guard_upstreams``)."""
 
     def _handle_event(self, event):
         if isinstance(event, events.Start) and h3layer.h3_client(self.context):
@@ -214,16 +211,13 @@ class FaultH3HttpLayer(FaultHttpLayer):
             server.http_layer = self
             server.on_settled = self.on_settled
             self.connections.setdefault(self.context.client, server)
-        elif isinstance(event, events.ConnectionEvent) and event.connection is not self.context.client:
-            # an upstream QUIC connection mitmproxy opened (fault_h3_upstream=quic): guarded
-            # before aioquic reads its first datagram (faults.wire.quic.guard_connection)
-            quic.guard_connection(getattr(self.connections.get(event.connection), "quic", None))
         yield from super()._handle_event(event)
 
     # an HTTP/3 client in front of an HTTP/1.1 upstream: one upstream connection per
     # stream in flight, as mitmproxy does for an HTTP/2 client (faults.wire.h3layer)
     def get_connection(self, event, *, reuse: bool = True):
         yield from h3layer.get_connection(self, event, reuse)
+        quic.guard_upstreams(self.connections)  # a new upstream QUIC connection: guarded once, as it starts
 
     def register_connection(self, command):
         rest = h3layer.split_waiting(self, command)
@@ -597,14 +591,9 @@ def server_of(flow) -> FaultH2Server | None:
     found by walking the layers (there is one per client: mitmproxy has no CONNECT
     over HTTP/2, so only a tunnel's inner HTTP layer, or a direct one, speaks h2), while
     the connection is open (the server lives on until the collector frees its cycles)."""
-    try:
-        proxyserver = builtin.proxyserver()
-    except Exception:  # no master (unit tests)
+    if builtin.connection_of(flow.client_conn) is None:
         return None
-    client_id = flow.client_conn.id
-    if proxyserver is None or client_id not in proxyserver.connections:
-        return None
-    return _servers.get(client_id)
+    return _servers.get(flow.client_conn.id)
 
 
 def active(flow) -> bool:

@@ -55,6 +55,7 @@ NO_ERROR = (0x0, H3ErrorCode.H3_NO_ERROR)  # a client's close with these is no e
 TRANSPORT_FRAME_TYPE = 0x0  # a transport CONNECTION_CLOSE names the frame that caused it: PADDING, i.e. none
 
 _servers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # client connection id -> its layer
+_UNREAD = object()  # settled()/gave_up() without the connection's close in hand: read it (close_not_ours)
 
 
 def h3_client(context) -> bool:
@@ -107,6 +108,7 @@ class UploadRead(events.Event):
 class FaultH3Server(Http3Server):
     http_layer = None
     on_settled = None  # called with a flow once what its client sees is settled (H2Frames hands it over)
+    _client_quic = None  # the client's aioquic connection, once found (``client_quic``)
 
     def __init__(self, context):
         super().__init__(context)
@@ -147,13 +149,14 @@ class FaultH3Server(Http3Server):
         if isinstance(event, (QuicStreamReset, QuicStreamStopSending)) and event.stream_id in self.held:
             self.gave_up(event.stream_id)  # the client left a stream we hold back (its own timeout)
         elif isinstance(event, QuicConnectionClosed):
+            seen = self.close_not_ours()  # read once: every stream ends with the same close
             for sid in list(self.held):
-                self.gave_up(sid)
-            self.client_closed(event)
+                self.gave_up(sid, seen)
+            self.client_closed(seen)
             yield from super()._handle_event(event)
             self.gone = True  # mitmproxy's layer ignores what follows: every stream is settled now
             for sid in list(self.http_layer.streams if self.http_layer else ()):
-                self.settled(sid)
+                self.settled(sid, seen)
             return
         if isinstance(event, QuicStreamDataReceived) and self.refused(event.stream_id):
             yield from self.refuse(event.stream_id)
@@ -206,18 +209,24 @@ class FaultH3Server(Http3Server):
         (``faults.wire.quic.close_seen``): mitmproxy tells this layer a draining period later,
         and answers written meanwhile vanish. A client's close without error (NO_ERROR,
         H3_NO_ERROR: it gave up, or was done) and a timeout are not reported."""
-        close = quic.close_seen(quic.client_quic(self.context))
+        close = quic.close_seen(self.client_quic())
         if close is None or (close["by"] == "client" and close["code"] in NO_ERROR):
             return None
         if close["by"] == "proxy" and self.our_close():
             return None
         return f"h3_{close['by']}_close", close
 
-    def client_closed(self, event: QuicConnectionClosed) -> None:
-        """The connection closed and no fault of ours closed it: the streams still open end with
-        it (mitmproxy reports them as an upstream failure named by the reason); their records
-        say who closed it (``close_not_ours``)."""
-        seen = self.close_not_ours()
+    def client_quic(self):
+        """The client's aioquic connection (``faults.wire.quic.client_quic``): looked up in the
+        layers once, then kept (the connection's ``ClientQuicLayer`` keeps it for its lifetime)."""
+        if self._client_quic is None:
+            self._client_quic = quic.client_quic(self.context)
+        return self._client_quic
+
+    def client_closed(self, seen: tuple[str, dict] | None) -> None:
+        """The connection closed and no fault of ours closed it (``seen``: ``close_not_ours``): the
+        streams still open end with it (mitmproxy reports them as an upstream failure named by
+        the reason); their records say who closed it."""
         if seen is None:
             return
         for sid in self.h3_conn.get_open_stream_ids():
@@ -259,13 +268,13 @@ class FaultH3Server(Http3Server):
             return "hold"
         return False
 
-    def gave_up(self, sid: int) -> None:
+    def gave_up(self, sid: int, seen=_UNREAD) -> None:
         """The client gave up on a held or paced stream: what it saw is the pause."""
         self.held.pop(sid, None)
         flow = self.flow_of(sid)
         if flow is not None:
             flow.metadata.setdefault(vocabulary.WIRE, {}).update(client_gave_up=True, hold_end="client_gone")
-        self.settled(sid)
+        self.settled(sid, seen)
 
     def release(self, sid: int):
         """Let kept events of ``sid`` out: all of them (a stall's end), or the next part of
@@ -303,11 +312,14 @@ class FaultH3Server(Http3Server):
         self.timers[wake] = sid
         yield wake
 
-    def settled(self, sid: int) -> None:
+    def settled(self, sid: int, seen=_UNREAD) -> None:
+        """What the client sees of this stream is settled. ``seen``: the connection's close
+        (``close_not_ours``) when the caller read it already (at the close, once for every stream)."""
         flow = self.known.pop(sid, None) or self.flow_of(sid)
         self.known.pop(sid, None)
-        seen = self.close_not_ours() if flow is not None else None
-        if seen is not None:  # our answer went into a connection closed meanwhile (not by a fault of ours)
+        if flow is not None and seen is _UNREAD:
+            seen = self.close_not_ours()
+        if flow is not None and seen is not None:  # our answer went into a connection closed (not by us)
             flow.metadata.setdefault(vocabulary.WIRE, {}).setdefault(*seen)
         if flow is not None and self.on_settled is not None:
             self.on_settled(flow)

@@ -19,7 +19,7 @@ import logging
 import socket
 import struct
 
-from faults.wire.sockets import _handler
+from faults.wire import builtin
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class LinkWriter:
 def link_client(client, make_link) -> bool:
     """At ``client_connected``, before any byte: what is written to the client
     goes through ``make_link("downstream", raw_writer)``."""
-    handler = _handler(client)
+    handler = builtin.connection_of(client)
     io = handler.transports.get(client) if handler is not None else None
     raw = _raw(getattr(io, "writer", None))
     if raw is None:
@@ -87,7 +87,7 @@ def link_server(client, server, make_link) -> bool:
     """At ``server_connected``: what is written to this server connection goes
     through ``make_link("upstream", raw_writer)``; each link's source (paused
     when too much waits in it) is the other socket."""
-    handler = _handler(client)
+    handler = builtin.connection_of(client)
     if handler is None:
         return False
     c_io, s_io = handler.transports.get(client), handler.transports.get(server)
@@ -103,7 +103,7 @@ def link_server(client, server, make_link) -> bool:
 
 
 def _writers(client) -> list[asyncio.StreamWriter]:
-    handler = _handler(client)
+    handler = builtin.connection_of(client)
     if handler is None:
         return []
     return [w for io in list(handler.transports.values()) if (w := _raw(getattr(io, "writer", None)))]

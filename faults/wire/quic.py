@@ -21,7 +21,7 @@ with a TCP server side, from the public layer classes:
 a RESET_STREAM triggered (it crashed the connection handler), and drops the repeated
 stream ends aioquic reports for a retransmitted FIN (mitmproxy then closed the whole
 connection: ``drop_repeated_fin``); upstream QUIC connections get both too
-(``FaultServerQuicLayer``, ``guard_connection``). It also notes which side began the
+(``FaultServerQuicLayer``; ``guard_upstreams`` makes the ones mitmproxy's HttpLayer opens ours). It also notes which side began the
 connection's close (``record_close_origin``, read by ``faults.wire.h3layer``), and
 ``close_for_shutdown`` tells a QUIC client at proxy shutdown.
 
@@ -46,6 +46,7 @@ from mitmproxy.proxy import layers, tunnel
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
+from faults.wire import udpreturn
 from faults.wire.datagrams import DatagramGate
 
 log = logging.getLogger(__name__)
@@ -99,14 +100,27 @@ class FaultClientQuicLayer(layers.ClientQuicLayer):
 
 
 class FaultServerQuicLayer(layers.ServerQuicLayer):
-    """mitmproxy's ServerQuicLayer with the same traps disarmed (``guard_connection``): the
-    upstream QUIC connection of ``fault_h3_upstream=quic``. Further upstream connections are
-    built by mitmproxy's HttpLayer (``get_connection``); ``FaultH3HttpLayer`` guards those
-    before their first datagram is read."""
+    """mitmproxy's ServerQuicLayer with the same traps disarmed (``guard_connection``), once, as
+    its QUIC connection starts: the upstream QUIC connections of ``fault_h3_upstream=quic``. The
+    first is built so (``build_stack``); the further ones mitmproxy's HttpLayer builds
+    (``get_connection``) become so at once (``guard_upstreams``)."""
 
     def start_tls(self, original_destination_connection_id):
         yield from super().start_tls(original_destination_connection_id)
         guard_connection(self.quic)
+
+
+def guard_upstreams(connections) -> None:
+    """The upstream connections of an HTTP/3 client's ``HttpLayer`` (``connections``): a stock
+    ``ServerQuicLayer`` there (``HttpLayer.get_connection`` opens one per stream with
+    ``fault_h3_upstream=quic``) becomes a ``FaultServerQuicLayer``, called by ``FaultH3HttpLayer``
+    right after ``get_connection``: the QUIC connection starts later, when the connection has
+    opened (``start_tls``), and is guarded then, once, before aioquic reads a datagram. One that
+    started already is guarded now. Private: the layer's class swap; guarded by a test."""
+    for layer in connections.values():
+        if type(layer) is layers.ServerQuicLayer:
+            layer.__class__ = FaultServerQuicLayer
+            guard_connection(layer.quic)
 
 
 _guarded: weakref.WeakSet = weakref.WeakSet()  # aioquic connections already guarded
@@ -282,6 +296,7 @@ class QuicFront:
     name = "quicfront"
 
     def load(self, loader):
+        udpreturn.install()  # before any UDP server starts: a QUIC client back on its old port is served
         loader.add_option(
             "fault_h3_upstream", str, "auto",
             "How HTTP/3 clients of a reverse proxy reach its upstream: https (TCP with TLS: the "

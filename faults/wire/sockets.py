@@ -5,7 +5,8 @@ a chosen moment, or to pace the bytes it writes. Its connection handler keeps
 the client's ``asyncio.StreamWriter`` in
 ``proxyserver.connections[client.id].transports[client].writer`` (public
 names, undocumented as addon API). Everything that depends on that lives
-here; ``tests/unit/wire/test_sockets.py`` fails loudly if a mitmproxy upgrade moves it.
+here (the handler itself: ``faults.wire.builtin.connection_of``);
+``tests/unit/wire/test_sockets.py`` fails loudly if a mitmproxy upgrade moves it.
 
 Rules learnt the hard way (see shared/mitmproxy-internals.md): never write raw
 bytes to a TLS connection (they bypass the TLS layer); RST and FIN are safe.
@@ -29,18 +30,8 @@ log = logging.getLogger(__name__)
 TESTED_MITMPROXY = "12.3"
 
 
-def _handler(client_conn):
-    try:
-        server = builtin.proxyserver()
-    except Exception:  # no master (unit tests without a proxy)
-        return None
-    if server is None:
-        return None
-    return server.connections.get(client_conn.id)
-
-
 def _transport_io(client_conn):
-    handler = _handler(client_conn)
+    handler = builtin.connection_of(client_conn)
     if handler is None:
         return None
     return handler.transports.get(handler.client)
@@ -60,7 +51,7 @@ def client_gone(client_conn) -> bool:
     (unit tests) only the connection's own end timestamp counts."""
     if client_conn.timestamp_end is not None:
         return True
-    if _handler(client_conn) is None or client_conn.transport_protocol == "udp":
+    if builtin.connection_of(client_conn) is None or client_conn.transport_protocol == "udp":
         return False  # QUIC: no socket of its own; mitmproxy sets timestamp_end when it ends
     w = client_writer(client_conn)
     return w is None or w.is_closing()
@@ -293,7 +284,7 @@ def close_leftovers(client_conn, delay: float = 1.0) -> bool:
     the client's in CLOSE-WAIT (measured: a few per hundred requests under
     concurrent HTTP/2 faults). Call from ``client_disconnected``, while the
     handler still exists."""
-    handler = _handler(client_conn)
+    handler = builtin.connection_of(client_conn)
     if handler is None:
         return False
     transports = handler.transports
@@ -315,13 +306,7 @@ async def close_clients(timeout: float = 2.0) -> None:
     for mitmproxy's connection handlers to finish. Otherwise the event loop
     cancels them on exit and asyncio prints a CancelledError traceback for
     each one (held flows and idle keep-alive clients alike)."""
-    try:
-        server = builtin.proxyserver()
-    except Exception:
-        return
-    if server is None:
-        return
-    for handler in list(server.connections.values()):
+    for handler in builtin.open_connections():
         io = handler.transports.get(handler.client)
         w = getattr(io, "writer", None)
         w = getattr(w, "inner", w)  # PacedWriter / _HalfClosed wrap the real one
@@ -338,7 +323,7 @@ async def close_clients(timeout: float = 2.0) -> None:
                 log.warning(f"no CONNECTION_CLOSE to QUIC client {handler.client.peername} at shutdown: {e!r}")
             w.close()
     deadline = time.monotonic() + timeout
-    while server.connections and time.monotonic() < deadline:
+    while builtin.open_connections() and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
 
 
@@ -353,7 +338,7 @@ def stream_cancelled(flow) -> bool:
     from mitmproxy.proxy.layers.http import HttpLayer
     from mitmproxy.proxy.layers.http import RequestProtocolError
 
-    handler = _handler(flow.client_conn)
+    handler = builtin.connection_of(flow.client_conn)
     layer = getattr(handler, "layer", None)
     seen = 0
     while layer is not None and seen < 32:
@@ -445,11 +430,10 @@ class PacedWriter(_WriterStandIn):
 def http_listen_address() -> tuple[str, int] | None:
     """(IPv4 address, port) of the proxy's first non-DNS listener: the address the DNS
     mode answers for names no fault selects. A wildcard bind answers 127.0.0.1."""
-    try:
-        servers = builtin.proxyserver().servers
-    except Exception:  # no master (unit tests)
+    server = builtin.proxyserver_or_none()
+    if server is None:
         return None
-    for inst in servers:
+    for inst in server.servers:
         if type(inst.mode).__name__ in ("DnsMode", "WireGuardMode"):
             continue
         for addr in inst.listen_addrs:

@@ -41,7 +41,8 @@ def curl_many(port: int, ca, reqs: list[tuple[str, dict]], timeout: float = 5) -
     return asyncio.run(_curl_many(port, str(ca), reqs, timeout))
 
 
-async def _aioquic_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeout: float) -> list[tuple]:
+async def _aioquic_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeout: float,
+                        local_port: int = 0) -> list[tuple]:
     from aioquic.asyncio import connect
     from aioquic.asyncio.protocol import QuicConnectionProtocol
     from aioquic.h3.connection import H3_ALPN, H3Connection
@@ -109,10 +110,11 @@ async def _aioquic_many(port: int, ca: str, reqs: list[tuple[str, dict]], timeou
     config = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, cafile=ca, server_name="127.0.0.1",
                                idle_timeout=timeout)
     async with connect("127.0.0.1", port, configuration=config, create_protocol=Client,
-                       wait_connected=True) as client:
+                       wait_connected=True, local_port=local_port) as client:
         first = [await client.get(*reqs[0])] if reqs else []
         return first + list(await asyncio.gather(*(client.get(*r) for r in reqs[1:])))
 
 
-def aioquic_many(port: int, ca, reqs: list[tuple[str, dict]], timeout: float = 5) -> list[tuple]:
-    return asyncio.run(asyncio.wait_for(_aioquic_many(port, str(ca), reqs, timeout), timeout + 5))
+def aioquic_many(port: int, ca, reqs: list[tuple[str, dict]], timeout: float = 5, local_port: int = 0) -> list[tuple]:
+    """``local_port``: the client's UDP port (0: the kernel picks one)."""
+    return asyncio.run(asyncio.wait_for(_aioquic_many(port, str(ca), reqs, timeout, local_port), timeout + 5))

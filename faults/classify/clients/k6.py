@@ -268,7 +268,7 @@ def _goaway(o, f):
     if phase == "after_response":
         return k6(0, "", "ok.none.success", note="the GOAWAY followed a complete response")
     if not o.goaway_covers:
-        if (f.get("stream_id") or 1) == 1 and code != 0:
+        if catalog.goaway_aborts_first_stream(f.get("stream_id") or 1, code):
             return k6(1000, f"http2: Transport received GOAWAY from server ErrCode:{catalog.h2_name(code)}",
                       "http2.goaway.first_stream_aborted",
                       note="Go aborts the first stream of a connection on a GOAWAY with an error code above it, "

@@ -26,3 +26,15 @@ def test_parsing():
 
 def test_tls_alerts_are_rfc_codes():
     assert tables.TLS_ALERTS["unknown_ca"] == 48 and tables.TLS_ALERT_NAMES[116] == "certificate_required"
+
+
+def test_a_close_code_is_named_by_its_space():
+    assert tables.close_code_name(0xA, "transport") == "PROTOCOL_VIOLATION" == tables.quic_name(0xA)
+    assert tables.close_code_name(0x10C, "application") == "H3_REQUEST_CANCELLED" == tables.h3_name(0x10C)
+    assert tables.close_code_name(0xA, "application") == tables.h3_name(0xA)  # no HTTP/3 code 0xA
+
+
+def test_a_goaway_with_an_error_aborts_only_the_first_stream():
+    assert tables.goaway_aborts_first_stream(1, 0xB)
+    assert not tables.goaway_aborts_first_stream(1, 0x0)  # NO_ERROR: retried
+    assert not tables.goaway_aborts_first_stream(3, 0xB) and not tables.goaway_aborts_first_stream(None, 0xB)

@@ -5,6 +5,7 @@ CONNECTION_CLOSE of a ``quic_close`` fault)."""
 from mitmproxy.test import tflow
 
 from faults import vocabulary
+from faults.catalog.tables import close_code_name
 from faults.classify import h3, http
 from faults.classify.clients import report_all
 
@@ -20,7 +21,7 @@ def test_a_proxy_side_close_names_the_proxy_its_code_and_reason():
     o = h3.proxy_close(STREAM_ENDED)
     assert o.event == "h3.proxy_close" and o.entry == "http3.connection.closed"
     assert "proxy's own" in o.summary and "stream already ended" in o.summary and "client" not in o.summary
-    assert o.facts["h3_error"] == {"name": h3.code_name(0xA), "value": 0xA, "space": "application"}
+    assert o.facts["h3_error"] == {"name": close_code_name(0xA, "application"), "value": 0xA, "space": "application"}
     transport = h3.proxy_close({"by": "proxy", "code": 0xA, "frame_type": 0x0, "reason": ""})
     assert transport.entry == "http3.connection.transport_error" and "PROTOCOL_VIOLATION" in transport.summary
 

@@ -158,11 +158,8 @@ def _receive_close(q, code: int, reason: str) -> None:
 
 
 def _closed(server, q, flow):
-    from mitmproxy.proxy.layers.quic import QuicConnectionClosed
-
     server.known[4] = flow  # still open when mitmproxy tells the layer
-    ev = q._close_event
-    server.client_closed(QuicConnectionClosed(server.context.client, ev.error_code, ev.frame_type, ev.reason_phrase))
+    server.client_closed(server.close_not_ours())  # as the layer does at QuicConnectionClosed
     return flow.metadata.get(vocabulary.WIRE, {})
 
 
@@ -212,3 +209,33 @@ def test_an_idle_timeout_is_nobody_s_close(server):
     q.handle_timer(now=2.0)
     assert q._close_event is not None and q._close_event.reason_phrase == "Idle timeout"
     assert not {"h3_client_close", "h3_proxy_close"} & _closed(server, q, server.known[4]).keys()
+
+
+def test_a_connection_close_is_read_once_for_every_stream_it_ends(server, monkeypatch):
+    """At QuicConnectionClosed the close is read once (held, open and settled streams alike) and
+    the client's aioquic connection is looked up in the layers once per server."""
+    from mitmproxy.proxy.layers.http._http3 import Http3Server
+    from mitmproxy.proxy.layers.quic import QuicConnectionClosed
+
+    from faults.wire import quic
+
+    q = _watched_quic(server)
+    flows = {sid: tflow.tflow() for sid in (4, 8, 12)}
+    server.known = dict(flows)
+    server.held = {12: []}  # a stall the close ends
+    server.http_layer = SimpleNamespace(streams={8: SimpleNamespace(flow=flows[8])})
+    lookups, reads = [], []
+    monkeypatch.setattr(quic, "client_quic", lambda context, find=quic.client_quic: lookups.append(1) or find(context))
+    read = server.close_not_ours
+    server.close_not_ours = lambda: reads.append(1) or read()
+    monkeypatch.setattr(Http3Server, "_handle_event", lambda self, event: iter(()))  # mitmproxy's part: not here
+    _receive_close(q, 0x10E, "content-length does not match data size")
+    ev = q._close_event
+    list(server._handle_event(QuicConnectionClosed(server.context.client, ev.error_code, ev.frame_type,
+                                                   ev.reason_phrase)))
+    assert len(reads) == 1 and len(lookups) == 1
+    for f in flows.values():
+        assert f.metadata[vocabulary.WIRE]["h3_client_close"]["code"] == 0x10E
+    assert flows[12].metadata[vocabulary.WIRE]["hold_end"] == "client_gone"
+    server.settled(4)  # a later lookup finds the connection kept
+    assert len(lookups) == 1

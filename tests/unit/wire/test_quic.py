@@ -235,30 +235,38 @@ def test_a_close_s_origin_is_read_from_the_frames_that_carry_it():
 
 def test_upstream_quic_connections_are_guarded_too():
     """fault_h3_upstream=quic: the first upstream connection is our FaultServerQuicLayer's; the
-    others mitmproxy's HttpLayer builds with its own ServerQuicLayer, which FaultH3HttpLayer
-    guards at their first event (before aioquic reads a datagram)."""
-    from types import SimpleNamespace
-
+    others mitmproxy's HttpLayer builds per stream with its own ServerQuicLayer, which becomes
+    ours right after ``get_connection`` (``guard_upstreams``), before its QUIC connection starts:
+    its ``start_tls`` guards it, once."""
     from aioquic.quic.configuration import QuicConfiguration
     from aioquic.quic.connection import QuicConnection
-    from mitmproxy.connection import Server
-    from mitmproxy.proxy import events
+    from mitmproxy.proxy import commands, tunnel
+    from mitmproxy.proxy.context import Context
+    from mitmproxy.proxy.layers.http import GetHttpConnection, HTTPMode
+    from mitmproxy.test import taddons, tflow
 
     from faults.wire.h2layer import FaultH3HttpLayer
 
     assert "quic.ServerQuicLayer(context)" in inspect.getsource(HttpLayer.get_connection)
     assert "self.connections[context.server] = stack[0]" in inspect.getsource(HttpLayer.get_connection)
-    assert issubclass(quic.FaultServerQuicLayer, quic.layers.ServerQuicLayer)
+    # the QUIC connection starts only once the connection has opened: after get_connection returned
+    opening = inspect.getsource(tunnel.TunnelLayer._handle_command)
+    assert opening.index("yield commands.OpenConnection(self.tunnel_connection)") < opening.index("start_handshake()")
+    assert "yield from self.start_tls(None)" in inspect.getsource(quic.layers.ServerQuicLayer.start_handshake)
+    with taddons.context() as t:
+        client = tflow.tclient_conn()
+        client.alpn, client.transport_protocol = b"h3", "udp"
+        layer = FaultH3HttpLayer(Context(client, t.options), HTTPMode.transparent)
+        ask = GetHttpConnection(("upstream.test", 443), True, None, transport_protocol="udp")
+        cmds = list(layer.get_connection(ask, reuse=False))
+    opened = [c for c in cmds if isinstance(c, commands.OpenConnection)]
+    assert len(opened) == 1 and opened[0].connection.transport_protocol == "udp"
+    upstream = layer.connections[opened[0].connection]
+    assert type(upstream) is quic.FaultServerQuicLayer and upstream.quic is None  # ours, not started yet
+    # what its start_tls then does (guard_connection), once
     q = QuicConnection(configuration=QuicConfiguration(is_client=True))
     next_event = q.next_event
-    server = Server(address=("127.0.0.1", 443), transport_protocol="udp")
-    layer = object.__new__(FaultH3HttpLayer)
-    layer.context = SimpleNamespace(client=SimpleNamespace(alpn=b"h3"))
-    layer.connections = {server: SimpleNamespace(quic=q)}
-    try:
-        list(layer._handle_event(events.DataReceived(server, b"")))
-    except Exception:  # mitmproxy's routing of the event, past the guard, needs the real stack
-        pass
+    quic.guard_connection(q)
     wrapped = q.next_event
     assert wrapped != next_event and wrapped.__name__ == "first_end_only"  # drop_repeated_fin in place
     quic.guard_connection(q)

@@ -20,8 +20,8 @@ def test_mitmproxy_version_is_the_one_wire_was_written_for():
     )
 
 
-def test_proxyserver_keeps_handlers_by_client_id():
-    assert "connections" in Proxyserver().__dict__
+def test_a_connection_handler_keeps_its_transports():
+    # the handler itself: faults.wire.builtin.connection_of (tests/unit/wire/test_builtin.py)
     src = inspect.getsource(server)
     assert "self.transports" in src and "class ConnectionIO" in src
     assert {"handler", "reader", "writer"} <= set(server.ConnectionIO.__dataclass_fields__)
@@ -93,7 +93,7 @@ def test_leftover_sockets_are_closed_after_the_client_left(monkeypatch):
 
         io = lambda w: type("IO", (), {"writer": w})()  # noqa: E731
         handler = type("H", (), {"client": "c", "transports": {"c": io(W("client")), "s": io(W("server"))}})()
-        monkeypatch.setattr(sockets, "_handler", lambda conn: handler)
+        monkeypatch.setattr(sockets.builtin, "connection_of", lambda conn: handler)
         assert sockets.close_leftovers(object(), delay=0.01)
         await wait_until_async(lambda: len(closed) == 2, 5, "both sockets closed", fail=False)  # compared below
         assert sorted(closed) == ["client", "server"]

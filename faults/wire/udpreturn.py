@@ -1,0 +1,168 @@
+"""A QUIC client that comes back from the same UDP address and port is served again.
+
+mitmproxy_rs (0.12, ``src/network/udp.rs``) keeps each UDP four-tuple's state after
+mitmproxy closes the connection, marked closed, for 60 s, and drops every datagram that
+arrives for it meanwhile (each one renews the 60 s). A QUIC client whose next connection
+leaves from the same port got no answer at all: no flow, no record, its handshake timed
+out. Any client met it when its kernel handed a recent port back (the tests met it about once
+in 30 runs), and a client that keeps its port for a new connection met it every time.
+
+``install`` wraps ``mitmproxy_rs.udp.start_udp_server`` so that each four-tuple's stream
+has one reader for its whole life (``Tuple.serve``). mitmproxy's connection handler gets a
+``HeldStream``: it reads the datagrams that reader hands it, and when the first datagram was
+a QUIC Initial, its close is held back (the Rust state stays open). A QUIC Initial with a
+destination connection id not seen on this four-tuple, arriving once that handler has
+ended, starts a new handler, as a new client would; anything else arriving then is dropped,
+as mitmproxy_rs dropped it. Streams that did not start with a QUIC Initial (DNS, plain UDP)
+close as before. The stream ends when mitmproxy_rs ends it: its 60 s without a datagram, or
+the server's shutdown.
+
+Private reliance: mitmproxy's ``mode_servers`` calls ``mitmproxy_rs.udp.start_udp_server``
+through the module attribute, and ``handle_stream`` takes an explicit writer; guarded by
+``tests/unit/wire/test_udpreturn.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import mitmproxy_rs
+from aioquic.buffer import Buffer
+from aioquic.quic.packet import QuicPacketType, pull_quic_header
+
+log = logging.getLogger(__name__)
+
+
+def initial_dcid(datagram: bytes) -> bytes | None:
+    """The destination connection id of the QUIC Initial packet this datagram starts with,
+    or None when it starts with anything else."""
+    try:
+        header = pull_quic_header(Buffer(data=datagram), host_cid_length=8)
+    except (TypeError, ValueError):
+        return None
+    if header.version is None or header.packet_type != QuicPacketType.INITIAL:
+        return None
+    return header.destination_cid
+
+
+class HeldStream:
+    """The stream mitmproxy's handler of one connection sees: the datagrams its four-tuple's
+    reader hands it; ``close`` ends this connection, and the Rust stream only when ``hold``
+    is off."""
+
+    def __init__(self, stream, first: bytes, hold: bool):
+        self.stream = stream
+        self.hold = hold
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.queue.put_nowait(first)
+        self.closing = False
+
+    async def read(self, n: int) -> bytes:
+        if self.closing:
+            return b""
+        return await self.queue.get()
+
+    def write(self, data: bytes) -> None:
+        if self.closing:
+            raise OSError("connection closed")
+        self.stream.write(data)
+
+    async def drain(self) -> None:
+        if self.closing:
+            raise OSError("connection closed")
+        await self.stream.drain()
+
+    def write_eof(self) -> None:  # UDP has no half-close: mitmproxy_rs closes the whole stream too
+        self.close()
+
+    def close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.queue.put_nowait(b"")
+        if not self.hold:
+            self.stream.close()
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    async def wait_closed(self) -> None:
+        return None
+
+    def get_extra_info(self, name, default=None):
+        return self.stream.get_extra_info(name, default)
+
+
+class Tuple:
+    """One UDP four-tuple: its single reader, and the connection currently served on it."""
+
+    def __init__(self, stream, handle):
+        self.stream = stream
+        self.handle = handle  # mitmproxy's handle_stream(reader, writer)
+        self.current: HeldStream | None = None
+        self.seen: set[bytes] = set()  # destination connection ids of the Initials that started one
+        self.handlers: set[asyncio.Task] = set()
+
+    async def serve(self) -> None:
+        try:
+            while True:
+                data = await self.stream.read(65535)
+                if not data:  # mitmproxy_rs ended the stream
+                    break
+                if self.current is not None and not self.current.closing:
+                    self.current.queue.put_nowait(data)
+                elif self.current is None or self.current.hold:
+                    self._start(data)
+                else:
+                    break  # a stream that was not QUIC was closed: nothing reads any more
+        finally:
+            if self.current is not None:
+                self.current.queue.put_nowait(b"")
+            if self.handlers:
+                await asyncio.wait(self.handlers)
+
+    def _start(self, data: bytes) -> None:
+        dcid = initial_dcid(data)
+        if self.current is not None and (dcid is None or dcid in self.seen):
+            return  # a late datagram of the connection that ended, or its Initial again: dropped
+        if dcid is not None:
+            self.seen.add(dcid)
+        held = self.current = HeldStream(self.stream, data, hold=dcid is not None)
+        task = asyncio.create_task(self.handle(held, held), name="udp client connection")
+        self.handlers.add(task)
+
+        def ended(task: asyncio.Task) -> None:
+            # mitmproxy's handler does not always close its stream: cancelled while it reports
+            # the close (a fault closed the connection), it ends without. Its end is the close.
+            self.handlers.discard(task)
+            held.close()
+
+        task.add_done_callback(ended)
+
+
+def returning(handle):
+    """The handler mitmproxy_rs calls for each new four-tuple, in place of ``handle``."""
+
+    async def serve(stream) -> None:
+        await Tuple(stream, handle).serve()
+
+    serve.returning = True
+    return serve
+
+
+_installed = False
+
+
+def install() -> None:
+    """Wrap mitmproxy_rs's UDP server start (once per process), before any server starts."""
+    global _installed
+    if _installed:
+        return
+    start = mitmproxy_rs.udp.start_udp_server
+
+    async def start_udp_server(host, port, handle_udp_stream):
+        return await start(host, port, returning(handle_udp_stream))
+
+    mitmproxy_rs.udp.start_udp_server = start_udp_server
+    _installed = True

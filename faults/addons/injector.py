@@ -19,7 +19,7 @@ from mitmproxy.websocket import WebSocketData
 from faults import plan as planmod, vocabulary as V
 from faults.plan import limits
 from faults.gates import clock
-from faults.wire import servers, sockets
+from faults.wire import servers, sockets, udpreturn
 from faults.wire.act import WIRE_KEY, Act
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.startup import one_line_at_start
@@ -58,6 +58,7 @@ class FaultInjector:
 
     # -- options -------------------------------------------------------------
     def load(self, loader):
+        udpreturn.install()  # before any UDP server starts: a client back on its old UDP port is served
         loader.add_option(
             "fault_plan", Optional[str], None,
             "YAML fault plan: rules with match (a flow filter), fault (KIND key=value ..., or a list of them), "

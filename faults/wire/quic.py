@@ -46,7 +46,6 @@ from mitmproxy.proxy import layers, tunnel
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
-from faults.wire import udpreturn
 from faults.wire.datagrams import DatagramGate
 
 log = logging.getLogger(__name__)
@@ -296,7 +295,6 @@ class QuicFront:
     name = "quicfront"
 
     def load(self, loader):
-        udpreturn.install()  # before any UDP server starts: a QUIC client back on its old port is served
         loader.add_option(
             "fault_h3_upstream", str, "auto",
             "How HTTP/3 clients of a reverse proxy reach its upstream: https (TCP with TLS: the "

@@ -1,4 +1,4 @@
-"""A QUIC client that comes back from the same UDP address and port is served again.
+"""A UDP client (QUIC, DNS) that comes back from the same address and port is served again.
 
 mitmproxy_rs (0.12, ``src/network/udp.rs``) keeps each UDP four-tuple's state after
 mitmproxy closes the connection, marked closed, for 60 s, and drops every datagram that
@@ -7,15 +7,17 @@ leaves from the same port got no answer at all: no flow, no record, its handshak
 out. Any client met it when its kernel handed a recent port back (the tests met it about once
 in 30 runs), and a client that keeps its port for a new connection met it every time.
 
+DNS clients met the same: mitmproxy ends a UDP connection after 20 s without a datagram,
+and a query from that port in the next 60 s got no answer.
+
 ``install`` wraps ``mitmproxy_rs.udp.start_udp_server`` so that each four-tuple's stream
 has one reader for its whole life (``Tuple.serve``). mitmproxy's connection handler gets a
-``HeldStream``: it reads the datagrams that reader hands it, and when the first datagram was
-a QUIC Initial, its close is held back (the Rust state stays open). A QUIC Initial with a
-destination connection id not seen on this four-tuple, arriving once that handler has
-ended, starts a new handler, as a new client would; anything else arriving then is dropped,
-as mitmproxy_rs dropped it. Streams that did not start with a QUIC Initial (DNS, plain UDP)
-close as before. The stream ends when mitmproxy_rs ends it: its 60 s without a datagram, or
-the server's shutdown.
+``HeldStream``: it reads the datagrams that reader hands it, and its close is held back (the
+Rust state stays open). Once that handler has ended, the next datagram starts a new handler,
+as a new client would; on a four-tuple that began with QUIC, only a QUIC Initial with a
+destination connection id not seen on it does (anything else is a late packet of the
+connection that ended, and is dropped, as mitmproxy_rs dropped it). The stream ends when
+mitmproxy_rs ends it: 60 s without a datagram, or the server's shutdown.
 
 Private reliance: mitmproxy's ``mode_servers`` calls ``mitmproxy_rs.udp.start_udp_server``
 through the module attribute, and ``handle_stream`` takes an explicit writer; guarded by
@@ -48,12 +50,10 @@ def initial_dcid(datagram: bytes) -> bytes | None:
 
 class HeldStream:
     """The stream mitmproxy's handler of one connection sees: the datagrams its four-tuple's
-    reader hands it; ``close`` ends this connection, and the Rust stream only when ``hold``
-    is off."""
+    reader hands it; ``close`` ends this connection, not the Rust stream."""
 
-    def __init__(self, stream, first: bytes, hold: bool):
+    def __init__(self, stream, first: bytes):
         self.stream = stream
-        self.hold = hold
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.queue.put_nowait(first)
         self.closing = False
@@ -81,8 +81,6 @@ class HeldStream:
             return
         self.closing = True
         self.queue.put_nowait(b"")
-        if not self.hold:
-            self.stream.close()
 
     def is_closing(self) -> bool:
         return self.closing
@@ -101,6 +99,7 @@ class Tuple:
         self.stream = stream
         self.handle = handle  # mitmproxy's handle_stream(reader, writer)
         self.current: HeldStream | None = None
+        self.quic = False  # it began with a QUIC Initial
         self.seen: set[bytes] = set()  # destination connection ids of the Initials that started one
         self.handlers: set[asyncio.Task] = set()
 
@@ -112,10 +111,8 @@ class Tuple:
                     break
                 if self.current is not None and not self.current.closing:
                     self.current.queue.put_nowait(data)
-                elif self.current is None or self.current.hold:
-                    self._start(data)
                 else:
-                    break  # a stream that was not QUIC was closed: nothing reads any more
+                    self._start(data)
         finally:
             if self.current is not None:
                 self.current.queue.put_nowait(b"")
@@ -124,11 +121,13 @@ class Tuple:
 
     def _start(self, data: bytes) -> None:
         dcid = initial_dcid(data)
-        if self.current is not None and (dcid is None or dcid in self.seen):
-            return  # a late datagram of the connection that ended, or its Initial again: dropped
+        if self.current is None:
+            self.quic = dcid is not None
+        elif self.quic and (dcid is None or dcid in self.seen):
+            return  # a late datagram of the QUIC connection that ended, or its Initial again: dropped
         if dcid is not None:
             self.seen.add(dcid)
-        held = self.current = HeldStream(self.stream, data, hold=dcid is not None)
+        held = self.current = HeldStream(self.stream, data)
         task = asyncio.create_task(self.handle(held, held), name="udp client connection")
         self.handlers.add(task)
 

@@ -75,12 +75,16 @@ class OutOfRange(SpecError):
     """A well-formed number outside its key's bounds."""
 
 
+def limits(lo: float | None, hi: float | None) -> tuple[float, float]:
+    """The bounds a number is held to: those stated, else +-``NUMBER_MAX``."""
+    return (-NUMBER_MAX if lo is None else lo), (NUMBER_MAX if hi is None else hi)
+
+
 def _check_range(v, key: str, lo, hi, given):
     """``v`` within the bounds; a message shows the value as it was ``given``."""
-    bottom = -NUMBER_MAX if lo is None else lo
+    bottom, top = limits(lo, hi)
     if v < bottom:
         raise OutOfRange(f"{key}={given}: must be >= {_num(bottom)}")
-    top = NUMBER_MAX if hi is None else hi
     if v > top:
         raise OutOfRange(f"{key}={given}: must be <= {_num(top)}")
     return v

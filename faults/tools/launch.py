@@ -22,7 +22,10 @@ from pathlib import Path
 # checkout's addons/errors.py loads this same file).
 ADDON = Path(__file__).resolve().parents[1] / "addon.py"
 ACTIVE = "faults: active: "  # faults.addons.startup's line
-WORKERS_READY = "faults: workers: "  # faults.tools.workers' line once every worker listens
+# faults.tools.workers' line once every worker listens; found anywhere in a line: the workers
+# share its stdout, and an unbuffered print writes a line's newline apart, so a worker's line
+# can end right before it ("... control endpoint offfaults: workers: 2 ready, ...")
+WORKERS_READY_RE = re.compile(r"faults: workers: \d+ ready, listening at \S+ \(pids ([\d ]+)\)")
 # A process that dies of one of these crashed (SIGKILL is ours, after a shutdown timeout).
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
 LISTEN_RE = re.compile(r"^(?!.*DNS server).*listening at (?:\*|[\d.]+|\[[^\]]*\]):(\d+)")  # the HTTP listener
@@ -121,7 +124,7 @@ class ProxyProcess:
                 ready_at = time.monotonic()
             if ready_at is not None and self.workers > 1:
                 # each worker says it listens and what is active; the supervisor's line: all are up
-                if any(ln.startswith(WORKERS_READY) and " ready, listening at " in ln for ln in self.lines):
+                if any(WORKERS_READY_RE.search(ln) for ln in self.lines):
                     return self
                 time.sleep(0.05)
             elif ready_at is not None:
@@ -159,8 +162,8 @@ class ProxyProcess:
         ready line) with ``workers`` > 1, else mitmdump itself."""
         if self.workers == 1:
             return [self.proc.pid]
-        line = next(ln for ln in self.lines if ln.startswith(WORKERS_READY) and " ready, listening at " in ln)
-        return [int(p) for p in line.rsplit("(pids ", 1)[1].rstrip(")").split()]
+        m = next(m for ln in self.lines if (m := WORKERS_READY_RE.search(ln)))
+        return [int(p) for p in m.group(1).split()]
 
     def stop(self, timeout: float = 10, check: bool = True) -> int | None:
         """SIGINT, then SIGKILL after ``timeout``; the exit status. A crash (mitmdump died

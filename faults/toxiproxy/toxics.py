@@ -28,9 +28,9 @@ class AsKind:
     """The toxic is a fault kind: ``spec(attributes)`` names the kind and its parameters."""
     kinds: tuple[str, ...]  # the kinds it can be (which one: by its attributes)
     spec: Callable[[dict], tuple[str, dict]]
-    # Toxiproxy's trigger, where the kind has no parameter for it: the kind acts on the
-    # first chunk (or end of stream) this attribute's ms after it arrived
-    wait: str | None = None
+    # Toxiproxy's trigger, where the kind has no parameter for it: the kind acts this
+    # attribute's ms after the first chunk (or end of stream) arrived
+    after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ MEANING: dict[str, AsKind | NoKind] = {
     "bandwidth": AsKind(("throttle", "stall"), lambda a: ("throttle", {"bytes_per_s": a["rate"] * 1000})
                         if a["rate"] > 0 else ("stall", {"after_bytes": 0})),  # rate 0 (or less) stalls
     "timeout": AsKind(("hang",), lambda a: ("hang", {"ms": a["timeout"]} if a["timeout"] > 0 else {})),
-    "reset_peer": AsKind(("reset",), lambda a: ("reset", {}), wait="timeout"),
+    "reset_peer": AsKind(("reset",), lambda a: ("reset", {}), after="timeout"),
     "limit_data": AsKind(("close",), lambda a: ("close", {"after_bytes": a["bytes"]})),
     "slow_close": NoKind("delays the close (FIN) itself, the data untouched: no kind holds a connection's end"),
     "slicer": NoKind("cuts each write into small writes, every byte delivered: no kind changes how bytes are "
@@ -59,8 +59,7 @@ def within(kind: str, key: str, value):
     if not isinstance(value, int):
         return value
     p = kinds.get(kind).params[key]
-    lo = -numbers.NUMBER_MAX if p.min is None else p.min
-    hi = numbers.NUMBER_MAX if p.max is None else p.max
+    lo, hi = numbers.limits(p.min, p.max)
     return int(min(max(value, lo), hi))
 
 
@@ -92,12 +91,10 @@ class Toxic:
 
     async def run(self, act) -> None:
         """The kind's work on one direction's byte stream (``act``: a ``StreamAct``)."""
-        wait = MEANING[self.type].wait
-        if wait is not None:  # the trigger takes the first chunk (or end): its bytes are gone
-            c = await act.next()
-            act.drop(c)
-            await asyncio.sleep(self.attrs[wait] / 1000)  # negative: at once, as Go's time.After
-            act.unget(Chunk(b"", c.ts, c.eof))  # the kind acts on it now
+        after = MEANING[self.type].after
+        if after is not None:  # armed by the first chunk (or end), which the kind then takes
+            act.unget(await act.next())
+            await asyncio.sleep(self.attrs[after] / 1000)  # 0 or negative: at once, as Go's time.After
         await self.fault.byte_stream(act)
 
     def cleanup(self, act) -> None:

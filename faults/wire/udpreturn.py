@@ -11,7 +11,7 @@ DNS clients met the same: mitmproxy ends a UDP connection after 20 s without a d
 and a query from that port in the next 60 s got no answer.
 
 ``install`` wraps ``mitmproxy_rs.udp.start_udp_server`` so that each four-tuple's stream
-has one reader for its whole life (``Tuple.serve``). mitmproxy's connection handler gets a
+has one reader for its whole life (``FourTuple.serve``). mitmproxy's connection handler gets a
 ``HeldStream``: it reads the datagrams that reader hands it, and its close is held back (the
 Rust state stays open). Once that handler has ended, the next datagram starts a new handler,
 as a new client would; on a four-tuple that began with QUIC, only a QUIC Initial with a
@@ -27,13 +27,10 @@ through the module attribute, and ``handle_stream`` takes an explicit writer; gu
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import mitmproxy_rs
 from aioquic.buffer import Buffer
 from aioquic.quic.packet import QuicPacketType, pull_quic_header
-
-log = logging.getLogger(__name__)
 
 
 def initial_dcid(datagram: bytes) -> bytes | None:
@@ -92,7 +89,7 @@ class HeldStream:
         return self.stream.get_extra_info(name, default)
 
 
-class Tuple:
+class FourTuple:
     """One UDP four-tuple: its single reader, and the connection currently served on it."""
 
     def __init__(self, stream, handle):
@@ -144,9 +141,8 @@ def returning(handle):
     """The handler mitmproxy_rs calls for each new four-tuple, in place of ``handle``."""
 
     async def serve(stream) -> None:
-        await Tuple(stream, handle).serve()
+        await FourTuple(stream, handle).serve()
 
-    serve.returning = True
     return serve
 
 

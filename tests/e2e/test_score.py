@@ -20,12 +20,14 @@ from faults.score import score
 from faults.score.runner import Options
 
 PY = sys.executable
-# between two attempts: the client's own wait, plus one exchange and the scheduler (2 busy cores)
-NOISE_MS = 400
-
-
-def near(ms: int, want: int) -> bool:
-    return want - 30 <= ms <= want + NOISE_MS
+def waited(row, *want_ms: int) -> bool:
+    """The row's intervals are the client's waits between its attempts: each at least the wait
+    it was meant to be (sleeps are never early; 30 ms for the proxy's clock and rounding) and,
+    all together, within the run (counted between attempts, not from further back). No upper
+    bound on time: a loaded machine stretches every interval."""
+    got = row["intervals_ms"]
+    return (len(got) == len(want_ms) and all(ms >= want - 30 for ms, want in zip(got, want_ms))
+            and sum(got) <= row["duration_ms"])
 
 
 def rows_by_fault(rows):
@@ -52,7 +54,7 @@ def test_curl_with_retry():
     r503 = retry["status code=503"]
     curl_says = log_lines(r503, "Warning: Problem : HTTP error. Will retry in 1 seconds")
     assert r503["attempts"] == 2 == len(curl_says) + 1, r503
-    assert len(r503["intervals_ms"]) == 1 and near(r503["intervals_ms"][0], 1000), r503
+    assert waited(r503, 1000), r503
     assert r503["methods"] == ["GET"] * 2 and r503["resent_methods"] == ["GET"]
     assert r503["exit_code"] == 0 and not r503["hung"]
     assert r503["gave_up_ms"] is not None and r503["gave_up_ms"] >= 1000
@@ -91,9 +93,9 @@ def test_requests_urllib3_retry(tmp_path):
         urllib3_says = log_lines(row, "Incremented Retry for")
         assert row["attempts"] == 3 == len(urllib3_says) + 1, row
         assert row["exit_code"] == 3 and row["stderr_tail"][-1] == "gave up: RetryError"
-    assert near(plain["intervals_ms"][0], 0) and near(plain["intervals_ms"][1], 400), plain
+    assert waited(plain, 0, 400), plain
     assert plain["retry_after_honoured"] is None  # nothing announced one
-    assert all(near(i, 1000) for i in after["intervals_ms"]) and after["retry_after_honoured"] is True, after
+    assert waited(after, 1000, 1000) and after["retry_after_honoured"] is True, after
     assert other["attempts"] == 1 and other["stderr_tail"][-1] == "status 500"  # not in status_forcelist
 
 
@@ -123,7 +125,7 @@ def test_httpx_without_retries(tmp_path):
         assert rows[f]["stderr_tail"] == [f"error {rows[f]['clients']['httpx']}"], rows[f]
     hang = rows["hang"]
     assert not hang["hung"] and hang["exit_code"] == 1 and hang["stderr_tail"] == ["error ReadTimeout"]
-    assert near(hang["gave_up_ms"], 1000), hang
+    assert hang["gave_up_ms"] >= 1000 - 30, hang  # its 1 s timeout (ReadTimeout, in its own words above)
 
 
 NODE_CLIENT = """
@@ -152,7 +154,7 @@ def test_node_fetch_retry_loop(tmp_path):
     for f in ("status code=502", "reset when=before_response"):
         row = rows[f]
         assert row["attempts"] == 3 == len(log_lines(row, "attempt ")), row
-        assert all(near(i, 300) for i in row["intervals_ms"]) and row["exit_code"] == 2, row
+        assert waited(row, 300, 300) and row["exit_code"] == 2, row
     assert log_lines(rows["reset when=before_response"], "attempt ") == [f"attempt {i}: ECONNRESET" for i in (1, 2, 3)]
     assert rows["reset when=before_response"]["new_connection"] is True
     once = rows["status code=503 first=1"]  # the retry succeeds: the client did not give up
@@ -232,7 +234,7 @@ def test_post_must_not_be_resent_cli_policy(tmp_path):
     assert naive.returncode == 1, naive.stdout + naive.stderr
     (row,) = doc["rows"]
     assert row["attempts"] == 3 == len(log_lines(row, "POST ")) and row["resent_non_idempotent"] is True
-    assert row["new_connection"] is True and all(near(i, 100) for i in row["intervals_ms"]), row
+    assert row["new_connection"] is True and waited(row, 100, 100), row
     assert row["verdict"] == "fail" and row["reasons"] == ["3 attempts > max_attempts 2", "re-sent POST"]
     assert {"attempts", "methods", "resent_methods"} <= set(row["changed"])
     assert "re-sent POST" in naive.stdout and "changed: attempts" in naive.stdout
@@ -250,7 +252,7 @@ def test_client_without_timeout_hangs_bounded():
                                policy=None).rows)
     hang = rows["hang"]
     assert hang["hung"] is True and hang["exit_code"] is None and hang["attempts"] == 1, hang
-    assert 2000 <= hang["duration_ms"] < 6000
+    assert hang["duration_ms"] >= 2000  # hung: killed at --timeout (the hang never ends on its own)
     r503 = rows["status code=503"]
     assert not r503["hung"] and r503["exit_code"] == 1 and "HTTPError" in r503["stderr_tail"][-1]
 

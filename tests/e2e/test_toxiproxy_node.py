@@ -54,14 +54,15 @@ def test_node_client_drives_every_route_and_toxic(node_client, tmp_path):
     out = json.loads(r.stdout)
     assert json.loads(out["version"]) == {"version": "2.12.0"}
     assert out["listen"].startswith("127.0.0.1:") and out["enabled"] is True  # "localhost:0" resolved
-    assert out["plain"]["data"] == "hello" and out["plain"]["ms"] < 500
+    # time is only bounded from below (the delay happened); "complete"/"eof": within the 3 s wait
+    assert out["plain"] == {**out["plain"], "data": "hello", "end": "complete"}
     assert out["latency_toxic"] == {"attributes": {"latency": 300, "jitter": 0}, "name": "lat",
                                     "stream": "downstream", "toxicity": 1, "type": "latency"}
-    assert out["latency"]["data"] == "hello" and 300 <= out["latency"]["ms"] < 800
-    assert out["updated_toxic"]["attributes"] == {"latency": 100, "jitter": 0}
-    assert 100 <= out["latency_100"]["ms"] < 500
-    assert out["bandwidth"]["bytes"] == 50000 and 450 <= out["bandwidth"]["ms"] < 1200  # 50 KB at 100 KB/s
-    assert out["timeout"]["end"] == "eof" and out["timeout"]["bytes"] == 0 and 180 <= out["timeout"]["ms"] < 1000
+    assert out["latency"]["data"] == "hello" and out["latency"]["ms"] >= 300
+    assert out["updated_toxic"]["attributes"] == {"latency": 600000, "jitter": 0}
+    assert out["latency_updated"] == {**out["latency_updated"], "bytes": 0, "end": "timeout"}  # held: updated
+    assert out["bandwidth"]["bytes"] == 50000 and out["bandwidth"]["ms"] >= 450  # 50 KB at 100 KB/s
+    assert out["timeout"]["end"] == "eof" and out["timeout"]["bytes"] == 0 and out["timeout"]["ms"] >= 180
     assert out["reset_peer"]["end"] == "ECONNRESET"
     assert out["limit_data"] == {**out["limit_data"], "data": "01234", "end": "eof"}
     assert out["slicer"]["bytes"] == 100 and out["slicer"]["chunks"] >= 6

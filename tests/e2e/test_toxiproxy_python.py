@@ -1,7 +1,11 @@
 """toxiproxy-python 0.1.1 (PyPI), unchanged, against this proxy's Toxiproxy API:
 create proxies, add every toxic, send real TCP traffic and measure the effect,
 delete and reset. The client's API address is its class attributes (its own
-``update_api_consumer``), so only the address changes."""
+``update_api_consumer``), so only the address changes.
+
+Time is only bounded from below (a toxic's delay happened: sleeps are never early);
+that nothing more happened is told by facts: the bytes, the order of events, the
+proxy's record of which toxics each connection went through."""
 
 from __future__ import annotations
 
@@ -45,6 +49,20 @@ def server(px):
     t.destroy_all()
 
 
+def connection_records(px, proxy: str, count: int = 1) -> list[dict]:
+    """The records of ``proxy``'s connections (written when a connection's links are done),
+    once there are ``count``, in the order the connections were made."""
+    def mine(recs):
+        return [r for r in recs if r.get("record") == "connection" and r["proxy"] == proxy]
+    recs = mine(wait_for_records(px.report_path, lambda rs: len(mine(rs)) >= count,
+                                 f"{count} connection records of proxy {proxy}"))
+    return sorted(recs, key=lambda r: r["connection"])
+
+
+def arrived(echo, data: bytes) -> bool:
+    return any(d == data for _, d in echo.arrivals)
+
+
 def server_port(server) -> int:
     from toxiproxy.api import APIConsumer
     return APIConsumer.port
@@ -68,30 +86,36 @@ def test_version_create_list_get_destroy(server, echo):
         p.destroy()
 
 
-def test_latency_is_measured_and_does_not_hold_the_other_direction(server, echo):
+def test_latency_is_measured_and_does_not_hold_the_other_direction(server, echo, px):
     p = server.create(upstream=echo.addr, name="lat")
-    base = min(round_trip(p.listen)[1] for _ in range(3))
     p.add_toxic(type="latency", attributes={"latency": 400})
     assert p.toxics()["latency_downstream"].attributes == {"latency": 400, "jitter": 0}
-    with connect(p.listen) as s:
-        t0 = time.monotonic()
-        s.sendall(b"a")
-        time.sleep(0.1)  # kept: the subject ("b" sent while "a" is held downstream must reach the upstream at once)
-        s.sendall(b"b")
-        got, _ = recv_exactly(s, 2)
-        rtt = time.monotonic() - t0
-    assert got == b"ab"
-    assert 0.4 <= rtt < 0.4 + 0.4 + base, rtt  # generous above: 2 shared cores
-    # upstream bytes are not held by the downstream delay: "b" reached the
-    # server 0.1 s after it was sent, not after a's 0.4 s
-    b_at = next(t for t, d in reversed(echo.arrivals) if d == b"b")
-    assert b_at - t0 < 0.3, b_at - t0
+    # each connection's record, written when it is done (before the toxics change): what it went through
+    got, rtt = round_trip(p.listen)
+    assert got == b"hello" and rtt >= 0.4, rtt
+    assert connection_records(px, "lat", 1)[-1]["toxics"] == {"upstream": [], "downstream": ["latency_downstream"]}
     p.add_toxic(type="latency", stream="upstream", attributes={"latency": 200})  # stacked: both add up
     got, rtt = round_trip(p.listen)
-    assert got == b"hello" and 0.6 <= rtt < 1.0, rtt
+    assert got == b"hello" and rtt >= 0.6, rtt
+    assert connection_records(px, "lat", 2)[-1]["toxics"] == {"upstream": ["latency_upstream"],
+                                                              "downstream": ["latency_downstream"]}
     p.destroy_toxic("latency_downstream")
     p.destroy_toxic("latency_upstream")
-    assert round_trip(p.listen)[1] < 0.2
+    assert round_trip(p.listen)[0] == b"hello"
+    assert connection_records(px, "lat", 3)[-1]["toxics"] == {"upstream": [], "downstream": []}  # not delayed
+    # upstream bytes are not held by the downstream delay: while the echo of "a" is held
+    # downstream (a latency longer than any test), "b", sent after it, reaches the server
+    p.add_toxic(type="latency", name="held", attributes={"latency": 600_000})
+    with connect(p.listen) as s:
+        s.sendall(b"lat-a")
+        wait_until(lambda: arrived(echo, b"lat-a"), 5, "a at the server")
+        s.sendall(b"lat-b")
+        wait_until(lambda: arrived(echo, b"lat-b"), 5, "b at the server, a still held")
+        s.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            s.recv(10)  # a is still held
+        p.destroy_toxic("held")  # what it held is delivered, in order
+        assert recv_exactly(s, 10)[0] == b"lat-alat-b"
 
 
 def test_bandwidth_is_measured_and_rate_0_stalls(server, echo):
@@ -103,8 +127,7 @@ def test_bandwidth_is_measured_and_rate_0_stalls(server, echo):
         s.sendall(data)
         got, _ = recv_exactly(s, len(data))
         took = time.monotonic() - t0
-    assert got == data
-    assert 0.45 <= took < 1.0, took  # 100 KB at 200 KB/s: 0.5 s
+    assert got == data and took >= 0.45, took  # 100 KB at 200 KB/s: 0.5 s (the pace: tests/unit/toxiproxy)
     p.destroy_toxic("bandwidth_downstream")
     p.add_toxic(type="bandwidth", name="cut", attributes={"rate": 0})
     with connect(p.listen) as s:
@@ -124,7 +147,7 @@ def test_timeout_closes_after_silence(server, echo):
         s.sendall(b"dropped")
         got, _ = recv_exactly(s, 7)
         took = time.monotonic() - t0
-    assert got == b"" and 0.25 <= took < 1.0, (got, took)
+    assert got == b"" and took >= 0.25, (got, took)  # closed (recv_exactly waits 5 s), the data dropped
 
 
 def test_reset_peer(server, echo):
@@ -159,7 +182,7 @@ def test_slow_close(server, echo):
         t0 = time.monotonic()
         s.shutdown(socket.SHUT_WR)  # the echo server closes; its FIN reaches us 300 ms late
         assert s.recv(10) == b""
-        assert 0.28 <= time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 >= 0.28
 
 
 def test_toxicity_is_seeded_per_connection(server, echo, px):
@@ -193,7 +216,7 @@ def test_disable_refuses_and_closes_live_connections_enable_and_reset(server, ec
     with p.down():
         with pytest.raises(ConnectionRefusedError):
             round_trip(p.listen)
-        live.settimeout(2)
+        live.settimeout(5)
         assert live.recv(10) == b""  # the live connection was closed, as Toxiproxy does
     live.close()
     assert round_trip(p.listen)[0] == b"hello"
@@ -202,7 +225,8 @@ def test_disable_refuses_and_closes_live_connections_enable_and_reset(server, ec
     server.reset()  # re-enables every proxy and removes every toxic
     assert server.get_proxy("dn").enabled is True
     assert p.toxics() == {}
-    assert round_trip(p.listen)[1] < 0.2
+    assert round_trip(p.listen)[0] == b"hello"
+    assert connection_records(px, "dn", 3)[-1]["toxics"] == {"upstream": [], "downstream": []}
 
 
 def test_invalid_toxic_and_unknown_proxy(server, echo):
@@ -231,7 +255,7 @@ def test_populate_and_http_toxic_in_the_report(server, upstream, px):
     with httpx.Client(timeout=5) as c:
         t0 = time.monotonic()
         assert c.get(base + "/items?case=tpslow").status_code == 200
-        assert 0.2 <= time.monotonic() - t0 < 0.6
+        assert time.monotonic() - t0 >= 0.2
         with pytest.raises(httpx.ReadError):
             c.get(base + "/big?size=100000&case=tprst")
     web.destroy_toxic("rst")
@@ -254,11 +278,9 @@ def test_raw_connections_are_in_the_report(server, echo, px):
         s.sendall(b"x")
         with pytest.raises(ConnectionResetError):
             recv_exactly(s, 1)
-    # written when the connection's links are done
-    mine = lambda recs: [r for r in recs if r.get("record") == "connection" and r["proxy"] == "rec"]  # noqa: E731
-    recs = mine(wait_for_records(px.report_path, mine, "the connection record of proxy rec"))
-    assert recs and recs[-1]["end"] == "rst" and recs[-1]["k6_error_code"] == 1220
-    assert recs[-1]["toxics"]["downstream"] == ["reset_peer_downstream"]
+    (rec,) = connection_records(px, "rec")
+    assert rec["end"] == "rst" and rec["k6_error_code"] == 1220
+    assert rec["toxics"]["downstream"] == ["reset_peer_downstream"]
 
 
 def test_tls_stays_raw_on_a_tcp_proxy(server):
@@ -350,4 +372,4 @@ def test_http_toxic_over_tls_and_http2_and_latency_on_the_handshake(server, upst
         t0 = time.monotonic()
         assert c.get(f"https://{p.listen}/items").status_code == 200
         took = time.monotonic() - t0
-    assert 0.4 <= took < 1.2, took  # the server's handshake flight and the response: 2 x 200 ms
+    assert took >= 0.4, took  # the server's handshake flight and the response: 2 x 200 ms

@@ -3,7 +3,6 @@ numbers finite and in range, YAML aliases refused, sizes capped, typos get a
 did-you-mean, rules that could never match are refused."""
 
 import asyncio
-import time
 
 import pytest
 from mitmproxy import exceptions
@@ -63,10 +62,8 @@ def test_yaml_alias_bomb_is_refused_before_it_expands():
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
     bomb = "\n".join(lines) + "\nrules:\n  - fault: {kind: status, code: 503, body: *a9}\n"
-    t0 = time.perf_counter()
     msg = yaml_error(bomb)
-    assert "p.yaml: line 2: YAML alias *a0 refused" in msg
-    assert time.perf_counter() - t0 < 1
+    assert "p.yaml: line 2: YAML alias *a0 refused" in msg  # at the first alias: nothing was expanded
     # a self-referencing alias too
     assert "YAML alias *r refused" in yaml_error("rules: &r\n  - *r\n")
     assert "YAML alias *d refused" in yaml_error("x: &d {fault: hang}\nrules:\n  - <<: *d\n")

@@ -9,6 +9,8 @@ protobuf or codegen is needed. The server speaks TLS with a trustme cert for
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from concurrent import futures
 
@@ -35,13 +37,54 @@ def _count(request: bytes, context):
         yield bytes([i])
 
 
-def _tick(request: bytes, context):
-    """Server streaming at a pace: n messages, TICK_GAP s apart (a live feed)."""
-    import time
+class Feed:
+    """A Tick call's progress, shared by the server and the client in this process, so that
+    whether a stream is live is told by the order of events, not by timing them: Tick hands
+    its second message over only once the client holds the first (a live stream: the client
+    got message 0 while 1 message was sent; a buffered one waits out ``WAIT_S``, then arrives
+    whole) and, with ``hold_last``, its last message only once the client's call has ended (a
+    call cut by the proxy ends while fewer than all were sent)."""
 
-    for i in range(request[0] if request else 0):
+    WAIT_S = 5.0  # then Tick sends on anyway (the test fails on the counts)
+    _tags = itertools.count()
+    _by_tag: dict[int, "Feed"] = {}
+
+    def __init__(self, hold_last: bool = False):
+        self.tag = next(self._tags) % 256
+        self.hold_last = hold_last
+        self.sent = 0
+        self.sent_at_first: int | None = None  # messages sent when the client got its first
+        self.sent_at_end: int | None = None  # ... and when its call ended
+        self.first_seen, self.ended = threading.Event(), threading.Event()
+        Feed._by_tag[self.tag] = self
+
+    def request(self, n: int) -> bytes:
+        return bytes([n, self.tag])
+
+    def client_got(self, messages: int) -> None:
+        if messages == 1:
+            self.sent_at_first = self.sent
+            self.first_seen.set()
+
+    def client_ended(self) -> None:
+        self.sent_at_end = self.sent
+        self.ended.set()
+
+
+def _tick(request: bytes, context):
+    """Server streaming at a pace: n messages, TICK_GAP s apart (a live feed); a request's
+    second byte names its ``Feed``."""
+    n = request[0] if request else 0
+    feed = Feed._by_tag.get(request[1]) if len(request) > 1 else None
+    for i in range(n):
+        if feed is not None and i == 1:
+            feed.first_seen.wait(Feed.WAIT_S)
+        if feed is not None and feed.hold_last and i == n - 1:
+            feed.ended.wait(Feed.WAIT_S)
         if i:
             time.sleep(TICK_GAP)  # kept: the pace of the live feed (the subject: messages arrive as sent)
+        if feed is not None:
+            feed.sent += 1
         yield bytes([i])
 
 
@@ -80,8 +123,9 @@ def channel(port: int, ca_file, name: str = "demo.test") -> grpc.Channel:
 
 
 def call(port: int, ca_file, fault: str | None = None, *, method: str = SAY, request: bytes = b"hi",
-         timeout: float = 3.0, case: str = "") -> dict:
-    """One call on a fresh channel; what grpcio reported: code name/value, details, messages."""
+         timeout: float = 3.0, case: str = "", feed: Feed | None = None) -> dict:
+    """One call on a fresh channel; what grpcio reported: code name/value, details, messages
+    (a Tick call with ``feed``: its request, and the client's side of the feed noted)."""
     md = []
     if fault:
         md.append(("x-fault", fault))
@@ -92,17 +136,19 @@ def call(port: int, ca_file, fault: str | None = None, *, method: str = SAY, req
             rpc = ch.unary_stream(method, request_serializer=_ident, response_deserializer=_ident)
         else:
             rpc = ch.unary_unary(method, request_serializer=_ident, response_deserializer=_ident)
-        messages, arrived = [], []
-        start = time.monotonic()
+        messages = []
         try:
             if method in (COUNT, TICK):
                 for m in rpc(request, timeout=timeout, metadata=md):
                     messages.append(m)
-                    arrived.append(round(time.monotonic() - start, 3))
+                    if feed is not None:
+                        feed.client_got(len(messages))
             else:
                 messages.append(rpc(request, timeout=timeout, metadata=md))
             code, details = grpc.StatusCode.OK, ""
         except grpc.RpcError as e:
             code, details = e.code(), e.details() or ""
-    return {"name": code.name, "value": code.value[0], "details": details, "messages": messages,
-            "arrived": arrived, "ended": round(time.monotonic() - start, 3)}
+        finally:
+            if feed is not None:
+                feed.client_ended()
+    return {"name": code.name, "value": code.value[0], "details": details, "messages": messages}

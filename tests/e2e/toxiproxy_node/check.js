@@ -44,9 +44,10 @@ async function main() {
   out.latency_toxic = lat.toJson();
   out.latency = await exchange(proxy.listen, "hello", 5);
   const got = await proxy.getToxic("lat");
-  const updated = await got.update({ attributes: { latency: 100 }, toxicity: 1 });
+  // updated to a latency longer than the wait: nothing arrives (the update took effect)
+  const updated = await got.update({ attributes: { latency: 600000 }, toxicity: 1 });
   out.updated_toxic = updated.toJson();
-  out.latency_100 = await exchange(proxy.listen, "hello", 5);
+  out.latency_updated = await exchange(proxy.listen, "hello", 5, 1000);
   await updated.remove();
 
   const bw = await proxy.addToxic({ name: "bw", type: "bandwidth", stream: "downstream", toxicity: 1,

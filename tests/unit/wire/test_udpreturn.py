@@ -12,7 +12,7 @@ from aioquic.quic.connection import QuicConnection
 from mitmproxy.proxy import mode_servers
 
 from faults.wire import udpreturn
-from faults.wire.udpreturn import Tuple, initial_dcid
+from faults.wire.udpreturn import FourTuple, initial_dcid
 
 
 def _initial() -> tuple[bytes, bytes]:
@@ -88,7 +88,7 @@ def _run(datagrams_then, close_after: int | None = 1, handler_closes: bool = Tru
             if handler_closes:
                 writer.close()
 
-        serving = asyncio.create_task(Tuple(stream, handle).serve())
+        serving = asyncio.create_task(FourTuple(stream, handle).serve())
         for d in datagrams_then:
             if d is not None:
                 stream.incoming.put_nowait(d)

@@ -257,6 +257,13 @@ def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Pat
             "h1": {"direct": direct, **runs["h1"]}, "h2": runs["h2"]}
 
 
+def proto_rows(summary: dict, label, cells) -> list[str]:
+    """A results table's rows, HTTP/1.1 then HTTP/2: ``label(name)``, the protocol, then
+    ``cells(name, row)``; and the blank line after the table."""
+    return [f"| {label(name)} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | " + " | ".join(cells(name, row)) + " |"
+            for proto in ("h1", "h2") for name, row in summary[proto].items()] + [""]
+
+
 def summarize_overhead(data: dict) -> dict:
     summary = {}
     for proto in ("h1", "h2"):
@@ -628,14 +635,11 @@ def markdown(res: dict) -> str:
               "is the steadier measure of the same thing, since the proxy is CPU-bound. Target: >= 0.95 for (a) and (b).", "",
               "| configuration | proto | req/s (median) | req/s min-max | p50 ms | p99 ms | ratio vs plain (req/s) | per-round ratios | mitmdump CPU us/request | ratio vs plain (CPU) |",
               "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
-        for proto in ("h1", "h2"):
-            for name, row in s[proto].items():
-                label = "direct client -> upstream (no proxy)" if name == "direct" else o["labels"][name]
-                L.append(f"| {label} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | {f(row['rps'])} | "
-                         f"{f(row['rps_min'])}-{f(row['rps_max'])} | {f(row['p50'], 2)} | {f(row['p99'], 2)} | "
-                         f"{f(row['ratio'], 3)} | {', '.join(map(str, row['ratios'])) if row['ratio'] else ''} | "
-                         f"{f(row['cpu_us'])} | {f(row['cpu_ratio'], 3)} |")
-        L.append("")
+        L += proto_rows(s, lambda name: "direct client -> upstream (no proxy)" if name == "direct" else o["labels"][name],
+                        lambda name, row: [f(row['rps']), f"{f(row['rps_min'])}-{f(row['rps_max'])}", f(row['p50'], 2),
+                                           f(row['p99'], 2), f(row['ratio'], 3),
+                                           ', '.join(map(str, row['ratios'])) if row['ratio'] else '',
+                                           f(row['cpu_us']), f(row['cpu_ratio'], 3)])
         if "p" in s["h1"]:
             L += ["(p) is the passthrough fast path (`fault_passthrough=true`): no rule can select the upstream's "
                   "host, so each HTTP/1.1 connection is relayed as bytes (no HTTP parsing, no flow, no annotation). "
@@ -657,16 +661,12 @@ def markdown(res: dict) -> str:
               "= plain's min / this min: the steadiest measure on a shared machine. Target: >= 0.95 for (a) and (b).", "",
               "| configuration | proto | requests (all rounds) | req/s (median) | p50 ms | CPU us/request (median) | CPU ratio min | CPU ratio median | CPU ratio max | min CPU us/request | ratio of minimums | per-round CPU ratios | failed (max) | right protocol (min) |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
-        for proto in ("h1", "h2"):
-            for name, row in s[proto].items():
-                ratios = ", ".join(map(str, row["cpu_ratios"])) if name != "plain" else ""
-                L.append(f"| {k['labels'][name]} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | {row['requests']:,} | "
-                         f"{f(row['rps'])} | {f(row['p50'], 2)} | {f(row['cpu_us'])} | "
-                         f"{f(row['cpu_ratio_min'], 3) if name != 'plain' else '-'} | {f(row['cpu_ratio'], 3)} | "
-                         f"{f(row['cpu_ratio_max'], 3) if name != 'plain' else '-'} | {f(row['cpu_us_min'])} | "
-                         f"{f(row['cpu_min_ratio'], 3)} | {ratios} | "
-                         f"{row['failed_max']:.3f} | {row['proto_ok_min']:.3f} |")
-        L.append("")
+        L += proto_rows(s, lambda name: k["labels"][name], lambda name, row: [
+            f"{row['requests']:,}", f(row['rps']), f(row['p50'], 2), f(row['cpu_us']),
+            f(row['cpu_ratio_min'], 3) if name != 'plain' else '-', f(row['cpu_ratio'], 3),
+            f(row['cpu_ratio_max'], 3) if name != 'plain' else '-', f(row['cpu_us_min']), f(row['cpu_min_ratio'], 3),
+            ", ".join(map(str, row["cpu_ratios"])) if name != "plain" else "",
+            f"{row['failed_max']:.3f}", f"{row['proto_ok_min']:.3f}"])
     if "dispatch" in res:
         plain_cpu = res.get("overhead_summary", {}).get("h1", {}).get("plain", {}).get("cpu_us")
         L += ["## 1b. The addon's CPU per HTTP/1.1 exchange, in-process", "",

@@ -192,50 +192,76 @@ def start_proxy(up_url: str, cfg: dict) -> ProxyProcess:
 
 # -- 1. overhead -------------------------------------------------------------
 
-def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Path, big: bool,
-                 baseline: Path | None = None) -> dict:
-    cfgs = overhead_configs(tmp, big, baseline)
+def proxy_rounds(up_url: str, cfgs: dict, rounds: int, loads: dict, warm_up, rotate: bool = False,
+                 each_round=None, tag: str = "") -> dict:
+    """Every configuration's proxy up at once; each of ``rounds`` rounds measures every
+    configuration once per protocol (``loads``: proto -> load(proxy) -> result), with the
+    proxy's CPU per request (``cpu_measured``); ``rotate`` turns the order round by round
+    (the first configuration is not always measured on a machine fresh from the last
+    round). ``warm_up(proxy)`` runs once per proxy first; ``each_round(r)`` before every
+    round. A configuration marked ``h1_only`` gets no HTTP/2 load. {proto: {name: [results]}}."""
     proxies = {}
     try:
         for name, cfg in cfgs.items():
             t0 = time.monotonic()
             proxies[name] = start_proxy(up_url, cfg)
-            log(f"proxy {name}: port {proxies[name].port} (start {time.monotonic() - t0:.1f}s)")
-        h1_tool = "wrk" if tools["wrk"] else "k6"
-        h2_tool = "h2load" if tools["h2load"] else "k6"
-        out = {"h1_tool": h1_tool, "h2_tool": h2_tool, "labels": {k: v["label"] for k, v in cfgs.items()},
-               "h1": {k: [] for k in ["direct", *cfgs]}, "h2": {k: [] for k in cfgs if not cfgs[k].get("h1_only")}}
-
-        def h1(url):
-            return wrk(url, 16, seconds) if h1_tool == "wrk" else k6load(url, 16, seconds)
-
-        def h2(port):
-            if h2_tool == "h2load":
-                return h2load(f"https://127.0.0.1:{port}/b?size=64", 4, 8, seconds)
-            return k6load(f"https://bench.test:{port}/b?size=64", 16, seconds, hosts={"bench.test": "127.0.0.1"})
-
-        for name, px in proxies.items():  # warm-up: imports, certificates, connections
-            h1(f"{px.url}/b?size=64") if h1_tool == "k6" else wrk(f"{px.url}/b?size=64", 4, 1)
+            log(f"{tag}proxy {name}: port {proxies[name].port} (start {time.monotonic() - t0:.1f}s)")
+        for px in proxies.values():  # imports, certificates, first connections
+            warm_up(px)
+        out = {proto: {k: [] for k in cfgs if proto == "h1" or not cfgs[k].get("h1_only")} for proto in loads}
+        names = list(proxies)
         for r in range(rounds):
-            res = h1(f"{up_url}/b?size=64")
-            out["h1"]["direct"].append(res)
-            log(f"round {r + 1}/{rounds} h1 direct: {res['rps']:.0f} req/s")
-            for name, px in proxies.items():
-                res = cpu_measured([px.proc.pid], lambda: h1(f"{px.url}/b?size=64"))
-                out["h1"][name].append(res)
-                log(f"round {r + 1}/{rounds} h1 {name}: {res['rps']:.0f} req/s p50 {res['p50']:.2f} ms p99 {res['p99']:.2f} ms "
-                    f"cpu {res['cpu_us_per_request']:.0f} us/req")
-            for name, px in proxies.items():
-                if name not in out["h2"]:
-                    continue
-                res = cpu_measured([px.proc.pid], lambda: h2(px.port))
-                out["h2"][name].append(res)
-                log(f"round {r + 1}/{rounds} h2 {name}: {res['rps']:.0f} req/s p50 {res['p50']} p99 {res['p99']} {res.get('proto')} "
-                    f"cpu {res['cpu_us_per_request']:.0f} us/req")
+            if each_round is not None:
+                each_round(r)
+            order = names[r % len(names):] + names[:r % len(names)] if rotate else names
+            for proto, load in loads.items():
+                for name in (n for n in order if n in out[proto]):
+                    px = proxies[name]
+                    res = cpu_measured([px.proc.pid], lambda: load(px))
+                    out[proto][name].append(res)
+                    ms = {k: f"{res[k]:.2f}" if isinstance(res.get(k), (int, float)) else res.get(k) for k in ("p50", "p99")}
+                    log(f"{tag}round {r + 1}/{rounds} {proto} {name}: {res['rps']:.0f} req/s p50 {ms['p50']} ms "
+                        f"p99 {ms['p99']} ms cpu {res['cpu_us_per_request']:.0f} us/req"
+                        + "".join(f" {k} {res[k]}" for k in ("proto", "failed", "proto_ok") if res.get(k) is not None))
         return out
     finally:
         for px in proxies.values():
             px.stop()
+
+
+def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Path, big: bool,
+                 baseline: Path | None = None) -> dict:
+    cfgs = overhead_configs(tmp, big, baseline)
+    h1_tool = "wrk" if tools["wrk"] else "k6"
+    h2_tool = "h2load" if tools["h2load"] else "k6"
+
+    def h1(url):
+        return wrk(url, 16, seconds) if h1_tool == "wrk" else k6load(url, 16, seconds)
+
+    def h2(px):
+        if h2_tool == "h2load":
+            return h2load(f"https://127.0.0.1:{px.port}/b?size=64", 4, 8, seconds)
+        return k6load(f"https://bench.test:{px.port}/b?size=64", 16, seconds, hosts={"bench.test": "127.0.0.1"})
+
+    direct = []
+
+    def each_round(r):  # the upstream without a proxy: far above every proxied rate, or it limits them
+        direct.append(h1(f"{up_url}/b?size=64"))
+        log(f"round {r + 1}/{rounds} h1 direct: {direct[-1]['rps']:.0f} req/s")
+
+    runs = proxy_rounds(
+        up_url, cfgs, rounds, {"h1": lambda px: h1(f"{px.url}/b?size=64"), "h2": h2},
+        warm_up=lambda px: h1(f"{px.url}/b?size=64") if h1_tool == "k6" else wrk(f"{px.url}/b?size=64", 4, 1),
+        each_round=each_round)
+    return {"h1_tool": h1_tool, "h2_tool": h2_tool, "labels": {k: v["label"] for k, v in cfgs.items()},
+            "h1": {"direct": direct, **runs["h1"]}, "h2": runs["h2"]}
+
+
+def proto_rows(summary: dict, label, cells) -> list[str]:
+    """A results table's rows, HTTP/1.1 then HTTP/2: ``label(name)``, the protocol, then
+    ``cells(name, row)``; and the blank line after the table."""
+    return [f"| {label(name)} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | " + " | ".join(cells(name, row)) + " |"
+            for proto in ("h1", "h2") for name, row in summary[proto].items()] + [""]
 
 
 def summarize_overhead(data: dict) -> dict:
@@ -307,37 +333,16 @@ def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int
     process's utime+stime (/proc/PID/stat) over the round / requests k6 completed."""
     cfgs = {k: v for k, v in overhead_configs(tmp, big=False, baseline=baseline).items()
             if k in K6_CONFIGS or k.endswith("_base")}
-    proxies = {}
-    try:
-        for name, cfg in cfgs.items():
-            proxies[name] = start_proxy(up_url, cfg)
-            log(f"k6overhead proxy {name}: port {proxies[name].port}")
-        hosts = {"bench.test": "127.0.0.1"}
+    hosts = {"bench.test": "127.0.0.1"}
 
-        def load(proto, px, secs):
-            if proto == "h1":
-                return k6keepalive(f"{px.url}/k?size=64", vus, secs, "HTTP/1.1")
-            return k6keepalive(f"https://bench.test:{px.port}/k?size=64", vus, secs, "HTTP/2.0", hosts=hosts)
+    def load(proto, px, secs):
+        if proto == "h1":
+            return k6keepalive(f"{px.url}/k?size=64", vus, secs, "HTTP/1.1")
+        return k6keepalive(f"https://bench.test:{px.port}/k?size=64", vus, secs, "HTTP/2.0", hosts=hosts)
 
-        out = {"tool": "k6", "vus": vus, "labels": {k: v["label"] for k, v in cfgs.items()},
-               "h1": {k: [] for k in cfgs}, "h2": {k: [] for k in cfgs}}
-        for name, px in proxies.items():  # warm-up: imports, certificates, first connections
-            for proto in ("h1", "h2"):
-                load(proto, px, 1)
-        names = list(proxies)
-        for r in range(rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for proto in ("h1", "h2"):
-                for name in order:
-                    px = proxies[name]
-                    res = cpu_measured([px.proc.pid], lambda: load(proto, px, seconds))
-                    out[proto][name].append(res)
-                    log(f"k6 round {r + 1}/{rounds} {proto} {name}: {res['rps']:.0f} req/s, "
-                        f"cpu {res['cpu_us_per_request']:.0f} us/req, failed {res['failed']}, proto_ok {res['proto_ok']}")
-        return out
-    finally:
-        for px in proxies.values():
-            px.stop()
+    runs = proxy_rounds(up_url, cfgs, rounds, {proto: (lambda px, p=proto: load(p, px, seconds)) for proto in ("h1", "h2")},
+                        warm_up=lambda px: [load(proto, px, 1) for proto in ("h1", "h2")], rotate=True, tag="k6 ")
+    return {"tool": "k6", "vus": vus, "labels": {k: v["label"] for k, v in cfgs.items()}, **runs}
 
 
 def summarize_k6overhead(data: dict) -> dict:
@@ -630,14 +635,11 @@ def markdown(res: dict) -> str:
               "is the steadier measure of the same thing, since the proxy is CPU-bound. Target: >= 0.95 for (a) and (b).", "",
               "| configuration | proto | req/s (median) | req/s min-max | p50 ms | p99 ms | ratio vs plain (req/s) | per-round ratios | mitmdump CPU us/request | ratio vs plain (CPU) |",
               "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
-        for proto in ("h1", "h2"):
-            for name, row in s[proto].items():
-                label = "direct client -> upstream (no proxy)" if name == "direct" else o["labels"][name]
-                L.append(f"| {label} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | {f(row['rps'])} | "
-                         f"{f(row['rps_min'])}-{f(row['rps_max'])} | {f(row['p50'], 2)} | {f(row['p99'], 2)} | "
-                         f"{f(row['ratio'], 3)} | {', '.join(map(str, row['ratios'])) if row['ratio'] else ''} | "
-                         f"{f(row['cpu_us'])} | {f(row['cpu_ratio'], 3)} |")
-        L.append("")
+        L += proto_rows(s, lambda name: "direct client -> upstream (no proxy)" if name == "direct" else o["labels"][name],
+                        lambda name, row: [f(row['rps']), f"{f(row['rps_min'])}-{f(row['rps_max'])}", f(row['p50'], 2),
+                                           f(row['p99'], 2), f(row['ratio'], 3),
+                                           ', '.join(map(str, row['ratios'])) if row['ratio'] else '',
+                                           f(row['cpu_us']), f(row['cpu_ratio'], 3)])
         if "p" in s["h1"]:
             L += ["(p) is the passthrough fast path (`fault_passthrough=true`): no rule can select the upstream's "
                   "host, so each HTTP/1.1 connection is relayed as bytes (no HTTP parsing, no flow, no annotation). "
@@ -659,16 +661,12 @@ def markdown(res: dict) -> str:
               "= plain's min / this min: the steadiest measure on a shared machine. Target: >= 0.95 for (a) and (b).", "",
               "| configuration | proto | requests (all rounds) | req/s (median) | p50 ms | CPU us/request (median) | CPU ratio min | CPU ratio median | CPU ratio max | min CPU us/request | ratio of minimums | per-round CPU ratios | failed (max) | right protocol (min) |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
-        for proto in ("h1", "h2"):
-            for name, row in s[proto].items():
-                ratios = ", ".join(map(str, row["cpu_ratios"])) if name != "plain" else ""
-                L.append(f"| {k['labels'][name]} | {'HTTP/1.1' if proto == 'h1' else 'HTTP/2'} | {row['requests']:,} | "
-                         f"{f(row['rps'])} | {f(row['p50'], 2)} | {f(row['cpu_us'])} | "
-                         f"{f(row['cpu_ratio_min'], 3) if name != 'plain' else '-'} | {f(row['cpu_ratio'], 3)} | "
-                         f"{f(row['cpu_ratio_max'], 3) if name != 'plain' else '-'} | {f(row['cpu_us_min'])} | "
-                         f"{f(row['cpu_min_ratio'], 3)} | {ratios} | "
-                         f"{row['failed_max']:.3f} | {row['proto_ok_min']:.3f} |")
-        L.append("")
+        L += proto_rows(s, lambda name: k["labels"][name], lambda name, row: [
+            f"{row['requests']:,}", f(row['rps']), f(row['p50'], 2), f(row['cpu_us']),
+            f(row['cpu_ratio_min'], 3) if name != 'plain' else '-', f(row['cpu_ratio'], 3),
+            f(row['cpu_ratio_max'], 3) if name != 'plain' else '-', f(row['cpu_us_min']), f(row['cpu_min_ratio'], 3),
+            ", ".join(map(str, row["cpu_ratios"])) if name != "plain" else "",
+            f"{row['failed_max']:.3f}", f"{row['proto_ok_min']:.3f}"])
     if "dispatch" in res:
         plain_cpu = res.get("overhead_summary", {}).get("h1", {}).get("plain", {}).get("cpu_us")
         L += ["## 1b. The addon's CPU per HTTP/1.1 exchange, in-process", "",

@@ -25,6 +25,7 @@ import glob
 import os
 
 from faults import numbers
+from faults.memo import remember
 from faults.classify.fields import client_errors, code_text
 from faults.errors import SpecError
 from faults.spec import kind_of
@@ -105,10 +106,7 @@ class Metrics:
             if c is None:
                 c = self._errors[pair] = self.client_errors.labels(client=pair[0], error=pair[1])
             counters.append(c)
-        if len(self._pairs) >= MEMO_MAX:
-            self._pairs.clear()
-        self._pairs[id(clients)] = (clients, tuple(counters))
-        return self._pairs[id(clients)][1]
+        return remember(self._pairs, id(clients), (clients, tuple(counters)), MEMO_MAX)[1]
 
     def forget_live(self) -> None:
         """Detached (the option turned off): flows under a fault now will not be finished here."""

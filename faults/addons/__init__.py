@@ -97,16 +97,13 @@ class FaultAddon:
                          DnsFaults(injector, classifier), h2frames,
                          FaultPassthrough(injector, toxiproxy), WsFrames(), classifier, status,
                          FaultMetrics(classifier, injector), FaultStartup(injector)]
-        self._walked = True  # mitmproxy walks the children (until running)
-
-    @property
-    def addons(self):
-        return self.children if self._walked else []
+        self.addons = self.children  # mitmproxy walks the children (until running)
 
     def running(self):
-        # mitmproxy reads ``addons`` after this returns: from here on it sees no
-        # children, and every hook any child has is an attribute of this addon
-        self._walked = False
+        # mitmproxy reads ``addons`` after this returns: from here on there is none (its
+        # walk stops at this addon, not even an empty list to walk: 8 events per exchange),
+        # and every hook any child has is an attribute of this addon
+        self.__dict__.pop("addons", None)
         table = dispatch_table(self.children)
         table["done"] = _chain([*([table["done"]] if "done" in table else []), self._forget_names])
         for name, call in table.items():
@@ -132,9 +129,20 @@ def _freeze_startup_heap() -> None:
     HTTP/1.1): the full collections' CPU per request from ~50 to ~4 us. The cost: a cycle of
     these objects that later becomes garbage is never reclaimed (objects without cycles still
     are, by reference counting): the plan loaded at start, once replaced (a reload, a --set),
-    stays in memory, once; plans loaded later are not frozen."""
-    gc.collect()  # garbage made while starting is not frozen
-    gc.freeze()
+    stays in memory, once; plans loaded later are not frozen. Only in a proxy process
+    (``proxy_process``): a test process that starts many addons would keep every one of them
+    and what its tests made until then."""
+    if proxy_process():
+        gc.collect()  # garbage made while starting is not frozen
+        gc.freeze()
+
+
+def proxy_process() -> bool:
+    """Whether this process is a proxy run from mitmproxy's tools (mitmdump, mitmweb, the
+    console: their masters live in ``mitmproxy.tools``; ``faults proxy`` runs mitmdump), not a
+    test's master (``mitmproxy.test.taddons``) or an embedding."""
+    master = getattr(ctx, "master", None)
+    return type(master).__module__.startswith("mitmproxy.tools.")
 
 
 def dispatch_table(children) -> dict:

@@ -24,6 +24,8 @@ from faults.classify import Classification, classify_websocket, clients as profi
 from faults.classify.annotation import annotation
 from faults.classify.http import outcome_of, plain_response_key
 from faults.classify.outcome import Outcome
+from faults.memo import remember
+from faults.addons.headers import is_connect
 from faults.addons.startup import one_line_at_start
 from faults.report import Report, cannot_open, flow_record, websocket_record
 from faults.wire import actions, ends, h2layer, h3layer
@@ -105,7 +107,7 @@ class Classifier:
                                                   f"there: {cannot_open(e)}") from None
 
     def requestheaders(self, flow: http.HTTPFlow):
-        if flow.request.method == "CONNECT":
+        if is_connect(flow):
             return
         self._conn_seq[flow.client_conn.id] += 1
         flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
@@ -200,7 +202,7 @@ class Classifier:
             listener(rec)
 
     def finish(self, flow: http.HTTPFlow) -> None:
-        if flow.request.method == "CONNECT" or flow.id in self._finished:
+        if is_connect(flow) or flow.id in self._finished:
             return
         if flow.metadata.get(V.CONTROL):  # the control endpoint's own requests are not traffic
             self._open.pop(flow.id, None)
@@ -289,9 +291,9 @@ class Classifier:
             hit = (c.clients, (c.k6.as_dict(), o.as_dict(), c.clients_dict(), annotation(flow, c)),
                    _copy(o), [])
             if key is not None:
-                _remember(self._memo, key, hit)
+                remember(self._memo, key, hit, MEMO_MAX)
         if quick is not None:
-            _remember(self._quick, (quick, self.shown), hit)
+            remember(self._quick, (quick, self.shown), hit, MEMO_MAX)
         return hit, o
 
     def _finish_session(self, flow: http.HTTPFlow) -> None:
@@ -345,12 +347,6 @@ def _update_listened(manager) -> bool:
 def _copy(o: Outcome) -> Outcome:
     """An outcome of its own (its facts a copy): a remembered one is never handed out."""
     return Outcome(o.event, o.entry, o.summary, dict(o.facts))
-
-
-def _remember(memo: dict, key, hit) -> None:
-    if len(memo) >= MEMO_MAX:
-        memo.clear()
-    memo[key] = hit
 
 
 def _session(flow) -> bool:

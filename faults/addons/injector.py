@@ -24,7 +24,7 @@ from faults.wire.act import WIRE_KEY, Act
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.startup import one_line_at_start
 from faults.vocabulary import CONTROL
-from faults.addons.headers import names as header_names
+from faults.addons.headers import is_connect, names as header_names
 from faults.spec import SpecError
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class FaultInjector:
     # only when a fault has work to do (mitmproxy awaits what a hook returns):
     # unselected flows never pay for creating and awaiting one.
     def requestheaders(self, flow: http.HTTPFlow):
-        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT" \
+        if flow.response or flow.error or not flow.live or is_connect(flow) \
                 or flow.metadata.get(CONTROL):  # the control endpoint's own request (faults.addons.control)
             return
         if clock.t0 is None:
@@ -314,7 +314,7 @@ class FaultInjector:
     def request(self, flow: http.HTTPFlow):
         if flow.id in self._active:  # chosen at the request head
             return self._run(flow, "request")
-        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+        if flow.response or flow.error or not flow.live or is_connect(flow):
             return None
         rule = self._select(flow)
         if rule is None:
@@ -337,7 +337,7 @@ class FaultInjector:
         in. The fault acts from there: its ``responseheaders`` at the head, its
         ``request`` (what it does instead of the answer: another status, a reset, a
         delay) and ``response`` once the body is in. The entry, or None."""
-        if flow.error or not flow.live or flow.request.method == "CONNECT" or flow.metadata.get(V.CONTROL):
+        if flow.error or not flow.live or is_connect(flow) or flow.metadata.get(V.CONTROL):
             return None
         for plan in self._plans():
             if plan.has_level(level):  # one set lookup when no rule reads the response

@@ -25,6 +25,7 @@ import logging
 from mitmproxy import ctx
 
 from faults import plan as planmod
+from faults.memo import remember
 from faults.wire import passthrough as wire
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,7 @@ class FaultPassthrough:
             self._memo, self._stamp = {}, stamp
         hit = self._memo.get(names)
         if hit is None:
-            if len(self._memo) >= MEMO_MAX:
-                self._memo.clear()
-            hit = self._memo[names] = planmod.may_select_host(injector.rules, names)
+            hit = remember(self._memo, names, planmod.may_select_host(injector.rules, names), MEMO_MAX)
             log.info(f"fault_passthrough: {', '.join(names)}: "
                      f"{'a rule may select it: intercepted' if hit else 'no rule can select it: relayed as bytes'}")
         return hit

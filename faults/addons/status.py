@@ -28,6 +28,7 @@ from mitmproxy import ctx, http
 
 from faults import worker
 from faults.addons.annotate import FAULT_KEY
+from faults.addons.headers import is_connect
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
@@ -98,7 +99,7 @@ class FaultStatus:
 
     # -- counting: the classifier calls count once it annotated a flow ----------
     def count(self, flow: http.HTTPFlow):
-        if flow.request.method == "CONNECT" or flow.metadata.get(CONTROL_KEY) or flow.id in self._seen:
+        if is_connect(flow) or flow.metadata.get(CONTROL_KEY) or flow.id in self._seen:
             return
         if "k6_error_code" not in flow.metadata:
             return

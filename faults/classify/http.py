@@ -103,7 +103,9 @@ def plain_response_key(flow) -> tuple | None:
     version = req.http_version
     if version == "HTTP/2.0" and req.headers.get("content-type", "").startswith("application/grpc"):
         return None
-    return (version, md.get(vocabulary.CONN_SEQ, 0) > 0, req.method, bool(req.raw_content), status,
+    # the method as sent (bytes): ``req.method`` decodes and upper-cases it; two spellings of one
+    # method only split the memo
+    return (version, md.get(vocabulary.CONN_SEQ, 0) > 0, req.data.method, bool(req.raw_content), status,
             bool(r.stream), length, len(r.raw_content or b""))
 
 

@@ -14,6 +14,7 @@ import re
 from mitmproxy import flowfilter, http
 
 from faults import vocabulary
+from faults.memo import remember
 from faults.plan import limits
 from faults.plan.filters import client_host, conjuncts
 
@@ -52,10 +53,7 @@ def host_key(flow) -> tuple[str, str, str] | None:
               getattr(req, vocabulary.CLIENT_HOST_ATTR, None))
     key = _by_inputs.get(inputs)
     if key is None:
-        key = (req.host, req.pretty_host, client_host(flow))
-        if len(_by_inputs) >= limits.HOST_MEMO_MAX:
-            _by_inputs.clear()
-        _by_inputs[inputs] = key
+        key = remember(_by_inputs, inputs, (req.host, req.pretty_host, client_host(flow)), limits.HOST_MEMO_MAX)
     m[:] = [flow, data.host, data.authority, data.headers.fields, key]
     return key
 

@@ -18,6 +18,7 @@ from mitmproxy import flowfilter
 
 from faults import kinds, worker
 from faults.gates import Timing, clock
+from faults.memo import remember
 from faults.plan import limits
 from faults.plan.host_index import domain_gate, gate_passes, host_key, key_memo
 from faults.plan.filters import BODY_FILTERS, parse_filter, response_filter
@@ -114,9 +115,7 @@ class Rule:
             return False
         ok = self._hosts.get(key)
         if ok is None:
-            if len(self._hosts) >= limits.HOST_MEMO_MAX:
-                self._hosts.clear()
-            ok = self._hosts[key] = gate_passes(self.gate, key)
+            ok = remember(self._hosts, key, gate_passes(self.gate, key), limits.HOST_MEMO_MAX)
         return ok
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from faults.memo import remember
 from faults.plan import limits, rule as rulemod, url_index as urlmod
 from faults.plan.host_index import host_key
 from faults.plan.rule import Rule
@@ -49,9 +50,7 @@ class Plan:
         slot = (host_key(flow), level)
         split = self._split.get(slot)
         if split is None or split[0] is not cands:
-            if len(self._split) >= limits.HOST_MEMO_MAX:
-                self._split.clear()
-            split = self._split[slot] = self._split_of(cands)
+            split = remember(self._split, slot, self._split_of(cands), limits.HOST_MEMO_MAX)
         _, rest, rest_rules, allowed = split
         hits = [(self._pos[r], r) for r in urls.hits(url) if r in allowed]
         if not hits:
@@ -88,11 +87,9 @@ class Plan:
         slot = (key, level)
         hit = self._index.get(slot)
         if hit is None:
-            if len(self._index) >= limits.HOST_MEMO_MAX:
-                self._index.clear()
-            hit = self._index[slot] = tuple(
+            hit = remember(self._index, slot, tuple(
                 r for r in self.rules if (level is None or r.fault.level == level) and r.may_match_host(key)
-            )
+            ), limits.HOST_MEMO_MAX)
         return hit
 
     def has_level(self, level: str) -> bool:

@@ -181,22 +181,47 @@ def adopt(client_conn, on_settled=None) -> bool:
 
 
 class FaultHttpLayer(HttpLayer):
-    """Also, for every HTTP version: keeps the name a reverse-mode client used
-    (``remember_client_host``) and drops the body of a request answered at its head
-    (``vocabulary.DISCARD_BODY``: read off the wire, never buffered). An HTTP/2
-    client's server becomes a ``FaultH2Server`` when a rule selects one of the
-    connection's flows (``adopt``): until then its events pay for nothing of ours."""
+    """Its streams are ``FaultHttpStream``s (the client's name kept, a refused body
+    dropped). An HTTP/2 client's server becomes a ``FaultH2Server`` when a rule selects
+    one of the connection's flows (``adopt``): until then its events pay for nothing of ours.
+
+    No override of ``event_to_child``: it runs for every event at every level of the
+    layer's nesting (about 30 times per HTTP/1.1 exchange), and a wrapper there cost
+    ~25 us per exchange (bench/README.md, notes); a stream's own states run once each."""
 
     on_settled = None  # H2Frames.on_settled, handed to this connection's FaultH2Server
 
-    def event_to_child(self, child, event):
+    def make_stream(self, stream_id: int):
+        # mitmproxy's make_stream, with our stream class (tests/unit/wire/test_h2frames.py
+        # checks mitmproxy's still reads so)
+        self.streams[stream_id] = FaultHttpStream(self.context.fork(), stream_id)
+        yield from self.event_to_child(self.streams[stream_id], events.Start())
+
+
+def _nothing():
+    yield from ()
+
+
+class FaultHttpStream(HttpStream):
+    """A stream of a ``FaultHttpLayer``: keeps the name a reverse-mode client used
+    (``remember_client_host``) before mitmproxy rewrites it, and drops the body of a request
+    answered at its head (``vocabulary.DISCARD_BODY``: read off the wire, never buffered).
+    Each override returns the stock state's generator: no generator of its own per event."""
+
+    def state_wait_for_request_headers(self, event):
         if isinstance(event, RequestHeaders):
             remember_client_host(self.context, event.request)
-        elif isinstance(event, RequestData):
-            flow = getattr(child, "flow", None)
-            if flow is not None and flow.metadata.get(vocabulary.DISCARD_BODY):
-                return  # answered at its head: the body is dropped as it arrives
-        yield from super().event_to_child(child, event)
+        return super().state_wait_for_request_headers(event)
+
+    def state_consume_request_body(self, event):
+        if isinstance(event, RequestData) and self.flow.metadata.get(vocabulary.DISCARD_BODY):
+            return _nothing()
+        return super().state_consume_request_body(event)
+
+    def state_stream_request_body(self, event):
+        if isinstance(event, RequestData) and self.flow.metadata.get(vocabulary.DISCARD_BODY):
+            return _nothing()
+        return super().state_stream_request_body(event)
 
 
 class FaultH3HttpLayer(FaultHttpLayer):
@@ -237,9 +262,12 @@ class FaultH3HttpLayer(FaultHttpLayer):
 
 def _swap(layer, on_settled) -> None:
     """A stock ``HttpLayer`` becomes ours (``install``, ``adopt``): a QUIC client's has the
-    HTTP/3 parts."""
+    HTTP/3 parts; the streams it has already become ours too (their next states are)."""
     layer.__class__ = FaultH3HttpLayer if layer.context.client.transport_protocol == "udp" else FaultHttpLayer
     layer.on_settled = on_settled
+    for stream in layer.streams.values():
+        if type(stream) is HttpStream:
+            stream.__class__ = FaultHttpStream
 
 
 def remember_client_host(context, request) -> None:

@@ -48,6 +48,7 @@ class FaultControl:
         )
 
     def configure(self, updated):
+        self.endpoint.configure(updated)
         if "fault_control" in updated:
             self.expect.listen()
 

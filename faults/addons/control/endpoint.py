@@ -16,11 +16,10 @@ from mitmproxy import ctx, http
 from faults import numbers, plan as planmod, vocabulary, worker
 from faults.plan import limits
 from faults.addons.control.body import appends, parse_body, query
-from faults.addons import option
 from faults.addons.control.changes import Changes, t0_of
 from faults.addons.control.rules import describe_rules
 from faults.addons.expectations import Expectations, Pending
-from faults.addons.headers import names as header_names
+from faults.addons.headers import is_connect, names as header_names
 from faults.gates import clock
 from faults.spec import SpecError
 
@@ -44,14 +43,8 @@ def is_control_host(flow: http.HTTPFlow, host: str) -> bool:
     return any(name.lower() == host for name in planmod.host_key(flow))
 
 
-def addressed(flow: http.HTTPFlow) -> bool:
-    """A request for the endpoint: it is on and the request names its host (off,
-    the control host is proxied like any other host)."""
-    return option.scalar("fault_control") and is_control_host(flow, option.scalar("fault_control_host"))
-
-
-def authorized(req: http.Request) -> bool:
-    token = option.scalar("fault_control_token")
+def authorized(req: http.Request, token: str) -> bool:
+    """The request carries ``token`` (never, when no token is set)."""
     if not token:
         return False
     given = req.headers.get(TOKEN_HEADER, "")
@@ -60,10 +53,6 @@ def authorized(req: http.Request) -> bool:
         given = given or auth[7:].strip()
     # header values are str decoded with surrogateescape: compare the bytes
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape"))
-
-
-def carries_token(req: http.Request) -> bool:
-    return bool(option.scalar("fault_control_token")) and authorized(req)
 
 
 def route(req: http.Request) -> str:
@@ -75,19 +64,19 @@ def parses_rules(req: http.Request) -> bool:
     return route(req) == "/rules" and req.method.upper() in ("POST", "PUT")
 
 
-def refusal(req: http.Request) -> tuple[int, dict] | None:
-    """What the request's head alone decides: unknown path, method, token, an announced
-    body over the limit. None: go on (the body is needed)."""
+def refusal(req: http.Request, token: str) -> tuple[int, dict] | None:
+    """What the request's head alone decides: unknown path, method, token (``token``: the
+    one set, or ""), an announced body over the limit. None: go on (the body is needed)."""
     path, method = route(req), req.method.upper()
     if path not in ROUTES:
         return 404, {"error": f"unknown path {numbers.shown(path, 80)}", "paths": sorted(ROUTES)}
     if method not in ROUTES[path]:
         return 405, {"error": f"{numbers.shown(method)} not allowed on {path}", "allowed": ROUTES[path]}
-    if ctx.options.fault_control_token and not authorized(req):
+    if token and not authorized(req, token):
         # with a token set, reads need it too: the seed makes every draw predictable
         return 403, {"error": "forbidden: missing or wrong token (send 'Authorization: Bearer TOKEN' "
                               f"or '{TOKEN_HEADER}: TOKEN')"}
-    if method != "GET" and path != "/expect" and not ctx.options.fault_control_token:
+    if method != "GET" and path != "/expect" and not token:
         return 403, {"error": "forbidden: no fault_control_token is configured (changes need one)"}
     announced = req.headers.get("content-length")
     if announced is not None and (numbers.header_length(announced) or 0) > limits.MAX_PLAN_BYTES:
@@ -109,36 +98,56 @@ class Endpoint:
 
     def __init__(self, changes: Changes, expect: Expectations, stats: Callable[[], dict]):
         self.changes, self.expect, self.stats = changes, expect, stats
+        # the options every request is checked against, copied when they change (``configure``:
+        # each ``ctx.options`` read deep-copies the value, several times per request otherwise)
+        self.on, self.host, self.token = False, CONTROL_HOST, ""
+
+    def configure(self, updated) -> None:
+        """``FaultControl.configure``: copy the endpoint's options that changed."""
+        if "fault_control" in updated:
+            self.on = ctx.options.fault_control
+        if "fault_control_host" in updated:
+            self.host = ctx.options.fault_control_host
+        if "fault_control_token" in updated:
+            self.token = ctx.options.fault_control_token
+
+    def addressed(self, flow: http.HTTPFlow) -> bool:
+        """A request for the endpoint: it is on and the request names its host (off,
+        the control host is proxied like any other host)."""
+        return self.on and is_control_host(flow, self.host)
+
+    def carries_token(self, req: http.Request) -> bool:
+        return bool(self.token) and authorized(req, self.token)
 
     def requestheaders(self, flow: http.HTTPFlow):
         """Recognise the endpoint's requests at their head, and answer a refused one
         there (no token, wrong path or method, too big): its body is then read off the
         wire and dropped by the HTTP layer (``vocabulary.DISCARD_BODY``), never buffered."""
-        if flow.response or flow.error or flow.request.method == "CONNECT" or not addressed(flow):
+        if flow.response or flow.error or is_connect(flow) or not self.addressed(flow):
             return
         flow.metadata[CONTROL_KEY] = True
-        refused = refusal(flow.request)
+        refused = refusal(flow.request, self.token)
         if refused is not None:
             flow.metadata[vocabulary.DISCARD_BODY] = True
             flow.response = json_response(*refused)
 
     def request(self, flow: http.HTTPFlow):
-        if flow.response or flow.error or flow.request.method == "CONNECT":
+        if flow.response or flow.error or is_connect(flow):
             return
         req = flow.request
-        if flow.metadata.get(CONTROL_KEY) or addressed(flow):
+        if flow.metadata.get(CONTROL_KEY) or self.addressed(flow):
             flow.metadata[CONTROL_KEY] = True
-            if parses_rules(req) and len(req.raw_content or b"") > OFF_LOOP_BYTES and refusal(req) is None:
+            if parses_rules(req) and len(req.raw_content or b"") > OFF_LOOP_BYTES and refusal(req, self.token) is None:
                 return self._replace_off_loop(flow)  # a big rule set must not stall the other flows
             return self._answer(flow, *self._serve(req))
-        if carries_token(req):
+        if self.carries_token(req):
             # e.g. reverse mode without keep_host_header: the Host header was
             # rewritten to the upstream's before any hook, so only the token
             # shows this was meant for the endpoint; never forward it
             flow.metadata[CONTROL_KEY] = True
             return self._answer(flow, 421, {
                 "error": "this request carries the fault control token but is not addressed to "
-                         f"{ctx.options.fault_control_host}; not forwarded (is the endpoint on? "
+                         f"{self.host}; not forwarded (is the endpoint on? "
                          "--set fault_control=true)"})
         if _TOKEN_B in header_names(req.headers):
             req.headers.pop(TOKEN_HEADER, None)  # ours, never the upstream's
@@ -183,7 +192,7 @@ class Endpoint:
 
     def _serve(self, req: http.Request) -> tuple[int, dict]:
         try:
-            return refusal(req) or self._handle(req)
+            return refusal(req, self.token) or self._handle(req)
         except Exception as e:  # a bug, never a value: still no traceback for a control request
             log.exception("fault control request failed")
             return 500, {"error": repr(e)}

@@ -31,13 +31,13 @@ def test_children_hooks_in_order_and_awaited():
             calls.append("third")
 
     fa = FaultAddon()
-    fa.children = [First(), Second(), Third()]
+    fa.children[:] = [First(), Second(), Third()]  # the list mitmproxy walks until running
 
     async def scenario():
         with taddons.context(fa) as tctx:
             assert tctx.master.addons.get("second") is fa.children[1]  # registered by name
             await tctx.master.addons.trigger_event(hooks.RunningHook())
-            assert calls == ["first.running"] and fa.addons == []  # mitmproxy no longer walks them
+            assert calls == ["first.running"] and not hasattr(fa, "addons")  # mitmproxy no longer walks them
             await tctx.master.addons.handle_lifecycle(HttpRequestHook(tflow.tflow()))
             assert calls[1:] == ["first", "second:start", "second:end", "third"]
             assert not hasattr(fa, "responseheaders")  # no child has it: nothing to call
@@ -58,18 +58,44 @@ def test_the_real_children_still_answer_by_name_once_running():
     asyncio.run(scenario())
 
 
-def test_running_freezes_the_startup_heap():
-    """What exists once running (modules, the plan) is out of the collector's sight."""
+def test_running_freezes_the_startup_heap_in_a_proxy_process(monkeypatch):
+    """What exists once running (modules, the plan) is out of the collector's sight, in a
+    proxy process (mitmdump's master); a test's master freezes nothing."""
     import gc
 
-    fa = FaultAddon()
-    fa.children = []
+    import faults.addons as fa_mod
+
     kept = object.__new__(type("Kept", (), {}))  # a GC-tracked object made before running
     gc.unfreeze()
     try:
-        with taddons.context(fa):
-            fa.running()
-            assert gc.get_freeze_count() > 0
-            assert kept not in gc.get_objects()  # frozen objects are not in any generation
+        for proxy in (False, True):
+            fa = FaultAddon()
+            fa.children[:] = []
+            with taddons.context(fa):
+                assert not fa_mod.proxy_process()  # taddons' master is not a proxy's
+                monkeypatch.setattr(fa_mod, "proxy_process", lambda: proxy)
+                fa.running()
+                assert (gc.get_freeze_count() > 0) is proxy
+                in_a_generation = any(o is kept for o in gc.get_objects())  # by identity: some __eq__ raise
+                assert in_a_generation is not proxy  # frozen objects are in no generation
+                monkeypatch.undo()
     finally:
         gc.unfreeze()
+
+
+def test_mitmdumps_master_is_a_proxy_process():
+    from mitmproxy import ctx, options
+    from mitmproxy.tools.dump import DumpMaster
+
+    import faults.addons as fa_mod
+
+    async def scenario():
+        master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
+        before = getattr(ctx, "master", None)
+        ctx.master = master
+        try:
+            assert fa_mod.proxy_process()
+        finally:
+            ctx.master = before
+
+    asyncio.run(scenario())

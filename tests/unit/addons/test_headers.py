@@ -75,3 +75,12 @@ def test_header_off_is_stripped_before_upstream_and_said_once(caplog):
     assert all(f.response.status_code == 200 and "x-fault" not in f.request.headers for f in flows)
     said = [r for r in caplog.records if "x-fault request header stripped" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.INFO
+
+
+def test_is_connect_reads_the_method_as_mitmproxy_does():
+    from faults.addons.headers import is_connect
+
+    f = tflow.tflow()
+    for raw, connect in ((b"CONNECT", True), (b"connect", True), (b"GET", False), (b"CONNECTX", False)):
+        f.request.data.method = raw
+        assert is_connect(f) is connect is (f.request.method == "CONNECT")

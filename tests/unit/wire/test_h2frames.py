@@ -39,6 +39,8 @@ def test_private_hooks_we_rely_on_are_still_there():
     from mitmproxy.proxy.layers.http import HttpStream
     assert 'ResponseProtocolError(self.stream_id, "killed", ErrorCode.KILL)' in inspect.getsource(HttpStream.check_killed)
     assert issubclass(h2layer.FaultH2Server, _http2.Http2Server)
+    make = inspect.getsource(HttpLayer.make_stream)  # FaultHttpLayer.make_stream is this with our stream class
+    assert "self.streams[stream_id] = HttpStream(ctx, stream_id)" in make and "events.Start()" in make
 
 
 @pytest.fixture
@@ -257,3 +259,94 @@ def test_which_connections_get_the_layer_at_their_start(tctx, transport, mode, k
     frames = h2layer.H2Frames(injector=injector, toxiproxy=SimpleNamespace(listeners=SimpleNamespace(plans={})))
     tctx.options.add_option("fault_control", bool, control, "the control endpoint (faults.addons.control)")
     assert frames.needs_layer_at_start(tctx) is want
+
+
+# -- FaultHttpStream: a reverse-mode HTTP/1.1 exchange driven through the layer, sans-io --------
+def _exchange(layer, event, hold=()):
+    """Feed ``event``; answer every hook (but those of the types in ``hold``) and connection
+    opening at once, as mitmproxy would."""
+    from mitmproxy.connection import ConnectionState
+
+    out, queue = [], [event]
+    while queue:
+        for c in layer.handle_event(queue.pop(0)):
+            out.append(c)
+            if isinstance(c, commands.OpenConnection):
+                c.connection.state = ConnectionState.OPEN
+                queue.append(events.OpenConnectionCompleted(c, None))
+            elif isinstance(c, commands.StartHook) and not isinstance(c, hold):
+                queue.append(events.HookCompleted(c, None))
+    return out
+
+
+@pytest.fixture
+def reverse_layer():
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    with taddons.context(Proxyserver()) as t:
+        client = tflow.tclient_conn()
+        client.proxy_mode, client.alpn = ProxyMode.parse("reverse:http://127.0.0.1:3000"), b""
+        tctx = Context(client, t.options)
+        tctx.server.address = ("127.0.0.1", 3000)
+        layer = HttpLayer(tctx, HTTPMode.transparent)
+        assert h2layer.install(layer)
+        _exchange(layer, events.Start())
+        yield layer
+
+
+def _hooked_flow(cmds):
+    return next(c for c in cmds if isinstance(c, commands.StartHook)).args()[0]
+
+
+def test_the_client_name_is_kept_for_the_whole_exchange(reverse_layer):
+    """Kept at the request head, before mitmproxy rewrites Host to the upstream's, and not
+    overwritten when the rewritten request goes upstream: a rule decided at the response
+    (``~d NAME & ~c 500``) sees the client's name too."""
+    from faults import vocabulary
+
+    cmds = _exchange(reverse_layer, events.DataReceived(reverse_layer.context.client,
+                                                        b"GET /k HTTP/1.1\r\nHost: up.test:8080\r\n\r\n"))
+    flow = _hooked_flow(cmds)
+    assert type(reverse_layer.streams[1]) is h2layer.FaultHttpStream
+    assert flow.request.host_header == "127.0.0.1:3000"  # mitmproxy's rewrite
+    assert getattr(flow.request, vocabulary.CLIENT_HOST_ATTR) == "up.test:8080"
+    upstream = next(c for c in cmds if isinstance(c, commands.OpenConnection)).connection
+    assert any(isinstance(c, commands.SendData) and c.connection is upstream for c in cmds)  # sent upstream
+    cmds = _exchange(reverse_layer, events.DataReceived(upstream, b"HTTP/1.1 500 No\r\ncontent-length: 2\r\n\r\nok"))
+    assert flow.response.status_code == 500
+    assert getattr(flow.request, vocabulary.CLIENT_HOST_ATTR) == "up.test:8080"
+
+
+@pytest.mark.parametrize("discard", [True, False])
+def test_a_request_answered_at_its_head_has_its_body_dropped(reverse_layer, discard):
+    from mitmproxy import http
+    from mitmproxy.proxy.layers.http import HttpRequestHeadersHook
+
+    from faults import vocabulary
+
+    client = reverse_layer.context.client
+    head = b"POST /k HTTP/1.1\r\nHost: up.test\r\ncontent-length: 10\r\n\r\n"
+    (hook,) = _exchange(reverse_layer, events.DataReceived(client, head), hold=HttpRequestHeadersHook)
+    flow = hook.args()[0]
+    flow.metadata[vocabulary.DISCARD_BODY] = discard  # as the control endpoint refusing it does
+    flow.response = http.Response.make(403, b"no")
+    assert not _exchange(reverse_layer, events.DataReceived(client, b"0123456789"))  # queued behind the hook
+    cmds = _exchange(reverse_layer, events.HookCompleted(hook, None))
+    assert flow.request.content == (b"" if discard else b"0123456789")
+    sent = b"".join(c.data for c in cmds if isinstance(c, commands.SendData) and c.connection is client)
+    assert sent.startswith(b"HTTP/1.1 403")
+
+
+def test_adopt_gives_the_streams_already_open_our_class(tctx):
+    from types import SimpleNamespace
+
+    from mitmproxy.proxy.layers.http import HttpStream
+
+    from faults.wire import builtin
+
+    layer = HttpLayer(tctx, HTTPMode.regular)
+    list(layer.handle_event(events.Start()))
+    layer.streams[1] = HttpStream(tctx.fork(), 1)
+    builtin.proxyserver().connections[tctx.client.id] = SimpleNamespace(layer=layer)
+    assert h2layer.adopt(tctx.client)
+    assert type(layer.streams[1]) is h2layer.FaultHttpStream

@@ -165,3 +165,18 @@ def test_no_500_for_random_requests(ctl):
                 body, headers, raw)
         status, _ = answer(control, f)
         assert status < 500, (f.request.method, f.request.path, body)
+
+
+def test_the_endpoint_follows_its_options_as_they_change(ctl):
+    """Its options are copied when they change (no ctx.options read per request): a new
+    host, token or off takes effect on the next request."""
+    tctx, control, _ = ctl
+    assert answer(control, req("GET", "/rules", headers=AUTH))[0] == 200
+    tctx.options.update(fault_control_host="ctl.test", fault_control_token="other")
+    assert control.request(req("GET", "/rules", headers=AUTH)) is None  # faults.control: traffic now
+    f = req("GET", "/rules", headers=AUTH, host="ctl.test")
+    assert answer(control, f)[0] == 403  # the old token no longer opens it
+    assert answer(control, req("GET", "/rules", headers={"authorization": "Bearer other"}, host="ctl.test"))[0] == 200
+    tctx.options.update(fault_control=False)
+    f = req("GET", "/rules", headers={"authorization": "Bearer other"}, host="ctl.test")
+    assert answer(control, f)[0] == 421  # off: its token is not forwarded upstream either

@@ -42,6 +42,7 @@ references to the children it uses (the injector's rules, the classifier's
 report, the workers' fan-out), so none looks another up by name at run time.
 """
 
+import asyncio
 import gc
 import inspect
 
@@ -103,14 +104,18 @@ class FaultAddon:
         # mitmproxy reads ``addons`` after this returns: from here on there is none (its
         # walk stops at this addon, not even an empty list to walk: 8 events per exchange),
         # and every hook any child has is an attribute of this addon
+        global _ran
+        reloaded, _ran = _ran, True
         self.__dict__.pop("addons", None)
         table = dispatch_table(self.children)
-        table["done"] = _chain([*([table["done"]] if "done" in table else []), self._forget_names])
+        # names first: a script reload registers the new script's children right after
+        table["done"] = _on_reload(_chain([self._forget_names, *([table["done"]] if "done" in table else [])]),
+                                   lambda: not ctx.master.should_exit.is_set())
         for name, call in table.items():
             setattr(self, name, call)
         _freeze_startup_heap()
         running = table.get("running")
-        return running() if running else None
+        return _on_reload(running, lambda: reloaded)() if running else None
 
     def _forget_names(self):
         """mitmproxy's ``remove`` (a script reload) drops the names it walks; ours it no
@@ -120,6 +125,27 @@ class FaultAddon:
             name = getattr(child, "name", type(child).__name__.lower())
             if lookup.get(name) is child:
                 del lookup[name]
+
+
+_ran = False  # a FaultAddon has run in this process: a later one is a script reload
+
+
+def _on_reload(hook, reloading):
+    """A script reload (mitmproxy reloads a script whose file changed) calls the old addon's
+    ``done`` and the new one's ``running`` without awaiting them: their children's async
+    part then runs as a task, instead of never (``reloading()``: this call is one)."""
+    def call(*args):
+        res = hook(*args)
+        if res is not None and inspect.isawaitable(res) and reloading():
+            task = asyncio.ensure_future(res)
+            _reload_tasks.add(task)
+            task.add_done_callback(_reload_tasks.discard)
+            return None
+        return res
+    return call
+
+
+_reload_tasks: set = set()
 
 
 def _freeze_startup_heap() -> None:

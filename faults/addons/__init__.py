@@ -45,6 +45,7 @@ report, the workers' fan-out), so none looks another up by name at run time.
 import asyncio
 import gc
 import inspect
+import weakref
 
 from mitmproxy import ctx, hooks
 
@@ -104,8 +105,8 @@ class FaultAddon:
         # mitmproxy reads ``addons`` after this returns: from here on there is none (its
         # walk stops at this addon, not even an empty list to walk: 8 events per exchange),
         # and every hook any child has is an attribute of this addon
-        global _ran
-        reloaded, _ran = _ran, True
+        reloaded = ctx.master in _ran_under
+        _ran_under.add(ctx.master)
         self.__dict__.pop("addons", None)
         table = dispatch_table(self.children)
         # names first: a script reload registers the new script's children right after
@@ -127,7 +128,7 @@ class FaultAddon:
                 del lookup[name]
 
 
-_ran = False  # a FaultAddon has run in this process: a later one is a script reload
+_ran_under: weakref.WeakSet = weakref.WeakSet()  # masters a FaultAddon ran under: a later one is a reload
 
 
 def _on_reload(hook, reloading):

@@ -99,3 +99,39 @@ def test_mitmdumps_master_is_a_proxy_process():
             ctx.master = before
 
     asyncio.run(scenario())
+
+
+def test_a_reload_runs_the_async_part_itself_and_frees_the_names():
+    """mitmproxy's script reload: the old addon removed (``done`` called, not awaited), the
+    new one registered under the same names, its ``running`` called, not awaited."""
+    calls = []
+
+    class Child:
+        name = "reloadchild"
+
+        async def running(self):
+            calls.append("running")
+
+        async def done(self):
+            calls.append("done")
+
+    def addon():
+        fa = FaultAddon()
+        fa.children[:] = [Child()]
+        return fa
+
+    async def scenario():
+        old = addon()
+        with taddons.context(old) as tctx:
+            first = old.running()  # the first start: mitmproxy awaits what running returns
+            assert first is not None and calls == []
+            await first
+            tctx.master.addons.remove(old)  # done, not awaited: the async part runs as a task
+            new = addon()
+            tctx.master.addons.register(new)  # the names are free again
+            assert new.running() is None  # under the same master: a reload, run as a task
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert calls == ["running", "done", "running"]
+
+    asyncio.run(scenario())

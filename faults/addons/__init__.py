@@ -63,6 +63,7 @@ from faults.addons.tls import TlsFaults
 from faults.addons.toxiproxy import ToxiproxyApi
 from faults.addons.workers import Workers
 from faults.wire.h2layer import H2Frames
+from faults.wire import servers
 from faults.wire.quic import QuicFront
 from faults.wire.wslayer import WsFrames
 
@@ -111,7 +112,7 @@ class FaultAddon:
         table = dispatch_table(self.children)
         # names first: a script reload registers the new script's children right after
         table["done"] = _on_reload(_chain([self._forget_names, *([table["done"]] if "done" in table else [])]),
-                                   lambda: not ctx.master.should_exit.is_set())
+                                   lambda: not servers.exiting())
         for name, call in table.items():
             setattr(self, name, call)
         _freeze_startup_heap()

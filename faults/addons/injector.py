@@ -176,7 +176,7 @@ class FaultInjector:
         deadline = asyncio.get_running_loop().time() + 2.0
         while self._active and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
-        if not ctx.master.should_exit.is_set():
+        if not servers.exiting():
             return  # a script reload, not the proxy's exit: its connections and servers go on
         await sockets.close_clients()
         await servers.stop_servers()

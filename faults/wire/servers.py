@@ -42,6 +42,14 @@ def foreign_threads_in_python() -> set[int]:
     return set(sys._current_frames()) - own
 
 
+def exiting() -> bool:
+    """mitmproxy is exiting (its master was told to: ``done`` is the proxy's end), rather than
+    removing an addon (a script reload calls ``done`` too, with the proxy going on)."""
+    from mitmproxy import ctx
+
+    return ctx.master.should_exit.is_set()
+
+
 async def stop_servers(timeout: float = 2.0) -> None:
     """Stop every proxy server (mitmproxy logs "... stopped") and wait until the Rust ones
     are done with Python (``rust_servers_closed``)."""

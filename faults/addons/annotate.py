@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence  # typing.Sequence: mitmproxy cannot parse --set for it
 from typing import Optional

@@ -21,9 +21,9 @@ with a TCP server side, from the public layer classes:
 a RESET_STREAM triggered (it crashed the connection handler), and drops the repeated
 stream ends aioquic reports for a retransmitted FIN (mitmproxy then closed the whole
 connection: ``drop_repeated_fin``); upstream QUIC connections get both too
-(``FaultServerQuicLayer``; ``guard_upstreams`` makes the ones mitmproxy's HttpLayer opens ours). It also notes which side began the
-connection's close (``record_close_origin``, read by ``faults.wire.h3layer``), and
-``close_for_shutdown`` tells a QUIC client at proxy shutdown.
+(``FaultServerQuicLayer``; ``guard_upstreams`` makes the ones mitmproxy's HttpLayer opens
+ours). It also notes which side began the connection's close (``record_close_origin``, read
+by ``faults.wire.h3layer``), and ``close_for_shutdown`` tells a QUIC client at proxy shutdown.
 
 ``server_connect`` offers the TCP upstream ``h2`` and ``http/1.1`` in ALPN
 (mitmproxy would copy the client's ``h3``). One private reliance: an HTTP/3 client

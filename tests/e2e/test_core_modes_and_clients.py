@@ -3,7 +3,6 @@ natural outcomes (no fault) and bad input at the process level."""
 
 import socket
 import subprocess
-import sys
 
 import httpx
 import pytest

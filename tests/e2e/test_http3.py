@@ -66,7 +66,6 @@ def _said(client: str, res: tuple) -> object:
 @pytest.mark.parametrize("client", ["curl", "aioquic"])
 def test_http3_faults_annotate_what_each_client_saw(h3proxy, client):
     drive = curl_many if client == "curl" else aioquic_many
-    cases = set()
     seen = {}
     for i, spec in enumerate(FAULTS):
         # a warm-up (the others then share its connection), a slow sibling in flight, the fault

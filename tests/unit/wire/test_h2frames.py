@@ -400,3 +400,34 @@ def test_host_header_reads_what_mitmproxy_reads(version, authority, fields):
     f.request.authority = authority
     f.request.headers = http.Headers(fields)
     assert h2layer.host_header(f.request) == f.request.host_header
+
+
+def test_a_new_connection_gets_a_new_fault_layer_not_a_reclassed_one(tctx):
+    """At ``next_layer`` the stock HttpLayer just built is replaced where it sits (CPython keeps
+    the attributes of an object whose class is assigned in a slower dict); one already
+    running is given our class in place."""
+    from types import SimpleNamespace
+
+    from mitmproxy.proxy.layer import NextLayer
+
+    tctx.client.alpn = b""
+    nl = NextLayer(tctx)
+    nl.layer = stock = HttpLayer(tctx, HTTPMode.transparent)
+    assert h2layer.install_new(nl, "settled", "frames")
+    fresh = nl.layer
+    assert type(fresh) is h2layer.FaultHttpLayer and type(stock) is HttpLayer
+    assert tctx.layers == [fresh] and (fresh.on_settled, fresh.frames, fresh.mode) == ("settled", "frames", stock.mode)
+    assert h2layer.install_new(nl) and nl.layer is fresh  # already ours
+
+    tctx.layers[:] = ["mode layer"]
+    nl.layer = tls = SimpleNamespace(child_layer=None)  # e.g. a ClientTLSLayer above it
+    tls.child_layer = stock = HttpLayer(tctx, HTTPMode.transparent)
+    assert h2layer.install_new(nl)
+    assert type(tls.child_layer) is h2layer.FaultHttpLayer and tctx.layers == ["mode layer", tls.child_layer]
+
+    tctx.layers.clear()
+    nl.layer = running = HttpLayer(tctx, HTTPMode.transparent)
+    list(running.handle_event(events.Start()))
+    running.streams[1] = object()
+    assert h2layer.install_new(nl)
+    assert nl.layer is running and type(running) is h2layer.FaultHttpLayer

@@ -5,7 +5,8 @@ and registers a new one from the re-run script (``load``, ``configure``, ``runni
 one step of the event loop, while the proxy and its options go on. The ``faults`` package is
 not re-imported (only the script is), so this module's table outlives the reload: a new
 child addon finds the one of its class that ran before it under the same master and takes
-over what must not end with it (the Toxiproxy API server and proxies, the runtime rules).
+over what must not end with it (the Toxiproxy API server and proxies, the workers' sockets,
+the runtime rules, the counts of the status line, the summary and the HAR).
 
 ``take_over`` at ``load``: the predecessor, if any. ``close_unless_succeeded`` at a
 ``done`` that is no exit (``faults.wire.servers.exiting``): that ``done`` may run before the
@@ -16,6 +17,7 @@ loop's next step; without one (the script dropped from ``scripts``) the state is
 from __future__ import annotations
 
 import asyncio
+import inspect
 import weakref
 
 from mitmproxy import ctx
@@ -33,16 +35,21 @@ def take_over(addon):
 
 
 def close_unless_succeeded(addon, close) -> None:
-    """At a ``done`` that is no exit: ``close()`` (a coroutine function) in the loop's next
-    step, unless a reloaded addon took ``addon``'s state over meanwhile."""
+    """At a ``done`` that is no exit: ``close()`` (a function or a coroutine function) in the
+    loop's next step, unless a reloaded addon took ``addon``'s state over meanwhile."""
     master = ctx.master
 
     def check():
         if _current.get(master, {}).get(type(addon), addon) is addon:
-            task = asyncio.ensure_future(close())
-            _closing.add(task)  # the loop keeps only a weak reference
-            task.add_done_callback(_closing.discard)
-    asyncio.get_running_loop().call_soon(check)
+            res = close()
+            if inspect.isawaitable(res):
+                task = asyncio.ensure_future(res)
+                _closing.add(task)  # the loop keeps only a weak reference
+                task.add_done_callback(_closing.discard)
+    try:
+        asyncio.get_running_loop().call_soon(check)
+    except RuntimeError:  # no event loop (a test calling done itself): no reload can follow
+        check()
 
 
 _closing: set = set()

@@ -105,9 +105,10 @@ class ToxiproxyApi:
     def running(self):
         self._started = True
         if self._adopted:  # a reload: the API serves on, its proxies exist
-            where = self.server.sockets[0].getsockname() if self.server is not None else None
-            log.info(f"toxiproxy: kept across the script reload: proxies: {len(self.listeners.proxies)}"
-                     + (f", the API at http://{where[0]}:{where[1]}" if where else ""))
+            if self.server is not None or self.listeners.proxies:
+                where = self.server.sockets[0].getsockname() if self.server is not None else None
+                log.info(f"toxiproxy: kept across the script reload: proxies: {len(self.listeners.proxies)}"
+                         + (f", the API at http://{where[0]}:{where[1]}" if where else ""))
             return None
         return self._start()
 

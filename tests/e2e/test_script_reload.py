@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -30,13 +31,13 @@ from tests.waiting import wait_until
 BAD = ("Traceback", "already exists", "never awaited", "address already in use", "cannot listen")
 
 
-def _status_through(px: ProxyProcess, url: str) -> int:
+def _through(px: ProxyProcess, url: str) -> tuple[int, bytes]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{px.port}"}))
     try:
         with opener.open(url, timeout=10) as r:
-            return r.status
+            return r.status, r.read()
     except urllib.error.HTTPError as e:
-        return e.code
+        return e.code, e.read()
 
 
 def _copy_of_the_addon(tmp_path):
@@ -63,15 +64,20 @@ def _clean(log: str) -> None:
 def test_faults_go_on_after_a_script_reload(tmp_path):
     script = _copy_of_the_addon(tmp_path)
     with Upstream() as up:
-        with ProxyProcess(addon=script, options={"faults": ["status code=503"]}) as px:
-            assert _status_through(px, f"{up.url}/a?size=5") == 503
+        with ProxyProcess(addon=script, options={"faults": ["status code=503"], "fault_control": True}) as px:
+            assert _through(px, f"{up.url}/a?size=5")[0] == 503
             _reload(px, script)
-            assert _status_through(px, f"{up.url}/b?size=5") == 503
+            assert _through(px, f"{up.url}/b?size=5")[0] == 503
+            # /expect looks at the flows since the rules changed: the one before the reload too
+            status, body = _through(px, "http://faults.control/expect?code=1503&count=2&timeout=5")
+            assert status == 200, body
         log = px.log()
     assert px.proc.returncode == 0, log[-3000:]
     assert log.count(f"Loading script {script}") == 2, log[-3000:]
     _clean(log)
     assert log.count(" stopped.") == 1, log[-3000:]  # the servers stopped at the exit, not at the reload
+    assert log.count("fault summary:") == 1 and "fault summary: 2 flows, 2 faulted" in log, log[-3000:]  # the run's
+    assert log.count("faults: script reloaded:") == 1, log[-3000:]  # what a reload keeps, and what not
 
 
 def test_toxiproxy_api_and_its_proxies_go_on_after_a_script_reload(tmp_path):
@@ -135,6 +141,7 @@ class WorkersOf(ProxyProcess):
 
 
 TOKEN = "tok-reload"
+METRICS_RE = re.compile(r"faults: metrics at (http://[\d.]+:\d+)/metrics")
 
 
 def _control(px: ProxyProcess, method: str, path: str, body: str | None = None) -> dict:
@@ -153,7 +160,8 @@ def test_workers_keep_and_take_runtime_rules_across_a_script_reload(tmp_path, up
     script = _copy_of_the_addon(tmp_path)
     rep = tmp_path / "report.jsonl"
     px = WorkersOf(script, mode=f"reverse:{upstream.url}", workers=2, options={
-        "fault_control": True, "fault_control_token": TOKEN, "fault_report": str(rep), "keep_host_header": True})
+        "fault_control": True, "fault_control_token": TOKEN, "fault_report": str(rep), "keep_host_header": True,
+        "fault_metrics": "127.0.0.1:0"})
     with px:
         _control(px, "POST", "/rules", "|~u /before|status code=429\n")  # 200: both workers applied it
         _reload(px, script, addons=2)
@@ -177,8 +185,12 @@ def test_workers_keep_and_take_runtime_rules_across_a_script_reload(tmp_path, up
                 return len({r["worker"] for r in flows}) == 2
             wait_until(each_worker_served, 30, f"a /{path} request served by each worker", seen=lambda: statuses)
             assert set(statuses) == {code}, (path, statuses)
+        metrics = METRICS_RE.search(px.log())  # worker 0 serves every worker's counts, on since the start
+        scraped = httpx.get(f"{metrics.group(1)}/metrics", timeout=10, trust_env=False).text
+        assert 'faults_flows_total{k6_code="1429"}' in scraped, scraped
     log = px.log()
     assert px.proc.returncode == 0, log[-3000:]
     assert log.count(f"Loading script {script}") == 4, log[-3000:]
     assert sum(") listening at " in ln and "(worker " in ln for ln in px.lines) == 2, log[-3000:]  # kept
+    assert len(METRICS_RE.findall(log)) == 1, log[-3000:]  # kept, not served anew
     _clean(log)

@@ -56,8 +56,9 @@ class FaultControl:
             self.expect.listen()
 
     def running(self):
-        if self._replaces is not None:
+        if self._replaces is not None:  # a script reload: the rules and the records /expect reads go on
             self.changes.carry(self._replaces.changes)
+            self.expect.carry(self._replaces.expect)
             self._replaces = None
         self.expect.listen()
 

@@ -109,7 +109,6 @@ class FaultMetrics:
             self.server = None
 
     def done(self):
-        if not servers.exiting():  # a script reload: the successor serves on (load)
-            succession.close_unless_succeeded(self, self._stop)
+        if not servers.exiting():  # a script reload: the new addon serves on (load)
             return
         self._stop()

@@ -199,13 +199,8 @@ class FaultStatus:
         task = getattr(self, "_task", None)
         if task:
             task.cancel()
-        if not servers.exiting():  # a script reload: the successor counts on and ends the run
-            succession.close_unless_succeeded(self, self._end)
+        if not servers.exiting():  # a script reload: the new addon counts on and ends the run (load)
             return
-        self._end()
-
-    def _end(self):
-        """The run's end: the summary, the HAR."""
         if self._tty_line:
             self._out.write("\n")
         if ctx.options.fault_summary and (self.stream or self._is_dump()) and self.flows:

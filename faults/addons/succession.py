@@ -8,16 +8,14 @@ child addon finds the one of its class that ran before it under the same master 
 over what must not end with it (the Toxiproxy API server and proxies, the workers' sockets,
 the runtime rules, the counts of the status line, the summary and the HAR).
 
-``take_over`` at ``load``: the predecessor, if any. ``close_unless_succeeded`` at a
-``done`` that is no exit (``faults.wire.servers.exiting``): that ``done`` may run before the
-successor's ``load`` (mitmproxy runs tasks eagerly), so whether one came is asked in the
-loop's next step; without one (the script dropped from ``scripts``) the state is closed.
+``take_over`` at ``load``: the predecessor, if any. The predecessor's ``done`` closes nothing
+unless the proxy exits (``faults.wire.servers.exiting``): that ``done`` runs before the
+successor's ``load``, and when the re-run script fails (a syntax error mid-edit) there is no
+successor until the next good edit, which then takes everything over as it was.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import weakref
 
 from mitmproxy import ctx
@@ -32,24 +30,3 @@ def take_over(addon):
     old = now.get(type(addon))
     now[type(addon)] = addon
     return old if old is not addon else None
-
-
-def close_unless_succeeded(addon, close) -> None:
-    """At a ``done`` that is no exit: ``close()`` (a function or a coroutine function) in the
-    loop's next step, unless a reloaded addon took ``addon``'s state over meanwhile."""
-    master = ctx.master
-
-    def check():
-        if _current.get(master, {}).get(type(addon), addon) is addon:
-            res = close()
-            if inspect.isawaitable(res):
-                task = asyncio.ensure_future(res)
-                _closing.add(task)  # the loop keeps only a weak reference
-                task.add_done_callback(_closing.discard)
-    try:
-        asyncio.get_running_loop().call_soon(check)
-    except RuntimeError:  # no event loop (a test calling done itself): no reload can follow
-        check()
-
-
-_closing: set = set()

@@ -141,12 +141,8 @@ class ToxiproxyApi:
         log.info(f"toxiproxy API listening at http://{bound[0]}:{bound[1]}")
 
     async def done(self):
-        if not servers.exiting():  # a script reload's successor takes everything over (load)
-            succession.close_unless_succeeded(self, self._close)
+        if not servers.exiting():  # a script reload: the new addon takes everything over (load)
             return
-        await self._close()
-
-    async def _close(self):
         if self.server is not None:
             await httpd.close(self.server)
             self.server = None

@@ -147,12 +147,8 @@ class Workers:
         return await fanout.broadcast(wdir, worker.current(), message)
 
     async def done(self):
-        if not servers.exiting():  # a script reload's successor serves on (load)
-            succession.close_unless_succeeded(self, self._close)
+        if not servers.exiting():  # a script reload: the new addon serves on (load)
             return
-        await self._close()
-
-    async def _close(self):
         for srv in (self.server, self.control):
             if srv is not None:
                 srv.close()

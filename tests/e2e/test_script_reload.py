@@ -47,11 +47,15 @@ def _copy_of_the_addon(tmp_path):
     return script
 
 
+def _touch(script) -> None:
+    later = max(time.time(), script.stat().st_mtime) + 5
+    os.utime(script, (later, later))  # mitmproxy polls the file's mtime (every second)
+
+
 def _reload(px: ProxyProcess, script, addons: int = 1) -> None:
     """Touch ``script``; back once each of the ``addons`` reloaded addons said what is active."""
     before = px.log().count("faults: active:")
-    later = time.time() + 5
-    os.utime(script, (later, later))  # mitmproxy polls the file's mtime (every second)
+    _touch(script)
     wait_until(lambda: px.log().count("faults: active:") >= before + addons, 30, "the reloaded addons' start lines",
                seen=lambda: px.log()[-2000:])
 
@@ -113,15 +117,25 @@ def test_toxiproxy_api_and_its_proxies_go_on_after_a_script_reload(tmp_path):
         assert round_trip(before)[0] == b"hel"
         after = proxy_with_a_toxic("after")
         assert round_trip(after)[0] == b"hel"
+        # an edit that does not load: no addon until the next good one, which finds it all as it was
+        good = script.read_text()
+        script.write_text(good + "\nnot python\n")
+        _touch(script)
+        wait_until(lambda: "error in script" in px.log(), 30, "the broken edit's error", seen=lambda: px.log()[-2000:])
+        assert set(api.get("/proxies").json()) == {"before", "configured", "after"}  # nothing closed
+        script.write_text(good)
+        _reload(px, script)
+        assert set(api.get("/proxies").json()) == {"before", "configured", "after"}
+        assert round_trip(before)[0] == b"hel"
     finally:
         api.close()
         px.stop()
         echo.close()
     log = px.log()
     assert px.proc.returncode == 0, log[-3000:]
-    assert log.count(f"Loading script {script}") == 2, log[-3000:]
+    assert log.count(f"Loading script {script}") == 4, log[-3000:]
     assert log.count("toxiproxy API listening at") == 1, log[-3000:]  # kept, not served anew
-    _clean(log)
+    _clean(log.replace("Traceback", "", 1))  # the broken edit's, from mitmproxy
 
 
 SUPERVISE = ("import sys; from pathlib import Path; from faults.tools.workers import Supervisor; "

@@ -73,6 +73,11 @@ class FaultControl:
         return stats(self.changes.injector_or_refuse(), self.classifier, self.status)
 
     # -- the endpoint's hooks ----------------------------------------------------
+    def idle_hooks(self) -> set[str]:
+        """Off and without a token (the default), the endpoint answers nothing and strips
+        nothing: ``FaultAddon`` does not call its hooks (``dispatch_table``)."""
+        return set() if self.endpoint.on or self.endpoint.token else {"requestheaders", "request"}
+
     def requestheaders(self, flow: http.HTTPFlow):
         return self.endpoint.requestheaders(flow)
 

@@ -5,9 +5,11 @@ A reload removed the old addon and could not register the new one ("An addon cal
 ``done`` that a reload never awaits), so every fault stopped, with a traceback in the log.
 And the reload's ``done`` must not stop the proxy's servers, as the exit's does.
 
-The same under the two features that hold listeners of their own: the Toxiproxy API (its
-server and its proxies, runtime mitmproxy listeners) and ``faults proxy --workers N`` (the
-shared listener, the control fan-out sockets)."""
+The new addon takes over what must outlive the old one (``faults.addons.succession``): under
+the two features that hold listeners of their own, the Toxiproxy API (its server and its
+proxies, runtime mitmproxy listeners) and ``faults proxy --workers N`` (the shared listener,
+the control fan-out sockets), and the run's state (runtime rules, the summary's counts, the
+metrics, the flows /expect reads). Each test fails without it (docs/usage.md)."""
 
 from __future__ import annotations
 
@@ -66,6 +68,7 @@ def _clean(log: str) -> None:
 
 
 def test_faults_go_on_after_a_script_reload(tmp_path):
+    """The fault, the servers, one summary for the whole run, /expect over both flows."""
     script = _copy_of_the_addon(tmp_path)
     with Upstream() as up:
         with ProxyProcess(addon=script, options={"faults": ["status code=503"], "fault_control": True}) as px:

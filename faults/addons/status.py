@@ -27,8 +27,10 @@ from pathlib import Path
 from mitmproxy import ctx, http
 
 from faults import worker
+from faults.addons import succession
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.headers import is_connect
+from faults.wire import servers
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
@@ -69,6 +71,7 @@ class FaultStatus:
         self._reports: list = []  # every fault_report file of this run, for the dropped count
 
     def load(self, loader):
+        self._take_over()
         loader.add_option("fault_status", bool, True,
                           "Show a live one-line fault status on stderr in mitmdump (at most once a second).")
         loader.add_option("fault_summary", bool, True,
@@ -76,6 +79,15 @@ class FaultStatus:
         loader.add_option("fault_har", str, "",
                           "Write a HAR file with every flow and its fault annotations (comment, _fault, "
                           "_k6_error_code, _k6_error) at shutdown. Keeps flows in memory.")
+
+    def _take_over(self) -> None:
+        """A script reload goes on counting where the replaced addon stopped: the summary and
+        the HAR at the exit are the whole run's, not the part since the last reload."""
+        old = succession.take_over(self)
+        if old is None:
+            return
+        for attr in ("flows", "faulted", "codes", "by_rule", "_specs_of", "messages", "_har", "_seen", "_reports"):
+            setattr(self, attr, getattr(old, attr))
 
     def configure(self, updated):
         if "fault_har" in updated:
@@ -187,6 +199,8 @@ class FaultStatus:
         task = getattr(self, "_task", None)
         if task:
             task.cancel()
+        if not servers.exiting():  # a script reload: the new addon counts on and ends the run (load)
+            return
         if self._tty_line:
             self._out.write("\n")
         if ctx.options.fault_summary and (self.stream or self._is_dump()) and self.flows:

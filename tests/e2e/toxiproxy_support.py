@@ -8,16 +8,16 @@ import socket
 import threading
 import time
 
-from faults.tools.launch import ProxyProcess
+from faults.tools.launch import ADDON, ProxyProcess
 from tests.e2e.waiting import wait_until
 
 API_RE = re.compile(r"toxiproxy API listening at http://[\d.]+:(\d+)")
 
 
-def start_toxiproxy(tmp_dir, **options) -> ProxyProcess:
-    """mitmdump with the addon, the Toxiproxy API on 127.0.0.1:0 (read back from its log)."""
+def start_toxiproxy(tmp_dir, addon=ADDON, **options) -> ProxyProcess:
+    """mitmdump with the addon (``addon``: the script), the Toxiproxy API on 127.0.0.1:0 (read back from its log)."""
     px = ProxyProcess("regular", {"toxiproxy_api": "127.0.0.1:0", "fault_report": str(tmp_dir / "report.jsonl"),
-                                  **options})
+                                  **options}, addon=addon)
     px.report_path = tmp_dir / "report.jsonl"
     px.start()
     port = wait_until(lambda: next((m.group(1) for ln in list(px.lines) if (m := API_RE.search(ln))), None), 10,

@@ -14,6 +14,7 @@ import mitmproxy.types
 from mitmproxy import command, exceptions, http
 
 from faults import plan as planmod
+from faults.addons import succession
 from faults.addons.control.changes import Changes, t0_of
 from faults.addons.control.endpoint import CONTROL_HOST, TOKEN_HEADER, Endpoint
 from faults.addons.control.rules import describe_rules, stats
@@ -31,8 +32,10 @@ class FaultControl:
         # the flows since the rules last changed
         self.changes = Changes(injector, workers, on_rules=self.expect.clear)
         self.endpoint = Endpoint(self.changes, self.expect, self._stats)
+        self._replaces = None  # set at load
 
     def load(self, loader):
+        self._replaces = succession.take_over(self)  # a script reload: the addon whose rules go on here
         loader.add_option(
             "fault_control", bool, False,
             f"Serve the fault control endpoint at http://{CONTROL_HOST}/ (through this proxy). "
@@ -53,6 +56,10 @@ class FaultControl:
             self.expect.listen()
 
     def running(self):
+        if self._replaces is not None:  # a script reload: the rules and the records /expect reads go on
+            self.changes.carry(self._replaces.changes)
+            self.expect.carry(self._replaces.expect)
+            self._replaces = None
         self.expect.listen()
 
     def done(self):

@@ -144,10 +144,11 @@ class Classifier:
 
     @staticmethod
     def _h2_pending(flow) -> bool:
-        if flow.request.http_version == "HTTP/3":  # once the HTTP/3 layer wrote it (or the client closed first)
+        version = flow.request.data.http_version  # bytes: the property decodes on every read
+        if version == b"HTTP/3":  # once the HTTP/3 layer wrote it (or the client closed first)
             server = h3layer.server_of(flow)
             return server is not None and not server.gone
-        return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
+        return version == b"HTTP/2.0" and h2layer.server_of(flow) is not None
 
     def written(self, flow: http.HTTPFlow) -> None:
         if flow.id in self._unwritten:

@@ -111,20 +111,20 @@ class FaultStatus:
 
     # -- counting: the classifier calls count once it annotated a flow ----------
     def count(self, flow: http.HTTPFlow):
-        if is_connect(flow) or flow.metadata.get(CONTROL_KEY) or flow.id in self._seen:
-            return
-        if "k6_error_code" not in flow.metadata:
+        md = flow.metadata
+        if "k6_error_code" not in md or md.get(CONTROL_KEY) or flow.id in self._seen or is_connect(flow):
             return
         self._seen.add(flow.id)
         if len(self._seen) > 100_000:
             self._seen.clear()
-        code = flow.metadata["k6_error_code"]
+        code = md["k6_error_code"]
         if code is None:  # k6 has no error_code for it: a WebSocket session, or an HTTP/3 flow
             code = "h3" if flow.request.http_version == "HTTP/3" else "ws"
         self.flows += 1
         self.codes[code] += 1
-        self.messages.setdefault(code, flow.metadata.get("k6_error") or "")
-        fault = flow.metadata.get(FAULT_KEY)
+        if code not in self.messages:
+            self.messages[code] = md.get("k6_error") or ""
+        fault = md.get(FAULT_KEY)
         key = ("(no fault)", "-")
         if fault:
             self.faulted += 1

@@ -105,9 +105,9 @@ class ToxiproxyApi:
     def running(self):
         self._started = True
         if self._adopted:  # a reload: the API serves on, its proxies exist
-            if self.server is not None or self.listeners.proxies:
+            if self.server is not None or self.api.proxies:
                 where = self.server.sockets[0].getsockname() if self.server is not None else None
-                log.info(f"toxiproxy: kept across the script reload: proxies: {len(self.listeners.proxies)}"
+                log.info(f"toxiproxy: kept across the script reload: proxies: {len(self.api.proxies)}"
                          + (f", the API at http://{where[0]}:{where[1]}" if where else ""))
             return None
         return self._start()
@@ -168,8 +168,9 @@ class ToxiproxyApi:
         self.listeners.client_connected(client)
 
     def server_connected(self, data):
-        if self.listeners.is_ours(data.client):  # raw toxics on http-mode proxies too
-            self.listeners.server_connected(data.client, data.server)
+        # raw toxics on http-mode proxies too; not by the client's listener: one deleted
+        # while this server connected still has the connection (Listeners closes it)
+        self.listeners.server_connected(data.client, data.server)
 
     def tcp_message(self, flow):
         if len(flow.messages) > 64 and self.listeners.proxy_of(flow.client_conn):

@@ -111,7 +111,7 @@ def measure(args) -> dict:
     if addon is not None:
         options["fault_status"] = False  # its live line is the same in every configuration; keep the log quiet
     out = keep / f"callgrind.{args.tag or 'run'}.out"
-    prefix, scripts = [], [QUIET]
+    prefix, scripts = [], [QUIET, *(Path(s).resolve() for s in args.script)]
     if args.profile:
         scripts.append(PROFILER)
     else:
@@ -201,6 +201,8 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile call counts instead of valgrind")
     ap.add_argument("--diff", nargs=2, metavar="JSON", help="compare two --profile outputs (per --requests)")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--script", action="append", default=[],
+                    help="another mitmdump -s script after the addon (an experiment: what a part costs if patched out)")
     args = ap.parse_args()
     if args.diff:
         diff(Path(args.diff[0]), Path(args.diff[1]), args.requests, args.top)

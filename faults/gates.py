@@ -244,6 +244,7 @@ class Clock:
     def __init__(self):
         self.t0: float | None = None
         self.path: Path | None = None
+        self._wall_minus_monotonic = time.time() - time.monotonic()  # read once: now()
 
     def share(self, directory: str | Path | None) -> None:
         self.path = Path(directory) / "t0" if directory else None
@@ -261,6 +262,13 @@ class Clock:
         if self.t0 is None:
             return None
         return (time.time() if at is None else at) - self.t0
+
+    def now(self) -> float:
+        """Seconds from t0 to now (t0 set now if nothing set it yet), counted on the monotonic
+        clock and placed on ``t``'s axis by the wall clock read once: two readings compare
+        right even if the wall clock is stepped between them."""
+        now = time.monotonic() + self._wall_minus_monotonic
+        return now - self.start(now)
 
     def set(self, t0: float | None, shared: bool = True) -> None:
         """An explicit t0 (None: the next request sets it); written for siblings when ``shared``."""

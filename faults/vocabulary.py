@@ -130,6 +130,10 @@ class WireRecord(TypedDict, total=False):
     events_sent: int  # text/event-stream: whole events the client got before the fault
     after_events: int  # the fault acted after this many events
     stalled: bool  # stall: the stream was paused (a flow that errors meanwhile: the client gave up)
+    # max_active (faults.gates): when this flow held its rule's slot, in seconds after t0 on the
+    # records' ``t`` axis (``clock.now()``: monotonic); written only for flows a max_active rule faulted
+    max_active_taken_t: float  # it took the slot (the rule applied to it)
+    max_active_released_t: float  # it gave the slot back (its fault was over); absent while held
 
 
 WIRE_FIELDS = frozenset(WireRecord.__annotations__)

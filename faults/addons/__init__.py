@@ -45,9 +45,10 @@ report, the workers' fan-out), so none looks another up by name at run time.
 import asyncio
 import gc
 import inspect
+import types
 import weakref
 
-from mitmproxy import ctx, hooks
+from mitmproxy import addonmanager, ctx, hooks
 
 from faults.addons.alpn import H2Preference
 from faults.addons.annotate import Classifier
@@ -105,28 +106,54 @@ class FaultAddon:
     def running(self):
         # mitmproxy reads ``addons`` after this returns: from here on there is none (its
         # walk stops at this addon, not even an empty list to walk: 8 events per exchange),
-        # and every hook any child has is an attribute of this addon
+        # and every hook any child has is an attribute of this addon (or of its script module)
         reloaded = ctx.master in _ran_under
         _ran_under.add(ctx.master)
         self.__dict__.pop("addons", None)
+        self._host = _script_module_of(self) or self
+        self._installed: set = set()
+        table = self._install()
+        _freeze_startup_heap()
+        running = table.get("running")
+        return _on_reload(running, lambda: reloaded)() if running else None
+
+    def _install(self) -> dict:
+        """The dispatch table, as attributes of the host: built at ``running`` and again after
+        each ``configure`` (a child's idle hooks depend on its options, ``dispatch_table``)."""
         table = dispatch_table(self.children)
         # names first: a script reload registers the new script's children right after
         table["done"] = _on_reload(_chain([self._forget_names, *([table["done"]] if "done" in table else [])]),
                                    lambda: not servers.exiting())
+        table["configure"] = _then(table.get("configure"), self._install)
+        for name in self._installed - table.keys():
+            delattr(self._host, name)
         for name, call in table.items():
-            setattr(self, name, call)
-        _freeze_startup_heap()
-        running = table.get("running")
-        return _on_reload(running, lambda: reloaded)() if running else None
+            setattr(self._host, name, call)
+        self._installed = set(table)
+        return table
 
     def _forget_names(self):
         """mitmproxy's ``remove`` (a script reload) drops the names it walks; ours it no
         longer walks: drop them at ``done``, or the reloaded script could not register them."""
         lookup = getattr(ctx.master.addons, "lookup", {})
-        for child in self.children:
+        for child in (self, *self.children):
             name = getattr(child, "name", type(child).__name__.lower())
             if lookup.get(name) is child:
                 del lookup[name]
+
+
+def _script_module_of(addon) -> types.ModuleType | None:
+    """The script module (``mitmdump -s``) whose ``addons`` is ``[addon]`` alone, made the
+    end of mitmproxy's walk: its ``addons`` removed, the hooks become its attributes. The walk
+    (script loader, script, module, this addon) then stops one level up, for every event,
+    hooked or not: about 7,000 instructions per HTTP/1.1 exchange (bench/README.md). A module
+    that also lists other addons (a user's own script) is left as it is. mitmproxy's script
+    reload removes the module, calls its ``done`` (ours) and never reads ``addons`` again."""
+    for a in addonmanager.traverse(ctx.master.addons.chain):
+        if isinstance(a, types.ModuleType) and getattr(a, "addons", None) == [addon]:
+            del a.addons
+            return a
+    return None
 
 
 _ran_under: weakref.WeakSet = weakref.WeakSet()  # masters a FaultAddon ran under: a later one is a reload
@@ -176,13 +203,27 @@ def proxy_process() -> bool:
 def dispatch_table(children) -> dict:
     """Hook name -> one callable that calls the children's hooks of that name
     in order, as mitmproxy would: each awaited before the next is called. Hook
-    classes register when their modules load, which a running master has done."""
+    classes register when their modules load, which a running master has done.
+    A child's ``idle_hooks()`` names hooks that do nothing under its current options
+    (the control endpoint off, no Alt-Svc option): they are left out, so an exchange
+    does not pay for calling them."""
     table = {}
+    idle = {id(c): c.idle_hooks() for c in children if hasattr(c, "idle_hooks")}
     for name in hooks.all_hooks:
-        methods = [m for c in children if callable(m := getattr(c, name, None))]
+        methods = [m for c in children
+                   if callable(m := getattr(c, name, None)) and name not in idle.get(id(c), ())]
         if methods:
             table[name] = methods[0] if len(methods) == 1 else _chain(methods)
     return table
+
+
+def _then(hook, after):
+    """``hook`` (sync, may be None), then ``after()``."""
+    def call(*args):
+        if hook is not None:
+            hook(*args)
+        after()
+    return call
 
 
 def _chain(methods):

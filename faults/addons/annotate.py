@@ -92,6 +92,7 @@ class Classifier:
         if "fault_clients" in updated:
             try:
                 self.shown = profiles.choose(ctx.options.fault_clients)
+                self._quick = {}  # keyed without the profiles shown (hashing them per flow cost more)
             except ValueError as e:
                 raise exceptions.OptionsError(f"fault_clients: {e}") from None
         if "fault_report" in updated:
@@ -108,8 +109,10 @@ class Classifier:
     def requestheaders(self, flow: http.HTTPFlow):
         if is_connect(flow):
             return
-        self._conn_seq[flow.client_conn.id] += 1
-        flow.metadata[V.CONN_SEQ] = self._conn_seq[flow.client_conn.id] - 1
+        cid = flow.client_conn.id
+        seq = self._conn_seq[cid]
+        self._conn_seq[cid] = seq + 1
+        flow.metadata[V.CONN_SEQ] = seq
         self._open[flow.id] = flow
 
     def running(self):
@@ -141,10 +144,11 @@ class Classifier:
 
     @staticmethod
     def _h2_pending(flow) -> bool:
-        if flow.request.http_version == "HTTP/3":  # once the HTTP/3 layer wrote it (or the client closed first)
+        version = flow.request.data.http_version  # bytes: the property decodes on every read
+        if version == b"HTTP/3":  # once the HTTP/3 layer wrote it (or the client closed first)
             server = h3layer.server_of(flow)
             return server is not None and not server.gone
-        return flow.request.http_version == "HTTP/2.0" and h2layer.server_of(flow) is not None
+        return version == b"HTTP/2.0" and h2layer.server_of(flow) is not None
 
     def written(self, flow: http.HTTPFlow) -> None:
         if flow.id in self._unwritten:
@@ -221,10 +225,9 @@ class Classifier:
         md = flow.metadata
         md[V.K6_CODE] = k6.error
         md[V.K6_ERROR] = k6.message
-        # each flow gets its own dicts (copies of the shared ones), as if computed for it alone
-        md[V.K6], md[V.OUTCOME] = dict(shared[0]), dict(shared[1])
-        md[V.CLIENTS] = {name: dict(r) for name, r in shared[2].items()}
-        md[V.ANNOTATION] = dict(shared[3])
+        # computed once per outcome and shared by its flows, not copied per flow (issue 22: the
+        # copies were a sixth of the classifier's cost per flow); read-only (docs/annotations.md)
+        md[V.K6], md[V.OUTCOME], md[V.CLIENTS], md[V.ANNOTATION] = shared
         code = k6.error if k6.error is not None else "h3"  # HTTP/3: k6 has no HTTP/3 client
         self.codes[code] += 1
         if self.metrics is not None:
@@ -279,7 +282,7 @@ class Classifier:
         outcome is built (``plain_response_key``)."""
         quick = plain_response_key(flow)  # the commonest flows: known without building the outcome
         if quick is not None:
-            hit = self._quick.get((quick, self.shown))
+            hit = self._quick.get(quick)
             if hit is not None:
                 return hit, None
         o = outcome_of(flow)
@@ -292,7 +295,7 @@ class Classifier:
             if key is not None:
                 remember(self._memo, key, hit, MEMO_MAX)
         if quick is not None:
-            remember(self._quick, (quick, self.shown), hit, MEMO_MAX)
+            remember(self._quick, quick, hit, MEMO_MAX)
         return hit, o
 
     def _finish_session(self, flow: http.HTTPFlow) -> None:

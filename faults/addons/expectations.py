@@ -60,6 +60,11 @@ class Expectations:
     def clear(self) -> None:
         self.records.clear()
 
+    def carry(self, old: "Expectations") -> None:
+        """A script reload: the records the replaced addon kept (flows before the reload) count."""
+        self.records.extend(old.records)
+        self.last_record_at = old.last_record_at
+
     def stop(self) -> None:
         for t in list(self._tasks):
             t.cancel()

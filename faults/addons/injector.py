@@ -300,6 +300,8 @@ class FaultInjector:
             listener(flow)
         act = Act(flow, self._stopping, rule.rng)
         act.decided_at = decided_at
+        if rule.timing is not None and rule.timing.max_active is not None:  # faulted flows only
+            act.record(max_active_taken_t=round(clock.now(), 6))  # the slot its rule's select took
         self._active[flow.id] = (rule.fault, act, rule)
         if self.metrics is not None:
             self.metrics.started(flow.id, rule.label)
@@ -309,7 +311,10 @@ class FaultInjector:
         """The flow is over for its fault: forget it, and free its rule's max_active slot."""
         entry = self._active.pop(flow_id, None)
         if entry is not None:
-            entry[2].release()
+            rule = entry[2]
+            rule.release()
+            if rule.timing is not None and rule.timing.max_active is not None:
+                entry[1].record(max_active_released_t=round(clock.now(), 6))
         return entry
 
     def request(self, flow: http.HTTPFlow):

@@ -16,7 +16,9 @@ from typing import Optional
 from mitmproxy import ctx, exceptions
 
 from faults import worker
+from faults.addons import succession
 from faults.metrics import Metrics, parse_address
+from faults.wire import servers
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,10 @@ class FaultMetrics:
         self.metrics: Metrics | None = None
         self.server = None
         self._started = False
+        self._kept = None  # a script reload's addon: the option value the kept server serves (load)
 
     def load(self, loader):
+        self._take_over()
         loader.add_option(
             "fault_metrics", Optional[str], None,
             "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464; port 0: any free "
@@ -39,9 +43,22 @@ class FaultMetrics:
             "faults_client_errors_total{client,error}, faults_active{rule}. Off by default.",
         )
 
+    def _take_over(self) -> None:
+        """A script reload keeps the counts and the server (the same port, also one asked as
+        port 0; re-bound, a fixed port could still be the old server's)."""
+        old = succession.take_over(self)
+        if old is not None and old._started:
+            self.metrics, self.server = old.metrics, old.server
+            self._kept = ctx.options.fault_metrics
+
     def configure(self, updated):
         if "fault_metrics" not in updated:
             return
+        if self._kept is not None:  # the reload's first configure: serving already
+            kept, self._kept = self._kept, None
+            if ctx.options.fault_metrics == kept:
+                self._attach(self.metrics)
+                return
         try:
             self._configure()
         except exceptions.OptionsError as e:
@@ -92,4 +109,6 @@ class FaultMetrics:
             self.server = None
 
     def done(self):
+        if not servers.exiting():  # a script reload: the new addon serves on (load)
+            return
         self._stop()

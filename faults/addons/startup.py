@@ -24,9 +24,14 @@ from typing import Optional
 from mitmproxy import ctx, exceptions
 
 from faults import numbers
+from faults.addons import succession
 from faults.errors import SpecError
 
 log = logging.getLogger(__name__)
+# what a script reload keeps (each addon takes it over: faults.addons.succession) and what it cannot
+RELOADED = ("faults: script reloaded: the runtime rules, the Toxiproxy API and its proxies, the workers' sockets, "
+            "the metrics and the summary's counts go on; the plan file and the faults option are read again, so "
+            "their rules' first/every/requests counts start again (as after a plan edit)")
 PREFIX = "fault"  # every option of ours starts with it: fault_*, faults
 
 
@@ -127,8 +132,10 @@ class FaultStartup:
     def __init__(self, injector=None):
         self.injector = injector
         self._said = False
+        self._reloaded = False
 
     def load(self, loader):
+        self._reloaded = succession.take_over(self) is not None  # a script reload (docs/usage.md)
         for p in refuse_bad_deferred(loader.master.options):
             log.error(p)  # mitmdump then exits with status 1 ("Error logged during startup")
 
@@ -141,3 +148,5 @@ class FaultStartup:
             log.error(p)
         if not problems:
             log.info(active_line(ctx.options, self.injector))
+        if self._reloaded:
+            log.warning(RELOADED)

@@ -27,8 +27,10 @@ from pathlib import Path
 from mitmproxy import ctx, http
 
 from faults import worker
+from faults.addons import succession
 from faults.addons.annotate import FAULT_KEY
 from faults.addons.headers import is_connect
+from faults.wire import servers
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
@@ -69,6 +71,7 @@ class FaultStatus:
         self._reports: list = []  # every fault_report file of this run, for the dropped count
 
     def load(self, loader):
+        self._take_over()
         loader.add_option("fault_status", bool, True,
                           "Show a live one-line fault status on stderr in mitmdump (at most once a second).")
         loader.add_option("fault_summary", bool, True,
@@ -76,6 +79,15 @@ class FaultStatus:
         loader.add_option("fault_har", str, "",
                           "Write a HAR file with every flow and its fault annotations (comment, _fault, "
                           "_k6_error_code, _k6_error) at shutdown. Keeps flows in memory.")
+
+    def _take_over(self) -> None:
+        """A script reload goes on counting where the replaced addon stopped: the summary and
+        the HAR at the exit are the whole run's, not the part since the last reload."""
+        old = succession.take_over(self)
+        if old is None:
+            return
+        for attr in ("flows", "faulted", "codes", "by_rule", "_specs_of", "messages", "_har", "_seen", "_reports"):
+            setattr(self, attr, getattr(old, attr))
 
     def configure(self, updated):
         if "fault_har" in updated:
@@ -99,20 +111,20 @@ class FaultStatus:
 
     # -- counting: the classifier calls count once it annotated a flow ----------
     def count(self, flow: http.HTTPFlow):
-        if is_connect(flow) or flow.metadata.get(CONTROL_KEY) or flow.id in self._seen:
-            return
-        if "k6_error_code" not in flow.metadata:
+        md = flow.metadata
+        if "k6_error_code" not in md or md.get(CONTROL_KEY) or flow.id in self._seen or is_connect(flow):
             return
         self._seen.add(flow.id)
         if len(self._seen) > 100_000:
             self._seen.clear()
-        code = flow.metadata["k6_error_code"]
+        code = md["k6_error_code"]
         if code is None:  # k6 has no error_code for it: a WebSocket session, or an HTTP/3 flow
             code = "h3" if flow.request.http_version == "HTTP/3" else "ws"
         self.flows += 1
         self.codes[code] += 1
-        self.messages.setdefault(code, flow.metadata.get("k6_error") or "")
-        fault = flow.metadata.get(FAULT_KEY)
+        if code not in self.messages:
+            self.messages[code] = md.get("k6_error") or ""
+        fault = md.get(FAULT_KEY)
         key = ("(no fault)", "-")
         if fault:
             self.faulted += 1
@@ -187,6 +199,8 @@ class FaultStatus:
         task = getattr(self, "_task", None)
         if task:
             task.cancel()
+        if not servers.exiting():  # a script reload: the new addon counts on and ends the run (load)
+            return
         if self._tty_line:
             self._out.write("\n")
         if ctx.options.fault_summary and (self.stream or self._is_dump()) and self.flows:

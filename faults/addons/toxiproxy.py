@@ -16,6 +16,7 @@ from typing import Optional
 
 from mitmproxy import ctx, exceptions
 
+from faults.addons import succession
 from faults.addons.startup import one_line_at_start
 from faults.classify import classify_connection
 from faults.report import connection_record
@@ -24,6 +25,7 @@ from faults.toxiproxy.api import PROXY_FIELDS, Api, ApiError, assign, first_valu
 from faults.toxiproxy.addr import split_hostport
 from faults.toxiproxy.listeners import Listeners
 from faults.wire import links as wire_links
+from faults.wire import servers
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,10 @@ class ToxiproxyApi:
         self.server: asyncio.Server | None = None
         self._started = False
         self._config: bytes | None = None
+        self._adopted = False  # a script reload's addon: it serves what the old one served (load)
 
     def load(self, loader):
+        self._take_over()
         loader.add_option("toxiproxy_api", str, "",
                           "Serve Toxiproxy's HTTP API on HOST:PORT (e.g. 127.0.0.1:8474). Off when empty. "
                           "No authentication, as Toxiproxy: keep it on loopback.")
@@ -86,8 +90,26 @@ class ToxiproxyApi:
         if self._started and "toxiproxy_config" in updated and self._config:
             asyncio.get_running_loop().create_task(self._populate())
 
+    def _take_over(self) -> None:
+        """A script reload keeps the Toxiproxy API as it was: the old addon's API server (the
+        same port, also one asked as port 0), its proxies (runtime mitmproxy listeners, which
+        the reload leaves open: new, empty ones would leave them serving without their toxics,
+        their ports taken) and their live connections become this addon's."""
+        old = succession.take_over(self)
+        if old is None or not old._started:
+            return
+        self.listeners, self.api, self.server, self._config = old.listeners, old.api, old.server, old._config
+        self.listeners.on_conn_end = self._record  # records go to this addon's report
+        self._adopted = True
+
     def running(self):
         self._started = True
+        if self._adopted:  # a reload: the API serves on, its proxies exist
+            if self.server is not None or self.api.proxies:
+                where = self.server.sockets[0].getsockname() if self.server is not None else None
+                log.info(f"toxiproxy: kept across the script reload: proxies: {len(self.api.proxies)}"
+                         + (f", the API at http://{where[0]}:{where[1]}" if where else ""))
+            return None
         return self._start()
 
     async def _start(self):
@@ -119,6 +141,8 @@ class ToxiproxyApi:
         log.info(f"toxiproxy API listening at http://{bound[0]}:{bound[1]}")
 
     async def done(self):
+        if not servers.exiting():  # a script reload: the new addon takes everything over (load)
+            return
         if self.server is not None:
             await httpd.close(self.server)
             self.server = None
@@ -144,8 +168,9 @@ class ToxiproxyApi:
         self.listeners.client_connected(client)
 
     def server_connected(self, data):
-        if self.listeners.is_ours(data.client):  # raw toxics on http-mode proxies too
-            self.listeners.server_connected(data.client, data.server)
+        # raw toxics on http-mode proxies too; not by the client's listener: one deleted
+        # while this server connected still has the connection (Listeners closes it)
+        self.listeners.server_connected(data.client, data.server)
 
     def tcp_message(self, flow):
         if len(flow.messages) > 64 and self.listeners.proxy_of(flow.client_conn):

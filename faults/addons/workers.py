@@ -28,7 +28,9 @@ from pathlib import Path
 from mitmproxy import ctx, exceptions
 
 from faults import fanout, gates, vocabulary as V, worker
+from faults.addons import succession
 from faults.counter import SharedCounter
+from faults.wire import servers
 
 log = logging.getLogger(__name__)
 METADATA_KEY = V.WORKER
@@ -44,8 +46,10 @@ class Workers:
         self._apply_change = None  # FaultControl.apply_change: siblings' runtime changes apply here
         self._started = False
         self._set: tuple | None = None
+        self._adopted = False  # a script reload's addon: it serves on the old one's sockets (load)
 
     def load(self, loader):
+        self._take_over()
         loader.add_option("fault_worker", str, "",
                           "This proxy's worker id, carried by every report record ('worker') and "
                           "flow.metadata['fault_worker'], and part of every rule's seed. Empty: a lone proxy. "
@@ -83,6 +87,18 @@ class Workers:
         elif "requestheaders" in self.__dict__:
             del self.requestheaders
 
+    def _take_over(self) -> None:
+        """A script reload keeps this worker's sockets: closing the shared listener would reset
+        the connections waiting in its accept queue, and a sibling's change sent while the
+        fan-out socket is closed would fail. The kept fan-out socket calls the old addon: its
+        changes go on to this one's control."""
+        old = succession.take_over(self)
+        if old is None or not old._started:
+            return
+        self.server, self.control, self._set = old.server, old.control, old._set
+        old._apply_change = lambda msg: self._apply_change(msg)
+        self._adopted = True
+
     def _mark(self, flow):
         flow.metadata[METADATA_KEY] = worker.current()
 
@@ -90,6 +106,8 @@ class Workers:
         if self._started:
             return
         self._started = True
+        if self._adopted:
+            return
         wdir = ctx.options.fault_worker_dir
         if not wdir:
             return
@@ -114,7 +132,7 @@ class Workers:
         shown = host or "*"
         log.info(f"{mode.description} (worker {wid}) listening at {shown}:{bound[1]}.")
         if self._apply_change is not None:  # runtime changes from siblings apply here
-            self.control = await fanout.serve(wdir, wid, self._apply_change)
+            self.control = await fanout.serve(wdir, wid, lambda msg: self._apply_change(msg))
         (Path(wdir) / f"ready-{wid}").write_text(f"{os.getpid()} {bound[1]}\n")
 
     def changes_to(self, apply_change) -> None:
@@ -129,6 +147,8 @@ class Workers:
         return await fanout.broadcast(wdir, worker.current(), message)
 
     async def done(self):
+        if not servers.exiting():  # a script reload: the new addon serves on (load)
+            return
         for srv in (self.server, self.control):
             if srv is not None:
                 srv.close()

@@ -89,24 +89,25 @@ def plain_response_key(flow) -> tuple | None:
     md = flow.metadata
     if r is None or flow.error is not None or flow.websocket is not None or md.get(vocabulary.WIRE):
         return None
-    status = r.status_code
+    rd = r.data  # the raw fields: mitmproxy's properties decode them on every read
+    status = rd.status_code
     if status < 200:
         return None
     length = ()  # every content-length value, raw: equal tuples read as equal headers
-    for name, value in r.headers.fields:  # one pass (mitmproxy's ``in`` and ``get`` each scan and lower-case)
+    for name, value in rd.headers.fields:  # one pass (mitmproxy's ``in`` and ``get`` each scan and lower-case)
         name = name.lower()
         if name == b"content-encoding":
             return None
         if name == b"content-length":
             length += (value,)
-    req = flow.request
-    version = req.http_version
-    if version == "HTTP/2.0" and req.headers.get("content-type", "").startswith("application/grpc"):
+    req = flow.request.data
+    version = req.http_version  # bytes, as sent
+    if version == b"HTTP/2.0" and flow.request.headers.get("content-type", "").startswith("application/grpc"):
         return None
     # the method as sent (bytes): ``req.method`` decodes and upper-cases it; two spellings of one
     # method only split the memo
-    return (version, md.get(vocabulary.CONN_SEQ, 0) > 0, req.data.method, bool(req.raw_content), status,
-            bool(r.stream), length, len(r.raw_content or b""))
+    return (version, md.get(vocabulary.CONN_SEQ, 0) > 0, req.method, bool(req.content), status,
+            bool(r.stream), length, len(rd.content or b""))
 
 
 def _addr(a) -> str | None:

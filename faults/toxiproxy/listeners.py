@@ -127,6 +127,7 @@ class Listeners(Backend):
             for s in [s for s, n in self.owner.items() if n == proxy.name]:
                 del self.owner[s]
             self.plans.pop(proxy.name, None)
+            self.proxies.pop(proxy.name, None)
             log.info(f"toxiproxy: proxy {proxy.name!r} stopped")
 
     def close_connections(self, name: str, why: str) -> None:
@@ -206,6 +207,11 @@ class Listeners(Backend):
 
     def server_connected(self, client, server) -> None:
         conn = self.conns.get(client.id)
+        if conn is not None and conn.end is not None:
+            # over before its server answered (its proxy deleted or disabled meanwhile):
+            # nothing is relayed, and the late socket is closed like the client's was
+            wire_links.close(client)
+            return
         proxy = self.proxies.get(conn.proxy_name) if conn is not None else None
         if proxy is not None and wire_links.link_server(client, server, lambda d, raw: self._link(conn, d, raw)):
             self._apply(conn, proxy, only="upstream")

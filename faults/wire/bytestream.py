@@ -169,7 +169,11 @@ class Link:
         self._first(Chunk(data))
 
     def eof(self, how: str) -> None:
-        if self.ended or self.closing:
+        if self.ended:
+            if how == "close":  # after a half close or an abort nothing is left to deliver:
+                self.close_raw()  # the socket is mitmproxy's to close (its fd stays open otherwise)
+            return
+        if self.closing:
             return
         self.closing = how == "close"
         self._first(Chunk(eof=how))
@@ -244,7 +248,16 @@ class Link:
                 self.raw.close()
         except (OSError, RuntimeError):
             pass
+        if self.closing:  # a close queued behind the half close: the sink stops here, so close now
+            self.close_raw()
         self.conn.link_ended(self, how)
+
+    def close_raw(self) -> None:
+        try:
+            if not self.raw.is_closing():
+                self.raw.close()
+        except (OSError, RuntimeError):
+            pass
 
     def abort(self) -> None:
         """Stop now: nothing more is written (the connection is being reset or closed)."""
@@ -323,11 +336,7 @@ class Conn:
         """Stop both links and close both sockets (a connection left lingering, shutdown)."""
         self.abort(why)
         for link in self.links.values():
-            try:
-                if not link.raw.is_closing():
-                    link.raw.close()
-            except (OSError, RuntimeError):
-                pass
+            link.close_raw()
 
     def _finished(self) -> None:
         self.done.set()

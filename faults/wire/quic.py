@@ -343,6 +343,10 @@ class QuicFront:
 
     _alt_svc = (False, False)  # (fault_alt_svc, fault_strip_alt_svc), set at configure
 
+    def idle_hooks(self) -> set[str]:
+        """Neither Alt-Svc option on: no response head to change (``FaultAddon.dispatch_table``)."""
+        return set() if any(self._alt_svc) else {"responseheaders"}
+
     def responseheaders(self, flow):
         alt_svc, strip = self._alt_svc
         if not (alt_svc or strip) or flow.response is None:

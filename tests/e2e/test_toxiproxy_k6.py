@@ -28,11 +28,13 @@ def connections(px, proxy: str) -> list[dict]:
     return [r for r in read_records(px.report_path) if r.get("record") == "connection" and r["proxy"] == proxy]
 
 
-def connection_after(px, proxy: str, seen: int) -> dict:
-    """The first connection record of ``proxy`` after the ``seen`` ones (written when the
-    connection's links are done)."""
-    wait_until(lambda: len(connections(px, proxy)) > seen, 15, f"connection record {seen + 1} of proxy {proxy}")
-    return connections(px, proxy)[seen]
+def connection_record(px, proxy: str, n: int) -> dict:
+    """The record of ``proxy``'s n-th connection (each k6 run here makes one). Written when the
+    connection's links are done, so the previous run's may come after this run's start: it is
+    found by its number, never by counting the records there are."""
+    def nth():
+        return next((r for r in connections(px, proxy) if r["connection"] == n), None)
+    return wait_until(nth, 15, f"the record of connection {n} of proxy {proxy}")
 
 
 def test_k6_codes_match_the_report(px, upstream):
@@ -44,17 +46,15 @@ def test_k6_codes_match_the_report(px, upstream):
     assert k6_once(url) == (0, "")
 
     p.add_toxic(type="reset_peer", stream="upstream", attributes={"timeout": 0})
-    seen = len(connections(px, "k6"))
     assert k6_once(url) == (1220, "read: connection reset by peer")
     p.destroy_toxic("reset_peer_upstream")
-    rec = connection_after(px, "k6", seen)
+    rec = connection_record(px, "k6", 2)
     assert (rec["end"], rec["k6_error_code"], rec["k6_error"]) == ("rst", 1220, "read: connection reset by peer")
 
     p.add_toxic(type="timeout", stream="upstream", attributes={"timeout": 200})
-    seen = len(connections(px, "k6"))
     assert k6_once(url) == (1000, "EOF")  # closed before any response byte
     p.destroy_toxic("timeout_upstream")
-    rec = connection_after(px, "k6", seen)
+    rec = connection_record(px, "k6", 3)
     assert (rec["end"], rec["k6_error_code"], rec["k6_error"]) == ("closed", 1000, "EOF")
 
     with p.down():

@@ -101,3 +101,16 @@ def test_clock_alone_has_no_file():
     now = time.time()
     c.start(now - 2)
     assert c.t(now) == pytest.approx(2.0) and c.t() >= 2.0
+
+
+def test_clock_now_starts_an_unset_clock_and_reads_on_t_axis(monkeypatch):
+    c = Clock()
+    assert c.now() == 0.0 and c.t0 is not None  # started by the call, at that instant
+    c.set(time.time() - 2, shared=False)
+    before = time.time() - c.t0
+    now = c.now()
+    after = time.time() - c.t0
+    assert before - 0.001 <= now <= after + 0.001  # seconds after t0, as t() says (the anchor read once)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)  # the wall clock is stepped
+    assert c.now() < after + 1800  # now() is not: it counts on the monotonic clock

@@ -14,6 +14,7 @@ import mitmproxy.types
 from mitmproxy import command, exceptions, http
 
 from faults import plan as planmod
+from faults.addons import succession
 from faults.addons.control.changes import Changes, t0_of
 from faults.addons.control.endpoint import CONTROL_HOST, TOKEN_HEADER, Endpoint
 from faults.addons.control.rules import describe_rules, stats
@@ -31,8 +32,10 @@ class FaultControl:
         # the flows since the rules last changed
         self.changes = Changes(injector, workers, on_rules=self.expect.clear)
         self.endpoint = Endpoint(self.changes, self.expect, self._stats)
+        self._replaces = None  # set at load
 
     def load(self, loader):
+        self._replaces = succession.take_over(self)  # a script reload: the addon whose rules go on here
         loader.add_option(
             "fault_control", bool, False,
             f"Serve the fault control endpoint at http://{CONTROL_HOST}/ (through this proxy). "
@@ -53,6 +56,10 @@ class FaultControl:
             self.expect.listen()
 
     def running(self):
+        if self._replaces is not None:  # a script reload: the rules and the records /expect reads go on
+            self.changes.carry(self._replaces.changes)
+            self.expect.carry(self._replaces.expect)
+            self._replaces = None
         self.expect.listen()
 
     def done(self):
@@ -66,6 +73,11 @@ class FaultControl:
         return stats(self.changes.injector_or_refuse(), self.classifier, self.status)
 
     # -- the endpoint's hooks ----------------------------------------------------
+    def idle_hooks(self) -> set[str]:
+        """Off and without a token (the default), the endpoint answers nothing and strips
+        nothing: ``FaultAddon`` does not call its hooks (``dispatch_table``)."""
+        return set() if self.endpoint.on or self.endpoint.token else {"requestheaders", "request"}
+
     def requestheaders(self, flow: http.HTTPFlow):
         return self.endpoint.requestheaders(flow)
 

@@ -83,6 +83,15 @@ class Changes:
         self.on_rules()
         log.info(f"runtime fault rules: {len(new)} ({'added' if append else 'set'} {len(rules)})")
 
+    def carry(self, old: "Changes") -> None:
+        """A script reload: the replaced addon's runtime rules are this one's, the same rules
+        in the same plan (their gate counts go on); else they would end with it, silently."""
+        self._base, self._adds = old._base, old._adds
+        plan = old.injector_or_refuse().runtime_plan
+        if plan.rules:
+            self.injector_or_refuse().set_runtime_plan(plan)
+            log.info(f"runtime fault rules: {len(plan.rules)} kept across the script reload")
+
     def command(self, msg: dict) -> None:
         """A command's change: here at once, siblings within milliseconds (a
         command cannot wait; the control endpoint does)."""

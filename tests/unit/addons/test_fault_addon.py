@@ -135,3 +135,75 @@ def test_a_reload_runs_the_async_part_itself_and_frees_the_names():
             assert calls == ["running", "done", "running"]
 
     asyncio.run(scenario())
+
+
+def test_under_a_script_module_the_module_holds_the_hooks():
+    """``mitmdump -s``: the script module whose ``addons`` is ``[FaultAddon]`` becomes the end
+    of mitmproxy's walk (no ``addons`` left, the hooks its attributes); mitmproxy's dispatch
+    still reaches the children, and removing the module (a reload) frees every name."""
+    import types
+
+    calls = []
+
+    class Child:
+        name = "modulechild"
+
+        def request(self, flow):
+            calls.append("request")
+
+    def module():
+        ns = types.ModuleType("script")
+        ns.name = "script"  # as addons, modules are named by this (or all "module")
+        fa = FaultAddon()
+        fa.children[:] = [Child()]
+        fa.addons = fa.children
+        ns.addons = [fa]
+        return ns, fa
+
+    async def scenario():
+        with taddons.context() as tctx:
+            ns, fa = module()
+            shared = types.ModuleType("users_script")  # another addon beside ours: left as it is
+            shared.name = "users_script"
+            other = FaultAddon()
+            other.name = "other"
+            other.children[:] = []
+            other.addons = []
+            shared.addons = [other, object.__new__(type("Mine", (), {}))]
+            tctx.master.addons.add(ns)
+            tctx.master.addons.add(shared)
+            await tctx.master.addons.trigger_event(hooks.RunningHook())
+            assert not hasattr(ns, "addons") and callable(ns.request) and not hasattr(fa, "request")
+            assert len(shared.addons) == 2
+            await tctx.master.addons.handle_lifecycle(HttpRequestHook(tflow.tflow()))
+            assert calls == ["request"]
+            tctx.master.addons.remove(ns)  # what a script reload does first
+            assert tctx.master.addons.get("faultaddon") is not fa and tctx.master.addons.get("modulechild") is None
+            ns2, _ = module()
+            tctx.master.addons.add(ns2)  # the reloaded script registers the same names
+            assert tctx.master.addons.get("modulechild") is ns2.addons[0].children[0]
+
+    asyncio.run(scenario())
+
+
+def test_idle_hooks_are_left_out_until_an_option_needs_them():
+    """The control endpoint off without a token, no Alt-Svc option: their request hooks are not
+    called (``dispatch_table``); setting the option brings them back at ``configure``."""
+    fa = FaultAddon()
+    injector = next(c for c in fa.children if type(c).__name__ == "FaultInjector")
+
+    async def scenario():
+        with taddons.context(fa) as tctx:
+            await tctx.master.addons.trigger_event(hooks.RunningHook())
+            assert fa.request == injector.request and fa.responseheaders == injector.responseheaders
+            tctx.configure(fa.children[1], fault_control=True)
+            assert fa.request != injector.request and fa.responseheaders == injector.responseheaders
+            f = tflow.tflow()
+            f.request.host = "faults.control"
+            f.request.path = "/rules"
+            await tctx.master.addons.handle_lifecycle(HttpRequestHook(f))
+            assert f.response is not None  # the endpoint answered
+            tctx.configure(fa.children[1], fault_control=False, fault_strip_alt_svc=True)
+            assert fa.request == injector.request and fa.responseheaders != injector.responseheaders
+
+    asyncio.run(scenario())

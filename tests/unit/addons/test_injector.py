@@ -256,6 +256,49 @@ def test_max_active_slot_is_freed_when_the_flow_ends(inj):
     assert rule.timing.active == 0
 
 
+def test_max_active_flows_record_when_they_held_the_slot(inj):
+    """Told by the hooks' order, not by timing: a flow's slot interval begins when its
+    rule applies and ends when its fault is over; the next holder takes the freed slot
+    no earlier; a flow over the cap, and any rule without max_active, records neither."""
+    tctx, i = inj
+    tctx.configure(i, faults=["|~u /capped|status code=503 max_active=1", "|~u /plain|status code=502"])
+    a, over, plain = live_flow(), live_flow(), live_flow()
+    a.request.path = over.request.path = "/capped"
+    plain.request.path = "/plain"
+    for f in (a, over, plain):
+        settle(i.request(f))
+    wire = a.metadata["fault_wire"]
+    assert wire["max_active_taken_t"] >= 0 and "max_active_released_t" not in wire  # held
+    assert "fault_wire" not in over.metadata and over.response is None  # over the cap: untouched
+    assert plain.response.status_code == 502 and "max_active_taken_t" not in plain.metadata["fault_wire"]
+    settle(i.response(plain))
+    assert "max_active_released_t" not in plain.metadata["fault_wire"]
+    settle(i.response(a))
+    assert wire["max_active_released_t"] >= wire["max_active_taken_t"]
+    b = live_flow()
+    b.request.path = "/capped"
+    settle(i.request(b))
+    assert b.metadata["fault_wire"]["max_active_taken_t"] >= wire["max_active_released_t"]
+    i.error(b)  # ended by an error: released too
+    assert b.metadata["fault_wire"]["max_active_released_t"] >= b.metadata["fault_wire"]["max_active_taken_t"]
+
+
+def test_max_active_slot_times_reach_the_report_record_facts(tmp_path):
+    rep = tmp_path / "r.jsonl"
+    saved = gates.clock.t0, gates.clock.path
+    gates.clock.t0, gates.clock.path = None, None
+    try:
+        with make(faults=["status code=503 max_active=1"], fault_report=str(rep))[0] as tctx:
+            inj, cls = tctx.master.addons.chain[-2], tctx.master.addons.chain[-1]
+            f = asyncio.run(through(inj, cls, tflow.tflow()))
+            cls.done()
+    finally:
+        gates.clock.t0, gates.clock.path = saved
+    facts = json.loads(rep.read_text().strip())["facts"]
+    assert facts["max_active_released_t"] >= facts["max_active_taken_t"] >= 0
+    assert facts["max_active_taken_t"] == f.metadata["fault_wire"]["max_active_taken_t"]
+
+
 def test_response_rule_replaces_only_the_matching_answer(inj):
     tctx, i = inj
     tctx.configure(i, faults=["|~c 500|status code=503 body=swapped"])

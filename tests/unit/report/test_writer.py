@@ -95,6 +95,7 @@ def test_dropped_records_are_counted_in_the_shutdown_summary(tmp_path):
             cls.requestheaders(f)
             cls.response(f)
             st.count(f)
+        tctx.master.should_exit.set()  # the summary is the exit's
         st.done()
     assert "fault_report: 3 record(s) dropped (write errors, e.g. a full disk)" in st.stream.getvalue()
 

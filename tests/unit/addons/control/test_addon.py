@@ -225,6 +225,7 @@ def test_status_line_and_summary(ctl):
     assert out.count("\n") <= 2  # rate-limited: not one line per flow
     s = st.summary()
     assert "by rule" in s and "status code=503" in s and "(no fault)" in s and "1503" in s
+    tctx.master.should_exit.set()  # the summary and the HAR are the exit's (a script reload's done: none)
     st.done()
     assert "fault summary: 3 flows, 2 faulted" in st.stream.getvalue()
 
@@ -234,6 +235,7 @@ def test_status_line_off(ctl):
     tctx.configure(st, fault_status=False, fault_summary=False)
     call(ctl[1:], tflow.tflow())
     st.tick(force=True)
+    tctx.master.should_exit.set()  # the summary and the HAR are the exit's (a script reload's done: none)
     st.done()
     assert st.stream.getvalue() == ""
 
@@ -246,6 +248,7 @@ def test_har_carries_annotations(ctl, tmp_path):
     e = tflow.tflow(err=True)
     e.metadata["k6_error_code"] = 1000
     st.count(e)
+    tctx.master.should_exit.set()  # the summary and the HAR are the exit's (a script reload's done: none)
     st.done()
     har = json.loads((tmp_path / "f.har").read_text())
     entry = har["log"]["entries"][0]

@@ -182,11 +182,11 @@ class FaultInjector:
         await servers.stop_servers()
 
     # -- selection -----------------------------------------------------------
-    def _plans(self) -> list[planmod.Plan] | tuple[()]:
+    def _plans(self) -> list[planmod.Plan] | tuple:
         """The plans with rules, in selection order (an empty plan is not asked)."""
         runtime, option, file = self.runtime_plan, self.option_plan, self.file_plan
-        if not (runtime.rules or option.rules or file.rules):
-            return ()  # no plan (asked four times per request): nothing built
+        if not (runtime.rules or option.rules):  # asked four times per request: the usual cases build one tuple
+            return (file,) if file.rules else ()
         return [p for p in (runtime, option, file) if p.rules]
 
     def _select(self, flow: http.HTTPFlow) -> planmod.Rule | None:
@@ -242,10 +242,9 @@ class FaultInjector:
             flow.request.headers.pop(HEADER)
             return rule
         for plan in self._plans():
-            if plan.has_level("request_head"):  # one set lookup when no rule acts at the head
-                rule = plan.select(flow, level="request_head")
-                if rule is not None:
-                    return rule
+            rule = plan.select(flow, level="request_head")  # one set lookup when no rule acts at the head
+            if rule is not None:
+                return rule
         return None
 
     def _header_ignored(self) -> None:
@@ -347,10 +346,9 @@ class FaultInjector:
         if flow.error or not flow.live or is_connect(flow) or flow.metadata.get(V.CONTROL):
             return None
         for plan in self._plans():
-            if plan.has_level(level):  # one set lookup when no rule reads the response
-                rule = plan.select(flow, level=level)
-                if rule is not None:
-                    return self._active[flow.id] if self._start(flow, rule, decided_at="response") else None
+            rule = plan.select(flow, level=level)  # one set lookup when no rule reads the response
+            if rule is not None:
+                return self._active[flow.id] if self._start(flow, rule, decided_at="response") else None
         return None
 
     def response(self, flow: http.HTTPFlow):

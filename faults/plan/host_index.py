@@ -49,7 +49,7 @@ def host_key(flow) -> tuple[str, str, str] | None:
     # (each ``pretty_host`` parses and IDNA-checks the name: ~10 us)
     req = flow.request
     inputs = (data.http_version, data.host, data.authority,
-              tuple(v for k, v in data.headers.fields if k.lower() == b"host"),
+              tuple([v for k, v in data.headers.fields if k.lower() == b"host"]),  # inlined: no generator
               getattr(req, vocabulary.CLIENT_HOST_ATTR, None))
     key = _by_inputs.get(inputs)
     if key is None:

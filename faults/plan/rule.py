@@ -24,12 +24,14 @@ from faults.plan.host_index import domain_gate, gate_passes, host_key, key_memo
 from faults.plan.filters import BODY_FILTERS, parse_filter, response_filter
 from faults.spec import FaultSpec, SpecError
 
-_generation = 0  # bumped whenever a rule's filter is set: plan indexes rebuild
+# bumped whenever a rule's filter is replaced: plan indexes rebuild. Read as
+# ``rule.filters_generation`` where each call counts (``Plan.select``), else ``generation()``.
+filters_generation = 0
 
 
 def generation() -> int:
     """Bumped whenever a rule's filter is replaced: what a cache over rules' filters keys on."""
-    return _generation
+    return filters_generation
 
 
 @dataclass(eq=False)
@@ -61,14 +63,14 @@ class Rule:
     @filter.setter
     def filter(self, value) -> None:
         """Replacing the filter re-derives the host gate and invalidates plan indexes."""
-        global _generation
+        global filters_generation
         replaced = self._filter is not None
         self._filter = value
         self.gate = domain_gate(value)
         self._exact = isinstance(value, flowfilter.FDomain)  # the gate is the whole filter
         self._hosts = {}
         if replaced:  # a new rule is not in any plan's index yet
-            _generation += 1
+            filters_generation += 1
 
     def __post_init__(self):
         self.filter = parse_filter(self.match) if self.match else flowfilter.match_all

@@ -24,15 +24,31 @@ class Plan:
     seed: Any = None
 
     _index: dict = field(init=False, repr=False, default_factory=dict, compare=False)
-    _stamp: tuple = field(init=False, repr=False, default=(), compare=False)
+    # what the indexes were built from: the ``rules`` list, its length, the filters' generation
+    _built_from: Any = field(init=False, repr=False, default=None, compare=False)
+    _built_len: int = field(init=False, repr=False, default=-1, compare=False)
+    _built_gen: int = field(init=False, repr=False, default=-1, compare=False)
     _urls: Any = field(init=False, repr=False, default=False, compare=False)  # False: not built yet
     _split: dict = field(init=False, repr=False, default_factory=dict, compare=False)
-    _levels: Any = field(init=False, repr=False, default=None, compare=False)  # None: not computed yet
+    _levels: frozenset = field(init=False, repr=False, default=frozenset(), compare=False)
 
     def select(self, flow, level: str | None = None) -> Rule | None:
         """The first rule (of fault level ``level``, if given) that applies to
-        ``flow``; rules that cannot match its host or URL are skipped unseen."""
-        for rule in self.ordered(flow, level):
+        ``flow``; rules that cannot match its host or URL are skipped unseen.
+        Asked at each of a request's hooks, mostly to find nothing: a level no rule
+        has costs one set lookup, a host no rule of the level can match one dict
+        lookup (``_refresh`` inline: each call counts on this path)."""
+        rules = self.rules
+        if rules is not self._built_from or len(rules) != self._built_len or rulemod.filters_generation != self._built_gen:
+            self.reindex()
+        if level is not None and level not in self._levels:
+            return None
+        cands = self._index.get((host_key(flow), level))
+        if cands is None:
+            cands = self.candidates(flow, level)
+        if not cands:
+            return None
+        for rule in (cands if len(cands) < urlmod.URL_INDEX_MIN else self.ordered(flow, level)):
             if rule.select(flow):
                 return rule
         return None
@@ -93,25 +109,22 @@ class Plan:
         return hit
 
     def has_level(self, level: str) -> bool:
-        """Whether any rule is of fault level ``level`` (one set lookup: the injector asks
-        at every response head whether a response rule exists at all)."""
+        """Whether any rule is of fault level ``level`` (one set lookup)."""
         self._refresh()
-        if self._levels is None:
-            self._levels = {r.fault.level for r in self.rules}
         return level in self._levels
 
     def _refresh(self) -> None:
         """Drop the indexes if ``rules`` was replaced or changed length, or a filter was."""
-        rules, stamp = self.rules, self._stamp
-        if not stamp or stamp[0] is not rules or stamp[1] != len(rules) or stamp[2] != rulemod.generation():
+        rules = self.rules
+        if rules is not self._built_from or len(rules) != self._built_len or rulemod.filters_generation != self._built_gen:
             self.reindex()
 
     def reindex(self) -> None:
-        self._levels = None
+        self._levels = frozenset(r.fault.level for r in self.rules)
         self._index = {}
         self._split = {}
         self._urls = False
-        self._stamp = (self.rules, len(self.rules), rulemod.generation())
+        self._built_from, self._built_len, self._built_gen = self.rules, len(self.rules), rulemod.filters_generation
 
     def __add__(self, other: Plan) -> Plan:
         return Plan(self.rules + other.rules, self.seed if self.seed is not None else other.seed)

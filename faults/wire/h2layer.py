@@ -33,6 +33,7 @@ import weakref
 
 import h2.events
 import hyperframe.frame as hf
+from mitmproxy import ctx
 from mitmproxy.proxy import events
 from mitmproxy.proxy.commands import RequestWakeup, SendData
 from mitmproxy.proxy.layers.http import (
@@ -92,8 +93,13 @@ class H2Frames:
     def __init__(self, on_settled=None, injector=None, toxiproxy=None):
         self.on_settled = on_settled
         self.injector, self.toxiproxy = injector, toxiproxy  # handed over by FaultAddon
+        # copied at ``configure``: the layer's streams read it at every request head, and
+        # each ``ctx.options`` read deep-copies the value (None: not configured yet, read it)
+        self.keep_host_header: bool | None = None
 
     def configure(self, updated):
+        if "keep_host_header" in updated:
+            self.keep_host_header = ctx.options.keep_host_header
         if {"fault_control", "keep_host_header"} & set(updated):
             self.rules_changed()
 
@@ -103,7 +109,7 @@ class H2Frames:
             if stock is not None:
                 stock.next_layer(nextlayer)
         if self.needs_layer_at_start(nextlayer.context):
-            install(nextlayer.layer, self.on_settled)
+            install_new(nextlayer, self.on_settled, self)
 
     def needs_layer_at_start(self, context) -> bool:
         """What must run in the layer before any hook of the connection's flows:
@@ -131,7 +137,7 @@ class H2Frames:
 
     def ensure(self, flow) -> None:
         """A rule was selected for ``flow``: its connection gets the layer now."""
-        adopt(flow.client_conn, self.on_settled)
+        adopt(flow.client_conn, self.on_settled, self)
 
     def rules_changed(self) -> None:
         """The rules (or the options ``needs_layer_at_start`` reads) changed: the
@@ -139,19 +145,20 @@ class H2Frames:
         n = 0
         for handler in builtin.open_connections():
             context = getattr(getattr(handler, "layer", None), "context", None)
-            if context is not None and self.needs_layer_at_start(context) and adopt(context.client, self.on_settled):
+            if context is not None and self.needs_layer_at_start(context) and adopt(context.client, self.on_settled, self):
                 n += 1
         if n:
             log.debug(f"fault layer added to {n} open connection(s) after a rule change")
 
 
-def install(layer, on_settled=None) -> bool:
-    """Swap a stock ``HttpLayer`` found in ``layer``'s child chain for ours."""
+def install(layer, on_settled=None, frames=None) -> bool:
+    """Swap a stock ``HttpLayer`` found in ``layer``'s child chain for ours (``frames``:
+    the ``H2Frames`` addon, whose option copies its streams read)."""
     seen = 0
     while layer is not None and seen < 16:
         seen += 1
         if type(layer) is HttpLayer:
-            _swap(layer, on_settled)
+            _swap(layer, on_settled, frames)
             return True
         if isinstance(layer, FaultHttpLayer):
             return True
@@ -159,7 +166,46 @@ def install(layer, on_settled=None) -> bool:
     return False
 
 
-def adopt(client_conn, on_settled=None) -> bool:
+def install_new(nextlayer, on_settled=None, frames=None) -> bool:
+    """``install`` at a connection's ``next_layer`` decision: the stock ``HttpLayer`` just
+    built (no stream, no connection yet) is replaced by a new ``FaultHttpLayer`` in the
+    stack (its parent's ``child_layer`` or ``nextlayer.layer``, and ``context.layers``), not
+    given our class. CPython 3.12 moves the attributes of an object whose ``__class__`` is
+    assigned into a dict, and every attribute read and method call on it then misses the
+    interpreter's fast paths: on the layer that handles every event of the connection, ~40 K
+    instructions per HTTP/1.1 request (bench/callgrind.py). Anything else: ``install``."""
+    parent, layer, seen = nextlayer, nextlayer.layer, 0
+    while layer is not None and seen < 16:
+        seen += 1
+        if isinstance(layer, FaultHttpLayer):
+            return True
+        if type(layer) is HttpLayer:
+            if layer.streams or layer.connections or not _replace(parent, layer, on_settled, frames):
+                break  # already running, or held where we cannot re-point: swapped in place
+            return True
+        parent, layer = layer, stack.below(layer)
+    return install(nextlayer.layer, on_settled, frames)
+
+
+def _replace(parent, stock: HttpLayer, on_settled, frames) -> bool:
+    """Put a new ``FaultHttpLayer`` where ``stock`` is: ``parent.layer`` (a NextLayer) or
+    ``parent.child_layer``, and its place in ``context.layers``. False when it is held otherwise."""
+    attr = "layer" if getattr(parent, "layer", None) is stock else \
+        "child_layer" if getattr(parent, "child_layer", None) is stock else None
+    layers = stock.context.layers
+    at = next((i for i, x in enumerate(layers) if x is stock), None)
+    if attr is None or at is None:
+        return False
+    cls = FaultH3HttpLayer if stock.context.client.transport_protocol == "udp" else FaultHttpLayer
+    fresh = cls(stock.context, stock.mode)  # appends itself to context.layers
+    layers.pop()
+    layers[at] = fresh
+    fresh.on_settled, fresh.frames = on_settled, frames
+    setattr(parent, attr, fresh)
+    return True
+
+
+def adopt(client_conn, on_settled=None, frames=None) -> bool:
     """Give a running connection the frame-capable layers: each stock ``HttpLayer``
     on it becomes a ``FaultHttpLayer`` and its HTTP/2 server a ``FaultH2Server``
     (both keep their state: the swap only adds our overrides, which act from the
@@ -167,7 +213,7 @@ def adopt(client_conn, on_settled=None) -> bool:
     swapped = False
     for layer in stack.http_layers(client_conn):
         if type(layer) is HttpLayer:
-            _swap(layer, on_settled)
+            _swap(layer, on_settled, frames)
             swapped = True
         if not isinstance(layer, FaultHttpLayer):
             continue
@@ -190,12 +236,14 @@ class FaultHttpLayer(HttpLayer):
     ~25 us per exchange (bench/README.md, notes); a stream's own states run once each."""
 
     on_settled = None  # H2Frames.on_settled, handed to this connection's FaultH2Server
+    frames = None  # the H2Frames addon that installed it (None: a test's bare layer)
 
     def make_stream(self, stream_id: int):
         # mitmproxy's make_stream, with our stream class (tests/unit/wire/test_h2frames.py
         # checks mitmproxy's still reads so)
-        self.streams[stream_id] = FaultHttpStream(self.context.fork(), stream_id)
-        yield from self.event_to_child(self.streams[stream_id], events.Start())
+        stream = self.streams[stream_id] = FaultHttpStream(self.context.fork(), stream_id)
+        stream.frames = self.frames
+        yield from self.event_to_child(stream, events.Start())
 
 
 def _nothing():
@@ -208,9 +256,12 @@ class FaultHttpStream(HttpStream):
     answered at its head (``vocabulary.DISCARD_BODY``: read off the wire, never buffered).
     Each override returns the stock state's generator: no generator of its own per event."""
 
+    frames = None  # its layer's H2Frames addon (``FaultHttpLayer.make_stream``)
+
     def state_wait_for_request_headers(self, event):
         if isinstance(event, RequestHeaders):
-            remember_client_host(self.context, event.request)
+            frames = self.frames
+            remember_client_host(self.context, event.request, frames and frames.keep_host_header)
         return super().state_wait_for_request_headers(event)
 
     def state_consume_request_body(self, event):
@@ -260,23 +311,42 @@ class FaultH3HttpLayer(FaultHttpLayer):
                 yield from super().event_to_child(server, h3layer.UploadRead(child.stream_id))
 
 
-def _swap(layer, on_settled) -> None:
+def _swap(layer, on_settled, frames=None) -> None:
     """A stock ``HttpLayer`` becomes ours (``install``, ``adopt``): a QUIC client's has the
     HTTP/3 parts; the streams it has already become ours too (their next states are)."""
     layer.__class__ = FaultH3HttpLayer if layer.context.client.transport_protocol == "udp" else FaultHttpLayer
-    layer.on_settled = on_settled
+    layer.on_settled, layer.frames = on_settled, frames
     for stream in layer.streams.values():
         if type(stream) is HttpStream:
             stream.__class__ = FaultHttpStream
+            stream.frames = frames
 
 
-def remember_client_host(context, request) -> None:
+def remember_client_host(context, request, keep_host_header: bool | None = None) -> None:
     """Reverse mode without ``keep_host_header``: mitmproxy rewrites Host (HTTP/1) or
     ``:authority`` (HTTP/2) to the upstream's before any hook; keep what the client
     sent on the request, where ``~d`` rules and the control host look for it
-    (``faults.plan.host_key``)."""
-    if isinstance(context.client.proxy_mode, ReverseMode) and not context.options.keep_host_header:
-        setattr(request, vocabulary.CLIENT_HOST_ATTR, request.host_header)
+    (``faults.plan.host_key``). ``keep_host_header``: the option as ``H2Frames`` copied
+    it (None: read from ``context.options``)."""
+    if not isinstance(context.client.proxy_mode, ReverseMode):
+        return
+    if keep_host_header is None:
+        keep_host_header = context.options.keep_host_header
+    if not keep_host_header:
+        setattr(request, vocabulary.CLIENT_HOST_ATTR, host_header(request))
+
+
+_H2_H3 = (b"HTTP/2.0", b"HTTP/3")
+
+
+def host_header(request) -> str | None:
+    """``request.host_header``. HTTP/1: the Host fields joined, read off the raw fields, as
+    mitmproxy's ``headers.get("Host")`` does in a dozen calls (at every request head)."""
+    data = request.data
+    if data.http_version in _H2_H3:  # the authority first: mitmproxy's own
+        return request.host_header
+    hosts = [v for k, v in data.headers.fields if k.lower() == b"host"]
+    return ", ".join([v.decode("utf-8", "surrogateescape") for v in hosts]) if hosts else None
 
 
 class FaultH2Server(Http2Server):

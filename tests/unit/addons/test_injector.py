@@ -356,3 +356,23 @@ def test_body_rule_is_decided_once_the_body_is_in(inj):
         assert f.id not in i._active
         settle(i.response(f))
         assert f.response.status_code == want
+
+
+def test_the_passes_of_one_flow_see_rules_set_and_hosts_rewritten_between_its_hooks(inj):
+    from faults.plan import Plan, rule_from_option
+
+    tctx, i = inj
+    tctx.configure(i, faults=[f"|~d host-{n}.invalid|status code=503" for n in range(40)])
+    for host, want in (("a.test", 500), ("b.test", 502)):  # the upstream's 500, or the fault's 502
+        i.set_runtime_plan(Plan())
+        f = live_flow(resp=True)
+        answer, f.response = f.response, None
+        f.request.host = "a.test"
+        i.requestheaders(f)
+        assert i.request(f) is None  # no rule for a.test
+        i.set_runtime_plan(Plan([rule_from_option("|~d b.test & ~c 500|status code=502", 0)]))
+        f.request.host = host  # e.g. another addon rewrote it after the request hook
+        f.response, answer.status_code = answer, 500
+        i.responseheaders(f)
+        settle(i.response(f))
+        assert f.response.status_code == want

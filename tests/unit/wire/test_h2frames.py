@@ -350,3 +350,84 @@ def test_adopt_gives_the_streams_already_open_our_class(tctx):
     builtin.proxyserver().connections[tctx.client.id] = SimpleNamespace(layer=layer)
     assert h2layer.adopt(tctx.client)
     assert type(layer.streams[1]) is h2layer.FaultHttpStream
+
+
+def test_keep_host_header_is_copied_at_configure_and_read_by_open_connections():
+    """The streams read ``keep_host_header`` as ``H2Frames`` copied it at ``configure``
+    (each option read deep-copies it): a change at runtime applies to the next request of a
+    connection already open, as mitmproxy's own rewrite does."""
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    from faults import vocabulary
+
+    frames = h2layer.H2Frames()
+    with taddons.context(Proxyserver(), frames) as t:
+        client = tflow.tclient_conn()
+        client.proxy_mode, client.alpn = ProxyMode.parse("reverse:http://127.0.0.1:3000"), b""
+        tctx = Context(client, t.options)
+        tctx.server.address = ("127.0.0.1", 3000)
+        layer = HttpLayer(tctx, HTTPMode.transparent)
+        assert h2layer.install(layer, None, frames)
+        _exchange(layer, events.Start())
+        kept, upstream = [], None
+        for keep in (False, True, False):  # one keep-alive connection
+            t.configure(frames, keep_host_header=keep)
+            assert frames.keep_host_header is keep
+            cmds = _exchange(layer, events.DataReceived(client, b"GET /k HTTP/1.1\r\nHost: up.test:8080\r\n\r\n"))
+            flow = _hooked_flow(cmds)
+            assert flow.request.host_header == ("up.test:8080" if keep else "127.0.0.1:3000")  # mitmproxy's rewrite
+            kept.append(getattr(flow.request, vocabulary.CLIENT_HOST_ATTR, None))
+            upstream = upstream or next(c for c in cmds if isinstance(c, commands.OpenConnection)).connection
+            _exchange(layer, events.DataReceived(upstream, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"))
+        assert kept == ["up.test:8080", None, "up.test:8080"]
+
+
+@pytest.mark.parametrize("version,authority,fields", [
+    ("HTTP/1.1", "", [(b"Host", b"up.test:8080")]),
+    ("HTTP/1.1", "", [(b"host", b"a.test"), (b"Accept", b"*/*"), (b"HOST", b"b.test")]),  # folded, as mitmproxy does
+    ("HTTP/1.1", "", [(b"Accept", b"*/*")]),  # no Host: None
+    ("HTTP/1.1", "", [(b"Host", b"\xff\xfe.test")]),  # not UTF-8: surrogate-escaped
+    ("HTTP/1.0", "", [(b"Host", b"old.test")]),
+    ("HTTP/2.0", "h2.test:443", [(b"host", b"other.test")]),  # the authority first
+    ("HTTP/2.0", "", [(b"host", b"other.test")]),
+    ("HTTP/3", "h3.test", []),
+])
+def test_host_header_reads_what_mitmproxy_reads(version, authority, fields):
+    from mitmproxy import http
+
+    f = tflow.tflow()
+    f.request.http_version = version
+    f.request.authority = authority
+    f.request.headers = http.Headers(fields)
+    assert h2layer.host_header(f.request) == f.request.host_header
+
+
+def test_a_new_connection_gets_a_new_fault_layer_not_a_reclassed_one(tctx):
+    """At ``next_layer`` the stock HttpLayer just built is replaced where it sits (CPython keeps
+    the attributes of an object whose class is assigned in a slower dict); one already
+    running is given our class in place."""
+    from types import SimpleNamespace
+
+    from mitmproxy.proxy.layer import NextLayer
+
+    tctx.client.alpn = b""
+    nl = NextLayer(tctx)
+    nl.layer = stock = HttpLayer(tctx, HTTPMode.transparent)
+    assert h2layer.install_new(nl, "settled", "frames")
+    fresh = nl.layer
+    assert type(fresh) is h2layer.FaultHttpLayer and type(stock) is HttpLayer
+    assert tctx.layers == [fresh] and (fresh.on_settled, fresh.frames, fresh.mode) == ("settled", "frames", stock.mode)
+    assert h2layer.install_new(nl) and nl.layer is fresh  # already ours
+
+    tctx.layers[:] = ["mode layer"]
+    nl.layer = tls = SimpleNamespace(child_layer=None)  # e.g. a ClientTLSLayer above it
+    tls.child_layer = stock = HttpLayer(tctx, HTTPMode.transparent)
+    assert h2layer.install_new(nl)
+    assert type(tls.child_layer) is h2layer.FaultHttpLayer and tctx.layers == ["mode layer", tls.child_layer]
+
+    tctx.layers.clear()
+    nl.layer = running = HttpLayer(tctx, HTTPMode.transparent)
+    list(running.handle_event(events.Start()))
+    running.streams[1] = object()
+    assert h2layer.install_new(nl)
+    assert nl.layer is running and type(running) is h2layer.FaultHttpLayer

@@ -192,8 +192,17 @@ def start_proxy(up_url: str, cfg: dict) -> ProxyProcess:
 
 # -- 1. overhead -------------------------------------------------------------
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of process ``pid`` onto ``cpus`` (the threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:  # a thread that ended meanwhile
+            pass
+
+
 def proxy_rounds(up_url: str, cfgs: dict, rounds: int, loads: dict, warm_up, rotate: bool = False,
-                 each_round=None, tag: str = "") -> dict:
+                 each_round=None, tag: str = "", on_started=None) -> dict:
     """Every configuration's proxy up at once; each of ``rounds`` rounds measures every
     configuration once per protocol (``loads``: proto -> load(proxy) -> result), with the
     proxy's CPU per request (``cpu_measured``); ``rotate`` turns the order round by round
@@ -206,6 +215,8 @@ def proxy_rounds(up_url: str, cfgs: dict, rounds: int, loads: dict, warm_up, rot
             t0 = time.monotonic()
             proxies[name] = start_proxy(up_url, cfg)
             log(f"{tag}proxy {name}: port {proxies[name].port} (start {time.monotonic() - t0:.1f}s)")
+        if on_started is not None:
+            on_started(proxies)
         for px in proxies.values():  # imports, certificates, first connections
             warm_up(px)
         out = {proto: {k: [] for k in cfgs if proto == "h1" or not cfgs[k].get("h1_only")} for proto in loads}
@@ -326,11 +337,16 @@ K6_CONFIGS = ("plain", "a", "b")
 
 
 def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int = 16,
-                   baseline: Path | None = None) -> dict:
+                   baseline: Path | None = None, pinned: tuple[int, int] | None = None,
+                   load_pids: tuple[int, ...] = ()) -> dict:
     """Plain mitmdump, (a) and (b) under k6 (``vus`` keep-alive VUs), HTTP/1.1 (plain http) and
     HTTP/2 (TLS, ALPN h2), all proxies up at once; each round measures every configuration
     once per protocol, in an order rotated round by round. CPU per request = the mitmdump
-    process's utime+stime (/proc/PID/stat) over the round / requests k6 completed."""
+    process's utime+stime (/proc/PID/stat) over the round / requests k6 completed.
+    ``pinned`` (proxy CPU, load CPU): the proxies on one core, k6, the upstream and this
+    process on the other, so that the proxy measured does not share its core with its load
+    (on 2 cores, the scheduler moving them about spreads a configuration's rounds by +-15%);
+    ``load_pids``: other processes of the load (the upstream) put with k6."""
     cfgs = {k: v for k, v in overhead_configs(tmp, big=False, baseline=baseline).items()
             if k in K6_CONFIGS or k.endswith("_base")}
     hosts = {"bench.test": "127.0.0.1"}
@@ -340,9 +356,17 @@ def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int
             return k6keepalive(f"{px.url}/k?size=64", vus, secs, "HTTP/1.1")
         return k6keepalive(f"https://bench.test:{px.port}/k?size=64", vus, secs, "HTTP/2.0", hosts=hosts)
 
+    def on_started(proxies):
+        if pinned is not None:
+            for px in proxies.values():
+                pin(px.proc.pid, {pinned[0]})
+            for pid in (os.getpid(), *load_pids):  # k6 starts from here: it inherits the load's core
+                pin(pid, {pinned[1]})
+
     runs = proxy_rounds(up_url, cfgs, rounds, {proto: (lambda px, p=proto: load(p, px, seconds)) for proto in ("h1", "h2")},
-                        warm_up=lambda px: [load(proto, px, 1) for proto in ("h1", "h2")], rotate=True, tag="k6 ")
-    return {"tool": "k6", "vus": vus, "labels": {k: v["label"] for k, v in cfgs.items()}, **runs}
+                        warm_up=lambda px: [load(proto, px, 1) for proto in ("h1", "h2")], rotate=True, tag="k6 ",
+                        on_started=on_started)
+    return {"tool": "k6", "vus": vus, "labels": {k: v["label"] for k, v in cfgs.items()}, "pinned": pinned, **runs}
 
 
 def summarize_k6overhead(data: dict) -> dict:
@@ -782,6 +806,8 @@ def main(argv=None) -> int:
     ap.add_argument("--soak-requests", type=int, default=None)
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     ap.add_argument("--vus", type=int, default=16, help="k6overhead: constant VUs (one keep-alive connection each)")
+    ap.add_argument("--pin", default=None, metavar="PROXY_CPU,LOAD_CPU",
+                    help="k6overhead: the proxies on one CPU, k6 and the upstream on another (e.g. 0,1)")
     ap.add_argument("--baseline", default=None, metavar="CHECKOUT",
                     help="also run (a) and (b) with the addon of another checkout (e.g. a git worktree of main), "
                          "alternated with the others in the same rounds: before/after in one run")
@@ -811,7 +837,9 @@ def main(argv=None) -> int:
                 res["overhead_summary"] = summarize_overhead(res["overhead"])
             if "k6overhead" in only:
                 res["k6overhead"] = run_k6overhead(up_url, rounds, seconds, tmp, vus=args.vus,
-                                                   baseline=Path(args.baseline).resolve() if args.baseline else None)
+                                                   baseline=Path(args.baseline).resolve() if args.baseline else None,
+                                                   pinned=tuple(int(c) for c in args.pin.split(",")) if args.pin else None,
+                                                   load_pids=(up.pid,))
                 res["k6overhead_summary"] = summarize_k6overhead(res["k6overhead"])
             if "dispatch" in only:
                 res["dispatch"] = run_dispatch(Path(args.baseline).resolve() if args.baseline else None,

@@ -18,33 +18,21 @@ from faults.toxiproxy.api import ALL_TYPES, Api, Backend, Proxy
 from faults.toxiproxy.toxics import (MEANING, AsKind, Bandwidth, LimitData, Latency, NoKind, ResetPeer, Timeout,
                                      Toxic, as_fault)
 from faults.wire.bytestream import Conn, Link
+from tests.fakes import FakeWriter
 from tests.waiting import wait_until_async
 
 
-class Raw:
+class Raw(FakeWriter):
+    """Each write with its time; ``order`` (a list shared by several sockets): the order of their writes."""
+
     def __init__(self, order=None):
-        self.got, self.eof, self.closed = [], False, False
-        self.order = order  # a list shared by several sockets: the order of their writes
+        super().__init__()
+        self.order = order
 
     def write(self, d):
         self.got.append((time.monotonic(), d))
         if self.order is not None:
             self.order.append(d)
-
-    def write_eof(self):
-        self.eof = True
-
-    def can_write_eof(self):
-        return True
-
-    def close(self):
-        self.closed = True
-
-    def is_closing(self):
-        return self.closed
-
-    async def drain(self):
-        pass
 
 
 def link(toxics, order=None):

@@ -6,31 +6,12 @@ import asyncio
 import random
 
 from faults.wire.bytestream import Chunk, Conn, Link
+from tests.fakes import FakeWriter
 from tests.waiting import wait_until_async
 
 
-class Raw:
-    def __init__(self):
-        self.got = []
-        self.closed = self.eof = False
-
-    def write(self, d):
-        self.got.append(d)
-
-    def write_eof(self):
-        self.eof = True
-
-    def can_write_eof(self):
-        return True
-
-    def close(self):
-        self.closed = True
-
-    def is_closing(self):
-        return self.closed
-
-    async def drain(self):
-        pass
+class Raw(FakeWriter):
+    pass
 
 
 class Holds:

@@ -146,7 +146,7 @@ def _script_module_of(addon) -> types.ModuleType | None:
     """The script module (``mitmdump -s``) whose ``addons`` is ``[addon]`` alone, made the
     end of mitmproxy's walk: its ``addons`` removed, the hooks become its attributes. The walk
     (script loader, script, module, this addon) then stops one level up, for every event,
-    hooked or not: about 7,000 instructions per HTTP/1.1 exchange (bench/README.md). A module
+    hooked or not: about 31,000 instructions per HTTP/1.1 exchange (docs/performance.md). A module
     that also lists other addons (a user's own script) is left as it is. mitmproxy's script
     reload removes the module, calls its ``done`` (ours) and never reads ``addons`` again."""
     for a in addonmanager.traverse(ctx.master.addons.chain):

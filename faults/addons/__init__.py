@@ -46,10 +46,10 @@ import asyncio
 import gc
 import inspect
 import types
-import weakref
 
 from mitmproxy import addonmanager, ctx, hooks
 
+from faults.addons import succession
 from faults.addons.alpn import H2Preference
 from faults.addons.annotate import Classifier
 from faults.addons.control import FaultControl
@@ -107,8 +107,7 @@ class FaultAddon:
         # mitmproxy reads ``addons`` after this returns: from here on there is none (its
         # walk stops at this addon, not even an empty list to walk: 8 events per exchange),
         # and every hook any child has is an attribute of this addon (or of its script module)
-        reloaded = ctx.master in _ran_under
-        _ran_under.add(ctx.master)
+        reloaded = succession.take_over(self) is not None  # one ran under this master before: a script reload
         self.__dict__.pop("addons", None)
         self._host = _script_module_of(self) or self
         self._installed: set = set()
@@ -154,9 +153,6 @@ def _script_module_of(addon) -> types.ModuleType | None:
             del a.addons
             return a
     return None
-
-
-_ran_under: weakref.WeakSet = weakref.WeakSet()  # masters a FaultAddon ran under: a later one is a reload
 
 
 def _on_reload(hook, reloading):

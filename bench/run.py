@@ -241,8 +241,11 @@ def proxy_rounds(up_url: str, cfgs: dict, rounds: int, loads: dict, warm_up, rot
 
 
 def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Path, big: bool,
-                 baseline: Path | None = None) -> dict:
-    cfgs = overhead_configs(tmp, big, baseline)
+                 baseline: Path | None = None, procs: int = 1) -> dict:
+    """wrk (HTTP/1.1) and h2load (HTTP/2) through every configuration, ``procs`` proxy
+    processes each (``per_process``), alternated round by round."""
+    base = overhead_configs(tmp, big, baseline)
+    cfgs = per_process(base, procs)
     h1_tool = "wrk" if tools["wrk"] else "k6"
     h2_tool = "h2load" if tools["h2load"] else "k6"
 
@@ -264,8 +267,16 @@ def run_overhead(up_url: str, tools: dict, rounds: int, seconds: float, tmp: Pat
         up_url, cfgs, rounds, {"h1": lambda px: h1(f"{px.url}/b?size=64"), "h2": h2},
         warm_up=lambda px: h1(f"{px.url}/b?size=64") if h1_tool == "k6" else wrk(f"{px.url}/b?size=64", 4, 1),
         each_round=each_round)
-    return {"h1_tool": h1_tool, "h2_tool": h2_tool, "labels": {k: v["label"] for k, v in cfgs.items()},
+    return {"h1_tool": h1_tool, "h2_tool": h2_tool, "procs": procs, "labels": {k: v["label"] for k, v in base.items()},
             "h1": {"direct": direct, **runs["h1"]}, "h2": runs["h2"]}
+
+
+def per_process(cfgs: dict, procs: int) -> dict:
+    """``procs`` proxy processes of each configuration, ``NAME``, ``NAME#2``, ..., interleaved
+    (plain, a, b, plain#2, ...) so that a rotated order keeps them apart: one process's CPU per
+    request can stay a few percent off another's of the same code for its whole life, so one
+    process per configuration compares processes as much as code."""
+    return {(k if i == 0 else f"{k}#{i + 1}"): v for i in range(procs) for k, v in cfgs.items()}
 
 
 def proto_rows(summary: dict, label, cells) -> list[str]:
@@ -275,24 +286,42 @@ def proto_rows(summary: dict, label, cells) -> list[str]:
             for proto in ("h1", "h2") for name, row in summary[proto].items()] + [""]
 
 
+def by_config(runs: dict[str, list[dict]]) -> dict[str, list[list[dict]]]:
+    """A section's results by configuration: its processes' series (``NAME``, ``NAME#2``, ...)."""
+    groups: dict[str, list[list[dict]]] = {}
+    for name, results in runs.items():
+        if results:
+            groups.setdefault(name.split("#")[0], []).append(results)
+    return groups
+
+
+def _round_means(procs: list[list[dict]], key: str) -> list[float]:
+    """Per round, the mean of the processes' ``key`` (rounds where every process has it)."""
+    n = min(len(results) for results in procs)
+    return [statistics.fmean(results[r][key] for results in procs) for r in range(n)
+            if all(results[r].get(key) for results in procs)]
+
+
 def summarize_overhead(data: dict) -> dict:
+    """Per configuration (its processes together, ``--procs``), per protocol: req/s and CPU
+    per request as the mean of its processes in each round, and their ratios to plain's in
+    the same round (median over rounds, every round's listed)."""
     summary = {}
     for proto in ("h1", "h2"):
-        runs = data[proto]
-        plain = runs.get("plain", [])
+        groups = by_config(data[proto])
+        plain_rps = _round_means(groups["plain"], "rps") if "plain" in groups else []
+        plain_cpu = _round_means(groups["plain"], "cpu_us_per_request") if "plain" in groups else []
         rows = {}
-        for name, results in runs.items():
-            if not results:
-                continue
-            ratios = [r["rps"] / p["rps"] for r, p in zip(results, plain) if p["rps"]]
-            cpu = [r.get("cpu_us_per_request") for r in results if r.get("cpu_us_per_request")]
-            cpu_ratios = [p["cpu_us_per_request"] / r["cpu_us_per_request"] for r, p in zip(results, plain)
-                          if r.get("cpu_us_per_request") and p.get("cpu_us_per_request")]
+        for name, procs in groups.items():
+            everything = [r for results in procs for r in results]
+            rps, cpu = _round_means(procs, "rps"), _round_means(procs, "cpu_us_per_request")
+            ratios = [r / p for r, p in zip(rps, plain_rps) if p]
+            cpu_ratios = [p / c for c, p in zip(cpu, plain_cpu) if c]
             rows[name] = {
-                "rps": statistics.median(r["rps"] for r in results),
-                "rps_min": min(r["rps"] for r in results), "rps_max": max(r["rps"] for r in results),
-                "p50": statistics.median(r["p50"] for r in results if r["p50"] is not None),
-                "p99": statistics.median(r["p99"] for r in results if r["p99"] is not None),
+                "procs": len(procs), "rps": statistics.median(rps),
+                "rps_min": min(r["rps"] for r in everything), "rps_max": max(r["rps"] for r in everything),
+                "p50": statistics.median(r["p50"] for r in everything if r["p50"] is not None),
+                "p99": statistics.median(r["p99"] for r in everything if r["p99"] is not None),
                 "ratio": statistics.median(ratios) if ratios and name != "direct" else None,
                 "ratios": [round(x, 3) for x in ratios],
                 "cpu_us": statistics.median(cpu) if cpu else None,
@@ -353,7 +382,7 @@ def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int
     compares processes as much as code; the summary averages each configuration's processes."""
     base = {k: v for k, v in overhead_configs(tmp, big=False, baseline=baseline).items()
             if k in K6_CONFIGS or k.endswith("_base")}
-    cfgs = {(k if i == 0 else f"{k}#{i + 1}"): v for i in range(procs) for k, v in base.items()}
+    cfgs = per_process(base, procs)
     hosts = {"bench.test": "127.0.0.1"}
 
     def load(proto, px, secs):
@@ -384,22 +413,17 @@ def summarize_k6overhead(data: dict) -> dict:
     disturbed round of any of its processes (``cpu_us_min``, ``cpu_min_ratio``)."""
     summary = {}
     for proto in ("h1", "h2"):
-        groups: dict[str, list[list[dict]]] = {}
-        for name, runs in data[proto].items():
-            if runs:
-                groups.setdefault(name.split("#")[0], []).append(runs)
         rows = {}
-        for name, procs in groups.items():
-            n = min(len(runs) for runs in procs)
-            per_round = [statistics.fmean(runs[r]["cpu_us_per_request"] for runs in procs) for r in range(n)]
-            per_process = [statistics.median(x["cpu_us_per_request"] for x in runs) for runs in procs]
+        for name, procs in by_config(data[proto]).items():
+            per_round = _round_means(procs, "cpu_us_per_request")
+            medians = [statistics.median(x["cpu_us_per_request"] for x in runs) for runs in procs]
             everything = [x for runs in procs for x in runs]
             rows[name] = {
                 "procs": len(procs), "requests": sum(x["requests"] for x in everything),
                 "rps": statistics.median(x["rps"] for x in everything),
                 "p50": statistics.median(x["p50"] for x in everything if x["p50"] is not None),
                 "cpu_round": per_round, "cpu_us": statistics.median(per_round),
-                "per_process": per_process, "process_mean": statistics.fmean(per_process),
+                "per_process": medians, "process_mean": statistics.fmean(medians),
                 "cpu_us_min": min(x["cpu_us_per_request"] for x in everything),
                 "failed_max": max((x.get("failed") or 0) for x in everything),
                 "proto_ok_min": min((x.get("proto_ok") if x.get("proto_ok") is not None else 0) for x in everything)}
@@ -680,7 +704,8 @@ def markdown(res: dict) -> str:
         L += ["## 1. Overhead (requests/s, latency) against plain mitmdump", "",
               f"HTTP/1.1 with {o['h1_tool']} (16 connections, 1 thread), HTTP/2 with {o['h2_tool']} "
               f"(4 connections x 8 streams, TLS to the proxy); {meta['rounds']} rounds of {meta['seconds']} s each, "
-              "configurations alternated within each round. ratio = req/s of the configuration / req/s of plain mitmdump "
+              f"configurations alternated within each round, {o.get('procs', 1)} proxy process(es) per configuration "
+              "(a round's value: their mean). ratio = req/s of the configuration / req/s of plain mitmdump "
               "in the same round, median over rounds (per-round ratios listed). The machine is shared, so the req/s ratio "
               "is noisy; the CPU ratio (mitmdump's own utime+stime per request, from /proc, plain / configuration) "
               "is the steadier measure of the same thing, since the proxy is CPU-bound. Target: >= 0.95 for (a) and (b).", "",
@@ -852,7 +877,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     ap.add_argument("--vus", type=int, default=16, help="k6overhead: constant VUs (one keep-alive connection each)")
     ap.add_argument("--procs", type=_positive, default=1,
-                    help="k6overhead: proxy processes per configuration (each process has a bias of its own)")
+                    help="overhead, k6overhead: proxy processes per configuration (each process has a bias of its own)")
     ap.add_argument("--pin", default=None, metavar="PROXY_CPU,LOAD_CPU", type=_cpu_pair,
                     help="k6overhead: the proxies on one CPU, k6 and the upstream on another (e.g. 0,1)")
     ap.add_argument("--baseline", default=None, metavar="CHECKOUT",
@@ -860,6 +885,11 @@ def main(argv=None) -> int:
                          "alternated with the others in the same rounds: before/after in one run")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
+    k6_only = [f"--{k}" for k, default in (("vus", 16), ("pin", None)) if getattr(args, k) != default]
+    if k6_only and "k6overhead" not in only:
+        ap.error(f"{', '.join(k6_only)}: for the k6overhead section only, which --only {args.only!r} does not run")
+    if args.procs != 1 and not only & {"overhead", "k6overhead"}:
+        ap.error(f"--procs: for the overhead and k6overhead sections only, which --only {args.only!r} does not run")
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (2 if args.quick else 5)
     t_start = time.monotonic()
@@ -880,7 +910,8 @@ def main(argv=None) -> int:
             tmp = Path(tmp)
             if "overhead" in only:
                 res["overhead"] = run_overhead(up_url, tools, rounds, seconds, tmp, big=not args.quick,
-                                               baseline=Path(args.baseline).resolve() if args.baseline else None)
+                                               baseline=Path(args.baseline).resolve() if args.baseline else None,
+                                               procs=args.procs)
                 res["overhead_summary"] = summarize_overhead(res["overhead"])
             if "k6overhead" in only:
                 res["k6overhead"] = run_k6overhead(up_url, rounds, seconds, tmp, vus=args.vus,

@@ -41,3 +41,33 @@ def test_procs_must_be_a_whole_number_of_at_least_one(text):
     import argparse
     with pytest.raises(argparse.ArgumentTypeError, match="at least 1"):
         _positive(text)
+
+
+def test_k6overhead_options_without_that_section_are_refused(capsys):
+    from bench.run import main
+    with pytest.raises(SystemExit) as e:
+        main(["--only", "micro", "--procs", "3"])
+    assert e.value.code == 2
+    assert "--procs: for the overhead and k6overhead sections only" in capsys.readouterr().err
+
+
+def test_pin_without_k6overhead_is_refused(capsys):
+    from bench.run import main
+    with pytest.raises(SystemExit):
+        main(["--only", "overhead", "--pin", "0,1"])
+    assert "--pin: for the k6overhead section only" in capsys.readouterr().err
+
+
+def test_overhead_summary_averages_processes_per_round():
+    from bench.run import summarize_overhead
+    def r(rps, cpu):
+        return {"rps": rps, "cpu_us_per_request": cpu, "p50": 1.0, "p99": 2.0}
+    data = {"h1": {"direct": [{"rps": 5e4, "p50": 0.2, "p99": 0.5}] * 2,
+                   "plain": [r(800, 1000), r(800, 1000)], "plain#2": [r(700, 1100), r(900, 1200)],
+                   "a": [r(750, 1050), r(850, 1100)], "a#2": [r(750, 1050), r(850, 1100)]},
+            "h2": {}}
+    s = summarize_overhead(data)["h1"]
+    assert s["a"]["procs"] == 2 and s["plain"]["procs"] == 2
+    assert s["a"]["ratios"] == [1.0, 1.0]               # 750 against (800 + 700) / 2, 850 against 850
+    assert s["a"]["cpu_ratios"] == [1.0, 1.0]           # 1,050 against 1,050, 1,100 against 1,100
+    assert s["direct"]["ratio"] is None and s["direct"]["cpu_us"] is None

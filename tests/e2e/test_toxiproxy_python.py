@@ -19,9 +19,9 @@ import toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from faults.tools.launch import ProxyProcess
-from tests.e2e.toxiproxy_support import (Echo, connect, connecting_to, fd_targets, recv_exactly, round_trip,
+from tests.e2e.toxiproxy_support import (Echo, connect, connecting_to, recv_exactly, round_trip,
                                          start_toxiproxy)
-from tests.e2e.waiting import (any_record, read_records, records_by_case, tcp_connections, wait_connections_closed,
+from tests.e2e.waiting import (any_record, fd_targets, read_records, records_by_case, tcp_connections, wait_connections_closed,
                                wait_for_records, wait_until)
 
 

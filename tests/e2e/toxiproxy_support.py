@@ -3,14 +3,13 @@ a TCP echo upstream that notes when bytes arrive, small socket helpers."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import threading
 import time
 
 from faults.tools.launch import ADDON, ProxyProcess
-from tests.e2e.waiting import wait_until
+from tests.e2e.waiting import socket_inodes, wait_until
 
 API_RE = re.compile(r"toxiproxy API listening at http://[\d.]+:(\d+)")
 
@@ -102,20 +101,9 @@ def round_trip(listen: str, data: bytes = b"hello", timeout: float = 5.0) -> tup
         return got, time.monotonic() - t0
 
 
-def fd_targets(pid: int) -> dict[str, str]:
-    """Process ``pid``'s open file descriptors: number -> what it is (``socket:[inode]``, a path)."""
-    out = {}
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            out[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:  # closed meanwhile
-            pass
-    return out
-
-
 def connecting_to(pid: int, port: int) -> bool:
     """Whether process ``pid`` has a TCP connect to 127.0.0.1:``port`` under way (SYN_SENT)."""
-    inodes = {t[8:-1] for t in fd_targets(pid).values() if t.startswith("socket:[")}
+    inodes = socket_inodes(pid)
     with open(f"/proc/{pid}/net/tcp") as fh:
         next(fh)
         return any(c[2] == f"0100007F:{port:04X}" and c[3] == "02" and c[9] in inodes

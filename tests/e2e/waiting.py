@@ -114,16 +114,25 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def tcp_connections(pid: int) -> int:
-    """The TCP connections process ``pid`` holds open (its sockets not listening)."""
-    inodes = set()
+def fd_targets(pid: int) -> dict[str, str]:
+    """Process ``pid``'s open file descriptors: number -> what it is (``socket:[inode]``, a path)."""
+    out = {}
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            out[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:  # closed meanwhile
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
+            pass
+    return out
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of process ``pid``'s sockets (as /proc/PID/net/tcp names them)."""
+    return {t[8:-1] for t in fd_targets(pid).values() if t.startswith("socket:[")}
+
+
+def tcp_connections(pid: int) -> int:
+    """The TCP connections process ``pid`` holds open (its sockets not listening)."""
+    inodes = socket_inodes(pid)
     n = 0
     for table in ("tcp", "tcp6"):
         with open(f"/proc/{pid}/net/{table}") as fh:

@@ -295,11 +295,17 @@ def by_config(runs: dict[str, list[dict]]) -> dict[str, list[list[dict]]]:
     return groups
 
 
-def _round_means(procs: list[list[dict]], key: str) -> list[float]:
-    """Per round, the mean of the processes' ``key`` (rounds where every process has it)."""
+def _round_means(procs: list[list[dict]], key: str) -> list[float | None]:
+    """Per round, the mean of the processes' ``key``; None for a round where a process lacks it
+    (kept in place: rounds pair with plain's by position)."""
     n = min(len(results) for results in procs)
-    return [statistics.fmean(results[r][key] for results in procs) for r in range(n)
-            if all(results[r].get(key) for results in procs)]
+    return [statistics.fmean(results[r][key] for results in procs)
+            if all(results[r].get(key) for results in procs) else None for r in range(n)]
+
+
+def _ratios(num: list[float | None], den: list[float | None]) -> list[float]:
+    """``num / den`` for each round both have (and ``den`` is not 0)."""
+    return [n / d for n, d in zip(num, den) if n is not None and d]
 
 
 def summarize_overhead(data: dict) -> dict:
@@ -314,9 +320,10 @@ def summarize_overhead(data: dict) -> dict:
         rows = {}
         for name, procs in groups.items():
             everything = [r for results in procs for r in results]
-            rps, cpu = _round_means(procs, "rps"), _round_means(procs, "cpu_us_per_request")
-            ratios = [r / p for r, p in zip(rps, plain_rps) if p]
-            cpu_ratios = [p / c for c, p in zip(cpu, plain_cpu) if c]
+            rps_round, cpu_round = _round_means(procs, "rps"), _round_means(procs, "cpu_us_per_request")
+            rps = [x for x in rps_round if x is not None]
+            cpu = [x for x in cpu_round if x is not None]
+            ratios, cpu_ratios = _ratios(rps_round, plain_rps), _ratios(plain_cpu, cpu_round)
             rows[name] = {
                 "procs": len(procs), "rps": statistics.median(rps),
                 "rps_min": min(r["rps"] for r in everything), "rps_max": max(r["rps"] for r in everything),
@@ -405,37 +412,30 @@ def run_k6overhead(up_url: str, rounds: int, seconds: float, tmp: Path, vus: int
 
 
 def summarize_k6overhead(data: dict) -> dict:
-    """Per configuration (its processes ``NAME``, ``NAME#2``, ... together), per protocol:
-    *per round*: the mean CPU per request of its processes in that round, against plain's
-    (``cpu_ratios``: one per round; min, median, max); *per process*: each process's median over
-    rounds (``per_process``), their mean (``process_mean``) and plain's mean over this one
+    """``summarize_overhead``'s rows (per round: the mean of a configuration's processes, against
+    plain's), with the CPU ratio's min and max over rounds; *per process*: each process's median
+    over rounds (``per_process``), their mean (``process_mean``) and plain's mean over this one
     (``process_ratio``: the measure that averages the processes' own biases); and the least
     disturbed round of any of its processes (``cpu_us_min``, ``cpu_min_ratio``)."""
-    summary = {}
+    summary = summarize_overhead(data)
     for proto in ("h1", "h2"):
-        rows = {}
+        rows = summary[proto]
         for name, procs in by_config(data[proto]).items():
-            per_round = _round_means(procs, "cpu_us_per_request")
-            medians = [statistics.median(x["cpu_us_per_request"] for x in runs) for runs in procs]
+            row = rows[name]
             everything = [x for runs in procs for x in runs]
-            rows[name] = {
-                "procs": len(procs), "requests": sum(x["requests"] for x in everything),
-                "rps": statistics.median(x["rps"] for x in everything),
-                "p50": statistics.median(x["p50"] for x in everything if x["p50"] is not None),
-                "cpu_round": per_round, "cpu_us": statistics.median(per_round),
+            medians = [statistics.median(x["cpu_us_per_request"] for x in runs) for runs in procs]
+            cr = row["cpu_ratios"]
+            row.update({
+                "requests": sum(x["requests"] for x in everything),
+                "cpu_ratio_min": min(cr) if cr else None, "cpu_ratio_max": max(cr) if cr else None,
                 "per_process": medians, "process_mean": statistics.fmean(medians),
                 "cpu_us_min": min(x["cpu_us_per_request"] for x in everything),
                 "failed_max": max((x.get("failed") or 0) for x in everything),
-                "proto_ok_min": min((x.get("proto_ok") if x.get("proto_ok") is not None else 0) for x in everything)}
+                "proto_ok_min": min((x.get("proto_ok") if x.get("proto_ok") is not None else 0) for x in everything)})
         plain = rows.get("plain")
         for row in rows.values():
-            cr = [p / c for p, c in zip(plain["cpu_round"], row["cpu_round"]) if c] if plain else []
-            row["cpu_ratios"] = [round(x, 3) for x in cr]
-            row["cpu_ratio"] = statistics.median(cr) if cr else None
-            row["cpu_ratio_min"], row["cpu_ratio_max"] = (min(cr), max(cr)) if cr else (None, None)
             row["process_ratio"] = plain["process_mean"] / row["process_mean"] if plain else None
             row["cpu_min_ratio"] = plain["cpu_us_min"] / row["cpu_us_min"] if plain else None
-        summary[proto] = rows
     return summary
 
 
@@ -885,10 +885,10 @@ def main(argv=None) -> int:
                          "alternated with the others in the same rounds: before/after in one run")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
-    k6_only = [f"--{k}" for k, default in (("vus", 16), ("pin", None)) if getattr(args, k) != default]
+    k6_only = [f"--{k}" for k in ("vus", "pin") if getattr(args, k) != ap.get_default(k)]
     if k6_only and "k6overhead" not in only:
         ap.error(f"{', '.join(k6_only)}: for the k6overhead section only, which --only {args.only!r} does not run")
-    if args.procs != 1 and not only & {"overhead", "k6overhead"}:
+    if args.procs != ap.get_default("procs") and not only & {"overhead", "k6overhead"}:
         ap.error(f"--procs: for the overhead and k6overhead sections only, which --only {args.only!r} does not run")
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (2 if args.quick else 5)

@@ -6,7 +6,8 @@ from bench.run import _positive, summarize_k6overhead
 
 
 def _run(cpu, requests=1000):
-    return {"cpu_us_per_request": cpu, "requests": requests, "rps": 100.0, "p50": 1.0, "failed": 0, "proto_ok": 1}
+    return {"cpu_us_per_request": cpu, "requests": requests, "rps": 100.0, "p50": 1.0, "p99": 2.0, "failed": 0,
+            "proto_ok": 1}
 
 
 def _data(procs: dict[str, list[float]]) -> dict:
@@ -71,3 +72,16 @@ def test_overhead_summary_averages_processes_per_round():
     assert s["a"]["ratios"] == [1.0, 1.0]               # 750 against (800 + 700) / 2, 850 against 850
     assert s["a"]["cpu_ratios"] == [1.0, 1.0]           # 1,050 against 1,050, 1,100 against 1,100
     assert s["direct"]["ratio"] is None and s["direct"]["cpu_us"] is None
+
+
+def test_a_round_a_process_lacks_stays_in_place_against_plain():
+    """A round without a CPU reading for one process is left out of that configuration's ratios,
+    and the later rounds still pair with plain's same rounds."""
+    from bench.run import summarize_overhead
+
+    def r(cpu):
+        return {"rps": 100.0, "cpu_us_per_request": cpu, "p50": 1.0, "p99": 2.0}
+    data = {"h1": {"plain": [r(1000), r(1000), r(2000)], "a": [r(1000), r(None), r(2000)]}, "h2": {}}
+    s = summarize_overhead(data)["h1"]
+    assert s["a"]["cpu_ratios"] == [1.0, 1.0]  # rounds 1 and 3, each against plain's own
+    assert s["a"]["cpu_us"] == 1500
